@@ -1,0 +1,54 @@
+# The two set-up commands (README): `make demo` and `make test`. Each builds .venv from the lock file.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+LOCK := requirements/dev.lock
+STAMP := $(VENV)/.installed
+
+.PHONY: venv demo test test-fast test-spark lint typecheck bench lock java clean
+
+venv: $(STAMP)
+
+$(STAMP): $(LOCK) pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+# PySpark needs Java 17+; install Debian's JRE when the machine has none (root on our machines).
+java:
+	@command -v java >/dev/null 2>&1 || { \
+	  echo "Java not found: installing openjdk-17-jre-headless from Debian"; \
+	  (apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless) >/dev/null \
+	  || echo "WARNING: could not install Java; Spark parity tests will be skipped"; }
+
+demo: venv
+	$(BIN)/python -m apmkit.demo
+
+test: venv java
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+
+test-fast: venv
+	$(BIN)/python -m pytest -q -m "not slow and not spark"
+
+test-spark: venv java
+	$(BIN)/python -m pytest -q --engine pyspark -m "not slow"
+
+lint: venv
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: venv
+	$(BIN)/mypy
+
+bench: venv
+	$(BIN)/python bench/run.py
+
+# Regenerate the lock after editing dependencies in pyproject.toml (uv is used only to resolve).
+lock:
+	@test -x /tmp/uvenv/bin/uv || ($(PYTHON) -m venv /tmp/uvenv && /tmp/uvenv/bin/pip install -q uv)
+	/tmp/uvenv/bin/uv pip compile pyproject.toml --extra spark --extra web --extra dev -o $(LOCK) --python-version 3.11
+
+clean:
+	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

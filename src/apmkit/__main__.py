@@ -1,0 +1,3 @@
+from apmkit.cli.main import run
+
+run()

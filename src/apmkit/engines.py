@@ -1,0 +1,244 @@
+"""Engines: the only module that opens connections and reads or writes tables.
+
+Domain code receives ibis tables and returns ibis tables. An :class:`Engine` wraps one ibis backend
+(DuckDB, embedded and the default; or PySpark local/cluster for data that outgrows one machine) and
+provides the few I/O operations the rest of apmkit needs: Arrow in, Parquet in and out, materialize.
+
+The same ibis expression runs unchanged on both backends; ARCHITECTURE.md lists the conventions that
+keep results identical (integer-cent money, guarded divisors, explicit casts after reading).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import ibis
+import pyarrow as pa
+
+from apmkit.errors import ConfigurationError, InputFileError
+from apmkit.schemas import TABLES, TableSchema
+
+EngineName = Literal["duckdb", "pyspark"]
+ENGINE_NAMES: tuple[str, ...] = ("duckdb", "pyspark")
+
+
+class Engine:
+    """A connection to one execution engine.
+
+    Parameters
+    ----------
+    backend
+        A connected ibis backend.
+    name
+        ``"duckdb"`` or ``"pyspark"``.
+
+    Examples
+    --------
+    >>> engine = Engine.duckdb()
+    >>> t = engine.from_arrow(pa.table({"x": [1, 2, 3]}))
+    >>> engine.to_arrow(t.x.sum().name("total")).to_pylist()
+    [{'total': 6}]
+    """
+
+    def __init__(self, backend: Any, name: EngineName, *, spark_session: Any = None, workdir: Path | None = None):
+        self.backend = backend
+        self.name: EngineName = name
+        self._spark = spark_session
+        self._workdir = workdir
+
+    # ---- construction -------------------------------------------------------------------------------
+    @classmethod
+    def duckdb(
+        cls, database: str | Path = ":memory:", *, threads: int | None = None, memory_limit: str | None = None
+    ) -> Engine:
+        """Embedded DuckDB, in memory by default or backed by a database file."""
+        config: dict[str, Any] = {}
+        if threads:
+            config["threads"] = threads
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        backend = ibis.duckdb.connect(str(database), **config)
+        return cls(backend, "duckdb")
+
+    @classmethod
+    def spark(cls, master: str | None = None, *, driver_memory: str = "4g", shuffle_partitions: int = 8) -> Engine:
+        """A PySpark session (local by default) configured for parity with DuckDB."""
+        try:
+            from pyspark.sql import SparkSession
+        except ImportError as exc:  # pragma: no cover - depends on the optional extra
+            raise ConfigurationError("the Spark engine needs the optional extra: pip install 'apmkit[spark]'") from exc
+        if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+            raise ConfigurationError("the Spark engine needs Java 17 or later (apt-get install openjdk-17-jre-headless)")
+        # Spark workers must run this interpreter, where apmkit's dependencies are installed.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+        workdir = Path(tempfile.mkdtemp(prefix="apmkit-spark-"))
+        session = (
+            SparkSession.builder.master(master or os.environ.get("APMKIT_SPARK_MASTER", "local[2]"))
+            .appName("apmkit")
+            .config("spark.driver.memory", driver_memory)
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
+            .config("spark.sql.warehouse.dir", str(workdir / "warehouse"))
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={workdir}")
+            .getOrCreate()
+        )
+        session.sparkContext.setLogLevel("ERROR")
+        backend = ibis.pyspark.connect(session)
+        return cls(backend, "pyspark", spark_session=session, workdir=workdir)
+
+    @classmethod
+    def connect(cls, name: str | None = None, *, database: str | Path | None = None) -> Engine:
+        """Connect by name; ``APMKIT_ENGINE`` chooses when ``name`` is None (DuckDB by default)."""
+        chosen = (name or os.environ.get("APMKIT_ENGINE") or "duckdb").lower()
+        if chosen == "duckdb":
+            return cls.duckdb(database or os.environ.get("APMKIT_DUCKDB") or ":memory:")
+        if chosen in ("pyspark", "spark"):
+            return cls.spark()
+        raise ConfigurationError(f"unknown engine {chosen!r}: choose one of {', '.join(ENGINE_NAMES)}")
+
+    def close(self) -> None:
+        if self._spark is not None:
+            self._spark.stop()
+            self._spark = None
+        else:
+            self.backend.disconnect()
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Engine({self.name})"
+
+    # ---- data in ------------------------------------------------------------------------------------
+    def from_arrow(self, data: pa.Table, name: str | None = None) -> ibis.Table:
+        """Register an Arrow table with the engine and return it as an ibis table."""
+        table_name = name or f"apmkit_{uuid.uuid4().hex[:12]}"
+        if self.name == "pyspark":
+            frame = self._spark.createDataFrame(data.to_pandas(types_mapper=None)) if data.num_rows else None
+            if frame is None:
+                return self.backend.create_table(table_name, schema=ibis.Schema.from_pyarrow(data.schema), temp=True)
+            frame.createOrReplaceTempView(table_name)
+            return self.backend.table(table_name).cast(ibis.Schema.from_pyarrow(data.schema))
+        return self.backend.create_table(table_name, data, temp=True)
+
+    def from_rows(self, rows: Iterable[Mapping[str, Any]], schema: TableSchema) -> ibis.Table:
+        """Build a table of ``schema`` from Python rows (tests and small reference data)."""
+        arrow = pa.Table.from_pylist(list(rows), schema=schema.arrow_schema())
+        return self.from_arrow(arrow)
+
+    def read_parquet(self, path: str | Path) -> ibis.Table:
+        """Read a Parquet file or a folder of Parquet parts."""
+        p = Path(path)
+        if not p.exists():
+            raise InputFileError(p, "no such file or folder")
+        source = str(p / "*.parquet") if p.is_dir() and self.name == "duckdb" else str(p)
+        return self.backend.read_parquet(source)
+
+    def read_table(self, path: str | Path, schema: TableSchema) -> ibis.Table:
+        """Read a Parquet table and cast it to ``schema`` (inferred types differ between engines)."""
+        return schema.select_from(self.read_parquet(path))
+
+    def empty(self, schema: TableSchema) -> ibis.Table:
+        return self.from_arrow(schema.empty_arrow())
+
+    def canonical(self, directory: str | Path) -> CanonicalTables:
+        """Open the canonical tables written by ``apmkit ingest`` or ``apmkit synth`` in ``directory``."""
+        return CanonicalTables(self, Path(directory))
+
+    # ---- data out -----------------------------------------------------------------------------------
+    def to_arrow(self, expr: ibis.Expr) -> pa.Table:
+        return self.backend.to_pyarrow(expr)
+
+    def execute(self, expr: ibis.Expr) -> Any:
+        return self.backend.execute(expr)
+
+    def materialize(self, expr: ibis.Table, name: str | None = None) -> ibis.Table:
+        """Compute ``expr`` once and keep the result (a temp table), so later steps do not recompute it."""
+        table_name = name or f"apmkit_{uuid.uuid4().hex[:12]}"
+        if self.name == "pyspark":
+            return self.backend.create_table(table_name, expr, temp=True)
+        return self.backend.create_table(table_name, expr, temp=True)
+
+    def write_parquet(self, expr: ibis.Table, path: str | Path) -> Path:
+        """Write a table to Parquet: one file on DuckDB, a folder of parts on Spark."""
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        if p.is_dir():
+            shutil.rmtree(p)
+        elif p.exists():
+            p.unlink()
+        self.backend.to_parquet(expr, str(p))
+        return p
+
+    def save_table(self, expr: ibis.Table, name: str) -> None:
+        """Store a table in the engine's own database (a DuckDB file, or Spark's catalog)."""
+        self.backend.create_table(name, expr, overwrite=True)
+
+    def count(self, expr: ibis.Table) -> int:
+        return int(self.backend.execute(expr.count()))
+
+
+def parquet_path(directory: Path, table: str) -> Path | None:
+    """Where ``table`` lives under ``directory``: ``table.parquet`` file or folder, else None."""
+    candidate = directory / f"{table}.parquet"
+    if candidate.exists():
+        return candidate
+    folder = directory / table
+    if folder.is_dir() and any(folder.glob("*.parquet")):
+        return folder
+    return None
+
+
+class CanonicalTables(Mapping[str, ibis.Table]):
+    """The canonical tables of one data folder, opened lazily and cast to their schemas.
+
+    Tables missing from the folder are returned empty (with the right columns), so a domain step that
+    needs, say, ``pharmacy_claims`` works on data that has none.
+    """
+
+    def __init__(self, engine: Engine, directory: Path):
+        if not directory.is_dir():
+            raise InputFileError(directory, "not a folder of canonical tables (run `apmkit ingest` or `apmkit synth`)")
+        self.engine = engine
+        self.directory = directory
+        self._cache: dict[str, ibis.Table] = {}
+
+    def __getitem__(self, name: str) -> ibis.Table:
+        if name not in TABLES:
+            raise KeyError(name)
+        if name not in self._cache:
+            path = parquet_path(self.directory, name)
+            schema = TABLES[name]
+            self._cache[name] = self.engine.read_table(path, schema) if path else self.engine.empty(schema)
+        return self._cache[name]
+
+    def __getattr__(self, name: str) -> ibis.Table:
+        if name.startswith("_") or name not in TABLES:
+            raise AttributeError(name)
+        return self[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(TABLES)
+
+    def __len__(self) -> int:
+        return len(TABLES)
+
+    def present(self) -> list[str]:
+        """Names of the tables that exist in the folder."""
+        return [name for name in TABLES if parquet_path(self.directory, name) is not None]
