@@ -1,0 +1,5 @@
+"""CMS-HCC risk adjustment (V24, V28) as ibis expressions over whole populations."""
+
+from apmkit.risk.spec import BlendComponent, HccModel, RiskAdjustmentSpec, RiskScoreGrowthCap
+
+__all__ = ["BlendComponent", "HccModel", "RiskAdjustmentSpec", "RiskScoreGrowthCap"]
