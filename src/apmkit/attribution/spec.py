@@ -1,0 +1,281 @@
+"""Attribution specifications: which method attributes members to which entities, and how.
+
+An :class:`AttributionSpec` is a frozen pydantic model, a union discriminated by ``method``:
+
+``plurality``
+    Claims-based plurality of primary-care visits or allowed charges, by entity, TIN or TIN/NPI.
+``mssp_stepwise``
+    Medicare Shared Savings Program step-wise assignment (42 CFR 425.402).
+``roster``
+    Payer-supplied rosters only (no claims).
+``episode``
+    Episodes opened by anchor events (inpatient MS-DRG, outpatient HCPCS) and assigned to the
+    initiating facility or the attending/operating physician's TIN.
+
+Timing (``prospective``, ``retrospective``, ``hybrid``) is a field of the claims-based methods rather
+than a method of its own, because it only decides which claim window is read; roster, member-selected
+PCP and voluntary-alignment inputs are ``overrides`` that take precedence over claims in the order
+given. The contract spec composes this model under its ``attribution:`` key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from apmkit.errors import ConfigurationError
+
+TieBreak = Literal["most_recent_visit", "highest_allowed", "most_visits", "lowest_id"]
+"""Rules applied in order when two candidates have the same count or charges.
+
+``lowest_id`` (the smallest entity/TIN/NPI identifier) always ends the chain so that every run is
+deterministic on every engine.
+"""
+
+Timing = Literal["prospective", "retrospective", "hybrid"]
+Level = Literal["entity", "tin", "tin_npi"]
+OverrideSource = Literal["voluntary_alignment", "member_selected_pcp", "roster"]
+
+DEFAULT_TIE_BREAKS: tuple[TieBreak, ...] = ("most_recent_visit", "highest_allowed", "lowest_id")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class EligibilitySpec(_Frozen):
+    """Which members can be attributed, judged on the enrollment and members tables.
+
+    A member is eligible when, in at least ``min_months`` months of the eligibility window (the
+    lookback window for claims methods), every enabled condition holds; the death and residence
+    tests use the members table.
+    """
+
+    payers: tuple[str, ...] = ()
+    """Enrollment payers that count (empty = any)."""
+    lines_of_business: tuple[str, ...] = ()
+    """Enrollment lines of business that count (empty = any)."""
+    require_part_a: bool = False
+    require_part_b: bool = False
+    exclude_medicare_advantage: bool = False
+    """Drop months enrolled in MA or another group health plan."""
+    require_us_residence: bool = False
+    """Require a state code that is one of the 50 states, DC or a US territory."""
+    exclude_deceased: bool = True
+    """Drop members whose death date is on or before the start of the period attributed."""
+    min_months: int = Field(default=1, ge=1)
+    """Months of qualifying enrollment needed inside the window."""
+    require_enrollment_at_as_of: bool = False
+    """Also require qualifying enrollment in the month containing the as-of date."""
+
+    @classmethod
+    def medicare_ffs(cls) -> EligibilitySpec:
+        """The MSSP beneficiary tests of 42 CFR 425.401(a): Parts A and B, no MA, US resident, alive."""
+        return cls(
+            require_part_a=True,
+            require_part_b=True,
+            exclude_medicare_advantage=True,
+            require_us_residence=True,
+            exclude_deceased=True,
+        )
+
+
+class CodeLists(_Frozen):
+    """Primary-care service codes by program (performance) year.
+
+    ``source: cms_mssp`` uses the package's CMS list (42 CFR 425.400(c), with provenance in
+    ``apmkit/attribution/data/``); ``by_year`` gives explicit lists, and the list of the latest year not
+    after the program year applies.
+    """
+
+    source: Literal["cms_mssp", "explicit"] = "cms_mssp"
+    by_year: Mapping[int, tuple[str, ...]] = Field(default_factory=dict)
+    extra_codes: tuple[str, ...] = ()
+    """Codes added to whichever list applies (e.g. a payer's own care-management codes)."""
+
+    @model_validator(mode="after")
+    def _explicit_needs_lists(self) -> CodeLists:
+        if self.source == "explicit" and not self.by_year:
+            raise ValueError("source 'explicit' needs by_year: {year: [codes]}")
+        return self
+
+
+class _ClaimsMethod(_Frozen):
+    """Settings shared by the claims-based methods."""
+
+    name: str = "attribution"
+    """Label written into the output's ``contract_id`` column (one per payer/contract in a job)."""
+    payer: str | None = None
+    """Only claims (and enrollment) of this payer; None = all."""
+    performance_year: int | None = None
+    """Program year; None = the calendar year of the as-of date."""
+    timing: Timing = "retrospective"
+    lookback_months: int = Field(default=12, ge=1, le=36)
+    window_offset_months: int = Field(default=0, ge=0, le=12)
+    """Prospective only: months between the window's end and the start of the program year."""
+    primary_care_codes: CodeLists = CodeLists()
+    tie_breaks: tuple[TieBreak, ...] = DEFAULT_TIE_BREAKS
+    eligibility: EligibilitySpec = EligibilitySpec()
+    minimum_panel: int = Field(default=0, ge=0)
+    """Entities with fewer attributed members lose them (reason ``below_minimum_panel``)."""
+    overrides: tuple[OverrideSource, ...] = ()
+    """Override inputs that win over claims, highest precedence first."""
+
+    @field_validator("tie_breaks")
+    @classmethod
+    def _end_with_lowest_id(cls, value: tuple[TieBreak, ...]) -> tuple[TieBreak, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("tie_breaks repeats a rule")
+        return value if value and value[-1] == "lowest_id" else (*value, "lowest_id")
+
+    @field_validator("overrides")
+    @classmethod
+    def _unique_overrides(cls, value: tuple[OverrideSource, ...]) -> tuple[OverrideSource, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("overrides repeats a source")
+        return value
+
+
+class PluralitySpec(_ClaimsMethod):
+    """Plurality of primary-care visits or allowed charges."""
+
+    method: Literal["plurality"] = "plurality"
+    basis: Literal["visits", "allowed"] = "visits"
+    """``visits`` counts distinct member/provider/service dates with a primary-care code."""
+    level: Level = "tin_npi"
+    """Who competes: the participant entity, the billing TIN, or the TIN/NPI pair."""
+    providers: Literal["primary_care", "primary_care_specialties", "any"] = "primary_care"
+    """Which rendering clinicians count: ``providers.is_primary_care``, the specialty codes below, or all."""
+    primary_care_specialties: tuple[str, ...] = ("01", "08", "11", "37", "38", "50", "89", "97")
+    awv_trigger: bool = False
+    """An annual wellness visit (G0438/G0439) attributes the member to its provider, before plurality."""
+    awv_codes: tuple[str, ...] = ("G0438", "G0439")
+
+
+class MsspStepwiseSpec(_ClaimsMethod):
+    """MSSP step-wise assignment, 42 CFR 425.402, for one ACO (its participant TINs come as an input)."""
+
+    method: Literal["mssp_stepwise"] = "mssp_stepwise"
+    timing: Timing = "hybrid"
+    """``prospective`` = 42 CFR 425.400(a)(3); ``hybrid`` = preliminary prospective with retrospective
+    reconciliation (quarterly runs roll the window; the final run uses the program year)."""
+    window_offset_months: int = Field(default=3, ge=0, le=12)
+    """Prospective window: the 12 months ending this many months before the program year."""
+    aco_id: str = "ACO"
+    eligibility: EligibilitySpec = EligibilitySpec.medicare_ffs()
+    include_step3: bool | None = None
+    """Step 3 with the expanded (24-month) window; None = from program year 2025 (425.402(b)(5))."""
+    expanded_window_months: int = Field(default=24, ge=12, le=36)
+    tie_breaks: tuple[TieBreak, ...] = ("most_recent_visit", "lowest_id")
+    """42 CFR 425.402 states no tie rule: this is an explicit, documented input."""
+
+
+class RosterSpec(_Frozen):
+    """Attribution taken from payer rosters only."""
+
+    method: Literal["roster"] = "roster"
+    name: str = "attribution"
+    payer: str | None = None
+    performance_year: int | None = None
+    eligibility: EligibilitySpec = EligibilitySpec()
+    minimum_panel: int = Field(default=0, ge=0)
+    overlap: Literal["reject", "latest_effective"] = "latest_effective"
+    """Overlapping roster rows for one member on the as-of date: reject all, or keep the latest start."""
+
+
+class EpisodeAnchor(_Frozen):
+    """An anchor event that opens an episode."""
+
+    name: str
+    ms_drgs: tuple[str, ...] = ()
+    hcpcs: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _needs_codes(self) -> EpisodeAnchor:
+        if not self.ms_drgs and not self.hcpcs:
+            raise ValueError(f"episode anchor {self.name!r} needs ms_drgs or hcpcs")
+        return self
+
+
+class EpisodeSpec(_Frozen):
+    """Episode attribution: anchors open episodes, assigned to the facility or a physician's TIN."""
+
+    method: Literal["episode"] = "episode"
+    name: str = "attribution"
+    payer: str | None = None
+    performance_year: int | None = None
+    anchors: tuple[EpisodeAnchor, ...] = Field(min_length=1)
+    episode_days: int = Field(default=90, ge=1)
+    """Post-anchor days; the day of discharge (or of the outpatient procedure) is day 1."""
+    attribute_to: Literal["facility", "attending", "operating"] = "facility"
+    eligibility: EligibilitySpec = EligibilitySpec()
+    """Checked in the month of the anchor's start (day-one eligibility)."""
+    minimum_panel: int = Field(default=0, ge=0)
+
+
+AttributionSpec = Annotated[
+    PluralitySpec | MsspStepwiseSpec | RosterSpec | EpisodeSpec,
+    Field(discriminator="method"),
+]
+"""One attribution method; ``method`` selects the variant."""
+
+_ADAPTER: TypeAdapter[Any] = TypeAdapter(AttributionSpec)
+_LIST_ADAPTER: TypeAdapter[Any] = TypeAdapter(list[AttributionSpec])
+
+AnySpec = PluralitySpec | MsspStepwiseSpec | RosterSpec | EpisodeSpec
+
+
+def parse_attribution_spec(data: Any, *, source: str = "attribution spec") -> AnySpec:
+    """Validate one attribution spec from a mapping (the ``attribution:`` section or a whole document).
+
+    Raises
+    ------
+    ConfigurationError
+        Naming ``source`` and the field path of each problem.
+    """
+    if isinstance(data, Mapping) and "attribution" in data and "method" not in data:
+        data = data["attribution"]
+    try:
+        return _ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        raise ConfigurationError(_describe(exc, source)) from None
+
+
+def parse_attribution_specs(data: Any, *, source: str = "attribution spec") -> list[AnySpec]:
+    """Validate one spec or a list of specs (a multi-payer job: one per payer/contract)."""
+    if isinstance(data, Mapping) and "attribution" in data and "method" not in data:
+        data = data["attribution"]
+    if isinstance(data, list):
+        try:
+            specs: list[AnySpec] = _LIST_ADAPTER.validate_python(data)
+        except ValidationError as exc:
+            raise ConfigurationError(_describe(exc, source)) from None
+        names = [s.name for s in specs]
+        if len(set(names)) != len(names):
+            raise ConfigurationError(f"{source}: field name: each attribution in a job needs a distinct name")
+        return specs
+    return [parse_attribution_spec(data, source=source)]
+
+
+def _describe(exc: ValidationError, source: str) -> str:
+    problems = []
+    for error in exc.errors(include_input=False):
+        location = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        problems.append(f"field {location}: {error['msg']}")
+    return f"{source}: " + "; ".join(problems)
+
+
+def program_year(spec: AnySpec, as_of: dt.date) -> int:
+    """The program year a run attributes for: the spec's, or the calendar year of ``as_of``."""
+    return spec.performance_year or as_of.year
