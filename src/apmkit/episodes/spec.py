@@ -1,0 +1,176 @@
+"""Episode specifications: the ``episodes:`` section of a contract.
+
+:class:`EpisodeDefinition` says what triggers an episode and what it includes;
+:class:`EpisodeBuildSpec` holds the definitions plus the rules that apply to all of them (overlap,
+day-one eligibility); :class:`TargetPriceSpec` sets target prices and reconciliation (CJR, 42 CFR
+510.300-510.305, methodology in ``docs/episodes.md``).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class EpisodeDefinition(_Frozen):
+    """One episode category: its triggers, window and service exclusions.
+
+    Parameters
+    ----------
+    episode_id
+        Category identifier (e.g. BPCI-A style ``A0001``, or ``CJR``).
+    name
+        Display name.
+    setting
+        ``inpatient``: triggered by an inpatient claim whose MS-DRG is in ``trigger_ms_drgs`` (the anchor
+        stay runs admission -> discharge). ``outpatient``: triggered by an outpatient claim line whose
+        HCPCS is in ``trigger_hcpcs`` (anchor = that date of service).
+    trigger_ms_drgs, trigger_hcpcs
+        Trigger codes.
+    post_anchor_days
+        Length of the post-anchor period; the anchor's last day counts as day 1 (CJR: 90 days
+        "after discharge", discharge day = day 1, 42 CFR 510.210(a)).
+    excluded_ms_drgs
+        Inpatient readmissions with these MS-DRGs are not episode spending.
+    excluded_hcpcs
+        Claim lines with these HCPCS codes are not episode spending.
+    excluded_claim_types
+        Claim types not counted (e.g. ``hospice``).
+    subgroup_dx
+        Principal diagnoses (ICD-10-CM, no dot) that put the episode in the ``with_dx`` subgroup
+        (CJR: hip fracture), so target prices are set separately.
+    precedence
+        Lower wins when episodes of different categories overlap for the same member.
+    """
+
+    episode_id: str = Field(min_length=1)
+    name: str = ""
+    setting: Literal["inpatient", "outpatient"] = "inpatient"
+    trigger_ms_drgs: tuple[str, ...] = ()
+    trigger_hcpcs: tuple[str, ...] = ()
+    post_anchor_days: int = Field(default=90, ge=0)
+    excluded_ms_drgs: tuple[str, ...] = ()
+    excluded_hcpcs: tuple[str, ...] = ()
+    excluded_claim_types: tuple[str, ...] = ()
+    subgroup_dx: tuple[str, ...] = ()
+    precedence: int = 100
+
+    @model_validator(mode="after")
+    def _check(self) -> EpisodeDefinition:
+        triggers = self.trigger_ms_drgs if self.setting == "inpatient" else self.trigger_hcpcs
+        if not triggers:
+            raise ValueError(f"episode {self.episode_id}: a {self.setting} episode needs trigger codes")
+        return self
+
+
+class EpisodeBuildSpec(_Frozen):
+    """How episodes are built from claims.
+
+    Parameters
+    ----------
+    definitions
+        Episode categories; None = the bundled BPCI Advanced-style list (34 categories) from
+        ``apmkit.episodes.definitions``.
+    overlap
+        ``precedence``: when a member's episodes overlap, the one with the lower ``precedence`` value is
+        kept (ties: the earlier anchor); ``first``: the earlier anchor is kept; ``allow``: all are kept.
+    require_part_a_and_b, exclude_medicare_advantage, exclude_esrd
+        Day-one (anchor-month) eligibility rules, from the ``enrollment`` table.
+    cost_basis
+        ``paid_amount`` (Medicare payment) or ``allowed_amount``.
+    """
+
+    definitions: tuple[EpisodeDefinition, ...] | None = None
+    overlap: Literal["precedence", "first", "allow"] = "precedence"
+    require_part_a_and_b: bool = True
+    exclude_medicare_advantage: bool = True
+    exclude_esrd: bool = True
+    cost_basis: Literal["paid_amount", "allowed_amount"] = "paid_amount"
+
+
+class QualityTier(_Frozen):
+    """A composite-quality-score band and the discount reduction it earns (CJR 510.315).
+
+    A score belongs to the highest tier whose lower bound it reaches: ``score >= min_score``, or
+    ``score > min_score`` when ``min_exclusive`` (CJR "excellent" is CQS > 15.0).
+    """
+
+    name: str
+    min_score: Decimal
+    min_exclusive: bool = False
+    discount_reduction: Decimal = Field(ge=0)
+    eligible_for_reconciliation_payment: bool = True
+
+
+CJR_QUALITY_TIERS: tuple[QualityTier, ...] = (
+    QualityTier(
+        name="below_acceptable",
+        min_score=Decimal("-1"),
+        discount_reduction=Decimal(0),
+        eligible_for_reconciliation_payment=False,
+    ),
+    QualityTier(name="acceptable", min_score=Decimal("5.0"), discount_reduction=Decimal(0)),
+    QualityTier(name="good", min_score=Decimal("6.9"), discount_reduction=Decimal("0.01")),
+    QualityTier(
+        name="excellent", min_score=Decimal("15.0"), min_exclusive=True, discount_reduction=Decimal("0.015")
+    ),
+)
+"""CJR PY2-5 composite quality score bands (methodology.md §3.1): good 6.9 <= CQS <= 15.0 (-1 pp),
+excellent > 15.0 (-1.5 pp), acceptable 5.0 <= CQS < 6.9, below acceptable < 5.0."""
+
+
+class TargetPriceSpec(_Frozen):
+    """Target prices and reconciliation for one performance year (CJR rules by default).
+
+    Parameters
+    ----------
+    performance_year
+        Label of the performance year (CJR PY1-5, or a calendar year).
+    baseline_years
+        Years of historical episodes used (by anchor discharge/service date).
+    hospital_weight
+        Weight of hospital-specific historical spend; regional gets 1 - this (PY1-2 2/3, PY3 1/3, PY4-5 0).
+    minimum_hospital_episodes
+        Hospitals with fewer baseline episodes get 100% regional (20).
+    high_cost_cap_sd
+        Episode payments are capped at regional mean + this many SD (2); None = no cap.
+    discount
+        Discount applied to the blended price (3%).
+    repayment_discount
+        Discount used for hospitals that owe money (PY2-3 2%, PY4-5 3%); None = ``discount``.
+    quality_tiers
+        Score bands and the discount reduction each earns.
+    annual_trend
+        Trend factor applied to the historical blend (1 = none).
+    case_mix_adjust
+        Multiply the target by (hospital mean episode risk / region mean episode risk) of the performance
+        year episodes when episode risk scores are supplied.
+    stop_gain, stop_loss
+        Limits on the NPRA as a share of the hospital's total target amount (PY3: 10% / 10%).
+    """
+
+    performance_year: str
+    baseline_years: tuple[int, ...] = Field(min_length=1)
+    hospital_weight: Decimal = Field(default=Decimal(1) / Decimal(3), ge=0, le=1)
+    minimum_hospital_episodes: int = Field(default=20, ge=0)
+    high_cost_cap_sd: Decimal | None = Field(default=Decimal(2), ge=0)
+    discount: Decimal = Field(default=Decimal("0.03"), ge=0, lt=1)
+    repayment_discount: Decimal | None = Field(default=None, ge=0, lt=1)
+    quality_tiers: tuple[QualityTier, ...] = CJR_QUALITY_TIERS
+    annual_trend: Decimal = Field(default=Decimal(1), gt=0)
+    case_mix_adjust: bool = False
+    stop_gain: Decimal = Field(default=Decimal("0.10"), ge=0)
+    stop_loss: Decimal = Field(default=Decimal("0.10"), ge=0)
+
+
+class EpisodesSpec(_Frozen):
+    """The ``episodes:`` section of a contract: how to build episodes and how to price them."""
+
+    build: EpisodeBuildSpec = Field(default_factory=EpisodeBuildSpec)
+    pricing: TargetPriceSpec | None = None
