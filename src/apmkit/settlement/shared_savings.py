@@ -1,0 +1,700 @@
+"""Exact one- and two-sided shared savings / shared losses on aggregate inputs.
+
+This is the arithmetic every shared-savings contract shares (MSSP Tracks 1-3, BASIC A-E, ENHANCED, Track 1+,
+commercial upside-only or two-sided contracts): one entity, one performance period, aggregate inputs
+(benchmark, expenditure, person-years, assigned population, quality). It is deliberately plain Python
+:class:`~decimal.Decimal`: settlement amounts are a handful of numbers per entity and must be exact and
+auditable, so every step is recorded as a :class:`TraceLine` with its formula, inputs and the rule it applies.
+
+Public API (stable; the contract spec embeds :class:`SharedSavingsTerms`):
+
+- :class:`SharedSavingsTerms` — the contract terms (frozen pydantic v2 model, loadable from YAML/JSON).
+- :class:`SharedSavingsInputs` — one entity's aggregate inputs for one period.
+- :func:`compute_shared_savings` — terms + inputs → :class:`SharedSavingsResult`.
+- :func:`variable_rate` — the MSR/MLR for a population size from a table of bands.
+
+Order of operations (42 CFR 425.604-425.610; confirmed against CMS's published MSSP results, see
+docs/mssp.md)::
+
+    B, E          total benchmark and expenditure (per-capita × person-years when given per capita)
+    savings rate  s = (B − E) / B
+    savings       if s > 0 and s ≥ MSR:            generated = B − E
+    losses        if two-sided, s < 0 and −s ≥ MLR: generated = B − E   (negative)
+    sharing base  first dollar: |generated|;  above the MSR/MLR: |generated| − rate × B
+    earned        min(base × final sharing rate × (1 − sequestration), savings cap)   (cap after sequestration
+                  by default: the published MSSP amounts equal the cap exactly, with no 0.98 after it)
+    owed          max(0, min(base × loss rate, loss cap) × (1 − EUC fraction) − EUC amount)
+    net           earned − owed
+
+Amounts are rounded half-up to cents only at the end (``earned``, ``owed``, ``net``); every intermediate value
+is exact.
+"""
+
+from __future__ import annotations
+
+import itertools
+from decimal import Decimal, localcontext
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from apmkit.money import round_money, to_decimal
+
+__all__ = [
+    "CapTerms",
+    "LossRateTerms",
+    "MinimumRateBand",
+    "MinimumRateTerms",
+    "QualityTerms",
+    "SharedSavingsInputs",
+    "SharedSavingsResult",
+    "SharedSavingsTerms",
+    "TraceLine",
+    "compute_shared_savings",
+    "variable_rate",
+]
+
+_ZERO = Decimal(0)
+_ONE = Decimal(1)
+# Enough digits for products of 18-digit money and 10-digit rates without rounding.
+_PRECISION = 50
+
+Rate = Annotated[Decimal, Field(ge=0, le=1)]
+"""A fraction between 0 and 1 (0.02 = 2 %)."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _floats_to_exact_decimal(cls, value: Any) -> Any:
+        # YAML and JSON hand us floats; go through repr so 0.1 stays 0.1 and not 0.1000000000000000055...
+        if isinstance(value, float):
+            return to_decimal(value)
+        return value
+
+
+class MinimumRateBand(_Frozen):
+    """One row of a variable MSR/MLR table: the rate at each end of a population band.
+
+    Within the band the rate is interpolated linearly:
+    ``rate = rate_at_min + (rate_at_max − rate_at_min) × (N − min_population)
+    / (max_population − min_population)``
+    (42 CFR 425.604(b); the interpolation reproduces CMS's published MSRs, docs/mssp.md). A band with no
+    ``max_population`` (the open top band) or no ``rate_at_max`` has the flat rate ``rate_at_min``.
+    """
+
+    min_population: int = Field(ge=0, description="Smallest assigned population in the band (inclusive).")
+    max_population: int | None = Field(
+        default=None,
+        description="Largest assigned population in the band (inclusive); None for the open top band.",
+    )
+    rate_at_min: Rate = Field(description="MSR/MLR at min_population.")
+    rate_at_max: Rate | None = Field(
+        default=None, description="MSR/MLR at max_population; None for a flat band."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MinimumRateBand:
+        if self.max_population is not None and self.max_population <= self.min_population:
+            raise ValueError(
+                f"max_population {self.max_population} must exceed min_population {self.min_population}"
+            )
+        return self
+
+
+class MinimumRateTerms(_Frozen):
+    """Minimum savings rate (MSR) or minimum loss rate (MLR).
+
+    ``kind: fixed`` uses ``rate`` for every population (0 % is allowed: any savings or loss counts);
+    ``kind: variable`` looks the rate up in ``bands`` by the assigned population.
+    """
+
+    kind: Literal["fixed", "variable"] = "fixed"
+    rate: Rate | None = Field(default=None, description="The fixed rate (kind: fixed).")
+    bands: tuple[MinimumRateBand, ...] = Field(default=(), description="Population bands (kind: variable).")
+    citation: str = Field(default="", description="Where the rate or table comes from.")
+
+    @model_validator(mode="after")
+    def _complete(self) -> MinimumRateTerms:
+        if self.kind == "fixed" and self.rate is None:
+            raise ValueError("rate is required when kind is fixed")
+        if self.kind == "variable":
+            if not self.bands:
+                raise ValueError("bands are required when kind is variable")
+            ordered = sorted(self.bands, key=lambda band: band.min_population)
+            for lower, upper in itertools.pairwise(ordered):
+                if lower.max_population is None or lower.max_population >= upper.min_population:
+                    raise ValueError(
+                        f"bands overlap: band starting at {lower.min_population} reaches band starting at "
+                        f"{upper.min_population}"
+                    )
+        return self
+
+
+class QualityTerms(_Frozen):
+    """How quality turns the maximum sharing rate into the final sharing rate.
+
+    - ``none``: final rate = maximum rate (no quality link).
+    - ``scale``: final rate = maximum rate × quality score, and 0 when the quality standard is not met
+      (MSSP PY2013-2020, 42 CFR 425.604(d), 425.605(d), 425.610(d)).
+    - ``gate``: final rate = maximum rate if the quality standard is met, else 0 (MSSP PY2021-2022).
+    - ``gate_or_sliding_scale``: maximum rate if the standard is met; maximum rate × quality score if only the
+      alternative standard is met; else 0 (MSSP PY2023+).
+    """
+
+    method: Literal["none", "scale", "gate", "gate_or_sliding_scale"] = "none"
+    citation: str = ""
+
+
+class LossRateTerms(_Frozen):
+    """The shared-loss rate of a two-sided arrangement.
+
+    - ``fixed``: ``rate`` (BASIC C-E and Track 1+: 30 %).
+    - ``one_minus_final_sharing_rate``: 1 − final sharing rate (MSSP Track 2/3, ENHANCED through PY2020).
+    - ``one_minus_max_rate_times_quality``: 1 − ``max_rate_factor`` × quality score (ENHANCED PY2021-2022:
+      1 − 0.75 × quality).
+
+    The result is bounded to [``floor``, ``ceiling``]; when the quality standard is not met the rate is
+    ``rate_when_quality_not_met`` if given, else ``ceiling`` (42 CFR 425.606(g), 425.610(f)).
+    """
+
+    method: Literal["fixed", "one_minus_final_sharing_rate", "one_minus_max_rate_times_quality"] = "fixed"
+    rate: Rate | None = None
+    max_rate_factor: Rate | None = None
+    floor: Rate = Decimal(0)
+    ceiling: Rate = Decimal(1)
+    rate_when_quality_not_met: Rate | None = None
+    citation: str = ""
+
+    @model_validator(mode="after")
+    def _complete(self) -> LossRateTerms:
+        if self.method == "fixed" and self.rate is None:
+            raise ValueError("rate is required when method is fixed")
+        if self.method == "one_minus_max_rate_times_quality" and self.max_rate_factor is None:
+            raise ValueError("max_rate_factor is required when method is one_minus_max_rate_times_quality")
+        if self.floor > self.ceiling:
+            raise ValueError(f"floor {self.floor} exceeds ceiling {self.ceiling}")
+        return self
+
+
+class CapTerms(_Frozen):
+    """A cap on earned savings or owed losses: the lower of the parts given.
+
+    ``pct_of_benchmark`` × total benchmark and ``pct_of_revenue`` × participant revenue (e.g. BASIC level C:
+    the lower of 2 % of ACO participant revenue and 1 % of the benchmark, 42 CFR 425.605(d)). A cap with no
+    part is no cap.
+    """
+
+    pct_of_benchmark: Rate | None = None
+    pct_of_revenue: Rate | None = None
+    citation: str = ""
+
+
+class SharedSavingsTerms(_Frozen):
+    """Terms of a one- or two-sided shared savings arrangement (``shared_savings:`` in a contract).
+
+    All rates are fractions (0.02 = 2 %). A YAML example (MSSP Track 2, PY2016)::
+
+        sided: two_sided
+        minimum_savings_rate: {kind: fixed, rate: 0.02}
+        minimum_loss_rate: null            # symmetric: same as the MSR
+        sharing_basis: first_dollar
+        max_sharing_rate: 0.60
+        quality: {method: scale}
+        loss_rate: {method: one_minus_final_sharing_rate, floor: 0.40, ceiling: 0.60}
+        savings_cap: {pct_of_benchmark: 0.15}
+        loss_cap: {pct_of_benchmark: 0.10}
+        sequestration_rate: 0.02
+    """
+
+    sided: Literal["one_sided", "two_sided"] = Field(description="one_sided never owes losses.")
+    minimum_savings_rate: MinimumRateTerms = Field(description="MSR: savings are shared only at or above it.")
+    minimum_loss_rate: MinimumRateTerms | None = Field(
+        default=None, description="MLR (two-sided); None means symmetric: the MLR equals the MSR."
+    )
+    sharing_basis: Literal["first_dollar", "above_minimum_rate"] = Field(
+        default="first_dollar",
+        description="Share all savings/losses once the MSR/MLR is met, or only the part beyond it.",
+    )
+    max_sharing_rate: Rate = Field(description="Sharing rate at full quality.")
+    quality: QualityTerms = Field(default_factory=QualityTerms)
+    loss_rate: LossRateTerms | None = Field(default=None, description="Required when two_sided.")
+    savings_cap: CapTerms = Field(default_factory=CapTerms, description="Performance payment limit.")
+    loss_cap: CapTerms = Field(default_factory=CapTerms, description="Loss recoupment limit.")
+    sequestration_rate: Rate = Field(
+        default=Decimal(0), description="Reduction of savings payments (MSSP: 0.02); never applied to losses."
+    )
+    sequestration_before_cap: bool = Field(
+        default=True,
+        description="Apply sequestration before the savings cap (MSSP practice) or to the capped amount.",
+    )
+    citation: str = Field(default="", description="Where these terms come from.")
+
+    @model_validator(mode="after")
+    def _two_sided_needs_loss_rate(self) -> SharedSavingsTerms:
+        if self.sided == "two_sided" and self.loss_rate is None:
+            raise ValueError("loss_rate is required when sided is two_sided")
+        return self
+
+
+class SharedSavingsInputs(_Frozen):
+    """One entity's aggregate inputs for one performance period.
+
+    ``benchmark`` and ``expenditure`` are totals, or per-capita amounts when ``per_capita`` is true (then
+    ``person_years`` is required and totals are per-capita × person-years).
+    """
+
+    benchmark: Decimal = Field(gt=0)
+    expenditure: Decimal = Field(ge=0)
+    per_capita: bool = False
+    person_years: Decimal | None = Field(default=None, gt=0)
+    assigned_population: int | None = Field(default=None, ge=0, description="Needed for a variable MSR/MLR.")
+    quality_score: Decimal | None = Field(default=None, ge=0, le=1)
+    quality_standard_met: bool | None = Field(
+        default=None, description="None: not reported separately (met unless the score is 0)."
+    )
+    alternative_quality_standard_met: bool = False
+    participant_revenue: Decimal | None = Field(default=None, ge=0, description="For revenue-based caps.")
+    euc_affected_fraction: Decimal = Field(
+        default=Decimal(0),
+        ge=0,
+        le=1,
+        description="Extreme and uncontrollable circumstances: share of months × share of beneficiaries hit.",
+    )
+    euc_loss_reduction: Decimal = Field(
+        default=Decimal(0),
+        ge=0,
+        description="Extreme and uncontrollable circumstances reduction of owed losses ($).",
+    )
+
+    @model_validator(mode="after")
+    def _per_capita_needs_person_years(self) -> SharedSavingsInputs:
+        if self.per_capita and self.person_years is None:
+            raise ValueError("person_years is required when per_capita is true")
+        return self
+
+
+class TraceLine(_Frozen):
+    """One step of a settlement: what was computed, how, from what, and under which rule."""
+
+    label: str
+    formula: str
+    inputs: dict[str, str]
+    value: Decimal | str
+    rule: str = ""
+
+
+class SharedSavingsResult(_Frozen):
+    """Every figure of the computation, plus the trace that explains it."""
+
+    total_benchmark: Decimal
+    total_expenditure: Decimal
+    savings_rate: Decimal
+    minimum_savings_rate: Decimal
+    minimum_loss_rate: Decimal | None
+    outcome: Literal["savings", "losses", "neither"]
+    generated_savings_losses: Decimal
+    sharing_base: Decimal
+    final_sharing_rate: Decimal
+    loss_rate: Decimal | None
+    shared_savings_before_cap: Decimal
+    savings_cap: Decimal | None
+    earned_savings: Decimal
+    shared_losses_before_cap: Decimal
+    loss_cap: Decimal | None
+    loss_cap_incomplete: bool
+    owed_losses: Decimal
+    net: Decimal
+    trace: tuple[TraceLine, ...]
+
+
+def variable_rate(bands: tuple[MinimumRateBand, ...], population: int) -> Decimal:
+    """The MSR/MLR for ``population`` from a table of bands (linear interpolation within the band).
+
+    Raises
+    ------
+    ValueError
+        If no band contains ``population``.
+    """
+    for band in bands:
+        upper = band.max_population
+        if population < band.min_population or (upper is not None and population > upper):
+            continue
+        if upper is None or band.rate_at_max is None:
+            return band.rate_at_min
+        with localcontext() as ctx:
+            ctx.prec = _PRECISION
+            position = Decimal(population - band.min_population) / Decimal(upper - band.min_population)
+            return band.rate_at_min + (band.rate_at_max - band.rate_at_min) * position
+    raise ValueError(f"no MSR/MLR band covers an assigned population of {population}")
+
+
+def _minimum_rate(terms: MinimumRateTerms, population: int | None, which: str) -> Decimal:
+    if terms.kind == "fixed":
+        assert terms.rate is not None  # guaranteed by MinimumRateTerms validation
+        return terms.rate
+    if population is None:
+        raise ValueError(f"assigned_population is required for a variable {which}")
+    return variable_rate(terms.bands, population)
+
+
+def _quality_met(inputs: SharedSavingsInputs) -> bool:
+    if inputs.quality_standard_met is not None:
+        return inputs.quality_standard_met
+    return inputs.quality_score is None or inputs.quality_score > 0
+
+
+def _final_sharing_rate(terms: SharedSavingsTerms, inputs: SharedSavingsInputs) -> tuple[Decimal, str]:
+    method = terms.quality.method
+    maximum = terms.max_sharing_rate
+    if method == "none":
+        return maximum, "max_sharing_rate"
+    met = _quality_met(inputs)
+    if method == "gate":
+        return (
+            (maximum, "max_sharing_rate (quality standard met)")
+            if met
+            else (_ZERO, "0 (quality standard not met)")
+        )
+    if method == "gate_or_sliding_scale":
+        if met:
+            return maximum, "max_sharing_rate (quality standard met)"
+        if inputs.alternative_quality_standard_met:
+            return maximum * _score(inputs), "max_sharing_rate × quality_score (alternative standard met)"
+        return _ZERO, "0 (quality standard not met)"
+    if not met:
+        return _ZERO, "0 (quality standard not met)"
+    return maximum * _score(inputs), "max_sharing_rate × quality_score"
+
+
+def _score(inputs: SharedSavingsInputs) -> Decimal:
+    if inputs.quality_score is None:
+        raise ValueError("quality_score is required by these quality terms")
+    return inputs.quality_score
+
+
+def _loss_rate(
+    terms: LossRateTerms, final_sharing_rate: Decimal, inputs: SharedSavingsInputs
+) -> tuple[Decimal, str]:
+    if not _quality_met(inputs) and terms.method != "fixed":
+        rate = (
+            terms.rate_when_quality_not_met if terms.rate_when_quality_not_met is not None else terms.ceiling
+        )
+        return rate, "quality standard not met"
+    if terms.method == "fixed":
+        assert terms.rate is not None
+        raw, formula = terms.rate, "fixed rate"
+    elif terms.method == "one_minus_final_sharing_rate":
+        raw, formula = _ONE - final_sharing_rate, "1 − final_sharing_rate"
+    else:
+        assert terms.max_rate_factor is not None
+        raw, formula = _ONE - terms.max_rate_factor * _score(inputs), "1 − max_rate_factor × quality_score"
+    bounded = min(max(raw, terms.floor), terms.ceiling)
+    return bounded, f"{formula}, bounded to [{terms.floor}, {terms.ceiling}]"
+
+
+def _cap(
+    cap: CapTerms, total_benchmark: Decimal, revenue: Decimal | None, label: str, trace: list[TraceLine]
+) -> tuple[Decimal | None, bool]:
+    """The binding cap amount (None = uncapped) and whether a revenue part could not be computed."""
+    parts: list[Decimal] = []
+    inputs: dict[str, str] = {}
+    incomplete = False
+    if cap.pct_of_benchmark is not None:
+        parts.append(cap.pct_of_benchmark * total_benchmark)
+        inputs["pct_of_benchmark"] = str(cap.pct_of_benchmark)
+        inputs["total_benchmark"] = str(total_benchmark)
+    if cap.pct_of_revenue is not None:
+        inputs["pct_of_revenue"] = str(cap.pct_of_revenue)
+        if revenue is None:
+            incomplete = True
+            inputs["participant_revenue"] = "not given: revenue-based part not applied"
+        else:
+            parts.append(cap.pct_of_revenue * revenue)
+            inputs["participant_revenue"] = str(revenue)
+    if not parts and not incomplete:
+        return None, False
+    amount = min(parts) if parts else None
+    trace.append(
+        TraceLine(
+            label=label,
+            formula="lower of pct_of_benchmark × total_benchmark and pct_of_revenue × participant_revenue",
+            inputs=inputs,
+            value=amount if amount is not None else "not computable",
+            rule=cap.citation,
+        )
+    )
+    return amount, incomplete
+
+
+def compute_shared_savings(terms: SharedSavingsTerms, inputs: SharedSavingsInputs) -> SharedSavingsResult:
+    """Earned shared savings or owed shared losses for one entity and period, with a full trace.
+
+    Parameters
+    ----------
+    terms
+        The arrangement's terms.
+    inputs
+        The entity's aggregate inputs.
+
+    Returns
+    -------
+    SharedSavingsResult
+        ``earned_savings`` ≥ 0, ``owed_losses`` ≥ 0 (always 0 when one-sided), ``net = earned − owed``, all
+        rounded half-up to cents; rates and intermediate amounts exact.
+
+    Raises
+    ------
+    ValueError
+        When an input the terms need is missing (assigned population for a variable MSR, quality score for
+        quality scaling).
+    """
+    with localcontext() as ctx:
+        ctx.prec = _PRECISION
+        return _compute(terms, inputs)
+
+
+def _compute(terms: SharedSavingsTerms, inputs: SharedSavingsInputs) -> SharedSavingsResult:
+    trace: list[TraceLine] = []
+    if inputs.per_capita:
+        assert inputs.person_years is not None
+        benchmark = inputs.benchmark * inputs.person_years
+        expenditure = inputs.expenditure * inputs.person_years
+        trace.append(
+            TraceLine(
+                label="Total benchmark",
+                formula="per-capita benchmark × person-years",
+                inputs={"benchmark": str(inputs.benchmark), "person_years": str(inputs.person_years)},
+                value=benchmark,
+            )
+        )
+        trace.append(
+            TraceLine(
+                label="Total expenditure",
+                formula="per-capita expenditure × person-years",
+                inputs={"expenditure": str(inputs.expenditure), "person_years": str(inputs.person_years)},
+                value=expenditure,
+            )
+        )
+    else:
+        benchmark, expenditure = inputs.benchmark, inputs.expenditure
+
+    difference = benchmark - expenditure
+    savings_rate = difference / benchmark
+    trace.append(
+        TraceLine(
+            label="Savings rate",
+            formula="(benchmark − expenditure) / benchmark",
+            inputs={"benchmark": str(benchmark), "expenditure": str(expenditure)},
+            value=savings_rate,
+        )
+    )
+
+    population = inputs.assigned_population
+    msr = _minimum_rate(terms.minimum_savings_rate, population, "MSR")
+    trace.append(
+        TraceLine(
+            label="Minimum savings rate",
+            formula=_rate_formula(terms.minimum_savings_rate),
+            inputs={"assigned_population": str(population)},
+            value=msr,
+            rule=terms.minimum_savings_rate.citation,
+        )
+    )
+    two_sided = terms.sided == "two_sided"
+    mlr: Decimal | None = None
+    if two_sided:
+        mlr_terms = terms.minimum_loss_rate or terms.minimum_savings_rate
+        mlr = _minimum_rate(mlr_terms, population, "MLR")
+        trace.append(
+            TraceLine(
+                label="Minimum loss rate",
+                formula=_rate_formula(mlr_terms)
+                + ("" if terms.minimum_loss_rate else " (symmetric: equals the MSR)"),
+                inputs={"assigned_population": str(population)},
+                value=mlr,
+                rule=mlr_terms.citation,
+            )
+        )
+
+    if savings_rate > 0 and savings_rate >= msr:
+        outcome: Literal["savings", "losses", "neither"] = "savings"
+    elif two_sided and mlr is not None and savings_rate < 0 and -savings_rate >= mlr:
+        outcome = "losses"
+    else:
+        outcome = "neither"
+    generated = difference if outcome != "neither" else _ZERO
+    trace.append(
+        TraceLine(
+            label="Generated savings/losses",
+            formula="benchmark − expenditure if savings_rate ≥ MSR or −savings_rate ≥ MLR, else 0",
+            inputs={"savings_rate": str(savings_rate), "msr": str(msr), "mlr": str(mlr), "outcome": outcome},
+            value=generated,
+        )
+    )
+
+    threshold = msr if outcome == "savings" else (mlr or _ZERO)
+    if terms.sharing_basis == "above_minimum_rate" and outcome != "neither":
+        sharing_base = abs(generated) - threshold * benchmark
+        base_formula = "|generated| − minimum rate × benchmark"
+    else:
+        sharing_base = abs(generated)
+        base_formula = "|generated| (first-dollar sharing)"
+    trace.append(
+        TraceLine(
+            label="Sharing base",
+            formula=base_formula,
+            inputs={"generated": str(generated), "minimum_rate": str(threshold), "benchmark": str(benchmark)},
+            value=sharing_base,
+        )
+    )
+
+    final_rate, rate_formula = _final_sharing_rate(terms, inputs)
+    trace.append(
+        TraceLine(
+            label="Final sharing rate",
+            formula=rate_formula,
+            inputs={
+                "max_sharing_rate": str(terms.max_sharing_rate),
+                "quality_score": str(inputs.quality_score),
+                "quality_standard_met": str(inputs.quality_standard_met),
+            },
+            value=final_rate,
+            rule=terms.quality.citation,
+        )
+    )
+
+    savings_before_cap = _ZERO
+    savings_cap_amount: Decimal | None = None
+    earned = _ZERO
+    if outcome == "savings":
+        savings_cap_amount, _ = _cap(
+            terms.savings_cap, benchmark, inputs.participant_revenue, "Savings cap", trace
+        )
+        keep = _ONE - terms.sequestration_rate
+        if terms.sequestration_before_cap:
+            savings_before_cap = sharing_base * final_rate * keep
+            formula = "sharing_base × final_sharing_rate × (1 − sequestration_rate)"
+            capped = _lower(savings_before_cap, savings_cap_amount)
+        else:
+            savings_before_cap = sharing_base * final_rate
+            formula = "sharing_base × final_sharing_rate"
+            capped = _lower(savings_before_cap, savings_cap_amount) * keep
+        trace.append(
+            TraceLine(
+                label="Shared savings before cap",
+                formula=formula,
+                inputs={
+                    "sharing_base": str(sharing_base),
+                    "final_sharing_rate": str(final_rate),
+                    "sequestration_rate": str(terms.sequestration_rate),
+                },
+                value=savings_before_cap,
+            )
+        )
+        earned = round_money(capped)
+        trace.append(
+            TraceLine(
+                label="Earned shared savings",
+                formula=(
+                    "min(shared savings before cap, savings cap), to cents"
+                    if terms.sequestration_before_cap
+                    else "min(shared savings before cap, savings cap) × (1 − sequestration_rate), to cents"
+                ),
+                inputs={"before_cap": str(savings_before_cap), "savings_cap": str(savings_cap_amount)},
+                value=earned,
+                rule=terms.citation,
+            )
+        )
+
+    loss_rate: Decimal | None = None
+    losses_before_cap = _ZERO
+    loss_cap_amount: Decimal | None = None
+    loss_cap_incomplete = False
+    owed = _ZERO
+    if two_sided:
+        assert terms.loss_rate is not None
+        loss_rate, loss_formula = _loss_rate(terms.loss_rate, final_rate, inputs)
+        trace.append(
+            TraceLine(
+                label="Shared loss rate",
+                formula=loss_formula,
+                inputs={"final_sharing_rate": str(final_rate), "quality_score": str(inputs.quality_score)},
+                value=loss_rate,
+                rule=terms.loss_rate.citation,
+            )
+        )
+    if outcome == "losses":
+        assert loss_rate is not None
+        losses_before_cap = sharing_base * loss_rate
+        trace.append(
+            TraceLine(
+                label="Shared losses before cap",
+                formula="sharing_base × loss_rate",
+                inputs={"sharing_base": str(sharing_base), "loss_rate": str(loss_rate)},
+                value=losses_before_cap,
+            )
+        )
+        loss_cap_amount, loss_cap_incomplete = _cap(
+            terms.loss_cap, benchmark, inputs.participant_revenue, "Loss cap", trace
+        )
+        capped_losses = _lower(losses_before_cap, loss_cap_amount)
+        after_euc = capped_losses * (_ONE - inputs.euc_affected_fraction) - inputs.euc_loss_reduction
+        owed = round_money(max(_ZERO, after_euc))
+        trace.append(
+            TraceLine(
+                label="Owed shared losses",
+                formula="max(0, min(before cap, loss cap) × (1 − EUC fraction) − EUC amount), to cents",
+                inputs={
+                    "before_cap": str(losses_before_cap),
+                    "loss_cap": str(loss_cap_amount),
+                    "euc_affected_fraction": str(inputs.euc_affected_fraction),
+                    "euc_loss_reduction": str(inputs.euc_loss_reduction),
+                },
+                value=owed,
+                rule="EUC after the loss rate and the loss cap (42 CFR 425.605(f), 425.606(i), 425.610(i))",
+            )
+        )
+
+    net = earned - owed
+    trace.append(
+        TraceLine(
+            label="Net settlement",
+            formula="earned shared savings − owed shared losses",
+            inputs={"earned": str(earned), "owed": str(owed)},
+            value=net,
+        )
+    )
+    return SharedSavingsResult(
+        total_benchmark=benchmark,
+        total_expenditure=expenditure,
+        savings_rate=savings_rate,
+        minimum_savings_rate=msr,
+        minimum_loss_rate=mlr,
+        outcome=outcome,
+        generated_savings_losses=generated,
+        sharing_base=sharing_base,
+        final_sharing_rate=final_rate,
+        loss_rate=loss_rate,
+        shared_savings_before_cap=savings_before_cap,
+        savings_cap=savings_cap_amount,
+        earned_savings=earned,
+        shared_losses_before_cap=losses_before_cap,
+        loss_cap=loss_cap_amount,
+        loss_cap_incomplete=loss_cap_incomplete,
+        owed_losses=owed,
+        net=net,
+        trace=tuple(trace),
+    )
+
+
+def _lower(amount: Decimal, cap: Decimal | None) -> Decimal:
+    return amount if cap is None else min(amount, cap)
+
+
+def _rate_formula(terms: MinimumRateTerms) -> str:
+    if terms.kind == "fixed":
+        return "fixed rate"
+    return "low + (high − low) × (N − band start) / (band end − band start), in the band containing N"
