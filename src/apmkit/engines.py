@@ -47,7 +47,9 @@ class Engine:
     [{'total': 6}]
     """
 
-    def __init__(self, backend: Any, name: EngineName, *, spark_session: Any = None, workdir: Path | None = None):
+    def __init__(
+        self, backend: Any, name: EngineName, *, spark_session: Any = None, workdir: Path | None = None
+    ):
         self.backend = backend
         self.name: EngineName = name
         self._spark = spark_session
@@ -68,14 +70,20 @@ class Engine:
         return cls(backend, "duckdb")
 
     @classmethod
-    def spark(cls, master: str | None = None, *, driver_memory: str = "4g", shuffle_partitions: int = 8) -> Engine:
+    def spark(
+        cls, master: str | None = None, *, driver_memory: str = "4g", shuffle_partitions: int = 8
+    ) -> Engine:
         """A PySpark session (local by default) configured for parity with DuckDB."""
         try:
             from pyspark.sql import SparkSession
         except ImportError as exc:  # pragma: no cover - depends on the optional extra
-            raise ConfigurationError("the Spark engine needs the optional extra: pip install 'apmkit[spark]'") from exc
+            raise ConfigurationError(
+                "the Spark engine needs the optional extra: pip install 'apmkit[spark]'"
+            ) from exc
         if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-            raise ConfigurationError("the Spark engine needs Java 17 or later (apt-get install openjdk-17-jre-headless)")
+            raise ConfigurationError(
+                "the Spark engine needs Java 17 or later (apt-get install openjdk-17-jre-headless)"
+            )
         # Spark workers must run this interpreter, where apmkit's dependencies are installed.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
@@ -132,7 +140,9 @@ class Engine:
         if self.name == "pyspark":
             frame = self._spark.createDataFrame(data.to_pandas(types_mapper=None)) if data.num_rows else None
             if frame is None:
-                return self.backend.create_table(table_name, schema=ibis.Schema.from_pyarrow(data.schema), temp=True)
+                return self.backend.create_table(
+                    table_name, schema=ibis.Schema.from_pyarrow(data.schema), temp=True
+                )
             frame.createOrReplaceTempView(table_name)
             return self.backend.table(table_name).cast(ibis.Schema.from_pyarrow(data.schema))
         return self.backend.create_table(table_name, data, temp=True)
@@ -149,6 +159,21 @@ class Engine:
             raise InputFileError(p, "no such file or folder")
         source = str(p / "*.parquet") if p.is_dir() and self.name == "duckdb" else str(p)
         return self.backend.read_parquet(source)
+
+    def read_parquet_numbered(self, path: str | Path) -> ibis.Table:
+        """Read one Parquet file with ``source_line``: the 1-based row number within the file."""
+        p = Path(path)
+        if not p.is_file():
+            raise InputFileError(p, "no such file")
+        if self.name == "duckdb":
+            table = self.backend.read_parquet(str(p), file_row_number=True)
+            return table.mutate(source_line=table.file_row_number + 1).drop("file_row_number")
+        import pyarrow.parquet as pq
+
+        data = pq.read_table(p)
+        return self.from_arrow(
+            data.append_column("source_line", pa.array(range(1, data.num_rows + 1), pa.int64()))
+        )
 
     def read_table(self, path: str | Path, schema: TableSchema) -> ibis.Table:
         """Read a Parquet table and cast it to ``schema`` (inferred types differ between engines)."""
@@ -214,7 +239,9 @@ class CanonicalTables(Mapping[str, ibis.Table]):
 
     def __init__(self, engine: Engine, directory: Path):
         if not directory.is_dir():
-            raise InputFileError(directory, "not a folder of canonical tables (run `apmkit ingest` or `apmkit synth`)")
+            raise InputFileError(
+                directory, "not a folder of canonical tables (run `apmkit ingest` or `apmkit synth`)"
+            )
         self.engine = engine
         self.directory = directory
         self._cache: dict[str, ibis.Table] = {}

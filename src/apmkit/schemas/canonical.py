@@ -47,7 +47,9 @@ def _provenance() -> tuple[Column, ...]:
 
 
 def _numbered(prefix: str, count: int, dtype: str, description: str) -> tuple[Column, ...]:
-    return tuple(Column(f"{prefix}_{i}", dtype, description=f"{description} {i}") for i in range(1, count + 1))
+    return tuple(
+        Column(f"{prefix}_{i}", dtype, description=f"{description} {i}") for i in range(1, count + 1)
+    )
 
 
 MEMBERS = TableSchema(
@@ -56,7 +58,9 @@ MEMBERS = TableSchema(
     primary_key=("member_id",),
     description="One row per person: demographics and the Medicare status flags risk models need.",
     columns=columns(
-        Column("member_id", "string", required=True, description="Stable member identifier (MBI for CMS data)"),
+        Column(
+            "member_id", "string", required=True, description="Stable member identifier (MBI for CMS data)"
+        ),
         Column("birth_date", "date", description="Date of birth"),
         Column("death_date", "date", description="Date of death, if any"),
         Column("sex", "string", allowed=SEX_CODES, description="M, F or U (unknown)"),
@@ -196,9 +200,13 @@ PROVIDERS = TableSchema(
     primary_key=("npi",),
     description="Clinicians and organizations: NPI, TIN, specialty and primary-care flag.",
     columns=columns(
-        Column("npi", "string", required=True, pattern=NPI_PATTERN, description="National Provider Identifier"),
+        Column(
+            "npi", "string", required=True, pattern=NPI_PATTERN, description="National Provider Identifier"
+        ),
         Column("name", "string", description="Provider or organization name"),
-        Column("entity_type", "string", allowed=("individual", "organization"), description="NPI entity type"),
+        Column(
+            "entity_type", "string", allowed=("individual", "organization"), description="NPI entity type"
+        ),
         Column("tin", "string", pattern=TIN_PATTERN, description="Tax identification number billed under"),
         Column("specialty_code", "string", description="CMS specialty code"),
         Column("specialty", "string", description="Specialty description"),
@@ -281,8 +289,45 @@ QUARANTINE = TableSchema(
     provenance_columns=(),
 )
 
+
+def _history(claims: TableSchema) -> TableSchema:
+    return TableSchema(
+        name=f"{claims.name}_history",
+        version=claims.version,
+        primary_key=claims.primary_key,
+        description=(
+            f"Every loaded version of every {claims.name} line (originals, adjustments, voids), with its "
+            "claim family and whether it is the family's final action."
+        ),
+        columns=columns(
+            tuple(c for c in claims.columns if c.name not in claims.provenance_columns),
+            Column(
+                "claim_family_id", "string", required=True, description="Claim id of the family's first claim"
+            ),
+            Column(
+                "is_final_action", "boolean", required=True, description="This version is the final action"
+            ),
+            _provenance(),
+        ),
+    )
+
+
+MEDICAL_CLAIMS_HISTORY = _history(MEDICAL_CLAIMS)
+PHARMACY_CLAIMS_HISTORY = _history(PHARMACY_CLAIMS)
+
 TABLES: dict[str, TableSchema] = {
-    t.name: t for t in (MEMBERS, MEMBER_XREF, ENROLLMENT, MEDICAL_CLAIMS, PHARMACY_CLAIMS, PROVIDERS, CLINICAL)
+    t.name: t
+    for t in (
+        MEMBERS,
+        MEMBER_XREF,
+        ENROLLMENT,
+        MEDICAL_CLAIMS,
+        PHARMACY_CLAIMS,
+        PROVIDERS,
+        CLINICAL,
+        MEDICAL_CLAIMS_HISTORY,
+        PHARMACY_CLAIMS_HISTORY,
+    )
 }
 """The canonical tables, by name. ``quarantine`` is an ingest output, not a canonical table."""
 

@@ -1,0 +1,62 @@
+"""Ingestion: read source formats into the canonical tables, quarantining what cannot be loaded.
+
+Each format has a *stage* function ``stage(engine, path) -> Staged`` registered in :data:`FORMATS`; the
+shared :func:`apmkit.ingest.pipeline.run` conforms, resolves final-action claims and writes the output.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from pathlib import Path
+
+from apmkit.engines import Engine
+from apmkit.errors import ConfigurationError
+from apmkit.ingest.pipeline import Staged, run
+from apmkit.ingest.report import IngestReport, TableCounts
+
+StageFunction = Callable[[Engine, Path], Staged]
+
+# format name -> "module:function"; imported lazily so one format's dependencies never slow another.
+FORMATS: dict[str, str] = {
+    "csv": "apmkit.ingest.canonical:stage_csv",
+    "parquet": "apmkit.ingest.canonical:stage_parquet",
+    "cclf": "apmkit.ingest.cclf:stage",
+    "ccw-rif": "apmkit.ingest.ccw_rif:stage",
+    "fhir": "apmkit.ingest.fhir:stage",
+    "synthea": "apmkit.ingest.synthea:stage",
+}
+
+
+def available_formats() -> list[str]:
+    names = []
+    for name, target in FORMATS.items():
+        module = target.split(":")[0]
+        if importlib.util.find_spec(module) is not None:
+            names.append(name)
+    return names
+
+
+def stage_function(fmt: str) -> StageFunction:
+    target = FORMATS.get(fmt.lower())
+    if target is None or fmt.lower() not in available_formats():
+        raise ConfigurationError(f"unknown format {fmt!r}: choose one of {', '.join(available_formats())}")
+    module_name, function = target.split(":")
+    return getattr(importlib.import_module(module_name), function)  # type: ignore[no-any-return]
+
+
+def ingest(
+    engine: Engine,
+    fmt: str,
+    path: str | Path,
+    out: str | Path,
+    *,
+    database: str | Path | None = None,
+    on_step=None,
+) -> IngestReport:
+    """Load ``path`` in format ``fmt`` into canonical Parquet tables under ``out``."""
+    staged = stage_function(fmt)(engine, Path(path))
+    return run(engine, staged, Path(out), database=Path(database) if database else None, on_step=on_step)
+
+
+__all__ = ["FORMATS", "IngestReport", "Staged", "TableCounts", "available_formats", "ingest", "run"]
