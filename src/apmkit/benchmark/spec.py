@@ -149,8 +149,8 @@ class MsspBenchmarkSpec(_Frozen):
     truncation_percentile
         Percentile at which each member's annual expenditure is capped (0.99).
     truncation_thresholds
-        National truncation amounts by calendar year published by CMS; when absent the percentile is
-        computed over the input population.
+        National truncation amounts (annualized dollars) by calendar year and enrollment type, as CMS
+        publishes them; where absent the percentile is computed over the input population.
     completion_factors
         Run-out completion factor per year (paid x factor; 1 when absent).
     national_per_capita
@@ -175,7 +175,7 @@ class MsspBenchmarkSpec(_Frozen):
     agreement_period: int = Field(default=1, ge=1)
     base_year_weights: tuple[Decimal, Decimal, Decimal] | None = None
     truncation_percentile: Decimal = Field(default=Decimal("0.99"), gt=0, le=1)
-    truncation_thresholds: dict[int, Decimal] = Field(default_factory=dict)
+    truncation_thresholds: dict[int, PerType] = Field(default_factory=dict)
     completion_factors: dict[int, Decimal] = Field(default_factory=dict)
     national_per_capita: dict[int, PerType]
     national_weight: Decimal | None = Field(default=None, ge=0, le=1)
