@@ -1,0 +1,136 @@
+"""Contracts as documents: YAML text to a validated :class:`Contract` and back, and the JSON Schema.
+
+These functions take and return text; the CLI reads and writes the files. Validation errors become one
+:class:`~apmkit.errors.ConfigurationError` that names the document, each field path and the rule broken.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from importlib import resources
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from apmkit.contracts.spec import Contract
+from apmkit.errors import ConfigurationError
+
+TEMPLATE_PACKAGE = "apmkit.contracts.templates"
+
+
+class _DecimalLoader(yaml.SafeLoader):
+    """YAML loader that reads floats as exact decimals (0.1 stays one tenth)."""
+
+
+def _construct_decimal(loader: yaml.SafeLoader, node: yaml.Node) -> Decimal:
+    text = str(loader.construct_scalar(node))  # type: ignore[arg-type]
+    return Decimal(text.replace("_", ""))
+
+
+_DecimalLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
+
+
+def _location(loc: tuple[Any, ...], data: Any) -> str:
+    """A readable field path; list positions of components also show the component id."""
+    parts: list[str] = []
+    node = data
+    for item in loc:
+        if isinstance(item, int):
+            label = f"[{item}]"
+            if (
+                isinstance(node, list)
+                and item < len(node)
+                and isinstance(node[item], dict)
+                and "id" in node[item]
+            ):
+                label = f"[{item}:{node[item]['id']}]"
+            parts.append(label)
+            node = node[item] if isinstance(node, list) and item < len(node) else None
+        else:
+            key = str(item)
+            if isinstance(node, dict) and key in node:
+                node = node[key]
+                parts.append(("." if parts else "") + key)
+            elif isinstance(node, dict) and node.get("type") == key:
+                # pydantic adds the discriminator tag as a path step; it is not a field
+                continue
+            else:
+                node = None
+                parts.append(("." if parts else "") + key)
+    return "".join(parts) or "(document)"
+
+
+def format_validation_error(error: ValidationError, data: Any, source: str) -> str:
+    """One line per broken rule: ``source: field.path: message``."""
+    lines = []
+    for problem in error.errors(include_url=False, include_input=False):
+        where = _location(tuple(problem["loc"]), data)
+        message = problem["msg"].removeprefix("Value error, ")
+        lines.append(f"{source}: {where}: {message}")
+    return "\n".join(lines)
+
+
+def parse_contract(text: str, source: str = "<contract>") -> Contract:
+    """Validate a contract given as YAML (or JSON) text.
+
+    Raises
+    ------
+    ConfigurationError
+        The text is not YAML, not a mapping, or breaks a rule; the message lists every problem with its field.
+    """
+    try:
+        data = yaml.load(text, Loader=_DecimalLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark is not None else ""
+        raise ConfigurationError(f"{source}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from exc
+    return contract_from_data(data, source)
+
+
+def contract_from_data(data: Any, source: str = "<contract>") -> Contract:
+    """Validate a contract given as Python data (the parsed YAML)."""
+    if not isinstance(data, dict):
+        raise ConfigurationError(
+            f"{source}: a contract must be a mapping of fields, got {type(data).__name__}"
+        )
+    try:
+        return Contract.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigurationError(format_validation_error(exc, data, source)) from exc
+
+
+def contract_to_yaml(contract: Contract) -> str:
+    """The contract as YAML; decimals are written as their exact text."""
+    data = json.loads(contract.model_dump_json(exclude_defaults=True))
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def contract_json_schema() -> dict[str, Any]:
+    """JSON Schema of the contract document, for editors (e.g. YAML language servers)."""
+    schema = Contract.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://apmkit.dev/schemas/contract-v1.json"
+    schema["title"] = "apmkit contract"
+    return schema
+
+
+def template_names() -> list[str]:
+    """Names of the contract templates shipped with apmkit (file names without ``.yaml``)."""
+    folder = resources.files(TEMPLATE_PACKAGE)
+    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def template_text(name: str) -> str:
+    """The YAML text of a shipped template."""
+    if name not in template_names():
+        raise ConfigurationError(
+            f"no contract template {name!r}; choose one of {', '.join(template_names())}"
+        )
+    return resources.files(TEMPLATE_PACKAGE).joinpath(f"{name}.yaml").read_text(encoding="utf-8")
+
+
+def load_template(name: str) -> Contract:
+    """A shipped template, validated."""
+    return parse_contract(template_text(name), source=f"template {name}")

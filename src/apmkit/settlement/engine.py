@@ -1,0 +1,195 @@
+"""The settlement engine: a contract, a period and per-entity inputs become statements.
+
+:func:`settle` runs every component of the contract (glide path applied for the period) for each entity, in
+contract order, and assembles an :class:`EntityStatement` whose ``amount`` lines sum to the net settlement.
+Arithmetic is exact Decimal; rounding happens only where the contract says (component amounts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from decimal import Decimal, localcontext
+
+from apmkit.contracts.spec import Contract
+from apmkit.errors import ConfigurationError
+from apmkit.settlement.inputs import EntityInputs
+from apmkit.settlement.mechanisms import MECHANISMS, ZERO, Context, LineBuilder
+from apmkit.settlement.statement import ComponentResult, EntityStatement, Settlement, StatementLine
+
+_PRECISION = 50
+
+SUMMARY_INPUTS: tuple[str, ...] = (
+    "population",
+    "person_years",
+    "member_months",
+    "benchmark",
+    "expenditure",
+    "quality_score",
+)
+"""Entity inputs repeated on every statement summary (then shared-savings figures, component amounts)."""
+
+SUMMARY_FIGURES: tuple[str, ...] = (
+    "savings",
+    "savings_rate",
+    "minimum_savings_rate",
+    "minimum_loss_rate",
+    "outcome",
+    "final_sharing_rate",
+    "loss_rate",
+    "savings_cap",
+    "loss_cap",
+    "earned_savings",
+    "owed_losses",
+)
+
+
+def settle_entity(contract: Contract, period_name: str, entity: EntityInputs) -> EntityStatement:
+    """Settle one entity under a contract already resolved for the period (see :meth:`Contract.for_period`)."""
+    try:
+        period = contract.period(period_name)
+    except KeyError as exc:
+        raise ConfigurationError(
+            f"period {period_name!r} is not defined in contract {contract.id} (periods: "
+            f"{', '.join(contract.periods) or 'none; use a 4-digit year'})"
+        ) from exc
+    ctx = Context(contract=contract, period_name=period_name, period=period, entity=entity)
+    with localcontext() as decimal_context:
+        decimal_context.prec = _PRECISION
+        for index, component in enumerate(contract.components):
+            builder = LineBuilder(ctx, component, index)
+            result = MECHANISMS[component.type](component, ctx, builder)
+            ctx.results[component.id] = result
+    return _statement(contract, period_name, entity, list(ctx.results.values()))
+
+
+def _statement(
+    contract: Contract, period_name: str, entity: EntityInputs, results: Sequence[ComponentResult]
+) -> EntityStatement:
+    net: Decimal = sum((r.amount for r in results), ZERO)
+    paid: Decimal = sum((r.paid_during_period for r in results), ZERO)
+    balance = net - paid
+    lines: list[StatementLine] = []
+    for result in results:
+        lines.extend(result.lines)
+    closing = [
+        ("Net settlement for the period", net, "Σ component amounts (lines with role amount)"),
+        ("Paid during the period", paid, "Σ prepaid and interim amounts (lines with role paid)"),
+        (
+            "Balance due at settlement (+ to entity, − to payer)",
+            balance,
+            "net settlement − paid during the period",
+        ),
+    ]
+    for label, value, formula in closing:
+        lines.append(
+            StatementLine(
+                entity_id=entity.entity_id,
+                sequence=0,
+                component_id="total",
+                component_type="total",
+                label=label,
+                value=value,
+                text=None,
+                role="total",
+                formula=formula,
+                source=entity.source,
+                clause=f"contract {contract.id} v{contract.version}",
+            )
+        )
+    numbered = tuple(line.model_copy(update={"sequence": n}) for n, line in enumerate(lines, start=1))
+
+    summary: dict[str, Decimal | str | int | None] = {"entity_id": entity.entity_id}
+    for name in SUMMARY_INPUTS:
+        summary[name] = getattr(entity, name)
+    figures: dict[str, Decimal | str | None] = {}
+    for result in results:
+        for key, figure in result.figures.items():
+            figures.setdefault(key, figure)
+    for name in SUMMARY_FIGURES:
+        summary[name] = figures.get(name)
+    if summary["benchmark"] is None:
+        summary["benchmark"] = figures.get("benchmark")
+    if summary["expenditure"] is None:
+        summary["expenditure"] = figures.get("expenditure")
+    if summary["savings"] is None and summary["benchmark"] is not None and summary["expenditure"] is not None:
+        summary["savings"] = Decimal(str(summary["benchmark"])) - Decimal(str(summary["expenditure"]))
+    for result in results:
+        summary[f"amount_{result.component_id}"] = result.amount
+    summary["net_settlement"] = net
+    summary["paid_during_period"] = paid
+    summary["balance_due"] = balance
+    return EntityStatement(
+        entity_id=entity.entity_id,
+        contract_id=contract.id,
+        contract_version=contract.version,
+        period=period_name,
+        summary=summary,
+        components=tuple(results),
+        net_settlement=net,
+        paid_during_period=paid,
+        balance_due=balance,
+        lines=numbered,
+    )
+
+
+def settle(
+    contract: Contract,
+    period_name: str,
+    entities: Iterable[EntityInputs],
+    *,
+    rejected: Sequence[dict[str, str]] = (),
+    counts: dict[str, int] | None = None,
+) -> Settlement:
+    """Settle every entity for ``period_name`` under ``contract`` (its glide path applied first).
+
+    Parameters
+    ----------
+    contract
+        The validated contract.
+    period_name
+        A period named in the contract, or a 4-digit calendar year.
+    entities
+        One :class:`EntityInputs` per entity.
+    rejected, counts
+        Input rows rejected upstream and the read/loaded/rejected counts, carried onto the settlement.
+
+    Raises
+    ------
+    ConfigurationError
+        The period is unknown, or an entity lacks an input a component needs (the message names the entity's
+        source row, the field and the component).
+    """
+    resolved, steps = contract.for_period(period_name)
+    period = resolved.period(period_name) if _known_period(resolved, period_name) else None
+    if period is None:
+        raise ConfigurationError(
+            f"period {period_name!r} is not defined in contract {contract.id} (periods: "
+            f"{', '.join(contract.periods) or 'none; use a 4-digit year'})"
+        )
+    statements = tuple(settle_entity(resolved, period_name, entity) for entity in entities)
+    warnings = tuple(
+        f"unverified parameter (confirm in the agreement): {item}" for item in resolved.unverified
+    )
+    return Settlement(
+        contract_id=resolved.id,
+        contract_name=resolved.name,
+        contract_version=resolved.version,
+        period=period_name,
+        period_start=period.start.isoformat(),
+        period_end=period.end.isoformat(),
+        glide_path_applied=tuple(
+            f"{s.period}: " + ", ".join(f"{k}={v}" for k, v in s.set.items()) for s in steps
+        ),
+        statements=statements,
+        rejected=tuple(rejected),
+        counts=dict(counts or {"entities": len(statements)}),
+        warnings=warnings,
+    )
+
+
+def _known_period(contract: Contract, name: str) -> bool:
+    try:
+        contract.period(name)
+    except KeyError:
+        return False
+    return True

@@ -1,0 +1,203 @@
+"""One entity's aggregate settlement inputs, and the reader for a CSV of them (one row per entity).
+
+The aggregate path lets a user check a payer's reconciliation report without claims: benchmark, expenditure,
+person-years, population and quality score per entity are enough for shared savings; the other columns feed
+the other mechanisms. The claims path (:mod:`apmkit.settlement.claims`) fills the same model from canonical
+tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+MONTHS_PREFIX = "months."
+"""CSV columns ``months.<cell>`` give member months by cell (risk tier, capitation cell)."""
+
+
+class EntityInputs(BaseModel):
+    """Aggregate inputs of one entity for one period. Every field but ``entity_id`` is optional; a mechanism
+    that needs a missing one stops with an error naming it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    entity_id: str = Field(min_length=1)
+    source: str = Field(
+        default="", description="Where the row came from (file and line), cited on statement lines"
+    )
+    benchmark: Decimal | None = Field(
+        default=None, gt=0, description="Total benchmark / target for the period ($)"
+    )
+    expenditure: Decimal | None = Field(default=None, ge=0, description="Total actual expenditure ($)")
+    person_years: Decimal | None = Field(default=None, gt=0)
+    population: int | None = Field(default=None, ge=0, description="Assigned / attributed beneficiaries")
+    member_months: int | None = Field(default=None, ge=0)
+    months_by_cell: dict[str, int] = Field(default_factory=dict, description="Member months by tier or cell")
+    dual_member_months: int | None = Field(default=None, ge=0)
+    quality_score: Decimal | None = Field(default=None, ge=0)
+    quality_standard_met: bool | None = None
+    alternative_quality_standard_met: bool = False
+    performance_score: Decimal | None = None
+    utilization_score: Decimal | None = None
+    performance_adjustment: Decimal | None = Field(
+        default=None, description="Performance-based adjustment as a fraction"
+    )
+    reported: bool | None = None
+    participant_revenue: Decimal | None = Field(default=None, ge=0)
+    premium: Decimal | None = Field(default=None, ge=0, description="Total premium for the period ($)")
+    base_payments: Decimal | None = Field(
+        default=None, ge=0, description="Payments a withhold is taken from ($)"
+    )
+    risk_group: str | None = None
+    visits: int | None = Field(default=None, ge=0)
+    episodes: int | None = Field(default=None, ge=0)
+    hospital_price: Decimal | None = Field(
+        default=None, ge=0, description="Hospital-specific historical episode price"
+    )
+    regional_price: Decimal | None = Field(
+        default=None, ge=0, description="Regional historical episode price"
+    )
+    benchmark_price: Decimal | None = Field(
+        default=None, ge=0, description="Episode benchmark price, when given directly"
+    )
+    episode_payments: Decimal | None = Field(
+        default=None, ge=0, description="Actual episode payments, capped ($)"
+    )
+    outlier_excess: Decimal | None = Field(
+        default=None, ge=0, description="Episode costs above the outlier threshold"
+    )
+    stop_loss_excess: Decimal | None = Field(
+        default=None, ge=0, description="Member costs above the attachment point"
+    )
+    carved_out_expenditure: Decimal | None = Field(default=None, ge=0)
+    euc_affected_fraction: Decimal = Field(default=Decimal(0), ge=0, le=1)
+    euc_loss_reduction: Decimal = Field(default=Decimal(0), ge=0)
+    interim_paid: Decimal | None = Field(default=None, ge=0)
+    detail: dict[str, str] = Field(default_factory=dict, description="How measured values were derived")
+
+
+INPUT_COLUMNS: tuple[str, ...] = tuple(
+    name for name in EntityInputs.model_fields if name not in ("source", "months_by_cell", "detail")
+)
+
+_TRUE = {"1", "true", "t", "yes", "y"}
+_FALSE = {"0", "false", "f", "no", "n"}
+
+
+@dataclass
+class ReadReport:
+    """What reading an aggregate CSV did: rows read, loaded and rejected (with the reasons)."""
+
+    read: int = 0
+    loaded: int = 0
+    rejected: list[dict[str, str]] = field(default_factory=list)
+
+
+def _cell_value(raw: str, annotation: Any) -> Any:
+    text = raw.strip()
+    if text == "":
+        return None
+    kind = str(annotation)
+    if "bool" in kind:
+        lowered = text.lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise ValueError("expected true/false (or 1/0)")
+    if "Decimal" in kind:
+        try:
+            return Decimal(text.replace(",", "").replace("$", ""))
+        except InvalidOperation as exc:
+            raise ValueError("expected a number") from exc
+    if "int" in kind:
+        try:
+            number = Decimal(text.replace(",", ""))
+        except InvalidOperation as exc:
+            raise ValueError("expected a whole number") from exc
+        if number != number.to_integral_value():
+            raise ValueError("expected a whole number")
+        return int(number)
+    return text
+
+
+def read_entity_rows(
+    rows: Iterable[Mapping[str, str | None]], source: str, *, first_line: int = 2
+) -> tuple[list[EntityInputs], ReadReport]:
+    """Validate CSV rows (as dicts of text) into :class:`EntityInputs`.
+
+    Parameters
+    ----------
+    rows
+        Rows from ``csv.DictReader`` (header names are matched case-insensitively).
+    source
+        File name, used in messages and on statement lines.
+    first_line
+        Line number of the first data row (2 after a header).
+
+    Returns
+    -------
+    (inputs, report)
+        The valid rows and a report; a rejected row keeps its line and every reason, never its values.
+    """
+    report = ReadReport()
+    loaded: list[EntityInputs] = []
+    seen: dict[str, int] = {}
+    for offset, row in enumerate(rows):
+        line = first_line + offset
+        report.read += 1
+        values: dict[str, Any] = {"source": f"{source} line {line}"}
+        months: dict[str, int] = {}
+        reasons: list[str] = []
+        for header, raw in row.items():
+            if header is None:
+                reasons.append("more values than header columns")
+                continue
+            name = header.strip().lower()
+            text = "" if raw is None else str(raw)
+            if name.startswith(MONTHS_PREFIX):
+                try:
+                    value = _cell_value(text, int)
+                except ValueError as exc:
+                    reasons.append(f"field {header}: {exc}")
+                    continue
+                if value is not None:
+                    months[name.removeprefix(MONTHS_PREFIX)] = value
+                continue
+            if name not in EntityInputs.model_fields or name in ("source", "months_by_cell", "detail"):
+                reasons.append(
+                    f"field {header}: unknown column (known: {', '.join(INPUT_COLUMNS)}, months.<cell>)"
+                )
+                continue
+            try:
+                value = _cell_value(text, EntityInputs.model_fields[name].annotation)
+            except ValueError as exc:
+                reasons.append(f"field {name}: {exc}")
+                continue
+            if value is not None:
+                values[name] = value
+        if months:
+            values["months_by_cell"] = months
+        if not reasons:
+            try:
+                entity = EntityInputs.model_validate(values)
+            except ValidationError as exc:
+                for problem in exc.errors(include_url=False, include_input=False):
+                    where = ".".join(str(p) for p in problem["loc"]) or "row"
+                    reasons.append(f"field {where}: {problem['msg']}")
+            else:
+                if entity.entity_id in seen:
+                    reasons.append(f"field entity_id: repeats the entity of line {seen[entity.entity_id]}")
+                else:
+                    seen[entity.entity_id] = line
+                    loaded.append(entity)
+                    report.loaded += 1
+                    continue
+        report.rejected.append(
+            {"source_file": source, "source_line": str(line), "reason": "; ".join(reasons)}
+        )
+    return loaded, report

@@ -1,0 +1,831 @@
+"""The computation of each payment mechanism on one entity's aggregate inputs, in exact Decimal arithmetic.
+
+Each ``compute_<type>`` takes the component's frozen spec and a :class:`Context` (the entity's inputs, the
+contract, the results of earlier components) and returns a :class:`ComponentResult` with trace lines. Amounts
+are positive when the payer pays the entity and negative when the entity owes; they are rounded half-up to
+the contract's money places at the component's final amount only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from apmkit.contracts import components as c
+from apmkit.contracts.spec import Contract, Period
+from apmkit.errors import ConfigurationError
+from apmkit.money import round_money
+from apmkit.settlement.inputs import EntityInputs
+from apmkit.settlement.shared_savings import SharedSavingsInputs, compute_shared_savings
+from apmkit.settlement.statement import ComponentResult, Role, StatementLine
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+
+
+class MissingInputError(ConfigurationError):
+    """A mechanism needs an input the entity's row does not give."""
+
+
+@dataclass
+class Context:
+    """What a mechanism may read: the contract, period, entity inputs and earlier components' results."""
+
+    contract: Contract
+    period_name: str
+    period: Period
+    entity: EntityInputs
+    results: dict[str, ComponentResult] = field(default_factory=dict)
+
+
+class LineBuilder:
+    """Collects the trace lines of one component with the shared fields filled in."""
+
+    def __init__(self, ctx: Context, component: c.ComponentBase, index: int):
+        self.ctx = ctx
+        self.component = component
+        self.clause_base = f"components[{index}:{component.id}]" + (
+            f" — {component.clause}" if component.clause else ""
+        )
+        self.lines: list[StatementLine] = []
+
+    def add(
+        self,
+        label: str,
+        value: Decimal | None = None,
+        *,
+        text: str | None = None,
+        unit: str = "USD",
+        role: Role = "step",
+        formula: str = "",
+        inputs: dict[str, Any] | None = None,
+        term: str = "",
+        source: str | None = None,
+    ) -> None:
+        clause = self.clause_base + (f".{term}" if term else "")
+        self.lines.append(
+            StatementLine(
+                entity_id=self.ctx.entity.entity_id,
+                sequence=0,
+                component_id=self.component.id,
+                component_type=getattr(self.component, "type", ""),
+                label=label,
+                value=value,
+                text=text,
+                unit=unit,  # type: ignore[arg-type]
+                role=role,
+                formula=formula,
+                inputs={k: _text(v) for k, v in (inputs or {}).items()},
+                source=self.ctx.entity.source if source is None else source,
+                clause=clause,
+            )
+        )
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value == value.to_integral_value() else str(value)
+    return str(value)
+
+
+def need(ctx: Context, name: str, component: c.ComponentBase) -> Any:
+    """The entity input ``name``, or an error naming the entity, the field and the component needing it."""
+    value = getattr(ctx.entity, name)
+    if value is None or (isinstance(value, dict) and not value):
+        where = ctx.entity.source or f"entity {ctx.entity.entity_id}"
+        raise MissingInputError(
+            f"{where}: field {name} is required by component {component.id!r} ({component.type})"
+        )  # type: ignore[attr-defined]
+    return value
+
+
+def money(ctx: Context, amount: Decimal) -> Decimal:
+    """Round a final amount as the contract says (half-up to ``rounding.money_places``)."""
+    return round_money(amount, ctx.contract.rounding.money_places)
+
+
+def member_months(ctx: Context, component: c.ComponentBase) -> int:
+    if ctx.entity.member_months is not None:
+        return ctx.entity.member_months
+    if ctx.entity.months_by_cell:
+        return sum(ctx.entity.months_by_cell.values())
+    return int(need(ctx, "member_months", component))
+
+
+def band_value(bands: list[c.ScoreBand], score: Decimal) -> tuple[Decimal, str]:
+    """The value of the highest band whose ``min_score`` the score reaches (0 below the first band)."""
+    chosen: c.ScoreBand | None = None
+    for band in bands:
+        if score >= band.min_score:
+            chosen = band
+    if chosen is None:
+        return ZERO, "below the lowest band"
+    return chosen.value, f"score ≥ {_text(chosen.min_score)}"
+
+
+# ---- mechanisms ---------------------------------------------------------------------------------------
+
+
+def compute_shared_savings_component(
+    comp: c.SharedSavings, ctx: Context, out: LineBuilder
+) -> ComponentResult:
+    entity = ctx.entity
+    benchmark = need(ctx, "benchmark", comp)
+    expenditure = need(ctx, "expenditure", comp)
+    inputs = SharedSavingsInputs(
+        benchmark=benchmark,
+        expenditure=expenditure,
+        person_years=entity.person_years,
+        assigned_population=entity.population,
+        quality_score=entity.quality_score,
+        quality_standard_met=entity.quality_standard_met,
+        alternative_quality_standard_met=entity.alternative_quality_standard_met,
+        participant_revenue=entity.participant_revenue,
+        euc_affected_fraction=entity.euc_affected_fraction,
+        euc_loss_reduction=entity.euc_loss_reduction,
+    )
+    try:
+        result = compute_shared_savings(comp.terms, inputs)
+    except ValueError as exc:
+        where = entity.source or f"entity {entity.entity_id}"
+        raise MissingInputError(f"{where}: component {comp.id!r}: {exc}") from exc
+    for step in result.trace:
+        numeric = step.value if isinstance(step.value, Decimal) else None
+        unit = "rate" if "rate" in step.label.lower() else "USD"
+        if step.label == "Net settlement":
+            continue
+        out.add(
+            step.label,
+            numeric,
+            text=None if numeric is not None else str(step.value),
+            unit=unit,
+            formula=step.formula,
+            inputs=dict(step.inputs),
+            term=f"terms ({step.rule})" if step.rule else "terms",
+        )
+    amount = result.net
+    out.add(
+        "Shared savings (+) / losses (−)",
+        amount,
+        role="amount",
+        formula="earned shared savings − owed shared losses",
+        inputs={"earned": result.earned_savings, "owed": result.owed_losses},
+        term="terms",
+    )
+    figures: dict[str, Decimal | str | None] = {
+        "benchmark": result.total_benchmark,
+        "expenditure": result.total_expenditure,
+        "savings": result.total_benchmark - result.total_expenditure,
+        "savings_rate": result.savings_rate,
+        "minimum_savings_rate": result.minimum_savings_rate,
+        "minimum_loss_rate": result.minimum_loss_rate,
+        "outcome": result.outcome,
+        "generated_savings_losses": result.generated_savings_losses,
+        "final_sharing_rate": result.final_sharing_rate,
+        "loss_rate": result.loss_rate,
+        "savings_cap": result.savings_cap,
+        "loss_cap": result.loss_cap,
+        "earned_savings": result.earned_savings,
+        "owed_losses": result.owed_losses,
+    }
+    return _result(comp, amount, figures=figures, out=out)
+
+
+def _band_share(
+    bands: list[c.CorridorBand], deviation: Decimal
+) -> tuple[Decimal, list[tuple[Decimal, Decimal]]]:
+    """Entity share of a deviation (as a fraction of target) spread over contiguous bands."""
+    share = ZERO
+    parts: list[tuple[Decimal, Decimal]] = []
+    for band in bands:
+        top = deviation if band.upper is None else min(deviation, band.upper)
+        width = top - band.lower
+        if width <= 0:
+            break
+        share += width * band.entity_share
+        parts.append((width, band.entity_share))
+    return share, parts
+
+
+def compute_risk_corridor(comp: c.RiskCorridor, ctx: Context, out: LineBuilder) -> ComponentResult:
+    target = need(ctx, "benchmark", comp)
+    actual = need(ctx, "expenditure", comp)
+    deviation = (target - actual) / target
+    out.add(
+        "Deviation from target",
+        deviation,
+        unit="rate",
+        formula="(target − actual) / target",
+        inputs={"target": target, "actual": actual},
+    )
+    gains = deviation > 0
+    bands = comp.gain_bands if gains or comp.symmetric else comp.loss_bands
+    share, parts = _band_share(bands, abs(deviation))
+    for number, (width, entity_share) in enumerate(parts, start=1):
+        out.add(
+            f"Band {number}: {'gain' if gains else 'loss'} shared at {_text(entity_share)}",
+            width * entity_share * target,
+            formula="band width × entity share × target",
+            inputs={"band_width": width, "entity_share": entity_share, "target": target},
+            term=("gain_bands" if gains or comp.symmetric else "loss_bands") + f"[{number - 1}]",
+        )
+    amount = money(ctx, share * target) * (1 if gains else -1)
+    out.add(
+        "Risk corridor settlement",
+        amount,
+        role="amount",
+        formula="Σ band amounts (paid to the entity on gains, owed on losses), rounded",
+        inputs={"deviation": deviation, "entity_share_of_target": share},
+    )
+    return _result(comp, amount, figures={"corridor_deviation": deviation}, out=out)
+
+
+def compute_capitation(comp: c.Capitation, ctx: Context, out: LineBuilder) -> ComponentResult:
+    entity = ctx.entity
+    if comp.basis == "pmpm":
+        cells = entity.months_by_cell or {}
+        if not cells:
+            if comp.default_pmpm is None:
+                need(ctx, "months_by_cell", comp)
+            cells = {"(all)": member_months(ctx, comp)}
+        capitation = ZERO
+        for cell, months in sorted(cells.items()):
+            rate = comp.pmpm_by_cell.get(cell, comp.default_pmpm)
+            if rate is None:
+                raise MissingInputError(
+                    f"{entity.source or entity.entity_id}: field months.{cell}: component {comp.id!r} has no "
+                    "pmpm for this cell and no default_pmpm"
+                )
+            capitation += rate * months
+            out.add(
+                f"Capitation, cell {cell}",
+                rate * months,
+                formula="member months × PMPM",
+                inputs={"member_months": months, "pmpm": rate},
+                term=f"pmpm_by_cell.{cell}" if cell in comp.pmpm_by_cell else "default_pmpm",
+            )
+    else:
+        assert comp.percent_of_premium is not None
+        premium = entity.premium
+        premium_formula = "premium input"
+        if premium is None and ctx.contract.target.premium_per_member_month is not None:
+            premium = ctx.contract.target.premium_per_member_month * member_months(ctx, comp)
+            premium_formula = "premium PMPM × member months"
+        if premium is None:
+            premium = need(ctx, "premium", comp)
+        capitation = comp.percent_of_premium * premium
+        out.add(
+            "Capitation, percent of premium",
+            capitation,
+            formula=f"percent_of_premium × premium ({premium_formula})",
+            inputs={"percent_of_premium": comp.percent_of_premium, "premium": premium},
+            term="percent_of_premium",
+        )
+    capitation = money(ctx, capitation)
+    out.add(
+        f"Capitation ({comp.scope})",
+        capitation,
+        role="amount",
+        formula="Σ cell amounts, rounded",
+        inputs={"scope": comp.scope},
+    )
+    if comp.carve_outs:
+        out.add(
+            "Carved-out services (paid outside the capitation)",
+            entity.carved_out_expenditure,
+            text=", ".join(comp.carve_outs),
+            formula="expenditure on carved-out services, informational",
+            term="carve_outs",
+        )
+    amount = capitation
+    if comp.stop_loss is not None:
+        excess = (
+            entity.stop_loss_excess
+            if entity.stop_loss_excess is not None
+            else need(ctx, "stop_loss_excess", comp)
+        )
+        recovery = money(ctx, excess * comp.stop_loss.reimbursement_rate)
+        out.add(
+            "Stop-loss reimbursement",
+            recovery,
+            role="amount",
+            formula="Σ over members of max(0, member cost − attachment point) × reimbursement rate",
+            inputs={
+                "excess_above_attachment": excess,
+                "attachment_point": comp.stop_loss.attachment_point,
+                "reimbursement_rate": comp.stop_loss.reimbursement_rate,
+            },
+            term="stop_loss",
+        )
+        amount += recovery
+    paid = capitation if comp.prepaid else ZERO
+    if comp.prepaid:
+        out.add("Capitation paid monthly during the period", paid, role="paid", formula="prepaid capitation")
+    return _result(comp, amount, paid=paid, figures={"capitation": capitation}, out=out)
+
+
+def compute_care_management_fee(comp: c.CareManagementFee, ctx: Context, out: LineBuilder) -> ComponentResult:
+    cells = need(ctx, "months_by_cell", comp)
+    total = ZERO
+    for tier, months in sorted(cells.items()):
+        if tier not in comp.pbpm_by_tier:
+            raise MissingInputError(
+                f"{ctx.entity.source or ctx.entity.entity_id}: field months.{tier}: no PBPM for tier {tier!r} in "
+                f"component {comp.id!r} (tiers: {', '.join(comp.pbpm_by_tier)})"
+            )
+        rate = comp.pbpm_by_tier[tier]
+        total += rate * months
+        out.add(
+            f"Care management fee, tier {tier}",
+            rate * months,
+            formula="beneficiary months × PBPM",
+            inputs={"beneficiary_months": months, "pbpm": rate},
+            term=f"pbpm_by_tier.{tier}",
+        )
+    amount = money(ctx, total)
+    out.add("Care management fees", amount, role="amount", formula="Σ tier amounts, rounded")
+    paid = amount if comp.prepaid else ZERO
+    if comp.prepaid:
+        out.add("Care management fees paid during the period", paid, role="paid", formula="prepaid monthly")
+    return _result(comp, amount, paid=paid, out=out)
+
+
+def compute_population_based_payment(
+    comp: c.PopulationBasedPayment, ctx: Context, out: LineBuilder
+) -> ComponentResult:
+    group = str(need(ctx, "risk_group", comp))
+    if group not in comp.pbpm_by_risk_group:
+        raise MissingInputError(
+            f"{ctx.entity.source or ctx.entity.entity_id}: field risk_group: no PBPM for group {group!r} in "
+            f"component {comp.id!r} (groups: {', '.join(comp.pbpm_by_risk_group)})"
+        )
+    rate = comp.pbpm_by_risk_group[group]
+    months = member_months(ctx, comp)
+    population_payment = rate * months
+    out.add(
+        f"Population-based payment, risk group {group}",
+        population_payment,
+        formula="beneficiary months × PBPM of the practice risk group",
+        inputs={"beneficiary_months": months, "pbpm": rate},
+        term=f"pbpm_by_risk_group.{group}",
+    )
+    total = population_payment
+    if comp.flat_visit_fee:
+        visits = need(ctx, "visits", comp)
+        fees = comp.flat_visit_fee * visits
+        out.add(
+            "Flat visit fees",
+            fees,
+            formula="visits × flat visit fee",
+            inputs={"visits": visits, "flat_visit_fee": comp.flat_visit_fee},
+            term="flat_visit_fee",
+        )
+        total += fees
+    amount = money(ctx, total)
+    out.add(
+        "Total primary care payment", amount, role="amount", formula="population-based payment + visit fees"
+    )
+    return _result(comp, amount, out=out)
+
+
+def compute_performance_incentive(
+    comp: c.PerformanceIncentive, ctx: Context, out: LineBuilder
+) -> ComponentResult:
+    months = member_months(ctx, comp)
+    prepaid = money(ctx, comp.prepaid_pbpm * months)
+    out.add(
+        "Incentive paid up front",
+        prepaid,
+        role="paid",
+        formula="beneficiary months × prepaid PBPM",
+        inputs={"beneficiary_months": months, "prepaid_pbpm": comp.prepaid_pbpm},
+        term="prepaid_pbpm",
+    )
+    score = need(ctx, comp.score_input, comp)
+    fraction, why = band_value(comp.earned_by_score, score)
+    out.add(
+        "Share of the incentive earned",
+        fraction,
+        unit="rate",
+        formula=f"earned fraction of the band reached ({why})",
+        inputs={comp.score_input: score},
+        term="earned_by_score",
+    )
+    earned = money(ctx, prepaid * fraction)
+    out.add(
+        "Recoupment",
+        earned - prepaid,
+        formula="−(prepaid − prepaid × earned fraction)",
+        inputs={"prepaid": prepaid, "earned_fraction": fraction},
+    )
+    out.add("Incentive earned", earned, role="amount", formula="prepaid × earned fraction, rounded")
+    return _result(comp, earned, paid=prepaid, figures={"incentive_recouped": prepaid - earned}, out=out)
+
+
+def compute_withhold(comp: c.Withhold, ctx: Context, out: LineBuilder) -> ComponentResult:
+    base = need(ctx, "base_payments", comp)
+    withheld = money(ctx, base * comp.withhold_rate)
+    out.add(
+        "Amount withheld during the period",
+        withheld,
+        formula="base payments × withhold rate",
+        inputs={"base_payments": base, "withhold_rate": comp.withhold_rate},
+        term="withhold_rate",
+    )
+    score = need(ctx, comp.score_input, comp)
+    fraction, why = band_value(comp.returned_by_score, score)
+    out.add(
+        "Share of the withhold returned",
+        fraction,
+        unit="rate",
+        formula=f"returned fraction of the band reached ({why})",
+        inputs={comp.score_input: score},
+        term="returned_by_score",
+    )
+    returned = money(ctx, withheld * fraction)
+    out.add("Withhold returned", returned, role="amount", formula="withheld × returned fraction, rounded")
+    return _result(
+        comp, returned, figures={"withheld": withheld, "withhold_kept": withheld - returned}, out=out
+    )
+
+
+def compute_pay_for_performance(comp: c.PayForPerformance, ctx: Context, out: LineBuilder) -> ComponentResult:
+    score = need(ctx, "quality_score", comp)
+    rate, why = band_value(comp.pbpm_by_score, score)
+    months = member_months(ctx, comp)
+    amount = money(ctx, rate * months)
+    out.add(
+        "Pay-for-performance bonus (+) / penalty (−)",
+        amount,
+        role="amount",
+        formula=f"beneficiary months × PBPM of the score band ({why})",
+        inputs={"quality_score": score, "pbpm": rate, "beneficiary_months": months},
+        term="pbpm_by_score",
+    )
+    return _result(comp, amount, out=out)
+
+
+def compute_pay_for_reporting(comp: c.PayForReporting, ctx: Context, out: LineBuilder) -> ComponentResult:
+    reported = need(ctx, "reported", comp)
+    months = member_months(ctx, comp)
+    rate = comp.bonus_pbpm if reported else -comp.penalty_pbpm
+    amount = money(ctx, rate * months)
+    out.add(
+        "Pay-for-reporting bonus (+) / penalty (−)",
+        amount,
+        role="amount",
+        formula="beneficiary months × (bonus PBPM if reported, else −penalty PBPM)",
+        inputs={"reported": reported, "pbpm": rate, "beneficiary_months": months},
+        term="bonus_pbpm" if reported else "penalty_pbpm",
+    )
+    return _result(comp, amount, out=out)
+
+
+def compute_performance_adjustment(
+    comp: c.PerformanceAdjustment, ctx: Context, out: LineBuilder
+) -> ComponentResult:
+    requested = need(ctx, "performance_adjustment", comp)
+    pct = min(max(requested, comp.minimum), comp.maximum)
+    out.add(
+        "Performance-based adjustment",
+        pct,
+        unit="rate",
+        formula="entity adjustment bounded to [minimum, maximum]",
+        inputs={"performance_adjustment": requested, "minimum": comp.minimum, "maximum": comp.maximum},
+        term="minimum/maximum",
+    )
+    base = sum((ctx.results[ref].amount for ref in comp.applies_to), ZERO)
+    amount = money(ctx, base * pct)
+    out.add(
+        "Performance-based adjustment amount",
+        amount,
+        role="amount",
+        formula="adjustment × Σ amounts of " + ", ".join(comp.applies_to),
+        inputs={"base": base, "adjustment": pct},
+        term="applies_to",
+    )
+    return _result(comp, amount, figures={"performance_adjustment": pct}, out=out)
+
+
+def _episode_quality(comp: c.EpisodeReconciliation, score: Decimal | None) -> tuple[Decimal, bool, str]:
+    if not comp.quality_bands:
+        return ZERO, True, "no quality bands"
+    if score is None:
+        return ZERO, True, "no quality score given"
+    reached: c.QualityDiscountBand | None = None
+    for band in comp.quality_bands:
+        if score >= band.min_score:
+            reached = band
+    if reached is None:
+        return ZERO, False, f"score below {comp.quality_bands[0].min_score}"
+    return reached.reduction, reached.eligible_for_payment, f"score ≥ {_text(reached.min_score)}"
+
+
+def compute_episode_reconciliation(
+    comp: c.EpisodeReconciliation, ctx: Context, out: LineBuilder
+) -> ComponentResult:
+    entity = ctx.entity
+    episodes = need(ctx, "episodes", comp)
+    actual = need(ctx, "episode_payments", comp)
+    if entity.benchmark_price is not None:
+        price = entity.benchmark_price
+        out.add("Benchmark episode price", price, formula="input", inputs={"benchmark_price": price})
+    else:
+        hospital = entity.hospital_price if comp.hospital_weight else ZERO
+        if comp.hospital_weight and hospital is None:
+            hospital = need(ctx, "hospital_price", comp)
+        regional = need(ctx, "regional_price", comp) if comp.regional_weight else ZERO
+        price = comp.hospital_weight * (hospital or ZERO) + comp.regional_weight * regional
+        out.add(
+            "Benchmark episode price",
+            price,
+            formula="hospital weight × hospital price + regional weight × regional price",
+            inputs={
+                "hospital_weight": comp.hospital_weight,
+                "hospital_price": hospital,
+                "regional_weight": comp.regional_weight,
+                "regional_price": regional,
+            },
+            term="hospital_weight/regional_weight",
+        )
+    reduction, eligible, why = _episode_quality(comp, entity.quality_score)
+    discount = comp.discount - reduction
+    out.add(
+        "Effective discount",
+        discount,
+        unit="rate",
+        formula=f"discount − quality reduction ({why})",
+        inputs={
+            "discount": comp.discount,
+            "quality_reduction": reduction,
+            "quality_score": entity.quality_score,
+        },
+        term="discount/quality_bands",
+    )
+    target_price = price * (ONE - discount)
+    total_target = target_price * episodes
+    out.add(
+        "Quality-adjusted target price",
+        target_price,
+        formula="benchmark price × (1 − effective discount)",
+        inputs={"benchmark_price": price, "effective_discount": discount},
+    )
+    out.add(
+        "Total target amount",
+        total_target,
+        formula="target price × episodes",
+        inputs={"target_price": target_price, "episodes": episodes},
+    )
+    npra = total_target - actual
+    out.add(
+        "Net payment reconciliation amount (before limits)",
+        npra,
+        formula="total target amount − actual episode payments",
+        inputs={"total_target": total_target, "actual_episode_payments": actual},
+    )
+    amount: Decimal
+    if npra > 0:
+        limited = npra
+        if comp.stop_gain is not None:
+            limited = min(npra, comp.stop_gain * total_target)
+            out.add(
+                "Stop-gain limit",
+                comp.stop_gain * total_target,
+                formula="stop_gain × total target amount",
+                inputs={"stop_gain": comp.stop_gain, "total_target": total_target},
+                term="stop_gain",
+            )
+        if comp.quality_adjustment_of_gain and entity.quality_score is not None:
+            score = min(entity.quality_score, ONE)
+            cut = comp.quality_adjustment_of_gain * (ONE - score)
+            out.add(
+                "Quality adjustment of the gain",
+                cut,
+                unit="rate",
+                formula="quality_adjustment_of_gain × (1 − quality score)",
+                inputs={
+                    "quality_adjustment_of_gain": comp.quality_adjustment_of_gain,
+                    "quality_score": score,
+                },
+                term="quality_adjustment_of_gain",
+            )
+            limited *= ONE - cut
+        if not eligible:
+            out.add(
+                "Quality below the level for a reconciliation payment",
+                ZERO,
+                formula="no reconciliation payment",
+                term="quality_bands",
+            )
+            limited = ZERO
+        amount = money(ctx, limited)
+        label = "Reconciliation payment"
+    elif npra < 0 and comp.downside:
+        owed_target = total_target
+        if comp.repayment_discount is not None and comp.repayment_discount != comp.discount:
+            repay_discount = max(comp.repayment_discount - reduction, ZERO)
+            owed_target = price * (ONE - repay_discount) * episodes
+            out.add(
+                "Total target amount at the repayment discount",
+                owed_target,
+                formula="benchmark price × (1 − (repayment discount − quality reduction)) × episodes",
+                inputs={"repayment_discount": comp.repayment_discount, "quality_reduction": reduction},
+                term="repayment_discount",
+            )
+        shortfall = max(actual - owed_target, ZERO)
+        assert comp.stop_loss is not None
+        limit = comp.stop_loss * owed_target
+        out.add(
+            "Stop-loss limit",
+            limit,
+            formula="stop_loss × total target amount",
+            inputs={"stop_loss": comp.stop_loss, "total_target": owed_target},
+            term="stop_loss",
+        )
+        amount = -money(ctx, min(shortfall, limit))
+        label = "Repayment"
+    else:
+        amount = ZERO
+        label = "Reconciliation (no downside risk)" if npra < 0 else "Reconciliation"
+    out.add(label, amount, role="amount", formula="NPRA after the limits, rounded")
+    return _result(comp, amount, figures={"npra": npra, "total_target": total_target}, out=out)
+
+
+def compute_prospective_bundle(comp: c.ProspectiveBundle, ctx: Context, out: LineBuilder) -> ComponentResult:
+    episodes = need(ctx, "episodes", comp)
+    bundles = money(ctx, comp.bundle_price * episodes)
+    out.add(
+        "Prospective bundle payments",
+        bundles,
+        role="amount",
+        formula="episodes × bundle price",
+        inputs={"episodes": episodes, "bundle_price": comp.bundle_price},
+        term="bundle_price",
+    )
+    out.add("Bundles paid at the start of each episode", bundles, role="paid", formula="prospective")
+    amount = bundles
+    if comp.outlier_threshold is not None and comp.outlier_rate:
+        excess = need(ctx, "outlier_excess", comp)
+        outlier = money(ctx, excess * comp.outlier_rate)
+        out.add(
+            "Outlier payments",
+            outlier,
+            role="amount",
+            formula="Σ episode cost above the outlier threshold × outlier rate",
+            inputs={
+                "outlier_excess": excess,
+                "outlier_threshold": comp.outlier_threshold,
+                "rate": comp.outlier_rate,
+            },
+            term="outlier_rate",
+        )
+        amount += outlier
+    return _result(comp, amount, paid=bundles, out=out)
+
+
+def compute_episode_services(
+    comp: c.MonthlyEnhancedOncologyServices, ctx: Context, out: LineBuilder
+) -> ComponentResult:
+    months = member_months(ctx, comp)
+    total = comp.pbpm * months
+    inputs: dict[str, Any] = {"episode_months": months, "pbpm": comp.pbpm}
+    formula = "beneficiary months in active episodes × PBPM"
+    if comp.dual_pbpm_addition:
+        duals = need(ctx, "dual_member_months", comp)
+        total += comp.dual_pbpm_addition * duals
+        inputs.update({"dual_months": duals, "dual_addition": comp.dual_pbpm_addition})
+        formula += " + dual months × dual addition"
+    amount = money(ctx, total)
+    out.add("Monthly services payments", amount, role="amount", formula=formula, inputs=inputs, term="pbpm")
+    out.add("Billed monthly during the period", amount, role="paid", formula="paid as billed")
+    return _result(comp, amount, paid=amount, out=out)
+
+
+def compute_infrastructure(comp: c.InfrastructurePayment, ctx: Context, out: LineBuilder) -> ComponentResult:
+    total = comp.lump_sum
+    inputs: dict[str, Any] = {"lump_sum": comp.lump_sum}
+    if comp.pbpm:
+        months = member_months(ctx, comp)
+        total += comp.pbpm * months
+        inputs.update({"beneficiary_months": months, "pbpm": comp.pbpm})
+    amount = money(ctx, total)
+    out.add(
+        "Infrastructure payment",
+        amount,
+        role="amount",
+        formula="lump sum + beneficiary months × PBPM",
+        inputs=inputs,
+        term="lump_sum/pbpm",
+    )
+    out.add("Paid up front", amount, role="paid", formula="paid at the start of the period")
+    return _result(comp, amount, paid=amount, out=out)
+
+
+def compute_sequestration(comp: c.Sequestration, ctx: Context, out: LineBuilder) -> ComponentResult:
+    base = sum((max(ctx.results[ref].amount, ZERO) for ref in comp.applies_to), ZERO)
+    amount = -money(ctx, base * comp.rate)
+    out.add(
+        "Sequestration",
+        amount,
+        role="amount",
+        formula="−rate × Σ positive amounts of " + ", ".join(comp.applies_to),
+        inputs={"rate": comp.rate, "base": base},
+        term="rate",
+    )
+    return _result(comp, amount, out=out)
+
+
+def compute_extreme_uncontrollable(
+    comp: c.ExtremeUncontrollable, ctx: Context, out: LineBuilder
+) -> ComponentResult:
+    owed = sum((-min(ctx.results[ref].amount, ZERO) for ref in comp.applies_to), ZERO)
+    fraction = ctx.entity.euc_affected_fraction
+    flat = ctx.entity.euc_loss_reduction
+    relief = money(ctx, min(owed, owed * fraction + flat))
+    out.add(
+        "Extreme and uncontrollable circumstances relief",
+        relief,
+        role="amount",
+        formula="min(owed, owed × affected fraction + flat reduction), owed = Σ losses of "
+        + ", ".join(comp.applies_to),
+        inputs={"owed": owed, "euc_affected_fraction": fraction, "euc_loss_reduction": flat},
+        term="applies_to",
+    )
+    return _result(comp, relief, out=out)
+
+
+_INSTALMENTS = {"monthly": 12, "quarterly": 4, "semiannual": 2, "annual": 1}
+
+
+def _add_months(day: date, months: int) -> date:
+    index = day.month - 1 + months
+    return date(day.year + index // 12, index % 12 + 1, 1)
+
+
+def compute_interim_payments(comp: c.InterimPayments, ctx: Context, out: LineBuilder) -> ComponentResult:
+    if comp.share_of_expected is not None:
+        expected = sum((r.amount - r.paid_during_period for r in ctx.results.values()), ZERO)
+        interim = money(ctx, max(expected, ZERO) * comp.share_of_expected)
+        formula = "share of expected × Σ (amount − already paid) of earlier components, not below 0"
+        inputs: dict[str, Any] = {"share_of_expected": comp.share_of_expected, "expected": expected}
+    else:
+        interim = need(ctx, "interim_paid", comp)
+        formula = "interim payments made (input)"
+        inputs = {"interim_paid": interim}
+    count = _INSTALMENTS[comp.schedule]
+    step = 12 // count
+    quantum = Decimal(1).scaleb(-ctx.contract.rounding.money_places)
+    each = (interim / count).quantize(quantum, rounding="ROUND_DOWN")
+    for number in range(count):
+        value = each if number < count - 1 else interim - each * (count - 1)
+        out.add(
+            f"Interim payment {number + 1} of {count}",
+            value,
+            formula="equal instalments; the last takes the rounding remainder",
+            inputs={"due": _add_months(ctx.period.start, step * number).isoformat()},
+            term="schedule",
+        )
+    out.add("Interim payments made", interim, role="paid", formula=formula, inputs=inputs)
+    return _result(comp, ZERO, paid=interim, out=out)
+
+
+def _result(
+    comp: c.ComponentBase,
+    amount: Decimal,
+    *,
+    out: LineBuilder,
+    paid: Decimal = ZERO,
+    figures: dict[str, Decimal | str | None] | None = None,
+) -> ComponentResult:
+    return ComponentResult(
+        component_id=comp.id,
+        component_type=getattr(comp, "type", ""),
+        amount=amount,
+        paid_during_period=paid,
+        figures=figures or {},
+        lines=tuple(out.lines),
+    )
+
+
+MECHANISMS: dict[str, Callable[[Any, Context, LineBuilder], ComponentResult]] = {
+    "shared_savings": compute_shared_savings_component,
+    "risk_corridor": compute_risk_corridor,
+    "capitation": compute_capitation,
+    "care_management_fee": compute_care_management_fee,
+    "population_based_payment": compute_population_based_payment,
+    "performance_incentive": compute_performance_incentive,
+    "withhold": compute_withhold,
+    "pay_for_performance": compute_pay_for_performance,
+    "pay_for_reporting": compute_pay_for_reporting,
+    "performance_adjustment": compute_performance_adjustment,
+    "episode_reconciliation": compute_episode_reconciliation,
+    "prospective_bundle": compute_prospective_bundle,
+    "episode_services_payment": compute_episode_services,
+    "infrastructure_payment": compute_infrastructure,
+    "sequestration": compute_sequestration,
+    "extreme_uncontrollable": compute_extreme_uncontrollable,
+    "interim_payments": compute_interim_payments,
+}
