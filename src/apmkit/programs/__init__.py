@@ -1,0 +1,1 @@
+"""Rules of specific public payment programs, as data with citations (MSSP, ...)."""
