@@ -9,13 +9,23 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from apmkit.benchmark.expenditure import eligible_member_months, member_year_expenditure, per_capita_by_year_type
+from apmkit.benchmark.expenditure import (
+    eligible_member_months,
+    member_year_expenditure,
+    per_capita_by_year_type,
+)
 from apmkit.engines import Engine
 from apmkit.schemas.canonical import ENROLLMENT, MEDICAL_CLAIMS, MEMBERS
 
 
 def _months(member_id: str, year: int, months: range, **flags: Any) -> list[dict[str, Any]]:
-    base = {"payer": "medicare", "product": "ffs", "part_a": True, "part_b": True, "medicare_advantage": False}
+    base = {
+        "payer": "medicare",
+        "product": "ffs",
+        "part_a": True,
+        "part_b": True,
+        "medicare_advantage": False,
+    }
     return [{"member_id": member_id, "month": dt.date(year, m, 1), **base, **flags} for m in months]
 
 
@@ -70,7 +80,9 @@ def _tables(engine: Engine) -> tuple[Any, Any, Any]:
 def test_enrollment_types_and_truncation(engine: Engine) -> None:
     members, enrollment, claims = _tables(engine)
     months = eligible_member_months(enrollment, members, [2023])
-    thresholds = {2023: {"aged_non_dual": D(1000), "disabled": D(1000), "esrd": D(90000), "aged_dual": D(50000)}}
+    thresholds = {
+        2023: {"aged_non_dual": D(1000), "disabled": D(1000), "esrd": D(90000), "aged_dual": D(50000)}
+    }
     result = member_year_expenditure(claims, months, truncation_thresholds=thresholds)
     rows = {r["member_id"]: r for r in engine.to_arrow(result).to_pylist()}
     assert set(rows) == {"A", "B", "C", "D"}
@@ -81,7 +93,11 @@ def test_enrollment_types_and_truncation(engine: Engine) -> None:
     # A: $1,200 over 12 months, capped at the $1,000 annual threshold.
     assert (rows["A"]["expenditure_cents"], rows["A"]["truncated_cents"]) == (120000, 100000)
     # B: $600 in 6 months = $1,200 annualized; cap $1,000 x 6/12 = $500.
-    assert (rows["B"]["member_months"], rows["B"]["annualized_cents"], rows["B"]["truncated_cents"]) == (6, 120000, 50000)
+    assert (rows["B"]["member_months"], rows["B"]["annualized_cents"], rows["B"]["truncated_cents"]) == (
+        6,
+        120000,
+        50000,
+    )
     assert rows["C"]["truncated_cents"] == 500000
     totals = {r["enrollment_type"]: r for r in engine.to_arrow(per_capita_by_year_type(result)).to_pylist()}
     assert totals["aged_non_dual"]["member_months"] == 12
@@ -106,7 +122,8 @@ def test_age_65_birthday_switches_type(engine: Engine) -> None:
 )
 def test_truncation_never_raises_cost(engine: Engine, members_spend: list[tuple[int, int]]) -> None:
     members = engine.from_rows(
-        [{"member_id": f"m{i}", "birth_date": dt.date(1940, 1, 1)} for i in range(len(members_spend))], MEMBERS
+        [{"member_id": f"m{i}", "birth_date": dt.date(1940, 1, 1)} for i in range(len(members_spend))],
+        MEMBERS,
     )
     enrollment_rows: list[dict[str, Any]] = []
     claim_rows: list[dict[str, Any]] = []

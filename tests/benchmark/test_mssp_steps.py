@@ -21,7 +21,6 @@ from apmkit.benchmark.mssp_steps import (
     update_factors,
 )
 from apmkit.benchmark.spec import (
-    FIRST_AGREEMENT_WEIGHTS,
     MsspBenchmarkSpec,
     PriorSavingsSpec,
     RegionalAdjustmentSpec,
@@ -122,7 +121,9 @@ def test_prior_savings_replaces_non_positive_regional() -> None:
     assert chosen == "prior_savings"
     assert applied["aged_non_dual"] == D("112.50")
     # eligible for both: the larger applies (regional $350 > PSA $112.50)
-    _, chosen, _ = combine_adjustments({"aged_non_dual": D(350)}, D(350), D("112.50"), RegionalAdjustmentSpec())
+    _, chosen, _ = combine_adjustments(
+        {"aged_non_dual": D(350)}, D(350), D("112.50"), RegionalAdjustmentSpec()
+    )
     assert chosen == "regional"
 
 
@@ -141,10 +142,20 @@ def test_update_three_way_blend_1_0470() -> None:
 def test_risk_growth_cap_2024_rule() -> None:
     # §1.4: demographic 1.010 -> cap 1.040; aggregate HCC growth > 1.040 => ESRD 1.061 -> 1.040,
     # disabled 1.030 kept, aged/dual 1.045 -> 1.040, aged/non-dual 1.055 -> 1.040.
-    ratios = {"esrd": D("1.061"), "disabled": D("1.030"), "aged_dual": D("1.045"), "aged_non_dual": D("1.055")}
+    ratios = {
+        "esrd": D("1.061"),
+        "disabled": D("1.030"),
+        "aged_dual": D("1.045"),
+        "aged_non_dual": D("1.055"),
+    }
     weights = {"esrd": D(2), "disabled": D(1), "aged_dual": D(1), "aged_non_dual": D(6)}  # aggregate 1.0527
     capped, _ = cap_risk_ratios(ratios, weights, RiskGrowthCapSpec(demographic_growth=D("1.010")))
-    assert capped == {"esrd": D("1.040"), "disabled": D("1.030"), "aged_dual": D("1.040"), "aged_non_dual": D("1.040")}
+    assert capped == {
+        "esrd": D("1.040"),
+        "disabled": D("1.030"),
+        "aged_dual": D("1.040"),
+        "aged_non_dual": D("1.040"),
+    }
 
 
 def test_risk_growth_cap_not_applied_when_aggregate_below_cap() -> None:
@@ -157,7 +168,9 @@ def test_risk_growth_cap_not_applied_when_aggregate_below_cap() -> None:
 
 def test_risk_growth_cap_2019_rule() -> None:
     # Agreements 2019-2023: +3% per type regardless of the aggregate (§1.4).
-    capped, _ = cap_risk_ratios({"aged_dual": D("1.05"), "esrd": D("0.98")}, {}, RiskGrowthCapSpec(rule="2019"))
+    capped, _ = cap_risk_ratios(
+        {"aged_dual": D("1.05"), "esrd": D("0.98")}, {}, RiskGrowthCapSpec(rule="2019")
+    )
     assert capped == {"aged_dual": D("1.03"), "esrd": D("0.98")}
 
 

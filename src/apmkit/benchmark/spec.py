@@ -17,9 +17,11 @@ Every rate or weight is a :class:`~decimal.Decimal` so YAML values such as ``0.1
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from apmkit.errors import ConfigurationError
 
 EnrollmentType = Literal["esrd", "disabled", "aged_dual", "aged_non_dual"]
 ENROLLMENT_TYPES: tuple[EnrollmentType, ...] = ("esrd", "disabled", "aged_dual", "aged_non_dual")
@@ -34,6 +36,7 @@ class _Frozen(BaseModel):
 
 
 PerType = dict[EnrollmentType, Decimal]
+_M = TypeVar("_M", bound=BaseModel)
 
 
 class PriorSavingsSpec(_Frozen):
@@ -324,3 +327,34 @@ class BenchmarkSpec(_Frozen):
         if getattr(self, self.method) is None:
             raise ValueError(f"method {self.method!r} needs a {self.method}: section")
         return self
+
+
+def parse_spec_section(document: object, source: str, key: str, model: type[_M]) -> _M:
+    """Validate the ``key:`` section of a parsed contract (or a standalone spec document).
+
+    Parameters
+    ----------
+    document
+        The parsed YAML document.
+    source
+        File name, for error messages.
+    key
+        Section name (``benchmark``, ``episodes``); when the document has no such key, the whole document
+        is taken as the section.
+    model
+        The pydantic model of the section.
+
+    Raises
+    ------
+    ConfigurationError
+        Naming the file and the dotted field path of the first problem.
+    """
+    if not isinstance(document, dict):
+        raise ConfigurationError(f"{source}: expected a mapping at the top level")
+    section = document.get(key, document) if key in document else document
+    try:
+        return model.model_validate(section)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in (key, *first["loc"]))
+        raise ConfigurationError(f"{source}, field {where}: {first['msg']}") from None

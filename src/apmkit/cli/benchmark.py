@@ -1,0 +1,130 @@
+"""``apmkit benchmark``: build a population benchmark (MSSP or general) from canonical tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import typer
+import yaml
+
+from apmkit.benchmark.county_puf import conform_county_puf
+from apmkit.benchmark.spec import BenchmarkSpec, parse_spec_section
+from apmkit.cli.common import open_engine, progress, state
+from apmkit.engines import Engine
+from apmkit.errors import InputFileError
+
+
+def read_yaml(path: Path) -> object:
+    """Parse a YAML file, turning syntax errors into a message naming the file and line."""
+    if not path.is_file():
+        raise InputFileError(path, "no such file")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        line = getattr(getattr(exc, "problem_mark", None), "line", None)
+        raise InputFileError(path, "not valid YAML", line=None if line is None else line + 1) from None
+
+
+def load_county_puf(engine: Engine, path: Path) -> tuple[ir.Table, ir.Table, int]:
+    """Read a county FFS benchmark PUF (CSV) as strings and conform it; returns (regional, rejects, rows read)."""
+    if not path.is_file():
+        raise InputFileError(path, "no such file")
+    with path.open(encoding="utf-8-sig") as handle:
+        header = handle.readline().rstrip("\r\n").split(",")
+    names = [name.strip() for name in header]
+    raw = pacsv.read_csv(
+        path,
+        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, encoding="utf-8-sig"),
+        convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string())),
+    )
+    raw = raw.append_column("source_line", pa.array(range(2, raw.num_rows + 2), pa.int64()))
+    regional, rejects = conform_county_puf(engine.from_arrow(raw), path.name)
+    return regional, rejects, raw.num_rows
+
+
+def benchmark_command(
+    contract: Annotated[Path, typer.Option("--contract", help="Contract YAML with a benchmark: section.")],
+    data: Annotated[Path, typer.Option("--from", help="Folder of canonical tables.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder for the Parquet results.")],
+    population: Annotated[
+        Path | None, typer.Option(help="Parquet of assigned members (member_id [, year]); default: everyone.")
+    ] = None,
+    risk_scores: Annotated[
+        Path | None, typer.Option("--risk-scores", help="Parquet of member_id, year, score.")
+    ] = None,
+    county_puf: Annotated[
+        list[Path] | None, typer.Option("--county-puf", help="CMS county FFS benchmark PUF CSV (repeatable).")
+    ] = None,
+    attribution: Annotated[
+        Path | None,
+        typer.Option(help="Parquet of member_id, entity_id [, year, panel_key] (general method)."),
+    ] = None,
+) -> None:
+    """Build the benchmark described in the contract and write its build-up.
+
+    Writes benchmark_lines.parquet (the statement build-up, line by line) and, for MSSP,
+    benchmark_by_type.parquet, benchmark_summary.parquet and member_year_expenditure.parquet; for the
+    general method, benchmark_entities.parquet.
+    """
+    spec = parse_spec_section(read_yaml(contract), contract.name, "benchmark", BenchmarkSpec)
+    console = state.console
+    with open_engine() as engine, progress() as bar:
+        tables = engine.canonical(data)
+        task = bar.add_task("benchmark", total=3)
+        out.mkdir(parents=True, exist_ok=True)
+        pop = engine.read_parquet(population) if population else None
+        scores = engine.read_parquet(risk_scores) if risk_scores else None
+        if spec.method == "mssp":
+            from apmkit.benchmark.mssp import mssp_benchmark
+
+            assert spec.mssp is not None
+            county = None
+            if county_puf:
+                parts, read, rejected = [], 0, 0
+                for path in county_puf:
+                    regional, rejects, rows = load_county_puf(engine, path)
+                    parts.append(regional)
+                    read += rows
+                    rejected_here = engine.count(rejects)
+                    rejected += rejected_here
+                    if rejected_here:
+                        engine.write_parquet(rejects, out / f"rejects_{path.stem}.parquet")
+                county = engine.materialize(parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0])
+                console.print(
+                    f"county PUF: read {read} rows, loaded {engine.count(county)} county/type rows, "
+                    f"rejected {rejected} cells"
+                )
+            bar.advance(task)
+            result = mssp_benchmark(tables, spec.mssp, population=pop, risk_scores=scores, county=county)
+            bar.advance(task)
+            engine.write_parquet(engine.from_arrow(result.lines_arrow()), out / "benchmark_lines.parquet")
+            engine.write_parquet(engine.from_arrow(result.by_type_arrow()), out / "benchmark_by_type.parquet")
+            engine.write_parquet(engine.from_arrow(result.summary_arrow()), out / "benchmark_summary.parquet")
+            engine.write_parquet(result.member_years, out / "member_year_expenditure.parquet")
+            console.print(
+                f"MSSP benchmark: updated per capita {result.updated_per_capita:,.2f}, "
+                f"total {result.total_benchmark:,.2f} ({result.guardrail_status})"
+            )
+        else:
+            from apmkit.benchmark.general import general_benchmark
+
+            assert spec.general is not None
+            bar.advance(task)
+            assign = engine.read_parquet(attribution) if attribution else None
+            general = general_benchmark(tables, spec.general, attribution=assign, risk_scores=scores)
+            bar.advance(task)
+            engine.write_parquet(engine.from_arrow(general.lines_arrow()), out / "benchmark_lines.parquet")
+            engine.write_parquet(
+                engine.from_arrow(general.entities_arrow()), out / "benchmark_entities.parquet"
+            )
+            console.print(f"general benchmark: {len(general.entities)} entities")
+        bar.advance(task)
+    console.print(f"wrote {out}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("benchmark")(benchmark_command)

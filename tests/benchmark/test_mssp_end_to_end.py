@@ -1,0 +1,151 @@
+"""The MSSP benchmark from canonical tables, and the county PUF reader.
+
+The population is built so that each step reproduces a derived example of methodology.md §1.5: per
+capita $11,000 in every base year with a flat national trend (historical $11,000), region $12,000 and
+national $11,500 (first agreement: +$350 regional adjustment), g_nat 1.040 / g_reg 1.050 / w_nat 0.20 /
+ACPT 1.045 (update 1.0470). Updated benchmark = 11,350 x 1.047 = $11,883.45 per capita.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal as D
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from apmkit.benchmark.mssp import mssp_benchmark
+from apmkit.benchmark.spec import MsspBenchmarkSpec
+from apmkit.cli.benchmark import load_county_puf
+from apmkit.engines import Engine
+from apmkit.schemas.canonical import ENROLLMENT, MEDICAL_CLAIMS, MEMBERS
+
+YEARS = (2021, 2022, 2023, 2024)
+
+
+def _population(engine: Engine, members: int = 4) -> dict[str, Any]:
+    member_rows, enrollment_rows, claim_rows = [], [], []
+    for i in range(members):
+        mid = f"M{i}"
+        member_rows.append({"member_id": mid, "birth_date": dt.date(1940, 1, 1), "county_fips": "01000"})
+        for year in YEARS:
+            for month in range(1, 13):
+                enrollment_rows.append(
+                    {
+                        "member_id": mid,
+                        "month": dt.date(year, month, 1),
+                        "payer": "cms",
+                        "product": "ffs",
+                        "part_a": True,
+                        "part_b": True,
+                        "medicare_advantage": False,
+                    }
+                )
+            # $11,000 a year in two claims
+            for n, amount in enumerate(("6000.00", "5000.00")):
+                claim_rows.append(
+                    {
+                        "claim_id": f"{mid}-{year}-{n}",
+                        "claim_line_number": 1,
+                        "claim_type": "inpatient",
+                        "member_id": mid,
+                        "service_date": dt.date(year, 3 + n, 1),
+                        "paid_amount": D(amount),
+                    }
+                )
+    return {
+        "members": engine.from_rows(member_rows, MEMBERS),
+        "enrollment": engine.from_rows(enrollment_rows, ENROLLMENT),
+        "medical_claims": engine.from_rows(claim_rows, MEDICAL_CLAIMS),
+    }
+
+
+def _county(engine: Engine) -> Any:
+    return engine.from_arrow(
+        pa.table(
+            {
+                "year": pa.array([2023], pa.int32()),
+                "county_code": ["01000"],
+                "state_name": ["Alabama"],
+                "county_name": ["Autauga"],
+                "enrollment_type": ["aged_non_dual"],
+                "per_capita": pa.array([D("12000.00")], pa.decimal128(18, 2)),
+                "risk_score": pa.array([D("1.00000")], pa.decimal128(12, 5)),
+                "person_years": pa.array([D("100.00")], pa.decimal128(18, 2)),
+            }
+        )
+    )
+
+
+SPEC = {
+    "base_years": (2021, 2022, 2023),
+    "performance_year": 2024,
+    "truncation_thresholds": {y: {"aged_non_dual": D(1_000_000)} for y in YEARS},
+    "national_per_capita": {y: {"aged_non_dual": D(11500)} for y in (2021, 2022, 2023)},
+    "national_weight": D("0.20"),
+    "update": {
+        "national_growth": {"aged_non_dual": D("1.040")},
+        "regional_growth": {"aged_non_dual": D("1.050")},
+        "acpt": {"aged_non_dual": D("1.045")},
+    },
+    "minimum_loss_rate": D("0.02"),
+}
+
+
+def test_mssp_benchmark_end_to_end(engine: Engine) -> None:
+    result = mssp_benchmark(
+        _population(engine), MsspBenchmarkSpec.model_validate(SPEC), county=_county(engine)
+    )
+    assert result.historical_per_capita == D(11000)
+    assert result.adjustment_applied == "regional"
+    assert result.by_type["aged_non_dual"]["adjustment"] == D("350.00")
+    assert result.by_type["aged_non_dual"]["update"].quantize(D("0.0001")) == D("1.0470")
+    # 11,350 x (2/3 x 1.048 + 1/3 x 1.045) = 11,350 x 1.047 = 11,883.45
+    assert result.updated_per_capita.quantize(D("0.01")) == D("11883.45")
+    assert result.performance_year_person_years == D(4)
+    assert result.total_benchmark == D("47533.80")
+    # PY spend 4 x $11,000 = $44,000 < benchmark: no guardrail
+    assert result.performance_year_expenditure == D(44000)
+    assert result.guardrail_status == "three_way"
+    steps = [line.step for line in result.lines]
+    assert steps.index("per_capita") < steps.index("historical_benchmark") < steps.index("total_benchmark")
+
+
+def test_mssp_benchmark_prior_savings_and_renewal(engine: Engine) -> None:
+    # Renewal with PSA inputs of §1.5 step 4 ($112.50) and a region at the ACO's level (regional
+    # adjustment 0, not applied) -> the PSA applies: 11,000 + 112.50 = 11,112.50 before the update.
+    spec = dict(
+        SPEC,
+        agreement_period=2,
+        prior_savings={"per_capita_savings": [300, 0, 450], "proration_factor": "0.9"},
+    )
+    spec["update"] = {"national_growth": {"aged_non_dual": D(1)}}
+    result = mssp_benchmark(_population(engine), MsspBenchmarkSpec.model_validate(spec))
+    assert result.adjustment_applied == "prior_savings"
+    assert result.updated_per_capita == D("11112.50")
+
+
+def test_county_puf_slice(engine: Engine, fixtures_dir: Path) -> None:
+    regional, rejects, read = load_county_puf(
+        engine, fixtures_dir / "benchmark" / "county_puf_2018_slice.csv"
+    )
+    rows = engine.to_arrow(regional).to_pylist()
+    assert read == 13
+    autauga = {r["enrollment_type"]: r for r in rows if r["county_code"] == "01000"}
+    # PUF cells: Autauga ESRD 64,732.80 / 0.93872 / 55.92; AGED/NON-DUAL 9,388.28 / 1.04037 / 3,199.50
+    assert autauga["esrd"]["per_capita"] == D("64732.80")
+    assert autauga["esrd"]["risk_score"] == D("0.93872")
+    assert autauga["aged_non_dual"]["person_years"] == D("3199.50")
+    # 13 counties x 4 types minus the suppressed cells: Aleutians East/West (ESRD '.', DISABLED '*'),
+    # Bethel (ESRD), Bristol Bay (ESRD, DISABLED, AGED/DUAL) -> 52 - 8 = 44
+    assert len(rows) == 44
+    assert engine.count(rejects) == 0
+
+
+def test_county_puf_missing_column(engine: Engine, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("Year,State Name\n2018,Alabama\n")
+    with pytest.raises(Exception, match="bad.csv, field County Name"):
+        load_county_puf(engine, bad)
