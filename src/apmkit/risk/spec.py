@@ -86,8 +86,6 @@ class RiskAdjustmentSpec(BaseModel):
         CMS publishes a factor per model and payment year (e.g. V28 PY2024 1.015).
     coding_intensity_adjustment
         MA coding-pattern adjustment as a fraction (0.059 = the statutory minimum 5.9%); 0 for FFS/MSSP.
-    round_places
-        Decimal places of the raw, normalized and payment scores (CMS: 3).
     growth_cap
         Optional cap on risk-score growth relative to a baseline year.
 
@@ -104,7 +102,6 @@ class RiskAdjustmentSpec(BaseModel):
     blend: tuple[BlendComponent, ...] = ()
     normalization_factor: Decimal | None = Field(default=None, gt=0)
     coding_intensity_adjustment: Decimal = Field(default=Decimal("0"), ge=0, lt=1)
-    round_places: int = Field(default=3, ge=0, le=6)
     growth_cap: RiskScoreGrowthCap | None = None
 
     @field_validator("blend")

@@ -1,0 +1,213 @@
+"""Conform risk-adjustment inputs (persons, diagnoses) and keep the rows that break a rule.
+
+Both functions accept string columns (as read from CSV) or already-typed columns, check every row
+in one ibis expression, and return the valid rows in the types the model needs plus a rejects table
+``table, source_file, source_line, field, reason`` (reasons name fields and rules, never values).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+
+from apmkit.errors import InputFileError
+from apmkit.schemas.canonical import DUAL_STATUS_CODES
+
+PERSON_REQUIRED = ("member_id", "birth_date", "sex", "orec", "ltimcaid", "nemcaid")
+PERSON_OPTIONAL = ("dual_status_code", "esrd", "snp", "institutional", "new_enrollee")
+DIAGNOSIS_REQUIRED = ("member_id", "dx_code")
+
+_TRUE = ("1", "TRUE", "T", "Y", "YES")
+_FALSE = ("0", "FALSE", "F", "N", "NO", "")
+# ICD-10-CM: a letter, a digit, then one to five letters or digits (dot removed).
+_ICD10_PATTERN = r"^[A-Z][0-9][0-9A-Z]{1,5}$"
+_DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+# No one is older than this; an older birth date is a typing error.
+_MAX_AGE_YEARS = 125
+
+REJECT_COLUMNS = ("table", "source_file", "source_line", "field", "reason")
+
+
+@dataclass(frozen=True)
+class Conformed:
+    """Valid rows and rejected rows of one input."""
+
+    valid: ir.Table
+    rejects: ir.Table
+
+
+def _text(table: ir.Table, name: str) -> ir.StringValue:
+    if name not in table.columns:
+        return ibis.literal("", type="string")
+    return table[name].cast("string").strip().fill_null("")
+
+
+def _require_columns(table: ir.Table, required: tuple[str, ...], source_file: str) -> None:
+    missing = [name for name in required if name not in table.columns]
+    if missing:
+        raise InputFileError(source_file, f"missing required column(s): {', '.join(missing)}")
+
+
+def _combine(
+    checks: list[tuple[str, ir.BooleanValue, str]],
+) -> tuple[ir.BooleanValue, ir.StringValue, ir.StringValue]:
+    """Combine checks (field, failed, message) into (any_failed, first field, all reasons)."""
+    any_failed = ibis.literal(False)
+    reason = ibis.literal("", type="string")
+    for field, failed, message in checks:
+        failed = failed.fill_null(True)
+        any_failed = any_failed | failed
+        reason = reason + ibis.ifelse(failed, f"{field}: {message}; ", "")
+    first_field = ibis.cases(*[(failed.fill_null(True), field) for field, failed, _ in checks], else_="")
+    return any_failed, first_field, reason
+
+
+def _line(table: ir.Table) -> ir.IntegerValue:
+    if "source_line" in table.columns:
+        return table.source_line.cast("int64")
+    return ibis.null("int64")
+
+
+def conform_persons(raw: ir.Table, *, payment_year: int, source_file: str = "persons") -> Conformed:
+    """Check and type the persons table.
+
+    Parameters
+    ----------
+    raw
+        ``member_id, birth_date (YYYY-MM-DD), sex (M/F or 1/2), orec (0-3), ltimcaid (0/1),
+        nemcaid (0/1)`` and optionally ``dual_status_code`` (CMS 2-digit code, blank = non-dual),
+        ``esrd``, ``snp``, ``institutional``, ``new_enrollee`` (0/1), ``source_line``.
+    payment_year
+        Birth dates after February 1 of this year are impossible.
+    source_file
+        Name used in rejects and error messages.
+
+    Returns
+    -------
+    Conformed
+        ``valid``: ``member_id, birth_date (date), sex (M/F), orec, ltimcaid, nemcaid,
+        dual_status_code, esrd, snp, institutional, new_enrollee`` (booleans).
+    """
+    _require_columns(raw, PERSON_REQUIRED, source_file)
+    member_id = _text(raw, "member_id")
+    birth_text = _text(raw, "birth_date")
+    birth = ibis.ifelse(birth_text.re_search(_DATE_PATTERN), birth_text, ibis.null("string")).try_cast("date")
+    sex_text = _text(raw, "sex").upper()
+    sex = ibis.cases(
+        (sex_text.isin(("M", "1")), "M"), (sex_text.isin(("F", "2")), "F"), else_=ibis.null("string")
+    )
+    orec = _text(raw, "orec")
+    dual_text = _text(raw, "dual_status_code").upper()
+    dual = ibis.cases((dual_text.isin(("", "NA")), ibis.null("string")), else_=dual_text)
+
+    def flag(name: str) -> tuple[ir.BooleanValue, ir.BooleanValue]:
+        value = _text(raw, name).upper()
+        return value.isin(_TRUE), ~(value.isin(_TRUE) | value.isin(_FALSE))
+
+    feb_first = ibis.date(payment_year, 2, 1)
+    oldest = ibis.date(payment_year - _MAX_AGE_YEARS, 2, 1)
+    checks: list[tuple[str, ir.BooleanValue, str]] = [
+        ("member_id", member_id == "", "required"),
+        ("birth_date", birth.isnull(), "not a valid YYYY-MM-DD date"),
+        # A NULL birth date is reported once, as invalid, not again by the range rules.
+        (
+            "birth_date",
+            (birth > feb_first).fill_null(False),
+            f"after February 1 of payment year {payment_year}",
+        ),
+        (
+            "birth_date",
+            (birth < oldest).fill_null(False),
+            f"more than {_MAX_AGE_YEARS} years before payment year",
+        ),
+        ("sex", sex.isnull(), "must be M, F, 1 or 2"),
+        ("orec", ~orec.isin(("0", "1", "2", "3")), "must be 0, 1, 2 or 3"),
+        ("dual_status_code", dual.notnull() & ~dual.isin(DUAL_STATUS_CODES), "not a CMS dual status code"),
+    ]
+    flags = {}
+    for name in ("ltimcaid", "nemcaid", *PERSON_OPTIONAL[1:]):
+        value, invalid = flag(name)
+        flags[name] = value
+        checks.append((name, invalid, "must be 0 or 1"))
+    any_failed, field, reason = _combine(checks)
+    typed = raw.mutate(
+        member_id=member_id,
+        birth_date=birth,
+        sex=sex,
+        orec=orec,
+        dual_status_code=dual,
+        **flags,
+        source_line=_line(raw),
+        _failed=any_failed,
+        _field=field,
+        _reason=reason,
+    )
+    # Every copy of a repeated member_id is rejected: which row is right cannot be known.
+    copies = typed.member_id.count().over(group_by=typed.member_id)
+    duplicate = (typed.member_id != "") & (copies > 1)
+    typed = typed.mutate(
+        _failed=typed._failed | duplicate,
+        _field=ibis.ifelse(typed._failed, typed._field, "member_id"),
+        _reason=typed._reason + ibis.ifelse(duplicate, "member_id: appears more than once; ", ""),
+    )
+    valid = typed.filter(~typed._failed).select(
+        "member_id",
+        "birth_date",
+        "sex",
+        "orec",
+        "ltimcaid",
+        "nemcaid",
+        "dual_status_code",
+        *PERSON_OPTIONAL[1:],
+    )
+    rejects = _reject_rows(typed.filter(typed._failed), "persons", source_file)
+    return Conformed(valid=valid, rejects=rejects)
+
+
+def normalize_dx_code(code: ir.StringValue) -> ir.StringValue:
+    """Upper case, no dot, no surrounding blanks: the form CMS's mapping tables use."""
+    return code.cast("string").strip().upper().replace(".", "")
+
+
+def conform_diagnoses(raw: ir.Table, persons: ir.Table, *, source_file: str = "diagnoses") -> Conformed:
+    """Check diagnoses: a member in ``persons`` (valid rows) and a well-formed ICD-10-CM code.
+
+    Codes that are well formed but map to no HCC are valid (most diagnoses carry no HCC).
+    """
+    _require_columns(raw, DIAGNOSIS_REQUIRED, source_file)
+    member_id = _text(raw, "member_id")
+    dx = normalize_dx_code(_text(raw, "dx_code"))
+    typed = raw.mutate(member_id=member_id, dx_code=dx, source_line=_line(raw))
+    known = persons.select(known_member_id=persons.member_id).distinct()
+    typed = typed.left_join(known, typed.member_id == known.known_member_id)
+    checks: list[tuple[str, ir.BooleanValue, str]] = [
+        ("member_id", typed.member_id == "", "required"),
+        (
+            "member_id",
+            (typed.member_id != "") & typed.known_member_id.isnull(),
+            "no valid row for this member in the persons file",
+        ),
+        ("dx_code", typed.dx_code == "", "required"),
+        (
+            "dx_code",
+            (typed.dx_code != "") & ~typed.dx_code.re_search(_ICD10_PATTERN),
+            "not an ICD-10-CM code",
+        ),
+    ]
+    any_failed, field, reason = _combine(checks)
+    typed = typed.mutate(_failed=any_failed, _field=field, _reason=reason)
+    valid = typed.filter(~typed._failed).select("member_id", "dx_code")
+    rejects = _reject_rows(typed.filter(typed._failed), "diagnoses", source_file)
+    return Conformed(valid=valid, rejects=rejects)
+
+
+def _reject_rows(failed: ir.Table, table_name: str, source_file: str) -> ir.Table:
+    return failed.select(
+        table=ibis.literal(table_name),
+        source_file=ibis.literal(source_file),
+        source_line=failed.source_line,
+        field=failed._field,
+        reason=failed._reason.re_replace(r";\s*$", ""),
+    )

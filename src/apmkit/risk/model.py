@@ -1,0 +1,386 @@
+"""CMS-HCC V24/V28 raw risk scores as ibis expressions over a whole population.
+
+The steps follow CMS's risk-adjustment software:
+
+1. demographics: age as of February 1 of the payment year, sex, disabled / originally-disabled
+   flags, the age/sex cell and the new-enrollee cell (with the age-64, OREC 0 rule);
+2. ICD-10 -> CC by a join to the payment year's mapping, then the model's age/sex edits;
+3. hierarchies by anti-joins (with CMS's order of imposition, see :func:`_impose_hierarchies`);
+4. interaction terms and the payment-HCC count as aggregations;
+5. every variable is joined to a wide coefficient table (one column per segment) and summed, which
+   yields the nine segment scores CMS's software writes for every person.
+
+Coefficients are integer thousandths throughout, so scores are exact; they become ``decimal(12,3)``
+only at the end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+
+from apmkit.risk.reference import (
+    FULL_BENEFIT_DUAL_CODES,
+    PARTIAL_BENEFIT_DUAL_CODES,
+    SEGMENTS,
+    ModelTables,
+    model_tables,
+)
+from apmkit.risk.spec import HccModel
+
+SCORE_TYPE = "decimal(12, 3)"
+SEGMENT_COLUMNS = tuple(SEGMENTS)
+
+# Community and institutional age bands (upper bound inclusive), as CMS names the cells.
+_BANDS = ((34, "0_34"), (44, "35_44"), (54, "45_54"), (59, "55_59"), (64, "60_64"), (69, "65_69"))
+_BANDS_TAIL = ((74, "70_74"), (79, "75_79"), (84, "80_84"), (89, "85_89"), (94, "90_94"))
+# New-enrollee bands split 65-69 into single years.
+_NE_BANDS = (
+    (34, "0_34"),
+    (44, "35_44"),
+    (54, "45_54"),
+    (59, "55_59"),
+    (64, "60_64"),
+    (65, "65"),
+    (66, "66"),
+    (67, "67"),
+    (68, "68"),
+    (69, "69"),
+)
+
+
+@dataclass(frozen=True)
+class RawScores:
+    """Raw (unnormalized) scores of one model and their explanation.
+
+    Attributes
+    ----------
+    model, payment_year
+        The model and payment year scored.
+    scores
+        One row per person: ``member_id, segment, score, hccs, interactions`` and the nine CMS
+        segment columns (raw scores, ``decimal(12,3)``).
+    explanations
+        One row per person and term of the applicable segment: ``member_id, model, segment, kind``
+        (demographic, hcc, interaction, count, dropped), ``variable``, ``coefficient``, ``diagnoses``
+        (the codes that produced an HCC) and ``dropped_by`` (the HCC whose hierarchy removed it).
+        Coefficients of one member sum exactly to its ``score``.
+    """
+
+    model: HccModel
+    payment_year: int
+    scores: ir.Table
+    explanations: ir.Table
+
+
+def _age_band(age: ir.IntegerValue, bands: tuple[tuple[int, str], ...]) -> ir.StringValue:
+    cases = [(age <= upper, label) for upper, label in bands]
+    return ibis.cases(*cases, else_="95_GT")
+
+
+def demographics(persons: ir.Table, payment_year: int) -> ir.Table:
+    """Derive the demographic variables of each person.
+
+    Parameters
+    ----------
+    persons
+        Conformed persons (:func:`apmkit.risk.inputs.conform_persons`).
+    payment_year
+        Age is computed as of February 1 of this year, as CMS does.
+
+    Returns
+    -------
+    ibis.Table
+        ``persons`` plus ``age``, ``sex_code`` ('1' male, '2' female), ``disabled``, ``orig_disabled``,
+        ``full_dual``, ``partial_dual``, ``cell`` (e.g. ``F70_74``), ``ne_cell``
+        (e.g. ``NMCAID_NORIGDIS_NEF70_74``) and ``segment``.
+    """
+    birth = persons.birth_date
+    # Completed years on 1 February: one less when the birthday falls after 1 February.
+    after_feb_1 = (birth.month() > 2) | ((birth.month() == 2) & (birth.day() > 1))
+    age = (ibis.literal(payment_year) - birth.year() - after_feb_1.cast("int64")).cast("int64")
+    t = persons.mutate(age=age)
+    female = t.sex == "F"
+    disabled = (t.age < 65) & (t.orec != "0")
+    dual = t.dual_status_code
+    t = t.mutate(
+        sex_code=ibis.ifelse(female, "2", "1"),
+        disabled=disabled,
+        orig_disabled=(t.orec == "1") & ~disabled,
+        full_dual=dual.isin(FULL_BENEFIT_DUAL_CODES).fill_null(False),
+        partial_dual=dual.isin(PARTIAL_BENEFIT_DUAL_CODES).fill_null(False),
+    )
+    sex_letter = ibis.ifelse(female, "F", "M")
+    community_band = _age_band(t.age, _BANDS + _BANDS_TAIL)
+    # CMS places a 64-year-old new enrollee whose OREC is 0 (entitled by age) in the age-65 cell.
+    ne_age = ibis.ifelse((t.age == 64) & (t.orec == "0"), 65, t.age)
+    ne_band = _age_band(ne_age, _NE_BANDS + _BANDS_TAIL)
+    ne_orig_disabled = (t.age >= 65) & (t.orec == "1")
+    ne_cell = (
+        ibis.ifelse(t.nemcaid, "MCAID", "NMCAID")
+        + ibis.ifelse(ne_orig_disabled, "_ORIGDIS_NE", "_NORIGDIS_NE")
+        + sex_letter
+        + ne_band
+    )
+    aged = t.age >= 65
+    community = ibis.cases(
+        (t.full_dual & aged, "COMMUNITY_FBA"),
+        (t.full_dual, "COMMUNITY_FBD"),
+        (t.partial_dual & aged, "COMMUNITY_PBA"),
+        (t.partial_dual, "COMMUNITY_PBD"),
+        (aged, "COMMUNITY_NA"),
+        else_="COMMUNITY_ND",
+    )
+    # New enrollees are scored with the new-enrollee model whatever their institutional status;
+    # ESRD beneficiaries belong to the ESRD models, which apmkit does not score (segment ESRD, no score).
+    segment = ibis.cases(
+        (t.esrd, "ESRD"),
+        (t.new_enrollee & t.snp, "SNP_NEW_ENROLLEE"),
+        (t.new_enrollee, "NEW_ENROLLEE"),
+        (t.institutional, "INSTITUTIONAL"),
+        else_=community,
+    )
+    return t.mutate(cell=sex_letter + community_band, ne_cell=ne_cell, segment=segment)
+
+
+def condition_categories(diagnoses: ir.Table, people: ir.Table, tables: ModelTables) -> ir.Table:
+    """Map diagnoses to CCs and apply the model's age/sex edits.
+
+    Returns one row per (member_id, cc, dx_code) that survives the edits.
+    """
+    dx = diagnoses.select("member_id", "dx_code").distinct()
+    mapping = tables.table("dx_to_cc")
+    mapped = dx.join(mapping, "dx_code").select("member_id", "dx_code", "cc")
+    who = people.select("member_id", "age", "sex_code")
+    edits = tables.table("edits")
+    with_edit = mapped.join(who, "member_id").left_join(edits, "dx_code").drop("dx_code_right")
+    by_sex = (with_edit.edit_type == "sex") & (with_edit.edit_sex == with_edit.sex_code)
+    by_age = with_edit.edit_type.isin(("age", "mce_age")) & (
+        (with_edit.age_max.notnull() & (with_edit.age <= with_edit.age_max))
+        | (with_edit.age_min.notnull() & (with_edit.age >= with_edit.age_min))
+    )
+    fires = (by_sex | by_age).fill_null(False)
+    edited_cc = ibis.cases(
+        (fires & (with_edit.action == "invalid"), ibis.null("int64")),
+        (fires & (with_edit.action == "override"), with_edit.cc_override),
+        else_=with_edit.cc,
+    )
+    result = with_edit.mutate(cc=edited_cc).select("member_id", "cc", "dx_code")
+    return result.filter(result.cc.notnull()).distinct()
+
+
+def _impose_hierarchies(present: ir.Table, tables: ModelTables) -> tuple[ir.Table, ir.Table]:
+    """Keep the CCs no hierarchy removes; return (kept, dropped with the HCC that removed each).
+
+    CMS's software imposes hierarchies one parent at a time, so a parent that an earlier parent
+    already removed removes nothing. The published hierarchies are transitive except V28 62 -> 63 ->
+    202 (62 does not list 202): with 62, 63 and 202 present CMS keeps 62 and 202. A child is
+    therefore dropped only by a present parent that is not itself dropped by another present parent.
+    """
+    hierarchy = tables.table("hierarchy")
+    parents = present.select("member_id", parent_cc=present.cc)
+    candidate = parents.join(hierarchy, "parent_cc").select("member_id", "parent_cc", "child_cc")
+    candidate = candidate.join(
+        present.select("member_id", child_cc=present.cc), ["member_id", "child_cc"]
+    ).select("member_id", "parent_cc", "child_cc")
+    outranked = candidate.select("member_id", parent_cc=candidate.child_cc).distinct()
+    effective = candidate.anti_join(outranked, ["member_id", "parent_cc"])
+    dropped = effective.group_by(["member_id", "child_cc"]).aggregate(dropped_by=effective.parent_cc.min())
+    dropped = dropped.select("member_id", cc=dropped.child_cc, dropped_by=dropped.dropped_by)
+    kept = present.anti_join(dropped, ["member_id", "cc"])
+    return kept, dropped
+
+
+def _conditional_hccs(present: ir.Table, tables: ModelTables) -> ir.Table:
+    """Drop CCs that need a companion CC the member does not have (V28 HCC 223)."""
+    rules = tables.table("conditional_hccs")
+    companions = present.select("member_id", requires_cc=present.cc).join(rules, "requires_cc")
+    satisfied = companions.select("member_id", "cc").distinct()
+    conditional = present.semi_join(rules, "cc")
+    unmet = conditional.anti_join(satisfied, ["member_id", "cc"])
+    return present.anti_join(unmet, ["member_id", "cc"])
+
+
+def score_model(
+    persons: ir.Table,
+    diagnoses: ir.Table,
+    *,
+    model: HccModel | str,
+    payment_year: int,
+) -> RawScores:
+    """Raw CMS-HCC scores of ``model`` for every person.
+
+    Parameters
+    ----------
+    persons
+        Conformed persons: ``member_id, birth_date, sex (M/F), orec, ltimcaid, nemcaid,
+        dual_status_code, esrd, snp, institutional, new_enrollee``.
+    diagnoses
+        Conformed diagnoses: ``member_id, dx_code`` (upper case, no dot).
+    model, payment_year
+        CMS-HCC model and payment year.
+
+    Returns
+    -------
+    RawScores
+    """
+    model = HccModel(model)
+    tables = model_tables(model, payment_year)
+    people = demographics(persons, payment_year)
+
+    mapped = condition_categories(diagnoses, people, tables)
+    present = _conditional_hccs(mapped.select("member_id", "cc").distinct(), tables)
+    kept, dropped = _impose_hierarchies(present, tables)
+
+    group_members = tables.table("group_members")
+    hcc_factors = kept.join(group_members, "cc").select("member_id", "factor")
+    disabled_factor = people.filter(people.disabled).select("member_id", factor=ibis.literal("DISABLED"))
+    factors = hcc_factors.union(disabled_factor).distinct()
+    interaction_factors = tables.table("interaction_factors")
+    matched = factors.join(interaction_factors, "factor")
+    interactions = matched.group_by(["member_id", "interaction", "factor_count"]).aggregate(
+        matched_factors=matched.factor.nunique()
+    )
+    interactions = interactions.filter(interactions.matched_factors == interactions.factor_count)
+
+    counts = kept.group_by("member_id").aggregate(hcc_count=kept.cc.count())
+    count_variable = ibis.ifelse(counts.hcc_count >= 10, "D10P", "D" + counts.hcc_count.cast("string"))
+
+    def term(table: ir.Table, variable: ir.StringValue, kind: str) -> ir.Table:
+        return table.select("member_id", variable=variable, kind=ibis.literal(kind))
+
+    terms = ibis.union(
+        term(people, people.cell, "demographic"),
+        term(people, people.ne_cell, "demographic"),
+        term(people.filter(people.orig_disabled), ibis.literal("ORIGDS"), "demographic"),
+        term(
+            people.filter(people.orig_disabled),
+            ibis.ifelse(people.sex == "F", "OriginallyDisabled_Female", "OriginallyDisabled_Male"),
+            "demographic",
+        ),
+        term(people.filter(people.ltimcaid), ibis.literal("LTIMCAID"), "demographic"),
+        term(kept, "HCC" + kept.cc.cast("string"), "hcc"),
+        term(interactions, interactions.interaction, "interaction"),
+        term(counts, count_variable, "count"),
+    )
+    terms = terms.mutate(variable_key=terms.variable.upper())
+
+    coefficients = tables.table("coefficients")
+    weighted = terms.join(coefficients, terms.variable_key == coefficients.variable).select(
+        "member_id", *SEGMENT_COLUMNS
+    )
+    sums = weighted.group_by("member_id").aggregate(**{s: weighted[s].sum() for s in SEGMENT_COLUMNS})
+
+    hcc_terms = terms.filter(terms.kind == "hcc")
+    hcc_list = hcc_terms.group_by("member_id").aggregate(
+        hccs=hcc_terms.variable.collect(order_by=hcc_terms.variable).join(";")
+    )
+    other_terms = terms.filter(terms.kind.isin(("interaction", "count")))
+    interaction_list = other_terms.group_by("member_id").aggregate(
+        interactions=other_terms.variable.collect(order_by=other_terms.variable).join(";")
+    )
+
+    base = people.select("member_id", "segment")
+    joined = (
+        base.left_join(sums, "member_id")
+        .drop("member_id_right")
+        .left_join(hcc_list, "member_id")
+        .drop("member_id_right")
+        .left_join(interaction_list, "member_id")
+        .drop("member_id_right")
+    )
+    thousandths = {s: joined[s].fill_null(0) for s in SEGMENT_COLUMNS}
+    chosen = ibis.cases(
+        *[(joined.segment == s, thousandths[s]) for s in SEGMENT_COLUMNS], else_=ibis.null("int64")
+    )
+    scores = joined.select(
+        "member_id",
+        "segment",
+        score=_to_score(chosen),
+        hccs=joined.hccs.fill_null(""),
+        interactions=joined.interactions.fill_null(""),
+        **{s: _to_score(thousandths[s]) for s in SEGMENT_COLUMNS},
+    )
+
+    explanations = _explanations(model, people, terms, mapped, dropped, tables)
+    return RawScores(model=model, payment_year=payment_year, scores=scores, explanations=explanations)
+
+
+def _to_score(thousandths: ir.IntegerValue) -> ir.DecimalValue:
+    # Multiply by a decimal literal: ibis types integer / integer as float64.
+    wide = "decimal(38, 3)"
+    return (thousandths.cast(wide) * ibis.literal("0.001", type=wide)).cast(SCORE_TYPE)
+
+
+def _explanations(
+    model: HccModel,
+    people: ir.Table,
+    terms: ir.Table,
+    mapped: ir.Table,
+    dropped: ir.Table,
+    tables: ModelTables,
+) -> ir.Table:
+    """Terms of each member's applicable segment with their coefficients and evidence."""
+    coefficients = tables.table("coefficients")
+    segment_terms = terms.join(people.select("member_id", "segment"), "member_id")
+    with_coefficients = segment_terms.join(coefficients, segment_terms.variable_key == coefficients.variable)
+    coefficient = ibis.cases(
+        *[(with_coefficients.segment == s, with_coefficients[s]) for s in SEGMENT_COLUMNS],
+        else_=ibis.null("int64"),
+    )
+    contributions = with_coefficients.select(
+        "member_id",
+        "segment",
+        "kind",
+        "variable_key",
+        variable=segment_terms.variable,
+        thousandths=coefficient,
+    )
+    # The wide table stores an absent coefficient as 0; keep only terms the segment really has.
+    published = tables.table("coefficient_presence")
+    contributions = contributions.semi_join(
+        published,
+        (contributions.segment == published.segment) & (contributions.variable_key == published.variable),
+    )
+    evidence = mapped.group_by(["member_id", "cc"]).aggregate(
+        diagnoses=mapped.dx_code.collect(order_by=mapped.dx_code).join(";")
+    )
+    evidence = evidence.select("member_id", "diagnoses", variable="HCC" + evidence.cc.cast("string"))
+    contributions = contributions.left_join(evidence, ["member_id", "variable"]).select(
+        "member_id",
+        "segment",
+        "kind",
+        "variable",
+        "thousandths",
+        "diagnoses",
+        dropped_by=ibis.null("string"),
+    )
+    dropped_evidence = mapped.group_by(["member_id", "cc"]).aggregate(
+        diagnoses=mapped.dx_code.collect(order_by=mapped.dx_code).join(";")
+    )
+    dropped_rows = dropped.left_join(dropped_evidence, ["member_id", "cc"]).select(
+        "member_id", "cc", "dropped_by", "diagnoses"
+    )
+    dropped_rows = dropped_rows.join(people.select("member_id", "segment"), "member_id")
+    dropped_terms = dropped_rows.select(
+        "member_id",
+        "segment",
+        kind=ibis.literal("dropped"),
+        variable="HCC" + dropped_rows.cc.cast("string"),
+        thousandths=ibis.literal(0, type="int64"),
+        diagnoses=dropped_rows.diagnoses,
+        dropped_by="HCC" + dropped_rows.dropped_by.cast("string"),
+    )
+    everything = contributions.union(dropped_terms)
+    return everything.select(
+        "member_id",
+        model=ibis.literal(model.value),
+        segment=everything.segment,
+        kind=everything.kind,
+        variable=everything.variable,
+        coefficient=_to_score(everything.thousandths),
+        diagnoses=everything.diagnoses,
+        dropped_by=everything.dropped_by,
+    )

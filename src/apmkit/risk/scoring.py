@@ -1,0 +1,191 @@
+"""Public scoring API: conform inputs, score raw, and turn raw scores into payment scores.
+
+Payment score arithmetic (CMS Rate Announcements; methodology.md §7), in integer thousandths::
+
+    normalized = round(raw / normalization_factor, 3)                 per model
+    blended    = round(sum(weight_m * normalized_m), 3)               blended payment years
+    payment    = round(blended * (1 - coding_intensity_adjustment), 3)
+
+Rounding is half-up; factors may carry up to 6 decimals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import ibis
+import ibis.expr.types as ir
+
+from apmkit.errors import ConfigurationError
+from apmkit.money import div_round_half_up
+from apmkit.risk.inputs import conform_diagnoses, conform_persons
+from apmkit.risk.model import SCORE_TYPE, RawScores, score_model
+from apmkit.risk.reference import check_payment_year
+from apmkit.risk.spec import HccModel, RiskAdjustmentSpec
+
+_MICRO = 1_000_000
+
+
+@dataclass(frozen=True)
+class RiskScores:
+    """Scores of one run.
+
+    Attributes
+    ----------
+    scores
+        One row per valid person: ``member_id, segment, score, hccs, interactions``, the nine CMS
+        segment columns (raw), then ``normalized_score`` / ``payment_score`` when asked for.
+    explanations
+        Per member and term: kind, variable, coefficient, triggering diagnoses, dropped_by
+        (see :class:`apmkit.risk.model.RawScores`).
+    persons_rejects, diagnoses_rejects
+        Rejected input rows with the field and every rule they broke.
+    persons, diagnoses
+        The valid, typed inputs that were scored.
+    """
+
+    model: HccModel
+    payment_year: int
+    scores: ir.Table
+    explanations: ir.Table
+    persons_rejects: ir.Table
+    diagnoses_rejects: ir.Table
+    persons: ir.Table
+    diagnoses: ir.Table
+
+    @property
+    def rejects(self) -> ir.Table:
+        """Both rejects tables in one."""
+        return self.persons_rejects.union(self.diagnoses_rejects)
+
+
+def _micro(value: Decimal, what: str) -> int:
+    scaled = Decimal(value) * _MICRO
+    if scaled != scaled.to_integral_value():
+        raise ConfigurationError(f"{what} may have at most 6 decimals")
+    return int(scaled)
+
+
+def thousandths(score: ir.NumericValue) -> ir.IntegerValue:
+    """A 3-decimal score as an exact integer number of thousandths."""
+    return (score.cast("decimal(18, 3)") * 1000).cast("int64")
+
+
+def from_thousandths(value: ir.IntegerValue) -> ir.DecimalValue:
+    wide = "decimal(38, 3)"
+    return (value.cast(wide) * ibis.literal("0.001", type=wide)).cast(SCORE_TYPE)
+
+
+def normalize(raw_thousandths: ir.IntegerValue, factor: Decimal) -> ir.IntegerValue:
+    """``round(raw / factor, 3)`` in thousandths, half-up."""
+    factor_micro = _micro(factor, "normalization factor")
+    if factor_micro <= 0:
+        raise ConfigurationError("normalization factor must be positive")
+    return div_round_half_up(raw_thousandths * _MICRO, factor_micro)
+
+
+def apply_coding_adjustment(score_thousandths: ir.IntegerValue, adjustment: Decimal) -> ir.IntegerValue:
+    """``round(score * (1 - adjustment), 3)`` in thousandths, half-up."""
+    keep_micro = _MICRO - _micro(adjustment, "coding-intensity adjustment")
+    return div_round_half_up(score_thousandths * keep_micro, _MICRO)
+
+
+def score(
+    persons: ir.Table,
+    diagnoses: ir.Table,
+    *,
+    model: HccModel | str = HccModel.V28,
+    payment_year: int,
+    normalization_factor: Decimal | str | None = None,
+    coding_intensity_adjustment: Decimal | str | None = None,
+    persons_source: str = "persons",
+    diagnoses_source: str = "diagnoses",
+) -> RiskScores:
+    """Score every person with a CMS-HCC model.
+
+    Parameters
+    ----------
+    persons
+        ``member_id, birth_date, sex, orec, ltimcaid, nemcaid`` and optionally ``dual_status_code,
+        esrd, snp, institutional, new_enrollee`` (strings as read from CSV, or typed).
+    diagnoses
+        ``member_id, dx_code`` (ICD-10-CM, with or without the dot).
+    model
+        ``"V24"`` or ``"V28"``.
+    payment_year
+        2024-2027.
+    normalization_factor
+        When given, adds ``normalized_score = round(score / factor, 3)``.
+    coding_intensity_adjustment
+        When given (e.g. ``0.059``), adds ``payment_score = round(normalized * (1 - adj), 3)``
+        (normalized = raw score when no factor is given).
+    persons_source, diagnoses_source
+        Names used in rejects.
+
+    Returns
+    -------
+    RiskScores
+
+    Examples
+    --------
+    >>> result = score(persons, diagnoses, model="V28", payment_year=2026)  # doctest: +SKIP
+    >>> engine.to_arrow(result.scores)  # doctest: +SKIP
+    """
+    check_payment_year(payment_year)
+    model = HccModel(model)
+    people = conform_persons(persons, payment_year=payment_year, source_file=persons_source)
+    codes = conform_diagnoses(diagnoses, people.valid, source_file=diagnoses_source)
+    raw: RawScores = score_model(people.valid, codes.valid, model=model, payment_year=payment_year)
+    scores = raw.scores
+    current = thousandths(scores.score)
+    if normalization_factor is not None:
+        current = normalize(current, Decimal(str(normalization_factor)))
+        scores = scores.mutate(normalized_score=from_thousandths(current))
+    if coding_intensity_adjustment is not None:
+        current = apply_coding_adjustment(current, Decimal(str(coding_intensity_adjustment)))
+        scores = scores.mutate(payment_score=from_thousandths(current))
+    return RiskScores(
+        model=model,
+        payment_year=payment_year,
+        scores=scores,
+        explanations=raw.explanations,
+        persons_rejects=people.rejects,
+        diagnoses_rejects=codes.rejects,
+        persons=people.valid,
+        diagnoses=codes.valid,
+    )
+
+
+def payment_scores(persons: ir.Table, diagnoses: ir.Table, spec: RiskAdjustmentSpec) -> ir.Table:
+    """Payment scores under a :class:`RiskAdjustmentSpec` (blend, normalization, coding intensity).
+
+    Returns one row per valid person: ``member_id, segment`` (of the first blend component),
+    ``raw_<MODEL>`` per model, and ``payment_score``. Invalid rows are dropped here; use
+    :func:`score` to see the rejects.
+    """
+    blended: ir.IntegerValue | None = None
+    table: ir.Table | None = None
+    for component in spec.components:
+        result = score(persons, diagnoses, model=component.model, payment_year=spec.payment_year)
+        part = result.scores.select("member_id", "segment", **{f"raw_{component.model.value}": "score"})
+        value = thousandths(part[f"raw_{component.model.value}"])
+        if component.normalization_factor is not None:
+            value = normalize(value, component.normalization_factor)
+        part = part.mutate(
+            **{f"_weighted_{component.model.value}": value * _micro(component.weight, "weight")}
+        )
+        if table is None:
+            table = part
+        else:
+            table = table.join(part.drop("segment"), "member_id")
+    assert table is not None  # a spec always has at least one component
+    for component in spec.components:
+        weighted = table[f"_weighted_{component.model.value}"]
+        blended = weighted if blended is None else blended + weighted
+    assert blended is not None
+    combined = div_round_half_up(blended, _MICRO)
+    if spec.coding_intensity_adjustment:
+        combined = apply_coding_adjustment(combined, spec.coding_intensity_adjustment)
+    keep = ["member_id", "segment", *[f"raw_{c.model.value}" for c in spec.components]]
+    return table.select(*keep, payment_score=from_thousandths(combined))
