@@ -551,7 +551,13 @@ def _compute(terms: SharedSavingsTerms, inputs: SharedSavingsInputs) -> SharedSa
         )
     )
 
-    final_rate, rate_formula = _final_sharing_rate(terms, inputs)
+    try:
+        final_rate, rate_formula = _final_sharing_rate(terms, inputs)
+    except ValueError:
+        if outcome != "neither":
+            raise
+        # Nothing is shared, so a missing quality score does not matter: report a zero rate rather than fail.
+        final_rate, rate_formula = _ZERO, "not computed: no quality score, and nothing to share"
     trace.append(
         TraceLine(
             label="Final sharing rate",
@@ -614,7 +620,9 @@ def _compute(terms: SharedSavingsTerms, inputs: SharedSavingsInputs) -> SharedSa
     loss_cap_amount: Decimal | None = None
     loss_cap_incomplete = False
     owed = _ZERO
-    if two_sided:
+    if two_sided and (
+        outcome == "losses" or inputs.quality_score is not None or terms.quality.method == "none"
+    ):
         assert terms.loss_rate is not None
         loss_rate, loss_formula = _loss_rate(terms.loss_rate, final_rate, inputs)
         trace.append(
