@@ -36,6 +36,14 @@ from pydantic import (
 
 from apmkit.errors import ConfigurationError
 
+
+def specialty_codes(role: str) -> tuple[str, ...]:
+    """CMS specialty codes with an MSSP assignment ``role`` (package data ``mssp_specialties.csv``)."""
+    from apmkit.attribution.codes import mssp_specialty_roles
+
+    return tuple(code for code, code_role in mssp_specialty_roles().items() if code_role == role)
+
+
 TieBreak = Literal["most_recent_visit", "highest_allowed", "most_visits", "lowest_id"]
 """Rules applied in order when two candidates have the same count or charges.
 
@@ -69,7 +77,9 @@ class EligibilitySpec(_Frozen):
     require_part_a: bool = False
     require_part_b: bool = False
     exclude_medicare_advantage: bool = False
-    """Drop months enrolled in MA or another group health plan."""
+    """Any month enrolled in MA or another group health plan in the window makes the member ineligible."""
+    no_partial_part_ab_months: bool = False
+    """Any month with Part A only or Part B only in the window makes the member ineligible."""
     require_us_residence: bool = False
     """Require a state code that is one of the 50 states, DC or a US territory."""
     exclude_deceased: bool = True
@@ -86,6 +96,7 @@ class EligibilitySpec(_Frozen):
             require_part_a=True,
             require_part_b=True,
             exclude_medicare_advantage=True,
+            no_partial_part_ab_months=True,
             require_us_residence=True,
             exclude_deceased=True,
         )
@@ -131,6 +142,8 @@ class _ClaimsMethod(_Frozen):
     """Entities with fewer attributed members lose them (reason ``below_minimum_panel``)."""
     overrides: tuple[OverrideSource, ...] = ()
     """Override inputs that win over claims, highest precedence first."""
+    eta_hospital_ccns: tuple[str, ...] = ()
+    """Facilities whose G0463 lines count as primary care (electing teaching amendment hospitals)."""
 
     @field_validator("tie_breaks")
     @classmethod
@@ -179,6 +192,14 @@ class MsspStepwiseSpec(_ClaimsMethod):
     expanded_window_months: int = Field(default=24, ge=12, le=36)
     tie_breaks: tuple[TieBreak, ...] = ("most_recent_visit", "lowest_id")
     """42 CFR 425.402 states no tie rule: this is an explicit, documented input."""
+    primary_care_physician_specialties: tuple[str, ...] = Field(
+        default_factory=lambda: specialty_codes("primary_care_physician")
+    )
+    non_physician_specialties: tuple[str, ...] = Field(
+        default_factory=lambda: specialty_codes("non_physician")
+    )
+    specialists: tuple[str, ...] = Field(default_factory=lambda: specialty_codes("specialist"))
+    """The 19 specialties of 42 CFR 425.402(c) (steps 2 and 3)."""
 
 
 class RosterSpec(_Frozen):

@@ -1,0 +1,225 @@
+"""Qualifying service lines: the claim lines attribution counts, and the ones it must reject."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import ibis
+import ibis.expr.types as ir
+
+from apmkit.attribution.codes import PrimaryCareCode, mssp_primary_care_codes
+from apmkit.attribution.spec import CodeLists
+from apmkit.attribution.windows import Window
+from apmkit.errors import ConfigurationError
+from apmkit.money import to_cents
+
+SNF_POS = "31"
+HOME_POS = "12"
+INPATIENT_POS = "21"
+RHC_FQHC_BILL_TYPES = ("71", "77")
+SPECIALTY_PATTERN = r"^[0-9A-Z]{2}$"
+
+
+def code_list(codes: CodeLists, year: int, window: Window) -> tuple[PrimaryCareCode, ...]:
+    """The primary-care codes that apply to ``year`` (and to ``window``, for the PHE additions)."""
+    if codes.source == "cms_mssp":
+        base = list(mssp_primary_care_codes(year, window.expanded_start, window.end))
+    else:
+        years = [y for y in codes.by_year if y <= year]
+        if not years:
+            raise ConfigurationError(
+                f"attribution spec: field primary_care_codes.by_year: no code list for program year {year} or earlier"
+            )
+        base = [PrimaryCareCode(code, "") for code in codes.by_year[max(years)]]
+    base.extend(PrimaryCareCode(code, "") for code in codes.extra_codes)
+    return tuple(dict.fromkeys(base))
+
+
+def primary_care_filter(
+    claims: ir.Table, codes: tuple[PrimaryCareCode, ...], eta_hospital_ccns: tuple[str, ...]
+) -> ir.BooleanValue:
+    """Whether a claim line is a primary care service under ``codes`` and their conditions."""
+    by_condition: dict[str, list[str]] = {}
+    for pc in codes:
+        by_condition.setdefault(pc.condition, []).append(pc.code)
+    pos = claims.place_of_service.fill_null("")
+    hcpcs = claims.hcpcs_code
+    tests: dict[str, ir.BooleanValue] = {
+        "": ibis.literal(True),
+        "not_in_snf": pos != SNF_POS,
+        "home_pos_12": pos == HOME_POS,
+        "not_inpatient": pos != INPATIENT_POS,
+        "eta_hospital": claims.facility_ccn.isin(list(eta_hospital_ccns))
+        if eta_hospital_ccns
+        else ibis.literal(False),
+    }
+    base: ir.BooleanValue = ibis.literal(False)
+    for condition, code_values in by_condition.items():
+        if condition in ("with_base_code", "rhc_fqhc_revenue"):
+            continue
+        base = base | (hcpcs.isin(code_values) & tests[condition])
+    if "rhc_fqhc_revenue" in by_condition:
+        bill_type = claims.bill_type.fill_null("").substr(0, 2)
+        base = base | (
+            claims.revenue_code.isin(by_condition["rhc_fqhc_revenue"])
+            & bill_type.isin(list(RHC_FQHC_BILL_TYPES))
+        )
+    if "with_base_code" in by_condition:
+        # Add-on codes (prolonged services) count only beside a qualifying base code on the same claim.
+        base_claims = claims.filter(base).claim_id
+        base = base | (hcpcs.isin(by_condition["with_base_code"]) & claims.claim_id.isin(base_claims))
+    return base
+
+
+def qualifying_lines(
+    claims: ir.Table,
+    providers: ir.Table,
+    participants: ir.Table | None,
+    *,
+    codes: tuple[PrimaryCareCode, ...],
+    window: Window,
+    payer: str | None,
+    eta_hospital_ccns: tuple[str, ...] = (),
+    need_specialty: bool = False,
+    need_provider: bool = False,
+    extra_codes: tuple[str, ...] = (),
+) -> tuple[ir.Table, ir.Table]:
+    """Primary-care claim lines in the (expanded) window, resolved to NPI, TIN, specialty and entity.
+
+    Parameters
+    ----------
+    claims, providers
+        Canonical ``medical_claims`` and ``providers``.
+    participants
+        :data:`apmkit.attribution.inputs.PARTICIPANTS` or None (every TIN is its own entity).
+    need_specialty
+        Reject lines whose specialty (line, else provider record) is missing or not a CMS code.
+    need_provider
+        Reject lines whose rendering NPI is not in ``providers``.
+    extra_codes
+        Codes that qualify a line besides the primary-care list (e.g. anchor or AWV codes).
+
+    Returns
+    -------
+    (lines, rejects)
+        ``lines``: member_id, claim_id, service_date, hcpcs_code, npi, tin, specialty,
+        is_primary_care, allowed_cents, entity_id, in_window. ``rejects`` in the REJECTS layout.
+    """
+    service_date = claims.service_date.fill_null(claims.claim_from_date)
+    last_day = min(window.end, window.claims_through)
+    scoped = claims.filter(
+        service_date.between(window.expanded_start, last_day),
+        claims.adjustment_type.fill_null("original") != "void",
+    )
+    if payer is not None:
+        scoped = scoped.filter(scoped.payer == payer)
+    qualifies = primary_care_filter(scoped, codes, eta_hospital_ccns)
+    if extra_codes:
+        qualifies = qualifies | scoped.hcpcs_code.isin(list(extra_codes))
+    scoped = scoped.filter(qualifies)
+    prov = providers.select(
+        _p_npi=providers.npi,
+        _p_tin=providers.tin,
+        _p_specialty=providers.specialty_code,
+        _p_is_pc=providers.is_primary_care,
+    )
+    joined = scoped.left_join(prov, scoped.rendering_npi == prov._p_npi)
+    line_specialty = joined.rendering_specialty.strip()
+    specialty = ibis.ifelse(line_specialty == "", ibis.null("string"), line_specialty).fill_null(
+        joined._p_specialty
+    )
+    resolved = joined.mutate(
+        _npi=joined.rendering_npi,
+        _tin=joined.billing_tin.fill_null(joined._p_tin),
+        _specialty=specialty,
+        _service_date=joined.service_date.fill_null(joined.claim_from_date),
+    )
+    resolved, conflict = _attach_entity(resolved, participants, window)
+    checks: list[tuple[ir.BooleanValue, str, str]] = [
+        (resolved._npi.isnull(), "rendering_npi", "visit without a rendering NPI"),
+        (resolved._tin.isnull(), "billing_tin", "visit without a billing TIN"),
+    ]
+    if need_specialty:
+        checks.append(
+            (
+                resolved._specialty.isnull() | ~resolved._specialty.re_search(SPECIALTY_PATTERN),
+                "rendering_specialty",
+                "unknown specialty (no CMS specialty code on the line or the provider record)",
+            )
+        )
+    if need_provider:
+        checks.append((resolved._p_npi.isnull(), "rendering_npi", "rendering NPI not in the providers table"))
+    checks.append(
+        (conflict, "billing_tin", "TIN (or TIN/NPI) belongs to more than one entity in the participant list")
+    )
+    field = ibis.cases(*[(bad, name) for bad, name, _ in checks], else_=ibis.null("string"))
+    reason = ibis.cases(*[(bad, text) for bad, _, text in checks], else_=ibis.null("string"))
+    flagged = resolved.mutate(_field=field, _reason=reason)
+    bad = flagged.filter(flagged._field.notnull())
+    rejects = bad.select(
+        contract_id=ibis.null("string"),
+        input=ibis.literal("medical_claims"),
+        source_file=bad.source_file,
+        source_line=bad.source_line,
+        record_id=bad.claim_id + ibis.literal(":") + bad.claim_line_number.cast("string"),
+        field=bad._field,
+        reason=bad._reason,
+    )
+    good = flagged.filter(flagged._field.isnull())
+    lines = good.select(
+        member_id=good.member_id,
+        claim_id=good.claim_id,
+        service_date=good._service_date,
+        hcpcs_code=good.hcpcs_code,
+        npi=good._npi,
+        tin=good._tin,
+        specialty=good._specialty,
+        is_primary_care=good._p_is_pc.fill_null(False),
+        allowed_cents=to_cents(good.allowed_amount.fill_null(0)),
+        entity_id=good._entity_id,
+        in_window=good._service_date >= window.start,
+    )
+    return lines, rejects
+
+
+def active_participants(participants: ir.Table, window: Window) -> ir.Table:
+    """Participant rows in force at some point of the window."""
+    return participants.filter(
+        participants.start_date.isnull() | (participants.start_date <= window.end),
+        participants.end_date.isnull() | (participants.end_date >= window.start),
+    )
+
+
+def _attach_entity(
+    lines: ir.Table, participants: ir.Table | None, window: Window
+) -> tuple[ir.Table, ir.BooleanValue]:
+    if participants is None:
+        lines = lines.mutate(_entity_id=ibis.null("string"))
+        return lines, ibis.literal(False)
+    active = active_participants(participants, window)
+    by_npi = (
+        active.filter(active.npi.notnull())
+        .group_by(_pn_tin=active.tin, _pn_npi=active.npi)
+        .agg(_pn_entity=active.entity_id.max(), _pn_count=active.entity_id.nunique())
+    )
+    tin_level = active.filter(active.npi.isnull())
+    by_tin = tin_level.group_by(_pt_tin=tin_level.tin).agg(
+        _pt_entity=tin_level.entity_id.max(), _pt_count=tin_level.entity_id.nunique()
+    )
+    joined = lines.left_join(by_npi, (lines._tin == by_npi._pn_tin) & (lines._npi == by_npi._pn_npi))
+    joined = joined.left_join(by_tin, joined._tin == by_tin._pt_tin)
+    conflict = (
+        (joined._pn_count.fill_null(0) > 1)
+        | (joined._pt_count.fill_null(0) > 1)
+        | (
+            joined._pn_entity.notnull()
+            & joined._pt_entity.notnull()
+            & (joined._pn_entity != joined._pt_entity)
+        )
+    )
+    joined = joined.mutate(_entity_id=joined._pn_entity.fill_null(joined._pt_entity), _conflict=conflict)
+    return joined, joined._conflict
+
+
+def date_literal(day: dt.date) -> ir.DateValue:
+    return ibis.literal(day, type="date")
