@@ -20,6 +20,7 @@ from apmkit.benchmark.mssp import mssp_benchmark
 from apmkit.benchmark.spec import MsspBenchmarkSpec
 from apmkit.cli.benchmark import load_county_puf
 from apmkit.engines import Engine
+from apmkit.errors import InputFileError
 from apmkit.schemas.canonical import ENROLLMENT, MEDICAL_CLAIMS, MEMBERS
 
 YEARS = (2021, 2022, 2023, 2024)
@@ -147,5 +148,5 @@ def test_county_puf_slice(engine: Engine, fixtures_dir: Path) -> None:
 def test_county_puf_missing_column(engine: Engine, tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("Year,State Name\n2018,Alabama\n")
-    with pytest.raises(Exception, match="bad.csv, field County Name"):
+    with pytest.raises(InputFileError, match=r"bad\.csv, field County Name"):
         load_county_puf(engine, bad)

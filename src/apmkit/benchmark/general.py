@@ -1,0 +1,390 @@
+"""General (commercial / Medicaid) PMPM benchmarks per entity, with virtual panels.
+
+Per-member work runs on the engine (member-months, cost per member-year, outlier handling, entity-year
+totals); the per-entity build-up is exact Decimal arithmetic on those totals, one statement line per
+step. Build-up per entity (``GeneralBenchmarkSpec``):
+
+1. own PMPM per base year, trended to the performance year: ``pmpm_y x (1 + trend)^(PY - y)``;
+2. weighted across base years (weights renormalized over the years the entity has member-months);
+3. blended with the peer/regional PMPM: ``(1 - rw) x own + rw x peer``;
+4. credibility: ``Z = min(1, sqrt(mm / full))``, ``Z x blended + (1 - Z) x peer``;
+5. efficiency: x ``(1 + efficiency_adjustment)`` when the utilization index (own / peer) exceeds the
+   threshold;
+6. risk: x ``PY risk / base risk`` (member-month-weighted means).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, localcontext
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from apmkit.benchmark.mssp import lines_to_arrow
+from apmkit.benchmark.mssp_steps import ONE, ZERO, Line
+from apmkit.benchmark.spec import GeneralBenchmarkSpec, OutlierSpec
+from apmkit.money import div_round_half_up, round_money, to_cents
+
+CENTS = Decimal(100)
+ALL = "all"
+
+
+def member_year_costs(
+    tables: Mapping[str, ir.Table], spec: GeneralBenchmarkSpec, attribution: ir.Table | None
+) -> ir.Table:
+    """Cost per member, year and entity: ``member_id, entity_id, panel_key, year, member_months, cost_cents``."""
+    years = [*spec.base_years, spec.performance_year]
+    enrollment = tables["enrollment"]
+    enrollment = enrollment.filter(enrollment.month.year().isin(years))
+    claims = tables["medical_claims"]
+    claims = claims.filter(claims.adjustment_type.fill_null("original") != "void")
+    if spec.lines_of_business is not None:
+        lobs = list(spec.lines_of_business)
+        enrollment = enrollment.filter(enrollment.line_of_business.isin(lobs))
+        claims = claims.filter(claims.line_of_business.isin(lobs))
+    months = enrollment.select("member_id", "month").distinct()
+    service = claims.service_date.fill_null(claims.claim_from_date)
+    spend = (
+        claims.select(
+            "member_id",
+            month=service.truncate("M").cast("date"),
+            cents=to_cents(claims[spec.cost_basis].fill_null(0)),
+        )
+        .group_by(["member_id", "month"])
+        .aggregate(cents=lambda t: t.cents.sum())
+    )
+    monthly = months.left_join(spend, ["member_id", "month"]).select(
+        months.member_id, year=months.month.year().cast("int32"), cents=spend.cents.fill_null(0)
+    )
+    per_member = monthly.group_by(["member_id", "year"]).aggregate(
+        member_months=monthly.member_id.count().cast("int64"), cost_cents=monthly.cents.sum().cast("int64")
+    )
+    if attribution is None:
+        return per_member.mutate(entity_id=ibis.literal(ALL), panel_key=ibis.literal(""))
+    keys = ["member_id", "year"] if "year" in attribution.columns else ["member_id"]
+    assigned = attribution.select(
+        "member_id",
+        *([attribution.year.cast("int32").name("year")] if "year" in keys else []),
+        entity_id=attribution.entity_id.cast("string"),
+        panel_key=(
+            attribution.panel_key.cast("string") if "panel_key" in attribution.columns else ibis.literal("")
+        ).fill_null(""),
+    ).distinct()
+    return per_member.join(assigned, keys)
+
+
+def handle_outliers(member_years: ir.Table, outliers: OutlierSpec) -> ir.Table:
+    """Apply truncation, exclusion or winsorization of annualized member cost, per year.
+
+    Adds ``annualized_cents`` and ``adjusted_cents`` (``adjusted_cents <= cost_cents`` except when
+    winsorizing raises members below the lower percentile).
+    """
+    t = member_years.mutate(
+        annualized_cents=div_round_half_up(member_years.cost_cents * 12, member_years.member_months)
+    )
+    if outliers.method == "none":
+        return t.mutate(adjusted_cents=t.cost_cents)
+    bounds = t.group_by("year").aggregate(
+        upper=t.annualized_cents.quantile(float(outliers.upper_percentile)),
+        lower=t.annualized_cents.quantile(float(outliers.lower_percentile)),
+    )
+    t = t.join(bounds, "year")
+    upper = div_round_half_up(t.upper.round(0).cast("int64") * t.member_months, 12)
+    lower = div_round_half_up(t.lower.round(0).cast("int64") * t.member_months, 12)
+    if outliers.method == "exclude":
+        t = t.filter(t.annualized_cents <= t.upper.round(0).cast("int64"))
+        adjusted = t.cost_cents
+    elif outliers.method == "truncate":
+        adjusted = ibis.least(t.cost_cents, upper)
+    else:
+        adjusted = ibis.greatest(ibis.least(t.cost_cents, upper), lower)
+    return t.mutate(adjusted_cents=adjusted.cast("int64")).drop("upper", "lower")
+
+
+def entity_year_totals(member_years: ir.Table, risk_scores: ir.Table | None) -> ir.Table:
+    """``entity_id, panel_key, year, member_months, cost_cents, risk_months, risk_weighted``."""
+    t = member_years
+    if risk_scores is not None:
+        scores = risk_scores.select(
+            "member_id", year=risk_scores.year.cast("int32"), score=risk_scores.score.cast("decimal(18, 6)")
+        )
+        t = t.left_join(scores, ["member_id", "year"]).drop("member_id_right", "year_right")
+        scored_months = ibis.ifelse(t.score.isnull(), 0, t.member_months)
+        risk_weighted = (t.score.fill_null(0) * t.member_months).cast("decimal(38, 6)")
+    else:
+        scored_months = ibis.literal(0)
+        risk_weighted = ibis.literal(0).cast("decimal(38, 6)")
+    t = t.mutate(scored_months=scored_months, risk_weighted=risk_weighted)
+    return t.group_by(["entity_id", "panel_key", "year"]).aggregate(
+        member_months=t.member_months.sum().cast("int64"),
+        cost_cents=t.adjusted_cents.sum().cast("int64"),
+        risk_months=t.scored_months.sum().cast("int64"),
+        risk_weighted=t.risk_weighted.sum(),
+    )
+
+
+def virtual_panels(
+    last_year_months: Mapping[str, int], panel_keys: Mapping[str, str], minimum: int
+) -> dict[str, str]:
+    """Pool entities below ``minimum`` member-months into virtual panels that reach it.
+
+    Small entities are taken in order of (panel key, entity id) and added to the current panel until it
+    reaches ``minimum``; a remainder that does not reach it joins the last panel formed. Entities at or
+    above the minimum stay on their own.
+
+    Returns
+    -------
+    dict
+        entity id -> benchmark entity (its own id, or ``panel-N``).
+    """
+    mapping = {entity: entity for entity, months in last_year_months.items() if months >= minimum}
+    small = sorted(
+        (e for e, m in last_year_months.items() if m < minimum), key=lambda e: (panel_keys.get(e, ""), e)
+    )
+    panels: list[list[str]] = []
+    current: list[str] = []
+    current_months = 0
+    for entity in small:
+        current.append(entity)
+        current_months += last_year_months[entity]
+        if current_months >= minimum:
+            panels.append(current)
+            current, current_months = [], 0
+    if current:
+        if panels:
+            panels[-1].extend(current)
+        else:
+            panels.append(current)
+    for number, members in enumerate(panels, start=1):
+        for entity in members:
+            mapping[entity] = f"panel-{number}"
+    return mapping
+
+
+@dataclass(frozen=True)
+class EntityBenchmark:
+    """One entity's (or virtual panel's) benchmark: its PMPM, member-months and key factors."""
+
+    entity_id: str
+    members_of: tuple[str, ...]
+    base_member_months: int
+    historical_pmpm: Decimal
+    peer_pmpm: Decimal
+    utilization_index: Decimal
+    credibility: Decimal
+    risk_ratio: Decimal
+    benchmark_pmpm: Decimal
+
+
+@dataclass(frozen=True)
+class GeneralBenchmarkResult:
+    """Benchmarks per entity plus the statement lines (``entity`` column = entity or panel id)."""
+
+    entities: tuple[EntityBenchmark, ...]
+    lines: tuple[Line, ...]
+    panel_of: dict[str, str] = field(default_factory=dict)
+
+    def lines_arrow(self) -> pa.Table:
+        return lines_to_arrow(self.lines)
+
+    def entities_arrow(self) -> pa.Table:
+        money = pa.decimal128(18, 2)
+        factor = pa.decimal128(28, 8)
+        q = Decimal("0.00000001")
+        rows = [
+            {
+                "entity_id": e.entity_id,
+                "member_entities": ",".join(e.members_of),
+                "base_member_months": e.base_member_months,
+                "historical_pmpm": round_money(e.historical_pmpm),
+                "peer_pmpm": round_money(e.peer_pmpm),
+                "utilization_index": e.utilization_index.quantize(q),
+                "credibility": e.credibility.quantize(q),
+                "risk_ratio": e.risk_ratio.quantize(q),
+                "benchmark_pmpm": round_money(e.benchmark_pmpm),
+            }
+            for e in self.entities
+        ]
+        schema = pa.schema(
+            [
+                ("entity_id", pa.string()),
+                ("member_entities", pa.string()),
+                ("base_member_months", pa.int64()),
+                ("historical_pmpm", money),
+                ("peer_pmpm", money),
+                ("utilization_index", factor),
+                ("credibility", factor),
+                ("risk_ratio", factor),
+                ("benchmark_pmpm", money),
+            ]
+        )
+        return pa.Table.from_pylist(rows, schema=schema)
+
+
+def _sqrt(value: Decimal) -> Decimal:
+    with localcontext() as ctx:
+        ctx.prec = 28
+        return value.sqrt()
+
+
+def build_benchmarks(totals: list[dict[str, object]], spec: GeneralBenchmarkSpec) -> GeneralBenchmarkResult:
+    """The per-entity build-up from entity-year totals (rows of :func:`entity_year_totals`)."""
+    py = spec.performance_year
+    last_base = spec.base_years[-1]
+    panel_keys = {str(r["entity_id"]): str(r["panel_key"] or "") for r in totals}
+    mapping = {e: e for e in panel_keys}
+    if spec.virtual_panel_min_member_months is not None:
+        last_months = {e: 0 for e in panel_keys}
+        for r in totals:
+            if r["year"] == last_base:
+                last_months[str(r["entity_id"])] += int(r["member_months"])  # type: ignore[call-overload]
+        mapping = virtual_panels(last_months, panel_keys, spec.virtual_panel_min_member_months)
+
+    # Sum entity-years into benchmark entities (virtual panels pool their members' experience).
+    sums: dict[str, dict[int, dict[str, Decimal]]] = {}
+    peer: dict[int, dict[str, Decimal]] = {}
+    for r in totals:
+        target = mapping[str(r["entity_id"])]
+        year = int(r["year"])  # type: ignore[call-overload]
+        for bucket in (sums.setdefault(target, {}).setdefault(year, {}), peer.setdefault(year, {})):
+            for key in ("member_months", "cost_cents", "risk_months", "risk_weighted"):
+                bucket[key] = bucket.get(key, ZERO) + Decimal(str(r[key]))
+
+    def pmpm(bucket: dict[str, Decimal] | None) -> Decimal | None:
+        if not bucket or not bucket.get("member_months"):
+            return None
+        return bucket["cost_cents"] / CENTS / bucket["member_months"]
+
+    def mean_risk(buckets: list[dict[str, Decimal]]) -> Decimal | None:
+        months = sum((b.get("risk_months", ZERO) for b in buckets), ZERO)
+        return sum((b.get("risk_weighted", ZERO) for b in buckets), ZERO) / months if months else None
+
+    weights = dict(zip(spec.base_years, spec.weights, strict=True))
+    trend = {y: (ONE + spec.annual_trend) ** (py - y) for y in spec.base_years}
+    peer_pmpm_by_year = {
+        y: (spec.regional_pmpm or {}).get(y) or pmpm(peer.get(y)) or ZERO for y in spec.base_years
+    }
+    lines: list[Line] = []
+    entities: list[EntityBenchmark] = []
+    for entity in sorted(sums):
+        years = sums[entity]
+        present = [y for y in spec.base_years if pmpm(years.get(y)) is not None]
+        if not present:
+            continue
+        total_weight = sum((weights[y] for y in present), ZERO)
+        own = ZERO
+        peer_value = ZERO
+        for y in present:
+            w = weights[y] / total_weight
+            own_y = pmpm(years.get(y)) or ZERO
+            own += w * own_y * trend[y]
+            peer_value += w * peer_pmpm_by_year[y] * trend[y]
+            lines += [
+                Line("pmpm", "Own PMPM (after outlier handling)", round_money(own_y), "usd_pmpm", entity, y),
+                Line("trend_factor", f"Trend to {py}", trend[y], "factor", entity, y),
+                Line("weight", "Base-year weight", w, "weight", entity, y),
+            ]
+        lines.append(
+            Line("historical_pmpm", "Weighted, trended historical PMPM", round_money(own), "usd_pmpm", entity)
+        )
+        lines.append(
+            Line(
+                "peer_pmpm",
+                "Peer/regional PMPM, same weights and trend",
+                round_money(peer_value),
+                "usd_pmpm",
+                entity,
+            )
+        )
+        index = own / peer_value if peer_value else ONE
+        lines.append(Line("utilization_index", "Utilization index (own / peer)", index, "factor", entity))
+        blended = (ONE - spec.regional_weight) * own + spec.regional_weight * peer_value
+        lines.append(
+            Line(
+                "blended_pmpm",
+                f"Blend: {spec.regional_weight} peer weight",
+                round_money(blended),
+                "usd_pmpm",
+                entity,
+            )
+        )
+        months = int(sum((years[y]["member_months"] for y in present), ZERO))
+        credibility = ONE
+        if spec.full_credibility_member_months is not None:
+            credibility = min(ONE, _sqrt(Decimal(months) / Decimal(spec.full_credibility_member_months)))
+        credible = credibility * blended + (ONE - credibility) * peer_value
+        lines.append(
+            Line("credibility", f"Credibility factor ({months} member-months)", credibility, "factor", entity)
+        )
+        lines.append(
+            Line(
+                "credibility_blended_pmpm",
+                "Credibility-weighted PMPM",
+                round_money(credible),
+                "usd_pmpm",
+                entity,
+            )
+        )
+        adjusted = credible
+        if spec.efficiency_threshold is not None and index > spec.efficiency_threshold:
+            adjusted = credible * (ONE + spec.efficiency_adjustment)
+            lines.append(
+                Line(
+                    "efficiency_adjustment",
+                    f"Efficiency adjustment {spec.efficiency_adjustment}",
+                    round_money(adjusted),
+                    "usd_pmpm",
+                    entity,
+                )
+            )
+        ratio = ONE
+        if spec.risk_adjust:
+            base_risk = mean_risk([years[y] for y in present])
+            py_risk = mean_risk([years[py]]) if py in years else None
+            if base_risk and py_risk:
+                ratio = py_risk / base_risk
+            lines.append(Line("risk_ratio", "Risk score ratio (PY / base)", ratio, "factor", entity))
+        final = adjusted * ratio
+        lines.append(Line("benchmark_pmpm", "Benchmark PMPM", round_money(final), "usd_pmpm", entity, py))
+        entities.append(
+            EntityBenchmark(
+                entity_id=entity,
+                members_of=tuple(sorted(e for e, target in mapping.items() if target == entity)),
+                base_member_months=months,
+                historical_pmpm=own,
+                peer_pmpm=peer_value,
+                utilization_index=index,
+                credibility=credibility,
+                risk_ratio=ratio,
+                benchmark_pmpm=final,
+            )
+        )
+    return GeneralBenchmarkResult(entities=tuple(entities), lines=tuple(lines), panel_of=mapping)
+
+
+def general_benchmark(
+    tables: Mapping[str, ir.Table],
+    spec: GeneralBenchmarkSpec,
+    *,
+    attribution: ir.Table | None = None,
+    risk_scores: ir.Table | None = None,
+) -> GeneralBenchmarkResult:
+    """Benchmarks per attributed entity (or for the whole population without ``attribution``).
+
+    Parameters
+    ----------
+    tables
+        Canonical tables (``enrollment``, ``medical_claims``).
+    spec
+        General benchmark parameters.
+    attribution
+        ``member_id, entity_id`` [, ``year``, ``panel_key``]: who each member's costs count for.
+    risk_scores
+        ``member_id, year, score``; used when ``spec.risk_adjust``.
+    """
+    member_years = handle_outliers(member_year_costs(tables, spec, attribution), spec.outliers)
+    totals = entity_year_totals(member_years, risk_scores if spec.risk_adjust else None)
+    return build_benchmarks(totals.to_pyarrow().to_pylist(), spec)
