@@ -1,5 +1,14 @@
 """CMS-HCC risk adjustment (V24, V28) as ibis expressions over whole populations."""
 
+from apmkit.risk.scoring import RiskScores, payment_scores, score
 from apmkit.risk.spec import BlendComponent, HccModel, RiskAdjustmentSpec, RiskScoreGrowthCap
 
-__all__ = ["BlendComponent", "HccModel", "RiskAdjustmentSpec", "RiskScoreGrowthCap"]
+__all__ = [
+    "BlendComponent",
+    "HccModel",
+    "RiskAdjustmentSpec",
+    "RiskScoreGrowthCap",
+    "RiskScores",
+    "payment_scores",
+    "score",
+]
