@@ -276,6 +276,7 @@ class QualityDiscountBand(Spec):
     payments are allowed when ``eligible``."""
 
     min_score: Decimal
+    min_exclusive: bool = Field(default=False, description="Reached only above min_score (CJR excellent: > 15.0)")
     reduction: Rate = Decimal(0)
     eligible_for_payment: bool = True
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import Field, TypeAdapter, field_validator, model_validator
 
 from apmkit.contracts.components import Component, ComponentBase, Spec
+from apmkit.errors import ConfigurationError
 
 SCHEMA_VERSION = "1"
 
@@ -95,7 +96,8 @@ class Rounding(Spec):
 
 
 class GlideStep(Spec):
-    """Terms that change in a later period: ``set`` maps ``component_id.field`` to the new value."""
+    """Terms that change in a later period: ``set`` maps ``component_id.field`` (or a dotted path into a
+    nested section, e.g. ``shared_savings.terms.max_sharing_rate``) to the new value."""
 
     period: str
     set: dict[str, Any]
@@ -168,7 +170,8 @@ class Contract(Spec):
                         )
         for index, step in enumerate(self.glide_path):
             for key in step.set:
-                component_id, _, field = key.partition(".")
+                component_id, _, dotted = key.partition(".")
+                field = dotted.split(".")[0]
                 if component_id not in by_id:
                     raise ValueError(f"glide_path[{index}] sets {key!r}: no component {component_id!r}")
                 if field not in type(by_id[component_id]).model_fields or field in ("id", "type"):
@@ -205,8 +208,13 @@ class Contract(Spec):
         index = {c["id"]: c for c in data["components"]}
         for step in applied:
             for key, value in step.set.items():
-                component_id, _, field = key.partition(".")
-                index[component_id][field] = value
+                component_id, *path = key.split(".")
+                node = index[component_id]
+                for part in path[:-1]:
+                    if not isinstance(node.get(part), dict):
+                        raise ConfigurationError(f"glide_path period {step.period}: {key!r} does not name a section")
+                    node = node[part]
+                node[path[-1]] = value
         data["glide_path"] = [s.model_dump() for s in self.glide_path]
         return Contract.model_validate(data), applied
 

@@ -13,7 +13,7 @@ from decimal import Decimal, localcontext
 from apmkit.contracts.spec import Contract
 from apmkit.errors import ConfigurationError
 from apmkit.settlement.inputs import EntityInputs
-from apmkit.settlement.mechanisms import MECHANISMS, ZERO, Context, LineBuilder
+from apmkit.settlement.mechanisms import MECHANISMS, ZERO, Context, LineBuilder, MissingInputError
 from apmkit.settlement.statement import ComponentResult, EntityStatement, Settlement, StatementLine
 
 _PRECISION = 50
@@ -68,7 +68,7 @@ def _statement(
     net: Decimal = sum((r.amount for r in results), ZERO)
     paid: Decimal = sum((r.paid_during_period for r in results), ZERO)
     balance = net - paid
-    lines: list[StatementLine] = []
+    lines: list[StatementLine] = list(_input_lines(contract, entity))
     for result in results:
         lines.extend(result.lines)
     closing = [
@@ -132,6 +132,53 @@ def _statement(
     )
 
 
+_INPUT_LABELS: tuple[tuple[str, str, str], ...] = (
+    ("population", "Population (assigned / attributed members)", "count"),
+    ("member_months", "Member months", "count"),
+    ("person_years", "Person-years", "count"),
+    ("benchmark", "Benchmark / target", "USD"),
+    ("expenditure", "Actual expenditure", "USD"),
+    ("quality_score", "Quality score", "score"),
+)
+
+
+def _input_lines(contract: Contract, entity: EntityInputs) -> list[StatementLine]:
+    """The entity's inputs as the first lines of its statement, with how measured values were derived."""
+    lines = []
+    for name, label, unit in _INPUT_LABELS:
+        value = getattr(entity, name)
+        if value is None:
+            continue
+        formula = "input"
+        inputs: dict[str, str] = {}
+        if name == "expenditure" and entity.detail:
+            formula = "Σ per-member expenditure truncated per member × completion factor (claims in period + run-out)"
+            inputs = dict(entity.detail)
+        elif name == "person_years" and entity.detail:
+            formula = "member months / 12"
+        elif name == "benchmark" and entity.detail and contract.target.benchmark_per_person_year:
+            formula = "benchmark per person-year × person-years (unless given per entity)"
+            inputs = {"benchmark_per_person_year": str(contract.target.benchmark_per_person_year)}
+        lines.append(
+            StatementLine(
+                entity_id=entity.entity_id,
+                sequence=0,
+                component_id="inputs",
+                component_type="inputs",
+                label=label,
+                value=Decimal(value),
+                text=None,
+                unit=unit,  # type: ignore[arg-type]
+                role="step",
+                formula=formula,
+                inputs=inputs,
+                source=entity.source,
+                clause="expenditure rules" if name == "expenditure" and entity.detail else "",
+            )
+        )
+    return lines
+
+
 def settle(
     contract: Contract,
     period_name: str,
@@ -166,7 +213,25 @@ def settle(
             f"period {period_name!r} is not defined in contract {contract.id} (periods: "
             f"{', '.join(contract.periods) or 'none; use a 4-digit year'})"
         )
-    statements = tuple(settle_entity(resolved, period_name, entity) for entity in entities)
+    settled: list[EntityStatement] = []
+    refused = list(rejected)
+    for entity in entities:
+        try:
+            settled.append(settle_entity(resolved, period_name, entity))
+        except MissingInputError as exc:
+            # One entity's incomplete row must not stop the others; it is reported with its reason.
+            file, _, line = entity.source.rpartition(" line ")
+            refused.append(
+                {
+                    "source_file": file or entity.source,
+                    "source_line": line if file else "",
+                    "reason": str(exc),
+                }
+            )
+    statements = tuple(settled)
+    run_counts = dict(counts or {})
+    run_counts["entities_settled"] = len(statements)
+    run_counts["entities_not_settled"] = len(refused) - len(rejected)
     warnings = tuple(
         f"unverified parameter (confirm in the agreement): {item}" for item in resolved.unverified
     )
@@ -181,8 +246,8 @@ def settle(
             f"{s.period}: " + ", ".join(f"{k}={v}" for k, v in s.set.items()) for s in steps
         ),
         statements=statements,
-        rejected=tuple(rejected),
-        counts=dict(counts or {"entities": len(statements)}),
+        rejected=tuple(refused),
+        counts=run_counts,
         warnings=warnings,
     )
 

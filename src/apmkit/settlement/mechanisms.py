@@ -97,8 +97,8 @@ def need(ctx: Context, name: str, component: c.ComponentBase) -> Any:
     if value is None or (isinstance(value, dict) and not value):
         where = ctx.entity.source or f"entity {ctx.entity.entity_id}"
         raise MissingInputError(
-            f"{where}: field {name} is required by component {component.id!r} ({component.type})"
-        )  # type: ignore[attr-defined]
+            f"{where}: field {name} is required by component {component.id!r} ({getattr(component, 'type', '')})"
+        )
     return value
 
 
@@ -517,7 +517,7 @@ def _episode_quality(comp: c.EpisodeReconciliation, score: Decimal | None) -> tu
         return ZERO, True, "no quality score given"
     reached: c.QualityDiscountBand | None = None
     for band in comp.quality_bands:
-        if score >= band.min_score:
+        if score > band.min_score or (score == band.min_score and not band.min_exclusive):
             reached = band
     if reached is None:
         return ZERO, False, f"score below {comp.quality_bands[0].min_score}"

@@ -1,0 +1,191 @@
+"""``apmkit settle``: settle a contract for a period from claims (a canonical folder) or aggregate inputs."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from apmkit.cli.common import open_engine, progress, state
+from apmkit.cli.contract import read_contract_text
+from apmkit.contracts import parse_contract
+from apmkit.errors import ConfigurationError, InputFileError
+from apmkit.settlement import claims as claims_path
+from apmkit.settlement.engine import settle as run_settlement
+from apmkit.settlement.inputs import EntityInputs, ReadReport, read_entity_rows
+from apmkit.settlement.render import (
+    lines_table,
+    settlement_to_excel,
+    settlement_to_html,
+    settlement_to_json,
+    summary_table,
+)
+from apmkit.settlement.statement import Settlement
+
+FORMATS = ("json", "parquet", "html", "xlsx")
+
+
+def read_aggregate_csv(path: Path) -> tuple[list[EntityInputs], ReadReport]:
+    """Read a CSV of per-entity aggregate inputs (one row per entity)."""
+    if not path.is_file():
+        raise InputFileError(path, "no such file")
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        if not reader.fieldnames or "entity_id" not in [f.strip().lower() for f in reader.fieldnames]:
+            raise InputFileError(path, "the header must name an entity_id column", line=1, field="entity_id")
+        return read_entity_rows(reader, path.name)
+
+
+def write_outputs(settlement: Settlement, out: Path, formats: list[str]) -> list[Path]:
+    """Write the statement files; Parquet goes through the engine (the only place that writes tables)."""
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    if "json" in formats:
+        target = out / "statement.json"
+        target.write_text(settlement_to_json(settlement), encoding="utf-8")
+        written.append(target)
+    if "parquet" in formats:
+        with open_engine() as engine:
+            for name, table in (("summary", summary_table(settlement)), ("lines", lines_table(settlement))):
+                written.append(engine.write_parquet(engine.from_arrow(table), out / f"{name}.parquet"))
+    if "html" in formats:
+        target = out / "statement.html"
+        target.write_text(settlement_to_html(settlement), encoding="utf-8")
+        written.append(target)
+    if "xlsx" in formats:
+        target = out / "statement.xlsx"
+        target.write_bytes(settlement_to_excel(settlement))
+        written.append(target)
+    if settlement.rejected:
+        target = out / "rejected.csv"
+        with target.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=["source_file", "source_line", "reason"])
+            writer.writeheader()
+            writer.writerows(settlement.rejected)
+        written.append(target)
+    return written
+
+
+def settle_command(
+    contract: Annotated[Path, typer.Option("--contract", help="Contract YAML file.")],
+    period: Annotated[
+        str, typer.Option("--period", help="Performance period (a 4-digit year or a contract period).")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the statements.")],
+    source: Annotated[
+        Path,
+        typer.Option(
+            "--from", help="Folder of canonical tables (claims path) or a CSV of per-entity aggregate inputs."
+        ),
+    ],
+    inputs: Annotated[
+        Path | None,
+        typer.Option("--inputs", help="Claims path: CSV of per-entity inputs (benchmark, quality, ...)."),
+    ] = None,
+    attribution: Annotated[
+        Path | None,
+        typer.Option(
+            "--attribution",
+            help="Claims path: Parquet of member_id, entity_id[, cell] (default: DIR/attribution.parquet if present).",
+        ),
+    ] = None,
+    formats: Annotated[
+        str, typer.Option("--format", help="Comma-separated outputs: json, parquet, html, xlsx.")
+    ] = ",".join(FORMATS),
+) -> None:
+    """Settle a contract for a period: per entity population, benchmark, expenditure, savings, each payment
+    mechanism's amount and the net settlement, as JSON, Parquet, HTML and Excel statements."""
+    chosen = [f.strip().lower() for f in formats.split(",") if f.strip()]
+    unknown = sorted(set(chosen) - set(FORMATS))
+    if unknown:
+        raise ConfigurationError(f"--format: unknown {', '.join(unknown)} (choose from {', '.join(FORMATS)})")
+    document = parse_contract(read_contract_text(contract), source=str(contract))
+    resolved, _ = document.for_period(period)
+    try:
+        resolved.period(period)
+    except KeyError as exc:
+        raise ConfigurationError(
+            f"--period {period}: not a 4-digit year nor a period of {contract} ({', '.join(document.periods)})"
+        ) from exc
+
+    if source.is_file() and source.suffix.lower() == ".csv":
+        entities, report = read_aggregate_csv(source)
+        counts = {
+            "rows_read": report.read,
+            "rows_loaded": report.loaded,
+            "rows_rejected": len(report.rejected),
+        }
+        rejected = report.rejected
+    elif source.is_dir():
+        entities, counts, rejected = _claims_entities(resolved, period, source, inputs, attribution)
+    else:
+        raise InputFileError(
+            source, "--from must be a folder of canonical tables or a .csv of aggregate inputs"
+        )
+
+    with progress() as bar:
+        task = bar.add_task("settling", total=len(entities))
+        settlement = run_settlement(document, period, entities, rejected=rejected, counts=counts)
+        bar.update(task, completed=len(entities))
+    written = write_outputs(settlement, out, chosen)
+    console = state.console
+    console.print(
+        " ".join(f"{k.replace('_', ' ')}: {v};" for k, v in settlement.counts.items())
+        + f" total net settlement: {settlement.total_net:,}"
+    )
+    for warning in settlement.warnings:
+        console.print(f"[yellow]⚠ {warning}[/]")
+    for path in written:
+        typer.echo(str(path))
+
+
+def _claims_entities(
+    contract: object, period: str, folder: Path, inputs: Path | None, attribution: Path | None
+) -> tuple[list[EntityInputs], dict[str, int], list[dict[str, str]]]:
+    from apmkit.contracts.spec import Contract
+
+    assert isinstance(contract, Contract)
+    given: dict[str, EntityInputs] = {}
+    counts: dict[str, int] = {}
+    rejected: list[dict[str, str]] = []
+    if inputs is not None:
+        rows, report = read_aggregate_csv(inputs)
+        given = {row.entity_id: row for row in rows}
+        counts.update(
+            inputs_read=report.read, inputs_loaded=report.loaded, inputs_rejected=len(report.rejected)
+        )
+        rejected.extend(report.rejected)
+    spec = claims_path.ClaimsMeasureSpec.from_contract(contract, period)
+    with open_engine() as engine, progress() as bar:
+        task = bar.add_task("measuring population and expenditure", total=2)
+        tables = engine.canonical(folder)
+        attribution_path = attribution or (folder / "attribution.parquet")
+        links = engine.read_parquet(attribution_path) if attribution_path.exists() else None
+        if attribution is not None and links is None:
+            raise InputFileError(attribution, "no such attribution file")
+        if links is not None:
+            missing = {"member_id", "entity_id"} - set(links.columns)
+            if missing:
+                raise InputFileError(
+                    attribution_path, "missing required columns", field=", ".join(sorted(missing))
+                )
+        measures, cells = claims_path.measure(tables, links, spec)
+        measured = engine.to_arrow(measures).to_pylist()
+        bar.update(task, advance=1)
+        cell_rows = engine.to_arrow(cells).to_pylist()
+        bar.update(task, advance=1)
+        counts.update(
+            claim_lines_counted=sum(int(r["claim_lines"]) for r in measured),
+            members=sum(int(r["population"]) for r in measured),
+        )
+    entities = claims_path.entity_inputs(
+        measured, cell_rows, spec, contract, given, source=f"claims in {folder}"
+    )
+    counts["entities"] = len(entities)
+    return entities, counts, rejected
+
+
+def register(app: typer.Typer) -> None:
+    app.command("settle")(settle_command)

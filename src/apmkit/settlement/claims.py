@@ -1,0 +1,270 @@
+"""The claims-based settlement path: canonical tables to per-entity population and expenditure.
+
+Pure ibis expressions over whole tables (no per-member Python), identical on DuckDB and PySpark: money in
+integer cents, truncation and stop-loss with ``least``/``greatest``, one aggregation per entity. The result
+feeds :class:`~apmkit.settlement.inputs.EntityInputs` (with the benchmark and quality from the contract or an
+aggregate CSV).
+
+Population: members attributed to an entity (``attribution`` table: ``member_id``, ``entity_id``, optional
+``cell``) with at least one enrolled month in the period; without an attribution table every enrolled member
+belongs to the contract's default entity. Expenditure: claim lines of those members with a service date in
+the period, processed by the end of the run-out, excluding the contract's excluded claim types, summed per
+member, truncated per member, summed per entity; the completion factor is applied in Decimal afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from apmkit.contracts.spec import Contract, ExpenditureRules, Period
+from apmkit.money import cents_to_decimal, to_cents
+from apmkit.settlement.inputs import EntityInputs
+
+PHARMACY_CLAIM_TYPE = "pharmacy"
+
+MEASURE_COLUMNS: tuple[str, ...] = (
+    "entity_id",
+    "population",
+    "member_months",
+    "members_with_claims",
+    "claim_lines",
+    "expenditure_cents",
+    "truncated_expenditure_cents",
+    "members_truncated",
+    "stop_loss_excess_cents",
+    "carved_out_cents",
+)
+
+
+@dataclass(frozen=True)
+class ClaimsMeasureSpec:
+    """What to measure: period, expenditure rules and the optional per-member thresholds."""
+
+    period: Period
+    rules: ExpenditureRules
+    default_entity_id: str
+    stop_loss_attachment: Decimal | None = None
+    carve_outs: tuple[str, ...] = ()
+
+    @classmethod
+    def from_contract(cls, contract: Contract, period_name: str) -> ClaimsMeasureSpec:
+        attachment: Decimal | None = None
+        carve_outs: list[str] = []
+        for component in contract.components:
+            stop_loss = getattr(component, "stop_loss", None)
+            if component.type == "capitation" and stop_loss is not None:
+                attachment = stop_loss.attachment_point
+            carve_outs.extend(getattr(component, "carve_outs", []) or [])
+        return cls(
+            period=contract.period(period_name),
+            rules=contract.expenditure,
+            default_entity_id=contract.default_entity_id,
+            stop_loss_attachment=attachment,
+            carve_outs=tuple(carve_outs),
+        )
+
+    @property
+    def runout_end(self) -> date:
+        """Last processed date counted: period end plus the run-out months (same day, end of month clamp)."""
+        end = self.period.end
+        index = end.month - 1 + self.rules.runout_months
+        year, month = end.year + index // 12, index % 12 + 1
+        # clamp to the month's last day (e.g. Dec 31 + 2 months -> Feb 28/29)
+        for day in (end.day, 30, 29, 28):
+            try:
+                return date(year, month, day)
+            except ValueError:
+                continue
+        raise AssertionError("unreachable")
+
+
+def _cents_literal(amount: Decimal) -> int:
+    return int((amount * 100).to_integral_value())
+
+
+def population(enrollment: ir.Table, attribution: ir.Table | None, spec: ClaimsMeasureSpec) -> ir.Table:
+    """Members of each entity enrolled in the period: ``entity_id, member_id, cell, member_months``."""
+    months = enrollment.filter(
+        (enrollment.month >= ibis.literal(spec.period.start))
+        & (enrollment.month <= ibis.literal(spec.period.end))
+    )
+    per_member = months.group_by("member_id").aggregate(member_months=months.month.nunique().cast("int64"))
+    if attribution is None:
+        return per_member.mutate(
+            entity_id=ibis.literal(spec.default_entity_id), cell=ibis.null().cast("string")
+        ).select("entity_id", "member_id", "cell", "member_months")
+    cell = attribution.cell.cast("string") if "cell" in attribution.columns else ibis.null().cast("string")
+    links = attribution.select(
+        entity_id=attribution.entity_id.cast("string"),
+        member_id=attribution.member_id.cast("string"),
+        cell=cell,
+    ).distinct()
+    joined = links.inner_join(per_member, "member_id")
+    return joined.select("entity_id", "member_id", "cell", "member_months")
+
+
+def claim_lines(
+    medical_claims: ir.Table, pharmacy_claims: ir.Table | None, spec: ClaimsMeasureSpec
+) -> ir.Table:
+    """Claim lines counted for the period: ``member_id, claim_type, cents``."""
+    rules = spec.rules
+    start, end, runout = (
+        ibis.literal(spec.period.start),
+        ibis.literal(spec.period.end),
+        ibis.literal(spec.runout_end),
+    )
+    medical = medical_claims.mutate(
+        service_day=ibis.coalesce(medical_claims.service_date, medical_claims.claim_from_date),
+    )
+    medical = medical.select(
+        member_id=medical.member_id,
+        claim_type=medical.claim_type,
+        service_day=medical.service_day,
+        processed_date=medical.processed_date,
+        cents=to_cents(medical[rules.amount_field].fill_null(0)),
+    )
+    lines = medical
+    if rules.include_pharmacy and pharmacy_claims is not None:
+        pharmacy = pharmacy_claims.select(
+            member_id=pharmacy_claims.member_id,
+            claim_type=ibis.literal(PHARMACY_CLAIM_TYPE),
+            service_day=pharmacy_claims.dispensing_date,
+            processed_date=pharmacy_claims.processed_date,
+            cents=to_cents(pharmacy_claims[rules.amount_field].fill_null(0)),
+        )
+        lines = lines.union(pharmacy)
+    counted = lines.filter(
+        (lines.service_day >= start)
+        & (lines.service_day <= end)
+        & (lines.processed_date.isnull() | (lines.processed_date <= runout))
+    )
+    if rules.exclude_claim_types:
+        counted = counted.filter(~counted.claim_type.isin(list(rules.exclude_claim_types)))
+    return counted.select("member_id", "claim_type", "cents")
+
+
+def measure(
+    tables: Mapping[str, ir.Table], attribution: ir.Table | None, spec: ClaimsMeasureSpec
+) -> tuple[ir.Table, ir.Table]:
+    """Per-entity measures and member months by cell.
+
+    Parameters
+    ----------
+    tables
+        Canonical tables (``enrollment``, ``medical_claims`` and, when pharmacy is included,
+        ``pharmacy_claims``).
+    attribution
+        ``member_id, entity_id[, cell]`` or None (everyone to the default entity).
+    spec
+        Period, expenditure rules, stop-loss attachment and carve-outs.
+
+    Returns
+    -------
+    (measures, cells)
+        ``measures`` has :data:`MEASURE_COLUMNS`; ``cells`` has ``entity_id, cell, member_months``.
+    """
+    members = population(tables["enrollment"], attribution, spec)
+    pharmacy = tables.get("pharmacy_claims") if spec.rules.include_pharmacy else None
+    lines = claim_lines(tables["medical_claims"], pharmacy, spec)
+    carved = list(spec.carve_outs)
+    lines = lines.mutate(carved_out=lines.claim_type.isin(carved) if carved else ibis.literal(False))
+    per_member_spend = lines.group_by("member_id").aggregate(
+        cents=lines.cents.sum(),
+        carved_cents=lines.cents.sum(where=lines.carved_out),
+        line_count=lines.count(),
+    )
+    member = members.left_join(per_member_spend, "member_id").select(
+        "entity_id",
+        "member_id",
+        "member_months",
+        cents=ibis._.cents.fill_null(0),
+        carved_cents=ibis._.carved_cents.fill_null(0),
+        line_count=ibis._.line_count.fill_null(0),
+    )
+    cap = spec.rules.truncation_per_member
+    truncated = ibis.least(member.cents, _cents_literal(cap)) if cap is not None else member.cents
+    covered = member.cents - member.carved_cents
+    if spec.stop_loss_attachment is not None:
+        excess = ibis.greatest(covered - _cents_literal(spec.stop_loss_attachment), 0)
+    else:
+        excess = ibis.literal(0)
+    member = member.mutate(truncated_cents=truncated, excess_cents=excess.cast("int64"))
+    measures = member.group_by("entity_id").aggregate(
+        population=member.member_id.nunique().cast("int64"),
+        member_months=member.member_months.sum().cast("int64"),
+        members_with_claims=(member.line_count > 0).sum().cast("int64"),
+        claim_lines=member.line_count.sum().cast("int64"),
+        expenditure_cents=member.cents.sum().cast("int64"),
+        truncated_expenditure_cents=member.truncated_cents.sum().cast("int64"),
+        members_truncated=(member.truncated_cents < member.cents).sum().cast("int64"),
+        stop_loss_excess_cents=member.excess_cents.sum().cast("int64"),
+        carved_out_cents=member.carved_cents.sum().cast("int64"),
+    )
+    with_cell = members.filter(members.cell.notnull())
+    cells = with_cell.group_by(["entity_id", "cell"]).aggregate(
+        member_months=with_cell.member_months.sum().cast("int64")
+    )
+    return measures.select(*MEASURE_COLUMNS).order_by("entity_id"), cells.order_by(["entity_id", "cell"])
+
+
+def entity_inputs(
+    measures: list[dict[str, Any]],
+    cells: list[dict[str, Any]],
+    spec: ClaimsMeasureSpec,
+    contract: Contract,
+    given: Mapping[str, EntityInputs] | None = None,
+    *,
+    source: str = "claims",
+) -> list[EntityInputs]:
+    """Combine measured rows with inputs given per entity (benchmark, quality, ...) into EntityInputs.
+
+    Measured values (population, member months, expenditure, stop-loss excess) replace given ones; given
+    values fill everything claims cannot measure. Without a given benchmark, the contract's
+    ``target.benchmark_per_person_year`` × person-years is used.
+    """
+    given = given or {}
+    by_entity_cells: dict[str, dict[str, int]] = {}
+    for row in cells:
+        by_entity_cells.setdefault(str(row["entity_id"]), {})[str(row["cell"])] = int(row["member_months"])
+    completion = spec.rules.completion_factor
+    out: list[EntityInputs] = []
+    for row in measures:
+        entity_id = str(row["entity_id"])
+        base = given.get(entity_id)
+        values: dict[str, Any] = base.model_dump() if base is not None else {"entity_id": entity_id}
+        member_months = int(row["member_months"])
+        raw = cents_to_decimal(int(row["expenditure_cents"]))
+        truncated = cents_to_decimal(int(row["truncated_expenditure_cents"]))
+        expenditure = truncated * completion
+        person_years = Decimal(member_months) / Decimal(12) if member_months else None
+        values.update(
+            population=int(row["population"]),
+            member_months=member_months,
+            person_years=person_years,
+            expenditure=expenditure,
+            stop_loss_excess=cents_to_decimal(int(row["stop_loss_excess_cents"])),
+            carved_out_expenditure=cents_to_decimal(int(row["carved_out_cents"])),
+        )
+        if entity_id in by_entity_cells:
+            values["months_by_cell"] = by_entity_cells[entity_id]
+        if values.get("benchmark") is None and contract.target.benchmark_per_person_year and person_years:
+            values["benchmark"] = contract.target.benchmark_per_person_year * person_years
+        values["source"] = f"{source}: {row['claim_lines']} claim lines, {row['population']} members" + (
+            f"; {base.source}" if base is not None and base.source else ""
+        )
+        values["detail"] = {
+            "expenditure_before_truncation": str(raw),
+            "expenditure_truncated": str(truncated),
+            "members_truncated": str(row["members_truncated"]),
+            "completion_factor": str(completion),
+            "runout_end": spec.runout_end.isoformat(),
+        }
+        out.append(EntityInputs.model_validate(values))
+    return out
