@@ -96,7 +96,7 @@ def sequestration_rate(performance_year: int) -> tuple[Decimal, str]:
         if first <= performance_year <= last:
             return _dec(entry["rate"]), " ".join(entry["citation"].split())
     raise ConfigurationError(
-        f"performance year {performance_year}: no sequestration rule (2013-2030 covered)"
+        f"performance year {performance_year}: no sequestration rule (2013-2025 covered)"
     )
 
 

@@ -1,0 +1,162 @@
+"""MSSP contract templates built from the rules data, so the shipped YAML never drifts from the rules.
+
+Each template is a contract (:mod:`apmkit.contracts`) with one ``shared_savings`` component whose terms are
+the track's rules in its first performance year; every later year whose rules differ is a ``glide_path`` step
+that sets only what changed. ``render_template`` writes the YAML shipped as
+``apmkit/contracts/templates/mssp_<track>.yaml``; the tests check that the shipped files equal it and that
+``Contract.for_period(year)`` gives :func:`~apmkit.programs.mssp.rules.mssp_terms` for every year.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import yaml
+
+from apmkit.programs.mssp.rules import MsrElection, mssp_terms, track_label, track_years
+
+__all__ = [
+    "TEMPLATE_TRACKS",
+    "default_msr_election",
+    "mssp_contract_data",
+    "render_template",
+    "template_name",
+]
+
+# template file suffix → track key
+TEMPLATE_TRACKS: dict[str, str] = {
+    "track1": "track_1",
+    "track2": "track_2",
+    "track3": "track_3",
+    "basic_a": "basic_a",
+    "basic_b": "basic_b",
+    "basic_c": "basic_c",
+    "basic_d": "basic_d",
+    "basic_e": "basic_e",
+    "enhanced": "enhanced",
+}
+
+_ONE_SIDED = ("track_1", "basic_a", "basic_b")
+
+
+def template_name(track: str) -> str:
+    """The template name (``mssp_track1``) of a track key (``track_1``)."""
+    for suffix, key in TEMPLATE_TRACKS.items():
+        if key == track:
+            return f"mssp_{suffix}"
+    raise KeyError(track)
+
+
+def default_msr_election(track: str) -> MsrElection:
+    """The MSR/MLR election a template assumes: Track 2's historical fixed 2 %, else the variable table."""
+    return Decimal("0.02") if track == "track_2" else "variable"
+
+
+def _terms_data(track: str, year: int) -> dict[str, Any]:
+    terms = mssp_terms(track, year, msr_election=default_msr_election(track))
+    data: dict[str, Any] = terms.model_dump(mode="python", exclude_none=True)
+    return data
+
+
+def _changes(before: Any, after: Any, path: str) -> dict[str, Any]:
+    """Leaf paths whose value differs between two nested dicts (whole values where the shape changes)."""
+    if isinstance(before, dict) and isinstance(after, dict) and before.keys() == after.keys():
+        found: dict[str, Any] = {}
+        for key in after:
+            found.update(_changes(before[key], after[key], f"{path}.{key}"))
+        return found
+    return {} if before == after else {path: after}
+
+
+def mssp_contract_data(track: str) -> dict[str, Any]:
+    """The contract document (as data) of an MSSP track: first-year terms plus a glide path of later changes."""
+    years = track_years(track)
+    first = years[0]
+    terms = _terms_data(track, first)
+    glide: list[dict[str, Any]] = []
+    previous = terms
+    for year in years[1:]:
+        current = _terms_data(track, year)
+        changed = _changes(previous, current, "shared_savings.terms")
+        if changed:
+            glide.append({"period": str(year), "set": changed})
+        previous = current
+    one_sided = track in _ONE_SIDED
+    unverified = []
+    if track == "track_2":
+        unverified.append(
+            "loss cap 10 % of benchmark assumes the third or later year in Track 2 (5 % / 7.5 % in years 1 / 2)"
+        )
+    if track == "track_2":
+        unverified.append(
+            "MSR/MLR fixed at 2 % through PY2015; from PY2016 it is the ACO's election (fixed 0-2 % or the "
+            "variable table): the template keeps 2 %"
+        )
+    elif not one_sided:
+        unverified.append(
+            "MSR/MLR election assumed variable: set minimum_savings_rate to the ACO's election "
+            "(fixed 0, 0.005, 0.01, 0.015 or 0.02, or the variable table)"
+        )
+    if default_msr_election(track) == "variable" or one_sided:
+        unverified.append(
+            "one-sided MSR table below 5,000 beneficiaries is data-derived from CMS PUFs (docs/mssp.md)"
+        )
+    return {
+        "schema_version": "1",
+        "id": template_name(track),
+        "name": f"Medicare Shared Savings Program, {track_label(track)}, PY{first}-PY{years[-1]}",
+        "version": "1",
+        "program": "MSSP",
+        "payer": "CMS",
+        "line_of_business": "medicare_ffs",
+        "entity_type": "aco",
+        "hcp_lan_category": "3A" if one_sided else "3B",
+        "components": [
+            {
+                "id": "shared_savings",
+                "type": "shared_savings",
+                "clause": terms.get("citation", ""),
+                "description": (
+                    "Earned shared savings"
+                    + ("" if one_sided else " or owed shared losses")
+                    + f" under the MSSP {track_label(track)} rules of each performance year"
+                ),
+                "terms": terms,
+            }
+        ],
+        "glide_path": glide,
+        "unverified": unverified,
+        "sources": [
+            "42 CFR Part 425 (sections cited on each term)",
+            "CMS MSSP ACO public use files PY2013-2021 (data-derived rules; docs/mssp.md)",
+        ],
+    }
+
+
+class _Dumper(yaml.SafeDumper):
+    """Writes Decimals as plain numbers (the contract loader reads them back as exact decimals)."""
+
+
+def _decimal(dumper: yaml.SafeDumper, value: Decimal) -> yaml.Node:
+    text = format(value, "f")
+    if "." not in text:
+        text += ".0"
+    return dumper.represent_scalar("tag:yaml.org,2002:float", text)
+
+
+_Dumper.add_representer(Decimal, _decimal)
+
+
+def render_template(track: str) -> str:
+    """The YAML text of the track's template, with a header saying where it comes from."""
+    years = track_years(track)
+    header = (
+        f"# MSSP {track_label(track)}, performance years {years[0]}-{years[-1]}: generated from\n"
+        "# apmkit/programs/mssp/data/rules.yaml by apmkit.programs.mssp.templates (do not edit by hand; edit the\n"
+        "# rules and regenerate). The glide path sets the terms that change in later performance years.\n"
+    )
+    body = yaml.dump(
+        mssp_contract_data(track), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=110
+    )
+    return header + body
