@@ -227,11 +227,12 @@ def test_cjr_excellent_is_strictly_above_15() -> None:
     }
     good = one(load_template("cjr"), quality_score=D("15.0"), **base)
     excellent = one(load_template("cjr"), quality_score=D("15.1"), **base)
-    discount = {
-        s.entity_id: next(l.value for l in s.lines if l.label == "Effective discount") for s in (good,)
-    }
-    assert discount["E1"] == D("0.02")
-    assert next(l.value for l in excellent.lines if l.label == "Effective discount") == D("0.015")
+    assert _line(good, "Effective discount") == D("0.02")
+    assert _line(excellent, "Effective discount") == D("0.015")
+
+
+def _line(statement: EntityStatement, label: str) -> D | None:
+    return next(line.value for line in statement.lines if line.label == label)
 
 
 def test_glide_path_changes_terms_by_year() -> None:
