@@ -43,8 +43,16 @@ class EpisodeDefinition(_Frozen):
     excluded_claim_types
         Claim types not counted (e.g. ``hospice``).
     subgroup_dx
-        Principal diagnoses (ICD-10-CM, no dot) that put the episode in the ``with_dx`` subgroup
-        (CJR: hip fracture), so target prices are set separately.
+        Principal-diagnosis prefixes (ICD-10-CM, no dot) that put the episode in the subgroup (CJR: hip
+        fracture), so target prices are set separately.
+    subgroup_drgs
+        Trigger MS-DRGs that are in the subgroup whatever the diagnosis (CJR: 521/522, hip replacement
+        with principal diagnosis of hip fracture, from 10/1/2020).
+    price_group_by_drg
+        Trigger MS-DRG -> target-price group (CJR: 469 and 521 -> ``469``, 470 and 522 -> ``470``);
+        unmapped triggers price with the episode id. The subgroup adds ``_subgroup`` to the group.
+    required_px
+        ICD-10-PCS codes of which one must be on the anchor claim (BPCI-A TAVR); empty = none needed.
     precedence
         Lower wins when episodes of different categories overlap for the same member.
     """
@@ -59,6 +67,9 @@ class EpisodeDefinition(_Frozen):
     excluded_hcpcs: tuple[str, ...] = ()
     excluded_claim_types: tuple[str, ...] = ()
     subgroup_dx: tuple[str, ...] = ()
+    subgroup_drgs: tuple[str, ...] = ()
+    price_group_by_drg: dict[str, str] = Field(default_factory=dict)
+    required_px: tuple[str, ...] = ()
     precedence: int = 100
 
     @model_validator(mode="after")
