@@ -7,6 +7,7 @@ or contract in the same job). Both take ibis tables and return ibis tables; noth
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -18,7 +19,7 @@ from apmkit.attribution.episodes import episode_attribution
 from apmkit.attribution.inputs import REJECTS
 from apmkit.attribution.lines import active_participants, code_list, qualifying_lines
 from apmkit.attribution.outputs import ATTRIBUTION
-from apmkit.attribution.ranking import candidate_scores, provider_scores, rank_candidates, top_provider
+from apmkit.attribution.ranking import Basis, candidate_scores, provider_scores, rank_candidates, top_provider
 from apmkit.attribution.spec import (
     AnySpec,
     EpisodeSpec,
@@ -26,6 +27,7 @@ from apmkit.attribution.spec import (
     OverrideSource,
     PluralitySpec,
     RosterSpec,
+    TieBreak,
     program_year,
 )
 from apmkit.attribution.windows import Window, assignment_window
@@ -119,10 +121,10 @@ def attribute(inputs: AttributionInputs, spec: AnySpec, as_of: dt.date) -> Attri
     """
     window = assignment_window(spec, as_of)
     if isinstance(spec, EpisodeSpec):
-        table, rejects = episode_attribution(
+        table, episode_rejects = episode_attribution(
             inputs.medical_claims, inputs.providers, inputs.members, inputs.enrollment, spec, window
         )
-        return AttributionResult(_label(table, spec, window, as_of), _label_rejects(rejects, spec))
+        return AttributionResult(_label(table, spec, window, as_of), _label_rejects(episode_rejects, spec))
     participants = inputs.participants
     rejects: list[ir.Table] = []
     decisions: list[ir.Table] = []
@@ -263,8 +265,8 @@ def _ranked_decisions(
     lines: ir.Table,
     *,
     level: str,
-    basis: str,
-    tie_breaks: Sequence[str],
+    basis: Basis,
+    tie_breaks: Sequence[TieBreak],
     step: str,
     qualified_pairs: ir.Table | None,
     require_entity: bool,
@@ -272,10 +274,10 @@ def _ranked_decisions(
 ) -> ir.Table:
     """Rank candidates for the members in ``lines`` and turn the result into decisions."""
     by_provider = provider_scores(lines, _candidate_expr(lines, level))
-    ranked = rank_candidates(candidate_scores(by_provider), basis=basis, tie_breaks=tie_breaks)  # type: ignore[arg-type]
+    ranked = rank_candidates(candidate_scores(by_provider), basis=basis, tie_breaks=tie_breaks)
     top = top_provider(
         by_provider, ranked, basis="allowed" if basis == "recency" else basis, tie_breaks=tie_breaks
-    )  # type: ignore[arg-type]
+    )
     joined = ranked.left_join(top, ranked.member_id == top.member_id).drop("member_id_right")
     if qualified_pairs is not None:
         pairs = qualified_pairs.select(
@@ -320,19 +322,20 @@ def _plurality_decisions(lines: ir.Table, spec: PluralitySpec, has_participants:
         lines = lines.filter(lines.specialty.isin(list(spec.primary_care_specialties)))
     lines = lines.filter(lines.in_window)
     out: list[ir.Table] = []
-    common = {
-        "level": spec.level,
-        "tie_breaks": spec.tie_breaks,
-        "qualified_pairs": None,
-        "require_entity": has_participants,
-        "outside_reason": "plurality_outside_contract",
-    }
+    rank = functools.partial(
+        _ranked_decisions,
+        level=spec.level,
+        tie_breaks=spec.tie_breaks,
+        qualified_pairs=None,
+        require_entity=has_participants,
+        outside_reason="plurality_outside_contract",
+    )
     if spec.awv_trigger:
         awv_lines = lines.filter(lines.hcpcs_code.isin(list(spec.awv_codes)))
-        out.append(_ranked_decisions(awv_lines, basis="recency", step="awv", **common))  # type: ignore[arg-type]
+        out.append(rank(awv_lines, basis="recency", step="awv"))
         awv_members = awv_lines.select(_a_member=awv_lines.member_id).distinct()
         lines = lines.anti_join(awv_members, lines.member_id == awv_members._a_member)
-    out.append(_ranked_decisions(lines, basis=spec.basis, step="plurality", **common))  # type: ignore[arg-type]
+    out.append(rank(lines, basis=spec.basis, step="plurality"))
     return out
 
 
@@ -357,21 +360,22 @@ def _mssp_decisions(
     prestep_members = prestep.select(_p_member=prestep.member_id).distinct()
     pcp_npp = in_window.filter(in_window.role.isin(["pcp", "npp"]))
     any_pcp_npp = pcp_npp.select(_n_member=pcp_npp.member_id).distinct()
-    common = {
-        "level": "entity",
-        "basis": "allowed",
-        "tie_breaks": spec.tie_breaks,
-        "require_entity": True,
-        "outside_reason": "plurality_elsewhere",
-    }
+    rank = functools.partial(
+        _ranked_decisions,
+        level="entity",
+        basis="allowed",
+        tie_breaks=spec.tie_breaks,
+        require_entity=True,
+        outside_reason="plurality_elsewhere",
+    )
     # (b)(3) step 1: PCP + NPP allowed charges, ACO against every other ACO and unaffiliated TIN.
     step1_lines = pcp_npp.semi_join(prestep_members, pcp_npp.member_id == prestep_members._p_member)
-    out = [_ranked_decisions(step1_lines, step="step1", qualified_pairs=prestep, **common)]  # type: ignore[arg-type]
+    out = [rank(step1_lines, step="step1", qualified_pairs=prestep)]
     # (b)(4) step 2: no PCP/NPP primary care anywhere; listed specialists' charges.
     specialists = in_window.filter(in_window.role == "specialist")
     step2_lines = specialists.semi_join(prestep_members, specialists.member_id == prestep_members._p_member)
     step2_lines = step2_lines.anti_join(any_pcp_npp, step2_lines.member_id == any_pcp_npp._n_member)
-    out.append(_ranked_decisions(step2_lines, step="step2", qualified_pairs=prestep, **common))  # type: ignore[arg-type]
+    out.append(rank(step2_lines, step="step2", qualified_pairs=prestep))
     include_step3 = spec.include_step3 if spec.include_step3 is not None else year >= 2025
     if include_step3:
         # (b)(5): not identified by the pre-step; an ACO NPP service in the window and an ACO physician
@@ -392,7 +396,7 @@ def _mssp_decisions(
         ).select("member_id", "entity_id")
         step3_members = step3_pairs.select(_s_member=step3_pairs.member_id).distinct()
         step3_lines = lines.semi_join(step3_members, lines.member_id == step3_members._s_member)
-        out.append(_ranked_decisions(step3_lines, step="step3", qualified_pairs=step3_pairs, **common))  # type: ignore[arg-type]
+        out.append(rank(step3_lines, step="step3", qualified_pairs=step3_pairs))
     return out
 
 

@@ -1,0 +1,246 @@
+"""``apmkit attribute``: attribute members to entities, TINs and clinicians under a contract's method."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import typer
+import yaml
+
+from apmkit.attribution.assign import AttributionInputs, attribute_many
+from apmkit.attribution.fhir import atr_bundle, atr_groups
+from apmkit.attribution.inputs import ASSIGNMENT_INPUT, PARTICIPANTS, REJECTS, conform_input
+from apmkit.attribution.outputs import ATTRIBUTION
+from apmkit.attribution.reports import changes, monthly_list, panel_summary
+from apmkit.attribution.spec import AnySpec, parse_attribution_specs, program_year
+from apmkit.attribution.windows import add_months, month_end
+from apmkit.cli.common import open_engine, progress, state
+from apmkit.engines import Engine
+from apmkit.errors import ConfigurationError, InputFileError
+from apmkit.schemas.model import TableSchema
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``attribute`` command to the ``apmkit`` command."""
+    app.command("attribute")(attribute_command)
+
+
+def load_specs(path: Path) -> list[AnySpec]:
+    """The ``attribution:`` section of a contract YAML, or a YAML whose top level is the spec (or a list)."""
+    if not path.is_file():
+        raise InputFileError(path, "file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise InputFileError(path, "not valid YAML", line=(mark.line + 1) if mark else None) from None
+    if isinstance(data, dict) and "attribution" in data and data["attribution"] is None:
+        raise ConfigurationError(f"{path}: field attribution: the contract has no attribution section")
+    return parse_attribution_specs(data, source=str(path))
+
+
+def read_input_csv(
+    engine: Engine, path: Path, schema: TableSchema, input_name: str
+) -> tuple[ir.Table, ir.Table, int]:
+    """Read a participants/roster/selection/alignment CSV as text, check its header, conform its rows."""
+    if not path.is_file():
+        raise InputFileError(path, "file not found")
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        header = next(csv.reader(handle), None)
+    if not header:
+        raise InputFileError(path, "empty file", line=1)
+    header = [h.strip() for h in header]
+    for column in schema.columns:
+        if (
+            column.required
+            and column.name not in header
+            and column.name not in ("source_file", "source_line")
+        ):
+            raise InputFileError(path, "missing required column", line=1, field=column.name)
+    try:
+        raw = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, encoding="utf8"),
+            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(header, pa.string())),
+        )
+    except pa.ArrowInvalid as exc:
+        raise InputFileError(path, f"not a readable CSV file ({str(exc).splitlines()[0]})") from None
+    known = [name for name in header if name in schema.names]
+    raw = raw.select(known)
+    raw = raw.append_column("source_file", pa.array([path.name] * raw.num_rows, pa.string()))
+    # Header is line 1, so data lines start at 2.
+    raw = raw.append_column("source_line", pa.array(range(2, raw.num_rows + 2), pa.int64()))
+    valid, rejects = conform_input(engine.from_arrow(raw), schema, input_name)
+    return valid, rejects, raw.num_rows
+
+
+def write_table(engine: Engine, table: ir.Table, parquet_path: Path) -> int:
+    """Write Parquet and a CSV beside it; return the row count."""
+    engine.write_parquet(table, parquet_path)
+    arrow = engine.to_arrow(table)
+    pacsv.write_csv(arrow, parquet_path.with_suffix(".csv"))
+    return arrow.num_rows
+
+
+def _sibling(out: Path, suffix: str) -> Path:
+    return out.with_name(f"{out.stem}_{suffix}.parquet")
+
+
+def attribute_command(
+    contract: Annotated[
+        Path, typer.Option("--contract", help="Contract YAML (its attribution: section) or a spec YAML.")
+    ],
+    data: Annotated[Path, typer.Option("--from", help="Folder of canonical tables (apmkit ingest / synth).")],
+    as_of: Annotated[str, typer.Option("--as-of", help="Run date, YYYY-MM-DD.")],
+    out: Annotated[
+        Path, typer.Option("--out", help="Attribution Parquet file (a CSV is written beside it).")
+    ],
+    participants: Annotated[
+        Path | None, typer.Option("--participants", help="CSV: entity_id, tin[, npi, start_date, end_date].")
+    ] = None,
+    roster: Annotated[
+        Path | None,
+        typer.Option("--roster", help="CSV: member_id, entity_id/tin/npi, start_date[, end_date]."),
+    ] = None,
+    member_selected_pcp: Annotated[
+        Path | None, typer.Option("--member-selected-pcp", help="CSV, same columns as --roster.")
+    ] = None,
+    voluntary_alignment: Annotated[
+        Path | None, typer.Option("--voluntary-alignment", help="CSV, same columns as --roster.")
+    ] = None,
+    previous: Annotated[
+        Path | None,
+        typer.Option("--previous", help="An earlier attribution Parquet: write the change report."),
+    ] = None,
+    monthly: Annotated[
+        bool, typer.Option("--monthly", help="Also run at every month end of the program year up to --as-of.")
+    ] = False,
+    fhir: Annotated[
+        Path | None, typer.Option("--fhir", help="Write the Da Vinci ATR Group bundle (JSON).")
+    ] = None,
+    member_system: Annotated[
+        str, typer.Option("--member-system", help="FHIR identifier system of member_id in the ATR export.")
+    ] = "urn:apmkit:member-id",
+) -> None:
+    """Attribute members (plurality, MSSP step-wise, roster or episode) and explain every assignment.
+
+    Writes OUT (+ .csv), OUT_rejects, OUT_list (monthly attribution list by entity/TIN/NPI), OUT_panels,
+    and with --previous or --monthly OUT_changes (adds, drops, transfers with reasons).
+    """
+    try:
+        run_date = dt.date.fromisoformat(as_of)
+    except ValueError:
+        raise ConfigurationError(f"option --as-of: {as_of!r} is not a date (YYYY-MM-DD)") from None
+    specs = load_specs(contract)
+    console = state.console
+    engine = open_engine()
+    try:
+        tables = engine.canonical(data)
+        missing = [
+            name
+            for name in ("members", "enrollment", "medical_claims", "providers")
+            if name not in tables.present()
+        ]
+        if "medical_claims" in missing and any(s.method != "roster" for s in specs):
+            raise InputFileError(data, "no medical_claims table in the folder")
+        extras: dict[str, ir.Table | None] = {}
+        input_rejects: list[ir.Table] = []
+        read_counts: dict[str, int] = {}
+        for name, path, schema in (
+            ("participants", participants, PARTICIPANTS),
+            ("roster", roster, ASSIGNMENT_INPUT),
+            ("member_selected_pcp", member_selected_pcp, ASSIGNMENT_INPUT),
+            ("voluntary_alignment", voluntary_alignment, ASSIGNMENT_INPUT),
+        ):
+            if path is None:
+                continue
+            valid, rejects, read = read_input_csv(engine, path, schema, name)
+            extras[name] = engine.materialize(valid)
+            input_rejects.append(rejects)
+            read_counts[name] = read
+        inputs = AttributionInputs.from_tables(tables, **extras)
+        run_dates = [run_date]
+        if monthly:
+            year = program_year(specs[0], run_date)
+            ends = [month_end(add_months(dt.date(year, 1, 1), i)) for i in range(12)]
+            run_dates = [d for d in ends if d < run_date] + [run_date]
+        with progress() as bar:
+            task = bar.add_task("attributing", total=len(run_dates))
+            runs = []
+            for day in run_dates:
+                result = attribute_many(inputs, specs, day)
+                runs.append((engine.materialize(result.attribution), result.rejects))
+                bar.advance(task)
+        current, line_rejects = runs[-1]
+        all_rejects = line_rejects
+        for extra in input_rejects:
+            all_rejects = all_rejects.union(REJECTS.select_from(extra), distinct=False)
+        written = {"attribution": write_table(engine, current, out)}
+        all_rejects = engine.materialize(all_rejects)
+        written["rejects"] = write_table(engine, all_rejects, _sibling(out, "rejects"))
+        history = runs[0][0]
+        for table, _ in runs[1:]:
+            history = history.union(table, distinct=False)
+        written["list"] = write_table(engine, monthly_list(history), _sibling(out, "list"))
+        written["panels"] = write_table(engine, panel_summary(history), _sibling(out, "panels"))
+        change_table = None
+        last_pair: tuple[ir.Table, ir.Table] | None = None
+        if previous is not None or len(runs) > 1:
+            pairs = [(runs[i][0], runs[i + 1][0]) for i in range(len(runs) - 1)]
+            if previous is not None:
+                pairs.insert(0, (ATTRIBUTION.select_from(engine.read_parquet(previous)), runs[0][0]))
+            last_pair = pairs[-1]
+            change_table = changes(*pairs[0])
+            for before, after in pairs[1:]:
+                change_table = change_table.union(changes(before, after), distinct=False)
+            change_table = engine.materialize(change_table)
+            written["changes"] = write_table(engine, change_table, _sibling(out, "changes"))
+        if fhir is not None:
+            last_changes = changes(*last_pair) if last_pair is not None else None
+            groups: list[dict[str, Any]] = []
+            for spec in specs:
+                year = program_year(spec, run_date)
+                these = current.filter(current.contract_id == spec.name)
+                groups.extend(
+                    atr_groups(
+                        engine.to_arrow(these),
+                        period_start=dt.date(year, 1, 1),
+                        period_end=dt.date(year, 12, 31),
+                        changes=engine.to_arrow(last_changes.filter(last_changes.contract_id == spec.name))
+                        if last_changes is not None
+                        else None,
+                        member_system=member_system,
+                    )
+                )
+            fhir.parent.mkdir(parents=True, exist_ok=True)
+            fhir.write_text(json.dumps(atr_bundle(groups), indent=1), encoding="utf-8")
+        summary = engine.to_arrow(
+            current.group_by("contract_id").agg(
+                members=current.member_id.nunique(), attributed=current.attributed.sum().cast("int64")
+            )
+        ).to_pylist()
+        claims_read = engine.count(tables["medical_claims"])
+        rejected = engine.to_arrow(
+            engine.materialize(all_rejects).group_by("input").agg(rows=lambda t: t.count())
+        ).to_pylist()
+    finally:
+        engine.close()
+    console.print(
+        f"read: {claims_read:,} claim lines" + "".join(f", {n:,} {k} rows" for k, n in read_counts.items())
+    )
+    for row in summary:
+        console.print(
+            f"{row['contract_id']}: {row['members']:,} members, {row['attributed']:,} attributed, "
+            f"{row['members'] - row['attributed']:,} not attributed (reasons in {out.name})"
+        )
+    console.print("rejected: " + (", ".join(f"{r['rows']:,} {r['input']} rows" for r in rejected) or "none"))
+    console.print(
+        "wrote: " + ", ".join(f"{k} ({n:,} rows)" for k, n in written.items()) + (f", {fhir}" if fhir else "")
+    )
