@@ -101,10 +101,29 @@ def contract_from_data(data: Any, source: str = "<contract>") -> Contract:
         raise ConfigurationError(format_validation_error(exc, data, source)) from exc
 
 
+class _DecimalDumper(yaml.SafeDumper):
+    """YAML dumper that writes decimals as exact numbers (read back as Decimal by the loader)."""
+
+
+def _represent_decimal(dumper: yaml.SafeDumper, value: Decimal) -> yaml.Node:
+    return dumper.represent_scalar("tag:yaml.org,2002:float", str(value))
+
+
+_DecimalDumper.add_representer(Decimal, _represent_decimal)
+
+
 def contract_to_yaml(contract: Contract) -> str:
-    """The contract as YAML; decimals are written as their exact text."""
+    """The contract as YAML (defaults left out); decimals are written as their exact text."""
     data = json.loads(contract.model_dump_json(exclude_defaults=True))
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    # ``type`` has a default on each component class but is the discriminator: it must be written.
+    data["components"] = [
+        {"id": written.pop("id"), "type": component.type, **written}
+        for written, component in zip(data["components"], contract.components, strict=True)
+    ]
+    if contract.glide_path:
+        # glide-path values are free-form: keep their Python types (Decimal) rather than JSON strings
+        data["glide_path"] = [{"period": step.period, "set": dict(step.set)} for step in contract.glide_path]
+    return yaml.dump(data, Dumper=_DecimalDumper, sort_keys=False, allow_unicode=True)
 
 
 def contract_json_schema() -> dict[str, Any]:
