@@ -26,6 +26,7 @@ from apmkit.programs.mssp.puf import (
 RAW_2013 = "PY2013_SSP_ACO_PUF_columns.csv"
 RAW_2014 = "PY2014_SSP_ACO_PUF_columns.csv"
 STANDARDIZED = "mssp_aco_results_2013_2017_columns.csv"
+RAW_2018_ROWS = "PY2018_SSP_ACO_PUF_rows.csv"
 
 
 def _reproduce(engine: Engine, path: Path, year: int) -> PufReproduction:
@@ -45,6 +46,7 @@ def _row(result: PufReproduction, aco: str):  # type: ignore[no-untyped-def]
         (STANDARDIZED, 2015, 392, 3, 0, 0),
         (STANDARDIZED, 2016, 432, 6, 16, 4),
         (STANDARDIZED, 2017, 472, 6, 33, 11),
+        (RAW_2018_ROWS, 2018, 15, 0, 3, 1),
     ],
 )
 def test_every_aco_matches_published_earn_save_loss(
@@ -97,6 +99,97 @@ def test_standardized_2017_euc_and_loss_rate_floor(engine: Engine, fixtures_dir:
     assert kcmpa.calculation is not None
     assert kcmpa.calculation.minimum_savings_rate == Decimal("0.254190476")
     assert kcmpa.computed == 0 and kcmpa.status == "match"
+
+
+def test_py2018_raw_names_track_1_plus_cap_and_failed_quality(engine: Engine, fixtures_dir: Path) -> None:
+    result = _reproduce(engine, fixtures_dir / "mssp" / RAW_2018_ROWS, 2018)
+    tracks = {row.aco_id: row.track for row in result.rows}
+    assert [aco for aco, track in tracks.items() if track == "track_1_plus"] == [
+        "A1033",
+        "A1051",
+        "A1498",
+        "A3631",
+    ]
+    # A1409: the savings cap binds, 10 % x 121,182,225 (published 12,118,223).
+    balance = _row(result, "A1409")
+    assert balance.calculation is not None and balance.calculation.savings_cap == balance.computed
+    # A3743 (Track 3) failed the quality standard: FSR 0, loss rate 75 %, less the EUC amount:
+    # 0.75 x 2,828,054 - 2,797 = 2,118,243.50 (published -2,118,244; rules §3).
+    nevada = _row(result, "A3743")
+    assert nevada.calculation is not None and nevada.calculation.loss_rate == Decimal("0.75")
+    assert nevada.computed == Decimal("-2118243.50")
+
+
+def _single_row(engine: Engine, year: int, **fields: str) -> PufReproduction:
+    row = {"aco_id": "X1", "met_qps": "1", LINE_COLUMN: "2", **fields}
+    return reproduce_puf(engine.from_arrow(pa.table({key: [value] for key, value in row.items()})), year)
+
+
+def test_py2019_six_month_period_halves_the_euc_amount(engine: Engine) -> None:
+    # rules §5, A1498 (Track 1+, January-June 2019): owed 0.3 x 2,348,698 - 3,870 / 2 = 702,674 (published).
+    # The PUF's benchmark level is not quoted there: a 12-month benchmark of 10,000 x 20,000 person-years and
+    # the half-year total of 100,000,000 stand in for it (only B = UpdatedBnchmk x N_AB_Year_PY / 2 matters).
+    result = _single_row(
+        engine,
+        2019,
+        current_track_1_plus="1",
+        n_ab="20000",
+        minsavperc="0",
+        abtotbnchmk="100000000",
+        abtotexp="102348698",
+        updatedbnchmk="10000",
+        n_ab_year_py="20000",
+        qualscore="0.9",
+        disadj="-3870",
+        revlosslimit="0",
+        earnsaveloss="-702674",
+    )
+    (row,) = result.rows
+    assert row.computed == Decimal("-702674.40") and row.status == "match"
+    assert any("January-June" in note for note in row.notes)
+
+
+def test_py2020_covid_euc_zeroes_owed_losses(engine: Engine) -> None:
+    # rules §5, PY2020 A4692 (ENHANCED): shared loss 0.40 x 7,384,788 = 2,953,915 = DisAdj; EarnSaveLoss 0.
+    # Benchmark level and election are not quoted: 200,000,000 and a 0 % MLR stand in for them.
+    result = _single_row(
+        engine,
+        2020,
+        current_enhanced="1",
+        n_ab="20000",
+        minsavperc="0",
+        abtotbnchmk="200000000",
+        abtotexp="207384788",
+        qualscore="1",
+        disadj="-2953915",
+        earnsaveloss="0",
+    )
+    (row,) = result.rows
+    assert row.calculation is not None
+    assert row.calculation.shared_losses_before_cap == Decimal("2953915.2")
+    assert row.computed == 0 and row.status == "match"
+
+
+def test_revenue_capped_loss_is_not_reproducible(engine: Engine) -> None:
+    # rules §5/§8: PY2019 A2392 (Track 1+, RevLossLimit 1) published -2,074,092 against 30 % of its loss,
+    # -2,561,463: the revenue-based limit binds and participant revenue is not in the PUF. Its generated loss
+    # (2,561,463 / 0.3 = 8,538,210) and a 100,000,000 benchmark stand in for the unquoted inputs.
+    result = _single_row(
+        engine,
+        2019,
+        current_track_1_plus="1",
+        n_ab="20000",
+        minsavperc="0",
+        abtotbnchmk="100000000",
+        abtotexp="108538210",
+        qualscore="0.9",
+        revlosslimit="1",
+        earnsaveloss="-2074092",
+    )
+    (row,) = result.rows
+    assert row.computed == Decimal("-2561463.00")
+    assert row.status == "not_reproducible"
+    assert "participant revenue" in row.status_text
 
 
 def test_standardized_2013_has_no_published_amount(engine: Engine, fixtures_dir: Path) -> None:
