@@ -131,6 +131,7 @@ def _period(track: str, performance_year: int) -> dict[str, Any]:
     )
 
 
+@cache
 def mssp_terms(
     track: str,
     performance_year: int,
@@ -163,6 +164,10 @@ def mssp_terms(
     ------
     ConfigurationError
         Unknown track, a year the track does not cover, or a missing MSR election.
+
+    Notes
+    -----
+    Results are cached: the terms are frozen, and a PUF asks for the same few combinations hundreds of times.
     """
     period = _period(track, performance_year)
     sequestration, sequestration_citation = sequestration_rate(performance_year)
