@@ -160,6 +160,9 @@ def attribute(inputs: AttributionInputs, spec: AnySpec, as_of: dt.date) -> Attri
             ibis.ifelse(excluded, elig._y_reason + "_during_year", ibis.null("string"))
         )
         elig = elig.select(member_id=elig.member_id, eligible=reason.isnull(), ineligible_reason=reason)
+    # Eligibility and the qualifying lines feed several steps: computing them once (a backend-side temp
+    # table through ibis' cache) keeps the query plans small and avoids recomputing the claims joins.
+    elig = elig.cache()
     ineligible = elig.filter(~elig.eligible)
     decisions.append(_decision(ineligible, attributed=False, step=None, reason=ineligible.ineligible_reason))
 
@@ -195,7 +198,7 @@ def attribute(inputs: AttributionInputs, spec: AnySpec, as_of: dt.date) -> Attri
         )
         rejects.append(line_rejects)
         eligible_members = elig.filter(elig.eligible).select(_e_member=elig.member_id)
-        lines = lines.semi_join(eligible_members, lines.member_id == eligible_members._e_member)
+        lines = lines.semi_join(eligible_members, lines.member_id == eligible_members._e_member).cache()
         if isinstance(spec, MsspStepwiseSpec):
             decisions.extend(_mssp_decisions(lines, spec, year, participants is not None))
         else:
@@ -296,7 +299,7 @@ def _ranked_decisions(
         if require_entity or qualified_pairs is not None
         else joined.winner_entity_id.fill_null(joined.top_tin)
     )
-    return _decision(
+    decided = _decision(
         joined,
         attributed=attributed,
         step=step,
@@ -313,6 +316,8 @@ def _ranked_decisions(
         runner_up_allowed_cents=joined.runner_up_allowed_cents,
         tie_break=joined.tie_break,
     )
+    # Each step is ranked on its own: caching its result keeps the compiled plans small.
+    return decided.cache()
 
 
 def _plurality_decisions(lines: ir.Table, spec: PluralitySpec, has_participants: bool) -> list[ir.Table]:
@@ -503,7 +508,12 @@ def _override_decisions(chosen: ir.Table, source: OverrideSource, spec: AnySpec)
         entity_id=ibis.ifelse(blocked, ibis.null("string"), chosen._entity),
         tin=ibis.ifelse(blocked, ibis.null("string"), chosen.tin),
         npi=ibis.ifelse(blocked, ibis.null("string"), chosen.npi),
-        winner_id=winner,
+        # An outside designation names the professional, not an entity of the contract.
+        winner_id=ibis.ifelse(
+            blocked,
+            ibis.literal("TIN_NPI:") + chosen.tin.fill_null("") + "|" + chosen.npi.fill_null(""),
+            winner,
+        ),
     )
 
 
