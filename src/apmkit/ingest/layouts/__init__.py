@@ -1,0 +1,1 @@
+"""Record layouts of CMS file formats, as package data (see SOURCES.md)."""
