@@ -6,7 +6,7 @@ feeds :class:`~apmkit.settlement.inputs.EntityInputs` (with the benchmark and qu
 aggregate CSV).
 
 Population: members attributed to an entity (``attribution`` table: ``member_id``, ``entity_id``, optional
-``cell``) with at least one enrolled month in the period; without an attribution table every enrolled member
+``cell``; the output of ``apmkit attribute`` works as is, its unattributed rows are skipped) with at least one enrolled month in the period; without an attribution table every enrolled member
 belongs to the contract's default entity. Expenditure: claim lines of those members with a service date in
 the period, processed by the end of the run-out, excluding the contract's excluded claim types, summed per
 member, truncated per member, summed per entity; the completion factor is applied in Decimal afterwards.
@@ -100,6 +100,10 @@ def population(enrollment: ir.Table, attribution: ir.Table | None, spec: ClaimsM
         return per_member.mutate(
             entity_id=ibis.literal(spec.default_entity_id), cell=ibis.null().cast("string")
         ).select("entity_id", "member_id", "cell", "member_months")
+    if "attributed" in attribution.columns:
+        # `apmkit attribute` output: one decision per member, attributed or not
+        attribution = attribution.filter(attribution.attributed)
+    attribution = attribution.filter(attribution.entity_id.notnull())
     cell = attribution.cell.cast("string") if "cell" in attribution.columns else ibis.null().cast("string")
     links = attribution.select(
         entity_id=attribution.entity_id.cast("string"),

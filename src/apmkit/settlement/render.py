@@ -101,7 +101,7 @@ _TEXT_COLUMNS = {"entity_id", "outcome"}
 def summary_table(settlement: Settlement) -> pa.Table:
     """One row per entity: population, benchmark, expenditure, savings, MSR, sharing rate, caps, each
     component's amount, net settlement, paid during the period and balance due."""
-    names: list[str] = []
+    names: list[str] = [] if settlement.statements else ["entity_id", "net_settlement", "balance_due"]
     for statement in settlement.statements:
         for key in statement.summary:
             if key not in names:
