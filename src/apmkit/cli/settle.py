@@ -165,7 +165,10 @@ def _claims_entities(
         links = engine.read_parquet(attribution_path) if attribution_path.exists() else None
         if attribution is not None and links is None:
             raise InputFileError(attribution, "no such attribution file")
-        if links is not None:
+        if links is None and contract.attribution is not None and not isinstance(contract.attribution, dict):
+            links = _run_attribution(tables, contract, period)
+            counts["attributed_by_contract_section"] = 1
+        elif links is not None:
             missing = {"member_id", "entity_id"} - set(links.columns)
             if missing:
                 raise InputFileError(
@@ -185,6 +188,20 @@ def _claims_entities(
     )
     counts["entities"] = len(entities)
     return entities, counts, rejected
+
+
+def _run_attribution(tables: object, contract: object, period: str) -> object:
+    """Attribute members with the contract's ``attribution:`` section as of the period end."""
+    from apmkit.attribution.assign import AttributionInputs, attribute_many
+    from apmkit.contracts.spec import Contract
+
+    assert isinstance(contract, Contract)
+    result = attribute_many(
+        AttributionInputs.from_tables(tables),  # type: ignore[arg-type]
+        [contract.attribution],
+        contract.period(period).end,
+    )
+    return result.attribution
 
 
 def register(app: typer.Typer) -> None:
