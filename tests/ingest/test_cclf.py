@@ -354,22 +354,29 @@ def test_institutional_claim_maps_header_lines_codes_and_admission(engine: Engin
     assert report.totals.quarantined == 0
 
 
-@pytest.mark.parametrize(
-    ("code", "claim_type"),
-    [
-        ("10", "hha"),
-        ("20", "snf"),
-        ("30", "snf"),
-        ("40", "outpatient"),
-        ("50", "hospice"),
-        ("61", "inpatient"),
-    ],
-)
-def test_claim_type_codes(engine: Engine, tmp_path: Path, code: str, claim_type: str) -> None:
-    write(tmp_path / "in", "ZC1", "CCLF1", [part_a_header("9", "1", "0", "2024-01-01", CLM_TYPE_CD=code)])
-    ingest(engine, "cclf", tmp_path / "in", tmp_path / "out")
-    assert [(r["claim_type"], r["claim_line_number"]) for r in read(tmp_path / "out", "medical_claims")] == [
-        (claim_type, 0)
+def test_claim_type_codes_and_a_matching_cclf0(engine: Engine, tmp_path: Path) -> None:
+    """CLM_TYPE_CD per IP v38 Table 14 element 5; a header without CCLF2 lines becomes line 0."""
+    codes = {"10": "hha", "20": "snf", "30": "snf", "40": "outpatient", "50": "hospice", "61": "inpatient"}
+    folder = tmp_path / "in"
+    write(
+        folder,
+        "ZC1",
+        "CCLF1",
+        [part_a_header(code, "1", "0", "2024-01-01", CLM_TYPE_CD=code) for code in codes],
+    )
+    (folder / "ZC0").write_text(
+        "File Number  |File Description    |Total Records Count |Record Length\n"
+        "CCLF1  |Part A Claims Header File                  |          6|  437\n"
+        "CCLF5  |Part B Physicians File                     |          0|  388\n"
+    )
+    report = ingest(engine, "cclf", folder, tmp_path / "out")
+    rows = read(tmp_path / "out", "medical_claims")
+    assert {r["claim_id"][-2:]: (r["claim_type"], r["claim_line_number"]) for r in rows} == {
+        code: (claim_type, 0) for code, claim_type in codes.items()
+    }
+    assert [(c.name, c.passed, c.detail) for c in report.checks] == [
+        ("ZC0: CCLF1", True, "6 record(s) of 437 characters as declared"),
+        ("ZC0: CCLF5", True, "0 record(s) declared, file not delivered"),
     ]
 
 
@@ -488,21 +495,6 @@ def test_bcda_samples_counts_checks_and_values(engine: Engine, tmp_path: Path) -
     assert checks["CCLF1"].detail == "6 record(s) declared, file not delivered"
     assert len(checks) == 11
     assert report.reconciles
-
-
-def test_cclf0_counts_that_match_pass(engine: Engine, tmp_path: Path) -> None:
-    folder = tmp_path / "in"
-    write(folder, "ZC1", "CCLF1", TABLE_4)
-    (folder / "ZC0").write_text(
-        "File Number  |File Description    |Total Records Count |Record Length\n"
-        "CCLF1  |Part A Claims Header File                  |          7|  437\n"
-        "CCLF5  |Part B Physicians File                     |          0|  388\n"
-    )
-    report = ingest(engine, "cclf", folder, tmp_path / "out")
-    assert [(c.name, c.passed, c.detail) for c in report.checks] == [
-        ("ZC0: CCLF1", True, "7 record(s) of 437 characters as declared"),
-        ("ZC0: CCLF5", True, "0 record(s) declared, file not delivered"),
-    ]
 
 
 # ---- failure modes -------------------------------------------------------------------------------------
