@@ -105,8 +105,9 @@ def reproduce_puf_command(
     total = len(result.rows)
     console = state.console
     console.print(
-        f"rows read {result.rows_read}; performance year {performance_year}: {total} ACOs "
-        f"(other years skipped: {result.rows_other_years})"
+        f"rows read {result.rows_read}; loaded {total} ACOs of performance year {performance_year} "
+        f"(rows of other years skipped: {result.rows_other_years}); "
+        f"rejected as not reproducible {result.not_reproducible}"
     )
     for note in result.notes:
         console.print(note)
