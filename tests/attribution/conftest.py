@@ -82,12 +82,25 @@ def provider(npi: str, tin: str, specialty: str, primary_care: bool) -> dict[str
 
 
 def participant(entity: str, tin: str, npi: str | None = None, line: int = 1) -> dict[str, Any]:
-    return {"entity_id": entity, "tin": tin, "npi": npi, "source_file": "participants.csv", "source_line": line}
+    return {
+        "entity_id": entity,
+        "tin": tin,
+        "npi": npi,
+        "source_file": "participants.csv",
+        "source_line": line,
+    }
 
 
 def assignment(
-    member_id: str, *, entity: str | None = None, tin: str | None = None, npi: str | None = None,
-    start: str = "2024-01-01", end: str | None = None, line: int = 1, source: str = "roster.csv",
+    member_id: str,
+    *,
+    entity: str | None = None,
+    tin: str | None = None,
+    npi: str | None = None,
+    start: str = "2024-01-01",
+    end: str | None = None,
+    line: int = 1,
+    source: str = "roster.csv",
 ) -> dict[str, Any]:
     return {
         "member_id": member_id,
@@ -135,7 +148,9 @@ class Scenario:
             **extras,
         )
 
-    def run(self, inputs: AttributionInputs, spec: Any, as_of: dt.date) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    def run(
+        self, inputs: AttributionInputs, spec: Any, as_of: dt.date
+    ) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
         result: AttributionResult = attribute(inputs, spec, as_of)
         rows = self.engine.to_arrow(result.attribution).to_pylist()
         by_member = {r["member_id"] if r["episode_id"] is None else r["episode_id"]: r for r in rows}

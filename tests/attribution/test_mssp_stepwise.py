@@ -11,8 +11,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-
-from apmkit.attribution.spec import MsspStepwiseSpec
 from tests.attribution.conftest import (
     Scenario,
     assignment,
@@ -23,6 +21,8 @@ from tests.attribution.conftest import (
     participant,
     provider,
 )
+
+from apmkit.attribution.spec import MsspStepwiseSpec
 
 TIN_A1, TIN_A2, TIN_B, TIN_X, TIN_Y, TIN_SHARED = (
     "100000001",
@@ -47,7 +47,9 @@ SHARED_PCP = ("4000000011", TIN_SHARED, "08")
 CLINICIANS = [A_PCP, A2_NP, A_NP, A_CARDIO, A_ORTHO, B_PCP, X_PCP, X_NP, X_CARDIO, Y_NEURO, SHARED_PCP]
 
 
-def visit(member_id: str, who: tuple[str, str, str], day: str, allowed: str, code: str = "99213", **kw: Any) -> dict[str, Any]:
+def visit(
+    member_id: str, who: tuple[str, str, str], day: str, allowed: str, code: str = "99213", **kw: Any
+) -> dict[str, Any]:
     npi, tin, specialty = who
     return claim(member_id, npi, tin, specialty, code, day, allowed, **kw)
 
@@ -97,7 +99,9 @@ CLAIMS = [
     visit("addon_alone", A_PCP, "2025-03-01", "300.00", code="99354"),
     visit("addon_alone", X_PCP, "2025-04-01", "100.00"),
     visit("addon_with_base", A_PCP, "2025-03-01", "50.00", claim_id="ADDON1", claim_line_number=1),
-    visit("addon_with_base", A_PCP, "2025-03-01", "100.00", code="99354", claim_id="ADDON1", claim_line_number=2),
+    visit(
+        "addon_with_base", A_PCP, "2025-03-01", "100.00", code="99354", claim_id="ADDON1", claim_line_number=2
+    ),
     visit("addon_with_base", X_PCP, "2025-04-01", "100.00"),
     # 425.400(a)(2)(iii): services billed through a TIN in more than one ACO are excluded.
     visit("shared_tin", SHARED_PCP, "2025-03-01", "200.00", claim_id="SHARED1"),
@@ -106,7 +110,9 @@ CLAIMS = [
     claim("no_npi", None, TIN_A1, "08", "99213", "2025-03-01", "500.00", claim_id="NONPI1"),
     visit("no_npi", X_PCP, "2025-04-01", "100.00"),
     # ... and a visit whose specialty is unknown (none on the line, NPI not in providers).
-    claim("unknown_specialty", "9000000001", TIN_A1, None, "99213", "2025-03-01", "500.00", claim_id="NOSPEC1"),
+    claim(
+        "unknown_specialty", "9000000001", TIN_A1, None, "99213", "2025-03-01", "500.00", claim_id="NOSPEC1"
+    ),
     # Not a primary care code (colonoscopy) does not count at all.
     visit("not_primary_care", A_PCP, "2025-03-01", "900.00", code="45378"),
     # 425.401(a): eligibility.
@@ -125,10 +131,31 @@ CLAIMS = [
 ]
 
 ENROLLED = [
-    "s1_win", "s1_lose", "s1_sum", "s1_other_aco", "s1_specialist", "s2_win", "s2_lose", "prestep_unlisted",
-    "s3_win", "s3_no_physician", "tie_recent", "tie_same_day", "va_inside", "va_outside", "snf", "addon_alone",
-    "addon_with_base", "shared_tin", "no_npi", "unknown_specialty", "not_primary_care", "abroad", "died_2024",
-    "windows", "np_only_2024",
+    "s1_win",
+    "s1_lose",
+    "s1_sum",
+    "s1_other_aco",
+    "s1_specialist",
+    "s2_win",
+    "s2_lose",
+    "prestep_unlisted",
+    "s3_win",
+    "s3_no_physician",
+    "tie_recent",
+    "tie_same_day",
+    "va_inside",
+    "va_outside",
+    "snf",
+    "addon_alone",
+    "addon_with_base",
+    "shared_tin",
+    "no_npi",
+    "unknown_specialty",
+    "not_primary_care",
+    "abroad",
+    "died_2024",
+    "windows",
+    "np_only_2024",
 ]
 
 
@@ -137,7 +164,9 @@ def build(scenario: Scenario) -> Any:
     for m in ENROLLED:
         enrollment += enrolled(m, months(2023) + months(2024) + months(2025))
     enrollment += enrolled("ma_month", months(2025, 1, 5)) + enrolled("ma_month", months(2025, 6, 6), ma=True)
-    enrollment += enrolled("part_a_only", months(2025, 1, 11)) + enrolled("part_a_only", months(2025, 12), part_b=False)
+    enrollment += enrolled("part_a_only", months(2025, 1, 11)) + enrolled(
+        "part_a_only", months(2025, 12), part_b=False
+    )
     people = [member(m) for m in ENROLLED if m not in ("abroad", "died_2024")]
     people += [member("abroad", state="ZZ"), member("died_2024", death=dt.date(2024, 11, 30))]
     people += [member("ma_month"), member("part_a_only"), member("never_enrolled")]
@@ -229,7 +258,12 @@ def test_not_assigned_with_reason(py2025: Any, member_id: str) -> None:
 def test_voluntary_alignment_to_aco_professional_assigns_without_claims(py2025: Any) -> None:
     # 425.402(e)(1): designation of an ACO professional assigns "notwithstanding" the claims method.
     row = py2025[0]["va_inside"]
-    assert (row["attributed"], row["step"], row["entity_id"], row["npi"]) == (True, "voluntary_alignment", "A", A_PCP[0])
+    assert (row["attributed"], row["step"], row["entity_id"], row["npi"]) == (
+        True,
+        "voluntary_alignment",
+        "A",
+        A_PCP[0],
+    )
 
 
 def test_tie_breaks_are_named(py2025: Any) -> None:
@@ -269,7 +303,9 @@ def run_windows(engine: Any, spec: MsspStepwiseSpec, as_of: dt.date) -> dict[str
 def test_prospective_window_is_the_twelve_months_before_the_offset(engine: Any) -> None:
     # 425.400(a)(3): assigned at the beginning of the year on the most recent 12 months of data; with a
     # 3-month offset the window is Oct 2023 - Sep 2024: only the September 2024 ACO visit counts.
-    rows = run_windows(engine, MsspStepwiseSpec(performance_year=2025, timing="prospective"), dt.date(2025, 12, 31))
+    rows = run_windows(
+        engine, MsspStepwiseSpec(performance_year=2025, timing="prospective"), dt.date(2025, 12, 31)
+    )
     row = rows["windows"]
     assert (row["window_start"], row["window_end"]) == (dt.date(2023, 10, 1), dt.date(2024, 9, 30))
     assert (row["attributed"], row["entity_id"], row["winner_allowed"]) == (True, "A", Decimal("100.00"))
@@ -282,7 +318,11 @@ def test_quarterly_preliminary_run_uses_the_last_complete_quarter(engine: Any) -
     rows = run_windows(engine, spec, dt.date(2025, 5, 15))
     row = rows["windows"]
     assert (row["window_start"], row["window_end"]) == (dt.date(2024, 4, 1), dt.date(2025, 3, 31))
-    assert (row["attributed"], row["winner_id"], row["winner_allowed"]) == (False, "TIN:300000001", Decimal("300.00"))
+    assert (row["attributed"], row["winner_id"], row["winner_allowed"]) == (
+        False,
+        "TIN:300000001",
+        Decimal("300.00"),
+    )
     # Final reconciliation uses the performance year: X's April 2025 visit (400.00) beats A's 150.00.
     final = run_windows(engine, spec, dt.date(2025, 12, 31))["windows"]
     assert (final["window_start"], final["window_end"]) == (dt.date(2025, 1, 1), dt.date(2025, 12, 31))
@@ -291,10 +331,14 @@ def test_quarterly_preliminary_run_uses_the_last_complete_quarter(engine: Any) -
 
 def test_step3_starts_in_performance_year_2025(engine: Any) -> None:
     # PY2024: the NP-only beneficiary is not identified by the pre-step and step 3 does not exist.
-    default = run_windows(engine, MsspStepwiseSpec(performance_year=2024, timing="retrospective"), dt.date(2024, 12, 31))
+    default = run_windows(
+        engine, MsspStepwiseSpec(performance_year=2024, timing="retrospective"), dt.date(2024, 12, 31)
+    )
     assert default["np_only_2024"]["reason"] == "no_primary_care_service_with_aco_professional"
     forced = run_windows(
-        engine, MsspStepwiseSpec(performance_year=2024, timing="retrospective", include_step3=True), dt.date(2024, 12, 31)
+        engine,
+        MsspStepwiseSpec(performance_year=2024, timing="retrospective", include_step3=True),
+        dt.date(2024, 12, 31),
     )
     row = forced["np_only_2024"]
     assert (row["attributed"], row["step"], row["winner_allowed"]) == (True, "step3", Decimal("200.00"))

@@ -25,12 +25,13 @@ def code_list(codes: CodeLists, year: int, window: Window) -> tuple[PrimaryCareC
     if codes.source == "cms_mssp":
         base = list(mssp_primary_care_codes(year, window.expanded_start, window.end))
     else:
-        years = [y for y in codes.by_year if y <= year]
+        by_year = codes.codes_for()
+        years = [y for y in by_year if y <= year]
         if not years:
             raise ConfigurationError(
                 f"attribution spec: field primary_care_codes.by_year: no code list for program year {year} or earlier"
             )
-        base = [PrimaryCareCode(code, "") for code in codes.by_year[max(years)]]
+        base = [PrimaryCareCode(code, "") for code in by_year[max(years)]]
     base.extend(PrimaryCareCode(code, "") for code in codes.extra_codes)
     return tuple(dict.fromkeys(base))
 

@@ -111,9 +111,21 @@ class CodeLists(_Frozen):
     """
 
     source: Literal["cms_mssp", "explicit"] = "cms_mssp"
-    by_year: Mapping[int, tuple[str, ...]] = Field(default_factory=dict)
+    by_year: tuple[tuple[int, tuple[str, ...]], ...] = ()
+    """Written ``{year: [codes]}`` in YAML; kept as sorted pairs so the spec stays hashable."""
     extra_codes: tuple[str, ...] = ()
     """Codes added to whichever list applies (e.g. a payer's own care-management codes)."""
+
+    @field_validator("by_year", mode="before")
+    @classmethod
+    def _pairs(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return tuple(sorted((int(year), tuple(codes)) for year, codes in value.items()))
+        return value
+
+    def codes_for(self) -> dict[int, tuple[str, ...]]:
+        """The explicit lists by program year."""
+        return dict(self.by_year)
 
     @model_validator(mode="after")
     def _explicit_needs_lists(self) -> CodeLists:
