@@ -197,3 +197,18 @@ def test_calendar_year_period_and_named_period() -> None:
     assert cjr.period("2030").end.isoformat() == "2030-12-31"
     with pytest.raises(KeyError):
         cjr.period("next year")
+
+
+def test_domain_sections_are_validated_by_their_packages() -> None:
+    from apmkit.contracts.spec import domain_spec_adapter
+
+    text = MINIMAL.format(components="  - {id: a, type: infrastructure_payment, lump_sum: 1}")
+    if domain_spec_adapter("attribution") is not None:
+        contract = parse_contract(text + "attribution: {method: plurality, level: tin}\n", "contract.yaml")
+        assert contract.attribution.method == "plurality"  # type: ignore[union-attr]
+        with pytest.raises(ConfigurationError, match=r"contract.yaml: attribution"):
+            parse_contract(text + "attribution: {method: astrology}\n", "contract.yaml")
+    schema = contract_json_schema()
+    for section in ("attribution", "risk_adjustment", "benchmark", "episodes", "quality"):
+        if domain_spec_adapter(section) is not None:
+            assert "anyOf" in schema["properties"][section]

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from apmkit.contracts.spec import Contract
+from apmkit.contracts.spec import DOMAIN_SECTIONS, Contract, domain_spec_adapter
 from apmkit.errors import ConfigurationError
 
 TEMPLATE_PACKAGE = "apmkit.contracts.templates"
@@ -129,6 +129,18 @@ def contract_to_yaml(contract: Contract) -> str:
 def contract_json_schema() -> dict[str, Any]:
     """JSON Schema of the contract document, for editors (e.g. YAML language servers)."""
     schema = Contract.model_json_schema(mode="validation")
+    definitions = schema.setdefault("$defs", {})
+    for section in DOMAIN_SECTIONS:
+        adapter = domain_spec_adapter(section)
+        if adapter is None:
+            continue
+        try:
+            section_schema = adapter.json_schema(ref_template="#/$defs/{model}")
+        except Exception:  # a section whose schema cannot be generated stays open (validated at load time)
+            continue
+        for name, definition in section_schema.pop("$defs", {}).items():
+            definitions.setdefault(name, definition)
+        schema["properties"][section] = {"anyOf": [section_schema, {"type": "null"}], "default": None}
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = "https://apmkit.dev/schemas/contract-v1.json"
     schema["title"] = "apmkit contract"
