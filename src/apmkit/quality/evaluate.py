@@ -1,0 +1,134 @@
+"""Evaluate a measure over the canonical tables: one row per patient with its populations and evidence."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import ibis
+import ibis.expr.types as ir
+
+from apmkit.quality.ecqm import ECQM_DEFINITIONS, MeasureDefinition
+from apmkit.quality.logic import Expr, MeasureData, criterion_facts, pivot_facts, union_all
+
+POPULATIONS: tuple[str, ...] = (
+    "initial_population",
+    "denominator",
+    "denominator_exclusion",
+    "denominator_exception",
+    "numerator",
+    "numerator_exclusion",
+)
+"""Population columns of ``populations.csv``, in order."""
+
+
+def _evidence(row: ibis.Table, label: str, holds: ir.BooleanValue, expr: Expr | None) -> ir.StringValue:
+    """``label: fact=Record/id, ...`` for the facts of ``expr`` that hold, when the population holds."""
+    if expr is None:
+        return ibis.literal("")
+    names = list(dict.fromkeys(expr.facts()))
+    parts = [
+        ibis.ifelse(row[name].fill_null(False), f"{name}=" + row[f"{name}__ev"].fill_null("") + ",", "")
+        for name in names
+    ]
+    listed = ibis.literal("").concat(*parts) if parts else ibis.literal("")
+    return ibis.ifelse(holds, f"{label}: " + listed.re_replace(",$", "") + "; ", "")
+
+
+def measure_facts(definition: MeasureDefinition, data: MeasureData) -> ibis.Table:
+    """Every fact row (member_id, fact, record_id, fact_day, fact_value) the measure's criteria produce."""
+    tables = [criterion_facts(data, criterion) for criterion in definition.criteria]
+    tables += [derive(data) for derive in definition.derived]
+    return union_all(tables)
+
+
+def evaluate_definition(
+    definition: MeasureDefinition,
+    members: ibis.Table,
+    clinical: ibis.Table,
+    start: dt.date,
+    end: dt.date,
+) -> ibis.Table:
+    """Populations of one measure for every member in ``members``.
+
+    Parameters
+    ----------
+    definition
+        The measure.
+    members
+        Canonical ``members``: every member is a row of the result (all zeros when not in the initial
+        population).
+    clinical
+        Canonical ``clinical``.
+    start, end
+        Measurement period (inclusive days).
+
+    Returns
+    -------
+    ibis.Table
+        ``patient_id`` and the six population columns as 0/1 int8 (NULL where the measure has no such
+        population), ``evidence`` (the records that put the patient in each population) and the pivoted
+        facts (``<fact>`` booleans and ``<fact>__ev`` record ids) that the gaps report reads.
+    """
+    data = MeasureData(members, clinical, start, end, definition.value_sets)
+    pivot = pivot_facts(measure_facts(definition, data), definition.fact_names)
+    people = members.select("member_id", "birth_date", "sex")
+    row = people.left_join(pivot, "member_id").drop("member_id_right")
+
+    ip = definition.initial_population.compile(row, data)
+    denominator = ip if definition.denominator is None else ip & definition.denominator.compile(row, data)
+    excluded = (
+        ibis.literal(False)
+        if definition.denominator_exclusion is None
+        else denominator & definition.denominator_exclusion.compile(row, data)
+    )
+    numerator = denominator & ~excluded & definition.numerator.compile(row, data)
+    excepted = (
+        ibis.literal(False)
+        if definition.denominator_exception is None
+        else denominator & ~excluded & ~numerator & definition.denominator_exception.compile(row, data)
+    )
+    numerator_excluded = (
+        ibis.literal(False)
+        if definition.numerator_exclusion is None
+        else numerator & definition.numerator_exclusion.compile(row, data)
+    )
+
+    def flag(value: ir.BooleanValue, present: bool) -> ir.IntegerValue:
+        return value.cast("int8") if present else ibis.null("int8")
+
+    evidence = (
+        _evidence(row, "initial_population", ip, definition.initial_population)
+        .concat(_evidence(row, "denominator_exclusion", excluded, definition.denominator_exclusion))
+        .concat(_evidence(row, "denominator_exception", excepted, definition.denominator_exception))
+        .concat(_evidence(row, "numerator", numerator, definition.numerator))
+        .re_replace("; $", "")
+    )
+    return row.mutate(
+        patient_id=row.member_id,
+        measure=ibis.literal(definition.measure_id),
+        initial_population=flag(ip, True),
+        denominator=flag(denominator, True),
+        denominator_exclusion=flag(excluded, definition.denominator_exclusion is not None),
+        denominator_exception=flag(excepted, definition.denominator_exception is not None),
+        numerator=flag(numerator, True),
+        numerator_exclusion=flag(numerator_excluded, definition.numerator_exclusion is not None),
+        evidence=evidence,
+    )
+
+
+def evaluate(
+    measure: str,
+    members: ibis.Table,
+    clinical: ibis.Table,
+    start: dt.date,
+    end: dt.date,
+) -> ibis.Table:
+    """``populations.csv`` of one eCQM: patient_id, the six populations, evidence (see :data:`POPULATIONS`)."""
+    definition = ECQM_DEFINITIONS[measure]
+    full = evaluate_definition(definition, members, clinical, start, end)
+    return full.select("patient_id", *POPULATIONS, "evidence")
+
+
+def population_columns() -> Sequence[str]:
+    return ("patient_id", *POPULATIONS, "evidence")

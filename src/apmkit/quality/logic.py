@@ -1,0 +1,443 @@
+"""Building blocks that compile eCQM logic to set-based ibis expressions.
+
+A measure is evaluated in three set-based steps, never per patient:
+
+1. **Data criteria** (:class:`Criterion`) select records from the long-form ``clinical`` table: resource
+   types, a value set (matched by a semi-join on (code_system, code)) or codes, statuses, negation, value
+   and timing relative to the measurement period. Each criterion yields *facts*: rows of
+   (member_id, fact, record_id, fact_day, fact_value).
+2. All facts of a measure are unioned and **pivoted** once per member into boolean columns (the fact
+   exists) and evidence columns (the record that satisfied it).
+3. **Population expressions** (:class:`Fact`, :class:`Age`, :class:`AllOf`, :class:`AnyOf`, :class:`Not`)
+   combine those columns into the initial population, denominator, exclusions, exceptions and numerator.
+
+Times are UTC; CQL's "during day of" comparisons are done on calendar days.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import ibis
+import ibis.expr.types as ir
+
+from apmkit.quality.valuesets import value_set_table
+
+FACT_SCHEMA = {
+    "member_id": "string",
+    "fact": "string",
+    "record_id": "string",
+    "fact_day": "date",
+    "fact_value": "float64",
+}
+
+PERFORMED_EVENT = ("completed",)
+RESULT_STATUSES = ("final", "amended", "corrected")
+ORDER_STATUSES = ("active", "completed")
+ACTIVE_CONDITION = ("active", "recurrence", "relapse")
+
+
+def add_years(day: dt.date, years: int) -> dt.date:
+    """``day`` shifted by whole years (Feb 29 → Feb 28, as CQL date arithmetic does)."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """``day`` shifted by whole months, clamped to the month's last day."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    for last in (31, 30, 29, 28):
+        try:
+            return dt.date(year, month, min(day.day, last))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class Window:
+    """A date window relative to the measurement period [start, end].
+
+    ``years_before``/``months_before`` move the window start back from the period start;
+    ``months_after_start`` ends the window that many months after the period start (exclusive) instead of at
+    the period end; ``start_month_day`` pins the start to a month and day (e.g. October 1 two years prior).
+    """
+
+    years_before: int = 0
+    months_before: int = 0
+    months_after_start: int | None = None
+    start_month_day: tuple[int, int] | None = None
+
+    def resolve(self, start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
+        low = add_months(add_years(start, -self.years_before), -self.months_before)
+        if self.start_month_day is not None:
+            low = dt.date(low.year, *self.start_month_day)
+        high = end
+        if self.months_after_start is not None:
+            high = add_months(start, self.months_after_start) - dt.timedelta(days=1)
+        return low, high
+
+
+MEASUREMENT_PERIOD = Window()
+
+Timing = Literal[
+    "during",  # the record's interval lies within the window (day precision)
+    "overlaps",  # the interval overlaps the window
+    "ends_during",  # the interval ends within the window
+    "starts_during",  # the interval starts within the window
+    "latest_during",  # the latest time of the record (end, else start) is within the window
+    "ends_by_end",  # the interval ends on or before the window end
+    "starts_by_end",  # the interval starts on or before the window end
+    "any",  # no timing condition
+]
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """A declarative data criterion: which records count and when.
+
+    Parameters
+    ----------
+    fact
+        Name of the fact the matching records produce.
+    resource_types
+        FHIR resource types searched.
+    value_sets
+        Value set OIDs the record's code must be in (any coding).
+    codes
+        Individual (code system, code) pairs, alternatively or in addition to value sets.
+    statuses
+        Allowed resource statuses; ``None`` = any.
+    timing, window
+        How the record's interval must relate to the window.
+    negated
+        Whether the record must be a negation (not done / do not perform) or must not be.
+    value_codes
+        The record's coded value must be one of these (code system, code) pairs.
+    value_value_sets
+        The record's coded value must be in one of these value sets.
+    value_required
+        The record must carry a value (quantity or code).
+    prevalence
+        Condition semantics: the interval is the prevalence period (onset to abatement; an active condition
+        without abatement is ongoing).
+    categories
+        The record's (first) category must be one of these.
+    anchor
+        ``effective`` times the record by its effective/performed/onset period; ``recorded`` by its
+        authored/issued time (requests and orders).
+    """
+
+    fact: str
+    resource_types: tuple[str, ...]
+    value_sets: tuple[str, ...] = ()
+    codes: tuple[tuple[str, str], ...] = ()
+    statuses: tuple[str, ...] | None = None
+    timing: Timing = "during"
+    window: Window = MEASUREMENT_PERIOD
+    negated: bool | None = False
+    value_codes: tuple[tuple[str, str], ...] = ()
+    value_value_sets: tuple[str, ...] = ()
+    value_required: bool = False
+    prevalence: bool = False
+    categories: tuple[str, ...] = field(default=())
+    anchor: Literal["effective", "recorded"] = "effective"
+
+
+class MeasureData:
+    """The inputs of one evaluation: canonical tables, the measurement period and the value sets.
+
+    Parameters
+    ----------
+    members
+        Canonical ``members`` (member_id, birth_date, sex).
+    clinical
+        Canonical ``clinical`` (long form).
+    start, end
+        Measurement period, inclusive days.
+    value_sets
+        OIDs the measure needs (loaded once as one in-memory table).
+    """
+
+    def __init__(
+        self,
+        members: ibis.Table,
+        clinical: ibis.Table,
+        start: dt.date,
+        end: dt.date,
+        value_sets: Iterable[str],
+    ):
+        self.members = members
+        self.clinical = clinical
+        self.start = start
+        self.end = end
+        oids = tuple(sorted(set(value_sets)))
+        self.codes = value_set_table(oids) if oids else None
+        coded = clinical.filter(clinical.component_index == 0)
+        self._coded = coded
+        header = coded.filter(coded.coding_index == coded.coding_index.min().over(group_by=coded.record_id))
+        self.header = header.mutate(
+            start_day=header.effective_start.date(),
+            end_day=header.effective_end.date(),
+            latest_day=ibis.coalesce(header.effective_end, header.effective_start).date(),
+            recorded_day=header.recorded_at.date(),
+        )
+
+    def matching(
+        self,
+        resource_types: Sequence[str],
+        value_sets: Sequence[str] = (),
+        codes: Sequence[tuple[str, str]] = (),
+    ) -> ibis.Table:
+        """Record headers of ``resource_types`` with any coding in the value sets or among the codes."""
+        coded = self._coded.filter(self._coded.resource_type.isin(list(resource_types)))
+        matched: list[ibis.Table] = []
+        if value_sets:
+            assert self.codes is not None, "value sets must be declared to MeasureData"
+            wanted = self.codes.filter(self.codes.value_set_oid.isin(list(value_sets)))
+            matched.append(
+                coded.semi_join(
+                    wanted, [coded.code_system == wanted.code_system, coded.code == wanted.code]
+                ).select("record_id")
+            )
+        if codes:
+            predicate = ibis.or_(
+                *[(coded.code_system == system) & (coded.code == code) for system, code in codes]
+            )
+            matched.append(coded.filter(predicate).select("record_id"))
+        if not matched:
+            ids = coded.select("record_id")
+        else:
+            ids = matched[0]
+            for more in matched[1:]:
+                ids = ids.union(more)
+        ids = ids.distinct()
+        return self.header.semi_join(ids, "record_id")
+
+
+def day_literal(day: dt.date) -> ir.DateScalar:
+    return ibis.literal(day, type="date")
+
+
+def interval_predicate(
+    rows: ibis.Table, timing: Timing, low: dt.date, high: dt.date, *, prevalence: bool = False
+) -> ir.BooleanValue:
+    """The CQL timing relation of each record's interval to the window [low, high] (days)."""
+    lo, hi = day_literal(low), day_literal(high)
+    start = rows.start_day
+    if prevalence:
+        # QICoreCommon prevalenceInterval: an active condition runs to its abatement or indefinitely; an
+        # inactive one without abatement has an unknown end, which never satisfies an end comparison.
+        active = rows.status.isin(list(ACTIVE_CONDITION))
+        end_known = rows.end_day.notnull()
+        start_ok_before = start.isnull() | (start <= hi)
+        if timing == "overlaps":
+            return start_ok_before & (ibis.ifelse(end_known, rows.end_day >= lo, active))
+        if timing == "starts_by_end":
+            return start_ok_before
+        if timing == "starts_during":
+            return start.notnull() & (start >= lo) & (start <= hi)
+        raise ValueError(f"timing {timing} is not defined for prevalence intervals")
+    end = ibis.coalesce(rows.end_day, rows.start_day)
+    begin = ibis.coalesce(rows.start_day, rows.end_day)
+    if timing == "during":
+        return (begin >= lo) & (end <= hi)
+    if timing == "overlaps":
+        return (begin <= hi) & (end >= lo)
+    if timing == "ends_during":
+        return (end >= lo) & (end <= hi)
+    if timing == "starts_during":
+        return (begin >= lo) & (begin <= hi)
+    if timing == "latest_during":
+        return (rows.latest_day >= lo) & (rows.latest_day <= hi)
+    if timing == "ends_by_end":
+        return end <= hi
+    if timing == "starts_by_end":
+        return begin <= hi
+    if timing == "any":
+        return ibis.literal(True)
+    raise ValueError(f"unknown timing {timing}")
+
+
+def select_records(data: MeasureData, criterion: Criterion) -> ibis.Table:
+    """Record headers satisfying ``criterion`` (codes, status, negation, value and timing)."""
+    rows = data.matching(criterion.resource_types, criterion.value_sets, criterion.codes)
+    if criterion.statuses is not None:
+        rows = rows.filter(rows.status.isin(list(criterion.statuses)))
+    if criterion.negated is not None:
+        negated = rows.negated.fill_null(False)
+        rows = rows.filter(negated if criterion.negated else ~negated)
+    if criterion.categories:
+        rows = rows.filter(rows.category.isin(list(criterion.categories)))
+    if criterion.value_required:
+        rows = rows.filter(rows.value_numeric.notnull() | rows.value_code.notnull())
+    if criterion.value_codes:
+        rows = rows.filter(
+            ibis.or_(
+                *[
+                    (rows.value_code_system == system) & (rows.value_code == code)
+                    for system, code in criterion.value_codes
+                ]
+            )
+        )
+    if criterion.value_value_sets:
+        assert data.codes is not None
+        wanted = data.codes.filter(data.codes.value_set_oid.isin(list(criterion.value_value_sets)))
+        rows = rows.semi_join(
+            wanted, [rows.value_code_system == wanted.code_system, rows.value_code == wanted.code]
+        )
+    if criterion.anchor == "recorded":
+        rows = on_recorded_day(rows)
+    low, high = criterion.window.resolve(data.start, data.end)
+    return rows.filter(interval_predicate(rows, criterion.timing, low, high, prevalence=criterion.prevalence))
+
+
+def on_recorded_day(rows: ibis.Table) -> ibis.Table:
+    """Time requests by when they were authored: the interval collapses to the recorded day."""
+    return rows.mutate(start_day=rows.recorded_day, end_day=rows.recorded_day, latest_day=rows.recorded_day)
+
+
+def facts_of(
+    rows: ibis.Table, fact: str, *, day: ir.Value | None = None, value: ir.Value | None = None
+) -> ibis.Table:
+    """Fact rows (member_id, fact, record_id, fact_day, fact_value) from selected records."""
+    return rows.select(
+        member_id=rows.member_id,
+        fact=ibis.literal(fact),
+        record_id=rows.record_id,
+        fact_day=(day if day is not None else rows.latest_day).cast("date"),
+        fact_value=(value if value is not None else ibis.null("float64")).cast("float64"),
+    )
+
+
+def criterion_facts(data: MeasureData, criterion: Criterion) -> ibis.Table:
+    return facts_of(select_records(data, criterion), criterion.fact)
+
+
+def union_all(tables: Sequence[ibis.Table]) -> ibis.Table:
+    result = tables[0]
+    for table in tables[1:]:
+        result = result.union(table, distinct=False)
+    return result
+
+
+def pivot_facts(facts: ibis.Table, names: Sequence[str]) -> ibis.Table:
+    """One row per member: ``<fact>`` (bool) and ``<fact>__ev`` (first supporting record) for every fact."""
+    aggregates = {}
+    for name in names:
+        hit = facts.fact == name
+        aggregates[name] = hit.any()
+        aggregates[f"{name}__ev"] = ibis.ifelse(hit, facts.record_id, ibis.null("string")).min()
+    return facts.group_by("member_id").aggregate(**aggregates)
+
+
+def age_at(birth_date: ir.DateValue, on: dt.date) -> ir.IntegerValue:
+    """Whole years of age on ``on`` (CQL AgeInYearsAt)."""
+    had_birthday = (birth_date.month() * 100 + birth_date.day()) <= on.month * 100 + on.day
+    return (on.year - birth_date.year() - ibis.ifelse(had_birthday, 0, 1)).cast("int32")
+
+
+# ---- population expressions ---------------------------------------------------------------------------
+
+
+class Expr:
+    """A boolean population expression over a member's pivoted facts."""
+
+    def compile(self, row: ibis.Table, data: MeasureData) -> ir.BooleanValue:
+        raise NotImplementedError
+
+    def facts(self) -> list[str]:
+        return []
+
+    def __and__(self, other: Expr) -> Expr:
+        return AllOf((self, other))
+
+    def __or__(self, other: Expr) -> Expr:
+        return AnyOf((self, other))
+
+    def __invert__(self) -> Expr:
+        return Not(self)
+
+
+@dataclass(frozen=True)
+class Fact(Expr):
+    """True when the member has at least one record of the named fact."""
+
+    name: str
+
+    def compile(self, row: ibis.Table, data: MeasureData) -> ir.BooleanValue:
+        return row[self.name].fill_null(False)
+
+    def facts(self) -> list[str]:
+        return [self.name]
+
+
+@dataclass(frozen=True)
+class Age(Expr):
+    """Age in whole years at the start or end of the measurement period within [low, high]."""
+
+    low: int | None = None
+    high: int | None = None
+    at: Literal["start", "end"] = "end"
+
+    def compile(self, row: ibis.Table, data: MeasureData) -> ir.BooleanValue:
+        age = age_at(row.birth_date, data.start if self.at == "start" else data.end)
+        result = row.birth_date.notnull()
+        if self.low is not None:
+            result &= age >= self.low
+        if self.high is not None:
+            result &= age <= self.high
+        return result.fill_null(False)
+
+
+@dataclass(frozen=True)
+class Female(Expr):
+    def compile(self, row: ibis.Table, data: MeasureData) -> ir.BooleanValue:
+        return (row.sex == "F").fill_null(False)
+
+
+@dataclass(frozen=True)
+class AllOf(Expr):
+    parts: tuple[Expr, ...]
+
+    def compile(self, row: ibis.Table, data: MeasureData) -> ir.BooleanValue:
+        return ibis.and_(*[part.compile(row, data) for part in self.parts])
+
+    def facts(self) -> list[str]:
+        return [name for part in self.parts for name in part.facts()]
+
+
+@dataclass(frozen=True)
+class AnyOf(Expr):
+    parts: tuple[Expr, ...]
+
+    def compile(self, row: ibis.Table, data: MeasureData) -> ir.BooleanValue:
+        return ibis.or_(*[part.compile(row, data) for part in self.parts])
+
+    def facts(self) -> list[str]:
+        return [name for part in self.parts for name in part.facts()]
+
+
+@dataclass(frozen=True)
+class Not(Expr):
+    part: Expr
+
+    def compile(self, row: ibis.Table, data: MeasureData) -> ir.BooleanValue:
+        return ~self.part.compile(row, data)
+
+    def facts(self) -> list[str]:
+        return []
+
+
+def any_of(*parts: Expr) -> Expr:
+    return AnyOf(tuple(parts))
+
+
+def all_of(*parts: Expr) -> Expr:
+    return AllOf(tuple(parts))
