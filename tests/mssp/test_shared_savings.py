@@ -256,3 +256,26 @@ def test_terms_round_trip_from_yaml_style_floats() -> None:
     assert terms.quality == QualityTerms(method="scale")
     assert terms.savings_cap == CapTerms(pct_of_benchmark=D("0.15"))
     assert SharedSavingsTerms.model_validate(terms.model_dump()) == terms
+
+
+def test_revenue_caps_without_revenue_are_flagged_not_guessed() -> None:
+    # A revenue-only cap with no revenue cannot be applied: the result says so instead of inventing a cap.
+    terms = SharedSavingsTerms(
+        sided="two_sided",
+        minimum_savings_rate=MinimumRateTerms(kind="fixed", rate=D(0)),
+        max_sharing_rate=D("0.5"),
+        loss_rate=LossRateTerms(method="fixed", rate=D("0.3")),
+        savings_cap=CapTerms(pct_of_revenue=D("0.02")),
+        loss_cap=CapTerms(pct_of_revenue=D("0.02"), pct_of_benchmark=D("0.01")),
+    )
+    saving = compute_shared_savings(
+        terms, SharedSavingsInputs(benchmark=D(1_000_000), expenditure=D(900_000))
+    )
+    assert saving.savings_cap is None and saving.savings_cap_incomplete
+    assert saving.earned_savings == D("50000.00")
+    losing = compute_shared_savings(
+        terms, SharedSavingsInputs(benchmark=D(1_000_000), expenditure=D(1_100_000))
+    )
+    # 30 % x 100,000 = 30,000, held to the benchmark part 1 % x 1,000,000 = 10,000; revenue part unknown.
+    assert losing.loss_cap == D("10000.00") and losing.loss_cap_incomplete
+    assert losing.owed_losses == D("10000.00")

@@ -301,10 +301,15 @@ class SharedSavingsResult(_Frozen):
     loss_rate: Decimal | None
     shared_savings_before_cap: Decimal
     savings_cap: Decimal | None
+    savings_cap_incomplete: bool = Field(
+        default=False, description="A revenue-based savings cap applies but no participant revenue was given."
+    )
     earned_savings: Decimal
     shared_losses_before_cap: Decimal
     loss_cap: Decimal | None
-    loss_cap_incomplete: bool
+    loss_cap_incomplete: bool = Field(
+        default=False, description="A revenue-based loss cap applies but no participant revenue was given."
+    )
     owed_losses: Decimal
     net: Decimal
     trace: tuple[TraceLine, ...]
@@ -574,9 +579,10 @@ def _compute(terms: SharedSavingsTerms, inputs: SharedSavingsInputs) -> SharedSa
 
     savings_before_cap = _ZERO
     savings_cap_amount: Decimal | None = None
+    savings_cap_incomplete = False
     earned = _ZERO
     if outcome == "savings":
-        savings_cap_amount, _ = _cap(
+        savings_cap_amount, savings_cap_incomplete = _cap(
             terms.savings_cap, benchmark, inputs.participant_revenue, "Savings cap", trace
         )
         keep = _ONE - terms.sequestration_rate
@@ -688,6 +694,7 @@ def _compute(terms: SharedSavingsTerms, inputs: SharedSavingsInputs) -> SharedSa
         loss_rate=loss_rate,
         shared_savings_before_cap=savings_before_cap,
         savings_cap=savings_cap_amount,
+        savings_cap_incomplete=savings_cap_incomplete,
         earned_savings=earned,
         shared_losses_before_cap=losses_before_cap,
         loss_cap=loss_cap_amount,
