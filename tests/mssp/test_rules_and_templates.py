@@ -91,3 +91,41 @@ def test_shipped_template_is_generated_from_the_rules(suffix: str) -> None:
         effective, _ = contract.for_period(str(year))
         terms = effective.component("shared_savings").terms  # type: ignore[attr-defined]
         assert terms == mssp_terms(track, year, msr_election=default_msr_election(track)), year
+
+
+def test_templates_settle_through_the_contract_engine() -> None:
+    from apmkit.settlement.engine import settle
+    from apmkit.settlement.inputs import EntityInputs
+
+    # methodology §1.7 B (BASIC E, PY2025): $234.0M benchmark, $226.0M spending, N 20,000, QPS met -> $3,920,000.
+    basic_e = settle(
+        load_template("mssp_basic_e"),
+        "2025",
+        [
+            EntityInputs(
+                entity_id="ACO",
+                benchmark=D(234_000_000),
+                expenditure=D(226_000_000),
+                population=20_000,
+                quality_standard_met=True,
+                quality_score=D(1),
+            )
+        ],
+    )
+    assert basic_e.statements[0].net_settlement == D("3920000.00")
+    # PY2018 A1409 (Track 1, CMS PUF): capped at 10 % x 121,182,225 = 12,118,222.50 (published 12,118,223).
+    track_1 = settle(
+        load_template("mssp_track1"),
+        "2018",
+        [
+            EntityInputs(
+                entity_id="A1409",
+                benchmark=D(121_182_225),
+                expenditure=D(83_501_144),
+                population=5_451,
+                quality_standard_met=True,
+                quality_score=D("0.9081"),
+            )
+        ],
+    )
+    assert track_1.statements[0].net_settlement == D("12118222.50")
