@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 import ibis
 import ibis.expr.types as ir
-import pyarrow as pa
 
 from apmkit.episodes.definitions import bpcia_definitions
 from apmkit.episodes.spec import EpisodeBuildSpec, EpisodeDefinition
@@ -43,48 +42,51 @@ def _definitions(spec: EpisodeBuildSpec) -> tuple[EpisodeDefinition, ...]:
     return definitions
 
 
-def _trigger_table(definitions: Sequence[EpisodeDefinition], setting: str) -> ir.Table:
-    rows = {"episode_id": [], "code": [], "price_group": [], "in_subgroup_by_drg": []}
+def _layers(definitions: Sequence[EpisodeDefinition], setting: str) -> list[list[EpisodeDefinition]]:
+    """Split definitions into layers in which every trigger code belongs to one definition.
+
+    Within a layer the episode id is a CASE over the trigger code; a code that triggers several
+    definitions (e.g. CJR next to BPCI-A joint replacement) lands in a second layer, and layers are
+    unioned. Everything stays an expression (no lookup tables), which both engines run unchanged.
+    """
+    layers: list[tuple[set[str], list[EpisodeDefinition]]] = []
     for d in definitions:
         if d.setting != setting:
             continue
-        for code in d.trigger_ms_drgs if setting == "inpatient" else d.trigger_hcpcs:
-            rows["episode_id"].append(d.episode_id)
-            rows["code"].append(code)
-            rows["price_group"].append(d.price_group_by_drg.get(code, d.episode_id))
-            rows["in_subgroup_by_drg"].append(code in d.subgroup_drgs)
-    schema = pa.schema(
-        [
-            ("episode_id", pa.string()),
-            ("code", pa.string()),
-            ("price_group", pa.string()),
-            ("in_subgroup_by_drg", pa.bool_()),
-        ]
-    )
-    return ibis.memtable(pa.table(rows, schema=schema))
+        codes = set(d.trigger_ms_drgs if setting == "inpatient" else d.trigger_hcpcs)
+        for used, members in layers:
+            if not used & codes:
+                used |= codes
+                members.append(d)
+                break
+        else:
+            layers.append((set(codes), [d]))
+    return [members for _, members in layers]
 
 
-def _code_table(pairs: list[tuple[str, str]], column: str) -> ir.Table:
-    schema = pa.schema([("episode_id", pa.string()), (column, pa.string())])
-    return ibis.memtable(
-        pa.table({"episode_id": [p[0] for p in pairs], column: [p[1] for p in pairs]}, schema=schema)
-    )
+def _by_episode(episode_id: ir.StringValue, values: dict[str, object], default: object) -> ir.Value:
+    """CASE episode_id -> value, grouping episodes that share a value (keeps the SQL short)."""
+    groups: dict[object, list[str]] = {}
+    for episode, value in values.items():
+        groups.setdefault(value, []).append(episode)
+    if not groups:
+        return ibis.literal(default)
+    return ibis.cases(*[(episode_id.isin(ids), value) for value, ids in groups.items()], else_=default)
 
 
-def _episode_attributes(definitions: Sequence[EpisodeDefinition]) -> ir.Table:
-    schema = pa.schema(
-        [("episode_id", pa.string()), ("post_anchor_days", pa.int32()), ("precedence", pa.int32())]
-    )
-    return ibis.memtable(
-        pa.table(
-            {
-                "episode_id": [d.episode_id for d in definitions],
-                "post_anchor_days": [d.post_anchor_days for d in definitions],
-                "precedence": [d.precedence for d in definitions],
-            },
-            schema=schema,
-        )
-    )
+def _excluded(
+    episode_id: ir.StringValue, column: ir.StringValue, lists: dict[str, tuple[str, ...]]
+) -> ir.BooleanValue:
+    """True when ``column`` is in the exclusion list of the row's episode (lists shared across episodes)."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for episode, codes in lists.items():
+        if codes:
+            groups.setdefault(tuple(sorted(set(codes))), []).append(episode)
+    if not groups:
+        return ibis.literal(False)
+    return ibis.or_(
+        *[episode_id.isin(ids) & column.isin(list(codes)) for codes, ids in groups.items()]
+    ).fill_null(False)
 
 
 def _live(claims: ir.Table) -> ir.Table:
@@ -99,64 +101,65 @@ def candidate_episodes(medical_claims: ir.Table, definitions: Sequence[EpisodeDe
     """
     claims = _live(medical_claims)
     parts = []
-    if any(d.setting == "inpatient" for d in definitions):
+    for layer in _layers(definitions, "inpatient"):
         inpatient = claims.filter(claims.claim_type == "inpatient")
-        px_lists = sorted({d.required_px for d in definitions if d.required_px})
-        px_flags = {
-            f"px_set_{i}": ibis.or_(*[inpatient[c].isin(list(codes)) for c in PX_COLUMNS]).cast("int8").max()
-            for i, codes in enumerate(px_lists)
-        }
-        stays = inpatient.group_by("claim_id").aggregate(
-            member_id=inpatient.member_id.max(),
-            facility_ccn=inpatient.facility_ccn.max(),
-            ms_drg=inpatient.ms_drg.max(),
-            principal_dx=inpatient.dx_1.max(),
-            anchor_start=inpatient.admission_date.fill_null(inpatient.claim_from_date).min(),
-            anchor_end=inpatient.discharge_date.fill_null(inpatient.claim_thru_date).max(),
-            **px_flags,
+        drg = inpatient.ms_drg.lpad(3, "0")
+        episode = ibis.cases(
+            *[(drg.isin(list(d.trigger_ms_drgs)), d.episode_id) for d in layer], else_=ibis.null("string")
         )
-        triggers = _trigger_table(definitions, "inpatient")
-        joined = stays.join(triggers, stays.ms_drg.lpad(3, "0") == triggers.code)
-        required = (
-            ibis.cases(
+        required = [d for d in layer if d.required_px]
+        has_px = (
+            ibis.or_(
                 *[
-                    (
-                        joined.episode_id == d.episode_id,
-                        joined[f"px_set_{px_lists.index(d.required_px)}"] == 1,
-                    )
-                    for d in definitions
-                    if d.required_px
-                ],
-                else_=True,
+                    (episode == d.episode_id)
+                    & ibis.or_(*[inpatient[c].isin(list(d.required_px)) for c in PX_COLUMNS])
+                    for d in required
+                ]
             )
-            if px_lists
-            else ibis.literal(True)
+            if required
+            else ibis.literal(False)
         )
+        lines = inpatient.mutate(
+            episode_id=episode, trigger_code=drg, has_px=has_px.fill_null(False).cast("int8")
+        )
+        lines = lines.filter(lines.episode_id.notnull())
+        stays = lines.group_by(["claim_id", "episode_id"]).aggregate(
+            member_id=lines.member_id.max(),
+            facility_ccn=lines.facility_ccn.max(),
+            ms_drg=lines.trigger_code.max(),
+            principal_dx=lines.dx_1.max(),
+            anchor_start=lines.admission_date.fill_null(lines.claim_from_date).min(),
+            anchor_end=lines.discharge_date.fill_null(lines.claim_thru_date).max(),
+            has_px=lines.has_px.max(),
+        )
+        needs_px = [d.episode_id for d in required]
+        if needs_px:
+            stays = stays.filter(~stays.episode_id.isin(needs_px) | (stays.has_px == 1))
         parts.append(
-            joined.filter(required).select(
+            stays.select(
                 "member_id",
                 "episode_id",
-                "price_group",
-                "in_subgroup_by_drg",
-                anchor_claim_id=joined.claim_id,
+                anchor_claim_id=stays.claim_id,
                 anchor_setting=ibis.literal("inpatient"),
-                facility_ccn=joined.facility_ccn,
-                ms_drg=joined.ms_drg,
+                facility_ccn=stays.facility_ccn,
+                ms_drg=stays.ms_drg,
                 hcpcs_code=ibis.null("string"),
-                principal_dx=joined.principal_dx,
-                anchor_start=joined.anchor_start,
-                anchor_end=joined.anchor_end,
+                principal_dx=stays.principal_dx,
+                anchor_start=stays.anchor_start,
+                anchor_end=stays.anchor_end,
             )
         )
-    if any(d.setting == "outpatient" for d in definitions):
+    for layer in _layers(definitions, "outpatient"):
         outpatient = claims.filter(claims.claim_type == "outpatient")
-        triggers = _trigger_table(definitions, "outpatient")
-        lines = outpatient.join(triggers, outpatient.hcpcs_code == triggers.code)
+        episode = ibis.cases(
+            *[(outpatient.hcpcs_code.isin(list(d.trigger_hcpcs)), d.episode_id) for d in layer],
+            else_=ibis.null("string"),
+        )
+        lines = outpatient.mutate(episode_id=episode)
+        lines = lines.filter(lines.episode_id.notnull())
         service = lines.service_date.fill_null(lines.claim_from_date)
         per_claim = lines.group_by(["claim_id", "episode_id"]).aggregate(
             member_id=lines.member_id.max(),
-            price_group=lines.price_group.max(),
-            in_subgroup_by_drg=lines.in_subgroup_by_drg.max(),
             facility_ccn=lines.facility_ccn.max(),
             hcpcs_code=lines.hcpcs_code.min(),
             principal_dx=lines.dx_1.max(),
@@ -166,8 +169,6 @@ def candidate_episodes(medical_claims: ir.Table, definitions: Sequence[EpisodeDe
             per_claim.select(
                 "member_id",
                 "episode_id",
-                "price_group",
-                "in_subgroup_by_drg",
                 anchor_claim_id=per_claim.claim_id,
                 anchor_setting=ibis.literal("outpatient"),
                 facility_ccn=per_claim.facility_ccn,
@@ -181,11 +182,33 @@ def candidate_episodes(medical_claims: ir.Table, definitions: Sequence[EpisodeDe
     if not parts:
         raise ApmkitError("episodes.build.definitions: no definitions")
     candidates = ibis.union(*parts) if len(parts) > 1 else parts[0]
-    candidates = candidates.join(_episode_attributes(definitions), "episode_id")
+    post_days = _by_episode(
+        candidates.episode_id, {d.episode_id: d.post_anchor_days for d in definitions}, 90
+    )
+    candidates = candidates.mutate(
+        post_anchor_days=post_days,
+        precedence=_by_episode(candidates.episode_id, {d.episode_id: d.precedence for d in definitions}, 100),
+    )
     windows = [
         (candidates.post_anchor_days == days, candidates.anchor_end + ibis.interval(days=max(days - 1, 0)))
         for days in sorted({d.post_anchor_days for d in definitions})
     ]
+    group_rules = [
+        ((candidates.episode_id == d.episode_id) & (candidates.ms_drg == code), group)
+        for d in definitions
+        for code, group in d.price_group_by_drg.items()
+    ]
+    base_group = (
+        ibis.cases(*group_rules, else_=candidates.episode_id) if group_rules else candidates.episode_id
+    )
+    drg_subgroup_rules = [
+        (candidates.episode_id == d.episode_id) & candidates.ms_drg.isin(list(d.subgroup_drgs))
+        for d in definitions
+        if d.subgroup_drgs
+    ]
+    subgroup_by_drg = (
+        ibis.or_(*drg_subgroup_rules).fill_null(False) if drg_subgroup_rules else ibis.literal(False)
+    )
     subgroup_prefixes = {d.episode_id: d.subgroup_dx for d in definitions if d.subgroup_dx}
     dx = candidates.principal_dx.fill_null("")
     dx_subgroup = (
@@ -199,7 +222,7 @@ def candidate_episodes(medical_claims: ir.Table, definitions: Sequence[EpisodeDe
         if subgroup_prefixes
         else ibis.literal(False)
     )
-    in_subgroup = candidates.in_subgroup_by_drg | dx_subgroup
+    in_subgroup = subgroup_by_drg | dx_subgroup
     key = (
         candidates.member_id
         + "|"
@@ -213,9 +236,7 @@ def candidate_episodes(medical_claims: ir.Table, definitions: Sequence[EpisodeDe
         episode_key=key,
         member_id=candidates.member_id,
         episode_id=candidates.episode_id,
-        price_group=ibis.ifelse(
-            in_subgroup, candidates.price_group + SUBGROUP_SUFFIX, candidates.price_group
-        ),
+        price_group=ibis.ifelse(in_subgroup, base_group + SUBGROUP_SUFFIX, base_group),
         anchor_claim_id=candidates.anchor_claim_id,
         anchor_setting=candidates.anchor_setting,
         facility_ccn=candidates.facility_ccn,
@@ -351,28 +372,20 @@ def episode_spending(
             lines.service <= windows.window_end,
         ],
     )
-    excluded_hcpcs = [(d.episode_id, c) for d in definitions for c in d.excluded_hcpcs]
-    excluded_drgs = [(d.episode_id, c) for d in definitions for c in d.excluded_ms_drgs]
-    excluded_types = [(d.episode_id, c) for d in definitions for c in d.excluded_claim_types]
-    if excluded_hcpcs:
-        table = _code_table(excluded_hcpcs, "hcpcs_code")
-        inside = inside.anti_join(table, ["episode_id", "hcpcs_code"])
-    if excluded_types:
-        table = _code_table(excluded_types, "claim_type")
-        inside = inside.anti_join(table, ["episode_id", "claim_type"])
-    if excluded_drgs:
-        table = _code_table(excluded_drgs, "excluded_drg")
-        readmission = inside.filter(
-            inside.claim_type == "inpatient", inside.claim_id != inside.anchor_claim_id
-        )
-        dropped = (
-            readmission.semi_join(
-                table, [readmission.episode_id == table.episode_id, readmission.ms_drg == table.excluded_drg]
-            )
-            .select("episode_key", "claim_id")
-            .distinct()
-        )
-        inside = inside.anti_join(dropped, ["episode_key", "claim_id"])
+    hcpcs_excluded = _excluded(
+        inside.episode_id, inside.hcpcs_code, {d.episode_id: d.excluded_hcpcs for d in definitions}
+    )
+    type_excluded = _excluded(
+        inside.episode_id, inside.claim_type, {d.episode_id: d.excluded_claim_types for d in definitions}
+    )
+    drg_excluded = _excluded(
+        inside.episode_id, inside.ms_drg, {d.episode_id: d.excluded_ms_drgs for d in definitions}
+    )
+    # An excluded readmission drops the whole inpatient claim, never the anchor stay itself.
+    readmission_excluded = (
+        (inside.claim_type == "inpatient") & (inside.claim_id != inside.anchor_claim_id) & drg_excluded
+    )
+    inside = inside.filter(~(hcpcs_excluded | type_excluded | readmission_excluded))
     in_anchor = (inside.claim_id == inside.anchor_claim_id) | (inside.service <= inside.anchor_end)
     return inside.group_by("episode_key").aggregate(
         anchor_cents=ibis.ifelse(in_anchor, inside.cents, 0).sum().cast("int64"),

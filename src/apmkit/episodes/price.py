@@ -285,7 +285,9 @@ def price_episodes(
         episodes = int(perf_row["episodes"]) if perf_row else 0
         actual = Decimal(perf_row["capped_cents"]) / CENTS if perf_row else ZERO
         if episodes:
-            sums = per_hospital.setdefault(ccn, {"target": ZERO, "repay": ZERO, "actual": ZERO, "episodes": ZERO})
+            sums = per_hospital.setdefault(
+                ccn, {"target": ZERO, "repay": ZERO, "actual": ZERO, "episodes": ZERO}
+            )
             sums["target"] += price * episodes
             sums["repay"] += repay_price * episodes
             sums["actual"] += actual
