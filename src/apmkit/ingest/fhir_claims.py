@@ -423,7 +423,7 @@ def eob_rows(
     if kind == PHARMACY:
         item = items[0]
         amounts = line_amounts[0]
-        product = item.get("productOrService")
+        product = _product(item)
         ndc = first_system_code(product, "sid/ndc") or first_code(product)
         prescriber, _ = npi_for(("prescribing", "primary", "prescriber"))
         facility = mapping(eob.get("facility"))
@@ -526,7 +526,7 @@ def eob_rows(
             )
             or first_code(item.get("locationCodeableConcept")),
             "revenue_code": _zfill(revenue, 4),
-            "hcpcs_code": first_system_code(item.get("productOrService"), *_HCPCS_SYSTEMS),
+            "hcpcs_code": first_system_code(_product(item), *_HCPCS_SYSTEMS),
             "units": text(quantity.get("value")),
             "charge_amount": amounts.get("charge"),
             "allowed_amount": amounts.get("allowed"),
@@ -536,6 +536,11 @@ def eob_rows(
             row[f"hcpcs_modifier_{i}"] = code
         rows.append(row)
     return "medical_claims", rows
+
+
+def _product(item: Json) -> Any:
+    # Blue Button v1 (STU3 shapes) names the element `service`; R4 renamed it `productOrService`.
+    return item.get("productOrService") or item.get("service")
 
 
 def _zfill(code: str | None, width: int) -> str | None:
