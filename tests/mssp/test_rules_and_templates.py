@@ -4,6 +4,7 @@ methodology.md §1.1), and the shipped contract templates against the rules."""
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -129,3 +130,40 @@ def test_templates_settle_through_the_contract_engine() -> None:
         ],
     )
     assert track_1.statements[0].net_settlement == D("12118222.50")
+
+
+@pytest.mark.parametrize(
+    ("file_name", "year", "percent", "acos", "below_5000"),
+    [
+        ("PY2013_SSP_ACO_PUF_columns.csv", None, False, 215, 2),
+        ("PY2014_SSP_ACO_PUF_columns.csv", None, True, 330, 14),
+        ("mssp_aco_results_2013_2017_columns.csv", "2016.0", False, 410, 12),
+        ("mssp_aco_results_2013_2017_columns.csv", "2017.0", False, 432, 18),
+        ("PY2018_SSP_ACO_PUF_rows.csv", None, False, 8, 0),
+    ],
+)
+def test_variable_msr_table_gives_every_published_one_sided_msr(
+    fixtures_dir: Path, file_name: str, year: str | None, percent: bool, acos: int, below_5000: int
+) -> None:
+    # CMS's published MinSavPerc of every Track 1 ACO with 500+ beneficiaries, to the file's last digit: the
+    # 42 CFR 425.604(b) bands from 5,000 up and the data-derived bands below (docs/mssp.md).
+    from apmkit.cli.mssp import read_puf_csv
+    from apmkit.programs.mssp.rules import one_sided_msr
+
+    two_sided_flags = ("current_track_2", "current_track_3", "current_track_1_plus")
+    checked = small = 0
+    for row in read_puf_csv(fixtures_dir / "mssp" / file_name).to_pylist():
+        if year is not None and row.get("performance_year") != year:
+            continue
+        if any(row.get(flag) in ("1", "1.0") for flag in two_sided_flags):
+            continue
+        population = int(float(row["n_ab"]))
+        if population < 500:
+            continue
+        text = row["minsavperc"].replace("%", "")
+        published = D(text) / 100 if percent else D(text)
+        last_digit = D(1).scaleb(-len(text.partition(".")[2])) / (100 if percent else 1)
+        assert abs(one_sided_msr(population) - published) <= last_digit, (row.get("aco_id"), population)
+        checked += 1
+        small += population < 5000
+    assert (checked, small) == (acos, below_5000)
