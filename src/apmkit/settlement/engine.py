@@ -96,7 +96,10 @@ def _statement(
                 clause=f"contract {contract.id} v{contract.version}",
             )
         )
-    numbered = tuple(line.model_copy(update={"sequence": n}) for n, line in enumerate(lines, start=1))
+    numbered = tuple(
+        StatementLine.model_construct(**{**line.__dict__, "sequence": n})
+        for n, line in enumerate(lines, start=1)
+    )
 
     summary: dict[str, Decimal | str | int | None] = {"entity_id": entity.entity_id}
     for name in SUMMARY_INPUTS:
