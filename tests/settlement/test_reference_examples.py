@@ -298,3 +298,35 @@ def test_cpc_plus_track2_fees_and_pbip() -> None:
     assert net == D("21720.00")
     # CMF and the PBIP were paid during the year: the settlement recoups the unearned half of the PBIP.
     assert statement.balance_due == D("-2520.00")
+
+
+def test_enhancing_oncology_model_meos_and_recoupment() -> None:
+    # Hand arithmetic on the EOM template: MEOS $70 PBPM + $30 for dual months (methodology.md 3.3, secondary
+    # page). 600 episode months, 100 of them dual -> 42,000 + 3,000 = 45,000. Target = benchmark price x (1 - 4 %)
+    # (template placeholder): 20 episodes x 25,000 x 0.96 = 480,000; actual 500,000 -> shortfall 20,000; the
+    # 4 % stop-loss, 4 % x 480,000 = 19,200, binds -> owes 19,200. Net 45,000 - 19,200 = 25,800.
+    net, statement = _net(
+        load_template("enhancing_oncology_model"),
+        member_months=600,
+        dual_member_months=100,
+        episodes=20,
+        benchmark_price=D("25000"),
+        episode_payments=D("500000"),
+    )
+    assert statement.summary["amount_meos"] == D("45000.00")
+    assert statement.summary["amount_performance_based_payment"] == D("-19200.00")
+    assert net == D("25800.00")
+
+
+def test_bpci_advanced_quality_adjusts_the_gain() -> None:
+    # Hand arithmetic on the BPCI-A template (parameters unverified, structure from the model description):
+    # 40 episodes x 30,000 x (1 - 3 %) = 1,164,000 target; actual 1,100,000 -> NPRA 64,000 (stop-gain 20 % =
+    # 232,800 not binding); CQS adjustment 10 % x (1 - 0.8) = 2 % -> 64,000 x 0.98 = 62,720.
+    net, _ = _net(
+        load_template("bpci_advanced"),
+        episodes=40,
+        benchmark_price=D("30000"),
+        episode_payments=D("1100000"),
+        quality_score=D("0.8"),
+    )
+    assert net == D("62720.00")

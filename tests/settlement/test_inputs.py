@@ -1,0 +1,53 @@
+"""Aggregate input rows: parsing, validation and rejection reasons (file, line, field; never values)."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+from apmkit.settlement.inputs import read_entity_rows
+
+
+def test_good_row_with_cells_and_flags() -> None:
+    rows = [
+        {
+            "Entity_ID": "A1",
+            "benchmark": "$1,234,567.89",
+            "population": "5,032",
+            "quality_standard_met": "yes",
+            "months.tier2": "1200",
+            "months.complex": "",
+        }
+    ]
+    loaded, report = read_entity_rows(rows, "aco.csv")
+    assert report.read == report.loaded == 1 and not report.rejected
+    entity = loaded[0]
+    assert entity.benchmark == D("1234567.89")
+    assert entity.population == 5032
+    assert entity.quality_standard_met is True
+    assert entity.months_by_cell == {"tier2": 1200}
+    assert entity.source == "aco.csv line 2"
+
+
+def test_bad_rows_are_kept_with_every_reason() -> None:
+    rows = [
+        {"entity_id": "A1", "benchmark": "12x", "population": "3.5", "reported": "maybe"},
+        {"entity_id": "A2", "colour": "blue"},
+        {"entity_id": "A3", "quality_score": "-1"},
+        {"entity_id": "A4"},
+        {"entity_id": "A4"},
+        {"entity_id": "", "benchmark": "1"},
+    ]
+    loaded, report = read_entity_rows(rows, "aco.csv")
+    assert [e.entity_id for e in loaded] == ["A4"]
+    assert report.read == 6 and report.loaded == 1
+    reasons = {r["source_line"]: r["reason"] for r in report.rejected}
+    assert reasons["2"] == (
+        "field benchmark: expected a number; field population: expected a whole number; "
+        "field reported: expected true/false (or 1/0)"
+    )
+    assert reasons["3"].startswith("field colour: unknown column")
+    assert "field quality_score: Input should be greater than or equal to 0" in reasons["4"]
+    assert reasons["6"] == "field entity_id: repeats the entity of line 5"
+    assert "field entity_id" in reasons["7"]
+    # no input value is echoed back in a reason
+    assert all("12x" not in r["reason"] and "blue" not in r["reason"] for r in report.rejected)
