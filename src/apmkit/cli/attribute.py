@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gc
 import json
 from pathlib import Path
 from typing import Annotated, Any
 
+import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -139,108 +141,134 @@ def attribute_command(
     except ValueError:
         raise ConfigurationError(f"option --as-of: {as_of!r} is not a date (YYYY-MM-DD)") from None
     specs = load_specs(contract)
-    console = state.console
     engine = open_engine()
     try:
-        tables = engine.canonical(data)
-        missing = [
-            name
-            for name in ("members", "enrollment", "medical_claims", "providers")
-            if name not in tables.present()
-        ]
-        if "medical_claims" in missing and any(s.method != "roster" for s in specs):
-            raise InputFileError(data, "no medical_claims table in the folder")
-        extras: dict[str, ir.Table | None] = {}
-        input_rejects: list[ir.Table] = []
-        read_counts: dict[str, int] = {}
-        for name, path, schema in (
-            ("participants", participants, PARTICIPANTS),
-            ("roster", roster, ASSIGNMENT_INPUT),
-            ("member_selected_pcp", member_selected_pcp, ASSIGNMENT_INPUT),
-            ("voluntary_alignment", voluntary_alignment, ASSIGNMENT_INPUT),
-        ):
-            if path is None:
-                continue
-            valid, rejects, read = read_input_csv(engine, path, schema, name)
-            extras[name] = engine.materialize(valid)
-            input_rejects.append(rejects)
-            read_counts[name] = read
-        inputs = AttributionInputs.from_tables(tables, **extras)
-        run_dates = [run_date]
-        if monthly:
-            year = program_year(specs[0], run_date)
-            ends = [month_end(add_months(dt.date(year, 1, 1), i)) for i in range(12)]
-            run_dates = [d for d in ends if d < run_date] + [run_date]
-        with progress() as bar:
-            task = bar.add_task("attributing", total=len(run_dates))
-            runs = []
-            for day in run_dates:
-                result = attribute_many(inputs, specs, day)
-                runs.append((engine.materialize(result.attribution), result.rejects))
-                bar.advance(task)
-        current, line_rejects = runs[-1]
-        all_rejects = line_rejects
-        for extra in input_rejects:
-            all_rejects = all_rejects.union(REJECTS.select_from(extra), distinct=False)
-        written = {"attribution": write_table(engine, current, out)}
-        all_rejects = engine.materialize(all_rejects)
-        written["rejects"] = write_table(engine, all_rejects, _sibling(out, "rejects"))
-        history = runs[0][0]
-        for table, _ in runs[1:]:
-            history = history.union(table, distinct=False)
-        written["list"] = write_table(engine, monthly_list(history), _sibling(out, "list"))
-        written["panels"] = write_table(engine, panel_summary(history), _sibling(out, "panels"))
-        change_table = None
-        last_pair: tuple[ir.Table, ir.Table] | None = None
-        if previous is not None or len(runs) > 1:
-            pairs = [(runs[i][0], runs[i + 1][0]) for i in range(len(runs) - 1)]
-            if previous is not None:
-                pairs.insert(0, (ATTRIBUTION.select_from(engine.read_parquet(previous)), runs[0][0]))
-            last_pair = pairs[-1]
-            change_table = changes(*pairs[0])
-            for before, after in pairs[1:]:
-                change_table = change_table.union(changes(before, after), distinct=False)
-            change_table = engine.materialize(change_table)
-            written["changes"] = write_table(engine, change_table, _sibling(out, "changes"))
-        if fhir is not None:
-            last_changes = changes(*last_pair) if last_pair is not None else None
-            groups: list[dict[str, Any]] = []
-            for spec in specs:
-                year = program_year(spec, run_date)
-                these = current.filter(current.contract_id == spec.name)
-                groups.extend(
-                    atr_groups(
-                        engine.to_arrow(these),
-                        period_start=dt.date(year, 1, 1),
-                        period_end=dt.date(year, 12, 31),
-                        changes=engine.to_arrow(last_changes.filter(last_changes.contract_id == spec.name))
-                        if last_changes is not None
-                        else None,
-                        member_system=member_system,
-                    )
-                )
-            fhir.parent.mkdir(parents=True, exist_ok=True)
-            fhir.write_text(json.dumps(atr_bundle(groups), indent=1), encoding="utf-8")
-        summary = engine.to_arrow(
-            current.group_by("contract_id").agg(
-                members=current.member_id.nunique(), attributed=current.attributed.sum().cast("int64")
-            )
-        ).to_pylist()
-        claims_read = engine.count(tables["medical_claims"])
-        rejected = engine.to_arrow(
-            engine.materialize(all_rejects).group_by("input").agg(rows=lambda t: t.count())
-        ).to_pylist()
+        report = _run_job(
+            engine,
+            specs,
+            data=data,
+            run_date=run_date,
+            out=out,
+            inputs_csv={
+                "participants": participants,
+                "roster": roster,
+                "member_selected_pcp": member_selected_pcp,
+                "voluntary_alignment": voluntary_alignment,
+            },
+            previous=previous,
+            monthly=monthly,
+            fhir=fhir,
+            member_system=member_system,
+        )
+        # Cached intermediate tables are dropped when their expressions are garbage collected: let that
+        # happen while the connection is still open.
+        gc.collect()
     finally:
         engine.close()
-    console.print(
+    for line in report:
+        state.console.print(line, highlight=False)
+
+
+def _run_job(
+    engine: Engine,
+    specs: list[AnySpec],
+    *,
+    data: Path,
+    run_date: dt.date,
+    out: Path,
+    inputs_csv: dict[str, Path | None],
+    previous: Path | None,
+    monthly: bool,
+    fhir: Path | None,
+    member_system: str,
+) -> list[str]:
+    """Run the attributions and write every output; return the lines of the run report."""
+    tables = engine.canonical(data)
+    if "medical_claims" not in tables.present() and any(s.method != "roster" for s in specs):
+        raise InputFileError(data, "no medical_claims table in the folder")
+    extras: dict[str, ir.Table | None] = {}
+    input_rejects: list[ir.Table] = []
+    read_counts: dict[str, int] = {}
+    for name, path in inputs_csv.items():
+        if path is None:
+            continue
+        schema = PARTICIPANTS if name == "participants" else ASSIGNMENT_INPUT
+        valid, rejects, read = read_input_csv(engine, path, schema, name)
+        extras[name] = engine.materialize(valid)
+        input_rejects.append(rejects)
+        read_counts[name] = read
+    inputs = AttributionInputs.from_tables(tables, **extras)
+    run_dates = [run_date]
+    if monthly:
+        year = program_year(specs[0], run_date)
+        ends = [month_end(add_months(dt.date(year, 1, 1), i)) for i in range(12)]
+        run_dates = [d for d in ends if d < run_date] + [run_date]
+    runs: list[tuple[ir.Table, ir.Table]] = []
+    with progress() as bar:
+        task = bar.add_task("attributing", total=len(run_dates))
+        for day in run_dates:
+            result = attribute_many(inputs, specs, day)
+            runs.append((engine.materialize(result.attribution), result.rejects))
+            bar.advance(task)
+    current, all_rejects = runs[-1]
+    for extra in input_rejects:
+        all_rejects = all_rejects.union(REJECTS.select_from(extra), distinct=False)
+    all_rejects = engine.materialize(all_rejects)
+    written = {"attribution": write_table(engine, current, out)}
+    written["rejects"] = write_table(engine, all_rejects, _sibling(out, "rejects"))
+    history = runs[0][0]
+    for table, _ in runs[1:]:
+        history = history.union(table, distinct=False)
+    written["list"] = write_table(engine, monthly_list(history), _sibling(out, "list"))
+    written["panels"] = write_table(engine, panel_summary(history), _sibling(out, "panels"))
+    pairs = [(runs[i][0], runs[i + 1][0]) for i in range(len(runs) - 1)]
+    if previous is not None:
+        pairs.insert(0, (ATTRIBUTION.select_from(engine.read_parquet(previous)), runs[0][0]))
+    last_changes: ir.Table | None = None
+    if pairs:
+        change_table = changes(*pairs[0])
+        for before, after in pairs[1:]:
+            change_table = change_table.union(changes(before, after), distinct=False)
+        written["changes"] = write_table(engine, engine.materialize(change_table), _sibling(out, "changes"))
+        last_changes = changes(*pairs[-1])
+    if fhir is not None:
+        groups: list[dict[str, Any]] = []
+        for spec in specs:
+            year = program_year(spec, run_date)
+            mine = current.filter(current.contract_id == spec.name)
+            their_changes = (
+                engine.to_arrow(last_changes.filter(last_changes.contract_id == spec.name))
+                if last_changes is not None
+                else None
+            )
+            groups.extend(
+                atr_groups(
+                    engine.to_arrow(mine),
+                    period_start=dt.date(year, 1, 1),
+                    period_end=dt.date(year, 12, 31),
+                    changes=their_changes,
+                    member_system=member_system,
+                )
+            )
+        fhir.parent.mkdir(parents=True, exist_ok=True)
+        fhir.write_text(json.dumps(atr_bundle(groups), indent=1), encoding="utf-8")
+    summary = engine.to_arrow(
+        current.group_by("contract_id").agg(
+            members=current.member_id.nunique(), attributed=current.attributed.sum().cast("int64")
+        )
+    ).to_pylist()
+    claims_read = engine.count(tables["medical_claims"])
+    rejected = engine.to_arrow(all_rejects.group_by("input").agg(rows=ibis._.count())).to_pylist()
+    report = [
         f"read: {claims_read:,} claim lines" + "".join(f", {n:,} {k} rows" for k, n in read_counts.items())
-    )
+    ]
     for row in summary:
-        console.print(
+        report.append(
             f"{row['contract_id']}: {row['members']:,} members, {row['attributed']:,} attributed, "
             f"{row['members'] - row['attributed']:,} not attributed (reasons in {out.name})"
         )
-    console.print("rejected: " + (", ".join(f"{r['rows']:,} {r['input']} rows" for r in rejected) or "none"))
-    console.print(
+    report.append("rejected: " + (", ".join(f"{r['rows']:,} {r['input']} rows" for r in rejected) or "none"))
+    report.append(
         "wrote: " + ", ".join(f"{k} ({n:,} rows)" for k, n in written.items()) + (f", {fhir}" if fhir else "")
     )
+    return report
