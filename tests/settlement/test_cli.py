@@ -150,6 +150,33 @@ components:
     benchmark = D(12000) * D(int(months.sum())) / D(12)
     assert D(statement["summary"]["benchmark"]) == benchmark
 
+    # a benchmark build-up from `apmkit benchmark` (general method layout) replaces the contract's target
+    pd.DataFrame({"entity_id": ["ENTITY"], "benchmark_pmpm": ["1000.25"]}).to_parquet(
+        tmp_path / "bench.parquet"
+    )
+    result = runner.invoke(
+        app,
+        [
+            "-q",
+            "settle",
+            "--contract",
+            str(contract),
+            "--from",
+            str(data),
+            "--period",
+            "2025",
+            "--out",
+            str(out),
+            "--benchmark",
+            str(tmp_path / "bench.parquet"),
+            "--format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    again = json.loads((out / "statement.json").read_text())["statements"][0]
+    assert D(again["summary"]["benchmark"]) == D("1000.25") * int(months.sum())
+
 
 def test_contract_validate_and_schema(tmp_path: Path) -> None:
     good = _contract(tmp_path, "primary_care_first")

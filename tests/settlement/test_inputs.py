@@ -51,3 +51,26 @@ def test_bad_rows_are_kept_with_every_reason() -> None:
     assert "field entity_id" in reasons["7"]
     # no input value is echoed back in a reason
     assert all("12x" not in r["reason"] and "blue" not in r["reason"] for r in report.rejected)
+
+
+def test_apply_benchmarks_layouts() -> None:
+    import pytest
+
+    from apmkit.errors import InputFileError
+    from apmkit.settlement.inputs import EntityInputs, apply_benchmarks
+
+    entities = [EntityInputs(entity_id="A", member_months=120), EntityInputs(entity_id="B", member_months=60)]
+    # general method output: 1,000.50 PMPM x 120 months = 120,060; B has no row and keeps no benchmark
+    done = apply_benchmarks(entities, [{"entity_id": "A", "benchmark_pmpm": D("1000.50")}], "bench.parquet")
+    assert done[0].benchmark == D("120060.00") and done[1].benchmark is None
+    assert done[0].detail["benchmark_source"] == "bench.parquet: benchmark_pmpm x member months"
+    totals = apply_benchmarks(entities, [{"entity_id": "B", "benchmark": D("5")}], "b.parquet")
+    assert totals[1].benchmark == D("5")
+    summary = apply_benchmarks(
+        entities[:1], [{"settlement_benchmark": D("99.99"), "total_benchmark": D(1)}], "s"
+    )
+    assert summary[0].benchmark == D("99.99")
+    with pytest.raises(InputFileError, match="one row and settles one entity"):
+        apply_benchmarks(entities, [{"settlement_benchmark": D(1)}], "s")
+    with pytest.raises(InputFileError, match="needs entity_id and benchmark_pmpm or benchmark"):
+        apply_benchmarks(entities, [{"entity": "A"}], "s")

@@ -14,7 +14,7 @@ from apmkit.contracts import parse_contract
 from apmkit.errors import ConfigurationError, InputFileError
 from apmkit.settlement import claims as claims_path
 from apmkit.settlement.engine import settle as run_settlement
-from apmkit.settlement.inputs import EntityInputs, ReadReport, read_entity_rows
+from apmkit.settlement.inputs import EntityInputs, ReadReport, apply_benchmarks, read_entity_rows
 from apmkit.settlement.render import (
     lines_table,
     settlement_to_excel,
@@ -91,6 +91,13 @@ def settle_command(
             help="Claims path: Parquet of member_id, entity_id[, cell] (default: DIR/attribution.parquet if present).",
         ),
     ] = None,
+    benchmark: Annotated[
+        Path | None,
+        typer.Option(
+            "--benchmark",
+            help="Parquet from `apmkit benchmark` (benchmark_entities or benchmark_summary) setting each benchmark.",
+        ),
+    ] = None,
     formats: Annotated[
         str, typer.Option("--format", help="Comma-separated outputs: json, parquet, html, xlsx.")
     ] = ",".join(FORMATS),
@@ -124,6 +131,13 @@ def settle_command(
         raise InputFileError(
             source, "--from must be a folder of canonical tables or a .csv of aggregate inputs"
         )
+
+    if benchmark is not None:
+        if not benchmark.exists():
+            raise InputFileError(benchmark, "no such benchmark file")
+        with open_engine() as engine:
+            benchmark_rows = engine.to_arrow(engine.read_parquet(benchmark)).to_pylist()
+        entities = apply_benchmarks(entities, benchmark_rows, benchmark.name)
 
     with progress() as bar:
         task = bar.add_task("settling", total=len(entities))

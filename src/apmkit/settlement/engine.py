@@ -154,12 +154,16 @@ def _input_lines(contract: Contract, entity: EntityInputs) -> list[StatementLine
             continue
         formula = "input"
         inputs: dict[str, str] = {}
-        if name == "expenditure" and entity.detail:
+        measured = "expenditure_truncated" in entity.detail
+        if name == "expenditure" and measured:
             formula = "Σ per-member expenditure truncated per member × completion factor (claims in period + run-out)"
-            inputs = dict(entity.detail)
-        elif name == "person_years" and entity.detail:
+            inputs = {k: v for k, v in entity.detail.items() if k != "benchmark_source"}
+        elif name == "person_years" and measured:
             formula = "member months / 12"
-        elif name == "benchmark" and entity.detail and contract.target.benchmark_per_person_year:
+        elif name == "benchmark" and "benchmark_source" in entity.detail:
+            formula = "from the benchmark build-up (apmkit benchmark)"
+            inputs = {"source": entity.detail["benchmark_source"]}
+        elif name == "benchmark" and measured and contract.target.benchmark_per_person_year:
             formula = "benchmark per person-year × person-years (unless given per entity)"
             inputs = {"benchmark_per_person_year": str(contract.target.benchmark_per_person_year)}
         lines.append(
@@ -176,7 +180,7 @@ def _input_lines(contract: Contract, entity: EntityInputs) -> list[StatementLine
                 formula=formula,
                 inputs=inputs,
                 source=entity.source,
-                clause="expenditure rules" if name == "expenditure" and entity.detail else "",
+                clause="expenditure rules" if name == "expenditure" and measured else "",
             )
         )
     return lines

@@ -201,3 +201,60 @@ def read_entity_rows(
             {"source_file": source, "source_line": str(line), "reason": "; ".join(reasons)}
         )
     return loaded, report
+
+
+def apply_benchmarks(
+    entities: list[EntityInputs], rows: list[dict[str, Any]], source: str
+) -> list[EntityInputs]:
+    """Set each entity's benchmark from the output of ``apmkit benchmark``.
+
+    Accepted layouts: ``entity_id, benchmark_pmpm`` (general method: × the entity's member months),
+    ``entity_id, benchmark`` (a total), or the one-row MSSP ``benchmark_summary`` (``settlement_benchmark``,
+    the total after the guardrail) when a single entity is settled.
+
+    Raises
+    ------
+    InputFileError
+        The layout is not one of these, or an MSSP summary meets several entities.
+    """
+    from apmkit.errors import InputFileError
+
+    columns = set(rows[0]) if rows else set()
+    updated: list[EntityInputs] = []
+    if "settlement_benchmark" in columns and "entity_id" not in columns:
+        if len(rows) != 1 or len(entities) != 1:
+            raise InputFileError(source, "an MSSP benchmark summary has one row and settles one entity")
+        total = Decimal(str(rows[0]["settlement_benchmark"]))
+        entity = entities[0]
+        return [
+            entity.model_copy(
+                update={
+                    "benchmark": total,
+                    "detail": {**entity.detail, "benchmark_source": f"{source}: settlement_benchmark"},
+                }
+            )
+        ]
+    if "entity_id" not in columns or not ({"benchmark_pmpm", "benchmark"} & columns):
+        raise InputFileError(source, "needs entity_id and benchmark_pmpm or benchmark", field="entity_id")
+    by_entity = {str(row["entity_id"]): row for row in rows}
+    for entity in entities:
+        row = by_entity.get(entity.entity_id)
+        if row is None:
+            updated.append(entity)
+            continue
+        if row.get("benchmark") is not None:
+            total = Decimal(str(row["benchmark"]))
+            how = f"{source}: benchmark"
+        else:
+            if entity.member_months is None:
+                raise InputFileError(
+                    source, f"entity {entity.entity_id} has no member months", field="benchmark_pmpm"
+                )
+            total = Decimal(str(row["benchmark_pmpm"])) * entity.member_months
+            how = f"{source}: benchmark_pmpm x member months"
+        updated.append(
+            entity.model_copy(
+                update={"benchmark": total, "detail": {**entity.detail, "benchmark_source": how}}
+            )
+        )
+    return updated
