@@ -1,0 +1,76 @@
+"""``apmkit benchmark`` end to end on canonical Parquet tables written to a temporary folder."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from apmkit.cli.main import app
+from apmkit.engines import Engine
+
+from .test_mssp_end_to_end import _population
+
+CONTRACT = """
+benchmark:
+  method: mssp
+  mssp:
+    base_years: [2021, 2022, 2023]
+    performance_year: 2024
+    truncation_thresholds: {2021: {aged_non_dual: 1000000}, 2022: {aged_non_dual: 1000000},
+                            2023: {aged_non_dual: 1000000}, 2024: {aged_non_dual: 1000000}}
+    national_per_capita: {2021: {aged_non_dual: 11500}, 2022: {aged_non_dual: 11500}, 2023: {aged_non_dual: 11500}}
+    national_weight: "0.20"
+    update:
+      national_growth: {aged_non_dual: "1.040"}
+      regional_growth: {aged_non_dual: "1.050"}
+      acpt: {aged_non_dual: "1.045"}
+"""
+
+
+@pytest.fixture
+def canonical_dir(tmp_path: Path, engine: Engine) -> Path:
+    folder = tmp_path / "data"
+    for name, table in _population(engine).items():
+        engine.write_parquet(table, folder / f"{name}.parquet")
+    return folder
+
+
+def test_benchmark_command_writes_build_up(tmp_path: Path, canonical_dir: Path) -> None:
+    contract = tmp_path / "contract.yaml"
+    contract.write_text(CONTRACT)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app, ["-q", "benchmark", "--contract", str(contract), "--from", str(canonical_dir), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    (summary,) = pq.read_table(out / "benchmark_summary.parquet").to_pylist()
+    # historical $11,000 (flat years), no regional inputs, update 1.0470 (methodology.md §1.5 step 5)
+    assert summary["historical_per_capita"] == D("11000.00")
+    assert summary["updated_per_capita"] == D("11517.00")
+    lines = pq.read_table(out / "benchmark_lines.parquet").to_pylist()
+    assert [line["line"] for line in lines] == list(range(1, len(lines) + 1))
+    assert (out / "member_year_expenditure.parquet").exists()
+
+
+def test_benchmark_command_names_bad_field(tmp_path: Path, canonical_dir: Path) -> None:
+    contract = tmp_path / "bad.yaml"
+    contract.write_text(CONTRACT.replace('national_weight: "0.20"', 'national_weight: "1.5"'))
+    result = CliRunner().invoke(
+        app,
+        [
+            "-q",
+            "benchmark",
+            "--contract",
+            str(contract),
+            "--from",
+            str(canonical_dir),
+            "--out",
+            str(tmp_path),
+        ],
+    )
+    assert result.exit_code != 0
+    assert "bad.yaml, field benchmark.mssp.national_weight" in str(result.exception)
