@@ -179,9 +179,15 @@ class MeasureData:
         self.end = end
         oids = tuple(sorted(set(value_sets)))
         self.codes = value_set_table(oids) if oids else None
-        coded = clinical.filter(clinical.component_index == 0)
-        self._coded = coded
-        header = coded.filter(coded.coding_index == coded.coding_index.min().over(group_by=coded.record_id))
+        # Every row of a record repeats its code, so codes match on all rows. The header (one row per
+        # record) is its first row: the resource row (component 0) when present, else its first component
+        # (some producers write multi-component observations as component rows only).
+        self._coded = clinical
+        order = ibis.row_number().over(
+            group_by=clinical.record_id, order_by=[clinical.component_index, clinical.coding_index]
+        )
+        header = clinical.mutate(_row=order)
+        header = header.filter(header._row == 0).drop("_row")
         self.header = header.mutate(
             start_day=header.effective_start.date(),
             end_day=header.effective_end.date(),
