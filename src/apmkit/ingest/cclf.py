@@ -785,13 +785,25 @@ def _with_families(engine: Engine, claims: ibis.Table, natural_key: list[str]) -
     key_names = [f"_k{i}" for i in range(len(natural_key))]
     is_cancel = keyed.adjustment_code == "1"
     order = [ibis.coalesce(keyed.processed_date, ""), keyed.claim_id]
+    # Both sides are materialized and renamed: Spark mis-resolves a join of two filters of one table.
     cancels = keyed.filter(is_cancel)
-    cancels = cancels.mutate(_k=ibis.row_number().over(group_by=key_names, order_by=order))
-    others = keyed.filter(~is_cancel | keyed.adjustment_code.isnull())
-    others = others.mutate(_k=ibis.row_number().over(group_by=key_names, order_by=order))
-    pairs = cancels.join(others, [*key_names, "_k"]).select(
-        _cancel_id=cancels.claim_id, _cancelled_id=others.claim_id
+    cancels = engine.materialize(
+        cancels.select(
+            *key_names,
+            _k=ibis.row_number().over(group_by=key_names, order_by=order),
+            _cancel_id=cancels.claim_id,
+        )
     )
+    others = keyed.filter(~is_cancel | keyed.adjustment_code.isnull())
+    others = engine.materialize(
+        others.select(
+            **{f"_o{name}": others[name] for name in key_names},
+            _ok=ibis.row_number().over(group_by=key_names, order_by=order),
+            _cancelled_id=others.claim_id,
+        )
+    )
+    predicates = [cancels[name] == others[f"_o{name}"] for name in key_names] + [cancels._k == others._ok]
+    pairs = cancels.join(others, predicates).select("_cancel_id", "_cancelled_id")
     pairs = engine.materialize(pairs)
     links = keyed.select("claim_id").distinct()
     links = links.left_join(pairs, links.claim_id == pairs._cancel_id).drop("_cancel_id")
