@@ -112,7 +112,7 @@ def test_age_65_birthday_switches_type(engine: Engine) -> None:
     assert [r["enrollment_type"] for r in rows] == ["disabled", "aged_non_dual"]
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     st.lists(
         st.tuples(st.integers(min_value=0, max_value=5_000_000), st.integers(min_value=1, max_value=12)),

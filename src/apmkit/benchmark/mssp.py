@@ -346,8 +346,8 @@ def mssp_benchmark(
         for row in mean_risk_by_year_type(member_years, risk_scores).to_pyarrow().to_pylist():
             if row["risk_score"] is not None:
                 risk.setdefault(int(row["year"]), {})[row["enrollment_type"]] = _dec(row["risk_score"])
-        for year, by_type in sorted(risk.items()):
-            for kind, score in by_type.items():
+        for year, scores in sorted(risk.items()):
+            for kind, score in scores.items():
                 lines.append(
                     Line("risk_score", "Mean prospective HCC risk score", score, "factor", kind, year)
                 )
@@ -375,8 +375,8 @@ def mssp_benchmark(
         if county_years:
             share_year = max([y for y in county_years if y <= by3] or county_years)
             market_share = _market_share(aco, per_county_total, share_year)
-        for year, by_type in sorted(regional_pc.items()):
-            for kind, value in by_type.items():
+        for year, values in sorted(regional_pc.items()):
+            for kind, value in values.items():
                 lines.append(
                     Line(
                         "regional_per_capita",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from apmkit.benchmark.spec import (
     ENROLLMENT_TYPES,
@@ -70,7 +71,7 @@ class Line:
 PerType = Mapping[EnrollmentType, Decimal]
 
 
-def _types(values: Mapping[str, object]) -> list[EnrollmentType]:
+def _types(values: Mapping[Any, object]) -> list[EnrollmentType]:
     return [k for k in ENROLLMENT_TYPES if k in values]
 
 

@@ -51,22 +51,23 @@ def ccn_state() -> dict[str, str]:
 @cache
 def bpcia_definitions(post_anchor_days: int = 90) -> tuple[EpisodeDefinition, ...]:
     """The 34 BPCI Advanced-style Clinical Episode Categories as definitions (one per setting)."""
-    groups: dict[tuple[str, str], dict[str, object]] = {}
+    names: dict[tuple[str, str], str] = {}
+    codes_by_key: dict[tuple[str, str], list[str]] = {}
     for row in _csv("bpcia_triggers.csv"):
         key = (row["episode_id"], row["setting"])
-        entry = groups.setdefault(key, {"name": row["episode_name"], "codes": []})
-        entry["codes"].append(row["code"])  # type: ignore[attr-defined]
+        names.setdefault(key, row["episode_name"])
+        codes_by_key.setdefault(key, []).append(row["code"])
     tavr = tuple(row["px"] for row in _csv("tavr_px.csv"))
     readmissions = excluded_readmission_drgs()
     part_b = excluded_part_b_hcpcs()
     definitions = []
-    for (group_id, setting), entry in sorted(groups.items()):
-        codes = tuple(entry["codes"])  # type: ignore[call-overload]
+    for (group_id, setting), code_list in sorted(codes_by_key.items()):
+        codes = tuple(code_list)
         suffix = "IP" if setting == "inpatient" else "OP"
         definitions.append(
             EpisodeDefinition(
                 episode_id=f"{group_id}-{suffix}",
-                name=str(entry["name"]),
+                name=names[(group_id, setting)],
                 setting="inpatient" if setting == "inpatient" else "outpatient",
                 trigger_ms_drgs=codes if setting == "inpatient" else (),
                 trigger_hcpcs=codes if setting == "outpatient" else (),

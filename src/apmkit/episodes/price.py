@@ -280,8 +280,8 @@ def price_episodes(
             "quality_score": score,
             "case_mix": case_mix,
         }
-        price, parts = blended_target(**common, discount=spec.discount)  # type: ignore[arg-type]
-        repay_price, _ = blended_target(**common, discount=repayment_discount)  # type: ignore[arg-type]
+        price, parts = blended_target(**common, discount=spec.discount)
+        repay_price, _ = blended_target(**common, discount=repayment_discount)
         episodes = int(perf_row["episodes"]) if perf_row else 0
         actual = Decimal(perf_row["capped_cents"]) / CENTS if perf_row else ZERO
         if episodes:
