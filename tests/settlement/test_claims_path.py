@@ -125,6 +125,8 @@ EXPECTED_MEASURES = [
         # M1: 200,100.50 - 100,000 attachment
         "stop_loss_excess_cents": 10010050,
         "carved_out_cents": 0,
+        "risk_score_months": D(0),
+        "scored_member_months": 0,
     },
     {
         "entity_id": "ACO2",
@@ -137,6 +139,8 @@ EXPECTED_MEASURES = [
         "members_truncated": 0,
         "stop_loss_excess_cents": 0,
         "carved_out_cents": 4545,  # pharmacy is carved out of the capitation
+        "risk_score_months": D(0),
+        "scored_member_months": 0,
     },
 ]
 EXPECTED_CELLS = [
@@ -198,6 +202,82 @@ def test_no_attribution_puts_everyone_in_the_default_entity(engine: Engine) -> N
     assert engine.to_arrow(cells).num_rows == 0
 
 
+def test_risk_scores_give_tiers_and_average_score(engine: Engine) -> None:
+    tiered = contract_from_data(
+        {
+            **CONTRACT.model_dump(mode="json", exclude_none=True),
+            "target": {
+                "benchmark_per_person_year": 120000,
+                "risk_tiers": [{"min_score": 0, "cell": "low"}, {"min_score": "1.0", "cell": "high"}],
+            },
+        }
+    )
+    tables = {
+        "enrollment": engine.from_rows(ENROLLMENT_ROWS, ENROLLMENT),
+        "medical_claims": engine.from_rows(MEDICAL_ROWS, MEDICAL_CLAIMS),
+        "pharmacy_claims": engine.from_rows(PHARMACY_ROWS, PHARMACY_CLAIMS),
+    }
+    scores = engine.from_arrow(
+        pa.table(
+            {
+                "member_id": ["M1", "M2", "M1"],
+                "year": [2025, 2025, 2024],
+                "score": [1.2, 0.8, 9.9],  # the 2024 score is not the period's
+            }
+        )
+    )
+    links = engine.from_arrow(ATTRIBUTION.drop(["cell"]))
+    spec = claims.ClaimsMeasureSpec.from_contract(tiered, "2025")
+    measures, cells = claims.measure(tables, links, spec, risk_scores=scores)
+    rows = engine.to_arrow(measures).to_pylist()
+    # ACO1: 1.2 x 12 + 0.8 x 6 = 19.2 score-months over 18 scored months; ACO2: M3 unscored
+    assert rows[0]["risk_score_months"] == D("19.2") and rows[0]["scored_member_months"] == 18
+    assert rows[1]["scored_member_months"] == 0
+    assert engine.to_arrow(cells).to_pylist() == [
+        {"entity_id": "ACO1", "cell": "high", "member_months": 12},
+        {"entity_id": "ACO1", "cell": "low", "member_months": 6},
+    ]
+    entities = claims.entity_inputs(rows, engine.to_arrow(cells).to_pylist(), spec, tiered)
+    assert entities[0].risk_score == D("19.2") / D(18)
+    assert entities[1].risk_score is None
+
+
+def test_risk_adjusted_capitation() -> None:
+    from apmkit.settlement.inputs import EntityInputs
+
+    contract = contract_from_data(
+        {
+            "id": "rac",
+            "name": "risk-adjusted capitation",
+            "components": [{"id": "cap", "type": "capitation", "default_pmpm": 400, "risk_adjusted": True}],
+        }
+    )
+    # 1,000 months x 400 = 400,000 x risk score 1.0667 = 426,680.00
+    statement = settle(
+        contract, "2025", [EntityInputs(entity_id="E", member_months=1000, risk_score=D("1.0667"))]
+    ).statements[0]
+    assert statement.net_settlement == D("426680.00")
+
+
+def _scored_measure(engine: Engine) -> list[dict[str, Any]]:
+    tiered = contract_from_data(
+        {
+            **CONTRACT.model_dump(mode="json", exclude_none=True),
+            "target": {"risk_tiers": [{"min_score": 0, "cell": "low"}, {"min_score": "1.0", "cell": "high"}]},
+        }
+    )
+    tables = {
+        "enrollment": engine.from_rows(ENROLLMENT_ROWS, ENROLLMENT),
+        "medical_claims": engine.from_rows(MEDICAL_ROWS, MEDICAL_CLAIMS),
+        "pharmacy_claims": engine.from_rows(PHARMACY_ROWS, PHARMACY_CLAIMS),
+    }
+    scores = engine.from_arrow(pa.table({"member_id": ["M1", "M2"], "score": [1.2, 0.8]}))
+    spec = claims.ClaimsMeasureSpec.from_contract(tiered, "2025")
+    measures, cells = claims.measure(tables, engine.from_arrow(ATTRIBUTION.drop(["cell"])), spec, scores)
+    return engine.to_arrow(measures).to_pylist() + engine.to_arrow(cells).to_pylist()
+
+
 @pytest.mark.spark
 def test_spark_parity(spark_engine: Engine, duckdb_engine: Engine) -> None:
     assert _measure(spark_engine) == _measure(duckdb_engine) == (EXPECTED_MEASURES, EXPECTED_CELLS)
+    assert _scored_measure(spark_engine) == _scored_measure(duckdb_engine)

@@ -91,6 +91,13 @@ def settle_command(
             help="Claims path: Parquet of member_id, entity_id[, cell] (default: DIR/attribution.parquet if present).",
         ),
     ] = None,
+    risk_scores: Annotated[
+        Path | None,
+        typer.Option(
+            "--risk-scores",
+            help="Claims path: Parquet of member_id, score[, year] (risk tiers, risk-adjusted capitation).",
+        ),
+    ] = None,
     benchmark: Annotated[
         Path | None,
         typer.Option(
@@ -126,7 +133,9 @@ def settle_command(
         }
         rejected = report.rejected
     elif source.is_dir():
-        entities, counts, rejected = _claims_entities(resolved, period, source, inputs, attribution)
+        entities, counts, rejected = _claims_entities(
+            resolved, period, source, inputs, attribution, risk_scores
+        )
     else:
         raise InputFileError(
             source, "--from must be a folder of canonical tables or a .csv of aggregate inputs"
@@ -156,7 +165,12 @@ def settle_command(
 
 
 def _claims_entities(
-    contract: object, period: str, folder: Path, inputs: Path | None, attribution: Path | None
+    contract: object,
+    period: str,
+    folder: Path,
+    inputs: Path | None,
+    attribution: Path | None,
+    risk_scores: Path | None = None,
 ) -> tuple[list[EntityInputs], dict[str, int], list[dict[str, str]]]:
     from apmkit.contracts.spec import Contract
 
@@ -188,7 +202,15 @@ def _claims_entities(
                 raise InputFileError(
                     attribution_path, "missing required columns", field=", ".join(sorted(missing))
                 )
-        measures, cells = claims_path.measure(tables, links, spec)
+        scores = None
+        if risk_scores is not None:
+            scores = engine.read_parquet(risk_scores)
+            missing_score_columns = {"member_id", "score"} - set(scores.columns)
+            if missing_score_columns:
+                raise InputFileError(
+                    risk_scores, "missing required columns", field=", ".join(sorted(missing_score_columns))
+                )
+        measures, cells = claims_path.measure(tables, links, spec, risk_scores=scores)
         measured = engine.to_arrow(measures).to_pylist()
         bar.update(task, advance=1)
         cell_rows = engine.to_arrow(cells).to_pylist()

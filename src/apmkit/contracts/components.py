@@ -147,6 +147,9 @@ class Capitation(ComponentBase):
     pmpm_by_cell: dict[str, Money] = Field(default_factory=dict, description="Rate per member month by cell")
     default_pmpm: Money | None = Field(default=None, description="Rate for member months without a cell")
     percent_of_premium: Rate | None = None
+    risk_adjusted: bool = Field(
+        default=False, description="Multiply the PMPM amounts by the entity's average risk score"
+    )
     carve_outs: list[str] = Field(default_factory=list, description="Services paid outside the capitation")
     stop_loss: StopLoss | None = None
     prepaid: bool = Field(
@@ -276,7 +279,9 @@ class QualityDiscountBand(Spec):
     payments are allowed when ``eligible``."""
 
     min_score: Decimal
-    min_exclusive: bool = Field(default=False, description="Reached only above min_score (CJR excellent: > 15.0)")
+    min_exclusive: bool = Field(
+        default=False, description="Reached only above min_score (CJR excellent: > 15.0)"
+    )
     reduction: Rate = Decimal(0)
     eligible_for_payment: bool = True
 

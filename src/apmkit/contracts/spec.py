@@ -80,11 +80,28 @@ class ExpenditureRules(Spec):
     include_pharmacy: bool = False
 
 
+class RiskTier(Spec):
+    """Members whose risk score reaches ``min_score`` fall in ``cell`` (the highest tier reached wins)."""
+
+    min_score: Decimal = Field(ge=0)
+    cell: str = Field(min_length=1)
+
+
 class TargetRules(Spec):
-    """Where the benchmark (or target) comes from when the inputs do not give one per entity."""
+    """Where the benchmark (or target) comes from when the inputs do not give one per entity, and how members'
+    risk scores map to payment cells (CMF tiers, capitation cells) on the claims path."""
 
     benchmark_per_person_year: Decimal | None = Field(default=None, gt=0)
     premium_per_member_month: Decimal | None = Field(default=None, gt=0)
+    risk_tiers: list[RiskTier] = Field(default_factory=list)
+
+    @field_validator("risk_tiers")
+    @classmethod
+    def _increasing(cls, tiers: list[RiskTier]) -> list[RiskTier]:
+        scores = [t.min_score for t in tiers]
+        if scores != sorted(scores) or len(set(scores)) != len(scores):
+            raise ValueError("risk_tiers must be in strictly increasing min_score order")
+        return tiers
 
 
 class Rounding(Spec):
@@ -212,7 +229,9 @@ class Contract(Spec):
                 node = index[component_id]
                 for part in path[:-1]:
                     if not isinstance(node.get(part), dict):
-                        raise ConfigurationError(f"glide_path period {step.period}: {key!r} does not name a section")
+                        raise ConfigurationError(
+                            f"glide_path period {step.period}: {key!r} does not name a section"
+                        )
                     node = node[part]
                 node[path[-1]] = value
         data["glide_path"] = [s.model_dump() for s in self.glide_path]

@@ -28,6 +28,8 @@ from apmkit.money import cents_to_decimal, to_cents
 from apmkit.settlement.inputs import EntityInputs
 
 PHARMACY_CLAIM_TYPE = "pharmacy"
+SCORE_TYPE = "decimal(18, 6)"
+"""Risk scores are read as exact decimals (6 places) so weighted averages agree on every engine."""
 
 MEASURE_COLUMNS: tuple[str, ...] = (
     "entity_id",
@@ -40,6 +42,8 @@ MEASURE_COLUMNS: tuple[str, ...] = (
     "members_truncated",
     "stop_loss_excess_cents",
     "carved_out_cents",
+    "risk_score_months",
+    "scored_member_months",
 )
 
 
@@ -52,6 +56,7 @@ class ClaimsMeasureSpec:
     default_entity_id: str
     stop_loss_attachment: Decimal | None = None
     carve_outs: tuple[str, ...] = ()
+    risk_tiers: tuple[tuple[Decimal, str], ...] = ()
 
     @classmethod
     def from_contract(cls, contract: Contract, period_name: str) -> ClaimsMeasureSpec:
@@ -68,6 +73,7 @@ class ClaimsMeasureSpec:
             default_entity_id=contract.default_entity_id,
             stop_loss_attachment=attachment,
             carve_outs=tuple(carve_outs),
+            risk_tiers=tuple((tier.min_score, tier.cell) for tier in contract.target.risk_tiers),
         )
 
     @property
@@ -87,6 +93,28 @@ class ClaimsMeasureSpec:
 
 def _cents_literal(amount: Decimal) -> int:
     return int((amount * 100).to_integral_value())
+
+
+def _with_scores(members: ir.Table, risk_scores: ir.Table | None, spec: ClaimsMeasureSpec) -> ir.Table:
+    """Add each member's risk score (NULL when unscored) and fill ``cell`` from the contract's risk tiers."""
+    if risk_scores is None:
+        return members.mutate(score=ibis.null().cast(SCORE_TYPE))
+    scores = risk_scores
+    if "year" in scores.columns:
+        scores = scores.filter(scores.year.cast("int32") == spec.period.start.year)
+    scores = scores.group_by(member_id=scores.member_id.cast("string")).aggregate(
+        score=scores.score.cast(SCORE_TYPE).max()
+    )
+    scored = members.left_join(scores, "member_id").select(
+        "entity_id", "member_id", "cell", "member_months", "score"
+    )
+    if not spec.risk_tiers:
+        return scored
+    tier = ibis.null().cast("string")
+    for min_score, cell in sorted(spec.risk_tiers):
+        # highest tier whose minimum the score reaches wins (later, higher tiers overwrite)
+        tier = ibis.ifelse(scored.score >= ibis.literal(min_score, type=SCORE_TYPE), ibis.literal(cell), tier)
+    return scored.mutate(cell=ibis.coalesce(scored.cell, tier))
 
 
 def population(enrollment: ir.Table, attribution: ir.Table | None, spec: ClaimsMeasureSpec) -> ir.Table:
@@ -155,7 +183,10 @@ def claim_lines(
 
 
 def measure(
-    tables: Mapping[str, ir.Table], attribution: ir.Table | None, spec: ClaimsMeasureSpec
+    tables: Mapping[str, ir.Table],
+    attribution: ir.Table | None,
+    spec: ClaimsMeasureSpec,
+    risk_scores: ir.Table | None = None,
 ) -> tuple[ir.Table, ir.Table]:
     """Per-entity measures and member months by cell.
 
@@ -167,14 +198,17 @@ def measure(
     attribution
         ``member_id, entity_id[, cell]`` or None (everyone to the default entity).
     spec
-        Period, expenditure rules, stop-loss attachment and carve-outs.
+        Period, expenditure rules, stop-loss attachment, carve-outs and risk tiers.
+    risk_scores
+        ``member_id, score[, year]`` (e.g. from apmkit.risk), or None. Scores give each entity's
+        member-month-weighted risk score and, with ``target.risk_tiers``, each member's cell.
 
     Returns
     -------
     (measures, cells)
         ``measures`` has :data:`MEASURE_COLUMNS`; ``cells`` has ``entity_id, cell, member_months``.
     """
-    members = population(tables["enrollment"], attribution, spec)
+    members = _with_scores(population(tables["enrollment"], attribution, spec), risk_scores, spec)
     pharmacy = tables.get("pharmacy_claims") if spec.rules.include_pharmacy else None
     lines = claim_lines(tables["medical_claims"], pharmacy, spec)
     carved = list(spec.carve_outs)
@@ -188,6 +222,7 @@ def measure(
         "entity_id",
         "member_id",
         "member_months",
+        "score",
         cents=ibis._.cents.fill_null(0),
         carved_cents=ibis._.carved_cents.fill_null(0),
         line_count=ibis._.line_count.fill_null(0),
@@ -210,6 +245,13 @@ def measure(
         members_truncated=(member.truncated_cents < member.cents).sum().cast("int64"),
         stop_loss_excess_cents=member.excess_cents.sum().cast("int64"),
         carved_out_cents=member.carved_cents.sum().cast("int64"),
+        risk_score_months=(member.score * member.member_months.cast(SCORE_TYPE))
+        .sum()
+        .fill_null(0)
+        .cast("decimal(38, 6)"),
+        scored_member_months=member.member_months.sum(where=member.score.notnull())
+        .fill_null(0)
+        .cast("int64"),
     )
     with_cell = members.filter(members.cell.notnull())
     cells = with_cell.group_by(["entity_id", "cell"]).aggregate(
@@ -248,6 +290,9 @@ def entity_inputs(
         truncated = cents_to_decimal(int(row["truncated_expenditure_cents"]))
         expenditure = truncated * completion
         person_years = Decimal(member_months) / Decimal(12) if member_months else None
+        scored_months = int(row["scored_member_months"])
+        if scored_months:
+            values["risk_score"] = Decimal(str(row["risk_score_months"])) / Decimal(scored_months)
         values.update(
             population=int(row["population"]),
             member_months=member_months,

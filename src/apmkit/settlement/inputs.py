@@ -38,6 +38,9 @@ class EntityInputs(BaseModel):
     member_months: int | None = Field(default=None, ge=0)
     months_by_cell: dict[str, int] = Field(default_factory=dict, description="Member months by tier or cell")
     dual_member_months: int | None = Field(default=None, ge=0)
+    risk_score: Decimal | None = Field(
+        default=None, gt=0, description="Member-month-weighted average risk score (risk-adjusted capitation)"
+    )
     quality_score: Decimal | None = Field(default=None, ge=0)
     quality_standard_met: bool | None = None
     alternative_quality_standard_met: bool = False

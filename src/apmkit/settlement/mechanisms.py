@@ -286,6 +286,16 @@ def compute_capitation(comp: c.Capitation, ctx: Context, out: LineBuilder) -> Co
             inputs={"percent_of_premium": comp.percent_of_premium, "premium": premium},
             term="percent_of_premium",
         )
+    if comp.risk_adjusted:
+        score = need(ctx, "risk_score", comp)
+        out.add(
+            "Risk adjustment of the capitation",
+            capitation * score,
+            formula="Σ cell amounts × member-month-weighted average risk score",
+            inputs={"before_risk_adjustment": capitation, "risk_score": score},
+            term="risk_adjusted",
+        )
+        capitation *= score
     capitation = money(ctx, capitation)
     out.add(
         f"Capitation ({comp.scope})",
