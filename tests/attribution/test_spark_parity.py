@@ -6,10 +6,10 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from tests.attribution.conftest import Scenario
-from tests.attribution.test_mssp_stepwise import build
+from tests.attribution.conftest import Scenario, enrolled, member, months
+from tests.attribution.test_plurality_roster_episode import CLAIMS, MEMBERS, PROVIDERS, ROSTER, SELECTED
 
-from apmkit.attribution.spec import MsspStepwiseSpec
+from apmkit.attribution.spec import PluralitySpec
 
 COLUMNS = (
     "member_id",
@@ -19,6 +19,7 @@ COLUMNS = (
     "tin",
     "npi",
     "winner_id",
+    "winner_visits",
     "winner_allowed",
     "runner_up_id",
     "runner_up_allowed",
@@ -28,16 +29,27 @@ COLUMNS = (
 
 
 @pytest.mark.spark
-def test_mssp_scenarios_match_duckdb(spark_engine: Any, duckdb_engine: Any) -> None:
-    spec = MsspStepwiseSpec(performance_year=2025, timing="retrospective", overrides=("voluntary_alignment",))
+def test_plurality_with_overrides_matches_duckdb(spark_engine: Any, duckdb_engine: Any) -> None:
+    spec = PluralitySpec(
+        name="parity", performance_year=2025, overrides=("roster", "member_selected_pcp"), minimum_panel=2
+    )
     answers = []
     for engine in (duckdb_engine, spark_engine):
         scenario = Scenario(engine)
-        rows, rejects = scenario.run(build(scenario), spec, dt.date(2025, 12, 31))
+        inputs = scenario.inputs(
+            claims=CLAIMS,
+            enrollment=[row for m in MEMBERS for row in enrolled(m, months(2024) + months(2025))],
+            members=[member(m) for m in MEMBERS],
+            providers=PROVIDERS,
+            roster=ROSTER,
+            member_selected_pcp=SELECTED,
+        )
+        rows, rejects = scenario.run(inputs, spec, dt.date(2025, 12, 31))
         answers.append(
             (
                 {m: tuple(r[c] for c in COLUMNS) for m, r in rows.items()},
-                sorted((r["record_id"], r["reason"]) for r in rejects),
+                sorted((r["input"], r["record_id"], r["reason"]) for r in rejects),
             )
         )
     assert answers[0] == answers[1]
+    assert answers[0][0]["roster_and_pcp"][2] == "roster"
