@@ -208,3 +208,97 @@ def test_contract_validate_rejects_bad_files(tmp_path: Path, text: str, message:
     assert result.exit_code != 0
     assert message in str(result.exception)
     assert str(bad) in str(result.exception)
+
+
+def test_contract_attribution_section_equals_the_attribute_command(tmp_path: Path) -> None:
+    from apmkit.synth import generate
+
+    data = tmp_path / "synth"
+    generate(150, data, years=1, end_year=2025, seed=3)
+    contract = tmp_path / "contract.yaml"
+    contract.write_text(
+        """
+id: attributed
+name: attribution wired
+target: {benchmark_per_person_year: 12000}
+attribution: {method: plurality, level: tin}
+components:
+  - id: corridor
+    type: risk_corridor
+    gain_bands: [{lower: 0, entity_share: 0.5}]
+""",
+        encoding="utf-8",
+    )
+    inline = tmp_path / "inline"
+    result = runner.invoke(
+        app,
+        [
+            "-q",
+            "settle",
+            "--contract",
+            str(contract),
+            "--from",
+            str(data),
+            "--period",
+            "2025",
+            "--out",
+            str(inline),
+            "--format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    attribution = tmp_path / "attribution.parquet"
+    made = runner.invoke(
+        app,
+        [
+            "-q",
+            "attribute",
+            "--contract",
+            str(contract),
+            "--from",
+            str(data),
+            "--as-of",
+            "2025-12-31",
+            "--out",
+            str(attribution),
+        ],
+    )
+    assert made.exit_code == 0, made.output
+    from_file = tmp_path / "from_file"
+    result = runner.invoke(
+        app,
+        [
+            "-q",
+            "settle",
+            "--contract",
+            str(contract),
+            "--from",
+            str(data),
+            "--period",
+            "2025",
+            "--out",
+            str(from_file),
+            "--attribution",
+            str(attribution),
+            "--format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    first = json.loads((inline / "statement.json").read_text())["statements"]
+    second = json.loads((from_file / "statement.json").read_text())["statements"]
+    assert len(first) >= 1
+    assert [(s["entity_id"], s["net_settlement"]) for s in first] == [
+        (s["entity_id"], s["net_settlement"]) for s in second
+    ]
+    attributed = pd.read_parquet(attribution)
+    attributed = attributed[attributed.attributed]
+    enrolled = pd.read_parquet(data / "enrollment.parquet")
+    enrolled = set(
+        enrolled[(enrolled.month >= date(2025, 1, 1)) & (enrolled.month <= date(2025, 12, 31))].member_id
+    )
+    expected = (
+        attributed[attributed.member_id.isin(enrolled)].groupby("entity_id").member_id.nunique().to_dict()
+    )
+    assert {s["entity_id"]: s["summary"]["population"] for s in first} == expected
