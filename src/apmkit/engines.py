@@ -138,13 +138,10 @@ class Engine:
         """Register an Arrow table with the engine and return it as an ibis table."""
         table_name = name or f"apmkit_{uuid.uuid4().hex[:12]}"
         if self.name == "pyspark":
-            frame = self._spark.createDataFrame(data.to_pandas(types_mapper=None)) if data.num_rows else None
-            if frame is None:
-                return self.backend.create_table(
-                    table_name, schema=ibis.Schema.from_pyarrow(data.schema), temp=True
-                )
-            frame.createOrReplaceTempView(table_name)
-            return self.backend.table(table_name).cast(ibis.Schema.from_pyarrow(data.schema))
+            # Spark 4 builds a typed DataFrame straight from Arrow (decimals and dates intact). Columns
+            # must share one chunk layout: with differing chunk boundaries rows came out misaligned.
+            self._spark.createDataFrame(data.combine_chunks()).createOrReplaceTempView(table_name)
+            return self.backend.table(table_name)
         return self.backend.create_table(table_name, data, temp=True)
 
     def from_rows(self, rows: Iterable[Mapping[str, Any]], schema: TableSchema) -> ibis.Table:
@@ -195,9 +192,9 @@ class Engine:
 
     def materialize(self, expr: ibis.Table, name: str | None = None) -> ibis.Table:
         """Compute ``expr`` once and keep the result (a temp table), so later steps do not recompute it."""
-        table_name = name or f"apmkit_{uuid.uuid4().hex[:12]}"
         if self.name == "pyspark":
-            return self.backend.create_table(table_name, expr, temp=True)
+            return expr.cache()  # ibis's PySpark backend has no temporary tables; a cached DataFrame serves
+        table_name = name or f"apmkit_{uuid.uuid4().hex[:12]}"
         return self.backend.create_table(table_name, expr, temp=True)
 
     def write_parquet(self, expr: ibis.Table, path: str | Path) -> Path:
@@ -217,6 +214,49 @@ class Engine:
 
     def count(self, expr: ibis.Table) -> int:
         return int(self.backend.execute(expr.count()))
+
+
+class ParquetSink:
+    """Stream a canonical table to one Parquet file, a row group per write, in bounded memory.
+
+    Columns not supplied are written as NULLs of the declared type, so each part matches the schema.
+    """
+
+    def __init__(self, path: Path, schema: TableSchema):
+        import pyarrow.parquet as pq
+
+        self.path = Path(path)
+        self.schema = schema
+        self.rows = 0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = pq.ParquetWriter(self.path, schema.arrow_schema(), compression="zstd")
+
+    def write(self, columns: Mapping[str, pa.Array], *, source_format: str | None = None) -> None:
+        if not columns:
+            return
+        n = len(next(iter(columns.values())))
+        arrays = []
+        for column in self.schema.columns:
+            if column.name in columns:
+                arrays.append(columns[column.name].cast(column.arrow_type))
+            elif column.name == "source_format" and source_format is not None:
+                arrays.append(pa.array([source_format] * n, pa.string()))
+            else:
+                arrays.append(pa.nulls(n, column.arrow_type))
+        self.write_table(pa.Table.from_arrays(arrays, schema=self.schema.arrow_schema()))
+
+    def write_table(self, table: pa.Table) -> None:
+        self._writer.write_table(table)
+        self.rows += table.num_rows
+
+    def close(self) -> None:
+        self._writer.close()
+
+    def __enter__(self) -> ParquetSink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def parquet_path(directory: Path, table: str) -> Path | None:

@@ -9,7 +9,9 @@ from apmkit.money import div_round_half_up, from_cents, round_money, to_cents
 
 def test_integer_half_up_division_matches_decimal(engine):
     # Values from the stack notes: DuckDB's float path gives 269.40 for 26401.69/98; half-up is 269.41.
-    t = engine.from_arrow(pa.table({"num": [2640169, 18274 * 2 - 1, 3, 10, -5, 7], "den": [98, 2, 100, 3, 10, 0]}))
+    t = engine.from_arrow(
+        pa.table({"num": [2640169, 18274 * 2 - 1, 3, 10, -5, 7], "den": [98, 2, 100, 3, 10, 0]})
+    )
     out = engine.to_arrow(t.select(q=div_round_half_up(t.num, t.den)).q).to_pylist()
     assert out == [26941, 18274, 0, 3, -1, None]
 

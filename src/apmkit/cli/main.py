@@ -27,7 +27,10 @@ app = typer.Typer(
 @app.callback()
 def main(
     engine: Annotated[
-        str, typer.Option("--engine", envvar="APMKIT_ENGINE", help="Execution engine: duckdb (default) or pyspark.")
+        str,
+        typer.Option(
+            "--engine", envvar="APMKIT_ENGINE", help="Execution engine: duckdb (default) or pyspark."
+        ),
     ] = "duckdb",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:

@@ -15,7 +15,7 @@ import ibis
 from apmkit.engines import Engine
 from apmkit.errors import InputFileError
 from apmkit.ingest.pipeline import Staged
-from apmkit.ingest.readers import read_delimited
+from apmkit.ingest.readers import RESERVED_SUFFIX, read_delimited
 from apmkit.schemas import TABLES, TableSchema
 
 INPUT_TABLES = [name for name in TABLES if not name.endswith("_history")]
@@ -45,6 +45,9 @@ def _find_files(path: Path, fmt: str) -> list[tuple[str, Path]]:
 
 
 def _match_columns(table: ibis.Table, schema: TableSchema, path: Path, staged: Staged) -> ibis.Table:
+    # Provenance columns of a re-exported table are replaced by this file's own.
+    previous = [c for c in table.columns if c.endswith(RESERVED_SUFFIX)]
+    table = table.drop(*previous) if previous else table
     by_lower = {c.lower(): c for c in table.columns}
     known = set(schema.names) | {"source_file", "source_line", "_record"}
     renames = {name: by_lower[name] for name in known if name in by_lower and by_lower[name] != name}

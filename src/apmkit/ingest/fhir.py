@@ -61,7 +61,8 @@ _TABLE_OF_TYPE = {
     "ExplanationOfBenefit": "medical_claims",
 }
 _RESOURCE_TYPE = re.compile(r'"resourceType"\s*:\s*"([A-Za-z]+)"')
-_BOOLEAN_COLUMNS = ("part_a", "part_b", "part_d", "medicare_advantage", "_bfd")
+# Typed booleans (not text), so conformance takes them as values instead of parsing words.
+_BOOLEAN_COLUMNS = ("part_a", "part_b", "part_d", "medicare_advantage", "_bfd", "negated", "esrd")
 
 
 @dataclass

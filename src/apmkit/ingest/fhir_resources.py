@@ -209,7 +209,7 @@ def coverage_rows(
             "member_id": member_id,
             "orec": text(values.get("orec")),
             "crec": text(values.get("crec")),
-            "esrd": {"Y": "true", "N": "false"}.get(text(values.get("esrd_ind")) or ""),
+            "esrd": {"Y": True, "N": False}.get(text(values.get("esrd_ind")) or ""),
         }
     rows: list[dict[str, Any]] = []
     if year and year[:4].isdigit():
@@ -351,7 +351,7 @@ def _code_concept(resource: Json, medications: dict[str, Json], fullurls: dict[s
 
 def clinical_rows(
     resource: Json, member_id: str | None, medications: dict[str, Json], fullurls: dict[str, str]
-) -> list[dict[str, str | None]]:
+) -> list[dict[str, Any]]:
     """Long-form rows: every coding of the code × (the resource, then each component)."""
     resource_type = text(resource.get("resourceType")) or ""
     mapped_type = resource_type if resource_type in CLINICAL_TYPES else "Other"
@@ -389,7 +389,7 @@ def clinical_rows(
             }
     else:
         value = _value(resource)
-    base: dict[str, str | None] = {
+    base: dict[str, Any] = {
         "record_id": record_id(member_id, resource_type, text(resource.get("id"))),
         "member_id": member_id,
         "resource_type": mapped_type,
@@ -399,7 +399,7 @@ def clinical_rows(
         "effective_end": end,
         "recorded_at": recorded,
         "encounter_id": record_id(member_id, "Encounter", encounter_ref),
-        "negated": "true" if negated else "false",
+        "negated": negated,
         "reason_code_system": text(reason_codings[0].get("system")) if reason_codings else None,
         "reason_code": text(reason_codings[0].get("code")) if reason_codings else None,
     }

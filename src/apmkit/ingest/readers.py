@@ -148,8 +148,13 @@ def read_delimited(
     return result
 
 
+RESERVED_SUFFIX = "__input"
+
+
 def _header_names(header: list[str], path: Path) -> list[str]:
-    names = [name.strip() for name in header]
+    # A re-exported canonical table carries its own provenance columns; the reader's take precedence.
+    reserved = {SOURCE_FILE, SOURCE_LINE, RECORD}
+    names = [name.strip() + (RESERVED_SUFFIX if name.strip() in reserved else "") for name in header]
     seen: set[str] = set()
     for name in names:
         if name in seen:
