@@ -266,7 +266,7 @@ def mssp_benchmark(
         months,
         truncation_percentile=spec.truncation_percentile,
         truncation_thresholds=spec.truncation_thresholds,
-    )
+    ).cache()  # read by the totals, the risk and regional steps and the caller's output: compute once
     lines: list[Line] = []
 
     totals: dict[int, dict[str, dict[str, int]]] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +11,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import typer
 import yaml
+from rich.progress import Progress
 
 from apmkit.benchmark.county_puf import conform_county_puf
 from apmkit.benchmark.spec import BenchmarkSpec, parse_spec_section
@@ -46,6 +48,68 @@ def load_county_puf(engine: Engine, path: Path) -> tuple[ir.Table, ir.Table, int
     return regional, rejects, raw.num_rows
 
 
+def _run(
+    engine: Engine,
+    bar: Progress,
+    spec: BenchmarkSpec,
+    data: Path,
+    out: Path,
+    population: Path | None,
+    risk_scores: Path | None,
+    county_puf: list[Path] | None,
+    attribution: Path | None,
+) -> None:
+    console = state.console
+    tables = engine.canonical(data)
+    task = bar.add_task("benchmark", total=3)
+    out.mkdir(parents=True, exist_ok=True)
+    pop = engine.read_parquet(population) if population else None
+    scores = engine.read_parquet(risk_scores) if risk_scores else None
+    if spec.method == "mssp":
+        from apmkit.benchmark.mssp import mssp_benchmark
+
+        assert spec.mssp is not None
+        county = None
+        if county_puf:
+            parts, read, rejected = [], 0, 0
+            for path in county_puf:
+                regional, rejects, rows = load_county_puf(engine, path)
+                parts.append(regional)
+                read += rows
+                rejected_here = engine.count(rejects)
+                rejected += rejected_here
+                if rejected_here:
+                    engine.write_parquet(rejects, out / f"rejects_{path.stem}.parquet")
+            county = engine.materialize(parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0])
+            console.print(
+                f"county PUF: read {read} rows, loaded {engine.count(county)} county/type rows, "
+                f"rejected {rejected} cells"
+            )
+        bar.advance(task)
+        result = mssp_benchmark(tables, spec.mssp, population=pop, risk_scores=scores, county=county)
+        bar.advance(task)
+        engine.write_parquet(engine.from_arrow(result.lines_arrow()), out / "benchmark_lines.parquet")
+        engine.write_parquet(engine.from_arrow(result.by_type_arrow()), out / "benchmark_by_type.parquet")
+        engine.write_parquet(engine.from_arrow(result.summary_arrow()), out / "benchmark_summary.parquet")
+        engine.write_parquet(result.member_years, out / "member_year_expenditure.parquet")
+        console.print(
+            f"MSSP benchmark: updated per capita {result.updated_per_capita:,.2f}, "
+            f"total {result.total_benchmark:,.2f} ({result.guardrail_status})"
+        )
+    else:
+        from apmkit.benchmark.general import general_benchmark
+
+        assert spec.general is not None
+        bar.advance(task)
+        assign = engine.read_parquet(attribution) if attribution else None
+        general = general_benchmark(tables, spec.general, attribution=assign, risk_scores=scores)
+        bar.advance(task)
+        engine.write_parquet(engine.from_arrow(general.lines_arrow()), out / "benchmark_lines.parquet")
+        engine.write_parquet(engine.from_arrow(general.entities_arrow()), out / "benchmark_entities.parquet")
+        console.print(f"general benchmark: {len(general.entities)} entities")
+    bar.advance(task)
+
+
 def benchmark_command(
     contract: Annotated[Path, typer.Option("--contract", help="Contract YAML with a benchmark: section.")],
     data: Annotated[Path, typer.Option("--from", help="Folder of canonical tables.")],
@@ -71,59 +135,11 @@ def benchmark_command(
     general method, benchmark_entities.parquet.
     """
     spec = parse_spec_section(read_yaml(contract), contract.name, "benchmark", BenchmarkSpec)
-    console = state.console
     with open_engine() as engine, progress() as bar:
-        tables = engine.canonical(data)
-        task = bar.add_task("benchmark", total=3)
-        out.mkdir(parents=True, exist_ok=True)
-        pop = engine.read_parquet(population) if population else None
-        scores = engine.read_parquet(risk_scores) if risk_scores else None
-        if spec.method == "mssp":
-            from apmkit.benchmark.mssp import mssp_benchmark
-
-            assert spec.mssp is not None
-            county = None
-            if county_puf:
-                parts, read, rejected = [], 0, 0
-                for path in county_puf:
-                    regional, rejects, rows = load_county_puf(engine, path)
-                    parts.append(regional)
-                    read += rows
-                    rejected_here = engine.count(rejects)
-                    rejected += rejected_here
-                    if rejected_here:
-                        engine.write_parquet(rejects, out / f"rejects_{path.stem}.parquet")
-                county = engine.materialize(parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0])
-                console.print(
-                    f"county PUF: read {read} rows, loaded {engine.count(county)} county/type rows, "
-                    f"rejected {rejected} cells"
-                )
-            bar.advance(task)
-            result = mssp_benchmark(tables, spec.mssp, population=pop, risk_scores=scores, county=county)
-            bar.advance(task)
-            engine.write_parquet(engine.from_arrow(result.lines_arrow()), out / "benchmark_lines.parquet")
-            engine.write_parquet(engine.from_arrow(result.by_type_arrow()), out / "benchmark_by_type.parquet")
-            engine.write_parquet(engine.from_arrow(result.summary_arrow()), out / "benchmark_summary.parquet")
-            engine.write_parquet(result.member_years, out / "member_year_expenditure.parquet")
-            console.print(
-                f"MSSP benchmark: updated per capita {result.updated_per_capita:,.2f}, "
-                f"total {result.total_benchmark:,.2f} ({result.guardrail_status})"
-            )
-        else:
-            from apmkit.benchmark.general import general_benchmark
-
-            assert spec.general is not None
-            bar.advance(task)
-            assign = engine.read_parquet(attribution) if attribution else None
-            general = general_benchmark(tables, spec.general, attribution=assign, risk_scores=scores)
-            bar.advance(task)
-            engine.write_parquet(engine.from_arrow(general.lines_arrow()), out / "benchmark_lines.parquet")
-            engine.write_parquet(
-                engine.from_arrow(general.entities_arrow()), out / "benchmark_entities.parquet"
-            )
-            console.print(f"general benchmark: {len(general.entities)} entities")
-        bar.advance(task)
-    console.print(f"wrote {out}")
+        _run(engine, bar, spec, data, out, population, risk_scores, county_puf, attribution)
+        # Results cached on the engine are dropped when collected: collect while it is still open.
+        gc.collect()
+    state.console.print(f"wrote {out}")
 
 
 def register(app: typer.Typer) -> None:

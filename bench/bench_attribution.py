@@ -1,0 +1,172 @@
+"""Benchmark attribution (MSSP step-wise and claims plurality) on generated claim lines.
+
+Usage::
+
+    .venv/bin/python bench/bench_attribution.py --members 1000000 --lines-per-member 30 [--threads 2]
+
+Claim lines are generated inside DuckDB (SQL over ``range()``; no Python loop per row) into Parquet in a
+temporary folder, then read back through ``Engine.canonical`` like any ``--from`` folder. Prints the
+throughput of each method and its ratio to a baseline measured in the same run: one ibis expression that
+counts visits per member and NPI and keeps the top NPI per member (the "throwaway probe" shape of
+ARCHITECTURE.md's engine comparison), over the same lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import tempfile
+import time
+from pathlib import Path
+
+import ibis
+import pyarrow as pa
+
+from apmkit.attribution.assign import AttributionInputs, attribute
+from apmkit.attribution.codes import mssp_primary_care_codes
+from apmkit.attribution.inputs import PARTICIPANTS
+from apmkit.attribution.spec import MsspStepwiseSpec, PluralitySpec
+from apmkit.engines import Engine
+from apmkit.schemas.canonical import ENROLLMENT, MEDICAL_CLAIMS, MEMBERS, PROVIDERS
+
+TINS = 4_000
+NPIS = 20_000
+SPECIALTIES = ["08", "11", "01", "38", "50", "97", "06", "13", "20", "30"]  # PCPs, NPPs, specialists, others
+
+
+def generate(engine: Engine, folder: Path, members: int, lines_per_member: int) -> dict[str, int]:
+    """Write members, enrollment, providers and medical_claims Parquet files with DuckDB SQL."""
+    con = engine.backend.con
+    codes = [c.code for c in mssp_primary_care_codes(2025) if c.condition == ""][:40]
+    # 60 % of lines carry a primary care code, the rest other services.
+    code_list = ", ".join(f"'{c}'" for c in [*codes, *(["80053", "71046", "45378", "93000"] * 7)])
+    spec_list = ", ".join(f"'{s}'" for s in SPECIALTIES)
+    total_lines = members * lines_per_member
+    con.execute(f"""
+        create or replace table gen_providers as
+        select lpad(cast(1000000000 + i as varchar), 10, '0') as npi,
+               lpad(cast(100000000 + (i % {TINS}) as varchar), 9, '0') as tin,
+               ([{spec_list}])[1 + (i % {len(SPECIALTIES)})] as specialty_code
+        from range({NPIS}) t(i)
+    """)
+    con.execute(f"""
+        create or replace table gen_claims as
+        select 'C' || cast(i as varchar) as claim_id,
+               cast(1 as integer) as claim_line_number,
+               'professional' as claim_type,
+               'M' || cast((hash(i) % {members}) as varchar) as member_id,
+               'medicare' as payer,
+               date '2024-01-01' + cast(hash(i * 7) % 731 as integer) as service_date,
+               p.npi as rendering_npi,
+               p.specialty_code as rendering_specialty,
+               p.tin as billing_tin,
+               '11' as place_of_service,
+               ([{code_list}])[1 + cast(hash(i * 13) % {len(codes) + 28} as integer)] as hcpcs_code,
+               cast((hash(i * 17) % 30000) / 100.0 as decimal(18, 2)) as allowed_amount,
+               'bench' as source_file,
+               i as source_line
+        from range({total_lines}) t(i)
+        join gen_providers p on p.npi = lpad(cast(1000000000 + (hash(i * 3) % {NPIS}) as varchar), 10, '0')
+    """)
+    con.execute(f"""
+        create or replace table gen_members as
+        select 'M' || cast(i as varchar) as member_id, 'OH' as state_code from range({members}) t(i)
+    """)
+    con.execute(f"""
+        create or replace table gen_enrollment as
+        select 'M' || cast(i as varchar) as member_id, date '2025-01-01' + to_months(m) as month,
+               'medicare' as payer, 'ffs' as product, true as part_a, true as part_b,
+               (i % 50 = 0) as medicare_advantage
+        from range({members}) t(i), range(12) s(m)
+    """)
+    counts = {}
+    for name, schema, source in (
+        ("members", MEMBERS, "gen_members"),
+        ("enrollment", ENROLLMENT, "gen_enrollment"),
+        ("providers", PROVIDERS, "gen_providers"),
+        ("medical_claims", MEDICAL_CLAIMS, "gen_claims"),
+    ):
+        table = schema.select_from(engine.backend.table(source))
+        engine.write_parquet(table, folder / f"{name}.parquet")
+        counts[name] = engine.count(engine.backend.table(source))
+        con.execute(f"drop table {source}")
+    return counts
+
+
+def baseline(claims: ibis.Table) -> ibis.Table:
+    """Top NPI by visit count per member: one group-by and one window over the same lines."""
+    visits = claims.group_by("member_id", "rendering_npi").agg(visits=claims.service_date.nunique())
+    ranked = visits.mutate(
+        rank=ibis.row_number().over(
+            group_by=visits.member_id, order_by=[visits.visits.desc(), visits.rendering_npi]
+        )
+    )
+    return ranked.filter(ranked["rank"] == 0)
+
+
+def timed(label: str, engine: Engine, expr: ibis.Table) -> tuple[float, int]:
+    start = time.perf_counter()
+    rows = engine.count(engine.materialize(expr))
+    seconds = time.perf_counter() - start
+    print(f"  {label:<28} {seconds:8.1f} s  ({rows:,} rows out)")
+    return seconds, rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--members", type=int, default=1_000_000)
+    parser.add_argument("--lines-per-member", type=int, default=30)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--memory-limit", default="8GB")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="apmkit-bench-attr-") as tmp:
+        folder = Path(tmp)
+        engine = Engine.duckdb(folder / "bench.duckdb", threads=args.threads, memory_limit=args.memory_limit)
+        start = time.perf_counter()
+        counts = generate(engine, folder, args.members, args.lines_per_member)
+        lines = counts["medical_claims"]
+        print(
+            f"generated {lines:,} claim lines for {args.members:,} members in {time.perf_counter() - start:.1f} s"
+        )
+        tables = engine.canonical(folder)
+        participants = engine.from_arrow(
+            pa.Table.from_pylist(
+                [
+                    {"entity_id": "A" if t < 400 else "B", "tin": str(100000000 + t), "source_line": t + 2}
+                    for t in range(800)
+                ],
+                schema=PARTICIPANTS.arrow_schema(),
+            )
+        )
+        inputs = AttributionInputs.from_tables(tables, participants=participants)
+        as_of = dt.date(2025, 12, 31)
+        print("timings (DuckDB, materialized result):")
+        base_s, _ = timed("baseline top-NPI probe", engine, baseline(tables["medical_claims"]))
+        results = {}
+        for label, spec in (
+            (
+                "plurality (visits, TIN/NPI)",
+                PluralitySpec(performance_year=2025, providers="primary_care_specialties"),
+            ),
+            ("mssp_stepwise (PY2025)", MsspStepwiseSpec(performance_year=2025, timing="retrospective")),
+        ):
+            start = time.perf_counter()
+            result = attribute(inputs, spec, as_of)
+            seconds, _ = timed(label, engine, result.attribution)
+            results[label] = time.perf_counter() - start
+            del result
+            gc.collect()
+        print("throughput and ratio to the baseline measured above:")
+        for label, seconds in results.items():
+            print(
+                f"  {label:<28} {lines / seconds:12,.0f} lines/s  {args.members / seconds:10,.0f} members/s  "
+                f"{seconds / base_s:5.1f}x baseline"
+            )
+        engine.close()
+
+
+if __name__ == "__main__":
+    main()
