@@ -330,3 +330,44 @@ def test_bpci_advanced_quality_adjusts_the_gain() -> None:
         quality_score=D("0.8"),
     )
     assert net == D("62720.00")
+
+
+@pytest.mark.parametrize(
+    ("template", "inputs", "expected"),
+    [
+        # methodology.md 1.7 B (BASIC E, PY2025): savings -> 3,920,000; losses with $50M revenue -> owes 2,400,000
+        ("mssp_basic_e", {"expenditure": D("226000000"), "quality_standard_met": True}, D("3920000.00")),
+        (
+            "mssp_basic_e",
+            {
+                "expenditure": D("242000000"),
+                "quality_standard_met": True,
+                "participant_revenue": D("50000000"),
+            },
+            D("-2400000.00"),
+        ),
+        # methodology.md 1.7 C (ENHANCED): score 0.90 -> 3.2M, 0.50 -> 5.0M, QPS failed -> 6.0M owed
+        (
+            "mssp_enhanced",
+            {"expenditure": D("242000000"), "quality_score": D("0.9"), "quality_standard_met": True},
+            D("-3200000.00"),
+        ),
+        (
+            "mssp_enhanced",
+            {"expenditure": D("242000000"), "quality_score": D("0.5"), "quality_standard_met": True},
+            D("-5000000.00"),
+        ),
+        (
+            "mssp_enhanced",
+            {"expenditure": D("242000000"), "quality_score": D("0.9"), "quality_standard_met": False},
+            D("-6000000.00"),
+        ),
+    ],
+)
+def test_mssp_templates_through_the_settlement_engine(template: str, inputs: dict, expected: D) -> None:
+    from apmkit.contracts import template_names
+
+    if template not in template_names():
+        pytest.skip(f"{template} template not shipped yet (MSSP engineer)")
+    net, _ = _net(load_template(template), benchmark=D("234000000"), population=20000, **inputs)
+    assert net == expected
