@@ -124,7 +124,14 @@ def test_ecqm_closes_on_claims(engine: Engine) -> None:
     clinical = claims_as_clinical(engine.from_rows(lines, MEDICAL_CLAIMS))
     assert clinical.schema() == CLINICAL.ibis_schema()
     out = engine.to_arrow(
-        evaluate("CMS130", members, clinical, D(2025, 1, 1), D(2025, 12, 31)).order_by("patient_id")
+        evaluate(
+            "CMS130",
+            members,
+            engine.materialize(clinical),
+            D(2025, 1, 1),
+            D(2025, 12, 31),
+            materialize=engine.materialize,
+        ).order_by("patient_id")
     )
     rows = out.to_pylist()
     assert [(r["patient_id"], r["initial_population"], r["numerator"]) for r in rows] == [

@@ -76,30 +76,43 @@ def claims_as_clinical(medical_claims: ibis.Table) -> ibis.Table:
             )
         )
     headers = c.filter(c.claim_line_number == c.claim_line_number.min().over(group_by=c.claim_id))
-    for index, column in enumerate(DX_COLUMNS, start=1):
-        rows = headers.filter(headers[column].notnull() & (headers[column] != ""))
-        pieces.append(
-            rows.select(
-                record_id="Condition/Claim/" + rows.claim_id + f"/dx{index}",
-                resource_type=ibis.literal("Condition"),
-                status=ibis.literal("active"),
-                category=ibis.literal("encounter-diagnosis"),
-                code_system=ibis.literal(ICD10CM),
-                code=rows[column],
-                **base,
-            )
+    # One unnest per code family instead of 25 unions each: a deep union tree overwhelms SQL generation.
+    for kind, prefix, columns, resource_type, status, category, system in (
+        ("dx", "Condition", DX_COLUMNS, "Condition", "active", "encounter-diagnosis", ICD10CM),
+        ("px", "Procedure", PX_COLUMNS, "Procedure", "completed", "claim", ICD10PCS),
+    ):
+        codes = ibis.array(
+            [
+                ibis.struct({"position": ibis.literal(i, type="int32"), "code": headers[col]})
+                for i, col in enumerate(columns, 1)
+            ]
         )
-    for index, column in enumerate(PX_COLUMNS, start=1):
-        rows = headers.filter(headers[column].notnull() & (headers[column] != ""))
+        long = headers.mutate(_code=codes).unnest("_code")
+        long = long.filter(long._code.code.notnull() & (long._code.code != ""))
         pieces.append(
-            rows.select(
-                record_id="Procedure/Claim/" + rows.claim_id + f"/px{index}",
-                resource_type=ibis.literal("Procedure"),
-                status=ibis.literal("completed"),
-                category=ibis.literal("claim"),
-                code_system=ibis.literal(ICD10PCS),
-                code=rows[column],
-                **base,
+            long.select(
+                record_id=f"{prefix}/Claim/"
+                + long.claim_id
+                + f"/{kind}"
+                + long._code.position.cast("string"),
+                resource_type=ibis.literal(resource_type),
+                status=ibis.literal(status),
+                category=ibis.literal(category),
+                code_system=ibis.literal(system),
+                code=long._code.code,
+                coding_index=ibis.literal(0, type="int32"),
+                component_index=ibis.literal(0, type="int32"),
+                member_id=long.member_id,
+                effective_start=ibis.coalesce(
+                    long.service_date, long.claim_from_date, long.admission_date
+                ).cast("timestamp"),
+                effective_end=ibis.coalesce(
+                    long.service_end_date, long.claim_thru_date, long.discharge_date, long.service_date
+                ).cast("timestamp"),
+                performer_npi=ibis.coalesce(long.rendering_npi, long.attending_npi, long.billing_npi),
+                source_format=ibis.literal("claims"),
+                source_file=long.source_file,
+                source_line=long.source_line,
             )
         )
     result = pieces[0]

@@ -74,6 +74,10 @@ LAB_TESTS: dict[str, str] = {
 BLOOD_PRESSURE_PANEL = "85354-9"
 SYSTOLIC_BP = "8480-6"
 PRECEDING_GAP = ibis.interval(hours=1)
+DIRECT_CODES = (
+    *tuple((LOINC, code) for codes in VITAL_SIGNS.values() for code in codes),
+    (LOINC, BLOOD_PRESSURE_PANEL),
+)
 
 
 def qualifying_encounters(
@@ -88,7 +92,7 @@ def qualifying_encounters(
         extension over a preceding ED visit, observation stay or outpatient surgery), ``inpatient_start``,
         ``discharge`` and ``length_of_stay_days``.
     """
-    data = MeasureData(members, clinical, start, end, VALUE_SETS)
+    data = MeasureData(members, clinical, start, end, VALUE_SETS, DIRECT_CODES)
     inpatient = data.matching(("Encounter",), value_sets=(ENCOUNTER_INPATIENT,))
     inpatient = inpatient.filter(
         (inpatient.status == "finished")
@@ -177,7 +181,7 @@ def core_clinical_data_elements(
         tests), ``record_id``, ``value``, ``unit``, ``observed_at``. Labs are ordered by their issue time
         (as the specification orders them), vital signs by their effective time.
     """
-    data = MeasureData(members, clinical, start, end, VALUE_SETS)
+    data = MeasureData(members, clinical, start, end, VALUE_SETS, DIRECT_CODES)
     stays = qualifying_encounters(members, clinical, start, end)
     results = data.header.filter(
         (data.header.resource_type == "Observation")

@@ -146,6 +146,8 @@ class MeasureDefinition:
         What closes an open numerator gap, for the gaps report.
     gap_fact
         The fact whose latest record is shown as the last relevant value in the gaps report.
+    extra_codes
+        Direct-reference codes the derived facts look up.
     """
 
     measure_id: str
@@ -164,10 +166,17 @@ class MeasureDefinition:
     derived_facts: tuple[str, ...] = ()
     gap_closure: str = ""
     gap_fact: str | None = None
+    extra_codes: tuple[tuple[str, str], ...] = ()
 
     @property
     def fact_names(self) -> list[str]:
         return [c.fact for c in self.criteria] + list(self.derived_facts)
+
+    @property
+    def codes(self) -> tuple[tuple[str, str], ...]:
+        """Every direct-reference code the criteria and derived facts look up."""
+        found = {code for criterion in self.criteria for code in criterion.codes}
+        return tuple(sorted(found | set(self.extra_codes)))
 
 
 # ---- shared libraries ------------------------------------------------------------------------------------
@@ -448,6 +457,7 @@ CMS122 = MeasureDefinition(
         ),
     ),
     derived=(nursing_home_facts, glycemic_status_facts),
+    extra_codes=(HOUSING_STATUS, GLUCOSE_MANAGEMENT_INDICATOR),
     derived_facts=("nursing_home", "glycemic_assessment", "glycemic_without_result", "glycemic_elevated"),
     initial_population=all_of(Age(18, 75), Fact("qualifying_encounter"), Fact("diabetes")),
     denominator_exclusion=any_of(HAS_HOSPICE, AGE_66_IN_NURSING_HOME, AGE_66_FRAIL_AND_ILL, HAS_PALLIATIVE),
@@ -472,10 +482,12 @@ def blood_pressure_facts(data: MeasureData) -> ibis.Table:
     panels = panels.filter(panels.status.isin(list(RESULT_STATUSES)) & ~panels.negated.fill_null(False))
     low, high = day_literal(data.start), day_literal(data.end)
     panels = panels.filter((panels.latest_day >= low) & (panels.latest_day <= high))
-    encounters = data.header.filter(data.header.resource_type == "Encounter")
-    inpatient_like = encounters.filter(encounters.category.isin(list(INPATIENT_LIKE_CLASSES))).select(
-        excluded_encounter=encounters.record_id
+    # Any encounter counts here, whatever its code, so look in all of clinical rather than the tagged records.
+    encounters = data.clinical.filter(
+        (data.clinical.resource_type == "Encounter")
+        & data.clinical.category.isin(list(INPATIENT_LIKE_CLASSES))
     )
+    inpatient_like = encounters.select(excluded_encounter=encounters.record_id).distinct()
     # encounter_id holds the encounter's record_id (the canonical clinical contract).
     panels = panels.anti_join(inpatient_like, panels.encounter_id == inpatient_like.excluded_encounter)
     components = data.clinical.filter(data.clinical.component_index > 0)
@@ -568,6 +580,7 @@ CMS165 = MeasureDefinition(
         ),
     ),
     derived=(nursing_home_facts, blood_pressure_facts),
+    extra_codes=(HOUSING_STATUS, BLOOD_PRESSURE_PANEL),
     derived_facts=("nursing_home", "bp_reading", "bp_controlled"),
     initial_population=all_of(Age(18, 85), Fact("essential_hypertension"), Fact("qualifying_encounter")),
     denominator_exclusion=any_of(
@@ -764,6 +777,7 @@ CMS2 = MeasureDefinition(
     ),
     criteria=(DEPRESSION_ENCOUNTER,),
     derived=(depression_facts,),
+    extra_codes=(ADOLESCENT_DEPRESSION_SCREENING, ADULT_DEPRESSION_SCREENING),
     derived_facts=(
         "adolescent_screening",
         "adolescent_negative",
@@ -867,6 +881,7 @@ CMS125 = MeasureDefinition(
         ),
     ),
     derived=(nursing_home_facts,),
+    extra_codes=(HOUSING_STATUS,),
     derived_facts=("nursing_home",),
     initial_population=all_of(Age(52, 74), Female(), Fact("qualifying_encounter")),
     denominator_exclusion=any_of(
@@ -965,6 +980,7 @@ CMS130 = MeasureDefinition(
         ),
     ),
     derived=(nursing_home_facts,),
+    extra_codes=(HOUSING_STATUS,),
     derived_facts=("nursing_home",),
     initial_population=all_of(Age(46, 75), Fact("qualifying_encounter")),
     denominator_exclusion=any_of(

@@ -9,7 +9,7 @@ import ibis
 import ibis.expr.types as ir
 
 from apmkit.quality.ecqm import ECQM_DEFINITIONS, MeasureDefinition
-from apmkit.quality.logic import Expr, MeasureData, criterion_facts, pivot_facts, union_all
+from apmkit.quality.logic import Expr, Materialize, MeasureData, criterion_facts, pivot_facts, union_all
 
 POPULATIONS: tuple[str, ...] = (
     "initial_population",
@@ -48,6 +48,8 @@ def evaluate_definition(
     clinical: ibis.Table,
     start: dt.date,
     end: dt.date,
+    *,
+    materialize: Materialize | None = None,
 ) -> ibis.Table:
     """Populations of one measure for every member in ``members``.
 
@@ -62,6 +64,9 @@ def evaluate_definition(
         Canonical ``clinical``.
     start, end
         Measurement period (inclusive days).
+    materialize
+        ``Engine.materialize`` (or any table → table callable) to compute the tagged records and the facts
+        once; large inputs need it, small ones run inline.
 
     Returns
     -------
@@ -70,8 +75,11 @@ def evaluate_definition(
         population), ``evidence`` (the records that put the patient in each population) and the pivoted
         facts (``<fact>`` booleans and ``<fact>__ev`` record ids) that the gaps report reads.
     """
-    data = MeasureData(members, clinical, start, end, definition.value_sets)
-    pivot = pivot_facts(measure_facts(definition, data), definition.fact_names)
+    data = MeasureData(
+        members, clinical, start, end, definition.value_sets, definition.codes, materialize=materialize
+    )
+    facts = data.materialize(measure_facts(definition, data))
+    pivot = pivot_facts(facts, definition.fact_names)
     people = members.select("member_id", "birth_date", "sex")
     row = people.left_join(pivot, "member_id").drop("member_id_right")
 
@@ -123,10 +131,12 @@ def evaluate(
     clinical: ibis.Table,
     start: dt.date,
     end: dt.date,
+    *,
+    materialize: Materialize | None = None,
 ) -> ibis.Table:
     """``populations.csv`` of one eCQM: patient_id, the six populations, evidence (see :data:`POPULATIONS`)."""
     definition = ECQM_DEFINITIONS[measure]
-    full = evaluate_definition(definition, members, clinical, start, end)
+    full = evaluate_definition(definition, members, clinical, start, end, materialize=materialize)
     return full.select("patient_id", *POPULATIONS, "evidence")
 
 

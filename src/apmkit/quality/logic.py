@@ -17,7 +17,7 @@ Times are UTC; CQL's "during day of" comparisons are done on calendar days.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -150,8 +150,20 @@ class Criterion:
     anchor: Literal["effective", "recorded"] = "effective"
 
 
+Materialize = Callable[[ibis.Table], ibis.Table]
+"""Computes a table once and returns it (``Engine.materialize``); the identity when not given."""
+
+
+def _identity(table: ibis.Table) -> ibis.Table:
+    return table
+
+
 class MeasureData:
-    """The inputs of one evaluation: canonical tables, the measurement period and the value sets.
+    """The inputs of one evaluation: canonical tables, the measurement period and the codes in play.
+
+    Construction does the one pass over ``clinical`` that matters: it tags every record whose code is in
+    one of the measure's value sets or among its direct codes (a join on (code_system, code)), and keeps one
+    header row per tagged record. Every criterion then filters these two small tables.
 
     Parameters
     ----------
@@ -162,7 +174,12 @@ class MeasureData:
     start, end
         Measurement period, inclusive days.
     value_sets
-        OIDs the measure needs (loaded once as one in-memory table).
+        OIDs the measure needs.
+    codes
+        Direct-reference (code system, code) pairs the measure needs.
+    materialize
+        Called on the tag and header tables so the engine computes them once (``Engine.materialize``);
+        without it the expressions are inlined wherever they are used.
     """
 
     def __init__(
@@ -172,27 +189,39 @@ class MeasureData:
         start: dt.date,
         end: dt.date,
         value_sets: Iterable[str],
+        codes: Iterable[tuple[str, str]] = (),
+        materialize: Materialize | None = None,
     ):
         self.members = members
         self.clinical = clinical
         self.start = start
         self.end = end
+        self.materialize = materialize or _identity
         oids = tuple(sorted(set(value_sets)))
-        self.codes = value_set_table(oids) if oids else None
-        # Every row of a record repeats its code, so codes match on all rows. The header (one row per
-        # record) is its first row: the resource row (component 0) when present, else its first component
-        # (some producers write multi-component observations as component rows only).
-        self._coded = clinical
-        order = ibis.row_number().over(
-            group_by=clinical.record_id, order_by=[clinical.component_index, clinical.coding_index]
+        self.direct_codes = tuple(sorted(set(codes)))
+        self.codes = value_set_table(oids, extra=self.direct_codes)
+        # Every row of a record repeats its code, so codes match on all rows.
+        matched = clinical.join(
+            self.codes, [clinical.code_system == self.codes.code_system, clinical.code == self.codes.code]
         )
-        header = clinical.mutate(_row=order)
+        self.tags = self.materialize(
+            matched.select(record_id=matched.record_id, tag=matched.value_set_oid).distinct()
+        )
+        # The header (one row per record) is its first row: the resource row (component 0) when present,
+        # else its first component (some producers write multi-component observations as components only).
+        relevant = clinical.semi_join(self.tags.select("record_id").distinct(), "record_id")
+        order = ibis.row_number().over(
+            group_by=relevant.record_id, order_by=[relevant.component_index, relevant.coding_index]
+        )
+        header = relevant.mutate(_row=order)
         header = header.filter(header._row == 0).drop("_row")
-        self.header = header.mutate(
-            start_day=header.effective_start.date(),
-            end_day=header.effective_end.date(),
-            latest_day=ibis.coalesce(header.effective_end, header.effective_start).date(),
-            recorded_day=header.recorded_at.date(),
+        self.header = self.materialize(
+            header.mutate(
+                start_day=header.effective_start.date(),
+                end_day=header.effective_end.date(),
+                latest_day=ibis.coalesce(header.effective_end, header.effective_start).date(),
+                recorded_day=header.recorded_at.date(),
+            )
         )
 
     def matching(
@@ -202,29 +231,18 @@ class MeasureData:
         codes: Sequence[tuple[str, str]] = (),
     ) -> ibis.Table:
         """Record headers of ``resource_types`` with any coding in the value sets or among the codes."""
-        coded = self._coded.filter(self._coded.resource_type.isin(list(resource_types)))
-        matched: list[ibis.Table] = []
-        if value_sets:
-            assert self.codes is not None, "value sets must be declared to MeasureData"
-            wanted = self.codes.filter(self.codes.value_set_oid.isin(list(value_sets)))
-            matched.append(
-                coded.semi_join(
-                    wanted, [coded.code_system == wanted.code_system, coded.code == wanted.code]
-                ).select("record_id")
-            )
-        if codes:
-            predicate = ibis.or_(
-                *[(coded.code_system == system) & (coded.code == code) for system, code in codes]
-            )
-            matched.append(coded.filter(predicate).select("record_id"))
-        if not matched:
-            ids = coded.select("record_id")
-        else:
-            ids = matched[0]
-            for more in matched[1:]:
-                ids = ids.union(more)
-        ids = ids.distinct()
-        return self.header.semi_join(ids, "record_id")
+        missing = set(codes) - set(self.direct_codes)
+        if missing:
+            raise ValueError(f"codes not declared to MeasureData: {sorted(missing)}")
+        wanted = list(value_sets) + [code_tag(system, code) for system, code in codes]
+        ids = self.tags.filter(self.tags.tag.isin(wanted)).select("record_id").distinct()
+        rows = self.header.filter(self.header.resource_type.isin(list(resource_types)))
+        return rows.semi_join(ids, "record_id")
+
+
+def code_tag(system: str, code: str) -> str:
+    """The tag a direct-reference code gets in :attr:`MeasureData.tags`."""
+    return f"{system}|{code}"
 
 
 def day_literal(day: dt.date) -> ir.DateScalar:

@@ -63,20 +63,22 @@ def codes_of(oids: Iterable[str]) -> list[tuple[str, str, str]]:
     return [row for row in _codes() if row[0] in wanted]
 
 
-def value_set_table(oids: Iterable[str]) -> ibis.Table:
+def value_set_table(oids: Iterable[str], extra: Iterable[tuple[str, str]] = ()) -> ibis.Table:
     """The codes of ``oids`` as an in-memory ibis table (value_set_oid, code_system, code).
 
     ICD-10 codes are also listed without their dot, the way claims carry them, so one table serves both
-    clinical data and claims.
+    clinical data and claims. ``extra`` (code system, code) pairs are added under the tag
+    ``"<system>|<code>"`` (direct-reference codes).
     """
     rows = codes_of(oids)
-    extra = [(o, s, c.replace(".", "")) for o, s, c in rows if s == ICD10CM and "." in c]
-    rows = rows + extra
+    undotted = [(o, s, c.replace(".", "")) for o, s, c in rows if s == ICD10CM and "." in c]
+    direct = [(f"{system}|{code}", system, code) for system, code in extra]
+    rows = rows + undotted + direct
     data = pa.table(
         {
-            "value_set_oid": [r[0] for r in rows],
-            "code_system": [r[1] for r in rows],
-            "code": [r[2] for r in rows],
+            "value_set_oid": pa.array([r[0] for r in rows], pa.string()),
+            "code_system": pa.array([r[1] for r in rows], pa.string()),
+            "code": pa.array([r[2] for r in rows], pa.string()),
         }
     )
     return ibis.memtable(data)
