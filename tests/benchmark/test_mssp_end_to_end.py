@@ -13,6 +13,7 @@ from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
 
+import ibis
 import pyarrow as pa
 import pytest
 
@@ -21,6 +22,7 @@ from apmkit.benchmark.spec import MsspBenchmarkSpec
 from apmkit.cli.benchmark import load_county_puf
 from apmkit.engines import Engine
 from apmkit.errors import InputFileError
+from apmkit.money import round_money
 from apmkit.schemas.canonical import ENROLLMENT, MEDICAL_CLAIMS, MEMBERS
 
 YEARS = (2021, 2022, 2023, 2024)
@@ -150,3 +152,37 @@ def test_county_puf_missing_column(engine: Engine, tmp_path: Path) -> None:
     bad.write_text("Year,State Name\n2018,Alabama\n")
     with pytest.raises(InputFileError, match=r"bad\.csv, field County Name"):
         load_county_puf(engine, bad)
+
+
+def test_mssp_risk_restatement_growth_cap_and_puf_region(engine: Engine, fixtures_dir: Path) -> None:
+    # Risk scores: BY1 1.25, BY2 and BY3 1.00, PY 1.10. BY1 is restated at BY3 risk (425.652(a)(3)):
+    # 11,000 x 1.00/1.25 = 8,800 -> historical 0.1 x 8,800 + 0.3 x 11,000 + 0.6 x 11,000 = 10,780.
+    # PY/BY3 ratio 1.10 exceeds the cap 1.010 + 0.03 = 1.040 (§1.4) -> 1.040; update 1 -> 10,780 x 1.04.
+    tables = _population(engine)
+    scores = engine.from_arrow(
+        pa.table(
+            {
+                "member_id": [f"M{i}" for i in range(4) for _ in YEARS],
+                "year": [y for _ in range(4) for y in YEARS],
+                "score": [s for _ in range(4) for s in (1.25, 1.0, 1.0, 1.10)],
+            }
+        )
+    )
+    regional, _, _ = load_county_puf(engine, fixtures_dir / "benchmark" / "county_puf_2018_slice.csv")
+    # The PUF is for 2018: relabel it as BY3 so the members' county 01000 (Autauga, AL) is their region.
+    county = regional.mutate(year=ibis.literal(2023, "int32"))
+    spec = dict(SPEC, risk_growth={"demographic_growth": "1.010"}, national_weight=None)
+    spec["update"] = {"national_growth": {"aged_non_dual": D(1)}}
+    result = mssp_benchmark(tables, MsspBenchmarkSpec.model_validate(spec), risk_scores=scores, county=county)
+    assert result.historical_per_capita == D("10780.00")
+    assert result.by_type["aged_non_dual"]["risk_ratio"] == D("1.040")
+    assert result.updated_per_capita == D("11211.2000")
+    # Regional expenditure at the ACO's risk: PUF Autauga aged/non-dual 9,388.28 x 1.00 / 1.04037.
+    # The ACO spends more than its region -> 15% x (regional - 10,780) < 0, not applied (2024+ rule).
+    regional_level = D("9388.28") * D(1) / D("1.04037")
+    difference = next(line for line in result.lines if line.step == "regional_difference")
+    assert difference.value == round_money(regional_level - D(10780))
+    assert result.adjustment_applied == "none"
+    # ACO market share: 4 person-years of 3,199.50 + 55.92 + 680.42 + 160.92 assignable in the county
+    share = next(line for line in result.lines if line.step == "national_weight").value
+    assert share == (D(48) / D(12)) / (D("55.92") + D("680.42") + D("160.92") + D("3199.50"))
