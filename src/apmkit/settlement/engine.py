@@ -7,6 +7,7 @@ Arithmetic is exact Decimal; rounding happens only where the contract says (comp
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from decimal import Decimal, localcontext
 
@@ -14,7 +15,7 @@ from apmkit.contracts.spec import Contract
 from apmkit.errors import ConfigurationError
 from apmkit.settlement.inputs import EntityInputs
 from apmkit.settlement.mechanisms import MECHANISMS, ZERO, Context, LineBuilder, MissingInputError
-from apmkit.settlement.statement import ComponentResult, EntityStatement, Settlement, StatementLine
+from apmkit.settlement.statement import ComponentResult, EntityStatement, Settlement, StatementLine, Unit
 
 _PRECISION = 50
 
@@ -96,10 +97,7 @@ def _statement(
                 clause=f"contract {contract.id} v{contract.version}",
             )
         )
-    numbered = tuple(
-        StatementLine.model_construct(**{**line.__dict__, "sequence": n})
-        for n, line in enumerate(lines, start=1)
-    )
+    numbered = tuple(dataclasses.replace(line, sequence=n) for n, line in enumerate(lines, start=1))
 
     summary: dict[str, Decimal | str | int | None] = {"entity_id": entity.entity_id}
     for name in SUMMARY_INPUTS:
@@ -135,7 +133,7 @@ def _statement(
     )
 
 
-_INPUT_LABELS: tuple[tuple[str, str, str], ...] = (
+_INPUT_LABELS: tuple[tuple[str, str, Unit], ...] = (
     ("population", "Population (assigned / attributed members)", "count"),
     ("member_months", "Member months", "count"),
     ("person_years", "Person-years", "count"),
@@ -175,7 +173,7 @@ def _input_lines(contract: Contract, entity: EntityInputs) -> list[StatementLine
                 label=label,
                 value=Decimal(value),
                 text=None,
-                unit=unit,  # type: ignore[arg-type]
+                unit=unit,
                 role="step",
                 formula=formula,
                 inputs=inputs,

@@ -20,7 +20,7 @@ from apmkit.errors import ConfigurationError
 from apmkit.money import round_money
 from apmkit.settlement.inputs import EntityInputs
 from apmkit.settlement.shared_savings import SharedSavingsInputs, compute_shared_savings
-from apmkit.settlement.statement import ComponentResult, Role, StatementLine
+from apmkit.settlement.statement import ComponentResult, Role, StatementLine, Unit
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -58,7 +58,7 @@ class LineBuilder:
         value: Decimal | None = None,
         *,
         text: str | None = None,
-        unit: str = "USD",
+        unit: Unit = "USD",
         role: Role = "step",
         formula: str = "",
         inputs: dict[str, Any] | None = None,
@@ -66,10 +66,8 @@ class LineBuilder:
         source: str | None = None,
     ) -> None:
         clause = self.clause_base + (f".{term}" if term else "")
-        # model_construct: every value is built here with its declared type; validating ~30 lines per entity
-        # dominated the run time of large aggregate settlements (bench/bench_settlement.py)
         self.lines.append(
-            StatementLine.model_construct(
+            StatementLine(
                 entity_id=self.ctx.entity.entity_id,
                 sequence=0,
                 component_id=self.component.id,
@@ -156,7 +154,7 @@ def compute_shared_savings_component(
         raise MissingInputError(f"{where}: component {comp.id!r}: {exc}") from exc
     for step in result.trace:
         numeric = step.value if isinstance(step.value, Decimal) else None
-        unit = "rate" if "rate" in step.label.lower() else "USD"
+        unit: Unit = "rate" if "rate" in step.label.lower() else "USD"
         if step.label == "Net settlement":
             continue
         out.add(

@@ -7,18 +7,23 @@ during the period; ``balance_due = net_settlement − paid_during_period``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 Role = Literal["step", "amount", "paid", "total"]
+Unit = Literal["USD", "rate", "count", "score", "flag", "text"]
 
 
-class StatementLine(BaseModel):
-    """One auditable line of a settlement statement."""
+@dataclass(frozen=True, slots=True)
+class StatementLine:
+    """One auditable line of a settlement statement.
 
-    model_config = ConfigDict(frozen=True)
+    A plain frozen dataclass rather than a pydantic model: a settlement builds tens of lines per entity, all from
+    values already typed, and validating each one dominated the run time (bench/bench_settlement.py).
+    """
 
     entity_id: str
     sequence: int
@@ -26,13 +31,12 @@ class StatementLine(BaseModel):
     component_type: str
     label: str
     value: Decimal | None = None
-    text: str | None = Field(
-        default=None, description="Non-numeric value (an outcome, a tier, 'not computable')"
-    )
-    unit: Literal["USD", "rate", "count", "score", "flag", "text"] = "USD"
+    text: str | None = None
+    """Non-numeric value (an outcome, a tier, 'not computable')."""
+    unit: Unit = "USD"
     role: Role = "step"
     formula: str = ""
-    inputs: dict[str, str] = Field(default_factory=dict)
+    inputs: dict[str, str] = field(default_factory=dict)
     source: str = ""
     clause: str = ""
 
