@@ -212,3 +212,34 @@ def test_domain_sections_are_validated_by_their_packages() -> None:
     for section in ("attribution", "risk_adjustment", "benchmark", "episodes", "quality"):
         if domain_spec_adapter(section) is not None:
             assert "anyOf" in schema["properties"][section]
+
+
+def test_python_floats_become_exact_decimals_everywhere() -> None:
+    from apmkit.contracts import contract_from_data
+
+    contract = contract_from_data(
+        {
+            "id": "f",
+            "name": "floats",
+            "components": [{"id": "cmf", "type": "care_management_fee", "pbpm_by_tier": {"t": 40.28}}],
+        }
+    )
+    assert contract.components[0].pbpm_by_tier["t"] == D("40.28")  # type: ignore[union-attr]
+
+
+def test_whole_dollar_rounding() -> None:
+    from apmkit.contracts import contract_from_data
+    from apmkit.settlement.engine import settle
+    from apmkit.settlement.inputs import EntityInputs
+
+    contract = contract_from_data(
+        {
+            "id": "r",
+            "name": "rounding",
+            "rounding": {"money_places": 0},
+            "components": [{"id": "cmf", "type": "care_management_fee", "pbpm_by_tier": {"t": "2.50"}}],
+        }
+    )
+    # 3 months x 2.50 = 7.50 -> 8 (half-up to whole dollars as the contract says)
+    statement = settle(contract, "2025", [EntityInputs(entity_id="E", months_by_cell={"t": 3})]).statements[0]
+    assert statement.net_settlement == D("8")

@@ -43,6 +43,8 @@ def _convert(value: Any) -> Any:
         return to_decimal(value)
     if isinstance(value, list):
         return [_convert(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _convert(v) for k, v in value.items()}
     return value
 
 

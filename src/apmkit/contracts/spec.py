@@ -105,11 +105,10 @@ class TargetRules(Spec):
 
 
 class Rounding(Spec):
-    """Rounding the contract prescribes: component amounts to ``money_places`` half-up; rates unrounded
-    unless ``rate_places`` is set."""
+    """Rounding the contract prescribes: each component's final amount to ``money_places`` half-up (0 = whole
+    dollars); every intermediate value stays exact."""
 
     money_places: int = Field(default=2, ge=0, le=4)
-    rate_places: int | None = Field(default=None, ge=2, le=10)
 
 
 class GlideStep(Spec):
