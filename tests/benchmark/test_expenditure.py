@@ -134,3 +134,19 @@ def test_truncation_never_raises_cost(engine: Engine, members_spend: list[tuple[
     result = member_year_expenditure(engine.from_rows(claim_rows, MEDICAL_CLAIMS), months)
     for row in engine.to_arrow(result).to_pylist():
         assert 0 <= row["truncated_cents"] <= row["expenditure_cents"]
+
+
+def test_dual_status_from_any_row_of_the_month(engine: Engine) -> None:
+    # Two coverage rows in one month: "NA" on one product, "02" (QMB + full Medicaid) on the other -> dual.
+    # A month without a code falls back to the member's latest status.
+    members = engine.from_rows(
+        [{"member_id": "Y", "birth_date": dt.date(1940, 1, 1), "dual_status_code": "04"}], MEMBERS
+    )
+    enrollment = engine.from_rows(
+        _months("Y", 2023, range(1, 2), dual_status_code="NA")
+        + [{**_months("Y", 2023, range(1, 2), dual_status_code="02")[0], "product": "other"}]
+        + _months("Y", 2023, range(2, 3)),
+        ENROLLMENT,
+    )
+    rows = engine.to_arrow(eligible_member_months(enrollment, members, [2023]).order_by("month")).to_pylist()
+    assert [r["enrollment_type"] for r in rows] == ["aged_dual", "aged_dual"]

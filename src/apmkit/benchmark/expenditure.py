@@ -51,9 +51,12 @@ def eligible_member_months(enrollment: ir.Table, members: ir.Table, years: Seque
         enrollment.month.year().isin(list(years)),
     )
     # Several payer/product rows for the same month collapse to one member-month.
+    # Several payer/product rows for the same month collapse to one member-month; any dual code on
+    # any of them makes the month dual (a max over the codes would let "NA" win over "02").
     months = eligible.group_by(["member_id", "month"]).aggregate(
         esrd=_flag(eligible.esrd).cast("int8").max(),
-        dual_status_code=eligible.dual_status_code.max(),
+        month_dual=eligible.dual_status_code.isin(list(DUAL_CODES)).fill_null(False).cast("int8").max(),
+        month_dual_known=eligible.dual_status_code.notnull().cast("int8").max(),
     )
     people = members.select("member_id", "birth_date", member_esrd="esrd", member_dual="dual_status_code")
     joined = months.left_join(people, "member_id")
@@ -63,12 +66,15 @@ def eligible_member_months(enrollment: ir.Table, members: ir.Table, years: Seque
         (month.month() == birth.month()) & (month.day() < birth.day())
     )
     age = month.year() - birth.year() - birthday_not_reached.cast("int32")
-    dual_code = joined.dual_status_code.fill_null(joined.member_dual)
+    # The month's own dual status wins; the member's latest status fills months that carry none.
+    is_dual = ibis.ifelse(
+        joined.month_dual_known == 1, joined.month_dual == 1, joined.member_dual.isin(list(DUAL_CODES))
+    ).fill_null(False)
     is_esrd = (joined.esrd == 1) | _flag(joined.member_esrd)
     enrollment_type = ibis.cases(
         (is_esrd, "esrd"),
         (age.fill_null(65) < 65, "disabled"),
-        (dual_code.isin(list(DUAL_CODES)), "aged_dual"),
+        (is_dual, "aged_dual"),
         else_="aged_non_dual",
     )
     return joined.select(
@@ -165,17 +171,16 @@ def per_capita_by_year_type(member_years: ir.Table) -> ir.Table:
 
 
 def mean_risk_by_year_type(member_years: ir.Table, risk_scores: ir.Table) -> ir.Table:
-    """Member-month-weighted mean risk score per year and type (``year, enrollment_type, risk_score``).
+    """Member-month-weighted risk per year and type: ``year, enrollment_type, weighted_score, months``.
 
-    ``risk_scores`` has ``member_id, year, score``; members without a score are left out of the mean.
+    ``risk_scores`` has ``member_id, year, score``; members without a score are left out. The mean is
+    ``weighted_score / months``, divided exactly by the caller (scores carried as decimal(18, 6)).
     """
     scores = risk_scores.select(
-        "member_id", year=risk_scores.year.cast("int32"), score=risk_scores.score.cast("float64")
+        "member_id", year=risk_scores.year.cast("int32"), score=risk_scores.score.cast("decimal(18, 6)")
     )
     joined = member_years.join(scores, ["member_id", "year"])
-    weighted = joined.group_by(["year", "enrollment_type"]).aggregate(
-        weighted=(joined.score * joined.member_months).sum(), months=joined.member_months.sum()
-    )
-    return weighted.select(
-        "year", "enrollment_type", risk_score=weighted.weighted / weighted.months.nullif(0)
+    return joined.group_by(["year", "enrollment_type"]).aggregate(
+        weighted_score=(joined.score.cast("decimal(38, 6)") * joined.member_months).sum(),
+        months=joined.member_months.sum().cast("int64"),
     )

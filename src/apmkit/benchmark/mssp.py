@@ -344,8 +344,9 @@ def mssp_benchmark(
     risk: dict[int, dict[EnrollmentType, Decimal]] = {}
     if risk_scores is not None:
         for row in mean_risk_by_year_type(member_years, risk_scores).to_pyarrow().to_pylist():
-            if row["risk_score"] is not None:
-                risk.setdefault(int(row["year"]), {})[row["enrollment_type"]] = _dec(row["risk_score"])
+            if row["months"]:
+                mean = _dec(row["weighted_score"]) / Decimal(row["months"])
+                risk.setdefault(int(row["year"]), {})[row["enrollment_type"]] = mean
         for year, scores in sorted(risk.items()):
             for kind, score in scores.items():
                 lines.append(
