@@ -142,11 +142,12 @@ def test_dual_status_from_any_row_of_the_month(engine: Engine) -> None:
     members = engine.from_rows(
         [{"member_id": "Y", "birth_date": dt.date(1940, 1, 1), "dual_status_code": "04"}], MEMBERS
     )
-    enrollment = engine.from_rows(
-        _months("Y", 2023, range(1, 2), dual_status_code="NA")
-        + [{**_months("Y", 2023, range(1, 2), dual_status_code="02")[0], "product": "other"}]
-        + _months("Y", 2023, range(2, 3)),
-        ENROLLMENT,
-    )
+    other_product = {**_months("Y", 2023, range(1, 2), dual_status_code="02")[0], "product": "other"}
+    rows_in = [
+        *_months("Y", 2023, range(1, 2), dual_status_code="NA"),
+        other_product,
+        *_months("Y", 2023, range(2, 3)),
+    ]
+    enrollment = engine.from_rows(rows_in, ENROLLMENT)
     rows = engine.to_arrow(eligible_member_months(enrollment, members, [2023]).order_by("month")).to_pylist()
     assert [r["enrollment_type"] for r in rows] == ["aged_dual", "aged_dual"]
