@@ -165,6 +165,30 @@ def test_measures_per_entity(engine: Engine) -> None:
     assert cells == EXPECTED_CELLS
 
 
+def test_member_detail_rows(engine: Engine) -> None:
+    tables = {
+        "enrollment": engine.from_rows(ENROLLMENT_ROWS, ENROLLMENT),
+        "medical_claims": engine.from_rows(MEDICAL_ROWS, MEDICAL_CLAIMS),
+        "pharmacy_claims": engine.from_rows(PHARMACY_ROWS, PHARMACY_CLAIMS),
+    }
+    spec = claims.ClaimsMeasureSpec.from_contract(CONTRACT, "2025")
+    members = claims.member_measures(tables, engine.from_arrow(ATTRIBUTION), spec)
+    rows = engine.to_arrow(claims.member_detail(members)).to_pylist()
+    assert [(r["entity_id"], r["member_id"]) for r in rows] == [
+        ("ACO1", "M1"),
+        ("ACO1", "M2"),
+        ("ACO2", "M3"),
+    ]
+    first = rows[0]
+    # M1: 200,000.00 + 100.50 counted; truncated at 150,000; 100,100.50 above the 100,000 attachment
+    assert (first["expenditure"], first["truncated_expenditure"], first["stop_loss_excess"]) == (
+        D("200100.50"),
+        D("150000.00"),
+        D("100100.50"),
+    )
+    assert rows[2]["carved_out_expenditure"] == D("45.45")
+
+
 def test_claims_settlement_end_to_end(engine: Engine) -> None:
     measures, cells = _measure(engine)
     spec = claims.ClaimsMeasureSpec.from_contract(CONTRACT, "2025")

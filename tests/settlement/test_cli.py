@@ -149,6 +149,10 @@ components:
     assert D(statement["summary"]["expenditure"]) == expected_spend
     benchmark = D(12000) * D(int(months.sum())) / D(12)
     assert D(statement["summary"]["benchmark"]) == benchmark
+    # the member rows behind the entity figures reconcile to them
+    detail = pq.read_table(out / "member_detail.parquet").to_pylist()
+    assert len(detail) == statement["summary"]["population"]
+    assert sum(row["expenditure"] for row in detail) == expected_spend
 
     # a benchmark build-up from `apmkit benchmark` (general method layout) replaces the contract's target
     pd.DataFrame({"entity_id": ["ENTITY"], "benchmark_pmpm": ["1000.25"]}).to_parquet(

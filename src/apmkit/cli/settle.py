@@ -134,7 +134,7 @@ def settle_command(
         rejected = report.rejected
     elif source.is_dir():
         entities, counts, rejected = _claims_entities(
-            resolved, period, source, inputs, attribution, risk_scores
+            resolved, period, source, inputs, attribution, risk_scores, out
         )
     else:
         raise InputFileError(
@@ -170,7 +170,8 @@ def _claims_entities(
     folder: Path,
     inputs: Path | None,
     attribution: Path | None,
-    risk_scores: Path | None = None,
+    risk_scores: Path | None,
+    out: Path,
 ) -> tuple[list[EntityInputs], dict[str, int], list[dict[str, str]]]:
     from apmkit.contracts.spec import Contract
 
@@ -210,7 +211,10 @@ def _claims_entities(
                 raise InputFileError(
                     risk_scores, "missing required columns", field=", ".join(sorted(missing_score_columns))
                 )
-        measures, cells = claims_path.measure(tables, links, spec, risk_scores=scores)
+        members = engine.materialize(claims_path.member_measures(tables, links, spec, risk_scores=scores))
+        measures, cells = claims_path.measure(tables, links, spec, members=members)
+        out.mkdir(parents=True, exist_ok=True)
+        engine.write_parquet(claims_path.member_detail(members), out / "member_detail.parquet")
         measured = engine.to_arrow(measures).to_pylist()
         bar.update(task, advance=1)
         cell_rows = engine.to_arrow(cells).to_pylist()
@@ -220,7 +224,12 @@ def _claims_entities(
             members=sum(int(r["population"]) for r in measured),
         )
     entities = claims_path.entity_inputs(
-        measured, cell_rows, spec, contract, given, source=f"claims in {folder}"
+        measured,
+        cell_rows,
+        spec,
+        contract,
+        given,
+        source=f"claims in {folder} (member rows: member_detail.parquet)",
     )
     counts["entities"] = len(entities)
     return entities, counts, rejected

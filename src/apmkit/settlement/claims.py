@@ -24,7 +24,7 @@ import ibis
 import ibis.expr.types as ir
 
 from apmkit.contracts.spec import Contract, ExpenditureRules, Period
-from apmkit.money import cents_to_decimal, to_cents
+from apmkit.money import cents_to_decimal, from_cents, to_cents
 from apmkit.settlement.inputs import EntityInputs
 
 PHARMACY_CLAIM_TYPE = "pharmacy"
@@ -182,11 +182,67 @@ def claim_lines(
     return counted.select("member_id", "claim_type", "cents")
 
 
+def member_measures(
+    tables: Mapping[str, ir.Table],
+    attribution: ir.Table | None,
+    spec: ClaimsMeasureSpec,
+    risk_scores: ir.Table | None = None,
+) -> ir.Table:
+    """One row per (entity, member): months, cell, score and spend in cents (raw, truncated, stop-loss excess,
+    carved out). The source rows behind every entity figure; :func:`measure` aggregates it."""
+    members = _with_scores(population(tables["enrollment"], attribution, spec), risk_scores, spec)
+    pharmacy = tables.get("pharmacy_claims") if spec.rules.include_pharmacy else None
+    lines = claim_lines(tables["medical_claims"], pharmacy, spec)
+    carved = list(spec.carve_outs)
+    lines = lines.mutate(carved_out=lines.claim_type.isin(carved) if carved else ibis.literal(False))
+    per_member_spend = lines.group_by("member_id").aggregate(
+        cents=lines.cents.sum(),
+        carved_cents=lines.cents.sum(where=lines.carved_out),
+        line_count=lines.count(),
+    )
+    member = members.left_join(per_member_spend, "member_id").select(
+        "entity_id",
+        "member_id",
+        "cell",
+        "member_months",
+        "score",
+        cents=ibis._.cents.fill_null(0),
+        carved_cents=ibis._.carved_cents.fill_null(0),
+        line_count=ibis._.line_count.fill_null(0),
+    )
+    cap = spec.rules.truncation_per_member
+    truncated = ibis.least(member.cents, _cents_literal(cap)) if cap is not None else member.cents
+    covered = member.cents - member.carved_cents
+    if spec.stop_loss_attachment is not None:
+        excess = ibis.greatest(covered - _cents_literal(spec.stop_loss_attachment), 0)
+    else:
+        excess = ibis.literal(0)
+    return member.mutate(truncated_cents=truncated.cast("int64"), excess_cents=excess.cast("int64"))
+
+
+def member_detail(members: ir.Table) -> ir.Table:
+    """The member rows of :func:`member_measures` for people: money as ``decimal(18,2)``, ordered."""
+    return members.select(
+        "entity_id",
+        "member_id",
+        "cell",
+        "member_months",
+        risk_score=members.score,
+        claim_lines=members.line_count.cast("int64"),
+        expenditure=from_cents(members.cents),
+        truncated_expenditure=from_cents(members.truncated_cents),
+        stop_loss_excess=from_cents(members.excess_cents),
+        carved_out_expenditure=from_cents(members.carved_cents),
+    ).order_by(["entity_id", "member_id"])
+
+
 def measure(
     tables: Mapping[str, ir.Table],
     attribution: ir.Table | None,
     spec: ClaimsMeasureSpec,
     risk_scores: ir.Table | None = None,
+    *,
+    members: ir.Table | None = None,
 ) -> tuple[ir.Table, ir.Table]:
     """Per-entity measures and member months by cell.
 
@@ -202,39 +258,15 @@ def measure(
     risk_scores
         ``member_id, score[, year]`` (e.g. from apmkit.risk), or None. Scores give each entity's
         member-month-weighted risk score and, with ``target.risk_tiers``, each member's cell.
+    members
+        The result of :func:`member_measures` when already computed (materialized), to avoid recomputing it.
 
     Returns
     -------
     (measures, cells)
         ``measures`` has :data:`MEASURE_COLUMNS`; ``cells`` has ``entity_id, cell, member_months``.
     """
-    members = _with_scores(population(tables["enrollment"], attribution, spec), risk_scores, spec)
-    pharmacy = tables.get("pharmacy_claims") if spec.rules.include_pharmacy else None
-    lines = claim_lines(tables["medical_claims"], pharmacy, spec)
-    carved = list(spec.carve_outs)
-    lines = lines.mutate(carved_out=lines.claim_type.isin(carved) if carved else ibis.literal(False))
-    per_member_spend = lines.group_by("member_id").aggregate(
-        cents=lines.cents.sum(),
-        carved_cents=lines.cents.sum(where=lines.carved_out),
-        line_count=lines.count(),
-    )
-    member = members.left_join(per_member_spend, "member_id").select(
-        "entity_id",
-        "member_id",
-        "member_months",
-        "score",
-        cents=ibis._.cents.fill_null(0),
-        carved_cents=ibis._.carved_cents.fill_null(0),
-        line_count=ibis._.line_count.fill_null(0),
-    )
-    cap = spec.rules.truncation_per_member
-    truncated = ibis.least(member.cents, _cents_literal(cap)) if cap is not None else member.cents
-    covered = member.cents - member.carved_cents
-    if spec.stop_loss_attachment is not None:
-        excess = ibis.greatest(covered - _cents_literal(spec.stop_loss_attachment), 0)
-    else:
-        excess = ibis.literal(0)
-    member = member.mutate(truncated_cents=truncated, excess_cents=excess.cast("int64"))
+    member = members if members is not None else member_measures(tables, attribution, spec, risk_scores)
     measures = member.group_by("entity_id").aggregate(
         population=member.member_id.nunique().cast("int64"),
         member_months=member.member_months.sum().cast("int64"),
@@ -253,7 +285,7 @@ def measure(
         .fill_null(0)
         .cast("int64"),
     )
-    with_cell = members.filter(members.cell.notnull())
+    with_cell = member.filter(member.cell.notnull())
     cells = with_cell.group_by(["entity_id", "cell"]).aggregate(
         member_months=with_cell.member_months.sum().cast("int64")
     )
