@@ -51,7 +51,20 @@ def evaluate_definition(
     *,
     materialize: Materialize | None = None,
 ) -> ibis.Table:
-    """Populations of one measure for every member in ``members``.
+    """Populations of one measure for every member (see :func:`evaluate_with_facts`)."""
+    return evaluate_with_facts(definition, members, clinical, start, end, materialize=materialize)[0]
+
+
+def evaluate_with_facts(
+    definition: MeasureDefinition,
+    members: ibis.Table,
+    clinical: ibis.Table,
+    start: dt.date,
+    end: dt.date,
+    *,
+    materialize: Materialize | None = None,
+) -> tuple[ibis.Table, ibis.Table]:
+    """Populations of one measure for every member in ``members``, and the facts behind them.
 
     Parameters
     ----------
@@ -74,6 +87,8 @@ def evaluate_definition(
         ``patient_id`` and the six population columns as 0/1 int8 (NULL where the measure has no such
         population), ``evidence`` (the records that put the patient in each population) and the pivoted
         facts (``<fact>`` booleans and ``<fact>__ev`` record ids) that the gaps report reads.
+    ibis.Table
+        The fact rows (member_id, fact, record_id, fact_day, fact_value).
     """
     data = MeasureData(
         members, clinical, start, end, definition.value_sets, definition.codes, materialize=materialize
@@ -112,7 +127,7 @@ def evaluate_definition(
         .concat(_evidence(row, "numerator", numerator, definition.numerator))
         .re_replace("; $", "")
     )
-    return row.mutate(
+    populations = row.mutate(
         patient_id=row.member_id,
         measure=ibis.literal(definition.measure_id),
         initial_population=flag(ip, True),
@@ -123,6 +138,7 @@ def evaluate_definition(
         numerator_exclusion=flag(numerator_excluded, definition.numerator_exclusion is not None),
         evidence=evidence,
     )
+    return populations, facts
 
 
 def evaluate(
