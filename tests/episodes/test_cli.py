@@ -83,3 +83,5 @@ def test_build_then_price(tmp_path: Path, engine: Engine) -> None:
     # -> NPRA 48,500 - 50,000 = -1,500 (repayment, within the 10% stop-loss)
     assert recon["target_amount"] == D("48500.00")
     assert recon["reconciliation_amount"] == D("-1500.00")
+    amounts = pq.read_table(tmp_path / "price" / "episode_amounts.parquet").to_pylist()
+    assert [(a["target_price"], a["variance"]) for a in amounts] == [(D("24250.00"), D("-750.00"))] * 2

@@ -15,7 +15,7 @@ from apmkit.cli.common import open_engine, progress, state
 from apmkit.engines import Engine
 from apmkit.episodes.build import build_episodes
 from apmkit.episodes.definitions import cjr_definition
-from apmkit.episodes.price import price_episodes
+from apmkit.episodes.price import episode_amounts, price_episodes
 from apmkit.episodes.spec import EpisodeBuildSpec, EpisodesSpec
 from apmkit.errors import ConfigurationError
 
@@ -124,11 +124,12 @@ def price_command(
         )
         bar.advance(task)
         out.mkdir(parents=True, exist_ok=True)
-        engine.write_parquet(engine.from_arrow(result.target_prices), out / "target_prices.parquet")
+        prices = engine.from_arrow(result.target_prices)
+        engine.write_parquet(prices, out / "target_prices.parquet")
         engine.write_parquet(
             engine.from_arrow(result.hospital_reconciliation), out / "hospital_reconciliation.parquet"
         )
-        engine.write_parquet(result.episodes, out / "episode_amounts.parquet")
+        engine.write_parquet(episode_amounts(result.episodes, prices), out / "episode_amounts.parquet")
         bar.advance(task)
     total = sum(r["reconciliation_amount"] for r in result.hospital_reconciliation.to_pylist())
     console.print(

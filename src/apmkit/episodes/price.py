@@ -391,3 +391,25 @@ def price_episodes(
         hospital_reconciliation=pa.Table.from_pylist(recon_rows, schema=recon_schema),
         episodes=episode_out,
     )
+
+
+def episode_amounts(episodes: ir.Table, target_prices: ir.Table) -> ir.Table:
+    """Per-episode target and variance for statements: adds ``target_price`` and ``variance``.
+
+    Parameters
+    ----------
+    episodes
+        ``PricingResult.episodes`` (capped performance episodes).
+    target_prices
+        ``PricingResult.target_prices`` registered on the engine.
+
+    ``variance = target_price - capped_amount`` (positive = the episode came in under its target).
+    Hospital totals, limits and the amount to pay are in the hospital reconciliation table.
+    """
+    prices = target_prices.select("facility_ccn", "price_group", "target_price")
+    joined = episodes.left_join(prices, ["facility_ccn", "price_group"])
+    return joined.select(
+        *[joined[c] for c in episodes.columns],
+        target_price=joined.target_price,
+        variance=(joined.target_price - joined.capped_amount).cast("decimal(18, 2)"),
+    )
