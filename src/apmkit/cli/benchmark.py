@@ -93,6 +93,10 @@ def _run(
         engine.write_parquet(engine.from_arrow(result.summary_arrow()), out / "benchmark_summary.parquet")
         engine.write_parquet(result.member_years, out / "member_year_expenditure.parquet")
         console.print(
+            f"claim lines read {engine.count(tables['medical_claims']):,}; "
+            f"member-years loaded {engine.count(result.member_years):,}"
+        )
+        console.print(
             f"MSSP benchmark: updated per capita {result.updated_per_capita:,.2f}, "
             f"total {result.total_benchmark:,.2f} ({result.guardrail_status})"
         )
