@@ -174,3 +174,49 @@ def test_statement_lines_sum_to_net_and_totals_reconcile(rows: list[dict[str, ob
         (D(str(v)) for v in summary_table(settlement).column("net_settlement").to_pylist()), D(0)
     )
     assert table_total == settlement.total_net
+
+
+CJR = load_template("cjr")
+
+
+@FAST
+@given(
+    episodes=st.integers(1, 500),
+    price=st.decimals(min_value=D("5000"), max_value=D("80000"), places=2),
+    first=st.decimals(0, 2, places=4),
+    second=st.decimals(0, 2, places=4),
+    quality=st.decimals(0, 20, places=2),
+    period=st.sampled_from(["PY1", "PY2", "PY3", "PY4", "PY5"]),
+)
+def test_episode_reconciliation_monotone_and_limited(
+    episodes: int, price: D, first: D, second: D, quality: D, period: str
+) -> None:
+    def amount(actual_share: D) -> D:
+        statement = settle(
+            CJR,
+            period,
+            [
+                EntityInputs(
+                    entity_id="H",
+                    episodes=episodes,
+                    episode_payments=(price * episodes * actual_share).quantize(D("0.01")),
+                    hospital_price=price,
+                    regional_price=price,
+                    quality_score=quality,
+                )
+            ],
+        ).statements[0]
+        return statement.net_settlement
+
+    low, high = sorted((first, second))
+    cheaper, dearer = amount(low), amount(high)
+    assert cheaper >= dearer
+    resolved, _ = CJR.for_period(period)
+    terms = resolved.components[0]
+    total_benchmark = price * episodes
+    # gains never exceed stop-gain x target (target <= benchmark); losses never exceed stop-loss x benchmark
+    assert cheaper <= terms.stop_gain * total_benchmark + D("0.005")  # type: ignore[union-attr]
+    if terms.stop_loss is None or not terms.downside:  # type: ignore[union-attr]
+        assert dearer >= 0
+    else:
+        assert dearer >= -terms.stop_loss * total_benchmark - D("0.005")  # type: ignore[union-attr]
