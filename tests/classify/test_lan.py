@@ -96,7 +96,11 @@ COMPONENTS: dict[str, dict[str, Any]] = {
     "ss_two_sided_plain": {
         "id": "ss",
         "type": "shared_savings",
-        "terms": {**SHARED_SAVINGS_TERMS, "sided": "two_sided", "loss_rate": {"method": "fixed", "rate": 0.3}},
+        "terms": {
+            **SHARED_SAVINGS_TERMS,
+            "sided": "two_sided",
+            "loss_rate": {"method": "fixed", "rate": 0.3},
+        },
     },
     "ss_two_sided_quality": {
         "id": "ss",

@@ -1,6 +1,12 @@
 """APM classification: HCP-LAN category, the QPP Advanced APM test, QP status and a payer's portfolio."""
 
-from apmkit.classify.lan import CATEGORY_NAMES, CATEGORY_ORDER, LanClassification, classify_lan, glide_path_stages
+from apmkit.classify.lan import (
+    CATEGORY_NAMES,
+    CATEGORY_ORDER,
+    LanClassification,
+    classify_lan,
+    glide_path_stages,
+)
 from apmkit.classify.portfolio import PortfolioEntry, portfolio_shares
 from apmkit.classify.qpp import AdvancedApmFacts, QpDetermination, advanced_apm, determine_qp, incentive_rate
 

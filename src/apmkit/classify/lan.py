@@ -162,9 +162,7 @@ def _two_sided_corridor(component: c.RiskCorridor) -> bool:
     return any(band.entity_share > 0 for band in bands)
 
 
-def _component_category(
-    component: Any, contract: Contract, linked: bool
-) -> tuple[LanCategory | None, str]:
+def _component_category(component: Any, contract: Contract, linked: bool) -> tuple[LanCategory | None, str]:
     kind = component.type
     if kind in NOT_PAYMENT_MODELS:
         return None, "administrative adjustment of other components, not a payment model"
@@ -253,16 +251,20 @@ def classify_lan(contract: Contract, period: str | None = None) -> LanClassifica
             period=period,
             notes=tuple(notes),
         )
-    best = max(ranked, key=lambda item: CATEGORY_ORDER.index(item.category))  # type: ignore[arg-type]
+    best = max(ranked, key=lambda item: CATEGORY_ORDER.index(item.category))
     assert best.category is not None
     others = sorted({item.category for item in ranked if item.category != best.category})  # type: ignore[type-var]
-    rule = f"{best.category} ({CATEGORY_NAMES[best.category]}): component {best.component_id!r} - {best.reason}"
+    rule = (
+        f"{best.category} ({CATEGORY_NAMES[best.category]}): component {best.component_id!r} - {best.reason}"
+    )
     if others:
         rule += f"; most advanced category wins over {', '.join(others)}"  # type: ignore[arg-type]
     if best.category in ("3N", "4N"):
         notes.append("no component links payment to quality: not an APM in the LAN framework")
     if contract.hcp_lan_category and contract.hcp_lan_category != best.category:
-        notes.append(f"the contract declares {contract.hcp_lan_category}; its terms classify as {best.category}")
+        notes.append(
+            f"the contract declares {contract.hcp_lan_category}; its terms classify as {best.category}"
+        )
     return LanClassification(
         contract_id=resolved.id,
         category=best.category,

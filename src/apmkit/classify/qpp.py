@@ -60,7 +60,9 @@ def _decimal_thresholds(raw: dict[str, Any]) -> dict[str, Decimal]:
 
 def _check_share(name: str, value: Decimal | None) -> None:
     if value is not None and not Decimal(0) <= value <= Decimal(1):
-        raise ConfigurationError(f"--{name.replace('_', '-')}: a share between 0 and 1 is required, got {value}")
+        raise ConfigurationError(
+            f"--{name.replace('_', '-')}: a share between 0 and 1 is required, got {value}"
+        )
 
 
 def _status(payment: Decimal | None, patient: Decimal | None, t: dict[str, Decimal]) -> dict[str, Any]:
@@ -194,7 +196,9 @@ def determine_qp(
         pay_eff = min(pay, pay_min, key=_RANK.__getitem__)
         pat_eff = min(pat, pat_min, key=_RANK.__getitem__)
         all_best = pay_eff if _RANK[pay_eff] >= _RANK[pat_eff] else pat_eff
-        all_basis = None if all_best == "Not QP" else ("payment" if _RANK[pay_eff] >= _RANK[pat_eff] else "patient")
+        all_basis = (
+            None if all_best == "Not QP" else ("payment" if _RANK[pay_eff] >= _RANK[pat_eff] else "patient")
+        )
         all_payer = {
             "status": all_best,
             "basis": all_basis,
@@ -308,7 +312,9 @@ def _cap_risk(
         if revenue is not None:
             text += f" vs {revenue_std} x A+B revenue = {round_money(revenue_std * revenue)}"
         if expected is not None:
-            text += f" vs {expenditure_std} x expected expenditures = {round_money(expenditure_std * expected)}"
+            text += (
+                f" vs {expenditure_std} x expected expenditures = {round_money(expenditure_std * expected)}"
+            )
         return by_revenue or by_expected, text
     # Without the amounts, decide only where the answer holds for every revenue and benchmark.
     if a is not None and b is not None:
@@ -353,7 +359,10 @@ def _component_risk(
         if any(b.upper is None and b.entity_share > 0 for b in bands):
             return True, "losses shared without limit beyond the last corridor band"
         worst = sum(((b.upper or b.lower) - b.lower) * b.entity_share for b in bands)
-        return worst >= expenditure_std, f"largest corridor loss {worst} of target vs the {expenditure_std} standard"
+        return (
+            worst >= expenditure_std,
+            f"largest corridor loss {worst} of target vs the {expenditure_std} standard",
+        )
     if isinstance(component, c.ProspectiveBundle):
         return True, "prospective bundle: the entity bears costs above the bundle price"
     return None
@@ -374,7 +383,12 @@ def advanced_apm(contract: Contract, facts: AdvancedApmFacts) -> dict[str, Any]:
     # CEHRT
     required = _required_cehrt(year)
     if facts.cehrt_share is None:
-        cehrt = {"met": False, "required_share": _plain(required), "share": None, "reason": "give --cehrt-share"}
+        cehrt = {
+            "met": False,
+            "required_share": _plain(required),
+            "share": None,
+            "reason": "give --cehrt-share",
+        }
     else:
         _check_share("cehrt_share", facts.cehrt_share)
         cehrt = {
@@ -393,7 +407,9 @@ def advanced_apm(contract: Contract, facts: AdvancedApmFacts) -> dict[str, Any]:
         "payment_linked_to_quality": link,
         "outcome_measure": outcome,
         "outcome_measures_in_contract": outcomes,
-        "outcome_measure_source": "given" if facts.outcome_measure is not None else "contract quality.measures",
+        "outcome_measure_source": "given"
+        if facts.outcome_measure is not None
+        else "contract quality.measures",
     }
     # Financial risk
     revenue_std = to_decimal(str(params["nominal_risk"]["revenue_share"]))
@@ -442,7 +458,8 @@ def advanced_apm(contract: Contract, facts: AdvancedApmFacts) -> dict[str, Any]:
         "revenue_share": _plain(revenue_std),
         "expected_expenditure_share": _plain(expenditure_std),
         "components": findings,
-        "note": medical_home_note or ("no component puts the entity at financial risk" if not findings else None),
+        "note": medical_home_note
+        or ("no component puts the entity at financial risk" if not findings else None),
     }
     is_advanced = bool(cehrt["met"] and quality["met"] and risk_met)
     return {

@@ -68,7 +68,8 @@ def lan_command(
     data = result.to_dict()
     if spec.glide_path and period is None:
         data["glide_path_stages"] = [
-            {"period": stage or "(start)", "category": category} for stage, category in glide_path_stages(spec)
+            {"period": stage or "(start)", "category": category}
+            for stage, category in glide_path_stages(spec)
         ]
     if as_json:
         typer.echo(json.dumps(data, indent=2))
@@ -214,7 +215,11 @@ def portfolio_command(
         except ConfigurationError as exc:
             rejected.append({"line": line, "field": "contract", "reason": str(exc).splitlines()[0]})
             continue
-        entries.append(PortfolioEntry(source=f"{contracts_csv.name} line {line}", classification=classify_lan(spec), payments=amount))
+        entries.append(
+            PortfolioEntry(
+                source=f"{contracts_csv.name} line {line}", classification=classify_lan(spec), payments=amount
+            )
+        )
     table = portfolio_shares(entries)
     counts = {"read": raw.read, "loaded": len(entries), "rejected": len(rejected)}
     if out is not None:
@@ -225,10 +230,16 @@ def portfolio_command(
     if as_json:
         payload = {
             "categories": [
-                {k: (str(v) if isinstance(v, Decimal) else v) for k, v in r.items()} for r in table.to_pylist()
+                {k: (str(v) if isinstance(v, Decimal) else v) for k, v in r.items()}
+                for r in table.to_pylist()
             ],
             "contracts": [
-                {"source": e.source, "contract_id": e.classification.contract_id, "category": e.classification.category, "payments": str(e.payments)}
+                {
+                    "source": e.source,
+                    "contract_id": e.classification.contract_id,
+                    "category": e.classification.category,
+                    "payments": str(e.payments),
+                }
                 for e in entries
             ],
             "rejected": rejected,
@@ -239,11 +250,16 @@ def portfolio_command(
     console = Console()
     shown = Table("category", "name", "contracts", "payments", "share")
     for r in table.to_pylist():
-        shown.add_row(r["category"], r["name"], str(r["contracts"]), f"{r['payments']:,}", f"{r['share'] * 100:.2f} %")
+        shown.add_row(
+            r["category"], r["name"], str(r["contracts"]), f"{r['payments']:,}", f"{r['share'] * 100:.2f} %"
+        )
     console.print(shown)
     console.print(f"read {counts['read']}, loaded {counts['loaded']}, rejected {counts['rejected']}")
     for item in rejected:
-        console.print(f"[yellow]rejected:[/] {contracts_csv.name}, line {item['line']}, field {item['field']}: {item['reason']}", highlight=False)
+        console.print(
+            f"[yellow]rejected:[/] {contracts_csv.name}, line {item['line']}, field {item['field']}: {item['reason']}",
+            highlight=False,
+        )
 
 
 def _row_amount(text: Any) -> Decimal | None:
