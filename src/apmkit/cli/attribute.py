@@ -258,16 +258,28 @@ def _run_job(
         )
     ).to_pylist()
     claims_read = engine.count(tables["medical_claims"])
-    rejected = engine.to_arrow(all_rejects.group_by("input").agg(rows=ibis._.count())).to_pylist()
+    rejected = {
+        r["input"]: r["rows"]
+        for r in engine.to_arrow(
+            # A claim line rejected by several contracts of the job counts once.
+            all_rejects.select("input", "source_file", "source_line")
+            .distinct()
+            .group_by("input")
+            .agg(rows=ibis._.count())
+        ).to_pylist()
+    }
     report = [
-        f"read: {claims_read:,} claim lines" + "".join(f", {n:,} {k} rows" for k, n in read_counts.items())
+        f"medical_claims: {claims_read:,} lines read, {rejected.get('medical_claims', 0):,} qualifying lines rejected"
     ]
+    for name, read in read_counts.items():
+        bad = rejected.get(name, 0)
+        report.append(f"{name}: {read:,} rows read, {read - bad:,} loaded, {bad:,} rejected")
     for row in summary:
         report.append(
             f"{row['contract_id']}: {row['members']:,} members, {row['attributed']:,} attributed, "
             f"{row['members'] - row['attributed']:,} not attributed (reasons in {out.name})"
         )
-    report.append("rejected: " + (", ".join(f"{r['rows']:,} {r['input']} rows" for r in rejected) or "none"))
+    report.append(f"rejected rows with file, line, field and reason: {_sibling(out, 'rejects')}")
     report.append(
         "wrote: " + ", ".join(f"{k} ({n:,} rows)" for k, n in written.items()) + (f", {fhir}" if fhir else "")
     )
