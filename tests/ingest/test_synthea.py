@@ -229,5 +229,5 @@ def test_folder_without_patients_is_an_error(engine: Engine, tmp_path: Path):
     from apmkit.errors import InputFileError
 
     (tmp_path / "claims.csv").write_text("Id\n1\n")
-    with pytest.raises(InputFileError, match="no patients.csv"):
+    with pytest.raises(InputFileError, match=r"no patients\.csv"):
         ingest(engine, "synthea", tmp_path, tmp_path / "out")
