@@ -81,6 +81,109 @@ DML_VALUES = ("INSERT", "UPDATE")
 
 KINDS = ("beneficiary", "beneficiary_history", "claims", "pde")
 
+# The source columns each kind maps from; the others stay in ``_record`` only. Keeping the tables narrow
+# keeps the generated SQL small (RIF claim files have up to 275 columns).
+_CLAIM_COLUMNS = {
+    "CLM_ID",
+    "CLM_GRP_ID",
+    "FINAL_ACTION",
+    "BENE_ID",
+    "NCH_CLM_TYPE_CD",
+    "CLM_FROM_DT",
+    "CLM_THRU_DT",
+    "NCH_WKLY_PROC_DT",
+    "CLM_LINE_NUM",
+    "LINE_NUM",
+    "LINE_1ST_EXPNS_DT",
+    "LINE_LAST_EXPNS_DT",
+    "REV_CNTR_DT",
+    "CLM_ADMSN_DT",
+    "CLM_HOSPC_STRT_DT_ID",
+    "NCH_BENE_DSCHRG_DT",
+    "PRF_PHYSN_NPI",
+    "RNDRNG_PHYSN_NPI",
+    "PRVDR_SPCLTY",
+    "ORG_NPI_NUM",
+    "CARR_CLM_BLG_NPI_NUM",
+    "TAX_NUM",
+    "AT_PHYSN_NPI",
+    "OP_PHYSN_NPI",
+    "PRVDR_NUM",
+    "LINE_PLACE_OF_SRVC_CD",
+    "CLM_FAC_TYPE_CD",
+    "CLM_SRVC_CLSFCTN_TYPE_CD",
+    "CLM_FREQ_CD",
+    "CLM_SRC_IP_ADMSN_CD",
+    "PTNT_DSCHRG_STUS_CD",
+    "REV_CNTR",
+    "HCPCS_CD",
+    "HCPCS_1ST_MDFR_CD",
+    "HCPCS_2ND_MDFR_CD",
+    "HCPCS_3RD_MDFR_CD",
+    "HCPCS_4TH_MDFR_CD",
+    "CLM_DRG_CD",
+    "ADMTG_DGNS_CD",
+    "PRNCPAL_DGNS_CD",
+    "REV_CNTR_UNIT_CNT",
+    "LINE_SRVC_CNT",
+    "CLM_TOT_CHRG_AMT",
+    "LINE_SBMTD_CHRG_AMT",
+    "LINE_ALOWD_CHRG_AMT",
+    "CLM_PMT_AMT",
+    "LINE_NCH_PMT_AMT",
+    *(f"ICD_DGNS_CD{i}" for i in range(1, 26)),
+    *(f"ICD_PRCDR_CD{i}" for i in range(1, 26)),
+}
+_PDE_COLUMNS = {
+    "PDE_ID",
+    "CLM_GRP_ID",
+    "FINAL_ACTION",
+    "BENE_ID",
+    "SRVC_DT",
+    "PD_DT",
+    "PROD_SRVC_ID",
+    "QTY_DSPNSD_NUM",
+    "DAYS_SUPLY_NUM",
+    "PRSCRBR_ID",
+    "SRVC_PRVDR_ID",
+    "TOT_RX_CST_AMT",
+    "CVRD_D_PLAN_PD_AMT",
+}
+_BENEFICIARY_COLUMNS = {
+    "BENE_ID",
+    "RFRNC_YR",
+    "BENE_BIRTH_DT",
+    "DEATH_DT",
+    "BENE_DEATH_DT",
+    "BENE_SEX_IDENT_CD",
+    "BENE_RACE_CD",
+    "BENE_ZIP_CD",
+    "STATE_CODE",
+    "BENE_ENTLMT_RSN_ORIG",
+    "BENE_ENTLMT_RSN_CURR",
+    "BENE_ESRD_IND",
+    "DUAL_MO_CNT",
+    *(f"MDCR_ENTLMT_BUYIN_{n}_IND" for n in range(1, 13)),
+    *(f"HMO_{n}_IND" for n in range(1, 13)),
+    *(
+        f"{prefix}_{mon}_{suffix}"
+        for mon in MONTHS
+        for prefix, suffix in (
+            ("PTD_CNTRCT", "ID"),
+            ("META_DUAL_ELGBL_STUS", "CD"),
+            ("MDCR_STUS", "CD"),
+            ("FIPS_STATE_CNTY", "CD"),
+        )
+    ),
+}
+_HISTORY_COLUMNS = {"BENE_ID", "MBI_NUM", "EFCTV_BGN_DT", "EFCTV_END_DT"}
+_KEEP = {
+    "beneficiary": _BENEFICIARY_COLUMNS,
+    "beneficiary_history": _HISTORY_COLUMNS,
+    "claims": _CLAIM_COLUMNS,
+    "pde": _PDE_COLUMNS,
+}
+
 
 def _kind(header: Sequence[str]) -> str | None:
     names = set(header)
@@ -229,7 +332,10 @@ def stage(engine: Engine, path: Path) -> Staged:
             staged.files.append(file.name)
             records = _read(file)
             staged.rejects.setdefault(target[kind], []).extend(records.rejects)
-            parts.append(engine.from_arrow(records.table))
+            keep = _KEEP[kind] | {"DML_IND", SOURCE_FILE, SOURCE_LINE, RECORD}
+            parts.append(
+                engine.from_arrow(records.table.select([c for c in records.table.column_names if c in keep]))
+            )
         if parts:
             raw[kind] = engine.materialize(union_raw(parts))
 
