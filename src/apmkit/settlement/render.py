@@ -137,7 +137,9 @@ def display(value: Decimal | None, unit: str) -> str:
         return f"{round_money(value):,}"
     if unit == "rate":
         return f"{round_money(value * 100, 4)} %"
-    return str(value.normalize()) if value == value.to_integral_value() else str(round_money(value, 6))
+    if value == value.to_integral_value():
+        return f"{int(value):,}" if unit == "count" else format(value.normalize(), "f")
+    return format(round_money(value, 6).normalize(), "f")
 
 
 _HTML = """<!doctype html>
