@@ -1,0 +1,1 @@
+"""APM design toolkit: the seven-element worksheet, contract drafting, capability assessment."""
