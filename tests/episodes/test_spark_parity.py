@@ -11,7 +11,8 @@ from apmkit.benchmark.expenditure import eligible_member_months, member_year_exp
 from apmkit.engines import Engine
 from apmkit.episodes.build import build_episodes
 from apmkit.episodes.definitions import cjr_definition
-from apmkit.episodes.spec import EpisodeBuildSpec
+from apmkit.episodes.price import price_episodes
+from apmkit.episodes.spec import EpisodeBuildSpec, TargetPriceSpec
 from apmkit.schemas.canonical import ENROLLMENT, MEDICAL_CLAIMS, MEMBERS
 
 
@@ -66,6 +67,21 @@ def test_episodes_and_truncation_on_spark(spark_engine: Engine) -> None:
     assert [r["status"] for r in rows] == ["kept", "overlap_dropped", "kept"]
     assert rows[0]["total_amount"] == D("21000.00")
     assert rows[0]["window_end"] == dt.date(2023, 4, 11)
+
+    # Pricing on the same engine: baseline = the two kept 2023 episodes ($21,000 and $12,000), 100%
+    # regional, no cap: target (21,000 + 12,000) / 2 x 0.97 = 16,005; NPRA 2 x 16,005 - 33,000 = -990.
+    pricing = TargetPriceSpec(
+        performance_year="T",
+        baseline_years=(2023,),
+        hospital_weight=D(0),
+        minimum_hospital_episodes=0,
+        high_cost_cap_sd=None,
+    )
+    priced = price_episodes(built.episodes, built.episodes, pricing)
+    (price,) = priced.target_prices.to_pylist()
+    assert price["target_price"] == D("16005.00")
+    (recon,) = priced.hospital_reconciliation.to_pylist()
+    assert recon["reconciliation_amount"] == D("-990.00")
 
     members = engine.from_rows([{"member_id": "O1", "birth_date": dt.date(1950, 6, 15)}], MEMBERS)
     months = eligible_member_months(enrollment, members, [2023])
