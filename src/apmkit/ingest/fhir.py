@@ -228,7 +228,9 @@ def _take_resource(resource: Json, source: _Source, collected: _Collected) -> No
     resource_type = text(resource.get("resourceType")) or ""
     resource_id = text(resource.get("id")) or ""
     if resource_id:
-        key = (resource_type, resource_id, hash(_dump(resource)))
+        # The record text is the NDJSON line or the canonical dump of a Bundle entry: hashing it is
+        # cheaper than dumping every resource again, and catches the copies test decks ship.
+        key = (resource_type, resource_id, hash(source.record))
         if key in collected.seen:
             collected.copies += 1
             return
@@ -340,13 +342,12 @@ def _arrow(rows: list[dict[str, Any]]) -> pa.Table:
         else:
             dtype = pa.string()
         fields.append(pa.field(name, dtype))
-    table = pa.Table.from_pylist(rows, schema=pa.schema(fields))
-    keep = [
-        n
-        for n in table.column_names
-        if n in (SOURCE_FILE, SOURCE_LINE, RECORD) or table[n].null_count < table.num_rows
-    ]
-    return table.select(keep)
+    arrays = {}
+    for column in fields:
+        values = [row.get(column.name) for row in rows]
+        if column.name in (SOURCE_FILE, SOURCE_LINE, RECORD) or any(v is not None for v in values):
+            arrays[column.name] = pa.array(values, column.type)
+    return pa.table(arrays)
 
 
 def _enrollment(engine: Engine, rows: list[dict[str, Any]]) -> ibis.Table:
