@@ -13,6 +13,7 @@ import ibis
 import ibis.expr.types as ir
 
 from apmkit.errors import InputFileError
+from apmkit.risk._expr import one_of
 from apmkit.schemas.canonical import DUAL_STATUS_CODES
 
 PERSON_REQUIRED = ("member_id", "birth_date", "sex", "orec", "ltimcaid", "nemcaid")
@@ -96,15 +97,15 @@ def conform_persons(raw: ir.Table, *, payment_year: int, source_file: str = "per
     birth = ibis.ifelse(birth_text.re_search(_DATE_PATTERN), birth_text, ibis.null("string")).try_cast("date")
     sex_text = _text(raw, "sex").upper()
     sex = ibis.cases(
-        (sex_text.isin(("M", "1")), "M"), (sex_text.isin(("F", "2")), "F"), else_=ibis.null("string")
+        (one_of(sex_text, ("M", "1")), "M"), (one_of(sex_text, ("F", "2")), "F"), else_=ibis.null("string")
     )
     orec = _text(raw, "orec")
     dual_text = _text(raw, "dual_status_code").upper()
-    dual = ibis.cases((dual_text.isin(("", "NA")), ibis.null("string")), else_=dual_text)
+    dual = ibis.cases((one_of(dual_text, ("", "NA")), ibis.null("string")), else_=dual_text)
 
     def flag(name: str) -> tuple[ir.BooleanValue, ir.BooleanValue]:
         value = _text(raw, name).upper()
-        return value.isin(_TRUE), ~(value.isin(_TRUE) | value.isin(_FALSE))
+        return one_of(value, _TRUE), ~(one_of(value, _TRUE) | one_of(value, _FALSE))
 
     feb_first = ibis.date(payment_year, 2, 1)
     oldest = ibis.date(payment_year - _MAX_AGE_YEARS, 2, 1)
@@ -123,8 +124,8 @@ def conform_persons(raw: ir.Table, *, payment_year: int, source_file: str = "per
             f"more than {_MAX_AGE_YEARS} years before payment year",
         ),
         ("sex", sex.isnull(), "must be M, F, 1 or 2"),
-        ("orec", ~orec.isin(("0", "1", "2", "3")), "must be 0, 1, 2 or 3"),
-        ("dual_status_code", dual.notnull() & ~dual.isin(DUAL_STATUS_CODES), "not a CMS dual status code"),
+        ("orec", ~one_of(orec, ("0", "1", "2", "3")), "must be 0, 1, 2 or 3"),
+        ("dual_status_code", dual.notnull() & ~one_of(dual, DUAL_STATUS_CODES), "not a CMS dual status code"),
     ]
     flags = {}
     for name in ("ltimcaid", "nemcaid", *PERSON_OPTIONAL[1:]):

@@ -171,7 +171,7 @@ class ModelTables:
     dx_to_cc: pa.Table  # dx_code, cc
     edits: pa.Table  # dx_code, edit_type, sex, age_min, age_max, action, cc_override
     hierarchy: pa.Table  # parent_cc, child_cc
-    coefficients: pa.Table  # variable, one int64 column (thousandths) per segment
+    coefficients: pa.Table  # variable, variable_id (row index), one int64 column (thousandths) per segment
     coefficient_presence: pa.Table  # segment, variable: the coefficients published (some are 0)
     interaction_factors: pa.Table  # interaction, factor, factor_count
     group_members: pa.Table  # factor, cc
@@ -223,9 +223,12 @@ def model_tables(model: HccModel, payment_year: int) -> ModelTables:
     wide: dict[str, dict[str, int]] = {}
     for row in _rows("coefficients.csv"):
         if row["model"] == model:
-            wide.setdefault(row["variable"].upper(), {})[row["segment"]] = _thousandths(row["value"])
+            wide.setdefault(row["variable"], {})[row["segment"]] = _thousandths(row["value"])
     variables = sorted(wide)
-    columns: dict[str, pa.Array] = {"variable": pa.array(variables, pa.string())}
+    columns: dict[str, pa.Array] = {
+        "variable": pa.array(variables, pa.string()),
+        "variable_id": pa.array(range(len(variables)), pa.int64()),
+    }
     for segment, prefix in SEGMENTS.items():
         columns[segment] = pa.array([wide[v].get(prefix, 0) for v in variables], pa.int64())
     coefficients = pa.table(columns)

@@ -20,7 +20,7 @@ import ibis.expr.types as ir
 from apmkit.errors import ConfigurationError
 from apmkit.money import div_round_half_up
 from apmkit.risk.inputs import conform_diagnoses, conform_persons
-from apmkit.risk.model import SCORE_TYPE, RawScores, score_model
+from apmkit.risk.model import SCORE_TYPE, Materialize, RawScores, score_model
 from apmkit.risk.reference import check_payment_year
 from apmkit.risk.spec import HccModel, RiskAdjustmentSpec
 
@@ -73,7 +73,7 @@ def thousandths(score: ir.NumericValue) -> ir.IntegerValue:
 
 
 def from_thousandths(value: ir.IntegerValue) -> ir.DecimalValue:
-    wide = "decimal(38, 3)"
+    wide = "decimal(18, 3)"
     return (value.cast(wide) * ibis.literal("0.001", type=wide)).cast(SCORE_TYPE)
 
 
@@ -101,6 +101,7 @@ def score(
     coding_intensity_adjustment: Decimal | str | None = None,
     persons_source: str = "persons",
     diagnoses_source: str = "diagnoses",
+    materialize: Materialize | None = None,
 ) -> RiskScores:
     """Score every person with a CMS-HCC model.
 
@@ -122,6 +123,9 @@ def score(
         (normalized = raw score when no factor is given).
     persons_source, diagnoses_source
         Names used in rejects.
+    materialize
+        Called on intermediate tables that later steps read several times (valid inputs,
+        demographics, mapped CCs, kept HCCs); pass ``engine.materialize`` for large populations.
 
     Returns
     -------
@@ -135,8 +139,12 @@ def score(
     check_payment_year(payment_year)
     model = HccModel(model)
     people = conform_persons(persons, payment_year=payment_year, source_file=persons_source)
-    codes = conform_diagnoses(diagnoses, people.valid, source_file=diagnoses_source)
-    raw: RawScores = score_model(people.valid, codes.valid, model=model, payment_year=payment_year)
+    stage = materialize or (lambda table: table)
+    valid_people = stage(people.valid)
+    codes = conform_diagnoses(diagnoses, valid_people, source_file=diagnoses_source)
+    raw: RawScores = score_model(
+        valid_people, stage(codes.valid), model=model, payment_year=payment_year, materialize=materialize
+    )
     scores = raw.scores
     current = thousandths(scores.score)
     if normalization_factor is not None:
@@ -175,10 +183,7 @@ def payment_scores(persons: ir.Table, diagnoses: ir.Table, spec: RiskAdjustmentS
         part = part.mutate(
             **{f"_weighted_{component.model.value}": value * _micro(component.weight, "weight")}
         )
-        if table is None:
-            table = part
-        else:
-            table = table.join(part.drop("segment"), "member_id")
+        table = part if table is None else table.join(part.drop("segment"), "member_id")
     assert table is not None  # a spec always has at least one component
     for component in spec.components:
         weighted = table[f"_weighted_{component.model.value}"]

@@ -1,0 +1,219 @@
+"""``apmkit risk score``: CMS-HCC V24/V28 risk scores from CSV files or canonical tables."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated
+
+import pyarrow as pa
+import pyarrow.csv as pcsv
+import typer
+
+from apmkit.cli.common import open_engine, progress, state
+from apmkit.engines import Engine
+from apmkit.errors import ConfigurationError
+from apmkit.ingest.readers import RECORD, SOURCE_FILE, read_delimited, rejects_to_arrow
+from apmkit.risk import score
+from apmkit.risk.claims import diagnoses_from_claims, persons_from_members
+from apmkit.risk.inputs import DIAGNOSIS_REQUIRED, PERSON_REQUIRED, REJECT_COLUMNS
+from apmkit.risk.reference import MA_CODING_INTENSITY, NORMALIZATION_FACTORS, SUPPORTED_PAYMENT_YEARS
+from apmkit.risk.spec import HccModel
+
+
+def _read_csv(
+    engine: Engine, path: Path, required: tuple[str, ...], table: str
+) -> tuple[object, pa.Table, int]:
+    """Read a CSV as strings with line numbers; return (ibis table, parse rejects, records read)."""
+    raw = read_delimited(path, required_columns=required, normalize_header=True)
+    data = raw.table.drop_columns([c for c in (SOURCE_FILE, RECORD) if c in raw.table.column_names])
+    parse_rejects = rejects_to_arrow(raw.rejects, table)
+    return engine.from_arrow(data), parse_rejects, raw.read
+
+
+def _write(engine: Engine, expr: object, path: Path) -> int:
+    """Write a table as CSV (or Parquet when the name ends in .parquet); return its row count."""
+    data = engine.to_arrow(expr)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        pq.write_table(data, path)
+    else:
+        pcsv.write_csv(data, path)
+    return data.num_rows
+
+
+def _payment_factor(
+    model: HccModel, payment_year: int, normalize: bool, factor: float | None
+) -> Decimal | None:
+    if factor is not None:
+        return Decimal(str(factor))
+    if not normalize:
+        return None
+    published = NORMALIZATION_FACTORS.get((model, payment_year))
+    if published is None:
+        raise ConfigurationError(
+            f"no published normalization factor for {model.value} in {payment_year}: use --normalization-factor"
+        )
+    value, verified = published
+    if not verified:
+        state.console.print(
+            f"[yellow]warning:[/] the {model.value} {payment_year} normalization factor {value} is a third-party "
+            "figure not yet checked against CMS's Rate Announcement; pass --normalization-factor to override",
+            highlight=False,
+        )
+    return value
+
+
+def register(app: typer.Typer) -> None:
+    risk_app = typer.Typer(help="CMS-HCC risk adjustment (V24, V28).", no_args_is_help=True)
+    app.add_typer(risk_app, name="risk")
+
+    @risk_app.command("score")
+    def score_command(
+        model: Annotated[str, typer.Option("--model", help="CMS-HCC model: V24 or V28.")] = "V28",
+        payment_year: Annotated[
+            int, typer.Option("--payment-year", help="Payment year (2024-2027); age is taken on 1 February.")
+        ] = 2026,
+        persons: Annotated[
+            Path | None,
+            typer.Option(
+                "--persons", help="persons.csv: member_id, birth_date, sex, orec, ltimcaid, nemcaid, ..."
+            ),
+        ] = None,
+        diagnoses: Annotated[
+            Path | None, typer.Option("--diagnoses", help="diagnoses.csv: member_id, dx_code.")
+        ] = None,
+        source: Annotated[
+            Path | None,
+            typer.Option(
+                "--from",
+                help="Folder of canonical tables (members, enrollment, medical_claims) instead of CSV files.",
+            ),
+        ] = None,
+        out: Annotated[Path, typer.Option("--out", help="Output scores file (.csv or .parquet).")] = Path(
+            "scores.csv"
+        ),
+        rejects: Annotated[
+            Path | None, typer.Option("--rejects", help="Rejected rows file (default: <out>.rejects.csv).")
+        ] = None,
+        explain: Annotated[
+            Path | None,
+            typer.Option(
+                "--explain", help="Also write per-member explanations (terms and coefficients) here."
+            ),
+        ] = None,
+        normalize: Annotated[
+            bool, typer.Option("--normalize", help="Add normalized_score with CMS's published factor.")
+        ] = False,
+        normalization_factor: Annotated[
+            float | None, typer.Option("--normalization-factor", help="Normalization factor to use instead.")
+        ] = None,
+        coding_adjustment: Annotated[
+            bool,
+            typer.Option(
+                "--coding-adjustment", help="Add payment_score with the MA coding-intensity adjustment."
+            ),
+        ] = False,
+        coding_adjustment_rate: Annotated[
+            float | None,
+            typer.Option(
+                "--coding-adjustment-rate", help=f"Coding-intensity rate (default {MA_CODING_INTENSITY})."
+            ),
+        ] = None,
+    ) -> None:
+        """Score members with a CMS-HCC model and write one row per member."""
+        try:
+            chosen = HccModel(model.upper())
+        except ValueError:
+            raise ConfigurationError(f"--model must be V24 or V28, not {model!r}") from None
+        if payment_year not in SUPPORTED_PAYMENT_YEARS:
+            raise ConfigurationError(
+                f"--payment-year must be one of {', '.join(map(str, SUPPORTED_PAYMENT_YEARS))}"
+            )
+        if source is None and (persons is None or diagnoses is None):
+            raise ConfigurationError("give --persons and --diagnoses, or --from DIR")
+        if source is not None and (persons is not None or diagnoses is not None):
+            raise ConfigurationError("--from cannot be combined with --persons/--diagnoses")
+        factor = _payment_factor(chosen, payment_year, normalize, normalization_factor)
+        rate: Decimal | None = None
+        if coding_adjustment or coding_adjustment_rate is not None:
+            rate = (
+                Decimal(str(coding_adjustment_rate))
+                if coding_adjustment_rate is not None
+                else MA_CODING_INTENSITY
+            )
+        rejects_path = rejects or out.with_name(out.stem + ".rejects.csv")
+
+        engine = open_engine()
+        try:
+            with progress() as bar:
+                task = bar.add_task("reading inputs", total=4)
+                parse_rejects: list[pa.Table] = []
+                if source is not None:
+                    tables = engine.canonical(source)
+                    persons_t = persons_from_members(
+                        tables.members, tables.enrollment, payment_year=payment_year
+                    )
+                    diagnoses_t = diagnoses_from_claims(tables.medical_claims, payment_year=payment_year)
+                    persons_name, diagnoses_name = "members", "medical_claims"
+                    persons_read = engine.count(persons_t)
+                    diagnoses_read = engine.count(diagnoses_t)
+                else:
+                    assert persons is not None and diagnoses is not None
+                    persons_t, persons_bad, persons_read = _read_csv(
+                        engine, persons, PERSON_REQUIRED, "persons"
+                    )
+                    diagnoses_t, dx_bad, diagnoses_read = _read_csv(
+                        engine, diagnoses, DIAGNOSIS_REQUIRED, "diagnoses"
+                    )
+                    parse_rejects = [persons_bad, dx_bad]
+                    persons_name, diagnoses_name = persons.name, diagnoses.name
+                bar.advance(task)
+                bar.update(task, description="scoring")
+                result = score(
+                    persons_t,
+                    diagnoses_t,
+                    model=chosen,
+                    payment_year=payment_year,
+                    normalization_factor=factor,
+                    coding_intensity_adjustment=rate,
+                    persons_source=persons_name,
+                    diagnoses_source=diagnoses_name,
+                )
+                scored = _write(engine, result.scores, out)
+                bar.advance(task)
+                bar.update(task, description="writing rejects")
+                rejected = engine.to_arrow(result.rejects.select(*REJECT_COLUMNS))
+                for extra in parse_rejects:
+                    if extra.num_rows:
+                        extra = extra.select(list(REJECT_COLUMNS)).cast(rejected.schema)
+                        rejected = pa.concat_tables([rejected, extra])
+                persons_rejected = sum(1 for t in rejected.column("table").to_pylist() if t == "persons")
+                rejects_path.parent.mkdir(parents=True, exist_ok=True)
+                pcsv.write_csv(rejected, rejects_path)
+                bar.advance(task)
+                if explain is not None:
+                    bar.update(task, description="writing explanations")
+                    _write(engine, result.explanations, explain)
+                bar.advance(task)
+        finally:
+            engine.close()
+        diagnoses_rejected = rejected.num_rows - persons_rejected
+        console = state.console
+        console.print(
+            f"persons: read {persons_read:,}, loaded {persons_read - persons_rejected:,}, "
+            f"rejected {persons_rejected:,}",
+            highlight=False,
+        )
+        console.print(
+            f"diagnoses: read {diagnoses_read:,}, loaded {diagnoses_read - diagnoses_rejected:,}, "
+            f"rejected {diagnoses_rejected:,}",
+            highlight=False,
+        )
+        console.print(
+            f"scored {scored:,} members with {chosen.value} PY{payment_year} -> {out}", highlight=False
+        )
+        if rejected.num_rows:
+            console.print(f"rejected rows with reasons -> {rejects_path}", highlight=False)

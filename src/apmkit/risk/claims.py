@@ -1,0 +1,99 @@
+"""Risk-adjustment inputs from canonical tables: persons from ``members`` (+ ``enrollment``) and
+diagnoses from the risk-adjustment-eligible encounters of ``medical_claims``.
+
+Diagnosis filtering follows CMS's encounter-data / RAPS filtering rules for MA risk adjustment:
+
+* dates of service in the data-collection year (payment year - 1, prospective model), by claim
+  through date (line service date when the claim has none);
+* inpatient facility claims, type of bill 11x or 41x: every diagnosis counts;
+* outpatient facility claims, type of bill 12x, 13x, 43x, 71x, 73x, 76x, 77x, 85x or 87x, and
+  professional claims: the claim counts when one of its lines carries a CPT/HCPCS code on CMS's
+  risk-adjustment eligible list for the year of service (shipped in ``data/eligible_cpt_hcpcs.csv``);
+* other claim types (SNF, home health, hospice, DME) and voided claims never count.
+
+CMS's professional filter also checks the provider specialty; canonical claims carry a specialty
+code but apmkit does not ship CMS's acceptable-specialty list, so that check is not applied.
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+import ibis.selectors as s
+
+from apmkit.risk._expr import one_of
+from apmkit.risk.reference import eligible_cpt_hcpcs
+
+INPATIENT_BILL_TYPES = ("11", "41")
+OUTPATIENT_BILL_TYPES = ("12", "13", "43", "71", "73", "76", "77", "85", "87")
+
+
+def persons_from_members(members: ir.Table, enrollment: ir.Table, *, payment_year: int) -> ir.Table:
+    """The persons table (strings, as :func:`apmkit.risk.inputs.conform_persons` takes) from canonical tables.
+
+    ``ltimcaid`` is Medicaid for an institutional member, ``nemcaid`` Medicaid; a member is a new
+    enrollee when its enrollment rows for the data-collection year show fewer than 12 months of
+    Part B (members without enrollment rows are not new enrollees).
+    """
+    data_year = payment_year - 1
+    months = enrollment.filter((enrollment.month.year() == data_year) & enrollment.part_b.fill_null(False))
+    part_b = months.group_by("member_id").aggregate(part_b_months=months.month.nunique())
+    listed = enrollment.filter(enrollment.month.year() == data_year).select("member_id").distinct()
+    listed = listed.left_join(part_b, "member_id").select(
+        enrolled_member_id=listed.member_id, part_b_months=part_b.part_b_months.fill_null(0)
+    )
+    t = members.left_join(listed, members.member_id == listed.enrolled_member_id)
+    medicaid = t.medicaid.fill_null(False)
+    institutional = t.institutional.fill_null(False)
+    new_enrollee = t.enrolled_member_id.notnull() & (t.part_b_months < 12)
+
+    def flag(value: ir.BooleanValue) -> ir.StringValue:
+        return ibis.ifelse(value, "1", "0")
+
+    return t.select(
+        member_id=t.member_id,
+        birth_date=t.birth_date.cast("string"),
+        sex=t.sex,
+        orec=t.orec,
+        ltimcaid=flag(institutional & medicaid),
+        nemcaid=flag(medicaid),
+        dual_status_code=t.dual_status_code,
+        esrd=flag(t.esrd.fill_null(False)),
+        snp=ibis.literal("0"),
+        institutional=flag(institutional),
+        new_enrollee=flag(new_enrollee),
+        source_line=t.source_line,
+    )
+
+
+def diagnoses_from_claims(medical_claims: ir.Table, *, payment_year: int) -> ir.Table:
+    """Distinct ``member_id, dx_code`` from risk-adjustment-eligible claims of the data-collection year."""
+    data_year = payment_year - 1
+    claims = medical_claims
+    service_date = claims.claim_thru_date.fill_null(claims.service_date)
+    bill_type = claims.bill_type.fill_null("").strip()
+    # Facility type and claim classification: the first two digits of a 3-digit type of bill, or
+    # digits 2-3 of the 4-digit form with its leading zero.
+    bill_prefix = ibis.ifelse(bill_type.length() == 4, bill_type.substr(1, 2), bill_type.substr(0, 2))
+    in_year = service_date.year() == data_year
+    not_void = claims.adjustment_type.fill_null("original") != "void"
+    inpatient = one_of(bill_prefix, INPATIENT_BILL_TYPES) & one_of(claims.claim_type, ("inpatient",))
+    outpatient = one_of(bill_prefix, OUTPATIENT_BILL_TYPES) & one_of(
+        claims.claim_type, ("outpatient", "inpatient")
+    )
+    professional = claims.claim_type == "professional"
+    lines = claims.filter(in_year & not_void).mutate(
+        _inpatient=inpatient, _needs_procedure=outpatient | professional
+    )
+    codes = ibis.memtable(eligible_cpt_hcpcs(data_year))
+    eligible_lines = lines.filter(lines._needs_procedure).semi_join(
+        codes, lines.hcpcs_code == codes.hcpcs_code
+    )
+    eligible_claims = (
+        lines.filter(lines._inpatient).select("claim_id").union(eligible_lines.select("claim_id"))
+    )
+    eligible_claims = eligible_claims.distinct()
+    kept = lines.semi_join(eligible_claims, "claim_id").select("member_id", s.startswith("dx_"))
+    long = kept.pivot_longer(s.startswith("dx_"), names_to="dx_position", values_to="dx_code")
+    long = long.filter(long.dx_code.notnull() & (long.dx_code.strip() != ""))
+    return long.select("member_id", "dx_code").distinct()
