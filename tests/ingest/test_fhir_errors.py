@@ -83,6 +83,51 @@ def bad_load(engine: Engine, tmp_path_factory: pytest.TempPathFactory):
         _line(_carrier("102", patient=None)),  # 13 no patient reference
         _line(_carrier("103", billablePeriod={"start": "2024-02-30"})),  # 14 impossible date
         _line(_carrier("104")),  # 15 ok
+        _line(
+            {
+                "resourceType": "Immunization",
+                "id": "imm1",
+                "status": "not-done",
+                "statusReason": {"coding": [{"system": "http://snomed.info/sct", "code": "591000119102"}]},
+                "vaccineCode": {"coding": [{"system": "http://hl7.org/fhir/sid/cvx", "code": "140"}]},
+                "patient": PATIENT_REF,
+                "occurrenceDateTime": "2024-10-01",
+            }
+        ),  # 16 negated immunization
+        _line(
+            {
+                "resourceType": "Procedure",
+                "id": "proc1",
+                "status": "completed",
+                "code": {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "45378"}]},
+                "subject": PATIENT_REF,
+                "performedPeriod": {"start": "2024-05-01T10:00:00Z", "end": "2024-05-01T11:15:00Z"},
+                "encounter": {"reference": "Encounter/e9"},
+            }
+        ),  # 17 procedure with a period and an encounter
+        _line(
+            {
+                "resourceType": "MedicationDispense",
+                "id": "md1",
+                "status": "completed",
+                "medicationCodeableConcept": {
+                    "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "197361"}]
+                },
+                "subject": PATIENT_REF,
+                "whenHandedOver": "2024-06-02T09:00:00+02:00",
+            }
+        ),  # 18 dispense
+        _line(
+            {
+                "resourceType": "AllergyIntolerance",
+                "id": "al1",
+                "clinicalStatus": {"coding": [{"code": "active"}]},
+                "category": ["medication"],
+                "code": {"coding": [{"system": "http://snomed.info/sct", "code": "91936005"}]},
+                "patient": PATIENT_REF,
+                "onsetDateTime": "2001",
+            }
+        ),  # 19 allergy, partial date
     ]
     (folder / "bulk.ndjson").write_bytes(b"\n".join(lines) + b"\n")
     (folder / "broken.json").write_text('{\n  "resourceType": "Bundle",\n  "entry": [ oops ]\n}\n')
@@ -178,6 +223,28 @@ def test_urn_uuid_and_absolute_references_resolve(bad_load):
     assert condition["source_file"] == "nested/bundle.json" and condition["source_line"] == 2
     encounter = clinical["Patient/9f3a/Encounter/enc-1"]
     assert encounter["category"] == "AMB" and encounter["code"] is None  # no type: one row, no code
+
+
+def test_other_clinical_types_and_timing_forms(bad_load):
+    _, rows = bad_load
+    clinical = {r["record_id"].rsplit("/", 2)[-2]: r for r in rows["clinical"] if r["member_id"] == "p1"}
+    immunization = clinical["Immunization"]
+    assert immunization["negated"] and immunization["code"] == "140"
+    assert (immunization["reason_code"], immunization["effective_start"]) == (
+        "591000119102",
+        datetime(2024, 10, 1),
+    )
+    procedure = clinical["Procedure"]
+    assert (procedure["effective_start"], procedure["effective_end"]) == (
+        datetime(2024, 5, 1, 10, 0),
+        datetime(2024, 5, 1, 11, 15),
+    )
+    assert procedure["encounter_id"] == "Patient/p1/Encounter/e9" and not procedure["negated"]
+    dispense = clinical["MedicationDispense"]
+    assert dispense["code"] == "197361" and dispense["recorded_at"] == datetime(2024, 6, 2, 7, 0)
+    allergy = clinical["AllergyIntolerance"]
+    assert (allergy["status"], allergy["category"]) == ("active", "medication")
+    assert allergy["effective_start"] == datetime(2001, 1, 1)  # "2001": the year's first instant
 
 
 def test_missing_path_is_a_clear_error(engine: Engine, tmp_path: Path):

@@ -10,7 +10,7 @@ import csv
 import shutil
 import uuid
 from collections import defaultdict
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -193,8 +193,23 @@ def bad_load(engine: Engine, tmp_path_factory: pytest.TempPathFactory):
     row[2] = "someday"
     transitions[1] = ",".join(row)
     (folder / "payer_transitions.csv").write_text("\n".join(transitions))
+    # Hand-written rows in the Synthea CSV data-dictionary layout (the fixture export has none of these).
+    (folder / "observations.csv").write_text(
+        "DATE,PATIENT,ENCOUNTER,CATEGORY,CODE,DESCRIPTION,VALUE,UNITS,TYPE\n"
+        f"2021-08-23T03:26:50Z,{CHILD},33dc326d-4b64-921b-4afe-6456415a2e78,vital-signs,8480-6,Systolic Blood Pressure,118.0,mm[Hg],numeric\n"
+        f"2021-08-23T03:26:50Z,{CHILD},33dc326d-4b64-921b-4afe-6456415a2e78,survey,72166-2,Tobacco smoking status,Never smoked tobacco (finding),{{nominal}},text\n"
+    )
+    (folder / "immunizations.csv").write_text(
+        f"DATE,PATIENT,ENCOUNTER,CODE,DESCRIPTION,BASE_COST\n2021-09-27T03:26:50Z,{CHILD},aa782438-0cfb-d46f-458a-7aca9d3fa9bf,08,Hep B adolescent or pediatric,140.52\n"
+    )
+    (folder / "medications.csv").write_text(
+        "START,STOP,PATIENT,PAYER,ENCOUNTER,CODE,DESCRIPTION,BASE_COST,PAYER_COVERAGE,DISPENSES,TOTALCOST,REASONCODE,REASONDESCRIPTION\n"
+        f"2021-09-27T03:26:50Z,,{CHILD},7c4411ce-02f1-39b5-b9ec-dfbea9ad3c1a,aa782438-0cfb-d46f-458a-7aca9d3fa9bf,308182,Amoxicillin 250 MG Oral Capsule,6.46,0.0,1,6.46,65363002,Otitis media\n"
+    )
     out = tmp_path_factory.mktemp("bad_synthea_out")
-    return ingest(engine, "synthea", folder, out)
+    report = ingest(engine, "synthea", folder, out)
+    clinical = engine.to_arrow(engine.canonical(out).clinical).to_pylist()
+    return report, clinical
 
 
 def _entry(report, file: str, line: int, table: str | None = None) -> dict:
@@ -208,7 +223,7 @@ def _entry(report, file: str, line: int, table: str | None = None) -> dict:
 
 
 def test_bad_rows_are_quarantined(bad_load):
-    report = bad_load
+    report, _ = bad_load
     assert report.reconciles
     assert "truncated line" in _entry(report, "patients.csv", 4)["reason"]
     assert "invalid UTF-8" in _entry(report, "patients.csv", 5)["reason"]
@@ -223,6 +238,34 @@ def test_bad_rows_are_quarantined(bad_load):
     assert period["table"] == "enrollment" and period["field"] == "month"
     assert _entry(report, "patients.csv", 3)["field"] == "birth_date"
     assert report.tables["members"].loaded == 1  # only line 2 of the five data lines survives
+
+
+def test_observations_immunizations_medications(bad_load):
+    _, clinical = bad_load
+    by_type = {r["resource_type"]: [] for r in clinical}
+    for r in clinical:
+        by_type[r["resource_type"]].append(r)
+    systolic, smoking = sorted(by_type["Observation"], key=lambda r: r["source_line"])
+    assert (systolic["code_system"], systolic["code"], systolic["value_numeric"], systolic["value_unit"]) == (
+        "http://loinc.org",
+        "8480-6",
+        118.0,
+        "mm[Hg]",
+    )
+    assert systolic["encounter_id"] == f"Patient/{CHILD}/Encounter/33dc326d-4b64-921b-4afe-6456415a2e78"
+    assert smoking["value_numeric"] is None  # TYPE text: the value is not a number
+    [vaccine] = by_type["Immunization"]
+    assert (vaccine["code_system"], vaccine["code"], vaccine["status"]) == (
+        "http://hl7.org/fhir/sid/cvx",
+        "08",
+        "completed",
+    )
+    [medication] = by_type["MedicationRequest"]
+    assert (medication["code"], medication["reason_code"]) == ("308182", "65363002")
+    assert (
+        medication["effective_start"] == datetime(2021, 9, 27, 3, 26, 50)
+        and medication["effective_end"] is None
+    )
 
 
 def test_folder_without_patients_is_an_error(engine: Engine, tmp_path: Path):
