@@ -118,7 +118,9 @@ def _find(path: Path) -> dict[str, Path]:
 
 
 def _text(column: ir.Value) -> ir.StringValue:
-    return column.cast("string").strip().nullif("")
+    # Not .strip(): ibis compiles it for Spark as TRIM(' \t\n\r\v\f' FROM x), which Spark reads as also
+    # trimming the letters v and f (UUIDs end in f). A regular expression trims whitespace on both engines.
+    return column.cast("string").re_replace(r"^\s+|\s+$", "").nullif("")
 
 
 def _date_text(column: ir.Value) -> ir.StringValue:
