@@ -103,8 +103,9 @@ def bad_load(engine: Engine, tmp_path_factory: pytest.TempPathFactory):
                 "subject": PATIENT_REF,
                 "performedPeriod": {"start": "2024-05-01T10:00:00Z", "end": "2024-05-01T11:15:00Z"},
                 "encounter": {"reference": "Encounter/e9"},
+                "performer": [{"actor": {"reference": "Practitioner/pr1"}}],
             }
-        ),  # 17 procedure with a period and an encounter
+        ),  # 17 procedure with a period, an encounter and a performer (line 20)
         _line(
             {
                 "resourceType": "MedicationDispense",
@@ -128,6 +129,13 @@ def bad_load(engine: Engine, tmp_path_factory: pytest.TempPathFactory):
                 "onsetDateTime": "2001",
             }
         ),  # 19 allergy, partial date
+        _line(
+            {
+                "resourceType": "Practitioner",
+                "id": "pr1",
+                "identifier": [{"system": "http://hl7.org/fhir/sid/us-npi", "value": "1234567893"}],
+            }
+        ),  # 20 read after the procedure that names it
     ]
     (folder / "bulk.ndjson").write_bytes(b"\n".join(lines) + b"\n")
     (folder / "broken.json").write_text('{\n  "resourceType": "Bundle",\n  "entry": [ oops ]\n}\n')
@@ -240,6 +248,7 @@ def test_other_clinical_types_and_timing_forms(bad_load):
         datetime(2024, 5, 1, 11, 15),
     )
     assert procedure["encounter_id"] == "Patient/p1/Encounter/e9" and not procedure["negated"]
+    assert procedure["performer_npi"] == "1234567893"  # Practitioner/pr1's us-npi identifier
     dispense = clinical["MedicationDispense"]
     assert dispense["code"] == "197361" and dispense["recorded_at"] == datetime(2024, 6, 2, 7, 0)
     allergy = clinical["AllergyIntolerance"]

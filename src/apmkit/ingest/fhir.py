@@ -40,7 +40,7 @@ import pyarrow as pa
 from apmkit.engines import Engine
 from apmkit.errors import InputFileError
 from apmkit.ingest.fhir_claims import eob_rows
-from apmkit.ingest.fhir_common import Json, reference_id, text
+from apmkit.ingest.fhir_common import NPI_SYSTEM, Json, is_npi, reference_id, text
 from apmkit.ingest.fhir_resources import (
     CLINICAL_TYPES,
     OTHER_CLINICAL_TYPES,
@@ -83,6 +83,7 @@ class _Collected:
     member_attributes: list[dict[str, Any]] = field(default_factory=list)
     medications: dict[str, Json] = field(default_factory=dict)
     organizations: dict[str, str] = field(default_factory=dict)
+    practitioner_npis: dict[str, str] = field(default_factory=dict)
     fullurls: dict[str, str] = field(default_factory=dict)
     seen: set[tuple[str, str, int]] = field(default_factory=set)
     ignored: Counter[str] = field(default_factory=Counter)
@@ -261,6 +262,14 @@ def _map_resource(resource: Json, resource_type: str, source: _Source, collected
             collected.medications[str(resource["id"])] = resource
         collected.ignored[resource_type] += 1
         return
+    if resource_type in ("Practitioner", "PractitionerRole"):
+        # Kept only to give clinical facts their performer's NPI.
+        for identifier in resource.get("identifier") or []:
+            value = text(identifier.get("value")) if isinstance(identifier, dict) else None
+            if isinstance(identifier, dict) and identifier.get("system") == NPI_SYSTEM and is_npi(value):
+                collected.practitioner_npis[str(resource.get("id"))] = value or ""
+        collected.ignored[resource_type] += 1
+        return
     if resource_type == "Organization":
         # Kept only to name the payer of Coverage resources that reference it.
         if resource.get("id") and isinstance(resource.get("name"), str):
@@ -418,6 +427,10 @@ def stage(engine: Engine, path: Path) -> Staged:
         _read_file(file, name, collected)
     _map_deferred(collected)
     _map_coverages(collected)
+    for row in collected.rows.get("clinical", []):
+        performer = row.pop("_performer", None)
+        if performer and not row.get("performer_npi"):
+            row["performer_npi"] = collected.practitioner_npis.get(performer)
 
     for table in TABLES:
         rows = collected.rows.get(table, [])

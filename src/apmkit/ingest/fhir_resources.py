@@ -20,6 +20,7 @@ import re
 from typing import Any
 
 from apmkit.ingest.fhir_common import (
+    NPI_SYSTEM,
     Json,
     as_list,
     codings,
@@ -28,6 +29,7 @@ from apmkit.ingest.fhir_common import (
     fhir_date,
     fhir_instant,
     first_code,
+    is_npi,
     mapping,
     period_bounds,
     reference_id,
@@ -349,6 +351,26 @@ def _code_concept(resource: Json, medications: dict[str, Json], fullurls: dict[s
     return concept
 
 
+def _performer(resource: Json, fullurls: dict[str, str]) -> tuple[str | None, str | None]:
+    """(NPI written on the reference, referenced resource id) of who performed or requested it."""
+    candidates: list[Any] = []
+    for field in ("performer", "requester", "recorder", "asserter"):
+        for entry in as_list(resource.get(field)):
+            candidates.append(entry.get("actor", entry) if isinstance(entry, dict) else entry)
+    for participant in as_list(resource.get("participant")):
+        if isinstance(participant, dict):
+            candidates.append(participant.get("individual"))
+    for candidate in candidates:
+        if not isinstance(candidate, dict):
+            continue
+        identifier = mapping(candidate.get("identifier"))
+        if identifier.get("system") == NPI_SYSTEM and is_npi(text(identifier.get("value"))):
+            return text(identifier.get("value")), None
+        if isinstance(candidate.get("reference"), str):
+            return None, reference_id(candidate, fullurls)
+    return None, None
+
+
 def clinical_rows(
     resource: Json, member_id: str | None, medications: dict[str, Json], fullurls: dict[str, str]
 ) -> list[dict[str, Any]]:
@@ -389,7 +411,11 @@ def clinical_rows(
             }
     else:
         value = _value(resource)
+    npi, performer_ref = _performer(resource, fullurls)
     base: dict[str, Any] = {
+        "performer_npi": npi,
+        # Resolved against Practitioner resources once every file is read (see apmkit.ingest.fhir).
+        "_performer": performer_ref,
         "record_id": record_id(member_id, resource_type, text(resource.get("id"))),
         "member_id": member_id,
         "resource_type": mapped_type,
