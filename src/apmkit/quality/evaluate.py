@@ -9,7 +9,15 @@ import ibis
 import ibis.expr.types as ir
 
 from apmkit.quality.ecqm import ECQM_DEFINITIONS, MeasureDefinition
-from apmkit.quality.logic import Expr, Materialize, MeasureData, criterion_facts, pivot_facts, union_all
+from apmkit.quality.logic import (
+    Criterion,
+    Expr,
+    Materialize,
+    MeasureData,
+    criteria_facts,
+    pivot_facts,
+    union_all,
+)
 
 POPULATIONS: tuple[str, ...] = (
     "initial_population",
@@ -37,7 +45,7 @@ def _evidence(row: ibis.Table, label: str, holds: ir.BooleanValue, expr: Expr | 
 
 def measure_facts(definition: MeasureDefinition, data: MeasureData) -> ibis.Table:
     """Every fact row (member_id, fact, record_id, fact_day, fact_value) the measure's criteria produce."""
-    tables = [criterion_facts(data, criterion) for criterion in definition.criteria]
+    tables = [criteria_facts(data, definition.criteria)]
     tables += [derive(data) for derive in definition.derived]
     return union_all(tables)
 
@@ -95,7 +103,12 @@ def evaluate_with_facts(
     )
     facts = data.materialize(measure_facts(definition, data))
     pivot = pivot_facts(facts, definition.fact_names)
-    people = members.select("member_id", "birth_date", "sex")
+    return _populations(definition, data, pivot), facts
+
+
+def _populations(definition: MeasureDefinition, data: MeasureData, pivot: ibis.Table) -> ibis.Table:
+    """Population columns and evidence of ``definition`` from the members' pivoted facts."""
+    people = data.members.select("member_id", "birth_date", "sex")
     row = people.left_join(pivot, "member_id").drop("member_id_right")
 
     ip = definition.initial_population.compile(row, data)
@@ -127,7 +140,7 @@ def evaluate_with_facts(
         .concat(_evidence(row, "numerator", numerator, definition.numerator))
         .re_replace("; $", "")
     )
-    populations = row.mutate(
+    return row.mutate(
         patient_id=row.member_id,
         measure=ibis.literal(definition.measure_id),
         initial_population=flag(ip, True),
@@ -138,7 +151,40 @@ def evaluate_with_facts(
         numerator_exclusion=flag(numerator_excluded, definition.numerator_exclusion is not None),
         evidence=evidence,
     )
-    return populations, facts
+
+
+def evaluate_measures(
+    definitions: Sequence[MeasureDefinition],
+    members: ibis.Table,
+    clinical: ibis.Table,
+    start: dt.date,
+    end: dt.date,
+    *,
+    materialize: Materialize | None = None,
+) -> dict[str, ibis.Table]:
+    """Several measures in one pass: one tagging of ``clinical``, shared facts (qualifying encounters,
+    hospice, palliative care, frailty ...) computed once, one pivot; then each measure's populations.
+
+    Returns
+    -------
+    dict
+        measure id → the table :func:`evaluate_definition` returns for it.
+    """
+    value_sets = {oid for definition in definitions for oid in definition.value_sets}
+    codes = {code for definition in definitions for code in definition.codes}
+    data = MeasureData(members, clinical, start, end, value_sets, codes, materialize=materialize)
+    criteria: dict[str, Criterion] = {}
+    for definition in definitions:
+        for criterion in definition.criteria:
+            if criteria.setdefault(criterion.fact, criterion) != criterion:
+                raise ValueError(f"two different criteria produce the fact {criterion.fact!r}")
+    derived = list(dict.fromkeys(derive for definition in definitions for derive in definition.derived))
+    tables = [criteria_facts(data, list(criteria.values()))]
+    tables += [derive(data) for derive in derived]
+    facts = data.materialize(union_all(tables))
+    names = list(dict.fromkeys(name for definition in definitions for name in definition.fact_names))
+    pivot = data.materialize(pivot_facts(facts, names))
+    return {definition.measure_id: _populations(definition, data, pivot) for definition in definitions}
 
 
 def evaluate(

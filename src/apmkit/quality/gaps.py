@@ -60,7 +60,9 @@ def care_gaps(
         :data:`GAP_COLUMNS`: ``npi`` is the performer of the patient's most recent encounter in the period
         (the clinician best placed to close the gap) and ``tin`` the TIN that NPI bills under.
     """
-    populations, facts = evaluate_with_facts(definition, members, clinical, start, end, materialize=materialize)
+    populations, facts = evaluate_with_facts(
+        definition, members, clinical, start, end, materialize=materialize
+    )
     eligible = (
         (populations.denominator == 1)
         & (populations.denominator_exclusion.fill_null(0) == 0)
@@ -128,6 +130,8 @@ def care_gaps(
 
 def gaps_by(gaps: ibis.Table, level: str) -> ibis.Table:
     """Open gaps counted per measure and ``level`` column (``npi``, ``tin`` or an attribution column)."""
-    return gaps.group_by(["measure", level]).aggregate(open_gaps=gaps.patient_id.nunique()).order_by(
-        ["measure", ibis.desc("open_gaps")]
+    return (
+        gaps.group_by(["measure", level])
+        .aggregate(open_gaps=gaps.patient_id.nunique())
+        .order_by(["measure", ibis.desc("open_gaps")])
     )

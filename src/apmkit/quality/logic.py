@@ -23,6 +23,7 @@ from typing import Literal
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from apmkit.quality.valuesets import value_set_table
 
@@ -38,6 +39,25 @@ PERFORMED_EVENT = ("completed",)
 RESULT_STATUSES = ("final", "amended", "corrected")
 ORDER_STATUSES = ("active", "completed")
 ACTIVE_CONDITION = ("active", "recurrence", "relapse")
+HEADER_COLUMNS = (
+    "record_id",
+    "member_id",
+    "resource_type",
+    "status",
+    "category",
+    "value_numeric",
+    "value_unit",
+    "value_code_system",
+    "value_code",
+    "effective_start",
+    "effective_end",
+    "recorded_at",
+    "encounter_id",
+    "negated",
+    "reason_code_system",
+    "reason_code",
+)
+"""The columns of ``clinical`` the measure logic reads from a record's header row."""
 
 
 def add_years(day: dt.date, years: int) -> dt.date:
@@ -210,19 +230,21 @@ class MeasureData:
         # The header (one row per record) is its first row: the resource row (component 0) when present,
         # else its first component (some producers write multi-component observations as components only).
         relevant = clinical.semi_join(self.tags.select("record_id").distinct(), "record_id")
-        order = ibis.row_number().over(
-            group_by=relevant.record_id, order_by=[relevant.component_index, relevant.coding_index]
+        resource_rows = relevant.filter((relevant.component_index == 0) & (relevant.coding_index == 0))
+        first_components = relevant.filter((relevant.component_index == 1) & (relevant.coding_index == 0))
+        header = resource_rows.union(
+            first_components.anti_join(resource_rows.select("record_id"), "record_id"), distinct=False
         )
-        header = relevant.mutate(_row=order)
-        header = header.filter(header._row == 0).drop("_row")
         self.header = self.materialize(
-            header.mutate(
+            header.select(*HEADER_COLUMNS).mutate(
                 start_day=header.effective_start.date(),
                 end_day=header.effective_end.date(),
                 latest_day=ibis.coalesce(header.effective_end, header.effective_start).date(),
                 recorded_day=header.recorded_at.date(),
             )
         )
+        # Header x tag, so a criterion is one filter instead of a semi-join per criterion.
+        self.tagged = self.materialize(self.header.join(self.tags, "record_id"))
 
     def matching(
         self,
@@ -235,9 +257,11 @@ class MeasureData:
         if missing:
             raise ValueError(f"codes not declared to MeasureData: {sorted(missing)}")
         wanted = list(value_sets) + [code_tag(system, code) for system, code in codes]
-        ids = self.tags.filter(self.tags.tag.isin(wanted)).select("record_id").distinct()
-        rows = self.header.filter(self.header.resource_type.isin(list(resource_types)))
-        return rows.semi_join(ids, "record_id")
+        rows = self.tagged.filter(
+            self.tagged.tag.isin(wanted) & self.tagged.resource_type.isin(list(resource_types))
+        ).drop("tag")
+        # A record in two of the wanted sets appears twice; one row per record is the contract.
+        return rows.distinct() if len(wanted) > 1 else rows
 
 
 def code_tag(system: str, code: str) -> str:
@@ -253,23 +277,38 @@ def interval_predicate(
     rows: ibis.Table, timing: Timing, low: dt.date, high: dt.date, *, prevalence: bool = False
 ) -> ir.BooleanValue:
     """The CQL timing relation of each record's interval to the window [low, high] (days)."""
+    return _interval_relation(
+        rows.start_day, rows.end_day, rows.latest_day, rows.status, timing, low, high, prevalence=prevalence
+    )
+
+
+def _interval_relation(
+    start: ir.DateValue,
+    end_day: ir.DateValue,
+    latest_day: ir.DateValue,
+    status: ir.StringValue,
+    timing: Timing,
+    low: dt.date,
+    high: dt.date,
+    *,
+    prevalence: bool = False,
+) -> ir.BooleanValue:
     lo, hi = day_literal(low), day_literal(high)
-    start = rows.start_day
     if prevalence:
         # QICoreCommon prevalenceInterval: an active condition runs to its abatement or indefinitely; an
         # inactive one without abatement has an unknown end, which never satisfies an end comparison.
-        active = rows.status.isin(list(ACTIVE_CONDITION))
-        end_known = rows.end_day.notnull()
+        active = status.isin(list(ACTIVE_CONDITION))
+        end_known = end_day.notnull()
         start_ok_before = start.isnull() | (start <= hi)
         if timing == "overlaps":
-            return start_ok_before & (ibis.ifelse(end_known, rows.end_day >= lo, active))
+            return start_ok_before & (ibis.ifelse(end_known, end_day >= lo, active))
         if timing == "starts_by_end":
             return start_ok_before
         if timing == "starts_during":
             return start.notnull() & (start >= lo) & (start <= hi)
         raise ValueError(f"timing {timing} is not defined for prevalence intervals")
-    end = ibis.coalesce(rows.end_day, rows.start_day)
-    begin = ibis.coalesce(rows.start_day, rows.end_day)
+    end = ibis.coalesce(end_day, start)
+    begin = ibis.coalesce(start, end_day)
     if timing == "during":
         return (begin >= lo) & (end <= hi)
     if timing == "overlaps":
@@ -279,7 +318,7 @@ def interval_predicate(
     if timing == "starts_during":
         return (begin >= lo) & (begin <= hi)
     if timing == "latest_during":
-        return (rows.latest_day >= lo) & (rows.latest_day <= hi)
+        return (latest_day >= lo) & (latest_day <= hi)
     if timing == "ends_by_end":
         return end <= hi
     if timing == "starts_by_end":
@@ -287,6 +326,94 @@ def interval_predicate(
     if timing == "any":
         return ibis.literal(True)
     raise ValueError(f"unknown timing {timing}")
+
+
+def criterion_predicate(rows: ibis.Table, criterion: Criterion, data: MeasureData) -> ir.BooleanValue:
+    """Whether a tagged record satisfies ``criterion`` apart from its code (status, negation, value, timing).
+
+    Coded values in value sets (``value_value_sets``) need a join and are handled by :func:`select_records`.
+    """
+    if criterion.value_value_sets:
+        raise ValueError("value_value_sets needs select_records")
+    conditions = [rows.resource_type.isin(list(criterion.resource_types))]
+    if criterion.statuses is not None:
+        conditions.append(rows.status.isin(list(criterion.statuses)))
+    if criterion.negated is not None:
+        negated = rows.negated.fill_null(False)
+        conditions.append(negated if criterion.negated else ~negated)
+    if criterion.categories:
+        conditions.append(rows.category.isin(list(criterion.categories)))
+    if criterion.value_required:
+        conditions.append(rows.value_numeric.notnull() | rows.value_code.notnull())
+    if criterion.value_codes:
+        conditions.append(
+            ibis.or_(
+                *[
+                    (rows.value_code_system == system) & (rows.value_code == code)
+                    for system, code in criterion.value_codes
+                ]
+            )
+        )
+    low, high = criterion.window.resolve(data.start, data.end)
+    if criterion.anchor == "recorded":
+        day = rows.recorded_day
+        timing = _interval_relation(day, day, day, rows.status, criterion.timing, low, high)
+    else:
+        timing = _interval_relation(
+            rows.start_day,
+            rows.end_day,
+            rows.latest_day,
+            rows.status,
+            criterion.timing,
+            low,
+            high,
+            prevalence=criterion.prevalence,
+        )
+    conditions.append(timing)
+    return ibis.and_(*conditions).fill_null(False)
+
+
+def criteria_facts(data: MeasureData, criteria: Sequence[Criterion]) -> ibis.Table:
+    """Facts of many criteria in one scan of the tagged records.
+
+    The (fact, tag) pairs of the criteria are joined to the tagged records once; each row is then kept when
+    its own criterion's predicate holds. Criteria on coded values in value sets go through
+    :func:`select_records`.
+    """
+    simple = [c for c in criteria if not c.value_value_sets]
+    others = [criterion_facts(data, c) for c in criteria if c.value_value_sets]
+    if not simple:
+        return union_all(others)
+    pairs = [
+        (c.fact, tag)
+        for c in simple
+        for tag in (*c.value_sets, *(code_tag(system, code) for system, code in c.codes))
+    ]
+    mapping = ibis.memtable(
+        pa.table(
+            {
+                "criterion_fact": pa.array([p[0] for p in pairs], pa.string()),
+                "tag": pa.array([p[1] for p in pairs], pa.string()),
+            }
+        )
+    )
+    rows = data.tagged.join(mapping, "tag")
+    keep = ibis.or_(*[(rows.criterion_fact == c.fact) & criterion_predicate(rows, c, data) for c in simple])
+    hits = rows.filter(keep)
+    recorded = [c.fact for c in simple if c.anchor == "recorded"]
+    fact_day = (
+        ibis.ifelse(hits.criterion_fact.isin(recorded), hits.recorded_day, hits.latest_day)
+        if recorded
+        else hits.latest_day
+    )
+    facts = hits.select(
+        member_id=hits.member_id,
+        fact=hits.criterion_fact,
+        record_id=hits.record_id,
+        fact_day=fact_day.cast("date"),
+        fact_value=ibis.null("float64"),
+    )
+    return union_all([facts, *others])
 
 
 def select_records(data: MeasureData, criterion: Criterion) -> ibis.Table:
@@ -353,12 +480,15 @@ def union_all(tables: Sequence[ibis.Table]) -> ibis.Table:
 
 def pivot_facts(facts: ibis.Table, names: Sequence[str]) -> ibis.Table:
     """One row per member: ``<fact>`` (bool) and ``<fact>__ev`` (first supporting record) for every fact."""
+    # Collapse to one row per (member, fact) first: the wide pivot then evaluates its conditions on far
+    # fewer rows (patients have many qualifying encounters, readings, ...).
+    firsts = facts.group_by(["member_id", "fact"]).aggregate(first_record=facts.record_id.min())
     aggregates = {}
     for name in names:
-        hit = facts.fact == name
+        hit = firsts.fact == name
         aggregates[name] = hit.any()
-        aggregates[f"{name}__ev"] = ibis.ifelse(hit, facts.record_id, ibis.null("string")).min()
-    return facts.group_by("member_id").aggregate(**aggregates)
+        aggregates[f"{name}__ev"] = ibis.ifelse(hit, firsts.first_record, ibis.null("string")).max()
+    return firsts.group_by("member_id").aggregate(**aggregates)
 
 
 def age_at(birth_date: ir.DateValue, on: dt.date) -> ir.IntegerValue:
