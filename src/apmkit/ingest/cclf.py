@@ -39,6 +39,7 @@ import pyarrow.compute as pc
 
 from apmkit.engines import Engine
 from apmkit.errors import InputFileError
+from apmkit.ingest.conform import trim_text
 from apmkit.ingest.pipeline import Staged, union_raw
 from apmkit.ingest.readers import RECORD, SOURCE_FILE, SOURCE_LINE, Reject, read_lines
 from apmkit.ingest.report import Check
@@ -303,7 +304,7 @@ def _read_file(engine: Engine, path: Path, layout: Layout, staged: Staged) -> _F
 def _field(table: ibis.Table, layout: Layout, name: str) -> ir.StringValue:
     """The trimmed text of one field (NULL when blank)."""
     field = layout[name]
-    return table._padded.substr(field.start - 1, field.length).strip().nullif("")
+    return trim_text(table._padded.substr(field.start - 1, field.length)).nullif("")
 
 
 def _amount(text: ir.StringValue) -> ir.StringValue:

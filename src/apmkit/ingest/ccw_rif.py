@@ -33,6 +33,7 @@ import pyarrow.csv as pcsv
 
 from apmkit.engines import Engine
 from apmkit.errors import InputFileError
+from apmkit.ingest.conform import trim_text
 from apmkit.ingest.pipeline import Staged, union_raw
 from apmkit.ingest.readers import RECORD, SOURCE_FILE, SOURCE_LINE, RawRecords, Reject, read_delimited
 
@@ -234,7 +235,7 @@ def find_files(path: Path) -> dict[str, list[Path]]:
 # ---- field helpers ------------------------------------------------------------------------------------
 def _col(table: ibis.Table, *names: str) -> ir.StringValue:
     """The trimmed text of the first non-blank of ``names`` (NULL when blank or absent)."""
-    present = [table[name].cast("string").strip().nullif("") for name in names if name in table.columns]
+    present = [trim_text(table[name].cast("string")).nullif("") for name in names if name in table.columns]
     if not present:
         return ibis.null("string")
     return present[0] if len(present) == 1 else ibis.coalesce(*present)
@@ -376,7 +377,7 @@ def _apply_dml(
         key_exprs[position] = ibis.coalesce(_col(table, "CLM_LINE_NUM", "LINE_NUM"), "").name(
             f"_key{position}"
         )
-    dml = table.DML_IND.cast("string").strip().upper()
+    dml = trim_text(table.DML_IND.cast("string")).upper()
     marked = table.mutate(*key_exprs, _dml=dml)
     key_names = [f"_key{i}" for i in range(len(keys))]
     valid = marked._dml.isin(DML_VALUES).fill_null(False)
