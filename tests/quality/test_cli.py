@@ -7,11 +7,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from tests.quality.decks import DECKS, POPULATION_COLUMNS, expected_cases, unpack
 from typer.testing import CliRunner
 
 from apmkit.cli.main import app
 from apmkit.errors import ApmkitError
-from tests.quality.decks import DECKS, POPULATION_COLUMNS, expected_cases, unpack
 
 runner = CliRunner()
 
