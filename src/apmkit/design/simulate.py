@@ -102,6 +102,7 @@ def simulate(
     return {
         "period": answers.period,
         "population": int(row["population"]),
+        "member_months": member_months,
         "person_years": str(round_money(person_years)),
         "benchmark": str(benchmark),
         "benchmark_source": source,
