@@ -59,12 +59,12 @@ def test_terms_and_measures_are_applied() -> None:
 
 
 def test_bad_term_path_names_the_component() -> None:
-    with pytest.raises(ConfigurationError, match="nosuch.rate"):
+    with pytest.raises(ConfigurationError, match=r"nosuch\.rate"):
         draft_contract(parse_answers({**BASE, "terms": {"nosuch.rate": 1}}))
 
 
 def test_unsupported_measure_is_refused() -> None:
-    with pytest.raises(ConfigurationError, match="quality.measures"):
+    with pytest.raises(ConfigurationError, match=r"quality\.measures"):
         parse_answers({**BASE, "quality": {"measures": ["CMS999"]}})
 
 
