@@ -46,7 +46,7 @@ def main(members: int = 20_000, out: Path | None = None) -> None:
         print_report(ingest_report)
 
         step("3. data-quality summary")
-        print_profile(profile(engine, engine.canonical(canonical_dir)))
+        print_profile(profile(engine.canonical(canonical_dir)))
 
     console.rule(f"demo finished in {time.perf_counter() - started:.1f} s; outputs in {out}/")
 

@@ -60,7 +60,7 @@ _register_commands()
 def run() -> None:
     """Entry point that turns user errors into a one-line message and exit status 2."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # returns the exit code of a typer.Exit raised by a command
     except ApmkitError as exc:
         Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
         sys.exit(exc.exit_code)
@@ -77,6 +77,7 @@ def run() -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

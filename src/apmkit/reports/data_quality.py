@@ -7,13 +7,13 @@ diagnoses for risk adjustment, clinical values for quality). Every figure is one
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import ibis
 
-from apmkit.engines import CanonicalTables, Engine
 from apmkit.money import cents_to_decimal, to_cents
 
 
@@ -71,6 +71,14 @@ class DataQualityProfile:
         }
 
 
+def _arrow(expr: ibis.Expr) -> Any:
+    return expr.to_pyarrow()
+
+
+def _scalar(expr: ibis.Expr) -> Any:
+    return expr.execute()
+
+
 _COMPLETENESS = {
     "medical_claims": ("member_id", "rendering_npi", "billing_tin", "dx_1", "hcpcs_code", "allowed_amount"),
     "members": ("birth_date", "sex", "dual_status_code", "orec", "county_fips"),
@@ -78,23 +86,29 @@ _COMPLETENESS = {
 }
 
 
-def profile(engine: Engine, tables: CanonicalTables) -> DataQualityProfile:
-    """Compute the profile of ``tables`` on ``engine``."""
+def profile(tables: Mapping[str, ibis.Table], present: Iterable[str] | None = None) -> DataQualityProfile:
+    """Profile canonical ``tables`` (each runs on the backend it is bound to).
+
+    ``present`` names the tables that exist in the source (others may be empty placeholders); by default
+    ``tables.present()`` when available, else every table given.
+    """
     result = DataQualityProfile()
-    present = tables.present()
+    if present is None:
+        present = tables.present() if hasattr(tables, "present") else list(tables)
+    present = list(present)
     counts = {name: tables[name].count().name(name) for name in present}
     if counts:
-        row = engine.to_arrow(ibis.literal(0).name("_").as_table().select(*counts.values())).to_pylist()[0]
+        row = _arrow(ibis.literal(0).name("_").as_table().select(*counts.values())).to_pylist()[0]
         result.rows = {name: int(row[name]) for name in present}
     members = tables.members
     enrollment = tables.enrollment
     claims = tables.medical_claims
-    result.members = int(engine.execute(members.count()))
-    result.member_months = int(engine.execute(enrollment.count()))
+    result.members = int(_scalar(members.count()))
+    result.member_months = int(_scalar(enrollment.count()))
     ffs = enrollment.filter(enrollment.line_of_business == "medicare_ffs")
-    result.ffs_member_months = int(engine.execute(ffs.count()))
+    result.ffs_member_months = int(_scalar(ffs.count()))
     if "medical_claims" in present:
-        span = engine.to_arrow(
+        span = _arrow(
             claims.aggregate(first=claims.service_date.min(), last=claims.service_date.max())
         ).to_pylist()[0]
         result.first_service, result.last_service = span["first"], span["last"]
@@ -105,7 +119,7 @@ def profile(engine: Engine, tables: CanonicalTables) -> DataQualityProfile:
         )
         months = max(result.ffs_member_months or result.member_months, 1)
         total_cents = 0
-        for row in engine.to_arrow(by_type.order_by(ibis.desc("cents"))).to_pylist():
+        for row in _arrow(by_type.order_by(ibis.desc("cents"))).to_pylist():
             cents = int(row["cents"] or 0)
             total_cents += cents
             result.spend_by_claim_type.append(
@@ -121,15 +135,13 @@ def profile(engine: Engine, tables: CanonicalTables) -> DataQualityProfile:
         result.allowed_pmpm = cents_to_decimal((total_cents * 2 + months) // (2 * months))
         enrolled = enrollment.select("member_id").distinct()
         orphans = claims.select("member_id").distinct().anti_join(enrolled, "member_id")
-        result.claims_without_enrollment = (
-            int(engine.execute(orphans.count())) if "enrollment" in present else 0
-        )
+        result.claims_without_enrollment = int(_scalar(orphans.count())) if "enrollment" in present else 0
     for name, cols in _COMPLETENESS.items():
         if name not in present:
             continue
         table = tables[name]
         aggs = {c: table[c].notnull().cast("int64").sum().name(c) for c in cols}
-        row = engine.to_arrow(table.aggregate(_n=table.count(), **aggs)).to_pylist()[0]
+        row = _arrow(table.aggregate(_n=table.count(), **aggs)).to_pylist()[0]
         for c in cols:
             result.completeness.append(Completeness(name, c, int(row[c] or 0), int(row["_n"])))
     return result

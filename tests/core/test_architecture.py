@@ -1,0 +1,56 @@
+"""ARCHITECTURE.md is kept true: the layering rules, checked on the source."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).parents[2] / "src" / "apmkit"
+ARCHITECTURE = (Path(__file__).parents[2] / "ARCHITECTURE.md").read_text()
+DOMAIN_PACKAGES = [
+    p.name
+    for p in sorted(SRC.iterdir())
+    if p.is_dir()
+    and (p / "__init__.py").exists()
+    and p.name not in {"cli", "ingest", "synth", "schemas", "web"}
+]
+FORBIDDEN = ("duckdb", "pyspark", "apmkit.engines")
+
+
+def imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("package", DOMAIN_PACKAGES)
+def test_domain_packages_do_not_open_engines(package):
+    offenders = []
+    for path in sorted((SRC / package).rglob("*.py")):
+        for name in imports(path):
+            if any(name == f or name.startswith(f + ".") for f in FORBIDDEN):
+                offenders.append(f"{path.relative_to(SRC)} imports {name}")
+    assert not offenders, (
+        "domain code must take and return ibis tables; I/O belongs to engines:\n" + "\n".join(offenders)
+    )
+
+
+def test_every_package_is_described_in_architecture_md():
+    packages = [p.name for p in SRC.iterdir() if p.is_dir() and (p / "__init__.py").exists()]
+    missing = [name for name in packages if f"`apmkit.{name}" not in ARCHITECTURE]
+    assert not missing, f"add these packages to ARCHITECTURE.md: {missing}"
+
+
+def test_cli_modules_register_commands():
+    for path in sorted((SRC / "cli").glob("*.py")):
+        if path.stem in {"__init__", "main", "common"}:
+            continue
+        tree = ast.parse(path.read_text())
+        assert any(isinstance(n, ast.FunctionDef) and n.name == "register" for n in tree.body), path.name
