@@ -136,6 +136,15 @@ def bad_load(engine: Engine, tmp_path_factory: pytest.TempPathFactory):
                 "identifier": [{"system": "http://hl7.org/fhir/sid/us-npi", "value": "1234567893"}],
             }
         ),  # 20 read after the procedure that names it
+        _line(
+            {
+                "resourceType": "Condition",
+                "id": "c9",
+                "subject": PATIENT_REF,
+                "code": CONDITION_CODE,
+                "extension": ["x"],
+            }
+        ),  # 21 an extension that is not an object
     ]
     (folder / "bulk.ndjson").write_bytes(b"\n".join(lines) + b"\n")
     (folder / "broken.json").write_text('{\n  "resourceType": "Bundle",\n  "entry": [ oops ]\n}\n')
@@ -207,6 +216,7 @@ def test_counts_reconcile_per_table(bad_load):
         (10, "clinical", None, "not a JSON object"),
         (13, "medical_claims", "member_id", "member_id: required field is empty"),
         (14, "medical_claims", "claim_from_date", "claim_from_date: not a valid date"),
+        (21, "clinical", None, "cannot map Condition: unexpected structure (AttributeError)"),
     ],
 )
 def test_bad_record_is_quarantined_with_file_line_field(bad_load, line, table, field, reason):

@@ -325,9 +325,15 @@ def _map_coverages(collected: _Collected) -> None:
                 "id",
             )
             continue
-        rows, attributes = coverage_rows(
-            resource, member, collected.fullurls, collected.latest_date or None, collected.organizations
-        )
+        try:
+            rows, attributes = coverage_rows(
+                resource, member, collected.fullurls, collected.latest_date or None, collected.organizations
+            )
+        except (AttributeError, TypeError, ValueError, KeyError) as exc:
+            collected.reject(
+                "enrollment", source, f"cannot map Coverage: unexpected structure ({type(exc).__name__})"
+            )
+            continue
         if not rows:
             collected.issues[
                 "Coverage resources with no period or monthly entitlement gave no enrollment months"
