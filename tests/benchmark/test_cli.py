@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal as D
 from pathlib import Path
 
+import ibis
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
@@ -74,3 +75,41 @@ def test_benchmark_command_names_bad_field(tmp_path: Path, canonical_dir: Path) 
     )
     assert result.exit_code != 0
     assert "bad.yaml, field benchmark.mssp.national_weight" in str(result.exception)
+
+
+def test_county_puf_through_fips_crosswalk(tmp_path: Path, engine: Engine, fixtures_dir: Path) -> None:
+    # Members carry the FIPS code of Autauga County, AL (01001); the PUF keys it by SSA code 01000.
+    folder = tmp_path / "data"
+    for name, table in _population(engine).items():
+        if name == "members":
+            table = table.mutate(county_fips=ibis.literal("01001"))
+        engine.write_parquet(table, folder / f"{name}.parquet")
+    crosswalk = tmp_path / "crosswalk.csv"
+    crosswalk.write_text("county_fips,county_code\n01001,01000\n")
+    contract = tmp_path / "contract.yaml"
+    contract.write_text(CONTRACT)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app,
+        [
+            "-q",
+            "benchmark",
+            "--contract",
+            str(contract),
+            "--from",
+            str(folder),
+            "--out",
+            str(out),
+            "--county-puf",
+            str(fixtures_dir / "benchmark" / "county_puf_2018_slice.csv"),
+            "--county-crosswalk",
+            str(crosswalk),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    lines = pq.read_table(out / "benchmark_lines.parquet").to_pylist()
+    regional = [
+        line for line in lines if line["step"] == "regional_per_capita" and line["entity"] == "aged_non_dual"
+    ]
+    # the PUF's Autauga AGED/NON-DUAL per capita (2018)
+    assert [(line["year"], line["value"]) for line in regional] == [(2018, D("9388.28000000"))]

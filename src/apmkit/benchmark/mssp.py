@@ -176,18 +176,35 @@ def _restrict(member_months: ir.Table, population: ir.Table | None) -> ir.Table:
 
 
 def regional_inputs(
-    member_years: ir.Table, members: ir.Table, county: ir.Table, reference_year: int
-) -> ir.Table:
-    """ACO-weighted regional per capita and risk by year and type, plus the ACO's county market share.
+    member_years: ir.Table,
+    members: ir.Table,
+    county: ir.Table,
+    reference_year: int,
+    county_crosswalk: ir.Table | None = None,
+) -> tuple[ir.Table, ir.Table, ir.Table]:
+    """ACO-weighted regional per capita and risk by year and type (42 CFR 425.654).
 
-    Counties are weighted by the ACO's person-years per county and type in ``reference_year`` (BY3);
-    ``members.county_fips`` must use the same county coding as ``county`` (see docs/benchmark.md).
-    Returns ``year, enrollment_type, regional_per_capita, regional_risk, aco_person_years,
-    market_share_weighted`` (the last = Σ_c share_c x ACO py_c / county py_c).
+    Counties are weighted by the ACO's member-months per county and type in ``reference_year`` (BY3).
+    ``members.county_fips`` is matched to the county table's ``county_code`` directly, or through
+    ``county_crosswalk`` (``county_fips, county_code``: FIPS -> SSA state+county code of the PUF).
+
+    Returns
+    -------
+    (by_type, per_county_total, aco)
+        ``by_type``: ``year, enrollment_type, weighted_pc, weighted_risk, months`` (sums weighted by ACO
+        member-months; divide by ``months``); ``per_county_total``: ``year, county_code, county_py``;
+        ``aco``: ``county_code, enrollment_type, aco_months``.
     """
-    located = member_years.filter(member_years.year == reference_year).join(
-        members.select("member_id", county_code="county_fips"), "member_id"
-    )
+    located_members = members.select("member_id", "county_fips")
+    if county_crosswalk is not None:
+        crosswalk = county_crosswalk.select(
+            county_fips=county_crosswalk.county_fips.cast("string"),
+            county_code=county_crosswalk.county_code.cast("string"),
+        ).distinct()
+        located_members = located_members.join(crosswalk, "county_fips").select("member_id", "county_code")
+    else:
+        located_members = located_members.select("member_id", county_code="county_fips")
+    located = member_years.filter(member_years.year == reference_year).join(located_members, "member_id")
     aco = located.group_by(["county_code", "enrollment_type"]).aggregate(
         aco_months=located.member_months.sum().cast("int64")
     )
@@ -199,17 +216,7 @@ def regional_inputs(
         weighted_risk=(joined.risk_score.cast("decimal(38, 6)") * weight).sum(),
         months=weight.sum(),
     )
-    return (
-        by_type.select(
-            "year",
-            "enrollment_type",
-            "weighted_pc",
-            "weighted_risk",
-            "months",
-        ),
-        per_county_total,
-        aco,
-    )
+    return by_type, per_county_total, aco
 
 
 def _market_share(aco: ir.Table, per_county_total: ir.Table, year: int) -> Decimal | None:
@@ -240,6 +247,7 @@ def mssp_benchmark(
     population: ir.Table | None = None,
     risk_scores: ir.Table | None = None,
     county: ir.Table | None = None,
+    county_crosswalk: ir.Table | None = None,
 ) -> MsspBenchmarkResult:
     """Compute an ACO's MSSP historical benchmark and update it to the performance year.
 
@@ -256,6 +264,9 @@ def mssp_benchmark(
     county
         Regional inputs from :func:`apmkit.benchmark.county_puf.conform_county_puf`; None = no regional
         trend or adjustment (national trend only).
+    county_crosswalk
+        ``county_fips, county_code``: maps members' FIPS counties to the PUF's SSA county codes; None =
+        ``members.county_fips`` already holds the PUF's codes.
     """
     by1, by2, by3 = spec.base_years
     py = spec.performance_year
@@ -363,7 +374,9 @@ def mssp_benchmark(
     regional_risk: dict[int, dict[EnrollmentType, Decimal]] = {}
     market_share: Decimal | None = None
     if county is not None:
-        by_type_table, per_county_total, aco = regional_inputs(member_years, tables["members"], county, by3)
+        by_type_table, per_county_total, aco = regional_inputs(
+            member_years, tables["members"], county, by3, county_crosswalk
+        )
         for row in by_type_table.to_pyarrow().to_pylist():
             weight = _dec(row["months"])
             if weight > 0:

@@ -31,6 +31,22 @@ def read_yaml(path: Path) -> object:
         raise InputFileError(path, "not valid YAML", line=None if line is None else line + 1) from None
 
 
+def read_string_table(engine: Engine, path: Path) -> ir.Table:
+    """A small lookup table from Parquet, or from CSV with every column read as text (codes keep zeros)."""
+    if not path.exists():
+        raise InputFileError(path, "no such file")
+    if path.suffix.lower() != ".csv":
+        return engine.read_parquet(path)
+    with path.open(encoding="utf-8-sig") as handle:
+        names = [name.strip() for name in handle.readline().rstrip("\r\n").split(",")]
+    table = pacsv.read_csv(
+        path,
+        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, encoding="utf-8-sig"),
+        convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string())),
+    )
+    return engine.from_arrow(table)
+
+
 def load_county_puf(engine: Engine, path: Path) -> tuple[ir.Table, ir.Table, int]:
     """Read a county FFS benchmark PUF (CSV) as strings and conform it; returns (regional, rejects, rows read)."""
     if not path.is_file():
@@ -58,6 +74,7 @@ def _run(
     risk_scores: Path | None,
     county_puf: list[Path] | None,
     attribution: Path | None,
+    county_crosswalk: Path | None = None,
 ) -> None:
     console = state.console
     tables = engine.canonical(data)
@@ -86,7 +103,10 @@ def _run(
                 f"rejected {rejected} cells"
             )
         bar.advance(task)
-        result = mssp_benchmark(tables, spec.mssp, population=pop, risk_scores=scores, county=county)
+        crosswalk = read_string_table(engine, county_crosswalk) if county_crosswalk else None
+        result = mssp_benchmark(
+            tables, spec.mssp, population=pop, risk_scores=scores, county=county, county_crosswalk=crosswalk
+        )
         bar.advance(task)
         engine.write_parquet(engine.from_arrow(result.lines_arrow()), out / "benchmark_lines.parquet")
         engine.write_parquet(engine.from_arrow(result.by_type_arrow()), out / "benchmark_by_type.parquet")
@@ -131,6 +151,12 @@ def benchmark_command(
         Path | None,
         typer.Option(help="Parquet of member_id, entity_id [, year, panel_key] (general method)."),
     ] = None,
+    county_crosswalk: Annotated[
+        Path | None,
+        typer.Option(
+            "--county-crosswalk", help="CSV or Parquet of county_fips, county_code (SSA) for the PUF."
+        ),
+    ] = None,
 ) -> None:
     """Build the benchmark described in the contract and write its build-up.
 
@@ -140,7 +166,7 @@ def benchmark_command(
     """
     spec = parse_spec_section(read_yaml(contract), contract.name, "benchmark", BenchmarkSpec)
     with open_engine() as engine, progress() as bar:
-        _run(engine, bar, spec, data, out, population, risk_scores, county_puf, attribution)
+        _run(engine, bar, spec, data, out, population, risk_scores, county_puf, attribution, county_crosswalk)
         # Results cached on the engine are dropped when collected: collect while it is still open.
         gc.collect()
     state.console.print(f"wrote {out}")
