@@ -50,12 +50,15 @@ def population(members: int, dx_per_member: int, seed: int = 7) -> tuple[pa.Tabl
             "birth_date": birth,
             "sex": rng.choice(["M", "F"], members),
             "orec": np.where(ages < 65, "1", rng.choice(["0", "0", "0", "1"], members)),
-            "ltimcaid": np.full(members, "0"),
             "nemcaid": np.full(members, "0"),
             "dual_status_code": rng.choice(["00", "00", "00", "00", "02", "01", "08", ""], members),
             "institutional": rng.choice(["0", "1"], members, p=[0.97, 0.03]),
         }
     )
+    # LTI Medicaid as hccinfhir derives it (institutional with a Medicaid dual status), so the two agree.
+    medicaid = np.isin(persons.column("dual_status_code").to_numpy(zero_copy_only=False), ["01", "02", "08"])
+    institutional = persons.column("institutional").to_numpy(zero_copy_only=False) == "1"
+    persons = persons.append_column("ltimcaid", pa.array(np.where(medicaid & institutional, "1", "0")))
     counts = rng.poisson(dx_per_member, members)
     owners = np.repeat(ids, counts)
     total = int(counts.sum())

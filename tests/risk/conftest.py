@@ -14,7 +14,7 @@ from apmkit.engines import Engine
 BuildTables = Callable[[Iterable[Mapping[str, Any]]], tuple[Any, Any]]
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def build_tables(engine: Engine) -> BuildTables:
     """Turn cases ``{member_id, ..., diagnoses: [codes]}`` into (persons, diagnoses) ibis tables of strings."""
 

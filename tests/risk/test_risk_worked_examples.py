@@ -73,16 +73,21 @@ def _run(engine, build_tables, cases, **kwargs):
     return result, rows
 
 
-def test_methodology_v28_worked_examples(engine, build_tables):
-    _, rows = _run(engine, build_tables, WORKED_V28_PY2026, model="V28", payment_year=2026)
+@pytest.fixture(scope="module")
+def worked(engine, build_tables):
+    return _run(engine, build_tables, WORKED_V28_PY2026, model="V28", payment_year=2026)
+
+
+def test_methodology_v28_worked_examples(worked):
+    _, rows = worked
     for member, _, _, segment, expected in WORKED_V28_PY2026:
         assert (rows[member]["segment"], rows[member]["score"]) == (segment, Decimal(expected)), member
     assert rows["dm_hf"]["hccs"] == "HCC226;HCC38"
     assert rows["dm_hf"]["interactions"] == "D2;DIABETES_HF_V28"  # "D2 = 0"
 
 
-def test_explanations_sum_to_the_score_and_name_the_hierarchy(engine, build_tables):
-    result, rows = _run(engine, build_tables, WORKED_V28_PY2026, model="V28", payment_year=2026)
+def test_explanations_sum_to_the_score_and_name_the_hierarchy(engine, worked):
+    result, rows = worked
     terms = engine.to_arrow(result.explanations).to_pylist()
     for member in rows:
         own = [t for t in terms if t["member_id"] == member]
@@ -141,16 +146,18 @@ def test_blended_payment_score_weights_each_models_normalized_score(engine, buil
     assert row["payment_score"] == Decimal("0.949")
 
 
-@pytest.mark.parametrize(
-    "birth_date,expected_cell",
-    [
-        ("1956-02-01", "M70_74"),  # 70th birthday on February 1 itself counts
-        ("1956-02-02", "M65_69"),  # one day later: still 69 on February 1
-        ("1961-01-31", "M65_69"),  # 65 on February 1
-    ],
-)
-def test_age_is_taken_on_february_first_of_the_payment_year(engine, build_tables, birth_date, expected_cell):
-    persons, diagnoses = build_tables([{"member_id": "a", **MALE_70, "birth_date": birth_date}])
+def test_age_is_taken_on_february_first_of_the_payment_year(engine, build_tables):
+    births = {
+        "feb_1": ("1956-02-01", "M70_74"),  # 70th birthday on February 1 itself counts
+        "feb_2": ("1956-02-02", "M65_69"),  # one day later: still 69 on February 1
+        "jan_31": ("1961-01-31", "M65_69"),  # 65 on February 1
+    }
+    persons, diagnoses = build_tables(
+        [{"member_id": member, **MALE_70, "birth_date": birth} for member, (birth, _) in births.items()]
+    )
     result = score(persons, diagnoses, model="V28", payment_year=2026)
     terms = engine.to_arrow(result.explanations).to_pylist()
-    assert [t["variable"] for t in terms if t["kind"] == "demographic"] == [expected_cell]
+    for member, (_, cell) in births.items():
+        assert [t["variable"] for t in terms if t["member_id"] == member and t["kind"] == "demographic"] == [
+            cell
+        ]

@@ -181,6 +181,7 @@ def register(app: typer.Typer) -> None:
                     coding_intensity_adjustment=rate,
                     persons_source=persons_name,
                     diagnoses_source=diagnoses_name,
+                    materialize=engine.materialize,
                 )
                 scored = _write(engine, result.scores, out)
                 bar.advance(task)

@@ -176,31 +176,44 @@ def conform_diagnoses(raw: ir.Table, persons: ir.Table, *, source_file: str = "d
     """Check diagnoses: a member in ``persons`` (valid rows) and a well-formed ICD-10-CM code.
 
     Codes that are well formed but map to no HCC are valid (most diagnoses carry no HCC).
+
+    ``valid`` holds the rows with a well-formed code and a member id; rows of members missing from
+    ``persons`` are reported in ``rejects`` but left in ``valid``, because scoring joins diagnoses to
+    persons anyway, and a join of every diagnosis to the persons table is the costliest step of a
+    large run. Codes are normalized and checked once per distinct code, not once per row.
     """
     _require_columns(raw, DIAGNOSIS_REQUIRED, source_file)
-    member_id = _text(raw, "member_id")
-    dx = normalize_dx_code(_text(raw, "dx_code"))
-    typed = raw.mutate(member_id=member_id, dx_code=dx, source_line=_line(raw))
+    rows = raw.select(
+        member_id=_text(raw, "member_id"), raw_dx_code=raw["dx_code"].cast("string"), source_line=_line(raw)
+    )
+    distinct = rows.select("raw_dx_code").distinct()
+    normalized = normalize_dx_code(distinct.raw_dx_code.fill_null(""))
+    codes = distinct.select(
+        code_key=distinct.raw_dx_code,
+        dx_code=normalized,
+        well_formed=normalized.re_search(_ICD10_PATTERN),
+    )
+    # NULL codes never match an equality join; key them as the empty code.
+    keyed = rows.mutate(code_key=rows.raw_dx_code.fill_null(""))
+    codes = codes.mutate(code_key=codes.code_key.fill_null(""))
+    typed = keyed.join(codes, "code_key")
+    valid = typed.filter((typed.member_id != "") & typed.well_formed).select("member_id", "dx_code")
+
     known = persons.select(known_member_id=persons.member_id).distinct()
-    typed = typed.left_join(known, typed.member_id == known.known_member_id)
+    checked = typed.left_join(known, typed.member_id == known.known_member_id)
     checks: list[tuple[str, ir.BooleanValue, str]] = [
-        ("member_id", typed.member_id == "", "required"),
+        ("member_id", checked.member_id == "", "required"),
         (
             "member_id",
-            (typed.member_id != "") & typed.known_member_id.isnull(),
+            (checked.member_id != "") & checked.known_member_id.isnull(),
             "no valid row for this member in the persons file",
         ),
-        ("dx_code", typed.dx_code == "", "required"),
-        (
-            "dx_code",
-            (typed.dx_code != "") & ~typed.dx_code.re_search(_ICD10_PATTERN),
-            "not an ICD-10-CM code",
-        ),
+        ("dx_code", checked.dx_code == "", "required"),
+        ("dx_code", (checked.dx_code != "") & ~checked.well_formed, "not an ICD-10-CM code"),
     ]
     any_failed, field, reason = _combine(checks)
-    typed = typed.mutate(_failed=any_failed, _field=field, _reason=reason)
-    valid = typed.filter(~typed._failed).select("member_id", "dx_code")
-    rejects = _reject_rows(typed.filter(typed._failed), "diagnoses", source_file)
+    checked = checked.mutate(_failed=any_failed, _field=field, _reason=reason)
+    rejects = _reject_rows(checked.filter(checked._failed), "diagnoses", source_file)
     return Conformed(valid=valid, rejects=rejects)
 
 

