@@ -241,30 +241,48 @@ def test_pde_history_and_four_character_drg(engine: Engine, tmp_path: Path) -> N
     assert reasons[("sample-a-beneficiaryhistory.txt", 4)] == (
         "duplicate key (previous_id): first loaded from sample-a-beneficiaryhistory.txt line 3"
     )
-    # The inpatient sample's NPIs are 9 digits (AT_PHYSN_NPI 161999999): quarantined, never loaded.
-    assert reasons[("sample-a-inpatient-with-four-character-drg-code.txt", 2)].startswith(
-        "rendering_npi: does not match the pattern ^[0-9]{10}$; attending_npi: does not match"
-    )
     assert report.reconciles
 
 
-def test_four_character_drg_and_month_name_dates_are_parsed(engine: Engine, tmp_path: Path) -> None:
-    folder = folder_of(tmp_path, "sample-a-inpatient-with-four-character-drg-code.txt")
+def test_four_character_drg_dates_and_multi_line_claims_are_parsed(engine: Engine, tmp_path: Path) -> None:
+    folder = folder_of(
+        tmp_path,
+        "sample-a-inpatient-with-four-character-drg-code.txt",
+        "sample-a-bcarrier-multiple-lines.txt",
+    )
     staged = stage(engine, folder)
     [raw] = staged.tables["medical_claims"]
-    [row] = engine.to_arrow(
+    rows = engine.to_arrow(
         raw.select(
-            "claim_id", "ms_drg", "claim_from_date", "claim_thru_date", "processed_date", "paid_amount"
-        )
+            "claim_id",
+            "claim_line_number",
+            "claim_type",
+            "ms_drg",
+            "claim_from_date",
+            "claim_thru_date",
+            "processed_date",
+            "paid_amount",
+        ).order_by(["claim_id", "claim_line_number"])
     ).to_pylist()
-    assert row == {
-        "claim_id": "333333222222",
-        "ms_drg": "6955",
-        "claim_from_date": "2016-01-15",
-        "claim_thru_date": "2016-01-27",
-        "processed_date": "2016-02-26",
-        "paid_amount": "7699.48",
-    }
+    inpatient = [r for r in rows if r["claim_id"] == "333333222222"]
+    assert inpatient == [
+        {
+            "claim_id": "333333222222",
+            "claim_line_number": "1",
+            "claim_type": "inpatient",
+            "ms_drg": "6955",
+            "claim_from_date": "2016-01-15",
+            "claim_thru_date": "2016-01-27",
+            "processed_date": "2016-02-26",
+            "paid_amount": "7699.48",
+        }
+    ]
+    # sample-a-bcarrier-multiple-lines.txt: claim 9991831999 with lines 1-7, LINE_NCH_PMT_AMT 37.5 each.
+    carrier = [r for r in rows if r["claim_id"] == "9991831999"]
+    assert [(r["claim_line_number"], r["claim_type"], r["paid_amount"]) for r in carrier] == [
+        (str(n), "professional", "37.5") for n in range(1, 8)
+    ]
+    assert {r["claim_from_date"] for r in carrier} == {"1999-10-27"}
 
 
 def test_static_carrier_samples_are_quarantined_with_reasons(engine: Engine, tmp_path: Path) -> None:
