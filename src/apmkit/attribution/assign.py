@@ -278,10 +278,17 @@ def _ranked_decisions(
     """Rank candidates for the members in ``lines`` and turn the result into decisions."""
     by_provider = provider_scores(lines, _candidate_expr(lines, level))
     ranked = rank_candidates(candidate_scores(by_provider), basis=basis, tie_breaks=tie_breaks)
-    top = top_provider(
-        by_provider, ranked, basis="allowed" if basis == "recency" else basis, tie_breaks=tie_breaks
-    )
-    joined = ranked.left_join(top, ranked.member_id == top.member_id).drop("member_id_right")
+    if level == "tin_npi":
+        # The winner already is one TIN/NPI pair: read it back from its id instead of ranking again.
+        joined = ranked.mutate(
+            top_tin=ranked.winner_id.re_extract(r"^TIN_NPI:([^|]*)[|]", 1),
+            top_npi=ranked.winner_id.re_extract(r"[|](.*)$", 1),
+        )
+    else:
+        top = top_provider(
+            by_provider, ranked, basis="allowed" if basis == "recency" else basis, tie_breaks=tie_breaks
+        )
+        joined = ranked.left_join(top, ranked.member_id == top.member_id).drop("member_id_right")
     if qualified_pairs is not None:
         pairs = qualified_pairs.select(
             _q_member=qualified_pairs.member_id, _q_entity=qualified_pairs.entity_id

@@ -115,18 +115,22 @@ def eligibility(
     part_a = enr.part_a.fill_null(False)
     part_b = enr.part_b.fill_null(False)
     ma = enr.medicare_advantage.fill_null(False)
-    qualifying = ibis.literal(True)
+    qualifying = enr.member_id.notnull()
     if rules.require_part_a:
         qualifying = qualifying & part_a
     if rules.require_part_b:
         qualifying = qualifying & part_b
     if rules.exclude_medicare_advantage:
         qualifying = qualifying & ~ma
-    months = enr.group_by("member_id").agg(
-        _months=enr.month.nunique(),
-        _qualifying=enr.month.nunique(where=qualifying),
-        _ma=enr.month.nunique(where=ma),
-        _partial=enr.month.nunique(where=part_a != part_b),
+    # Several payer/product rows can cover one month: judge each member-month once, then count months.
+    per_month = enr.group_by("member_id", "month").agg(
+        _q=qualifying.any(), _ma=ma.any(), _partial=(part_a != part_b).any()
+    )
+    months = per_month.group_by("member_id").agg(
+        _months=per_month.count(),
+        _qualifying=per_month._q.sum(),
+        _ma=per_month._ma.sum(),
+        _partial=per_month._partial.sum(),
     )
     if rules.require_enrollment_at_as_of:
         at = month_start(window.claims_through)

@@ -155,7 +155,8 @@ def qualifying_lines(
     )
     field = ibis.cases(*[(bad, name) for bad, name, _ in checks], else_=ibis.null("string"))
     reason = ibis.cases(*[(bad, text) for bad, _, text in checks], else_=ibis.null("string"))
-    flagged = resolved.mutate(_field=field, _reason=reason)
+    # Valid lines and rejects both come from this table: compute it once rather than scan claims twice.
+    flagged = resolved.mutate(_field=field, _reason=reason).cache()
     bad = flagged.filter(flagged._field.notnull())
     rejects = bad.select(
         contract_id=ibis.null("string"),
