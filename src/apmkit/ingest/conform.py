@@ -214,10 +214,12 @@ def conform(raw: ibis.Table, schema: TableSchema, *, source_format: str, check_k
         duplicate_reason = ibis.literal(
             f"duplicate key ({key_names}): first loaded from "
         ) + ranked._first_file.concat(" line ", ranked._first_line.cast("string"))
+        keep = [c for c in checked.columns if c != "_valid"]
+        # An explicit select, not drop(): ibis renders drop() as EXCLUDE in set order, which varies by run.
         checked = ranked.mutate(
             _reason=ibis.ifelse(ranked._later, duplicate_reason, ranked._reason),
             _field=ibis.ifelse(ranked._later, ibis.literal(schema.primary_key[0]), ranked._field),
-        ).drop("_valid", "_later", "_first_line", "_first_file")
+        ).select(keep)
 
     loaded = checked.filter(checked._reason.isnull()).mutate(source_format=ibis.literal(source_format))
     loaded = schema.select_from(loaded)
