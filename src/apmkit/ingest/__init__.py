@@ -7,6 +7,7 @@ shared :func:`apmkit.ingest.pipeline.run` conforms, resolves final-action claims
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 
@@ -42,7 +43,8 @@ def stage_function(fmt: str) -> StageFunction:
     if target is None or fmt.lower() not in available_formats():
         raise ConfigurationError(f"unknown format {fmt!r}: choose one of {', '.join(available_formats())}")
     module_name, function = target.split(":")
-    return getattr(importlib.import_module(module_name), function)  # type: ignore[no-any-return]
+    stage: StageFunction = getattr(importlib.import_module(module_name), function)
+    return stage
 
 
 def ingest(

@@ -100,9 +100,9 @@ def profile(tables: Mapping[str, ibis.Table], present: Iterable[str] | None = No
     if counts:
         row = _arrow(ibis.literal(0).name("_").as_table().select(*counts.values())).to_pylist()[0]
         result.rows = {name: int(row[name]) for name in present}
-    members = tables.members
-    enrollment = tables.enrollment
-    claims = tables.medical_claims
+    members = tables["members"]
+    enrollment = tables["enrollment"]
+    claims = tables["medical_claims"]
     result.members = int(_scalar(members.count()))
     result.member_months = int(_scalar(enrollment.count()))
     ffs = enrollment.filter(enrollment.line_of_business == "medicare_ffs")
