@@ -130,7 +130,9 @@ def money(cents: np.ndarray) -> pa.Array:
 
 
 def _strings(values: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
-    return pa.array(values.astype(object), pa.string(), mask=mask)
+    # pyarrow converts numpy unicode arrays in C++, ~4x faster than going through Python objects.
+    array = pa.array(np.asarray(values), pa.string(), mask=mask)
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
 @dataclass
