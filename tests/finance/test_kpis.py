@@ -209,3 +209,16 @@ def test_spark_parity(spark_engine: Engine, duckdb_engine: Engine) -> None:
         days = eng.to_arrow(days_in_ar(bill, date(2025, 3, 31))).to_pylist()
         results.append((month, days))
     assert results[0] == results[1]
+
+
+def test_visit_counts_replace_claim_counts(engine: Engine, loaded: tuple[Any, Any]) -> None:
+    """Visits 10 (Jan) + 5 (Feb) + 15 (Mar) = 30: cost per visit 380 / 30 = 12.667 -> 12.67; January 300 / 10 =
+    30.00; location North 50 / 5 = 10.00."""
+    from apmkit.finance.loaders import load_visits
+
+    bill, book = loaded
+    visits = load_visits(engine, [FIN / "visits_example.csv"]).table
+    assert _one(engine, kpis(bill, book, "all", visits), "all")["cost_per_visit"] == D("12.67")
+    assert _one(engine, kpis(bill, book, "month", visits), "2025-01")["cost_per_visit"] == D("30.00")
+    north = _one(engine, kpis(bill, book, "location", visits), "North")
+    assert (north["visits"], north["cost_per_visit"]) == (5, D("10.00"))

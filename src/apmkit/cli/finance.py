@@ -18,7 +18,7 @@ from apmkit.cli.common import open_engine, progress
 from apmkit.engines import Engine
 from apmkit.errors import ConfigurationError, InputFileError
 from apmkit.finance.kpis import DIMENSIONS, ar_aging, days_in_ar, denials_by_reason, kpis
-from apmkit.finance.loaders import Loaded, load_billing_files, load_ledger
+from apmkit.finance.loaders import Loaded, load_billing_files, load_ledger, load_visits
 from apmkit.finance.readiness import loss_cap_downside, readiness_report, simulated_downside
 from apmkit.settlement.engine import settle
 from apmkit.settlement.inputs import EntityInputs
@@ -78,13 +78,15 @@ def compute_kpis(
     dimensions: list[str],
     as_of: date | None,
     window_days: int,
+    visit_counts: Loaded | None = None,
 ) -> dict[str, Any]:
     """Every KPI table as rows (the CLI prints and writes them)."""
     out: dict[str, Any] = {}
     lines = bill.table if bill else None
     ledger = book.table if book else None
+    visits = visit_counts.table if visit_counts else None
     for dimension in dimensions:
-        out[f"kpis_{dimension}"] = _rows(engine, kpis(lines, ledger, dimension))
+        out[f"kpis_{dimension}"] = _rows(engine, kpis(lines, ledger, dimension, visits))
     if lines is not None:
         out["denials_carc"] = _rows(engine, denials_by_reason(lines, "carc"))
         out["denials_rarc"] = _rows(engine, denials_by_reason(lines, "rarc"))
@@ -99,6 +101,9 @@ def kpis_command(
     ledger: Annotated[list[Path] | None, typer.Option(help="General-ledger / P&L CSV (repeatable)")] = None,
     billing: Annotated[
         list[Path] | None, typer.Option(help="Billing/remittance CSV or X12 835 file (repeatable)")
+    ] = None,
+    visits: Annotated[
+        list[Path] | None, typer.Option(help="Visit counts CSV (visit_month, visits, ...), repeatable")
     ] = None,
     by: Annotated[
         str, typer.Option(help="Dimensions: all,month,payer,location,clinician")
@@ -124,18 +129,21 @@ def kpis_command(
     with open_engine() as engine, progress() as bar:
         task = bar.add_task("loading finance files", total=3)
         book, bill = _load(engine, ledger or [], billing or [])
+        counted = load_visits(engine, visits) if visits else None
         bar.advance(task)
         bar.update(task, description="computing KPIs")
-        report = compute_kpis(engine, book, bill, dimensions, as_of_date, window_days)
+        report = compute_kpis(engine, book, bill, dimensions, as_of_date, window_days, counted)
         bar.advance(task)
         counts = {}
         if book:
             counts["ledger"] = book.counts()
         if bill:
             counts["billing"] = bill.counts()
+        if counted:
+            counts["visits"] = counted.counts()
         report["counts"] = counts
         quarantine: list[dict[str, Any]] = []
-        for loaded in (book, bill):
+        for loaded in (book, bill, counted):
             if loaded is not None:
                 quarantine.extend(
                     {k: v for k, v in row.items() if k != "record"}
@@ -150,7 +158,7 @@ def kpis_command(
                 engine.write_parquet(bill.table, out / "billing_lines.parquet")
             if book:
                 engine.write_parquet(book.table, out / "ledger_entries.parquet")
-            for name, loaded in (("ledger", book), ("billing", bill)):
+            for name, loaded in (("ledger", book), ("billing", bill), ("visits", counted)):
                 if loaded is not None and loaded.rejected:
                     engine.write_parquet(loaded.quarantine, out / f"quarantine_{name}.parquet")
             (out / "finance_kpis.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
@@ -213,9 +221,14 @@ def _print(report: dict[str, Any], dimensions: list[str]) -> None:
         for row in report[f"kpis_{dimension}"]:
             table.add_row(*[str(row.get(name) if row.get(name) is not None else "-") for name in shown])
         console.print(table)
-    for key in ("denials_carc", "ar_aging", "days_in_ar"):
-        if report.get(key):
-            console.print(f"[bold]{key}[/]: {report[key]}", highlight=False)
+    for key in ("denials_carc", "denials_rarc", "ar_aging", "days_in_ar"):
+        rows = report.get(key)
+        if rows:
+            names = [n for n in rows[0] if n != "bucket_order"]
+            extra = Table(*names, title=key.replace("_", " "))
+            for row in rows:
+                extra.add_row(*[str(row[n]) for n in names])
+            console.print(extra)
     console.print(f"counts: {report['counts']}", highlight=False)
     for row in report["rejected"]:
         console.print(

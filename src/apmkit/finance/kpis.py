@@ -8,7 +8,7 @@ Definitions (docs/finance.md gives the sources and worked examples):
 - **denial rate** = denied claim lines / claim lines; **denial rate by reason** = denied lines with that CARC (or
   RARC) / all claim lines (HFMA's claim-denial rate, counted by line).
 - **payer mix** = a payer's collections / all collections; **revenue by payer** = collections by payer.
-- **visits** = distinct claims (one claim per encounter).
+- **visits** = the visit counts given (``visit_counts``), else distinct claims (one claim per encounter).
 - **operating margin** = (revenue - operating expenses) / revenue (general ledger).
 - **overhead ratio** (MGMA) = operating expenses other than provider compensation / revenue.
 - **cost per visit** = operating expenses / visits.
@@ -112,12 +112,15 @@ def ledger_measures(ledger: ir.Table, dimension: str) -> ir.Table:
     )
 
 
-def kpis(lines: ir.Table | None, ledger: ir.Table | None, dimension: str) -> ir.Table:
+def kpis(
+    lines: ir.Table | None, ledger: ir.Table | None, dimension: str, visits: ir.Table | None = None
+) -> ir.Table:
     """Every KPI of one dimension: one row per dimension value (``all`` gives one row).
 
     Either input may be None (a practice with only billing data, or only a ledger); the KPIs that need the
     missing one are NULL. Ledger KPIs are NULL for ``clinician`` (a ledger has no clinician) and for ``payer``
-    unless the ledger carries payers.
+    unless the ledger carries payers. ``visits`` (a ``visit_counts`` table) replaces the claim count as the
+    visit count wherever it has the dimension value.
     """
     if dimension not in DIMENSIONS:
         raise ValueError(f"dimension must be one of {DIMENSIONS}")
@@ -156,6 +159,13 @@ def kpis(lines: ir.Table | None, ledger: ir.Table | None, dimension: str) -> ir.
         )
     else:
         raise ValueError("kpis needs billing lines, a ledger or both")
+    if visits is not None:
+        keyed = visits.mutate(_key=_key(visits, dimension, "visit_month"))
+        counted = keyed.group_by(_visit_key=keyed._key).aggregate(_counted=keyed.visits.sum().cast("int64"))
+        joined = joined.left_join(counted, joined.dimension_value == counted._visit_key)
+        joined = joined.mutate(visits=ibis.coalesce(joined._counted, joined.visits.cast("int64"))).drop(
+            "_counted", "_visit_key"
+        )
     total_collections = joined.collections.sum().over(ibis.window())
     t = joined
     return t.select(

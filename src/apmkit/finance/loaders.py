@@ -17,7 +17,7 @@ import ibis
 import pyarrow as pa
 
 from apmkit.engines import Engine
-from apmkit.finance.schemas import BILLING, LEDGER, PROVIDER_ADJUSTMENTS, REMIT_ADJUSTMENTS
+from apmkit.finance.schemas import BILLING, LEDGER, PROVIDER_ADJUSTMENTS, REMIT_ADJUSTMENTS, VISITS
 from apmkit.finance.x12_835 import read_835
 from apmkit.ingest.conform import conform
 from apmkit.ingest.readers import RECORD, SOURCE_FILE, SOURCE_LINE, Reject, read_delimited, rejects_to_arrow
@@ -97,6 +97,12 @@ def load_billing(engine: Engine, paths: Sequence[Path]) -> Loaded:
     """Billing / remittance CSV exports, one row per claim line (:data:`apmkit.finance.schemas.BILLING`)."""
     parts, rejects = _read_csvs(paths, ("claim_id", "line_number", "service_date", "payer", "billed_amount"))
     return _conform(engine, parts, rejects, BILLING, "billing_csv")
+
+
+def load_visits(engine: Engine, paths: Sequence[Path]) -> Loaded:
+    """Visit-count CSV files (:data:`apmkit.finance.schemas.VISITS`)."""
+    parts, rejects = _read_csvs(paths, ("visit_month", "visits"))
+    return _conform(engine, parts, rejects, VISITS, "visits_csv")
 
 
 def load_835(engine: Engine, paths: Sequence[Path]) -> Loaded:

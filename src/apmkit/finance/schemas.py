@@ -112,3 +112,19 @@ PROVIDER_ADJUSTMENTS = TableSchema(
         Column("source_line", "int64"),
     ),
 )
+
+VISITS = TableSchema(
+    name="visit_counts",
+    version=VERSION,
+    description="Visit counts by month (and optionally location, clinician, payer), when kept outside billing.",
+    columns=columns(
+        Column("visit_month", "date", required=True, description="Any date in the month counted"),
+        Column("location", "string"),
+        Column("clinician", "string"),
+        Column("payer", "string"),
+        Column("visits", "int64", required=True, min_value=0),
+        Column("source_format", "string"),
+        Column("source_file", "string"),
+        Column("source_line", "int64"),
+    ),
+)
