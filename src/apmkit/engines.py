@@ -193,6 +193,9 @@ class Engine:
     def materialize(self, expr: ibis.Table, name: str | None = None) -> ibis.Table:
         """Compute ``expr`` once and keep the result (a temp table), so later steps do not recompute it."""
         if self.name == "pyspark":
+            # ibis registers in-memory tables (ibis.memtable) only when it executes; caching compiles the
+            # query itself, so register them first.
+            self.backend._run_pre_execute_hooks(expr)
             return expr.cache()  # ibis's PySpark backend has no temporary tables; a cached DataFrame serves
         table_name = name or f"apmkit_{uuid.uuid4().hex[:12]}"
         return self.backend.create_table(table_name, expr, temp=True)
