@@ -157,6 +157,7 @@ def main() -> None:
             result = attribute(inputs, spec, as_of)
             seconds, _ = timed(label, engine, result.attribution)
             results[label] = time.perf_counter() - start
+            print(f"  {'':<28} {results[label]:8.1f} s  including eligibility, lines and per-step caches")
             del result
             gc.collect()
         print("throughput and ratio to the baseline measured above:")

@@ -156,7 +156,23 @@ def qualifying_lines(
     field = ibis.cases(*[(bad, name) for bad, name, _ in checks], else_=ibis.null("string"))
     reason = ibis.cases(*[(bad, text) for bad, _, text in checks], else_=ibis.null("string"))
     # Valid lines and rejects both come from this table: compute it once rather than scan claims twice.
-    flagged = resolved.mutate(_field=field, _reason=reason).cache()
+    flagged = resolved.select(
+        "member_id",
+        "claim_id",
+        "claim_line_number",
+        "hcpcs_code",
+        "allowed_amount",
+        "source_file",
+        "source_line",
+        "_npi",
+        "_tin",
+        "_specialty",
+        "_service_date",
+        "_p_is_pc",
+        "_entity_id",
+        _field=field,
+        _reason=reason,
+    ).cache()
     bad = flagged.filter(flagged._field.notnull())
     rejects = bad.select(
         contract_id=ibis.null("string"),
