@@ -76,14 +76,6 @@ class _Claim:
         self.service_date: str | None = None
 
 
-def _elements(segment: Any, seg_id: str, count: int) -> list[str | None]:
-    out: list[str | None] = []
-    for i in range(1, count + 1):
-        value = segment.get_value(f"{seg_id}{i:02d}")
-        out.append(value if value not in ("", None) else None)
-    return out
-
-
 def read_835(path: Path) -> Remittance:
     """Parse an 835 file.
 
@@ -135,15 +127,17 @@ def read_835(path: Path) -> Remittance:
         for segment in reader:
             seg_no += 1
             seg_id = segment.get_seg_id()
+            # One pass over the elements: pyx12's get_value parses the reference designator on every call.
+            v = {ref: value for ref, _, _, value in segment.values_iterator()}
             if seg_id == "ST":
-                transaction_sets += 1 if segment.get_value("ST01") == "835" else 0
+                transaction_sets += 1 if v.get("ST01") == "835" else 0
             elif seg_id == "BPR":
-                paid_date = _date(segment.get_value("BPR16"))
-            elif seg_id == "N1" and segment.get_value("N101") == "PR":
-                payer = segment.get_value("N102") or segment.get_value("N104")
+                paid_date = _date(v.get("BPR16"))
+            elif seg_id == "N1" and v.get("N101") == "PR":
+                payer = v.get("N102") or v.get("N104")
             elif seg_id == "CLP":
                 finish_claim()
-                v = _elements(segment, "CLP", 7)
+                v = [v.get(f"CLP{i:02d}") for i in range(1, 8)]
                 claim = _Claim(
                     seg_no,
                     {"claim_id": v[0], "status": v[1], "billed": v[2], "paid": v[3], "patient_resp": v[4]},
@@ -160,21 +154,21 @@ def read_835(path: Path) -> Remittance:
                         )
                     )
             elif seg_id == "NM1" and claim is not None:
-                if segment.get_value("NM101") == "82":
-                    claim.clinician = segment.get_value("NM109")
+                if v.get("NM101") == "82":
+                    claim.clinician = v.get("NM109")
             elif seg_id == "DTM" and claim is not None:
-                qualifier = segment.get_value("DTM01")
+                qualifier = v.get("DTM01")
                 if qualifier == "472" and current_line is not None:
-                    current_line["service_date"] = _date(segment.get_value("DTM02"))
+                    current_line["service_date"] = _date(v.get("DTM02"))
                 elif qualifier in ("232", "472") and current_line is None:
-                    claim.service_date = _date(segment.get_value("DTM02"))
+                    claim.service_date = _date(v.get("DTM02"))
             elif seg_id == "SVC" and claim is not None:
-                procedure = segment.get_value("SVC01-2")
+                procedure = v.get("SVC01-2")
                 current_line = {
                     "seg_no": seg_no,
                     "procedure_code": procedure,
-                    "billed": segment.get_value("SVC02"),
-                    "paid": segment.get_value("SVC03"),
+                    "billed": v.get("SVC02"),
+                    "paid": v.get("SVC03"),
                     "allowed": None,
                     "service_date": None,
                     "rarc": None,
@@ -182,27 +176,27 @@ def read_835(path: Path) -> Remittance:
                 }
                 claim.lines.append(current_line)
             elif seg_id == "CAS" and claim is not None:
-                group = segment.get_value("CAS01")
+                group = v.get("CAS01")
                 for k in range(6):
-                    reason = segment.get_value(f"CAS{2 + 3 * k:02d}")
-                    amount = segment.get_value(f"CAS{3 + 3 * k:02d}")
+                    reason = v.get(f"CAS{2 + 3 * k:02d}")
+                    amount = v.get(f"CAS{3 + 3 * k:02d}")
                     if not reason:
                         continue
                     entry = {"group_code": group, "carc": reason, "amount": amount, "seg_no": seg_no}
                     (
                         current_line["adjustments"] if current_line is not None else claim.claim_adjustments
                     ).append(entry)
-            elif seg_id == "AMT" and current_line is not None and segment.get_value("AMT01") == "B6":
-                current_line["allowed"] = segment.get_value("AMT02")
-            elif seg_id == "LQ" and current_line is not None and segment.get_value("LQ01") == "HE":
-                current_line["rarc"] = current_line["rarc"] or segment.get_value("LQ02")
+            elif seg_id == "AMT" and current_line is not None and v.get("AMT01") == "B6":
+                current_line["allowed"] = v.get("AMT02")
+            elif seg_id == "LQ" and current_line is not None and v.get("LQ01") == "HE":
+                current_line["rarc"] = current_line["rarc"] or v.get("LQ02")
             elif seg_id == "PLB":
                 finish_claim()
-                provider = segment.get_value("PLB01")
-                period = _date(segment.get_value("PLB02"))
+                provider = v.get("PLB01")
+                period = _date(v.get("PLB02"))
                 for k in range(6):
-                    composite = segment.get_value(f"PLB{3 + 2 * k:02d}-1")
-                    amount = segment.get_value(f"PLB{4 + 2 * k:02d}")
+                    composite = v.get(f"PLB{3 + 2 * k:02d}-1")
+                    amount = v.get(f"PLB{4 + 2 * k:02d}")
                     if not composite:
                         continue
                     plb.append(
@@ -210,7 +204,7 @@ def read_835(path: Path) -> Remittance:
                             "provider_id": provider,
                             "fiscal_period_date": period,
                             "reason_code": composite,
-                            "reference": segment.get_value(f"PLB{3 + 2 * k:02d}-2"),
+                            "reference": v.get(f"PLB{3 + 2 * k:02d}-2"),
                             "amount": amount,
                             "source_file": path.name,
                             "source_line": seg_no,
