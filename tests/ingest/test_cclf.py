@@ -245,6 +245,46 @@ def test_ip_related_claims_example_with_mbi_crosswalk(engine: Engine, tmp_path: 
     }
 
 
+@settings(max_examples=8, deadline=None)
+@given(
+    claims=st.lists(
+        st.tuples(st.sampled_from(["0", "2"]), st.sampled_from(["0", "100", "210.5"]), st.integers(1, 20)),
+        min_size=1,
+        max_size=6,
+    ),
+    cancelled=st.lists(st.integers(0, 5), max_size=4, unique=True),
+)
+def test_final_actions_sum_to_the_signed_total(
+    duckdb_engine: Engine, tmp_path_factory: pytest.TempPathFactory, claims: list, cancelled: list[int]
+) -> None:
+    """IP §5.3.1: the signed sum (cancellations negative) equals the sum over final-action claims.
+
+    Every cancellation copies the payment of one claim of the natural key and comes on or after it.
+    """
+    headers = [
+        part_a_header(str(n), amount, code, f"2012-08-{day:02d}")
+        for n, (code, amount, day) in enumerate(claims, start=1)
+    ]
+    for offset, index in enumerate(i for i in cancelled if i < len(claims)):
+        _, amount, day = claims[index]
+        headers.append(part_a_header(str(100 + offset), amount, "1", f"2012-08-{day + offset % 3:02d}"))
+    signed = sum(Decimal(h["CLM_PMT_AMT"]) * (-1 if h["CLM_ADJSMT_TYPE_CD"] == "1" else 1) for h in headers)
+
+    from apmkit.ingest.cclf import stage
+    from apmkit.ingest.final_action import resolve_final_action
+    from apmkit.ingest.pipeline import union_raw
+    from apmkit.schemas import MEDICAL_CLAIMS, MEDICAL_CLAIMS_HISTORY
+
+    folder = tmp_path_factory.mktemp("signed")
+    write(folder, "ZC1", "CCLF1", headers)
+    staged = stage(duckdb_engine, folder)
+    raw = duckdb_engine.materialize(union_raw(staged.tables["medical_claims"]))
+    final = resolve_final_action(raw, MEDICAL_CLAIMS_HISTORY, MEDICAL_CLAIMS).final
+    total = duckdb_engine.execute(final.paid_amount.sum())
+    assert Decimal(total or 0) == signed
+    assert staged.warnings == []
+
+
 # ---- field mapping of every claim file ------------------------------------------------------------------
 def test_institutional_claim_maps_header_lines_codes_and_admission(engine: Engine, tmp_path: Path) -> None:
     claim = "1000000000001"

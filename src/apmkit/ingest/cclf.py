@@ -368,7 +368,9 @@ def stage(engine: Engine, path: Path) -> Staged:
     for number, claim_types in (("CCLF5", PROFESSIONAL_CLAIM_TYPES), ("CCLF6", DME_CLAIM_TYPES)):
         if number in parsed:
             lines = rekey(_part_b_lines(parsed[number], all_layouts[number], claim_types))
-            staged.add("medical_claims", _with_families(engine, lines, ["_cntl_num", "member_id"]))
+            staged.add(
+                "medical_claims", _with_families(engine, staged, lines, ["_cntl_num", "member_id"], number)
+            )
     if "CCLFB" in parsed:
         _check_orphans(
             engine,
@@ -512,7 +514,9 @@ def _stage_institutional(
     if "CCLF1" not in parsed:
         return
     headers = rekey(_part_a_headers(parsed["CCLF1"], all_layouts["CCLF1"]))
-    headers = _with_families(engine, headers, ["_oscar", "claim_from_date", "claim_thru_date", "member_id"])
+    headers = _with_families(
+        engine, staged, headers, ["_oscar", "claim_from_date", "claim_thru_date", "member_id"], "CCLF1"
+    )
     if "CCLF4" in parsed:
         headers = _attach_diagnoses(headers, parsed["CCLF4"], all_layouts["CCLF4"])
     if "CCLF3" in parsed:
@@ -764,22 +768,30 @@ def _part_d(engine: Engine, claims: ibis.Table) -> ibis.Table:
 
 
 # ---- adjustment families ------------------------------------------------------------------------------
-def _with_families(engine: Engine, claims: ibis.Table, natural_key: list[str]) -> ibis.Table:
+def _with_families(
+    engine: Engine, staged: Staged, claims: ibis.Table, natural_key: list[str], what: str
+) -> ibis.Table:
     """Set ``adjustment_type``, ``original_claim_id`` and ``claim_version`` from the debit/credit rule.
 
-    Within a natural-key group, cancellations (code 1) and the other claims (codes 0 and 2) are each
-    ordered by effective date, then claim id; the k-th cancellation cancels the k-th other claim (the
-    order of IP v38 Table 3, where row 2 cancels row 1 and row 4 cancels row 3). The pair is one family
-    (the cancelled claim's id) whose later version is the void. Unmatched claims stand alone.
+    Within a natural-key group, a cancellation (code 1) is "identical to the original claim" (IP §5.2.1):
+    cancellations and the other claims (codes 0 and 2) with the same payment are each ordered by
+    effective date, then claim id, and the k-th cancellation cancels the k-th other claim (the order of
+    IP v38 Table 3, where row 2 cancels row 1 and row 4 cancels row 3). The pair is one family (the
+    cancelled claim's id) whose later version is the void. Unmatched claims stand alone; a cancellation
+    that matches nothing (its claim came in an earlier delivery) is a void of its own and counted in a
+    warning.
     """
-    columns = ["claim_id", "adjustment_code", "processed_date", *natural_key]
+    columns = ["claim_id", "adjustment_code", "processed_date", "paid_amount", *natural_key]
     versions = claims.select(*columns)
-    # Part B lines repeat the claim fields: a claim id is one version.
+    # Part B lines repeat the claim fields: a claim id is one version, its payment the sum of its lines.
+    cents = (versions.paid_amount.try_cast("decimal(18, 2)").cast("decimal(38, 2)") * 100).cast("int64")
     versions = versions.group_by("claim_id").agg(
         adjustment_code=versions.adjustment_code.max(),
         processed_date=versions.processed_date.max(),
+        _payment=cents.sum().cast("string"),
         **{k: versions[k].max() for k in natural_key},
     )
+    natural_key = [*natural_key, "_payment"]
     keyed = engine.materialize(
         versions.mutate(**{f"_k{i}": ibis.coalesce(versions[k], "") for i, k in enumerate(natural_key)})
     )
@@ -806,6 +818,12 @@ def _with_families(engine: Engine, claims: ibis.Table, natural_key: list[str]) -
     predicates = [cancels[name] == others[f"_o{name}"] for name in key_names] + [cancels._k == others._ok]
     pairs = cancels.join(others, predicates).select("_cancel_id", "_cancelled_id")
     pairs = engine.materialize(pairs)
+    unmatched = engine.count(cancels) - engine.count(pairs)
+    if unmatched:
+        staged.warnings.append(
+            f"{what}: {unmatched} cancellation claim(s) match no claim with the same natural key and payment; "
+            "each stands alone as a void"
+        )
     links = keyed.select("claim_id").distinct()
     links = links.left_join(pairs, links.claim_id == pairs._cancel_id).drop("_cancel_id")
     links = links.select(
@@ -820,7 +838,7 @@ def _with_families(engine: Engine, claims: ibis.Table, natural_key: list[str]) -
         adjustment_type=_code(joined.adjustment_code, ADJUSTMENT_TYPES),
     )
     return joined.drop(
-        "_family_claim", "_original", "_version", "adjustment_code", *natural_key_private(natural_key)
+        "_family_claim", "_original", "_version", "adjustment_code", *natural_key_private(natural_key[:-1])
     )
 
 
