@@ -15,8 +15,8 @@ What each file becomes (docs/formats-cms.md has the full mapping):
 - CCLF0 is compared with what was read (record counts and lengths): one ``Check`` per file.
 
 Adjustments follow the IP's debit/credit rules (§4.4, §5.1–5.2): claims are grouped by the natural key
-of their file, and within a group the k-th cancellation (``CLM_ADJSMT_TYPE_CD`` 1, in effective-date
-order) cancels the k-th original or adjustment claim. A cancelled claim and its cancellation form one
+of their file and their payment, and within a group the k-th cancellation (``CLM_ADJSMT_TYPE_CD`` 1, in
+effective-date order) cancels the k-th original or adjustment claim. A cancelled claim and its cancellation form one
 family whose final action is the void; every other claim is its own final action. Part D claims are
 final-action claims already: within a natural-key group the latest one is the final action.
 """
