@@ -137,10 +137,15 @@ def read_835(path: Path) -> Remittance:
                 payer = v.get("N102") or v.get("N104")
             elif seg_id == "CLP":
                 finish_claim()
-                v = [v.get(f"CLP{i:02d}") for i in range(1, 8)]
                 claim = _Claim(
                     seg_no,
-                    {"claim_id": v[0], "status": v[1], "billed": v[2], "paid": v[3], "patient_resp": v[4]},
+                    {
+                        "claim_id": v.get("CLP01"),
+                        "status": v.get("CLP02"),
+                        "billed": v.get("CLP03"),
+                        "paid": v.get("CLP04"),
+                        "patient_resp": v.get("CLP05"),
+                    },
                 )
             elif seg_id in ("SVC", "CAS", "AMT", "LQ", "NM1", "DTM") and claim is None:
                 if seg_id in ("SVC", "CAS"):
