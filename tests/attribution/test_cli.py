@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
@@ -73,8 +74,9 @@ def test_end_to_end(population: tuple[Path, str], tmp_path: Path) -> None:
         if r["contract_id"] == "aco"
     )
     assert all(r["reason"] for r in rows if not r["attributed"])
-    listed = pq.read_table(out.with_name("attribution_list.parquet")).num_rows
-    assert listed == len(attributed)
+    listed = pq.read_table(out.with_name("attribution_list.parquet"))
+    assert listed.num_rows == len(attributed)
+    assert listed.schema.field("month").type == pa.date32()
     bundle = json.loads((tmp_path / "out" / "atr.json").read_text())
     assert sum(e["resource"]["quantity"] for e in bundle["entry"]) == len(attributed)
 

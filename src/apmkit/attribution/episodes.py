@@ -116,7 +116,7 @@ def episode_attribution(
     eligible_months = (
         enrollment.filter(qualifying).select(_q_member=enrollment.member_id, _q_month=month).distinct()
     )
-    anchors = anchors.mutate(_month=anchors.episode_start.truncate("M"))
+    anchors = anchors.mutate(_month=ibis.date(anchors.episode_start.year(), anchors.episode_start.month(), 1))
     anchors = anchors.left_join(
         eligible_months,
         [anchors.member_id == eligible_months._q_member, anchors._month == eligible_months._q_month],

@@ -71,7 +71,10 @@ def changes(previous: ir.Table, current: ir.Table) -> ir.Table:
 def monthly_list(attribution: ir.Table) -> ir.Table:
     """The attribution list: attributed members by month, entity, TIN and NPI."""
     attributed = attribution.filter(attribution.attributed)
-    listed = attributed.mutate(month=attributed.as_of_date.truncate("M"))
+    # DuckDB's date_trunc returns a timestamp; building the date keeps the column a date on every engine.
+    listed = attributed.mutate(
+        month=ibis.date(attributed.as_of_date.year(), attributed.as_of_date.month(), 1)
+    )
     return MONTHLY_LIST.select_from(listed).distinct()
 
 
