@@ -235,16 +235,20 @@ class MeasureData:
         header = resource_rows.union(
             first_components.anti_join(resource_rows.select("record_id"), "record_id"), distinct=False
         )
-        self.header = self.materialize(
-            header.select(*HEADER_COLUMNS).mutate(
-                start_day=header.effective_start.date(),
-                end_day=header.effective_end.date(),
-                latest_day=ibis.coalesce(header.effective_end, header.effective_start).date(),
-                recorded_day=header.recorded_at.date(),
-            )
+        header = header.select(*HEADER_COLUMNS)
+        header = header.mutate(
+            start_day=header.effective_start.date(),
+            end_day=header.effective_end.date(),
+            latest_day=ibis.coalesce(header.effective_end, header.effective_start).date(),
+            recorded_day=header.recorded_at.date(),
         )
-        # Header x tag, so a criterion is one filter instead of a semi-join per criterion.
-        self.tagged = self.materialize(self.header.join(self.tags, "record_id"))
+        # Header x tag (one row per record and value set), so a criterion is one filter, not a semi-join.
+        self.tagged = self.materialize(header.join(self.tags, "record_id"))
+
+    @property
+    def header(self) -> ibis.Table:
+        """One row per tagged record (its header columns and day columns)."""
+        return self.tagged.drop("tag").distinct()
 
     def matching(
         self,
