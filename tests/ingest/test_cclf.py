@@ -408,6 +408,7 @@ def test_claim_type_codes_and_a_matching_cclf0(engine: Engine, tmp_path: Path) -
         "File Number  |File Description    |Total Records Count |Record Length\n"
         "CCLF1  |Part A Claims Header File                  |          6|  437\n"
         "CCLF5  |Part B Physicians File                     |          0|  388\n"
+        "CCLF6  |Part B DME File                            |        six|  247\n"
     )
     report = ingest(engine, "cclf", folder, tmp_path / "out")
     rows = read(tmp_path / "out", "medical_claims")
@@ -415,6 +416,7 @@ def test_claim_type_codes_and_a_matching_cclf0(engine: Engine, tmp_path: Path) -
         code: (claim_type, 0) for code, claim_type in codes.items()
     }
     assert [(c.name, c.passed, c.detail) for c in report.checks] == [
+        ("ZC0: records", False, "line 4: Total Records Count is not a whole number"),
         ("ZC0: CCLF1", True, "6 record(s) of 437 characters as declared"),
         ("ZC0: CCLF5", True, "0 record(s) declared, file not delivered"),
     ]

@@ -395,7 +395,9 @@ def _summary_checks(files: dict[str, list[Path]], read: dict[Path, tuple[int, in
     checks: list[Check] = []
     for summary in files.get("CCLF0", []):
         delivery = _delivery(summary.name)
-        declared = _read_summary(summary)
+        declared, problems = _read_summary(summary)
+        if problems:
+            checks.append(Check(f"{summary.name}: records", False, "; ".join(problems)))
         for number, (count, length) in sorted(declared.items()):
             delivered = [
                 p for p in files.get(number, []) if _delivery(p.name) == delivery or len(files["CCLF0"]) == 1
@@ -418,25 +420,23 @@ def _summary_checks(files: dict[str, list[Path]], read: dict[Path, tuple[int, in
     return checks
 
 
-def _read_summary(path: Path) -> dict[str, tuple[int, int | None]]:
-    """The CCLF0 detail records: file number → (record count, record length) (IP v38 Table 26)."""
+def _read_summary(path: Path) -> tuple[dict[str, tuple[int, int | None]], list[str]]:
+    """The CCLF0 detail records: file number → (record count, record length) (IP v38 Table 26),
+    and the problems of records that could not be read (reported as a failed check)."""
     declared: dict[str, tuple[int, int | None]] = {}
     raw = read_lines(path)
-    if raw.rejects:
-        first = raw.rejects[0]
-        raise InputFileError(path, first.reason, line=first.source_line)
+    problems = [f"line {r.source_line}: {r.reason}" for r in raw.rejects]
     for line, record in zip(raw.table[SOURCE_LINE].to_pylist(), raw.table[RECORD].to_pylist(), strict=True):
         parts = [p.strip() for p in record.split("|")]
         number = parts[0].upper()
         if not re.fullmatch(r"CCLF[1-9AB]", number):
             continue  # the header record and blank filler
         if len(parts) < 3 or not parts[2].isdigit():
-            raise InputFileError(
-                path, "record count is not a whole number", line=line, field="Total Records Count"
-            )
+            problems.append(f"line {line}: Total Records Count is not a whole number")
+            continue
         length = int(parts[3]) if len(parts) > 3 and parts[3].isdigit() else None
         declared[number] = (int(parts[2]), length)
-    return declared
+    return declared, problems
 
 
 # ---- members and MBI cross-reference ------------------------------------------------------------------
