@@ -198,7 +198,7 @@ class ChunkGenerator:
         k = len(ref.CONDITIONS)
         prevalence = np.array([c.prevalence for c in ref.CONDITIONS])
         loading = np.array([c.frailty_loading for c in ref.CONDITIONS])
-        logits = np.log(prevalence / (1 - prevalence))[None, :] + loading[None, :] * frailty[:, None] - 0.35
+        logits = np.log(prevalence / (1 - prevalence))[None, :] + loading[None, :] * frailty[:, None] + 0.2
         has = rng.random((count, k)) < 1 / (1 + np.exp(-logits))
         for j, condition in enumerate(ref.CONDITIONS):
             if condition.sex == "F":

@@ -49,6 +49,11 @@ CONDITIONS: tuple[Condition, ...] = (
     Condition("schizophrenia", ("F209",), 0.01, 0.4, specialty="26"),
     Condition("opioid_dependence", ("F1120",), 0.01, 0.5),
     Condition("vascular_disease", ("I70213",), 0.03, 0.6, specialty="77", utilization=0.2),
+    Condition("ckd_stage4", ("N184",), 0.025, 0.8, specialty="39", utilization=0.3),
+    Condition("parkinsons", ("G20A1",), 0.015, 0.5, specialty="13", utilization=0.2),
+    Condition("seizure_disorder", ("G40909",), 0.02, 0.5, specialty="13", utilization=0.2),
+    Condition("malnutrition", ("E440", "E43"), 0.02, 0.9, utilization=0.4),
+    Condition("old_myocardial_infarction", ("I252",), 0.05, 0.5, specialty="06"),
 )
 CONDITION_INDEX = {c.name: i for i, c in enumerate(CONDITIONS)}
 
