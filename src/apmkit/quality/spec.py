@@ -265,13 +265,8 @@ class QualitySpec(_Frozen):
         Measures evaluated (eCQMs, CMS529 core clinical data elements, claims measures).
     measurement_period
         Period the measures are evaluated over; ``None`` = the contract's performance period.
-    entity_level
-        Level gaps and rates are rolled up to: attributed entity, TIN or NPI.
     scoring
         ``mssp`` quality performance standard or a ``points`` scorecard; ``None`` = report rates only.
-    minimum_enrollment_months
-        Patients need this many enrolled months in the period to count (0 = no enrollment requirement,
-        as in the eCQM specifications themselves).
 
     Examples
     --------
@@ -286,9 +281,7 @@ class QualitySpec(_Frozen):
 
     measures: tuple[MeasureId, ...] = ECQMS  # type: ignore[assignment]
     measurement_period: MeasurementPeriod | None = None
-    entity_level: Literal["entity", "tin", "npi"] = "entity"
     scoring: Scoring | None = None
-    minimum_enrollment_months: int = Field(default=0, ge=0, le=12)
 
     @model_validator(mode="after")
     def _unique(self) -> QualitySpec:
