@@ -143,3 +143,13 @@ def test_missing_required_column_names_the_file(engine: Engine, tmp_path: Path) 
 def test_mixed_billing_files(engine: Engine) -> None:
     loaded = load_billing_files(engine, [FIN / "billing_example.csv", FIN / "era_example.835"])
     assert engine.count(loaded.table) == 9
+
+
+def test_counts_per_table_reconcile(engine: Engine) -> None:
+    """CSV: 6 lines; 835: 3 lines, 4 CAS adjustments, 1 PLB amount. Every table: read = loaded + rejected."""
+    loaded = load_billing_files(engine, [FIN / "billing_example.csv", FIN / "era_example.835"])
+    tables = loaded.counts()["tables"]
+    assert tables["billing_lines"] == {"read": 9, "loaded": 9, "rejected": 0}
+    assert tables["remit_adjustments"] == {"read": 4, "loaded": 4, "rejected": 0}
+    assert tables["provider_adjustments"] == {"read": 1, "loaded": 1, "rejected": 0}
+    assert loaded.read == loaded.loaded + loaded.rejected == 14

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import ibis
 import pyarrow as pa
@@ -34,9 +35,14 @@ class Loaded:
     loaded: int
     rejected: int
     extra: dict[str, ibis.Table] = field(default_factory=dict)
+    by_table: dict[str, dict[str, int]] = field(default_factory=dict)
 
-    def counts(self) -> dict[str, int]:
-        return {"read": self.read, "loaded": self.loaded, "rejected": self.rejected}
+    def counts(self) -> dict[str, Any]:
+        """Read / loaded / rejected over every table of the input, and per table when there are several."""
+        totals: dict[str, Any] = {"read": self.read, "loaded": self.loaded, "rejected": self.rejected}
+        if self.by_table:
+            totals["tables"] = self.by_table
+        return totals
 
 
 def _conform(
@@ -117,6 +123,15 @@ def load_835(engine: Engine, paths: Sequence[Path]) -> Loaded:
     result = _conform(engine, lines, rejects, BILLING, "x12_835")
     adj = _conform(engine, adjustments, [], REMIT_ADJUSTMENTS, "x12_835")
     provider = _conform(engine, plb, [], PROVIDER_ADJUSTMENTS, "x12_835")
+    result.by_table = {
+        "billing_lines": {"read": result.read, "loaded": result.loaded, "rejected": result.rejected},
+        "remit_adjustments": {"read": adj.read, "loaded": adj.loaded, "rejected": adj.rejected},
+        "provider_adjustments": {
+            "read": provider.read,
+            "loaded": provider.loaded,
+            "rejected": provider.rejected,
+        },
+    }
     result.quarantine = result.quarantine.union(adj.quarantine).union(provider.quarantine)
     result.rejected += adj.rejected + provider.rejected
     result.read += adj.read + provider.read
@@ -136,6 +151,15 @@ def load_billing_files(engine: Engine, paths: Sequence[Path]) -> Loaded:
         results.append(load_835(engine, eras))
     if not results:
         return _conform(engine, [], [], BILLING, "billing_csv")
+    tables: dict[str, dict[str, int]] = {}
+    for result in results:
+        parts = result.by_table or {
+            "billing_lines": {"read": result.read, "loaded": result.loaded, "rejected": result.rejected}
+        }
+        for name, counted in parts.items():
+            into = tables.setdefault(name, {"read": 0, "loaded": 0, "rejected": 0})
+            for key, value in counted.items():
+                into[key] += value
     first = results[0]
     for other in results[1:]:
         first.table = first.table.union(other.table)
@@ -144,6 +168,8 @@ def load_billing_files(engine: Engine, paths: Sequence[Path]) -> Loaded:
         first.loaded += other.loaded
         first.rejected += other.rejected
         first.extra.update(other.extra)
+    if len(tables) > 1:
+        first.by_table = tables
     return first
 
 
