@@ -103,3 +103,47 @@ def test_readiness_loss_cap_method(tmp_path: Path) -> None:
     # reserves 500,000 / 240,000 = 2.08 -> level 4; experience 3 -> two-sided
     assert data["capability"]["recommended_step"] == "two-sided"
     assert (tmp_path / "readiness.md").read_text(encoding="utf-8").startswith("# APM readiness: mssp_basic_e")
+
+
+def test_readiness_simulation_with_practice_data(tmp_path: Path) -> None:
+    """Simulated downside on a $10M benchmark with BASIC E terms stays within the loss limit min(8 % x $3M, 4 % x
+    $10M) = $240,000; the ledger and billing files mark the KPI checklist items done."""
+    contract = tmp_path / "e.yaml"
+    contract.write_text(template_text("mssp_basic_e"), encoding="utf-8")
+    inputs = tmp_path / "aco.csv"
+    inputs.write_text(
+        "entity_id,benchmark,person_years,population,quality_score,quality_standard_met,participant_revenue\n"
+        "P1,10000000,1000,6000,0.9,yes,3000000\n",
+        encoding="utf-8",
+    )
+    args = [
+        "--quiet",
+        "finance",
+        "readiness",
+        str(contract),
+        "--reserves",
+        "100000",
+        "--entity-inputs",
+        str(inputs),
+        "--period",
+        "2024",
+        "--scenarios",
+        "60",
+        "--ledger",
+        str(FIN / "ledger_example.csv"),
+        "--billing",
+        str(FIN / "billing_example.csv"),
+        "--json",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["downside"]["method"] == "simulation"
+    assert data["downside"]["scenarios"] == 60
+    from decimal import Decimal
+
+    assert Decimal(0) < Decimal(data["downside"]["p95_loss"]) <= Decimal("240000.00")
+    status = {item["item"]: item["status"] for item in data["checklist"]}
+    assert [status[k] for k in ("ledger", "revenue_cycle", "payer_mix", "value_based_revenue")] == [
+        "done"
+    ] * 4
