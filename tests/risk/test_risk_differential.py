@@ -93,7 +93,7 @@ def members(model: str) -> st.SearchStrategy[list[dict[str, object]]]:
             "diagnoses": st.lists(code, max_size=12),
         }
     )
-    return st.lists(member, min_size=150, max_size=350)
+    return st.lists(member, min_size=300, max_size=600)
 
 
 def _reference(member: dict[str, object], model: str) -> tuple[str, Decimal, set[str]]:
@@ -165,13 +165,13 @@ PROPERTY_SETTINGS = {
 }
 
 
-@settings(max_examples=6, **PROPERTY_SETTINGS)
+@settings(max_examples=4, **PROPERTY_SETTINGS)
 @given(batch=members("V28"))
 def test_v28_matches_hccinfhir(engine, build_tables, batch):
     _compare(engine, build_tables, batch, "V28")
 
 
-@settings(max_examples=4, **PROPERTY_SETTINGS)
+@settings(max_examples=3, **PROPERTY_SETTINGS)
 @given(batch=members("V24"))
 def test_v24_matches_hccinfhir(engine, build_tables, batch):
     _compare(engine, build_tables, batch, "V24")

@@ -17,3 +17,12 @@ def one_of(value: ir.Value, choices: Iterable[str]) -> ir.BooleanValue:
     """
     tests = [value == choice for choice in choices]
     return reduce(lambda left, right: left | right, tests)
+
+
+def trimmed(value: ir.StringValue) -> ir.StringValue:
+    """``value`` without leading and trailing whitespace, the same on DuckDB and Spark.
+
+    ibis's ``strip()`` passes the characters to remove as a string literal with ``\\f``, which Spark
+    SQL reads as the letter ``f``: on Spark, ``"fbd".strip()`` returned ``"bd"``.
+    """
+    return value.re_replace(r"^\s+|\s+$", "")

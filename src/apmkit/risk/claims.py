@@ -21,7 +21,7 @@ import ibis
 import ibis.expr.types as ir
 import ibis.selectors as s
 
-from apmkit.risk._expr import one_of
+from apmkit.risk._expr import one_of, trimmed
 from apmkit.risk.reference import eligible_cpt_hcpcs
 
 INPATIENT_BILL_TYPES = ("11", "41")
@@ -71,7 +71,7 @@ def diagnoses_from_claims(medical_claims: ir.Table, *, payment_year: int) -> ir.
     data_year = payment_year - 1
     claims = medical_claims
     service_date = claims.claim_thru_date.fill_null(claims.service_date)
-    bill_type = claims.bill_type.fill_null("").strip()
+    bill_type = trimmed(claims.bill_type.fill_null(""))
     # Facility type and claim classification: the first two digits of a 3-digit type of bill, or
     # digits 2-3 of the 4-digit form with its leading zero.
     bill_prefix = ibis.ifelse(bill_type.length() == 4, bill_type.substr(1, 2), bill_type.substr(0, 2))
@@ -95,5 +95,5 @@ def diagnoses_from_claims(medical_claims: ir.Table, *, payment_year: int) -> ir.
     eligible_claims = eligible_claims.distinct()
     kept = lines.semi_join(eligible_claims, "claim_id").select("member_id", s.startswith("dx_"))
     long = kept.pivot_longer(s.startswith("dx_"), names_to="dx_position", values_to="dx_code")
-    long = long.filter(long.dx_code.notnull() & (long.dx_code.strip() != ""))
+    long = long.filter(long.dx_code.notnull() & (trimmed(long.dx_code) != ""))
     return long.select("member_id", "dx_code").distinct()

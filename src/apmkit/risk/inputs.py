@@ -13,7 +13,7 @@ import ibis
 import ibis.expr.types as ir
 
 from apmkit.errors import InputFileError
-from apmkit.risk._expr import one_of
+from apmkit.risk._expr import one_of, trimmed
 from apmkit.schemas.canonical import DUAL_STATUS_CODES
 
 PERSON_REQUIRED = ("member_id", "birth_date", "sex", "orec", "ltimcaid", "nemcaid")
@@ -42,7 +42,7 @@ class Conformed:
 def _text(table: ir.Table, name: str) -> ir.StringValue:
     if name not in table.columns:
         return ibis.literal("", type="string")
-    return table[name].cast("string").strip().fill_null("")
+    return trimmed(table[name].cast("string")).fill_null("")
 
 
 def _require_columns(table: ir.Table, required: tuple[str, ...], source_file: str) -> None:
@@ -169,7 +169,7 @@ def conform_persons(raw: ir.Table, *, payment_year: int, source_file: str = "per
 
 def normalize_dx_code(code: ir.StringValue) -> ir.StringValue:
     """Upper case, no dot, no surrounding blanks: the form CMS's mapping tables use."""
-    return code.cast("string").strip().upper().replace(".", "")
+    return trimmed(code.cast("string")).upper().replace(".", "")
 
 
 def conform_diagnoses(raw: ir.Table, persons: ir.Table, *, source_file: str = "diagnoses") -> Conformed:
