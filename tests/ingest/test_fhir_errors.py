@@ -327,14 +327,6 @@ def _paid_by_type(engine: Engine, out: Path) -> dict[str, Decimal]:
 
 
 @pytest.mark.spark
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "ibis compiles strip() for PySpark as TRIM(' \\t\\n\\r\\v\\f' FROM x) and Spark reads '\\v', '\\f' "
-        "as the letters v and f, so apmkit.ingest.conform turns 'snf' into 'sn' on Spark (reported to the "
-        "ingest framework owner); remove this mark once conform trims whitespace another way"
-    ),
-)
 def test_spark_and_duckdb_load_the_same_claims(spark_engine: Engine, duckdb_engine: Engine, tmp_path: Path):
     spark_report = ingest(spark_engine, "fhir", FHIR / "bfd_v2", tmp_path / "spark")
     duck_report = ingest(duckdb_engine, "fhir", FHIR / "bfd_v2", tmp_path / "duck")

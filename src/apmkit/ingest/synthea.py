@@ -35,6 +35,7 @@ import pyarrow as pa
 
 from apmkit.engines import Engine
 from apmkit.errors import InputFileError
+from apmkit.ingest.conform import trim_text
 from apmkit.ingest.pipeline import Staged
 from apmkit.ingest.readers import RECORD, SOURCE_FILE, SOURCE_LINE, Reject, read_delimited
 
@@ -118,9 +119,8 @@ def _find(path: Path) -> dict[str, Path]:
 
 
 def _text(column: ir.Value) -> ir.StringValue:
-    # Not .strip(): ibis compiles it for Spark as TRIM(' \t\n\r\v\f' FROM x), which Spark reads as also
-    # trimming the letters v and f (UUIDs end in f). A regular expression trims whitespace on both engines.
-    return column.cast("string").re_replace(r"^\s+|\s+$", "").nullif("")
+    # trim_text, not .strip(): on Spark ibis' strip() also trims the letters v and f (UUIDs end in f).
+    return trim_text(column.cast("string")).nullif("")
 
 
 def _date_text(column: ir.Value) -> ir.StringValue:
