@@ -159,3 +159,39 @@ def test_score_names_file_line_and_field_of_bad_input(tmp_path: Path) -> None:
     )
     assert isinstance(result.exception, ApmkitError)
     assert "field scoring.mssp.performance_year" in str(result.exception)
+
+
+def test_score_points_scorecard_from_populations(tmp_path: Path) -> None:
+    # Hand-derived from the scorecard rules: CMS165 7/10 = 0.70 is half-way from the 0.60 threshold to the
+    # 0.80 benchmark -> 9 x 0.5 + 0.5 = 5 points; CMS122 (inverse) 2/10 = 0.20 is half-way from 0.30 to
+    # 0.10 -> 5 points; total 10 / 20 = 50 -> gate (40) passed, band 40 -> sharing multiplier 0.5.
+    spec = tmp_path / "quality.yaml"
+    spec.write_text(
+        "measures: [CMS165, CMS122]\n"
+        "scoring:\n  method: points\n  minimum_denominator: 5\n  gate_min_score: 40\n"
+        "  measures:\n"
+        "    - {measure: CMS165, attainment_threshold: 0.60, benchmark: 0.80}\n"
+        "    - {measure: CMS122, attainment_threshold: 0.30, benchmark: 0.10, inverse: true}\n"
+        "  sliding_scale:\n    - {min_score: 40, sharing_multiplier: 0.5}\n    - {min_score: 70, sharing_multiplier: 1}\n"
+    )
+    lines = [
+        "entity_id,measure,patient_id,initial_population,denominator,denominator_exclusion,denominator_exception,numerator"
+    ]
+    for i in range(10):
+        lines.append(f"E1,CMS165,p{i},1,1,0,,{1 if i < 7 else 0}")
+        lines.append(f"E1,CMS122,p{i},1,1,0,,{1 if i < 2 else 0}")
+    lines.append("E1,CMS165,x,1,1,1,,0")  # excluded: not eligible
+    populations = tmp_path / "populations.csv"
+    populations.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "scores.csv"
+    result = runner.invoke(
+        app,
+        ["-q", "quality", "score", "--spec", str(spec), "--populations", str(populations), "--out", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    (row,) = _read(out)
+    assert Decimal(row["quality_score"]) == 50
+    assert row["gate_passed"] == "True"
+    assert Decimal(row["sharing_multiplier"]) == Decimal("0.5")
+    points = {r["measure"]: Decimal(r["points"]) for r in _read(tmp_path / "scores_measures.csv")}
+    assert points == {"CMS165": 5, "CMS122": 5}

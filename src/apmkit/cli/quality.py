@@ -379,7 +379,13 @@ def score_command(
     assert source is not None
     if populations is not None:
         with open_engine() as engine:
-            read = pacsv.read_csv(populations)
+            # Blank population columns (the measure has no such population) must still read as integers.
+            types = {column: pa.int64() for column in POPULATIONS}
+            types.update(entity_id=pa.string(), measure=pa.string(), patient_id=pa.string())
+            try:
+                read = pacsv.read_csv(populations, convert_options=pacsv.ConvertOptions(column_types=types))
+            except (OSError, pa.ArrowInvalid) as exc:
+                raise InputFileError(populations, f"cannot read CSV: {exc}") from exc
             if "entity_id" not in read.column_names or "measure" not in read.column_names:
                 raise InputFileError(populations, "missing column(s) entity_id, measure", line=1)
             table = engine.from_arrow(read)
@@ -410,9 +416,13 @@ def score_command(
                 raise InputFileError(source, "third must be top, middle or bottom", line=line, field="third")
             scores.append(
                 MeasureScore(
-                    row["measure"], eligible, numerator, exact_rate(numerator, eligible), third=third
+                    row["measure"],
+                    eligible,
+                    numerator,
+                    exact_rate(numerator, eligible),
+                    third=third,  # type: ignore[arg-type]
                 )
-            )  # type: ignore[arg-type]
+            )
             baseline = _decimal(source, line, "baseline_rate", row.get("baseline_rate"))
             if baseline is not None:
                 baselines[row["measure"]] = baseline
