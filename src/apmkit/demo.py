@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from importlib.resources import files
 from pathlib import Path
 
 from rich.console import Console
@@ -25,6 +26,17 @@ console = Console()
 
 def step(title: str) -> None:
     console.rule(f"[bold]{title}")
+
+
+def run(*args: str | Path) -> None:
+    """Run an ``apmkit`` command in-process, exactly as a user would type it."""
+    from apmkit.cli.main import app
+
+    argv = ["--quiet", *map(str, args)]
+    console.print(f"[dim]$ apmkit {' '.join(argv[1:])}[/]", highlight=False)
+    code = app(argv, standalone_mode=False)
+    if isinstance(code, int) and code != 0:
+        raise SystemExit(code)
 
 
 def main(members: int = 20_000, out: Path | None = None) -> None:
@@ -47,6 +59,85 @@ def main(members: int = 20_000, out: Path | None = None) -> None:
 
         step("3. data-quality summary")
         print_profile(profile(engine.canonical(canonical_dir)))
+
+    contract = files("apmkit.demo_data") / "contract.yaml"
+    data = canonical_dir
+    step("4. CMS-HCC V28 risk scores (payment year 2026) from the canonical tables")
+    run(
+        "risk",
+        "score",
+        "--model",
+        "V28",
+        "--payment-year",
+        "2026",
+        "--from",
+        data,
+        "--out",
+        out / "risk_scores.csv",
+    )
+
+    step("5. attribution: plurality of primary-care visits by TIN (the contract's attribution section)")
+    run(
+        "attribute",
+        "--contract",
+        contract,
+        "--from",
+        data,
+        "--as-of",
+        "2025-12-31",
+        "--out",
+        out / "attribution.parquet",
+    )
+
+    step("6. benchmark: 2024 baseline PMPM per practice, trended, peer-blended, credibility-weighted")
+    run(
+        "benchmark",
+        "--contract",
+        contract,
+        "--from",
+        data,
+        "--attribution",
+        out / "attribution.parquet",
+        "--out",
+        out / "benchmark",
+    )
+
+    step("7. settlement: shared savings for performance year 2025, every line traced")
+    run(
+        "settle",
+        "--contract",
+        contract,
+        "--from",
+        data,
+        "--period",
+        "2025",
+        "--attribution",
+        out / "attribution.parquet",
+        "--benchmark",
+        out / "benchmark" / "benchmark_entities.parquet",
+        "--out",
+        out / "statement",
+    )
+
+    step("8. quality: CMS122 diabetes HbA1c poor control (inverse measure) for 2025")
+    run(
+        "quality",
+        "evaluate",
+        "--measure",
+        "CMS122",
+        "--period",
+        "2025-01-01..2025-12-31",
+        "--from",
+        data,
+        "--out",
+        out / "cms122_populations.csv",
+    )
+
+    step("9. episodes: CJR lower-extremity joint replacement episodes from the claims")
+    run("episodes", "build", "--from", data, "--definitions", "cjr", "--out", out / "episodes")
+
+    step("10. classification of the contract: HCP-LAN category")
+    run("classify", "lan", contract)
 
     console.rule(f"demo finished in {time.perf_counter() - started:.1f} s; outputs in {out}/")
 
