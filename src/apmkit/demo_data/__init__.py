@@ -1,0 +1,1 @@
+"""Inputs of `make demo` (the demo contract)."""
