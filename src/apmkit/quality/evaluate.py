@@ -200,7 +200,3 @@ def evaluate(
     definition = ECQM_DEFINITIONS[measure]
     full = evaluate_definition(definition, members, clinical, start, end, materialize=materialize)
     return full.select("patient_id", *POPULATIONS, "evidence")
-
-
-def population_columns() -> Sequence[str]:
-    return ("patient_id", *POPULATIONS, "evidence")

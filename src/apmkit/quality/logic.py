@@ -27,14 +27,6 @@ import pyarrow as pa
 
 from apmkit.quality.valuesets import value_set_table
 
-FACT_SCHEMA = {
-    "member_id": "string",
-    "fact": "string",
-    "record_id": "string",
-    "fact_day": "date",
-    "fact_value": "float64",
-}
-
 PERFORMED_EVENT = ("completed",)
 RESULT_STATUSES = ("final", "amended", "corrected")
 ORDER_STATUSES = ("active", "completed")
