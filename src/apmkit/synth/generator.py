@@ -459,7 +459,7 @@ class ChunkGenerator:
                 condition_code,
                 preventive=True,
             )
-            clin.procedure(ids[mammo], mammo_day, ref.SYSTEM_CPT, "77067")
+            clin.mammogram(ids[mammo], mammo_day)
             colo = np.flatnonzero(eligible & (age >= 45) & (age < 76) & (rng.random(count) < 0.09))
             colo_day = when(colo)
             lines.professional(
@@ -1109,6 +1109,8 @@ class _ClinicalBuilder:
         unit="",
         npi=None,
         resource_index=None,
+        value_system="",
+        value_code="",
     ) -> None:
         n = ids.size
         if n == 0:
@@ -1127,12 +1129,25 @@ class _ClinicalBuilder:
                 value=np.full(n, np.nan) if value is None else value.astype(float),
                 unit=np.full(n, unit),
                 npi=np.full(n, "") if npi is None else npi,
+                vsys=np.full(n, value_system),
+                vcode=np.broadcast_to(value_code, (n,)).astype("U24"),
                 component=np.zeros(n, np.int32) if resource_index is None else resource_index,
             )
         )
 
     def encounters(self, ids, day, codes, npi) -> None:
-        self._add("Encounter", ids, day, ref.SYSTEM_CPT, codes, status="finished", npi=npi)
+        # Level II HCPCS codes (G0438/G0439) belong to the HCPCS system, CPT codes to CPT.
+        for is_hcpcs, system in ((False, ref.SYSTEM_CPT), (True, ref.SYSTEM_HCPCS)):
+            chosen = np.char.startswith(codes.astype(str), "G") == is_hcpcs
+            self._add(
+                "Encounter",
+                ids[chosen],
+                day[chosen],
+                system,
+                codes[chosen],
+                status="finished",
+                npi=npi[chosen],
+            )
 
     def blood_pressure(self, rng, ids, day, frailty) -> None:
         systolic = np.round(rng.normal(134 + 4 * frailty, 14)).clip(90, 210)
@@ -1166,17 +1181,24 @@ class _ClinicalBuilder:
         )
 
     def depression_screen(self, rng, ids, day) -> None:
-        scores = np.minimum(27, rng.negative_binomial(1.2, 0.25, ids.size))
+        """Adult depression screening (LOINC 73832-8) with a SNOMED negative/positive result."""
+        positive = rng.random(ids.size) < 0.12
+        result = np.where(
+            positive, ref.SNOMED_DEPRESSION_SCREEN_POSITIVE, ref.SNOMED_DEPRESSION_SCREEN_NEGATIVE
+        )
         self._add(
             "Observation",
             ids,
             day,
             ref.SYSTEM_LOINC,
-            ref.LOINC_PHQ9,
+            ref.LOINC_ADULT_DEPRESSION_SCREENING,
             category="survey",
-            value=scores,
-            unit="{score}",
+            value_system=ref.SYSTEM_SNOMED,
+            value_code=result,
         )
+
+    def mammogram(self, ids, day) -> None:
+        self._add("Observation", ids, day, ref.SYSTEM_LOINC, ref.LOINC_MAMMOGRAPHY, category="imaging")
 
     def procedure(self, ids, day, system, code) -> None:
         self._add("Procedure", ids, day, system, code, status="completed")
@@ -1216,6 +1238,8 @@ class _ClinicalBuilder:
             "component_code": _strings(col["ccode"], blank(col["ccode"])),
             "value_numeric": pa.array(value, pa.float64(), mask=np.isnan(value)),
             "value_unit": _strings(col["unit"], blank(col["unit"])),
+            "value_code_system": _strings(col["vsys"], blank(col["vsys"])),
+            "value_code": _strings(col["vcode"], blank(col["vcode"])),
             "effective_start": pa.array(when, pa.timestamp("us")),
             "effective_end": pa.array(when, pa.timestamp("us")),
             "performer_npi": _strings(col["npi"], blank(col["npi"])),
