@@ -156,7 +156,10 @@ def register(app: typer.Typer) -> None:
                     persons_t = persons_from_members(
                         tables.members, tables.enrollment, payment_year=payment_year
                     )
-                    diagnoses_t = diagnoses_from_claims(tables.medical_claims, payment_year=payment_year)
+                    # Extracted once: it is counted here and read again by the scoring.
+                    diagnoses_t = engine.materialize(
+                        diagnoses_from_claims(tables.medical_claims, payment_year=payment_year)
+                    )
                     persons_name, diagnoses_name = "members", "medical_claims"
                     persons_read = engine.count(persons_t)
                     diagnoses_read = engine.count(diagnoses_t)

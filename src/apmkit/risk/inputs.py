@@ -132,7 +132,8 @@ def conform_persons(raw: ir.Table, *, payment_year: int, source_file: str = "per
         value, invalid = flag(name)
         flags[name] = value
         checks.append((name, invalid, "must be 0 or 1"))
-    any_failed, field, reason = _combine(checks)
+    # Each rule is a boolean column; reasons are spelled out for the failing rows only.
+    failed_rules = {f"_rule_{i}": failed.fill_null(True) for i, (_, failed, _) in enumerate(checks)}
     typed = raw.mutate(
         member_id=member_id,
         birth_date=birth,
@@ -141,19 +142,15 @@ def conform_persons(raw: ir.Table, *, payment_year: int, source_file: str = "per
         dual_status_code=dual,
         **flags,
         source_line=_line(raw),
-        _failed=any_failed,
-        _field=field,
-        _reason=reason,
+        **failed_rules,
     )
     # Every copy of a repeated member_id is rejected: which row is right cannot be known.
     copies = typed.member_id.count().over(group_by=typed.member_id)
-    duplicate = (typed.member_id != "") & (copies > 1)
-    typed = typed.mutate(
-        _failed=typed._failed | duplicate,
-        _field=ibis.ifelse(typed._failed, typed._field, "member_id"),
-        _reason=typed._reason + ibis.ifelse(duplicate, "member_id: appears more than once; ", ""),
-    )
-    valid = typed.filter(~typed._failed).select(
+    duplicate_rule = f"_rule_{len(checks)}"
+    typed = typed.mutate(**{duplicate_rule: (typed.member_id != "") & (copies > 1)})
+    rules = [*checks, ("member_id", ibis.literal(True), "appears more than once")]
+    any_failed = ibis.or_(*[typed[f"_rule_{i}"] for i in range(len(rules))])
+    valid = typed.filter(~any_failed).select(
         "member_id",
         "birth_date",
         "sex",
@@ -163,7 +160,10 @@ def conform_persons(raw: ir.Table, *, payment_year: int, source_file: str = "per
         "dual_status_code",
         *PERSON_OPTIONAL[1:],
     )
-    rejects = _reject_rows(typed.filter(typed._failed), "persons", source_file)
+    failed = typed.filter(any_failed)
+    spelled = [(field, failed[f"_rule_{i}"], message) for i, (field, _, message) in enumerate(rules)]
+    _, field, reason = _combine(spelled)
+    rejects = _reject_rows(failed.mutate(_field=field, _reason=reason), "persons", source_file)
     return Conformed(valid=valid, rejects=rejects)
 
 

@@ -235,7 +235,7 @@ def score_model(
         CMS-HCC model and payment year.
     materialize
         Called on the intermediate tables that several later steps read (demographics, mapped
-        CCs, kept HCCs, terms). SQL engines do not share repeated subqueries, so on large inputs
+        CCs, kept HCCs). SQL engines do not share repeated subqueries, so on large inputs
         pass ``engine.materialize`` to compute each once; the default keeps one lazy expression.
 
     Returns
@@ -249,7 +249,9 @@ def score_model(
 
     mapped = stage(condition_categories(diagnoses, people, tables))
     present = _conditional_hccs(mapped.select("member_id", "cc").distinct(), tables)
-    kept, dropped = _impose_hierarchies(stage(present), tables)
+    kept, dropped = _impose_hierarchies(present, tables)
+    # Kept HCCs feed the interactions, the count and the terms; terms are read once by the scores
+    # (and once more only if explanations are asked for), so they stay lazy.
     kept = stage(kept)
 
     group_members = tables.table("group_members")
@@ -283,7 +285,6 @@ def score_model(
         term(interactions, interactions.interaction, "interaction"),
         term(counts, count_variable, "count"),
     )
-    terms = stage(terms)
 
     coefficients = tables.table("coefficients")
     # One pass over the terms: the nine segment sums and both lists in a single aggregation. The

@@ -148,7 +148,7 @@ PAYMENT_YEAR_BLENDS: dict[int, tuple[tuple[HccModel, Decimal], ...]] = {
 
 
 def _rows(name: str) -> Iterator[dict[str, str]]:
-    with resources.files("apmkit.risk.data").joinpath(name).open(encoding="utf-8", newline="") as handle:
+    with resources.files("apmkit.risk.data").joinpath(name).open("r", encoding="utf-8") as handle:
         yield from csv.DictReader(handle)
 
 

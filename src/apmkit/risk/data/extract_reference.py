@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import sys
 from collections import defaultdict
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -47,7 +48,7 @@ def _read(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def _write(name: str, header: list[str], rows: list[list[object]]) -> None:
+def _write(name: str, header: list[str], rows: Sequence[Sequence[object]]) -> None:
     with (HERE / name).open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(header)
