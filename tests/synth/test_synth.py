@@ -78,4 +78,4 @@ def test_population_mix_and_utilization_are_medicare_like(engine, population):
     assert top > 0.05
     clinical = tables.clinical
     codes = set(engine.to_arrow(clinical.code.name("c").as_table().distinct()).column("c").to_pylist())
-    assert {"4548-4", "85354-9", "77067", "45378"} <= codes
+    assert {"4548-4", "85354-9", "24606-6", "45378", "73832-8"} <= codes
