@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from risk_cases import birth_date_for_age
 
-from apmkit.risk import RiskAdjustmentSpec, payment_scores, score
+from apmkit.risk import RiskAdjustmentSpec, cms_payment_spec, payment_scores, score
 
 MALE_70 = {"birth_date": birth_date_for_age(70, 2026), "sex": "M", "orec": "0", "ltimcaid": 0, "nemcaid": 0}
 FEMALE_71 = {"birth_date": birth_date_for_age(71, 2026), "sex": "F", "orec": "0", "ltimcaid": 0, "nemcaid": 0}
@@ -144,6 +144,8 @@ def test_blended_payment_score_weights_each_models_normalized_score(engine, buil
     row = engine.to_arrow(payment_scores(persons, diagnoses, spec)).to_pylist()[0]
     assert (row["raw_V24"], row["raw_V28"]) == (Decimal("1.148"), Decimal("1.034"))
     assert row["payment_score"] == Decimal("0.949")
+    # The PY2024 CMS payment spec is exactly this blend (methodology.md §7 figures).
+    assert cms_payment_spec(2024) == spec
 
 
 def test_age_is_taken_on_february_first_of_the_payment_year(engine, build_tables):

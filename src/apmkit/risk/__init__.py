@@ -1,6 +1,6 @@
 """CMS-HCC risk adjustment (V24, V28) as ibis expressions over whole populations."""
 
-from apmkit.risk.scoring import RiskScores, payment_scores, score
+from apmkit.risk.scoring import RiskScores, cms_payment_spec, payment_scores, score
 from apmkit.risk.spec import BlendComponent, HccModel, RiskAdjustmentSpec, RiskScoreGrowthCap
 
 __all__ = [
@@ -9,6 +9,7 @@ __all__ = [
     "RiskAdjustmentSpec",
     "RiskScoreGrowthCap",
     "RiskScores",
+    "cms_payment_spec",
     "payment_scores",
     "score",
 ]

@@ -195,3 +195,27 @@ def payment_scores(persons: ir.Table, diagnoses: ir.Table, spec: RiskAdjustmentS
         combined = apply_coding_adjustment(combined, spec.coding_intensity_adjustment)
     keep = ["member_id", "segment", *[f"raw_{c.model.value}" for c in spec.components]]
     return table.select(*keep, payment_score=from_thousandths(combined))
+
+
+def cms_payment_spec(payment_year: int) -> RiskAdjustmentSpec:
+    """The MA payment spec CMS announced for ``payment_year``: model blend, normalization, 5.9% coding.
+
+    Normalization factors after 2024 are third-party figures not yet checked against CMS's Rate
+    Announcements (``apmkit.risk.reference.NORMALIZATION_FACTORS``); check them before paying on them.
+    """
+    from apmkit.risk.reference import MA_CODING_INTENSITY, PAYMENT_YEAR_BLENDS, normalization_factor
+    from apmkit.risk.spec import BlendComponent
+
+    check_payment_year(payment_year)
+    blend = tuple(
+        BlendComponent(
+            model=model, weight=weight, normalization_factor=normalization_factor(model, payment_year)
+        )
+        for model, weight in PAYMENT_YEAR_BLENDS[payment_year]
+    )
+    return RiskAdjustmentSpec(
+        model=blend[-1].model,
+        payment_year=payment_year,
+        blend=blend,
+        coding_intensity_adjustment=MA_CODING_INTENSITY,
+    )
