@@ -9,6 +9,7 @@ import ibis.expr.types as ir
 
 from apmkit.attribution.spec import EligibilitySpec
 from apmkit.attribution.windows import Window, month_start
+from apmkit.portable import trim_text
 
 US_STATES_AND_TERRITORIES = [
     "AL",
@@ -137,7 +138,7 @@ def eligibility(
         current = enr.filter((enr.month == at) & qualifying).select(_c_member=enr.member_id).distinct()
     universe = member_universe(members, enrollment)
     people = members.select(
-        _m_member=members.member_id, _death=members.death_date, _state=members.state_code.strip().upper()
+        _m_member=members.member_id, _death=members.death_date, _state=trim_text(members.state_code).upper()
     )
     t = universe.left_join(months, universe.member_id == months.member_id).select(
         universe.member_id, months._months, months._qualifying, months._ma, months._partial

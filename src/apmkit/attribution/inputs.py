@@ -13,6 +13,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
+from apmkit.portable import trim_text
 from apmkit.schemas.canonical import NPI_PATTERN, TIN_PATTERN
 from apmkit.schemas.model import Column, TableSchema, columns
 
@@ -89,7 +90,7 @@ def conform_input(raw: ir.Table, schema: TableSchema, input_name: str) -> tuple[
             typed[column.name] = raw[column.name].cast(column.ibis_type)
             continue
         if column.name in raw.columns:
-            text = raw[column.name].cast("string").strip()
+            text = trim_text(raw[column.name].cast("string"))
             text = ibis.ifelse(text == "", ibis.null("string"), text)
         else:
             text = ibis.null("string")

@@ -12,6 +12,7 @@ from apmkit.attribution.spec import CodeLists
 from apmkit.attribution.windows import Window
 from apmkit.errors import ConfigurationError
 from apmkit.money import to_cents
+from apmkit.portable import trim_text
 
 SNF_POS = "31"
 HOME_POS = "12"
@@ -125,7 +126,7 @@ def qualifying_lines(
         _p_is_pc=providers.is_primary_care,
     )
     joined = scoped.left_join(prov, scoped.rendering_npi == prov._p_npi)
-    line_specialty = joined.rendering_specialty.strip()
+    line_specialty = trim_text(joined.rendering_specialty)
     specialty = ibis.ifelse(line_specialty == "", ibis.null("string"), line_specialty).fill_null(
         joined._p_specialty
     )

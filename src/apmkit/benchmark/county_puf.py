@@ -13,6 +13,7 @@ import ibis
 import ibis.expr.types as ir
 
 from apmkit.errors import InputFileError
+from apmkit.portable import trim_text
 
 PUF_TYPE_LABELS = {
     "esrd": "ESRD",
@@ -60,12 +61,12 @@ def conform_county_puf(raw: ir.Table, source_file: str) -> tuple[ir.Table, ir.Ta
     missing = [c for c in required_columns() if c not in raw.columns]
     if missing:
         raise InputFileError(source_file, "not a county FFS benchmark PUF: missing column", field=missing[0])
-    county_code = raw["State ID"].strip().lpad(2, "0") + raw["County ID"].strip().lpad(3, "0")
+    county_code = trim_text(raw["State ID"]).lpad(2, "0") + trim_text(raw["County ID"]).lpad(3, "0")
     parts = []
     rejects = []
     for kind, label in PUF_TYPE_LABELS.items():
         names = puf_columns(label)
-        values = {key: raw[col].strip() for key, col in names.items()}
+        values = {key: trim_text(raw[col]) for key, col in names.items()}
         numbers = {
             "per_capita": values["per_capita"].try_cast("decimal(18, 2)"),
             "risk_score": values["risk_score"].try_cast("decimal(12, 5)"),
@@ -73,12 +74,12 @@ def conform_county_puf(raw: ir.Table, source_file: str) -> tuple[ir.Table, ir.Ta
         }
         suppressed = ibis.or_(*[values[key].isin(SUPPRESSED) for key in names])
         complete = ibis.and_(*[numbers[key].notnull() for key in names])
-        year = raw["Year"].strip().try_cast("int32")
+        year = trim_text(raw["Year"]).try_cast("int32")
         part = raw.filter(complete, year.notnull()).select(
             year=year,
             county_code=county_code,
-            state_name=raw["State Name"].strip(),
-            county_name=raw["County Name"].strip(),
+            state_name=trim_text(raw["State Name"]),
+            county_name=trim_text(raw["County Name"]),
             enrollment_type=ibis.literal(kind),
             **numbers,
         )

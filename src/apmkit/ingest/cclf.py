@@ -39,10 +39,10 @@ import pyarrow.compute as pc
 
 from apmkit.engines import Engine
 from apmkit.errors import InputFileError
-from apmkit.ingest.conform import trim_text
 from apmkit.ingest.pipeline import Staged, union_raw
 from apmkit.ingest.readers import RECORD, SOURCE_FILE, SOURCE_LINE, Reject, read_lines
 from apmkit.ingest.report import Check
+from apmkit.portable import trim_text
 
 FORMAT = "cclf"
 PAYER = "medicare"

@@ -33,9 +33,9 @@ import pyarrow.csv as pcsv
 
 from apmkit.engines import Engine
 from apmkit.errors import InputFileError
-from apmkit.ingest.conform import trim_text
 from apmkit.ingest.pipeline import Staged, union_raw
 from apmkit.ingest.readers import RECORD, SOURCE_FILE, SOURCE_LINE, RawRecords, Reject, read_delimited
+from apmkit.portable import trim_text
 
 FORMAT = "ccw-rif"
 PAYER = "medicare"

@@ -24,6 +24,7 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from apmkit.ingest.readers import RECORD, SOURCE_FILE, SOURCE_LINE
+from apmkit.portable import trim_text
 from apmkit.schemas import QUARANTINE, Column, TableSchema
 
 _TRUE = ("true", "t", "1", "y", "yes")
@@ -39,17 +40,6 @@ class Conformed:
 
     loaded: ibis.Table
     quarantined: ibis.Table
-
-
-# Blanks around a value, as real characters: no backslash escapes, because Spark SQL drops the backslash of
-# escapes it does not know (ibis compiles str.strip() to TRIM(' \t\n\r\v\f' FROM x), which on Spark also
-# trims the letters v and f: "void" became "oid").
-_EDGE_BLANKS = "^[ \t\r\n]+|[ \t\r\n]+$"
-
-
-def trim_text(text: ir.StringValue) -> ir.StringValue:
-    """``text`` without surrounding blanks, identically on DuckDB and Spark."""
-    return text.re_replace(_EDGE_BLANKS, "")
 
 
 def _decimal_pattern(scale: int) -> str:

@@ -35,9 +35,9 @@ import pyarrow as pa
 
 from apmkit.engines import Engine
 from apmkit.errors import InputFileError
-from apmkit.ingest.conform import trim_text
 from apmkit.ingest.pipeline import Staged
 from apmkit.ingest.readers import RECORD, SOURCE_FILE, SOURCE_LINE, Reject, read_delimited
+from apmkit.portable import trim_text
 
 FORMAT = "synthea"
 SNOMED = "http://snomed.info/sct"
