@@ -23,7 +23,8 @@ from apmkit.engines import Engine
 class CliState:
     engine_name: str = "duckdb"
     quiet: bool = False
-    console: Console = field(default_factory=lambda: Console(stderr=True))
+    # soft_wrap: messages (paths, reasons) stay on one line even when stderr is not a terminal
+    console: Console = field(default_factory=lambda: Console(stderr=True, soft_wrap=True))
 
 
 state = CliState()

@@ -62,7 +62,7 @@ def run() -> None:
     try:
         code = app(standalone_mode=False)  # returns the exit code of a typer.Exit raised by a command
     except ApmkitError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
+        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {exc}", highlight=False)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
