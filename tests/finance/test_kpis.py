@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 from apmkit.engines import Engine
 from apmkit.finance.kpis import ar_aging, days_in_ar, denials_by_reason, kpis
-from apmkit.finance.loaders import load_billing, load_ledger
 from apmkit.finance.schemas import BILLING
+from apmkit.ingest.practice_finance import load_billing, load_ledger
 
 FIN = Path(__file__).parent.parent / "fixtures" / "finance"
 
@@ -214,7 +214,7 @@ def test_spark_parity(spark_engine: Engine, duckdb_engine: Engine) -> None:
 def test_visit_counts_replace_claim_counts(engine: Engine, loaded: tuple[Any, Any]) -> None:
     """Visits 10 (Jan) + 5 (Feb) + 15 (Mar) = 30: cost per visit 380 / 30 = 12.667 -> 12.67; January 300 / 10 =
     30.00; location North 50 / 5 = 10.00."""
-    from apmkit.finance.loaders import load_visits
+    from apmkit.ingest.practice_finance import load_visits
 
     bill, book = loaded
     visits = load_visits(engine, [FIN / "visits_example.csv"]).table

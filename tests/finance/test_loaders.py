@@ -10,8 +10,8 @@ import pytest
 
 from apmkit.engines import Engine
 from apmkit.errors import InputFileError
-from apmkit.finance.loaders import load_835, load_billing, load_billing_files, load_ledger
-from apmkit.finance.x12_835 import read_835
+from apmkit.ingest.practice_finance import load_835, load_billing, load_billing_files, load_ledger
+from apmkit.ingest.x12_835 import read_835
 
 FIN = Path(__file__).parent.parent / "fixtures" / "finance"
 

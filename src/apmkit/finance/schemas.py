@@ -1,6 +1,6 @@
 """Tables of practice finance: general-ledger entries, billing/remittance lines, and 835 adjustments.
 
-Files are conformed to these schemas by :mod:`apmkit.finance.loaders` (bad rows go to quarantine with file, line,
+Files are conformed to these schemas by :mod:`apmkit.ingest.practice_finance` (bad rows go to quarantine with file, line,
 field and reason, like every other apmkit loader); the KPIs of :mod:`apmkit.finance.kpis` read them.
 """
 

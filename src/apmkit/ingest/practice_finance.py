@@ -1,7 +1,7 @@
 """Practice-finance loaders: general-ledger/P&L CSV, billing/remittance CSV and X12 835 ERA files.
 
 This is finance's format layer (like :mod:`apmkit.ingest`): files are read with
-:func:`apmkit.ingest.readers.read_delimited` or :func:`apmkit.finance.x12_835.read_835`, handed to the engine as
+:func:`apmkit.ingest.readers.read_delimited` or :func:`apmkit.ingest.x12_835.read_835`, handed to the engine as
 Arrow, and conformed to :mod:`apmkit.finance.schemas` with :func:`apmkit.ingest.conform.conform`. Rows that
 break a rule go to quarantine with file, line, field and every reason; counts reconcile (read = loaded +
 rejected).
@@ -19,9 +19,9 @@ import pyarrow as pa
 
 from apmkit.engines import Engine
 from apmkit.finance.schemas import BILLING, LEDGER, PROVIDER_ADJUSTMENTS, REMIT_ADJUSTMENTS, VISITS
-from apmkit.finance.x12_835 import read_835
 from apmkit.ingest.conform import conform
 from apmkit.ingest.readers import RECORD, SOURCE_FILE, SOURCE_LINE, Reject, read_delimited, rejects_to_arrow
+from apmkit.ingest.x12_835 import read_835
 from apmkit.schemas import QUARANTINE, TableSchema
 
 
