@@ -287,10 +287,30 @@ def score_model(
     )
 
     coefficients = tables.table("coefficients")
-    # One pass over the terms: the nine segment sums and both lists in a single aggregation. The
-    # lists are concatenated unordered and sorted afterwards: ordered aggregates (and aggregating
-    # string arrays) were 5-10x slower on DuckDB than a string concatenation plus a per-row sort.
-    weighted = terms.left_join(coefficients, "variable").select(
+    # Every person has exactly one age/sex cell and one new-enrollee cell: those are looked up by a
+    # join per person, so only the disease terms (and the rare demographic flags) go through the
+    # per-member aggregation, the costliest step of a large run.
+    cell = coefficients.select(
+        cell=coefficients.variable, **{f"cell_{s}": coefficients[s] for s in SEGMENT_COLUMNS}
+    )
+    ne_cell = coefficients.select(
+        ne_cell=coefficients.variable, **{f"ne_{s}": coefficients[s] for s in SEGMENT_COLUMNS}
+    )
+    other_terms = ibis.union(
+        term(people.filter(people.orig_disabled), ibis.literal("ORIGDS"), "demographic"),
+        term(
+            people.filter(people.orig_disabled),
+            ibis.ifelse(people.sex == "F", "OriginallyDisabled_Female", "OriginallyDisabled_Male"),
+            "demographic",
+        ),
+        term(people.filter(people.ltimcaid), ibis.literal("LTIMCAID"), "demographic"),
+        term(kept, "HCC" + kept.cc.cast("string"), "hcc"),
+        term(interactions, interactions.interaction, "interaction"),
+        term(counts, count_variable, "count"),
+    )
+    # The lists are concatenated unordered and sorted afterwards: ordered aggregates (and
+    # aggregating string arrays) were 5-10x slower on DuckDB than a concatenation plus a per-row sort.
+    weighted = other_terms.left_join(coefficients, "variable").select(
         "member_id", "kind", "variable", *SEGMENT_COLUMNS
     )
     is_hcc = weighted.kind == "hcc"
@@ -302,11 +322,31 @@ def score_model(
     summary = weighted.group_by("member_id").aggregate(
         hccs=listed(is_hcc),
         interactions=listed(is_interaction),
-        **{s: weighted[s].sum() for s in SEGMENT_COLUMNS},
+        **{f"terms_{s}": weighted[s].sum() for s in SEGMENT_COLUMNS},
     )
+    summary = summary.rename(summary_member_id="member_id")
 
-    base = people.select("member_id", "segment")
-    joined = base.left_join(summary, "member_id").drop("member_id_right")
+    base = people.select("member_id", "segment", "cell", "ne_cell")
+    joined = (
+        base.left_join(cell, "cell")
+        .left_join(ne_cell, "ne_cell")
+        .left_join(summary, base.member_id == summary.summary_member_id)
+        .select(
+            "member_id",
+            "segment",
+            "hccs",
+            "interactions",
+            *[f"{prefix}_{s}" for prefix in ("cell", "ne", "terms") for s in SEGMENT_COLUMNS],
+        )
+    )
+    joined = joined.mutate(
+        **{
+            s: joined[f"cell_{s}"].fill_null(0)
+            + joined[f"ne_{s}"].fill_null(0)
+            + joined[f"terms_{s}"].fill_null(0)
+            for s in SEGMENT_COLUMNS
+        }
+    )
     thousandths = {s: joined[s].fill_null(0) for s in SEGMENT_COLUMNS}
     chosen = ibis.cases(
         *[(joined.segment == s, thousandths[s]) for s in SEGMENT_COLUMNS], else_=ibis.null("int64")
