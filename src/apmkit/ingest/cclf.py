@@ -39,6 +39,7 @@ import pyarrow.compute as pc
 
 from apmkit.engines import Engine
 from apmkit.errors import InputFileError
+from apmkit.ingest.codes import INSTITUTIONAL_CLAIM_TYPES
 from apmkit.ingest.pipeline import Staged, union_raw
 from apmkit.ingest.readers import RECORD, SOURCE_FILE, SOURCE_LINE, Reject, read_lines
 from apmkit.ingest.report import Check
@@ -48,16 +49,6 @@ FORMAT = "cclf"
 PAYER = "medicare"
 LINE_OF_BUSINESS = "medicare_ffs"
 
-# CLM_TYPE_CD values (IP v38 Table 14 element 5; Tables 18-19 for Part B).
-INSTITUTIONAL_CLAIM_TYPES = {
-    "10": "hha",
-    "20": "snf",
-    "30": "snf",
-    "40": "outpatient",
-    "50": "hospice",
-    "60": "inpatient",
-    "61": "inpatient",
-}
 PROFESSIONAL_CLAIM_TYPES = {"71": "professional", "72": "professional"}
 DME_CLAIM_TYPES = {"81": "dme", "82": "dme"}
 ADJUSTMENT_TYPES = {"0": "original", "1": "void", "2": "adjustment"}

@@ -33,6 +33,7 @@ import pyarrow.csv as pcsv
 
 from apmkit.engines import Engine
 from apmkit.errors import InputFileError
+from apmkit.ingest.codes import NCH_CLAIM_TYPES
 from apmkit.ingest.pipeline import Staged, union_raw
 from apmkit.ingest.readers import RECORD, SOURCE_FILE, SOURCE_LINE, RawRecords, Reject, read_delimited
 from apmkit.portable import trim_text
@@ -41,20 +42,6 @@ FORMAT = "ccw-rif"
 PAYER = "medicare"
 SUFFIXES = (".csv", ".txt", ".dat", ".rif")
 
-# NCH_CLM_TYPE_CD (CCW data dictionary).
-CLAIM_TYPES = {
-    "10": "hha",
-    "20": "snf",
-    "30": "snf",
-    "40": "outpatient",
-    "50": "hospice",
-    "60": "inpatient",
-    "61": "inpatient",
-    "71": "professional",
-    "72": "professional",
-    "81": "dme",
-    "82": "dme",
-}
 INSTITUTIONAL = ("hha", "snf", "outpatient", "hospice", "inpatient")
 SEX_CODES = {"0": "U", "1": "M", "2": "F"}
 MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEPT", "OCT", "NOV", "DEC")
@@ -531,7 +518,7 @@ def _member_xref(table: ibis.Table) -> ibis.Table:
 
 # ---- claims -------------------------------------------------------------------------------------------
 def _claims(engine: Engine, table: ibis.Table) -> ibis.Table:
-    claim_type = _code(_col(table, "NCH_CLM_TYPE_CD"), CLAIM_TYPES)
+    claim_type = _code(_col(table, "NCH_CLM_TYPE_CD"), NCH_CLAIM_TYPES)
     institutional = claim_type.isin(INSTITUTIONAL)
     line_number = _col(table, "CLM_LINE_NUM", "LINE_NUM")
     first_line = (

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from apmkit.ingest.codes import NCH_CLAIM_TYPES
 from apmkit.ingest.fhir_common import (
     NPI_SYSTEM,
     Json,
@@ -55,20 +56,6 @@ _EOB_TYPES = {
     "HOSPICE": "hospice",
     "DME": "dme",
     "PDE": PHARMACY,
-}
-# NCH claim type codes (CCW codebook, NCH_CLM_TYPE_CD).
-_NCH_TYPES = {
-    "10": "hha",
-    "20": "snf",
-    "30": "snf",
-    "40": "outpatient",
-    "50": "hospice",
-    "60": "inpatient",
-    "61": "inpatient",
-    "71": "professional",
-    "72": "professional",
-    "81": "dme",
-    "82": "dme",
 }
 _CARIN_TYPES = {
     "professional": "professional",
@@ -147,7 +134,7 @@ def claim_type(eob: Json) -> str:
         return _EOB_TYPES.get(eob_type.upper(), eob_type)
     nch = first_system_code(concept, "nch_clm_type_cd")
     if nch:
-        return _NCH_TYPES.get(nch, f"nch type {nch}")
+        return NCH_CLAIM_TYPES.get(nch, f"nch type {nch}")
     carin = first_system_code(concept, "CodeSystem/claim-type")
     if carin == "institutional":
         sub = first_code(eob.get("subType")) or ""
