@@ -177,7 +177,8 @@ def conform_diagnoses(raw: ir.Table, persons: ir.Table, *, source_file: str = "d
 
     Codes that are well formed but map to no HCC are valid (most diagnoses carry no HCC).
 
-    ``valid`` holds the rows with a well-formed code and a member id; rows of members missing from
+    ``valid`` holds the rows with a member id (malformed codes stay in it: they are reported in
+    ``rejects`` and can never map to an HCC); rows of members missing from
     ``persons`` are reported in ``rejects`` but left in ``valid``, because scoring joins diagnoses to
     persons anyway, and a join of every diagnosis to the persons table is the costliest step of a
     large run. Codes are normalized and checked once per distinct code, not once per row.
@@ -197,7 +198,10 @@ def conform_diagnoses(raw: ir.Table, persons: ir.Table, *, source_file: str = "d
     keyed = rows.mutate(code_key=rows.raw_dx_code.fill_null(""))
     codes = codes.mutate(code_key=codes.code_key.fill_null(""))
     typed = keyed.join(codes, "code_key")
-    valid = typed.filter((typed.member_id != "") & typed.well_formed).select("member_id", "dx_code")
+    # Malformed codes are rejected below but not filtered here: they can never match the HCC mapping,
+    # and DuckDB pushes a filter on the per-code check below the DISTINCT, evaluating the regex once
+    # per row instead of once per code (2.3 s of 3.1 s on 8M diagnoses).
+    valid = typed.filter(typed.member_id != "").select("member_id", "dx_code")
 
     known = persons.select(known_member_id=persons.member_id).distinct()
     checked = typed.left_join(known, typed.member_id == known.known_member_id)

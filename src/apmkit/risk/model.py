@@ -162,8 +162,8 @@ def condition_categories(diagnoses: ir.Table, people: ir.Table, tables: ModelTab
     Returns one row per (member_id, cc, dx_code) that survives the edits.
     """
     mapping = tables.table("dx_to_cc")
-    # Join before de-duplicating: most codes carry no HCC, so the distinct runs on far fewer rows.
-    mapped = diagnoses.join(mapping, "dx_code").select("member_id", "dx_code", "cc").distinct()
+    # Repeated diagnoses are removed once, after the edits (one distinct, on mapped rows only).
+    mapped = diagnoses.join(mapping, "dx_code").select("member_id", "dx_code", "cc")
     who = people.select("member_id", "age", "sex_code")
     edits = tables.table("edits")
     with_edit = mapped.join(who, "member_id").left_join(edits, "dx_code").drop("dx_code_right")
