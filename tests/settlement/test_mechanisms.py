@@ -308,3 +308,28 @@ def test_every_line_names_formula_source_and_clause() -> None:
         if line.component_id not in ("inputs", "total"):
             assert line.clause.startswith("components[")
     assert [line.sequence for line in statement.lines] == list(range(1, len(statement.lines) + 1))
+
+
+def test_shared_savings_statement_lines_carry_their_units() -> None:
+    """Amounts are USD and rates are rates: "Generated savings/losses" was once shown as a percent."""
+    statement = one(
+        contract(
+            {
+                "id": "ss",
+                "type": "shared_savings",
+                "terms": {
+                    "sided": "one_sided",
+                    "minimum_savings_rate": {"kind": "fixed", "rate": "0.02"},
+                    "sharing_basis": "first_dollar",
+                    "max_sharing_rate": "0.5",
+                },
+            }
+        ),
+        benchmark=D("1000000"),
+        expenditure=D("900000"),
+        population=5000,
+    )
+    units = {line.label: line.unit for line in statement.lines if line.component_id == "ss"}
+    assert units["Generated savings/losses"] == "USD"
+    assert units["Earned shared savings"] == "USD"
+    assert units["Savings rate"] == "rate" and units["Final sharing rate"] == "rate"

@@ -154,7 +154,7 @@ def compute_shared_savings_component(
         raise MissingInputError(f"{where}: component {comp.id!r}: {exc}") from exc
     for step in result.trace:
         numeric = step.value if isinstance(step.value, Decimal) else None
-        unit: Unit = "rate" if "rate" in step.label.lower() else "USD"
+        unit: Unit = step.unit
         if step.label == "Net settlement":
             continue
         out.add(

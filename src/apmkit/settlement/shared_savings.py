@@ -284,6 +284,7 @@ class TraceLine(_Frozen):
     inputs: dict[str, str]
     value: Decimal | str
     rule: str = ""
+    unit: Literal["USD", "rate"] = "USD"
 
 
 class SharedSavingsResult(_Frozen):
@@ -491,6 +492,7 @@ def _compute(terms: SharedSavingsTerms, inputs: SharedSavingsInputs) -> SharedSa
     trace.append(
         TraceLine(
             label="Savings rate",
+            unit="rate",
             formula="(benchmark − expenditure) / benchmark",
             inputs={"benchmark": str(benchmark), "expenditure": str(expenditure)},
             value=savings_rate,
@@ -502,6 +504,7 @@ def _compute(terms: SharedSavingsTerms, inputs: SharedSavingsInputs) -> SharedSa
     trace.append(
         TraceLine(
             label="Minimum savings rate",
+            unit="rate",
             formula=_rate_formula(terms.minimum_savings_rate),
             inputs={"assigned_population": str(population)},
             value=msr,
@@ -516,6 +519,7 @@ def _compute(terms: SharedSavingsTerms, inputs: SharedSavingsInputs) -> SharedSa
         trace.append(
             TraceLine(
                 label="Minimum loss rate",
+                unit="rate",
                 formula=_rate_formula(mlr_terms)
                 + ("" if terms.minimum_loss_rate else " (symmetric: equals the MSR)"),
                 inputs={"assigned_population": str(population)},
@@ -566,6 +570,7 @@ def _compute(terms: SharedSavingsTerms, inputs: SharedSavingsInputs) -> SharedSa
     trace.append(
         TraceLine(
             label="Final sharing rate",
+            unit="rate",
             formula=rate_formula,
             inputs={
                 "max_sharing_rate": str(terms.max_sharing_rate),
@@ -634,6 +639,7 @@ def _compute(terms: SharedSavingsTerms, inputs: SharedSavingsInputs) -> SharedSa
         trace.append(
             TraceLine(
                 label="Shared loss rate",
+                unit="rate",
                 formula=loss_formula,
                 inputs={"final_sharing_rate": str(final_rate), "quality_score": str(inputs.quality_score)},
                 value=loss_rate,
