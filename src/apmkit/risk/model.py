@@ -260,8 +260,10 @@ def score_model(
     factors = hcc_factors.union(disabled_factor).distinct()
     interaction_factors = tables.table("interaction_factors")
     matched = factors.join(interaction_factors, "factor")
+    # factors is distinct per member and each interaction lists distinct factors, so a plain count
+    # (cheaper than COUNT DISTINCT) is the number of the interaction's factors the member has.
     interactions = matched.group_by(["member_id", "interaction", "factor_count"]).aggregate(
-        matched_factors=matched.factor.nunique()
+        matched_factors=matched.count()
     )
     interactions = interactions.filter(interactions.matched_factors == interactions.factor_count)
 
