@@ -85,6 +85,21 @@ def test_csv_inputs_to_scores_and_rejects(tmp_path: Path) -> None:
     assert round(sum(r["coefficient"] for r in explained if r["member_id"] == "A1"), 3) == 1.034
 
 
+def test_blended_payment_score(tmp_path: Path) -> None:
+    (tmp_path / "persons.csv").write_text(PERSONS)
+    (tmp_path / "diagnoses.csv").write_text(DIAGNOSES)
+    out = tmp_path / "scores.csv"
+    result = invoke(
+        "--model", "V28", "--payment-year", "2024", "--persons", str(tmp_path / "persons.csv"),
+        "--diagnoses", str(tmp_path / "diagnoses.csv"), "--out", str(out), "--blend",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = {r["member_id"]: r for r in _read(out)}
+    # PY2024: 67% V24 (1.148 / 1.146) + 33% V28 (1.034 / 1.015), 5.9% (methodology.md §7 figures):
+    # round(0.67 x 1.002 + 0.33 x 1.019, 3) = 1.008; round(1.008 x 0.941, 3) = 0.949.
+    assert rows["A1"]["blended_payment_score"] == 0.949
+
+
 def test_missing_column_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "persons.csv").write_text("member_id,birth_date,sex\nA1,1954-01-01,M\n")
     (tmp_path / "diagnoses.csv").write_text(DIAGNOSES)

@@ -14,7 +14,7 @@ from apmkit.cli.common import open_engine, progress, state
 from apmkit.engines import Engine
 from apmkit.errors import ConfigurationError
 from apmkit.ingest.readers import RECORD, SOURCE_FILE, read_delimited, rejects_to_arrow
-from apmkit.risk import score
+from apmkit.risk import cms_payment_spec, payment_scores, score
 from apmkit.risk.claims import diagnoses_from_claims, persons_from_members
 from apmkit.risk.inputs import DIAGNOSIS_REQUIRED, PERSON_REQUIRED, REJECT_COLUMNS
 from apmkit.risk.reference import MA_CODING_INTENSITY, NORMALIZATION_FACTORS, SUPPORTED_PAYMENT_YEARS
@@ -122,6 +122,14 @@ def register(app: typer.Typer) -> None:
                 "--coding-adjustment-rate", help=f"Coding-intensity rate (default {MA_CODING_INTENSITY})."
             ),
         ] = None,
+        blend: Annotated[
+            bool,
+            typer.Option(
+                "--blend",
+                help="Add blended_payment_score: CMS's V24/V28 blend for the payment year, each model normalized "
+                "with its published factor, then the 5.9% coding adjustment.",
+            ),
+        ] = False,
     ) -> None:
         """Score members with a CMS-HCC model and write one row per member."""
         try:
@@ -186,7 +194,17 @@ def register(app: typer.Typer) -> None:
                     diagnoses_source=diagnoses_name,
                     materialize=engine.materialize,
                 )
-                scored = _write(engine, result.scores, out)
+                scores = result.scores
+                if blend:
+                    spec = cms_payment_spec(payment_year)
+                    blended = payment_scores(result.persons, result.diagnoses, spec)
+                    blended = blended.select(
+                        blend_member_id=blended.member_id, blended_payment_score=blended.payment_score
+                    )
+                    scores = scores.left_join(blended, scores.member_id == blended.blend_member_id).drop(
+                        "blend_member_id"
+                    )
+                scored = _write(engine, scores, out)
                 bar.advance(task)
                 bar.update(task, description="writing rejects")
                 rejected = engine.to_arrow(result.rejects.select(*REJECT_COLUMNS))
