@@ -9,8 +9,9 @@ Investigated differences (documented in docs/risk.md, "Differences from other en
 * V28 hierarchy 62 -> 63 -> 202: CMS imposes hierarchies parent by parent, so HCC 62 removes 63
   and 63 (already removed) no longer removes 202; hccinfhir removes 202 as well. Members with 62,
   63 and 202 are excluded here and covered by ``test_hierarchy_is_imposed_in_cms_order``.
-* New enrollees who are also institutional: CMS pays them with the new-enrollee model, hccinfhir
-  with the institutional one. The generator does not combine the two flags.
+* New enrollees who are also institutional: apmkit uses the new-enrollee model (its segment choice,
+  not yet confirmed against CMS documentation), hccinfhir the institutional one. The generator does
+  not combine the two flags.
 * New enrollees with OREC 2 or 3 aged 65-69: hccinfhir takes OREC 2/3 as current ESRD and then looks
   up a grouped ``65_69`` cell that the new-enrollee model does not have, scoring 0.000. The CMS-HCC
   new-enrollee model uses single-year cells (NEF65 ... NEF69) whatever the OREC; ESRD status comes

@@ -144,7 +144,8 @@ def demographics(persons: ir.Table, payment_year: int) -> ir.Table:
         (aged, "COMMUNITY_NA"),
         else_="COMMUNITY_ND",
     )
-    # New enrollees are scored with the new-enrollee model whatever their institutional status;
+    # New enrollees are scored with the new-enrollee model whatever their institutional status (apmkit's
+    # choice, not yet confirmed against CMS documentation: docs/risk.md);
     # ESRD beneficiaries belong to the ESRD models, which apmkit does not score (segment ESRD, no score).
     segment = ibis.cases(
         (t.esrd, "ESRD"),
