@@ -22,7 +22,9 @@ SNAPSHOTS = Path(__file__).parent / "snapshots"
 
 def raw_members() -> ibis.Table:
     columns = {name: "string" for name in ("member_id", "birth_date", "sex", "dual_status_code", "esrd")}
-    return ibis.table({**columns, "source_file": "string", "source_line": "int64", "_record": "string"}, name="raw")
+    return ibis.table(
+        {**columns, "source_file": "string", "source_line": "int64", "_record": "string"}, name="raw"
+    )
 
 
 def transforms() -> dict[str, ibis.Expr]:

@@ -68,7 +68,9 @@ MEMBERS = TableSchema(
         Column("zip_code", "string", description="5-digit ZIP code of residence"),
         Column("state_code", "string", description="State of residence (USPS or SSA code as in source)"),
         Column("county_fips", "string", description="5-digit state+county FIPS code"),
-        Column("ssa_county_code", "string", description="5-digit SSA state+county code (CMS benchmark files)"),
+        Column(
+            "ssa_county_code", "string", description="5-digit SSA state+county code (CMS benchmark files)"
+        ),
         Column("dual_status_code", "string", allowed=DUAL_STATUS_CODES, description="Latest CMS dual status"),
         Column("orec", "string", allowed=OREC_CODES, description="Original reason for entitlement 0-3"),
         Column("crec", "string", allowed=OREC_CODES, description="Current reason for entitlement 0-3"),
