@@ -60,7 +60,7 @@ def main(members: int = 20_000, out: Path | None = None) -> None:
         step("3. data-quality summary")
         print_profile(profile(engine.canonical(canonical_dir)))
 
-    contract = files("apmkit.demo_data") / "contract.yaml"
+    contract = Path(str(files("apmkit.demo_data") / "contract.yaml"))  # installed on disk, not zipped
     data = canonical_dir
     step("4. CMS-HCC V28 risk scores (payment year 2026) from the canonical tables")
     run(
