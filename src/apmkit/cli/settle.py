@@ -13,6 +13,7 @@ from apmkit.cli.contract import read_contract_text
 from apmkit.contracts import parse_contract
 from apmkit.errors import ConfigurationError, InputFileError
 from apmkit.settlement import claims as claims_path
+from apmkit.settlement import quality_link
 from apmkit.settlement.engine import settle as run_settlement
 from apmkit.settlement.inputs import EntityInputs, ReadReport, apply_benchmarks, read_entity_rows
 from apmkit.settlement.render import (
@@ -22,7 +23,7 @@ from apmkit.settlement.render import (
     settlement_to_json,
     summary_table,
 )
-from apmkit.settlement.statement import Settlement
+from apmkit.settlement.statement import Settlement, StatementLine
 
 FORMATS = ("json", "parquet", "html", "xlsx")
 
@@ -132,8 +133,9 @@ def settle_command(
             "rows_rejected": len(report.rejected),
         }
         rejected = report.rejected
+        quality_lines: dict[str, tuple[StatementLine, ...]] = {}
     elif source.is_dir():
-        entities, counts, rejected = _claims_entities(
+        entities, counts, rejected, quality_lines = _claims_entities(
             resolved, period, source, inputs, attribution, risk_scores, out
         )
     else:
@@ -150,7 +152,9 @@ def settle_command(
 
     with progress() as bar:
         task = bar.add_task("settling", total=len(entities))
-        settlement = run_settlement(document, period, entities, rejected=rejected, counts=counts)
+        settlement = run_settlement(
+            document, period, entities, rejected=rejected, counts=counts, extra_lines=quality_lines
+        )
         bar.update(task, completed=len(entities))
     written = write_outputs(settlement, out, chosen)
     console = state.console
@@ -172,7 +176,7 @@ def _claims_entities(
     attribution: Path | None,
     risk_scores: Path | None,
     out: Path,
-) -> tuple[list[EntityInputs], dict[str, int], list[dict[str, str]]]:
+) -> tuple[list[EntityInputs], dict[str, int], list[dict[str, str]], dict[str, tuple[StatementLine, ...]]]:
     from apmkit.contracts.spec import Contract
 
     assert isinstance(contract, Contract)
@@ -223,6 +227,21 @@ def _claims_entities(
             claim_lines_counted=sum(int(r["claim_lines"]) for r in measured),
             members=sum(int(r["population"]) for r in measured),
         )
+        quality = quality_link.quality_spec(contract)
+        quality_rows: list[dict[str, object]] = []
+        if quality is not None:
+            quality_task = bar.add_task("evaluating the quality section's measures", total=1)
+            start, end = quality_link.measurement_window(quality, spec.period.start, spec.period.end)
+            rates = quality_link.entity_measure_rates(
+                tables,
+                members.select("entity_id", "member_id"),
+                quality,
+                start,
+                end,
+                materialize=engine.materialize,
+            )
+            quality_rows = engine.to_arrow(rates).to_pylist()
+            bar.update(quality_task, advance=1)
     entities = claims_path.entity_inputs(
         measured,
         cell_rows,
@@ -232,7 +251,20 @@ def _claims_entities(
         source=f"claims in {folder} (member rows: member_detail.parquet)",
     )
     counts["entities"] = len(entities)
-    return entities, counts, rejected
+    quality_lines: dict[str, tuple[StatementLine, ...]] = {}
+    if quality is not None:
+        computed = quality_link.score_entities(
+            quality,
+            quality_rows,
+            [entity.entity_id for entity in entities],
+            source=f"quality measures on the canonical tables in {folder}, attributed members",
+        )
+        entities, quality_lines = quality_link.apply_quality(entities, computed, given)
+        counts["quality_entities_scored"] = len(computed)
+        counts["quality_scores_from_inputs"] = sum(
+            1 for e in entities if e.entity_id in given and given[e.entity_id].quality_score is not None
+        )
+    return entities, counts, rejected, quality_lines
 
 
 def _run_attribution(tables: object, contract: object, period: str) -> object:

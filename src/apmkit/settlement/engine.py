@@ -8,7 +8,7 @@ Arithmetic is exact Decimal; rounding happens only where the contract says (comp
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal, localcontext
 
 from apmkit.contracts.spec import Contract
@@ -44,8 +44,16 @@ SUMMARY_FIGURES: tuple[str, ...] = (
 )
 
 
-def settle_entity(contract: Contract, period_name: str, entity: EntityInputs) -> EntityStatement:
-    """Settle one entity under a contract already resolved for the period (see :meth:`Contract.for_period`)."""
+def settle_entity(
+    contract: Contract,
+    period_name: str,
+    entity: EntityInputs,
+    extra_lines: Sequence[StatementLine] = (),
+) -> EntityStatement:
+    """Settle one entity under a contract already resolved for the period (see :meth:`Contract.for_period`).
+
+    ``extra_lines`` (e.g. how the quality score was computed) follow the input lines on the statement.
+    """
     try:
         period = contract.period(period_name)
     except KeyError as exc:
@@ -60,16 +68,21 @@ def settle_entity(contract: Contract, period_name: str, entity: EntityInputs) ->
             builder = LineBuilder(ctx, component, index)
             result = MECHANISMS[component.type](component, ctx, builder)
             ctx.results[component.id] = result
-    return _statement(contract, period_name, entity, list(ctx.results.values()))
+    return _statement(contract, period_name, entity, list(ctx.results.values()), extra_lines)
 
 
 def _statement(
-    contract: Contract, period_name: str, entity: EntityInputs, results: Sequence[ComponentResult]
+    contract: Contract,
+    period_name: str,
+    entity: EntityInputs,
+    results: Sequence[ComponentResult],
+    extra_lines: Sequence[StatementLine] = (),
 ) -> EntityStatement:
     net: Decimal = sum((r.amount for r in results), ZERO)
     paid: Decimal = sum((r.paid_during_period for r in results), ZERO)
     balance = net - paid
     lines: list[StatementLine] = list(_input_lines(contract, entity))
+    lines.extend(extra_lines)
     for result in results:
         lines.extend(result.lines)
     closing = [
@@ -191,6 +204,7 @@ def settle(
     *,
     rejected: Sequence[dict[str, str]] = (),
     counts: dict[str, int] | None = None,
+    extra_lines: Mapping[str, Sequence[StatementLine]] | None = None,
 ) -> Settlement:
     """Settle every entity for ``period_name`` under ``contract`` (its glide path applied first).
 
@@ -204,6 +218,8 @@ def settle(
         One :class:`EntityInputs` per entity.
     rejected, counts
         Input rows rejected upstream and the read/loaded/rejected counts, carried onto the settlement.
+    extra_lines
+        Per entity id, lines placed after its input lines (the quality score's derivation).
 
     Raises
     ------
@@ -222,7 +238,8 @@ def settle(
     refused = list(rejected)
     for entity in entities:
         try:
-            settled.append(settle_entity(resolved, period_name, entity))
+            extra = (extra_lines or {}).get(entity.entity_id, ())
+            settled.append(settle_entity(resolved, period_name, entity, extra))
         except MissingInputError as exc:
             # One entity's incomplete row must not stop the others; it is reported with its reason.
             file, _, line = entity.source.rpartition(" line ")
