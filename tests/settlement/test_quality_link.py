@@ -420,4 +420,10 @@ def test_settle_uses_the_contract_quality_section(duckdb_engine: Engine, tmp_pat
     assert D(e2["net_settlement"]) == D("1287.00")
     used = _line(e2, "Quality score used (from --inputs; overrides the computed score)")
     assert used["inputs"] == {"computed_quality_score": "0.2", "given_quality_score": "0.9"}
+    assert _line(e2, "Quality score")["formula"] == (
+        "given in --inputs; overrides the score computed from the quality section (0.2)"
+    )
     assert D(overridden["E1"]["net_settlement"]) == D("726.00")
+    assert _line(overridden["E1"], "Quality score")["formula"] == (
+        "computed from the contract's quality section (quality lines)"
+    )

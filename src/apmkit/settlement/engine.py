@@ -168,12 +168,16 @@ def _input_lines(contract: Contract, entity: EntityInputs) -> list[StatementLine
         measured = "expenditure_truncated" in entity.detail
         if name == "expenditure" and measured:
             formula = "Σ per-member expenditure truncated per member × completion factor (claims in period + run-out)"
-            inputs = {k: v for k, v in entity.detail.items() if k != "benchmark_source"}
+            inputs = {
+                k: v for k, v in entity.detail.items() if k not in ("benchmark_source", "quality_source")
+            }
         elif name == "person_years" and measured:
             formula = "member months / 12"
         elif name == "benchmark" and "benchmark_source" in entity.detail:
             formula = "from the benchmark build-up (apmkit benchmark)"
             inputs = {"source": entity.detail["benchmark_source"]}
+        elif name == "quality_score" and "quality_source" in entity.detail:
+            formula = entity.detail["quality_source"]
         elif name == "benchmark" and measured and contract.target.benchmark_per_person_year:
             formula = "benchmark per person-year × person-years (unless given per entity)"
             inputs = {"benchmark_per_person_year": str(contract.target.benchmark_per_person_year)}

@@ -480,7 +480,11 @@ def apply_quality(
                 "quality_score given for the entity in --inputs replaces the score computed from the quality section",
                 {"computed_quality_score": quality.quality_score, "given_quality_score": base.quality_score},
             )
-            updated.append(entity)
+            note = (
+                "given in --inputs; overrides the score computed from the quality section "
+                f"({_text(quality.quality_score)})"
+            )
+            updated.append(entity.model_copy(update={"detail": {**entity.detail, "quality_source": note}}))
         else:
             out.add(
                 "Quality score used (computed from the contract's quality section)",
@@ -498,6 +502,10 @@ def apply_quality(
                         "quality_score": quality.quality_score,
                         "quality_standard_met": quality.standard_met,
                         "alternative_quality_standard_met": quality.alternative_standard_met,
+                        "detail": {
+                            **entity.detail,
+                            "quality_source": "computed from the contract's quality section (quality lines)",
+                        },
                     }
                 )
             )
