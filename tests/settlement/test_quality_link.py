@@ -427,3 +427,14 @@ def test_settle_uses_the_contract_quality_section(duckdb_engine: Engine, tmp_pat
     assert _line(overridden["E1"], "Quality score")["formula"] == (
         "computed from the contract's quality section (quality lines)"
     )
+
+
+@pytest.mark.spark
+def test_spark_rates_match_duckdb(spark_engine: Engine, duckdb_engine: Engine) -> None:
+    """Engine parity of the per-entity measure rates on the hand-built tables."""
+    spec = QualitySpec.model_validate(POINTS_QUALITY)
+
+    def ordered(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return sorted(rows, key=lambda r: (r["entity_id"], r["measure"]))
+
+    assert ordered(_rates(spark_engine, spec)) == ordered(_rates(duckdb_engine, spec))

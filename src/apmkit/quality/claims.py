@@ -75,7 +75,9 @@ def claims_as_clinical(medical_claims: ibis.Table) -> ibis.Table:
                 **base,
             )
         )
-    headers = c.filter(c.claim_line_number == c.claim_line_number.min().over(group_by=c.claim_id))
+    # The window is a column first: ibis cannot compile a filter on a window expression for PySpark.
+    firsts = c.mutate(_first_line=c.claim_line_number.min().over(group_by=c.claim_id))
+    headers = firsts.filter(firsts.claim_line_number == firsts._first_line).drop("_first_line")
     # One unnest per code family instead of 25 unions each: a deep union tree overwhelms SQL generation.
     for kind, prefix, columns, resource_type, status, category, system in (
         ("dx", "Condition", DX_COLUMNS, "Condition", "active", "encounter-diagnosis", ICD10CM),

@@ -129,6 +129,9 @@ def entity_measure_rates(
     attributed = links.select("member_id").distinct()
     members = tables["members"].semi_join(attributed, "member_id")
     claims = tables["medical_claims"].semi_join(attributed, "member_id")
+    if materialize is not None:
+        # Filtered once: claims_as_clinical reads the claims in several passes (lines, diagnoses, procedures).
+        claims = materialize(claims)
     clinical = tables["clinical"].semi_join(attributed, "member_id")
     # Both sides cast to the canonical schema first: timestamp precision differs between file and claims.
     clinical = CLINICAL.select_from(clinical).union(
