@@ -135,6 +135,30 @@ def _strings(values: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
     return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
+@dataclass(frozen=True)
+class Cohort:
+    """The members of one chunk as parallel arrays (one element per member), drawn once per chunk."""
+
+    ids: np.ndarray
+    birth: np.ndarray
+    female: np.ndarray
+    esrd: np.ndarray
+    institutional: np.ndarray
+    frailty: np.ndarray
+    has: np.ndarray  # members x conditions
+    condition_code: np.ndarray  # members x conditions
+    county: np.ndarray
+    primary_pcp: np.ndarray
+    second_pcp: np.ndarray
+    switch_month: np.ndarray
+    tie: np.ndarray
+    death_day: np.ndarray
+    entry_year_index: np.ndarray
+    ma_month: np.ndarray
+    dual_code: np.ndarray
+    orec: np.ndarray
+
+
 @dataclass
 class ChunkResult:
     tables: dict[str, dict[str, pa.Array]]
@@ -225,46 +249,47 @@ class ChunkGenerator:
         tie = rng.random(count) < 0.03
 
         tables: dict[str, dict[str, pa.Array]] = {}
-        tables["members"] = self._members(
-            member_ids, birth, death_day, female, dual_code, orec, esrd, institutional, county
+        cohort = Cohort(
+            ids=member_ids,
+            birth=birth,
+            female=female,
+            esrd=esrd,
+            institutional=institutional,
+            frailty=frailty,
+            has=has,
+            condition_code=condition_code,
+            county=county,
+            primary_pcp=primary_pcp,
+            second_pcp=second_pcp,
+            switch_month=switch_month,
+            tie=tie,
+            death_day=death_day,
+            entry_year_index=entry_year_index,
+            ma_month=ma_month,
+            dual_code=dual_code,
+            orec=orec,
         )
-        tables["enrollment"] = self._enrollment(
-            member_ids,
-            birth,
-            death_day,
-            entry_year_index,
-            ma_month,
-            dual_code,
-            esrd,
-            institutional,
-            year_start,
-        )
-        claims, pharmacy, clinical = self._utilization(
-            rng,
-            member_ids,
-            birth,
-            female,
-            esrd,
-            frailty,
-            has,
-            condition_code,
-            county,
-            primary_pcp,
-            second_pcp,
-            switch_month,
-            tie,
-            death_day,
-            entry_year_index,
-            ma_month,
-            year_start,
-        )
+        tables["members"] = self._members(cohort)
+        tables["enrollment"] = self._enrollment(cohort, year_start)
+        claims, pharmacy, clinical = self._utilization(rng, cohort, year_start)
         tables["medical_claims"] = claims
         tables["pharmacy_claims"] = pharmacy
         tables["clinical"] = clinical
         return ChunkResult(tables)
 
     # ------------------------------------------------------------------------------------------------
-    def _members(self, ids, birth, death_day, female, dual_code, orec, esrd, institutional, county):
+    def _members(self, c: Cohort):
+        ids, birth, death_day, female, dual_code, orec, esrd, institutional, county = (
+            c.ids,
+            c.birth,
+            c.death_day,
+            c.female,
+            c.dual_code,
+            c.orec,
+            c.esrd,
+            c.institutional,
+            c.county,
+        )
         counties = ref.COUNTIES
         return {
             "member_id": _strings(ids),
@@ -283,9 +308,9 @@ class ChunkGenerator:
             "medicaid": pa.array(dual_code != "NA"),
         }
 
-    def _enrollment(
-        self, ids, birth, death_day, entry_year_index, ma_month, dual_code, esrd, institutional, year_start
-    ):
+    def _enrollment(self, c: Cohort, year_start):
+        ids, death_day, entry_year_index, ma_month = c.ids, c.death_day, c.entry_year_index, c.ma_month
+        dual_code, esrd, institutional = c.dual_code, c.esrd, c.institutional
         n_months = 12 * len(self.years)
         count = len(ids)
         month_index = np.tile(np.arange(n_months), count)
@@ -321,26 +346,19 @@ class ChunkGenerator:
         }
 
     # ------------------------------------------------------------------------------------------------
-    def _utilization(
-        self,
-        rng,
-        ids,
-        birth,
-        female,
-        esrd,
-        frailty,
-        has,
-        condition_code,
-        county,
-        primary_pcp,
-        second_pcp,
-        switch_month,
-        tie,
-        death_day,
-        entry_year_index,
-        ma_month,
-        year_start,
-    ):
+    def _utilization(self, rng, c: Cohort, year_start):
+        ids, birth, female, esrd, frailty, has, condition_code, county = (
+            c.ids,
+            c.birth,
+            c.female,
+            c.esrd,
+            c.frailty,
+            c.has,
+            c.condition_code,
+            c.county,
+        )
+        primary_pcp, second_pcp, switch_month, tie = c.primary_pcp, c.second_pcp, c.switch_month, c.tie
+        death_day, entry_year_index, ma_month = c.death_day, c.entry_year_index, c.ma_month
         p = self.practices
         count = len(ids)
         n_cond = has.sum(axis=1)
