@@ -14,7 +14,7 @@ from typing import Any
 
 import ibis
 
-from apmkit.money import cents_to_decimal, to_cents
+from apmkit.money import cents_to_decimal, round_money, to_cents
 
 
 @dataclass(frozen=True)
@@ -71,14 +71,6 @@ class DataQualityProfile:
         }
 
 
-def _arrow(expr: ibis.Expr) -> Any:
-    return expr.to_pyarrow()
-
-
-def _scalar(expr: ibis.Expr) -> Any:
-    return expr.execute()
-
-
 _COMPLETENESS = {
     "medical_claims": ("member_id", "rendering_npi", "billing_tin", "dx_1", "hcpcs_code", "allowed_amount"),
     "members": ("birth_date", "sex", "dual_status_code", "orec", "county_fips"),
@@ -98,19 +90,21 @@ def profile(tables: Mapping[str, ibis.Table], present: Iterable[str] | None = No
     present = list(present)
     counts = {name: tables[name].count().name(name) for name in present}
     if counts:
-        row = _arrow(ibis.literal(0).name("_").as_table().select(*counts.values())).to_pylist()[0]
+        row = ibis.literal(0).name("_").as_table().select(*counts.values()).to_pyarrow().to_pylist()[0]
         result.rows = {name: int(row[name]) for name in present}
     members = tables["members"]
     enrollment = tables["enrollment"]
     claims = tables["medical_claims"]
-    result.members = int(_scalar(members.count()))
-    result.member_months = int(_scalar(enrollment.count()))
+    result.members = int(members.count().execute())
+    result.member_months = int(enrollment.count().execute())
     ffs = enrollment.filter(enrollment.line_of_business == "medicare_ffs")
-    result.ffs_member_months = int(_scalar(ffs.count()))
+    result.ffs_member_months = int(ffs.count().execute())
     if "medical_claims" in present:
-        span = _arrow(
+        span = (
             claims.aggregate(first=claims.service_date.min(), last=claims.service_date.max())
-        ).to_pylist()[0]
+            .to_pyarrow()
+            .to_pylist()[0]
+        )
         result.first_service, result.last_service = span["first"], span["last"]
         by_type = claims.group_by("claim_type").agg(
             lines=claims.count(),
@@ -119,7 +113,7 @@ def profile(tables: Mapping[str, ibis.Table], present: Iterable[str] | None = No
         )
         months = max(result.ffs_member_months or result.member_months, 1)
         total_cents = 0
-        for row in _arrow(by_type.order_by(ibis.desc("cents"))).to_pylist():
+        for row in by_type.order_by(ibis.desc("cents")).to_pyarrow().to_pylist():
             cents = int(row["cents"] or 0)
             total_cents += cents
             result.spend_by_claim_type.append(
@@ -128,20 +122,20 @@ def profile(tables: Mapping[str, ibis.Table], present: Iterable[str] | None = No
                     "lines": int(row["lines"]),
                     "claims": int(row["claims"]),
                     "allowed": cents_to_decimal(cents),
-                    "pmpm": cents_to_decimal((cents * 2 + months) // (2 * months)),
+                    "pmpm": round_money(cents_to_decimal(cents) / months),
                 }
             )
         result.allowed_total = cents_to_decimal(total_cents)
-        result.allowed_pmpm = cents_to_decimal((total_cents * 2 + months) // (2 * months))
+        result.allowed_pmpm = round_money(cents_to_decimal(total_cents) / months)
         enrolled = enrollment.select("member_id").distinct()
         orphans = claims.select("member_id").distinct().anti_join(enrolled, "member_id")
-        result.claims_without_enrollment = int(_scalar(orphans.count())) if "enrollment" in present else 0
+        result.claims_without_enrollment = int(orphans.count().execute()) if "enrollment" in present else 0
     for name, cols in _COMPLETENESS.items():
         if name not in present:
             continue
         table = tables[name]
         aggs = {c: table[c].notnull().cast("int64").sum().name(c) for c in cols}
-        row = _arrow(table.aggregate(_n=table.count(), **aggs)).to_pylist()[0]
+        row = table.aggregate(_n=table.count(), **aggs).to_pyarrow().to_pylist()[0]
         for c in cols:
             result.completeness.append(Completeness(name, c, int(row[c] or 0), int(row["_n"])))
     return result
