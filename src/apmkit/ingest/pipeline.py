@@ -95,7 +95,6 @@ def run(
     *,
     database: Path | None = None,
     on_step: Progress | None = None,
-    max_report_rejects: int | None = None,
 ) -> IngestReport:
     """Conform, resolve and write every staged table; return the reconciled report."""
     out = Path(out)
@@ -160,11 +159,6 @@ def run(
         quarantine.replace_schema_metadata(QUARANTINE.arrow_schema().metadata), out / "quarantine.parquet"
     )
     entries = quarantine.select(["table", "source_file", "source_line", "field", "reason"]).to_pylist()
-    if max_report_rejects is not None and len(entries) > max_report_rejects:
-        report.warnings.append(
-            f"{len(entries)} quarantined records; the first {max_report_rejects} are listed here, all are in quarantine.parquet"
-        )
-        entries = entries[:max_report_rejects]
     report.quarantine = entries
     report.write(out / "ingest_report.json")
 
