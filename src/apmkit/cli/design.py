@@ -4,29 +4,23 @@ simulation on a population, and a design document (Markdown + HTML)."""
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import yaml
 
-from apmkit.classify import AdvancedApmFacts, advanced_apm, classify_lan
 from apmkit.cli.common import open_engine, progress
-from apmkit.contracts import contract_to_yaml
-from apmkit.design.capability import DOMAINS, RUBRIC, assess
-from apmkit.design.simulate import population_measures, scale_measures, simulate
+from apmkit.design.capability import DOMAINS, RUBRIC
+from apmkit.design.pipeline import DESIGN_FILES, assemble_design, measure_population
 from apmkit.design.worksheet import (
     PTAC_CRITERIA,
     STARTING_POINTS,
     DesignAnswers,
-    design_markdown,
     draft_contract,
-    markdown_to_html,
     parse_answers,
 )
 from apmkit.errors import InputFileError
-from apmkit.money import to_decimal
 
 
 def _prompt_answers() -> dict[str, Any]:
@@ -115,55 +109,22 @@ def run_design(
 ) -> dict[str, Any]:
     """Draft, classify, simulate and write the design document; return the summary."""
     contract = draft_contract(answers)
-    lan = classify_lan(contract).to_dict()
-    facts = AdvancedApmFacts(
-        performance_year=performance_year,
-        cehrt_share=None if answers.cehrt_share is None else to_decimal(answers.cehrt_share),
-    )
-    advanced = advanced_apm(contract, facts)
-    capability = assess(answers.capability).to_dict() if answers.capability else None
-    simulation = None
-    scale = None
+    population = None
     if from_dir is not None:
         with open_engine() as engine, progress() as bar:
             task = bar.add_task("simulating on the population", total=2)
-            tables = engine.canonical(from_dir)
-            scale = engine.to_arrow(scale_measures(tables)).to_pylist()[0]
-            bar.advance(task)
-            try:
-                measures, cells = population_measures(tables, contract, answers.simulation.period)
-                measured = engine.to_arrow(measures).to_pylist()
-                cell_rows = engine.to_arrow(cells).to_pylist()
-                simulation = simulate(contract, answers.simulation, measured, cell_rows)
-            except KeyError as exc:
-                simulation = {"error": f"period {exc} is not defined in the contract"}
-            bar.advance(task)
-    contract_yaml = contract_to_yaml(contract)
-    markdown = design_markdown(answers, contract_yaml, lan, advanced, capability, simulation, scale)
+            population = measure_population(
+                engine.canonical(from_dir),
+                contract,
+                answers.simulation,
+                rows=lambda table: engine.to_arrow(table).to_pylist(),
+                advance=lambda: bar.advance(task),
+            )
+    outcome = assemble_design(answers, contract, performance_year, population)
     out.mkdir(parents=True, exist_ok=True)
-    files = {
-        "contract.yaml": contract_yaml,
-        "design.md": markdown,
-        "design.html": markdown_to_html(markdown, f"APM design: {answers.name}"),
-    }
-    summary: dict[str, Any] = {
-        "contract_id": contract.id,
-        "starting_point": answers.starting_point,
-        "lan": lan,
-        "advanced_apm": advanced,
-        "capability": capability,
-        "scale_from_data": scale,
-        "simulation": simulation,
-    }
-    files["design.json"] = json.dumps(summary, indent=2, default=_plain)
-    for name, text in files.items():
-        (out / name).write_text(text, encoding="utf-8")
-    summary["files"] = [str(out / name) for name in files]
-    return summary
-
-
-def _plain(value: Any) -> Any:
-    return str(value) if isinstance(value, Decimal) else repr(value)
+    for name in DESIGN_FILES:
+        (out / name).write_text(outcome.files[name], encoding="utf-8")
+    return {**outcome.summary, "files": [str(out / name) for name in DESIGN_FILES]}
 
 
 def register(app: typer.Typer) -> None:

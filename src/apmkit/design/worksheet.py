@@ -311,7 +311,7 @@ def design_markdown(
         ]
     lines += ["", "## Draft contract", "", "```yaml", contract_yaml.rstrip(), "```", ""]
     lines += [
-        "_The dashboard page of the toolkit is not part of apmkit yet; this document is the worksheet's output._",
+        "_Written by the apmkit design worksheet (`apmkit design` or the dashboard page `/ui/design`)._",
         "",
     ]
     return "\n".join(lines)
