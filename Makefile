@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 LOCK := requirements/dev.lock
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test test-fast test-spark lint typecheck bench lock java clean
+.PHONY: venv demo test test-fast test-spark lint typecheck bench lock java chromium clean
 
 venv: $(STAMP)
 
@@ -23,10 +23,17 @@ java:
 	  (apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless) >/dev/null \
 	  || echo "WARNING: could not install Java; Spark parity tests will be skipped"; }
 
+# The web e2e tests drive Debian's chromium with Playwright (no `playwright install` download).
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  echo "chromium not found: installing Debian's chromium"; \
+	  (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null \
+	  || echo "WARNING: could not install chromium; the web e2e tests will be skipped"; }
+
 demo: venv
 	$(BIN)/python -m apmkit.demo
 
-test: venv java
+test: venv java chromium
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 test-fast: venv
