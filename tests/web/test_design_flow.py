@@ -119,6 +119,7 @@ def test_worksheet_end_to_end_on_the_population(designer: tuple[TestClient, str]
     assert '<span class="lan" id="lan-category">3B</span>' in text
     assert summary["lan"]["rule"].replace("'", "&#39;") in text
     assert '<span id="advanced-verdict">meets</span>' in text
+    assert '<td id="net-settlement">$0.00</td>' in text  # exact Decimal text with separators, no float
     assert "2 of 10</strong> PTAC criteria addressed" in text
     chart = re.search(
         r'<script type="application/json" id="chart-simulation-spec">(.*?)</script>', text, re.S

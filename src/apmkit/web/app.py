@@ -14,6 +14,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -111,6 +112,7 @@ def create_app(settings: WebSettings) -> FastAPI:
     store = DesignStore(settings.workdir / "designs")
     runner = DesignRunner(settings.data_dir, store, settings.engine_name, settings.performance_year)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.filters["money"] = _money
 
     app = FastAPI(title="apmkit", docs_url=None, redoc_url=None, openapi_url="/api/v1/openapi.json")
     app.add_middleware(
@@ -403,6 +405,15 @@ def _ptac_checklist(values: dict[str, Any]) -> list[dict[str, Any]]:
         source="worksheet",
     )
     return ptac_review(draft)
+
+
+def _money(text: Any) -> str:
+    # Decimal formatting: thousands separators without passing the amount through a float.
+    try:
+        amount = Decimal(str(text))
+    except ArithmeticError:
+        return str(text)
+    return f"{'-' if amount < 0 else ''}${abs(amount):,.2f}"
 
 
 def _form_values(form: Any) -> FormValues:
