@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from tests.web.conftest import DESIGNER, VIEWER
 
 from apmkit.web.app import WebSettings, create_app
-from tests.web.conftest import DESIGNER, VIEWER
 
 CHROMIUM = next(
     (
