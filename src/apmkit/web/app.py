@@ -114,7 +114,8 @@ def create_app(settings: WebSettings) -> FastAPI:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters["money"] = _money
 
-    app = FastAPI(title="apmkit", docs_url=None, redoc_url=None, openapi_url="/api/v1/openapi.json")
+    # No interactive docs or schema endpoint: nothing is served that the auth checks do not cover.
+    app = FastAPI(title="apmkit", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret,
@@ -394,7 +395,8 @@ _FORBIDDEN = (
 
 
 def _ptac_checklist(values: dict[str, Any]) -> list[dict[str, Any]]:
-    # The live checklist reads only the PTAC answers; the rest of the worksheet may still be incomplete.
+    # The live checklist reads only the PTAC answers, while the rest of the worksheet may still be blank, so
+    # ptac_review gets answers that are complete apart from them (name and starting point are placeholders).
     answered = {name: str(values.get(f"ptac_{name}", "")) for name, _ in PTAC_CRITERIA}
     draft = parse_answers(
         {

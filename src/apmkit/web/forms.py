@@ -109,8 +109,7 @@ def field_of(location: tuple[Any, ...]) -> str:
         return "apm_type_target" if parts[1] == "target" else "ptac"
     if head == "scale" and len(parts) > 1:
         return f"scale_{parts[1]}"
-    if head in ("terms", "capability", "alignment"):
-        return head
+    # Top-level answers (name, id, starting_point, terms, capability, cehrt_share, ...) are fields of their own.
     return head
 
 
