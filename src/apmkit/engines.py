@@ -102,6 +102,7 @@ class Engine:
             .getOrCreate()
         )
         session.sparkContext.setLogLevel("ERROR")
+        _complete_pyspark_compiler()
         backend = ibis.pyspark.connect(session)
         return cls(backend, "pyspark", spark_session=session, workdir=workdir)
 
@@ -312,3 +313,17 @@ class CanonicalTables(Mapping[str, ibis.Table]):
     def present(self) -> list[str]:
         """Names of the tables that exist in the folder."""
         return [name for name in TABLES if parquet_path(self.directory, name) is not None]
+
+
+def _complete_pyspark_compiler() -> None:
+    """Teach ibis's PySpark compiler the aggregates Spark SQL has but ibis 12 does not map.
+
+    ``bit_or`` (an integer column's ``bit_or()``): Spark SQL has had the aggregate since 3.0; ibis maps
+    it for DuckDB only. Risk scoring ORs each member's interaction-group bits with it.
+    """
+    from ibis.backends.sql.compilers.pyspark import PySparkCompiler
+
+    def visit_bit_or(self: Any, op: Any, *, arg: Any, where: Any = None, **_: Any) -> Any:
+        return self.agg.bit_or(arg, where=where)
+
+    PySparkCompiler.visit_BitOr = visit_bit_or

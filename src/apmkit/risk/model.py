@@ -160,14 +160,18 @@ def demographics(persons: ir.Table, payment_year: int) -> ir.Table:
 def condition_categories(diagnoses: ir.Table, people: ir.Table, tables: ModelTables) -> ir.Table:
     """Map diagnoses to CCs and apply the model's age/sex edits.
 
-    Returns one row per (member_id, cc, dx_code) that survives the edits.
+    Returns one row per diagnosis row that maps to a CC and survives the edits: ``member_id, cc,
+    dx_code``. Repeats are kept: the next steps need distinct (member, CC) pairs and distinct evidence
+    codes, and a three-column DISTINCT here cost more than those two.
     """
     mapping = tables.table("dx_to_cc")
-    # Repeated diagnoses are removed once, after the edits (one distinct, on mapped rows only).
     mapped = diagnoses.join(mapping, "dx_code").select("member_id", "dx_code", "cc")
     who = people.select("member_id", "age", "sex_code")
     edits = tables.table("edits")
-    with_edit = mapped.join(who, "member_id").left_join(edits, "dx_code").drop("dx_code_right")
+    # Only the few codes with an edit need the member's age and sex: the rest skip a join of every
+    # mapped diagnosis to the persons table.
+    unedited = mapped.anti_join(edits, "dx_code")
+    with_edit = mapped.semi_join(edits, "dx_code").join(who, "member_id").join(edits, "dx_code")
     by_sex = (with_edit.edit_type == "sex") & (with_edit.edit_sex == with_edit.sex_code)
     by_age = one_of(with_edit.edit_type, ("age", "mce_age")) & (
         (with_edit.age_max.notnull() & (with_edit.age <= with_edit.age_max))
@@ -179,17 +183,22 @@ def condition_categories(diagnoses: ir.Table, people: ir.Table, tables: ModelTab
         (fires & (with_edit.action == "override"), with_edit.cc_override),
         else_=with_edit.cc,
     )
-    result = with_edit.mutate(cc=edited_cc).select("member_id", "cc", "dx_code")
-    return result.filter(result.cc.notnull()).distinct()
+    edited = with_edit.mutate(cc=edited_cc).select("member_id", "cc", "dx_code")
+    return unedited.select("member_id", "cc", "dx_code").union(edited.filter(edited.cc.notnull()))
 
 
-def _impose_hierarchies(present: ir.Table, tables: ModelTables) -> tuple[ir.Table, ir.Table]:
+def _impose_hierarchies(
+    present: ir.Table, tables: ModelTables, materialize: Materialize | None = None
+) -> tuple[ir.Table, ir.Table]:
     """Keep the CCs no hierarchy removes; return (kept, dropped with the HCC that removed each).
 
     CMS's software imposes hierarchies one parent at a time, so a parent that an earlier parent
     already removed removes nothing. The published hierarchies are transitive except V28 62 -> 63 ->
     202 (62 does not list 202): with 62, 63 and 202 present CMS keeps 62 and 202. A child is
     therefore dropped only by a present parent that is not itself dropped by another present parent.
+
+    ``materialize`` computes the (small) table of present parent/child pairs once; both the dropped
+    and the outranked pairs read it.
     """
     hierarchy = tables.table("hierarchy")
     parents = present.select("member_id", parent_cc=present.cc)
@@ -197,6 +206,7 @@ def _impose_hierarchies(present: ir.Table, tables: ModelTables) -> tuple[ir.Tabl
     candidate = candidate.join(
         present.select("member_id", child_cc=present.cc), ["member_id", "child_cc"]
     ).select("member_id", "parent_cc", "child_cc")
+    candidate = (materialize or _lazy)(candidate)
     outranked = candidate.select("member_id", parent_cc=candidate.child_cc).distinct()
     effective = candidate.anti_join(outranked, ["member_id", "parent_cc"])
     dropped = effective.group_by(["member_id", "child_cc"]).aggregate(dropped_by=effective.parent_cc.min())
@@ -250,120 +260,42 @@ def score_model(
 
     mapped = stage(condition_categories(diagnoses, people, tables))
     present = _conditional_hccs(mapped.select("member_id", "cc").distinct(), tables)
-    kept, dropped = _impose_hierarchies(present, tables)
+    kept, dropped = _impose_hierarchies(present, tables, materialize)
     # Kept HCCs feed the interactions, the count and the terms; terms are read once by the scores
     # (and once more only if explanations are asked for), so they stay lazy.
     kept = stage(kept)
 
-    group_members = tables.table("group_members")
-    hcc_factors = kept.join(group_members, "cc").select("member_id", "factor")
-    disabled_factor = people.filter(people.disabled).select("member_id", factor=ibis.literal("DISABLED"))
-    factors = hcc_factors.union(disabled_factor).distinct()
-    interaction_factors = tables.table("interaction_factors")
-    matched = factors.join(interaction_factors, "factor")
-    # factors is distinct per member and each interaction lists distinct factors, so a plain count
-    # (cheaper than COUNT DISTINCT) is the number of the interaction's factors the member has.
-    interactions = matched.group_by(["member_id", "interaction", "factor_count"]).aggregate(
-        matched_factors=matched.count()
-    )
-    interactions = interactions.filter(interactions.matched_factors == interactions.factor_count)
-
-    counts = kept.group_by("member_id").aggregate(hcc_count=kept.cc.count())
-    count_variable = ibis.ifelse(counts.hcc_count >= 10, "D10P", "D" + counts.hcc_count.cast("string"))
-
-    def term(table: ir.Table, variable: ir.StringValue, kind: str) -> ir.Table:
-        return table.select("member_id", variable=variable, kind=ibis.literal(kind))
-
-    terms = ibis.union(
-        term(people, people.cell, "demographic"),
-        term(people, people.ne_cell, "demographic"),
-        term(people.filter(people.orig_disabled), ibis.literal("ORIGDS"), "demographic"),
-        term(
-            people.filter(people.orig_disabled),
-            ibis.ifelse(people.sex == "F", "OriginallyDisabled_Female", "OriginallyDisabled_Male"),
-            "demographic",
-        ),
-        term(people.filter(people.ltimcaid), ibis.literal("LTIMCAID"), "demographic"),
-        term(kept, "HCC" + kept.cc.cast("string"), "hcc"),
-        term(interactions, interactions.interaction, "interaction"),
-        term(counts, count_variable, "count"),
-    )
-
-    coefficients = tables.table("coefficients")
-    # Every person has exactly one age/sex cell and one new-enrollee cell: those are looked up by a
-    # join per person, so only the disease terms (and the rare demographic flags) go through the
-    # per-member aggregation, the costliest step of a large run.
-    cell = coefficients.select(
-        cell=coefficients.variable, **{f"cell_{s}": coefficients[s] for s in SEGMENT_COLUMNS}
-    )
-    ne_cell = coefficients.select(
-        ne_cell=coefficients.variable, **{f"ne_{s}": coefficients[s] for s in SEGMENT_COLUMNS}
-    )
-    other_terms = ibis.union(
-        term(people.filter(people.orig_disabled), ibis.literal("ORIGDS"), "demographic"),
-        term(
-            people.filter(people.orig_disabled),
-            ibis.ifelse(people.sex == "F", "OriginallyDisabled_Female", "OriginallyDisabled_Male"),
-            "demographic",
-        ),
-        term(people.filter(people.ltimcaid), ibis.literal("LTIMCAID"), "demographic"),
-        term(kept, "HCC" + kept.cc.cast("string"), "hcc"),
-        term(interactions, interactions.interaction, "interaction"),
-        term(counts, count_variable, "count"),
-    )
-    # The lists are concatenated unordered and sorted afterwards: ordered aggregates (and
-    # aggregating string arrays) were 5-10x slower on DuckDB than a concatenation plus a per-row sort.
-    weighted = other_terms.left_join(coefficients, "variable").select(
-        "member_id", "kind", "variable", *SEGMENT_COLUMNS
-    )
-    is_hcc = weighted.kind == "hcc"
-    is_interaction = (weighted.kind == "interaction") | (weighted.kind == "count")
-
-    def listed(where: ir.BooleanValue) -> ir.StringValue:
-        return weighted.variable.group_concat(";", where=where).split(";").sort().join(";")
-
-    summary = weighted.group_by("member_id").aggregate(
-        hccs=listed(is_hcc),
-        interactions=listed(is_interaction),
-        **{f"terms_{s}": weighted[s].sum() for s in SEGMENT_COLUMNS},
-    )
-    summary = summary.rename(summary_member_id="member_id")
-
-    base = people.select("member_id", "segment", "cell", "ne_cell")
-    joined = (
-        base.left_join(cell, "cell")
-        .left_join(ne_cell, "ne_cell")
-        .left_join(summary, base.member_id == summary.summary_member_id)
-        .select(
-            "member_id",
-            "segment",
-            "hccs",
-            "interactions",
-            *[f"{prefix}_{s}" for prefix in ("cell", "ne", "terms") for s in SEGMENT_COLUMNS],
+    summary = _hcc_summary(kept, tables)
+    per_member = _per_member(people, summary, tables)
+    flags = _flag_terms(per_member, tables)
+    values = tables.coefficient_values()
+    totals = {}
+    for s in SEGMENT_COLUMNS:
+        total = (
+            per_member[f"cell_{s}"].fill_null(0)
+            + per_member[f"ne_{s}"].fill_null(0)
+            + per_member[f"hcc_{s}"].fill_null(0)
+            + per_member[f"count_{s}"].fill_null(0)
         )
-    )
-    joined = joined.mutate(
-        **{
-            s: joined[f"cell_{s}"].fill_null(0)
-            + joined[f"ne_{s}"].fill_null(0)
-            + joined[f"terms_{s}"].fill_null(0)
-            for s in SEGMENT_COLUMNS
-        }
-    )
-    thousandths = {s: joined[s].fill_null(0) for s in SEGMENT_COLUMNS}
+        # Flag and interaction coefficients are constants of the model: a CASE per term, no join.
+        for variable, _, condition in flags:
+            coefficient = values.get(variable, {}).get(s, 0)
+            if coefficient:
+                total = total + ibis.ifelse(condition, coefficient, 0)
+        totals[s] = total
     chosen = ibis.cases(
-        *[(joined.segment == s, thousandths[s]) for s in SEGMENT_COLUMNS], else_=ibis.null("int64")
+        *[(per_member.segment == s, totals[s]) for s in SEGMENT_COLUMNS], else_=ibis.null("int64")
     )
-    scores = joined.select(
+    scores = per_member.select(
         "member_id",
         "segment",
         score=_to_score(chosen),
-        hccs=joined.hccs.fill_null(""),
-        interactions=joined.interactions.fill_null(""),
-        **{s: _to_score(thousandths[s]) for s in SEGMENT_COLUMNS},
+        hccs=per_member.hccs.fill_null(""),
+        interactions=_listed(flags, per_member.count_variable),
+        **{s: _to_score(totals[s]) for s in SEGMENT_COLUMNS},
     )
 
-    explanations = _explanations(model, people, terms, mapped, dropped, tables)
+    explanations = _explanations(model, per_member, flags, kept, mapped, dropped, tables)
     return RawScores(model=model, payment_year=payment_year, scores=scores, explanations=explanations)
 
 
@@ -374,17 +306,125 @@ def _to_score(thousandths: ir.IntegerValue) -> ir.DecimalValue:
     return (thousandths.cast(wide) * ibis.literal("0.001", type=wide)).cast(SCORE_TYPE)
 
 
+_COUNT_VARIABLES = (*(f"D{n}" for n in range(1, 10)), "D10P")
+
+
+def _hcc_summary(kept: ir.Table, tables: ModelTables) -> ir.Table:
+    """Per member: the HCC count, the sorted ``hccs`` list, the HCC coefficient sums per segment and,
+    ``group_bits``: bit k set when the member has an HCC of the model's k-th interaction group.
+
+    One aggregation over the kept HCCs, joined to the HCCs' coefficients by the integer CC.
+    """
+    hcc_terms = tables.table("hcc_terms")
+    joined = kept.left_join(hcc_terms, kept.cc == hcc_terms.cc)
+    return joined.group_by(joined.member_id).aggregate(
+        hcc_count=joined.member_id.count(),
+        # Concatenated unordered and sorted afterwards: ordered aggregates were 5-10x slower on DuckDB.
+        hccs=("HCC" + joined.cc.cast("string")).group_concat(";").split(";").sort().join(";"),
+        **{f"hcc_{s}": joined[s].sum() for s in SEGMENT_COLUMNS},
+        group_bits=joined.group_bits.bit_or(),
+    )
+
+
+def _per_member(people: ir.Table, summary: ir.Table, tables: ModelTables) -> ir.Table:
+    """One row per person: demographics, the HCC summary, the count variable, and the coefficients of
+    the age/sex cell, the new-enrollee cell and the count variable (``cell_<segment>``, ``ne_<segment>``,
+    ``count_<segment>``), each looked up by one join per person."""
+
+    def lookup(key: str, prefix: str) -> ir.Table:
+        # A fresh in-memory table per lookup: ibis cannot tell apart three projections of one table
+        # joined in a single chain.
+        coefficients = tables.table("coefficients")
+        return coefficients.select(
+            **{key: coefficients.variable}, **{f"{prefix}_{s}": coefficients[s] for s in SEGMENT_COLUMNS}
+        )
+
+    summary = summary.rename(summary_member_id="member_id")
+    summary = summary.mutate(
+        count_variable=ibis.ifelse(summary.hcc_count >= 10, "D10P", "D" + summary.hcc_count.cast("string"))
+    )
+    base = people.select(
+        "member_id", "segment", "sex", "disabled", "orig_disabled", "ltimcaid", "cell", "ne_cell"
+    )
+    cell, ne_cell, count = lookup("cell", "cell"), lookup("ne_cell", "ne"), lookup("count_variable", "count")
+    joined = (
+        base.left_join(summary, base.member_id == summary.summary_member_id)
+        .left_join(cell, "cell")
+        .left_join(ne_cell, "ne_cell")
+        .left_join(count, "count_variable")
+    )
+    return joined.select(
+        *base.columns,
+        *[c for c in summary.columns if c != "summary_member_id"],
+        *[c for c in cell.columns if c != "cell"],
+        *[c for c in ne_cell.columns if c != "ne_cell"],
+        *[c for c in count.columns if c != "count_variable"],
+    )
+
+
+FlagTerm = tuple[str, str, ir.BooleanValue]
+"""(variable, kind, condition): a 0/1 term of the model whose coefficient is a constant."""
+
+
+def _flag_terms(per_member: ir.Table, tables: ModelTables) -> list[FlagTerm]:
+    """The originally-disabled and LTI Medicaid flags and every interaction term, as conditions on
+    :func:`_per_member`'s row."""
+    female = per_member.sex == "F"
+    terms: list[FlagTerm] = [
+        ("ORIGDS", "demographic", per_member.orig_disabled),
+        ("OriginallyDisabled_Female", "demographic", per_member.orig_disabled & female),
+        ("OriginallyDisabled_Male", "demographic", per_member.orig_disabled & ~female),
+        ("LTIMCAID", "demographic", per_member.ltimcaid),
+    ]
+    bit = {group: 1 << k for k, group in enumerate(tables.interaction_groups)}
+    group_bits = per_member.group_bits.fill_null(0)
+    for interaction, factors in tables.interactions.items():
+        parts = [
+            per_member.disabled if factor == "DISABLED" else (group_bits & bit[factor]) != 0
+            for factor in factors
+        ]
+        terms.append((interaction, "interaction", ibis.and_(*parts)))
+    return terms
+
+
+def _listed(flags: list[FlagTerm], count_variable: ir.StringValue) -> ir.StringValue:
+    """The member's interaction and count variables, sorted, ``;``-separated.
+
+    The possible names are constants of the model, so the list is built in sorted order without a
+    per-row sort: one conditional piece per name.
+    """
+    pieces = {name: condition for name, kind, condition in flags if kind == "interaction"}
+    pieces.update({name: count_variable == name for name in _COUNT_VARIABLES})
+    text = ibis.literal("", type="string")
+    for name in sorted(pieces):
+        text = text + ibis.ifelse(pieces[name].fill_null(False), f"{name};", "")
+    return ibis.ifelse(text == "", "", text.substr(0, text.length() - 1))
+
+
 def _explanations(
     model: HccModel,
-    people: ir.Table,
-    terms: ir.Table,
+    per_member: ir.Table,
+    flags: list[FlagTerm],
+    kept: ir.Table,
     mapped: ir.Table,
     dropped: ir.Table,
     tables: ModelTables,
 ) -> ir.Table:
     """Terms of each member's applicable segment with their coefficients and evidence."""
+
+    def term(table: ir.Table, variable: ir.StringValue, kind: str) -> ir.Table:
+        return table.select("member_id", variable=variable, kind=ibis.literal(kind))
+
+    terms = ibis.union(
+        term(per_member, per_member.cell, "demographic"),
+        term(per_member, per_member.ne_cell, "demographic"),
+        *[term(per_member.filter(condition), ibis.literal(name), kind) for name, kind, condition in flags],
+        term(kept, "HCC" + kept.cc.cast("string"), "hcc"),
+        term(per_member.filter(per_member.count_variable.notnull()), per_member.count_variable, "count"),
+    )
+    people = per_member.select("member_id", "segment")
     coefficients = tables.table("coefficients")
-    segment_terms = terms.join(people.select("member_id", "segment"), "member_id")
+    segment_terms = terms.join(people, "member_id")
     with_coefficients = segment_terms.join(coefficients, "variable")
     coefficient = ibis.cases(
         *[(with_coefficients.segment == s, with_coefficients[s]) for s in SEGMENT_COLUMNS],
@@ -403,11 +443,13 @@ def _explanations(
         published,
         (contributions.segment == published.segment) & (contributions.variable == published.variable),
     )
-    evidence = mapped.group_by(["member_id", "cc"]).aggregate(
-        diagnoses=mapped.dx_code.group_concat(";").split(";").sort().join(";")
+    # A diagnosis repeated on several claims is evidence once.
+    diagnoses = mapped.select("member_id", "cc", "dx_code").distinct()
+    evidence = diagnoses.group_by(["member_id", "cc"]).aggregate(
+        diagnoses=diagnoses.dx_code.group_concat(";").split(";").sort().join(";")
     )
-    evidence = evidence.select("member_id", "diagnoses", variable="HCC" + evidence.cc.cast("string"))
-    contributions = contributions.left_join(evidence, ["member_id", "variable"]).select(
+    hcc_evidence = evidence.select("member_id", "diagnoses", variable="HCC" + evidence.cc.cast("string"))
+    contributions = contributions.left_join(hcc_evidence, ["member_id", "variable"]).select(
         "member_id",
         "segment",
         "kind",
@@ -416,13 +458,10 @@ def _explanations(
         "diagnoses",
         dropped_by=ibis.null("string"),
     )
-    dropped_evidence = mapped.group_by(["member_id", "cc"]).aggregate(
-        diagnoses=mapped.dx_code.group_concat(";").split(";").sort().join(";")
-    )
-    dropped_rows = dropped.left_join(dropped_evidence, ["member_id", "cc"]).select(
+    dropped_rows = dropped.left_join(evidence, ["member_id", "cc"]).select(
         "member_id", "cc", "dropped_by", "diagnoses"
     )
-    dropped_rows = dropped_rows.join(people.select("member_id", "segment"), "member_id")
+    dropped_rows = dropped_rows.join(people, "member_id")
     dropped_terms = dropped_rows.select(
         "member_id",
         "segment",

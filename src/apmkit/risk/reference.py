@@ -8,6 +8,7 @@ every raw score is an exact integer sum and no float ever rounds a score.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -176,10 +177,31 @@ class ModelTables:
     interaction_factors: pa.Table  # interaction, factor, factor_count
     group_members: pa.Table  # factor, cc
     conditional_hccs: pa.Table  # cc, requires_cc
+    # cc, one int64 column per segment (thousandths), group_bits (bit k: the k-th interaction group)
+    hcc_terms: pa.Table
 
     def table(self, name: str) -> ibis.Table:
         """The named reference table as an ibis in-memory table."""
         return ibis.memtable(getattr(self, name))
+
+    @property
+    def interaction_groups(self) -> tuple[str, ...]:
+        """Names of the HCC groups the model's interaction terms combine, in the order of their bits in
+        ``hcc_terms.group_bits``."""
+        return tuple(INTERACTION_GROUPS[self.model])
+
+    @property
+    def interactions(self) -> dict[str, tuple[str, ...]]:
+        """Interaction term -> the groups (or ``DISABLED``) that must all be present."""
+        return INTERACTIONS[self.model]
+
+    def coefficient_values(self) -> dict[str, dict[str, int]]:
+        """Variable -> segment column -> coefficient in thousandths (0 where the segment has none)."""
+        columns = self.coefficients.to_pydict()
+        return {
+            variable: {segment: columns[segment][i] for segment in SEGMENTS}
+            for i, variable in enumerate(columns["variable"])
+        }
 
 
 @cache
@@ -266,6 +288,7 @@ def model_tables(model: HccModel, payment_year: int) -> ModelTables:
         }
     )
     return ModelTables(
+        hcc_terms=_hcc_terms(coefficients, groups),
         model=model,
         payment_year=payment_year,
         dx_to_cc=dx_to_cc,
@@ -277,6 +300,20 @@ def model_tables(model: HccModel, payment_year: int) -> ModelTables:
         group_members=group_members,
         conditional_hccs=conditional_hccs,
     )
+
+
+def _hcc_terms(coefficients: pa.Table, groups: dict[str, tuple[int, ...]]) -> pa.Table:
+    """One row per HCC with a coefficient: its coefficients and the interaction groups it belongs to."""
+    columns = coefficients.to_pydict()
+    rows = [i for i, variable in enumerate(columns["variable"]) if re.fullmatch(r"HCC[0-9]+", variable)]
+    ccs = [int(columns["variable"][i][3:]) for i in rows]
+    table: dict[str, pa.Array] = {"cc": pa.array(ccs, pa.int64())}
+    for segment in SEGMENTS:
+        table[segment] = pa.array([columns[segment][i] for i in rows], pa.int64())
+    # One bit per group, in the order of ``groups`` (bit k = the k-th group), OR-ed per member later.
+    bits = [sum(1 << k for k, members in enumerate(groups.values()) if cc in members) for cc in ccs]
+    table["group_bits"] = pa.array(bits, pa.int64())
+    return pa.table(table)
 
 
 @cache
