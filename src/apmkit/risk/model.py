@@ -258,12 +258,11 @@ def score_model(
     tables = model_tables(model, payment_year)
     people = stage(demographics(persons, payment_year))
 
-    mapped = stage(condition_categories(diagnoses, people, tables))
-    present = _conditional_hccs(mapped.select("member_id", "cc").distinct(), tables)
+    # Mapped diagnoses are read once by the scores (and again only for explanations), so they stay
+    # lazy; the distinct (member, CC) pairs feed the hierarchies three times and are computed once.
+    mapped = condition_categories(diagnoses, people, tables)
+    present = stage(_conditional_hccs(mapped.select("member_id", "cc").distinct(), tables))
     kept, dropped = _impose_hierarchies(present, tables, materialize)
-    # Kept HCCs feed the interactions, the count and the terms; terms are read once by the scores
-    # (and once more only if explanations are asked for), so they stay lazy.
-    kept = stage(kept)
 
     summary = _hcc_summary(kept, tables)
     per_member = _per_member(people, summary, tables)
@@ -291,7 +290,7 @@ def score_model(
         "segment",
         score=_to_score(chosen),
         hccs=per_member.hccs.fill_null(""),
-        interactions=_listed(flags, per_member.count_variable),
+        interactions=_listed(flags, per_member.hcc_count),
         **{s: _to_score(totals[s]) for s in SEGMENT_COLUMNS},
     )
 
@@ -304,9 +303,6 @@ def _to_score(thousandths: ir.IntegerValue) -> ir.DecimalValue:
     # decimal(18, 3), not (38, 3): 128-bit decimals made this projection ~30x slower on DuckDB.
     wide = "decimal(18, 3)"
     return (thousandths.cast(wide) * ibis.literal("0.001", type=wide)).cast(SCORE_TYPE)
-
-
-_COUNT_VARIABLES = (*(f"D{n}" for n in range(1, 10)), "D10P")
 
 
 def _hcc_summary(kept: ir.Table, tables: ModelTables) -> ir.Table:
@@ -387,18 +383,19 @@ def _flag_terms(per_member: ir.Table, tables: ModelTables) -> list[FlagTerm]:
     return terms
 
 
-def _listed(flags: list[FlagTerm], count_variable: ir.StringValue) -> ir.StringValue:
+def _listed(flags: list[FlagTerm], hcc_count: ir.IntegerValue) -> ir.StringValue:
     """The member's interaction and count variables, sorted, ``;``-separated.
 
     The possible names are constants of the model, so the list is built in sorted order without a
-    per-row sort: one conditional piece per name.
+    per-row sort: one piece per name, NULL unless the member has the term (the join skips NULLs).
     """
     pieces = {name: condition for name, kind, condition in flags if kind == "interaction"}
-    pieces.update({name: count_variable == name for name in _COUNT_VARIABLES})
-    text = ibis.literal("", type="string")
-    for name in sorted(pieces):
-        text = text + ibis.ifelse(pieces[name].fill_null(False), f"{name};", "")
-    return ibis.ifelse(text == "", "", text.substr(0, text.length() - 1))
+    pieces.update({f"D{n}": hcc_count == n for n in range(1, 10)})
+    pieces["D10P"] = hcc_count >= 10
+    listed = ibis.literal(";").join(
+        [ibis.ifelse(pieces[name].fill_null(False), name, ibis.null("string")) for name in sorted(pieces)]
+    )
+    return listed.fill_null("")
 
 
 def _explanations(
