@@ -1,13 +1,12 @@
 """CMS-HCC risk adjustment (V24, V28) as ibis expressions over whole populations."""
 
 from apmkit.risk.scoring import RiskScores, cms_payment_spec, payment_scores, score
-from apmkit.risk.spec import BlendComponent, HccModel, RiskAdjustmentSpec, RiskScoreGrowthCap
+from apmkit.risk.spec import BlendComponent, HccModel, RiskAdjustmentSpec
 
 __all__ = [
     "BlendComponent",
     "HccModel",
     "RiskAdjustmentSpec",
-    "RiskScoreGrowthCap",
     "RiskScores",
     "cms_payment_spec",
     "payment_scores",

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -47,29 +46,6 @@ class BlendComponent(BaseModel):
     normalization_factor: Decimal | None = Field(default=None, gt=0)
 
 
-class RiskScoreGrowthCap(BaseModel):
-    """A cap on risk-score growth between a baseline year and the performance year.
-
-    Parameters
-    ----------
-    max_growth
-        Allowed growth as a fraction (0.03 = +3%).
-    relative_to
-        ``"baseline"``: the ratio (year score / baseline score) may not exceed ``1 + max_growth``
-        (MSSP agreements 2019-2023, 42 CFR 425.601). ``"demographic_growth"``: the cap is aggregate
-        demographic risk growth plus ``max_growth`` percentage points, applied only when aggregate HCC
-        growth exceeds it (MSSP agreements starting 2024, 42 CFR 425.652 / 425.659).
-    level
-        Where the cap is applied: per enrollment type (MSSP) or to the whole population.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    max_growth: Decimal = Field(default=Decimal("0.03"), ge=0)
-    relative_to: Literal["baseline", "demographic_growth"] = "baseline"
-    level: Literal["enrollment_type", "population"] = "enrollment_type"
-
-
 class RiskAdjustmentSpec(BaseModel):
     """How members are risk adjusted.
 
@@ -86,8 +62,6 @@ class RiskAdjustmentSpec(BaseModel):
         CMS publishes a factor per model and payment year (e.g. V28 PY2024 1.015).
     coding_intensity_adjustment
         MA coding-pattern adjustment as a fraction (0.059 = the statutory minimum 5.9%); 0 for FFS/MSSP.
-    growth_cap
-        Optional cap on risk-score growth relative to a baseline year.
 
     Examples
     --------
@@ -102,7 +76,6 @@ class RiskAdjustmentSpec(BaseModel):
     blend: tuple[BlendComponent, ...] = ()
     normalization_factor: Decimal | None = Field(default=None, gt=0)
     coding_intensity_adjustment: Decimal = Field(default=Decimal("0"), ge=0, lt=1)
-    growth_cap: RiskScoreGrowthCap | None = None
 
     @field_validator("blend")
     @classmethod
