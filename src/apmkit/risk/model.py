@@ -266,34 +266,28 @@ def score_model(
 
     summary = _hcc_summary(kept, tables)
     per_member = _per_member(people, summary, tables)
-    flags = _flag_terms(per_member, tables)
-    values = tables.coefficient_values()
-    totals = {}
-    for s in SEGMENT_COLUMNS:
-        total = (
-            per_member[f"cell_{s}"].fill_null(0)
-            + per_member[f"ne_{s}"].fill_null(0)
-            + per_member[f"hcc_{s}"].fill_null(0)
-            + per_member[f"count_{s}"].fill_null(0)
-        )
-        # Flag and interaction coefficients are constants of the model: a CASE per term, no join.
-        for variable, _, condition in flags:
-            coefficient = values.get(variable, {}).get(s, 0)
-            if coefficient:
-                total = total + ibis.ifelse(condition, coefficient, 0)
-        totals[s] = total
+    profiles = _profile_terms(per_member, tables)
+    joined = per_member.join(profiles, "profile")
+    totals = {
+        s: joined[f"cell_{s}"].fill_null(0)
+        + joined[f"ne_{s}"].fill_null(0)
+        + joined[f"hcc_{s}"].fill_null(0)
+        + joined[f"flags_{s}"]
+        for s in SEGMENT_COLUMNS
+    }
     chosen = ibis.cases(
-        *[(per_member.segment == s, totals[s]) for s in SEGMENT_COLUMNS], else_=ibis.null("int64")
+        *[(joined.segment == s, totals[s]) for s in SEGMENT_COLUMNS], else_=ibis.null("int64")
     )
-    scores = per_member.select(
+    scores = joined.select(
         "member_id",
         "segment",
         score=_to_score(chosen),
-        hccs=per_member.hccs.fill_null(""),
-        interactions=_listed(flags, per_member.hcc_count),
+        hccs=joined.hccs.fill_null(""),
+        interactions=joined.interactions,
         **{s: _to_score(totals[s]) for s in SEGMENT_COLUMNS},
     )
 
+    flags = _flag_terms(per_member, tables)
     explanations = _explanations(model, per_member, flags, kept, mapped, dropped, tables)
     return RawScores(model=model, payment_year=payment_year, scores=scores, explanations=explanations)
 
@@ -323,12 +317,12 @@ def _hcc_summary(kept: ir.Table, tables: ModelTables) -> ir.Table:
 
 
 def _per_member(people: ir.Table, summary: ir.Table, tables: ModelTables) -> ir.Table:
-    """One row per person: demographics, the HCC summary, the count variable, and the coefficients of
-    the age/sex cell, the new-enrollee cell and the count variable (``cell_<segment>``, ``ne_<segment>``,
-    ``count_<segment>``), each looked up by one join per person."""
+    """One row per person: demographics, the HCC summary, the coefficients of the age/sex cell and
+    the new-enrollee cell (``cell_<segment>``, ``ne_<segment>``, each looked up by one join per
+    person) and the person's ``profile`` (see :func:`_profile_terms`)."""
 
     def lookup(key: str, prefix: str) -> ir.Table:
-        # A fresh in-memory table per lookup: ibis cannot tell apart three projections of one table
+        # A fresh in-memory table per lookup: ibis cannot tell apart two projections of one table
         # joined in a single chain.
         coefficients = tables.table("coefficients")
         return coefficients.select(
@@ -336,26 +330,70 @@ def _per_member(people: ir.Table, summary: ir.Table, tables: ModelTables) -> ir.
         )
 
     summary = summary.rename(summary_member_id="member_id")
-    summary = summary.mutate(
-        count_variable=ibis.ifelse(summary.hcc_count >= 10, "D10P", "D" + summary.hcc_count.cast("string"))
-    )
     base = people.select(
         "member_id", "segment", "sex", "disabled", "orig_disabled", "ltimcaid", "cell", "ne_cell"
     )
-    cell, ne_cell, count = lookup("cell", "cell"), lookup("ne_cell", "ne"), lookup("count_variable", "count")
+    cell, ne_cell = lookup("cell", "cell"), lookup("ne_cell", "ne")
     joined = (
         base.left_join(summary, base.member_id == summary.summary_member_id)
         .left_join(cell, "cell")
         .left_join(ne_cell, "ne_cell")
-        .left_join(count, "count_variable")
     )
-    return joined.select(
+    joined = joined.select(
         *base.columns,
-        *[c for c in summary.columns if c != "summary_member_id"],
+        *[c for c in summary.columns if c not in ("summary_member_id", "hcc_count", "group_bits")],
         *[c for c in cell.columns if c != "cell"],
         *[c for c in ne_cell.columns if c != "ne_cell"],
-        *[c for c in count.columns if c != "count_variable"],
+        hcc_count=joined.hcc_count.fill_null(0),
+        group_bits=joined.group_bits.fill_null(0),
     )
+    profile = (
+        ibis.least(joined.hcc_count, _COUNT_CAP)
+        + ibis.ifelse(joined.disabled, _DISABLED, 0)
+        + ibis.ifelse(joined.orig_disabled, _ORIG_DISABLED, 0)
+        + ibis.ifelse(joined.sex == "F", _FEMALE, 0)
+        + ibis.ifelse(joined.ltimcaid, _LTIMCAID, 0)
+        + joined.group_bits * _GROUPS
+    )
+    return joined.mutate(profile=profile)
+
+
+# A person's profile packs everything the constant-coefficient terms depend on into one integer:
+# the payment-HCC count capped at 10 (bits 0-3), four demographic flags (bits 4-7) and the
+# interaction-group bits (from bit 8).
+_COUNT_CAP, _DISABLED, _ORIG_DISABLED, _FEMALE, _LTIMCAID, _GROUPS = 10, 16, 32, 64, 128, 256
+
+
+def _profile_terms(per_member: ir.Table, tables: ModelTables) -> ir.Table:
+    """Per distinct profile: the flag, interaction and count coefficients summed per segment
+    (``flags_<segment>``) and the sorted ``interactions`` list.
+
+    Those terms are constants of the model that depend only on the profile, and a population has
+    few distinct profiles, so the many CASE expressions run once per profile instead of once per
+    person.
+    """
+    keys = per_member.select("profile").distinct()
+    key = keys.profile
+    decoded = keys.select(
+        "profile",
+        hcc_count=key % 16,
+        disabled=(key & _DISABLED) != 0,
+        orig_disabled=(key & _ORIG_DISABLED) != 0,
+        sex=ibis.ifelse((key & _FEMALE) != 0, "F", "M"),
+        ltimcaid=(key & _LTIMCAID) != 0,
+        group_bits=key // _GROUPS,
+    )
+    flags = _flag_terms(decoded, tables)
+    values = tables.coefficient_values()
+    sums = {}
+    for s in SEGMENT_COLUMNS:
+        total: ir.IntegerValue = ibis.literal(0, type="int64")
+        for variable, _, condition in flags:
+            coefficient = values.get(variable, {}).get(s, 0)
+            if coefficient:
+                total = total + ibis.ifelse(condition, coefficient, 0)
+        sums[f"flags_{s}"] = total
+    return decoded.select("profile", interactions=_listed(flags), **sums)
 
 
 FlagTerm = tuple[str, str, ir.BooleanValue]
@@ -363,8 +401,9 @@ FlagTerm = tuple[str, str, ir.BooleanValue]
 
 
 def _flag_terms(per_member: ir.Table, tables: ModelTables) -> list[FlagTerm]:
-    """The originally-disabled and LTI Medicaid flags and every interaction term, as conditions on
-    :func:`_per_member`'s row."""
+    """The originally-disabled and LTI Medicaid flags, every interaction term and the payment-HCC
+    count variables, as conditions on a table with ``sex, disabled, orig_disabled, ltimcaid,
+    group_bits, hcc_count`` (a person's row or a profile's)."""
     female = per_member.sex == "F"
     terms: list[FlagTerm] = [
         ("ORIGDS", "demographic", per_member.orig_disabled),
@@ -380,18 +419,19 @@ def _flag_terms(per_member: ir.Table, tables: ModelTables) -> list[FlagTerm]:
             for factor in factors
         ]
         terms.append((interaction, "interaction", ibis.and_(*parts)))
+    count = per_member.hcc_count
+    terms.extend((f"D{n}", "count", count == n) for n in range(1, 10))
+    terms.append(("D10P", "count", count >= 10))
     return terms
 
 
-def _listed(flags: list[FlagTerm], hcc_count: ir.IntegerValue) -> ir.StringValue:
-    """The member's interaction and count variables, sorted, ``;``-separated.
+def _listed(flags: list[FlagTerm]) -> ir.StringValue:
+    """The interaction and count variables that apply, sorted, ``;``-separated.
 
     The possible names are constants of the model, so the list is built in sorted order without a
-    per-row sort: one piece per name, NULL unless the member has the term (the join skips NULLs).
+    per-row sort: one piece per name, NULL unless the term applies (the join skips NULLs).
     """
-    pieces = {name: condition for name, kind, condition in flags if kind == "interaction"}
-    pieces.update({f"D{n}": hcc_count == n for n in range(1, 10)})
-    pieces["D10P"] = hcc_count >= 10
+    pieces = {name: condition for name, kind, condition in flags if kind in ("interaction", "count")}
     listed = ibis.literal(";").join(
         [ibis.ifelse(pieces[name].fill_null(False), name, ibis.null("string")) for name in sorted(pieces)]
     )
@@ -417,7 +457,6 @@ def _explanations(
         term(per_member, per_member.ne_cell, "demographic"),
         *[term(per_member.filter(condition), ibis.literal(name), kind) for name, kind, condition in flags],
         term(kept, "HCC" + kept.cc.cast("string"), "hcc"),
-        term(per_member.filter(per_member.count_variable.notnull()), per_member.count_variable, "count"),
     )
     people = per_member.select("member_id", "segment")
     coefficients = tables.table("coefficients")
