@@ -138,6 +138,20 @@ def score(
     """
     check_payment_year(payment_year)
     model = HccModel(model)
+    if model is HccModel.ESRD_V24:
+        # The ESRD model has its own inputs, demographics and segments (apmkit.risk.esrd).
+        from apmkit.risk.esrd import score_esrd
+
+        return score_esrd(
+            persons,
+            diagnoses,
+            payment_year=payment_year,
+            normalization_factor=normalization_factor,
+            coding_intensity_adjustment=coding_intensity_adjustment,
+            persons_source=persons_source,
+            diagnoses_source=diagnoses_source,
+            materialize=materialize,
+        )
     people = conform_persons(persons, payment_year=payment_year, source_file=persons_source)
     stage = materialize or (lambda table: table)
     valid_people = stage(people.valid)

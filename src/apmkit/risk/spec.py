@@ -21,10 +21,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 
 class HccModel(StrEnum):
-    """CMS-HCC model versions apmkit scores."""
+    """CMS risk-adjustment models apmkit scores.
+
+    ``ESRD-V24`` is CMS's CMS-HCC ESRD model on V24 HCCs (the "2023 CMS-HCC ESRD model": dialysis,
+    kidney transplant and functioning graft scores for ESRD beneficiaries).
+    """
 
     V24 = "V24"
     V28 = "V28"
+    ESRD_V24 = "ESRD-V24"
 
 
 class BlendComponent(BaseModel):
