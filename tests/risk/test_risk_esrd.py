@@ -340,3 +340,16 @@ def test_normalization_and_coding_adjustment_apply_to_the_segment_score(engine, 
         Decimal("2.941"),
         Decimal("2.767"),
     )
+
+
+def test_every_interaction_and_add_on_is_a_published_cms_factor():
+    from apmkit.risk.esrd_reference import INTERACTIONS, SEGMENTS
+
+    prefixes = ("DI_", "GFA_", "GFN_", "GNPA_", "GNPN_", "GI_")
+    for interaction in INTERACTIONS:
+        assert any(f"{p}{interaction}" in FACTORS for p in prefixes), interaction
+    for segment in SEGMENTS:
+        for _, cms_factor in segment.add_ons:
+            assert cms_factor in FACTORS, (segment.name, cms_factor)
+        if segment.actuarial_adjustment:
+            assert segment.actuarial_adjustment in FACTORS
