@@ -58,7 +58,7 @@ def test_esrd_scores_from_csv(tmp_path: Path) -> None:
     [
         (("--blend",), "--blend"),
         (("--normalize",), "no published normalization factor for ESRD-V24"),
-        (("--model", "ESRD-V21"), "--model must be one of V24, V28, ESRD-V24"),
+        (("--model", "ESRD-V21"), "--model must be one of V24, V28, ESRD-V24, RxHCC-V08-T, RxHCC-V08-X"),
     ],
 )
 def test_esrd_option_errors(tmp_path: Path, options: tuple[str, ...], message: str) -> None:

