@@ -253,3 +253,18 @@ def test_cli_scores_rxhcc(tmp_path: Path) -> None:
     ]
     # CMS PY2026 T: male 67, non-low-income aged, E11.69 -> 0.663 (rxhcc_v08_reference_cases.csv).
     assert row.replace('"', "").split(",")[:3] == ["A", "CE_NonLow_Aged", "0.663"]
+
+
+def test_mapping_hierarchy_and_factor_tables_agree():
+    from apmkit.risk.rxhcc import rxhcc_tables
+
+    for model in ("RxHCC-V08-T", "RxHCC-V08-X"):
+        tables = rxhcc_tables(model, PAYMENT_YEAR)
+        factor_rxhccs = {
+            v for v in tables.coefficients.column("variable").to_pylist() if v.startswith("RXHCC")
+        }
+        mapped = {f"RXHCC{cc}" for cc in tables.mapping.dx_to_cc.column("cc").to_pylist()}
+        assert mapped == factor_rxhccs, model
+        hierarchy = tables.mapping.hierarchy
+        nodes = set(hierarchy.column("parent_cc").to_pylist()) | set(hierarchy.column("child_cc").to_pylist())
+        assert {f"RXHCC{cc}" for cc in nodes} <= factor_rxhccs
