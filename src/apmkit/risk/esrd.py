@@ -144,7 +144,23 @@ def _term(table: ir.Table, variable: ir.StringValue | str, kind: str) -> ir.Tabl
     return table.select("member_id", variable=value, kind=ibis.literal(kind))
 
 
-def _demographic_terms(people: ir.Table) -> list[ir.Table]:
+# Terms every person has: looked up by one join per person (cells) or added as constants, so that only
+# the optional terms go through the per-member aggregation (the costliest step of a large run).
+_EVERYONE_CONSTANT_TERMS = (KIDNEY_TRANSPLANT, GRAFT_DURATION)
+_CELL_COLUMNS = ("cell", "dialysis_ne_cell", "graft_ne_cell")
+
+
+def _everyone_terms(people: ir.Table) -> list[ir.Table]:
+    return [
+        _term(people, people.cell, "demographic"),
+        _term(people, people.dialysis_ne_cell, "demographic"),
+        _term(people, people.graft_ne_cell, "demographic"),
+        _term(people, KIDNEY_TRANSPLANT, "transplant"),
+        _term(people, GRAFT_DURATION, "graft"),
+    ]
+
+
+def _optional_demographic_terms(people: ir.Table) -> list[ir.Table]:
     sex_word = ibis.ifelse(people.sex == "F", "Female", "Male")
     aged_word = ibis.ifelse(people.aged, "Aged", "NonAged")
     originally_disabled = people.filter((people.orec == "1") & people.aged)
@@ -153,17 +169,12 @@ def _demographic_terms(people: ir.Table) -> list[ir.Table]:
     partial = people.filter(people.partial_dual)
     institutional = people.filter(people.institutional)
     return [
-        _term(people, people.cell, "demographic"),
-        _term(people, people.dialysis_ne_cell, "demographic"),
-        _term(people, people.graft_ne_cell, "demographic"),
         _term(originally_disabled, "OriginallyDisabled_" + sex_word, "demographic"),
         _term(originally_disabled, "ORIGDS", "demographic"),
         _term(originally_esrd, "Originally_ESRD_" + sex_word, "demographic"),
         _term(full, "FBDual_" + sex_word + "_" + aged_word, "demographic"),
         _term(partial, "PBDual_" + sex_word + "_" + aged_word, "demographic"),
         _term(institutional, "LTI_" + aged_word, "demographic"),
-        _term(people, KIDNEY_TRANSPLANT, "transplant"),
-        _term(people, GRAFT_DURATION, "graft"),
         _term(partial, PARTIAL_DUAL_GRAFT, "graft"),
         _term(institutional, INSTITUTIONAL_GRAFT, "graft"),
     ]
@@ -218,13 +229,14 @@ def score_esrd_model(
     )
     interactions = interactions.filter(interactions.matched_factors == interactions.factor_count)
 
-    terms = ibis.union(
-        *_demographic_terms(people),
+    optional_terms = ibis.union(
+        *_optional_demographic_terms(people),
         _term(kept, "HCC" + kept.cc.cast("string"), "hcc"),
         _term(interactions, interactions.interaction, "interaction"),
     )
+    terms = ibis.union(*_everyone_terms(people), optional_terms)
     coefficients = tables.table("coefficients")
-    weighted = terms.left_join(coefficients, "variable").select(
+    weighted = optional_terms.left_join(coefficients, "variable").select(
         "member_id", "kind", "variable", *SEGMENT_COLUMNS
     )
 
@@ -235,7 +247,32 @@ def score_esrd_model(
     sums = weighted.group_by("member_id").aggregate(
         hccs=listed("hcc"),
         interactions=listed("interaction"),
-        **{s: weighted[s].sum() for s in SEGMENT_COLUMNS},
+        **{f"terms_{s}": weighted[s].sum() for s in SEGMENT_COLUMNS},
+    )
+    sums = sums.rename(sums_member_id="member_id")
+    constant_rows = [
+        row for row in tables.coefficients.to_pylist() if row["variable"] in _EVERYONE_CONSTANT_TERMS
+    ]
+    constants = {s: sum(row[s] for row in constant_rows) for s in SEGMENT_COLUMNS}
+    base = people.select("member_id", "segment", *_CELL_COLUMNS)
+    for index, column in enumerate(_CELL_COLUMNS):
+        lookup = coefficients.select(
+            **{column: coefficients.variable}, **{f"c{index}_{s}": coefficients[s] for s in SEGMENT_COLUMNS}
+        )
+        base = base.left_join(lookup, column).drop(f"{column}_right")
+    base = base.left_join(sums, base.member_id == sums.sums_member_id)
+    sums = base.select(
+        "member_id",
+        "segment",
+        hccs=base.hccs,
+        interactions=base.interactions,
+        **{
+            s: sum(
+                (base[f"c{i}_{s}"].fill_null(0) for i in range(len(_CELL_COLUMNS))),
+                base[f"terms_{s}"].fill_null(0) + constants[s],
+            )
+            for s in SEGMENT_COLUMNS
+        },
     )
     divisors = {row["segment"]: row["divisor"] for row in tables.divisors.to_pylist()}
 
@@ -246,9 +283,9 @@ def score_esrd_model(
         # CMS divides the new-enrollee graft score by the actuarial adjustment before rounding.
         return div_round_half_up(total * 1000, divisors[column])
 
-    sums = sums.select("member_id", "hccs", "interactions", **{s: adjusted(s) for s in SEGMENT_COLUMNS})
-    sums = sums.rename(sums_member_id="member_id")
-    joined = people.select("member_id", "segment").join(sums, people.member_id == sums.sums_member_id)
+    joined = sums.select(
+        "member_id", "segment", "hccs", "interactions", **{s: adjusted(s) for s in SEGMENT_COLUMNS}
+    )
     chosen = ibis.cases(
         *[(joined.segment == s, joined[s]) for s in SEGMENT_COLUMNS], else_=ibis.null("int64")
     )
