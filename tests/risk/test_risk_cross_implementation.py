@@ -11,8 +11,10 @@ mappings. Scores must agree exactly (3 decimals). The known differences are list
 
 from __future__ import annotations
 
+import csv
 import random
 from decimal import Decimal
+from importlib import resources
 
 import pyarrow as pa
 import pytest
@@ -47,20 +49,17 @@ DELETED_FY2026 = {
 }
 DELETED_FY2026 |= {"C888", "C889", "E340"}
 ESRD_CODES = sorted(set(CMS_MAPPING) - DELETED_FY2026)
-RX_CODES = [
-    "B20",
-    "C9210",
-    "C7900",
-    "E1165",
-    "E119",
-    "F200",
-    "G20A1",
-    "N186",
-    "J449",
-    "F319",
-    "I509",
-    "E1169",
-]
+# The RxHCC copies differ the same way, plus four eating-disorder codes (F50.01, F50.02, F50.2, F50.81).
+with resources.files("apmkit.risk.data").joinpath("rxhcc_dx_to_cc.csv").open(encoding="utf-8") as _handle:
+    RX_CODES = sorted(
+        {
+            r["dx_code"]
+            for r in csv.DictReader(_handle)
+            if int(r["first_payment_year"]) <= PAYMENT_YEAR <= int(r["last_payment_year"])
+        }
+        - DELETED_FY2026
+        - {"F5001", "F5002", "F502", "F5081"}
+    )
 SETTINGS = {
     "deadline": None,
     "derandomize": True,
