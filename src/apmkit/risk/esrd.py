@@ -213,10 +213,10 @@ def score_esrd_model(
     tables = esrd_tables(payment_year)
     people = stage(esrd_demographics(persons, payment_year))
 
-    mapped = condition_categories(diagnoses, people, tables.mapping)
+    mapped = condition_categories(diagnoses, people, tables.mapping.as_model_tables())
     mapped = stage(mapped.filter(~one_of(mapped.cc.cast("string"), [str(cc) for cc in RENAL_CCS])))
     present = mapped.select("member_id", "cc").distinct()
-    kept, dropped = _impose_hierarchies(present, tables.mapping)
+    kept, dropped = _impose_hierarchies(present, tables.mapping.as_model_tables())
     kept = stage(kept)
 
     group_members = tables.table("group_members")
@@ -317,8 +317,10 @@ def _explanations(
     contributions = segment_terms.join(published, ["segment", "variable"]).select(
         "member_id", "segment", "kind", "variable", "label", "thousandths"
     )
-    evidence = mapped.group_by(["member_id", "cc"]).aggregate(
-        diagnoses=mapped.dx_code.group_concat(";").split(";").sort().join(";")
+    # One row per (member, CC, code): the mapping step may keep repeated diagnosis rows.
+    codes = mapped.select("member_id", "cc", "dx_code").distinct()
+    evidence = codes.group_by(["member_id", "cc"]).aggregate(
+        diagnoses=codes.dx_code.group_concat(";").split(";").sort().join(";")
     )
     evidence = evidence.select("member_id", "diagnoses", variable="HCC" + evidence.cc.cast("string"))
     contributions = contributions.left_join(evidence, ["member_id", "variable"]).select(
@@ -352,8 +354,8 @@ def _explanations(
         diagnoses=ibis.null("string"),
         dropped_by=ibis.null("string"),
     )
-    dropped_evidence = mapped.group_by(["member_id", "cc"]).aggregate(
-        diagnoses=mapped.dx_code.group_concat(";").split(";").sort().join(";")
+    dropped_evidence = codes.group_by(["member_id", "cc"]).aggregate(
+        diagnoses=codes.dx_code.group_concat(";").split(";").sort().join(";")
     )
     drops = dropped.left_join(dropped_evidence, ["member_id", "cc"]).select(
         "member_id", "cc", "dropped_by", "diagnoses"

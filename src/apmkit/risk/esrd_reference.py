@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 from importlib import resources
+from typing import cast
 
 import ibis
 import pyarrow as pa
 
 from apmkit.risk.reference import ModelTables, check_payment_year
-from apmkit.risk.spec import HccModel
 
 DIALYSIS = "SCORE_DIAL"
 DIALYSIS_NEW_ENROLLEE = "SCORE_DIAL_NE"
@@ -178,18 +178,57 @@ def relative_factors() -> dict[str, int]:
 
 
 @dataclass(frozen=True)
+class MappingTables:
+    """The diagnosis tables a model shares with the CMS-HCC expressions of :mod:`apmkit.risk.model`.
+
+    ``dx_to_cc``: ``dx_code, cc``; ``edits``: ``dx_code, edit_type, edit_sex, age_min, age_max, action,
+    cc_override``; ``hierarchy``: ``parent_cc, child_cc``.
+    """
+
+    dx_to_cc: pa.Table
+    edits: pa.Table
+    hierarchy: pa.Table
+
+    def table(self, name: str) -> ibis.Table:
+        """The named table as an ibis in-memory table."""
+        return ibis.memtable(getattr(self, name))
+
+    def as_model_tables(self) -> ModelTables:
+        """These tables where :func:`~apmkit.risk.model.condition_categories` and the hierarchy step expect
+        a :class:`ModelTables`: both read only ``dx_to_cc``, ``edits`` and ``hierarchy`` through ``table()``,
+        and the ESRD and RxHCC models have no CMS-HCC coefficient tables to fill the rest with."""
+        return cast(ModelTables, self)
+
+
+def edits_table(rows: list[dict[str, str]]) -> pa.Table:
+    """Age/sex edit rows (``dx_code, edit_type, sex, age_min, age_max, action, cc_override``) as a table."""
+    return pa.table(
+        {
+            "dx_code": pa.array([r["dx_code"] for r in rows], pa.string()),
+            "edit_type": pa.array([r["edit_type"] for r in rows], pa.string()),
+            "edit_sex": pa.array([r["sex"] or None for r in rows], pa.string()),
+            "age_min": pa.array([int(r["age_min"]) if r["age_min"] else None for r in rows], pa.int64()),
+            "age_max": pa.array([int(r["age_max"]) if r["age_max"] else None for r in rows], pa.int64()),
+            "action": pa.array([r["action"] for r in rows], pa.string()),
+            "cc_override": pa.array(
+                [int(r["cc_override"]) if r["cc_override"] else None for r in rows], pa.int64()
+            ),
+        }
+    )
+
+
+@dataclass(frozen=True)
 class EsrdTables:
     """The ESRD V24 tables of one payment year.
 
-    ``mapping`` (``dx_to_cc``, ``edits``, ``hierarchy``) is a :class:`ModelTables` so the CMS-HCC
-    mapping, edit and hierarchy expressions of :mod:`apmkit.risk.model` apply unchanged.
+    ``mapping`` holds ``dx_to_cc``, ``edits`` and ``hierarchy`` (:class:`MappingTables`).
     ``coefficients``: ``variable`` plus one int64 column (thousandths) per score variable;
     ``published``: ``segment, variable, label, thousandths`` for every factor a segment really has
     (``label`` is CMS's factor name for the add-on terms, else the variable);
     ``divisors``: ``segment, divisor`` (thousandths; 1000 = none).
     """
 
-    mapping: ModelTables
+    mapping: MappingTables
     coefficients: pa.Table
     published: pa.Table
     divisors: pa.Table
@@ -201,51 +240,23 @@ class EsrdTables:
         return ibis.memtable(getattr(self, name))
 
 
-def _mapping(payment_year: int) -> ModelTables:
+def _mapping(payment_year: int) -> MappingTables:
     dx_codes: list[str] = []
     ccs: list[int] = []
     for row in _rows("esrd_dx_to_cc.csv"):
         if int(row["first_payment_year"]) <= payment_year <= int(row["last_payment_year"]):
             dx_codes.append(row["dx_code"])
             ccs.append(int(row["cc"]))
-    edit_rows = list(_rows("esrd_dx_edits.csv"))
     hierarchy_rows = list(_rows("esrd_hierarchies.csv"))
-    empty_int = pa.array([], pa.int64())
-    return ModelTables(
-        model=HccModel.ESRD_V24,
-        payment_year=payment_year,
+    return MappingTables(
         dx_to_cc=pa.table({"dx_code": pa.array(dx_codes, pa.string()), "cc": pa.array(ccs, pa.int64())}),
-        edits=pa.table(
-            {
-                "dx_code": pa.array([r["dx_code"] for r in edit_rows], pa.string()),
-                "edit_type": pa.array([r["edit_type"] for r in edit_rows], pa.string()),
-                "edit_sex": pa.array([r["sex"] or None for r in edit_rows], pa.string()),
-                "age_min": pa.array(
-                    [int(r["age_min"]) if r["age_min"] else None for r in edit_rows], pa.int64()
-                ),
-                "age_max": pa.array(
-                    [int(r["age_max"]) if r["age_max"] else None for r in edit_rows], pa.int64()
-                ),
-                "action": pa.array([r["action"] for r in edit_rows], pa.string()),
-                "cc_override": pa.array(
-                    [int(r["cc_override"]) if r["cc_override"] else None for r in edit_rows], pa.int64()
-                ),
-            }
-        ),
+        edits=edits_table(list(_rows("esrd_dx_edits.csv"))),
         hierarchy=pa.table(
             {
                 "parent_cc": pa.array([int(r["parent_cc"]) for r in hierarchy_rows], pa.int64()),
                 "child_cc": pa.array([int(r["child_cc"]) for r in hierarchy_rows], pa.int64()),
             }
         ),
-        # The ESRD model's scores are built in apmkit.risk.esrd; these CMS-HCC slots stay empty.
-        coefficients=pa.table({"variable": pa.array([], pa.string())}),
-        coefficient_presence=pa.table(
-            {"segment": pa.array([], pa.string()), "variable": pa.array([], pa.string())}
-        ),
-        interaction_factors=pa.table({"interaction": pa.array([], pa.string())}),
-        group_members=pa.table({"factor": pa.array([], pa.string()), "cc": empty_int}),
-        conditional_hccs=pa.table({"cc": empty_int, "requires_cc": empty_int}),
     )
 
 

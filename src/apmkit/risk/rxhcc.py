@@ -34,6 +34,7 @@ import pyarrow as pa
 
 from apmkit.errors import ConfigurationError
 from apmkit.risk._expr import one_of, trimmed
+from apmkit.risk.esrd_reference import MappingTables, edits_table
 from apmkit.risk.inputs import REJECT_COLUMNS, conform_diagnoses, conform_persons
 from apmkit.risk.model import (
     _BANDS_TAIL,
@@ -46,7 +47,6 @@ from apmkit.risk.model import (
     condition_categories,
     demographics,
 )
-from apmkit.risk.reference import ModelTables
 from apmkit.risk.spec import HccModel
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ class RxhccTables:
     in the segment's CMS table (continuing-enrollee tables have no new-enrollee cells and vice versa).
     """
 
-    mapping: ModelTables
+    mapping: MappingTables
     coefficients: pa.Table
     published: pa.Table
 
@@ -113,35 +113,16 @@ def rxhcc_tables(model: HccModel, payment_year: int) -> RxhccTables:
             dx_codes.append(row["dx_code"])
             rxccs.append(int(row["rxcc"]))
     hierarchy_rows = list(_rows("rxhcc_hierarchies.csv"))
-    no_int = pa.array([], pa.int64())
-    no_text = pa.array([], pa.string())
-    mapping = ModelTables(
-        model=HccModel(model),
-        payment_year=payment_year,
+    mapping = MappingTables(
         dx_to_cc=pa.table({"dx_code": pa.array(dx_codes, pa.string()), "cc": pa.array(rxccs, pa.int64())}),
         # CMS's RxHCC V08 edit macro (R08I0ED1) has no mandatory age/sex edits.
-        edits=pa.table(
-            {
-                "dx_code": no_text,
-                "edit_type": no_text,
-                "edit_sex": no_text,
-                "age_min": no_int,
-                "age_max": no_int,
-                "action": no_text,
-                "cc_override": no_int,
-            }
-        ),
+        edits=edits_table([]),
         hierarchy=pa.table(
             {
                 "parent_cc": pa.array([int(r["parent_rxcc"]) for r in hierarchy_rows], pa.int64()),
                 "child_cc": pa.array([int(r["child_rxcc"]) for r in hierarchy_rows], pa.int64()),
             }
         ),
-        coefficients=pa.table({"variable": no_text}),
-        coefficient_presence=pa.table({"segment": no_text, "variable": no_text}),
-        interaction_factors=pa.table({"interaction": no_text}),
-        group_members=pa.table({"factor": no_text, "cc": no_int}),
-        conditional_hccs=pa.table({"cc": no_int, "requires_cc": no_int}),
     )
     factor_rows = [row for row in _rows("rxhcc_coefficients.csv") if row["segment_set"] == segment_set]
     variables = [row["variable"] for row in factor_rows]
@@ -209,8 +190,10 @@ def score_rxhcc_model(
     stage = materialize or (lambda table: table)
     tables = rxhcc_tables(model, payment_year)
     people = stage(rxhcc_demographics(persons, payment_year))
-    mapped = stage(condition_categories(diagnoses, people, tables.mapping))
-    kept, dropped = _impose_hierarchies(mapped.select("member_id", "cc").distinct(), tables.mapping)
+    mapped = stage(condition_categories(diagnoses, people, tables.mapping.as_model_tables()))
+    kept, dropped = _impose_hierarchies(
+        mapped.select("member_id", "cc").distinct(), tables.mapping.as_model_tables()
+    )
     kept = stage(kept)
     young = kept.join(people.filter(~people.aged).select("member_id"), "member_id")
     young = young.filter(one_of(young.cc.cast("string"), [str(n) for n in NON_AGED_RXHCCS]))
@@ -256,8 +239,10 @@ def score_rxhcc_model(
     own = own.semi_join(tables.table("published"), ["segment", "variable"])
     own = own.join(coefficients, "variable")
     coefficient = ibis.cases(*[(own.segment == s, own[s]) for s in SEGMENT_COLUMNS], else_=ibis.null("int64"))
-    evidence = mapped.group_by(["member_id", "cc"]).aggregate(
-        diagnoses=mapped.dx_code.group_concat(";").split(";").sort().join(";")
+    # One row per (member, RxCC, code): the mapping step may keep repeated diagnosis rows.
+    codes = mapped.select("member_id", "cc", "dx_code").distinct()
+    evidence = codes.group_by(["member_id", "cc"]).aggregate(
+        diagnoses=codes.dx_code.group_concat(";").split(";").sort().join(";")
     )
     evidence = evidence.select("member_id", "diagnoses", variable="RXHCC" + evidence.cc.cast("string"))
     contributions = own.select("member_id", "segment", "kind", "variable", thousandths=coefficient)
