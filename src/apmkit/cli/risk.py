@@ -1,4 +1,4 @@
-"""``apmkit risk score``: CMS-HCC V24/V28 risk scores from CSV files or canonical tables."""
+"""``apmkit risk score``: CMS-HCC V24/V28, ESRD V24 and RxHCC V08 risk scores from CSV files or canonical tables."""
 
 from __future__ import annotations
 
@@ -66,13 +66,27 @@ def _payment_factor(
     return value
 
 
+def _model(name: str) -> HccModel:
+    """The model named on the command line, whatever its case (``esrd-v24`` = ``ESRD-V24``)."""
+    for candidate in HccModel:
+        if candidate.value.upper() == name.strip().upper():
+            return candidate
+    names = ", ".join(m.value for m in HccModel)
+    raise ConfigurationError(f"--model must be one of {names}, not {name!r}")
+
+
 def register(app: typer.Typer) -> None:
-    risk_app = typer.Typer(help="CMS-HCC risk adjustment (V24, V28).", no_args_is_help=True)
+    risk_app = typer.Typer(
+        help="CMS risk adjustment (CMS-HCC V24, V28; ESRD V24; RxHCC V08).", no_args_is_help=True
+    )
     app.add_typer(risk_app, name="risk")
 
     @risk_app.command("score")
     def score_command(
-        model: Annotated[str, typer.Option("--model", help="CMS-HCC model: V24 or V28.")] = "V28",
+        model: Annotated[
+            str,
+            typer.Option("--model", help="Model: V24, V28 (CMS-HCC), ESRD-V24, RxHCC-V08-T or RxHCC-V08-X."),
+        ] = "V28",
         payment_year: Annotated[
             int, typer.Option("--payment-year", help="Payment year (2024-2027); age is taken on 1 February.")
         ] = 2026,
@@ -132,10 +146,17 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Score members with a CMS-HCC model and write one row per member."""
-        try:
-            chosen = HccModel(model.upper())
-        except ValueError:
-            raise ConfigurationError(f"--model must be V24 or V28, not {model!r}") from None
+        chosen = _model(model)
+        cms_hcc = chosen in (HccModel.V24, HccModel.V28)
+        if not cms_hcc and blend:
+            raise ConfigurationError(
+                f"--blend is the CMS-HCC V24/V28 blend; it does not apply to {chosen.value}"
+            )
+        if not cms_hcc and source is not None:
+            needed = "months_since_transplant" if chosen is HccModel.ESRD_V24 else "low_income"
+            raise ConfigurationError(
+                f"{chosen.value} needs {needed}, which canonical tables do not carry: use --persons/--diagnoses"
+            )
         if payment_year not in SUPPORTED_PAYMENT_YEARS:
             raise ConfigurationError(
                 f"--payment-year must be one of {', '.join(map(str, SUPPORTED_PAYMENT_YEARS))}"

@@ -1,4 +1,4 @@
-"""CMS-HCC risk adjustment (V24, V28) as ibis expressions over whole populations."""
+"""CMS risk adjustment (CMS-HCC V24, V28; CMS-HCC ESRD V24; RxHCC V08) as ibis expressions over whole populations."""
 
 from apmkit.risk.scoring import RiskScores, cms_payment_spec, payment_scores, score
 from apmkit.risk.spec import BlendComponent, HccModel, RiskAdjustmentSpec

@@ -138,6 +138,35 @@ def score(
     """
     check_payment_year(payment_year)
     model = HccModel(model)
+    if model is HccModel.ESRD_V24:
+        # The ESRD model has its own inputs, demographics and segments (apmkit.risk.esrd).
+        from apmkit.risk.esrd import score_esrd
+
+        return score_esrd(
+            persons,
+            diagnoses,
+            payment_year=payment_year,
+            normalization_factor=normalization_factor,
+            coding_intensity_adjustment=coding_intensity_adjustment,
+            persons_source=persons_source,
+            diagnoses_source=diagnoses_source,
+            materialize=materialize,
+        )
+    if model in (HccModel.RXHCC_V08_T, HccModel.RXHCC_V08_X):
+        # Part D RxHCC: low-income-subsidy input, its own segments (apmkit.risk.rxhcc).
+        from apmkit.risk.rxhcc import score_rxhcc
+
+        return score_rxhcc(
+            persons,
+            diagnoses,
+            model=model,
+            payment_year=payment_year,
+            normalization_factor=normalization_factor,
+            coding_intensity_adjustment=coding_intensity_adjustment,
+            persons_source=persons_source,
+            diagnoses_source=diagnoses_source,
+            materialize=materialize,
+        )
     people = conform_persons(persons, payment_year=payment_year, source_file=persons_source)
     stage = materialize or (lambda table: table)
     valid_people = stage(people.valid)

@@ -20,10 +20,18 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 
 class HccModel(StrEnum):
-    """CMS-HCC model versions apmkit scores."""
+    """CMS risk-adjustment models apmkit scores.
+
+    ``ESRD-V24`` is CMS's CMS-HCC ESRD model on V24 HCCs (the "2023 CMS-HCC ESRD model": dialysis,
+    kidney transplant and functioning graft scores for ESRD beneficiaries). ``RxHCC-V08-T`` and
+    ``RxHCC-V08-X`` are the two coefficient segments CMS publishes for the PY2026 Part D RxHCC V08 model.
+    """
 
     V24 = "V24"
     V28 = "V28"
+    ESRD_V24 = "ESRD-V24"
+    RXHCC_V08_T = "RxHCC-V08-T"
+    RXHCC_V08_X = "RxHCC-V08-X"
 
 
 class BlendComponent(BaseModel):

