@@ -146,7 +146,7 @@ def demographics(persons: ir.Table, payment_year: int) -> ir.Table:
     )
     # New enrollees are scored with the new-enrollee model whatever their institutional status (apmkit's
     # choice, not yet confirmed against CMS documentation: docs/risk.md);
-    # ESRD beneficiaries belong to the ESRD models, which apmkit does not score (segment ESRD, no score).
+    # ESRD beneficiaries belong to the ESRD model (ESRD-V24, apmkit.risk.esrd): here they get segment ESRD, no score.
     segment = ibis.cases(
         (t.esrd, "ESRD"),
         (t.new_enrollee & t.snp, "SNP_NEW_ENROLLEE"),
