@@ -168,12 +168,12 @@ def score(
             materialize=materialize,
         )
     people = conform_persons(persons, payment_year=payment_year, source_file=persons_source)
-    stage = materialize or (lambda table: table)
-    valid_people = stage(people.valid)
-    codes = conform_diagnoses(diagnoses, valid_people, source_file=diagnoses_source)
-    # Valid diagnoses stay lazy: materializing every diagnosis row costs more than the scoring reads.
+    # Valid persons stay lazy: scoring materializes their demographics, the one table it reads them
+    # through, and the rejects query computes the conformed rows once for both rejects tables.
+    # Valid diagnoses stay lazy too: materializing every diagnosis row costs more than the scoring reads.
+    codes = conform_diagnoses(diagnoses, people.valid, source_file=diagnoses_source)
     raw: RawScores = score_model(
-        valid_people, codes.valid, model=model, payment_year=payment_year, materialize=materialize
+        people.valid, codes.valid, model=model, payment_year=payment_year, materialize=materialize
     )
     scores = raw.scores
     current = thousandths(scores.score)
