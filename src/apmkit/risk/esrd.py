@@ -29,14 +29,11 @@ would score in that segment (its factors over the member's own variables, plus t
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import TYPE_CHECKING
-
 import ibis
 import ibis.expr.types as ir
 
 from apmkit.money import div_round_half_up
-from apmkit.risk._expr import one_of, trimmed
+from apmkit.risk._expr import one_of
 from apmkit.risk.esrd_reference import (
     DIALYSIS,
     DIALYSIS_NEW_ENROLLEE,
@@ -49,7 +46,7 @@ from apmkit.risk.esrd_reference import (
     EsrdTables,
     esrd_tables,
 )
-from apmkit.risk.inputs import REJECT_COLUMNS, conform_diagnoses, conform_persons
+from apmkit.risk.inputs import add_checked_column, text_column
 from apmkit.risk.model import (
     _NE_BANDS,
     Materialize,
@@ -60,11 +57,7 @@ from apmkit.risk.model import (
     condition_categories,
     demographics,
 )
-from apmkit.risk.reference import check_payment_year
 from apmkit.risk.spec import HccModel
-
-if TYPE_CHECKING:
-    from apmkit.risk.scoring import RiskScores
 
 MONTHS_COLUMN = "months_since_transplant"
 """Optional persons column: months since the kidney transplant (blank = on dialysis, no transplant)."""
@@ -383,98 +376,23 @@ def _explanations(
     )
 
 
-def _source_line(table: ir.Table) -> ir.IntegerValue:
-    if "source_line" in table.columns:
-        return table.source_line.cast("int64")
-    return ibis.null("int64")
-
-
 def conform_transplant_months(
     raw: ir.Table, valid_people: ir.Table, *, source_file: str = "persons"
 ) -> tuple[ir.Table, ir.Table]:
-    """Add ``months_since_transplant`` to the valid persons and reject rows where it is malformed.
+    """Add ``months_since_transplant`` (int64) to the valid persons and reject rows where it is malformed.
 
-    Blank means the member is on dialysis (no kidney transplant). Only rows that passed the common
-    persons checks are checked here (a row failing both is reported with the common reasons), so a
-    row is never counted twice.
-
-    Returns
-    -------
-    tuple
-        (valid persons with ``months_since_transplant`` int64, rejects ``table, source_file,
-        source_line, field, reason``).
+    Blank means the member is on dialysis (no kidney transplant). See
+    :func:`apmkit.risk.inputs.add_checked_column`.
     """
-    member_id = trimmed(raw["member_id"].cast("string")).fill_null("")
-    if MONTHS_COLUMN in raw.columns:
-        text = trimmed(raw[MONTHS_COLUMN].cast("string")).fill_null("")
-    else:
-        text = ibis.literal("", type="string")
+    text = text_column(raw, MONTHS_COLUMN)
     well_formed = text.re_search(r"^[0-9]{1,3}$")
     months = ibis.ifelse(well_formed, text, ibis.null("string")).try_cast("int64")
-    checked = raw.select(
-        raw_member_id=member_id,
-        months=months,
-        bad=(text != "") & (months.isnull() | (months < 1)).fill_null(True),
-        source_line=_source_line(raw),
-    )
-    # valid_people has one row per member (repeated ids are rejected), so this join keeps its rows.
-    joined = valid_people.join(checked, valid_people.member_id == checked.raw_member_id)
-    valid = joined.filter(~joined.bad).select(*valid_people.columns, **{MONTHS_COLUMN: joined.months})
-    failed = joined.filter(joined.bad)
-    rejects = failed.select(
-        table=ibis.literal("persons"),
-        source_file=ibis.literal(source_file),
-        source_line=failed.source_line,
-        field=ibis.literal(MONTHS_COLUMN),
-        reason=ibis.literal(f"{MONTHS_COLUMN}: must be a whole number of months from 1 to {_MAX_MONTHS}"),
-    )
-    return valid, rejects.select(*REJECT_COLUMNS)
-
-
-def score_esrd(
-    persons: ir.Table,
-    diagnoses: ir.Table,
-    *,
-    payment_year: int,
-    normalization_factor: Decimal | str | None = None,
-    coding_intensity_adjustment: Decimal | str | None = None,
-    persons_source: str = "persons",
-    diagnoses_source: str = "diagnoses",
-    materialize: Materialize | None = None,
-) -> RiskScores:
-    """:func:`apmkit.risk.score` for ``model="ESRD-V24"`` (same parameters and result)."""
-    # Imported here: apmkit.risk.scoring dispatches to this module.
-    from apmkit.risk.scoring import (
-        RiskScores,
-        apply_coding_adjustment,
-        from_thousandths,
-        normalize,
-        thousandths,
-    )
-
-    check_payment_year(payment_year)
-    people = conform_persons(persons, payment_year=payment_year, source_file=persons_source)
-    stage = materialize or (lambda table: table)
-    valid_people, month_rejects = conform_transplant_months(persons, people.valid, source_file=persons_source)
-    valid_people = stage(valid_people)
-    codes = conform_diagnoses(diagnoses, valid_people, source_file=diagnoses_source)
-    raw = score_esrd_model(valid_people, codes.valid, payment_year=payment_year, materialize=materialize)
-    scores = raw.scores
-    current = thousandths(scores.score)
-    if normalization_factor is not None:
-        current = normalize(current, Decimal(str(normalization_factor)))
-        scores = scores.mutate(normalized_score=from_thousandths(current))
-    if coding_intensity_adjustment is not None:
-        current = apply_coding_adjustment(current, Decimal(str(coding_intensity_adjustment)))
-        scores = scores.mutate(payment_score=from_thousandths(current))
-    persons_rejects = people.rejects.select(*REJECT_COLUMNS).union(month_rejects)
-    return RiskScores(
-        model=HccModel.ESRD_V24,
-        payment_year=payment_year,
-        scores=scores,
-        explanations=raw.explanations,
-        persons_rejects=persons_rejects,
-        diagnoses_rejects=codes.rejects,
-        persons=valid_people,
-        diagnoses=codes.valid,
+    return add_checked_column(
+        raw,
+        valid_people,
+        column=MONTHS_COLUMN,
+        value=months,
+        bad=(text != "") & (months.isnull() | (months < 1)),
+        reason=f"must be a whole number of months from 1 to {_MAX_MONTHS}",
+        source_file=source_file,
     )

@@ -167,6 +167,43 @@ def conform_persons(raw: ir.Table, *, payment_year: int, source_file: str = "per
     return Conformed(valid=valid, rejects=rejects)
 
 
+def text_column(table: ir.Table, name: str) -> ir.StringValue:
+    """Column ``name`` as trimmed text, ``""`` when NULL or absent (optional input columns)."""
+    return _text(table, name)
+
+
+def add_checked_column(
+    raw: ir.Table,
+    valid_people: ir.Table,
+    *,
+    column: str,
+    value: ir.Value,
+    bad: ir.BooleanValue,
+    reason: str,
+    source_file: str = "persons",
+) -> tuple[ir.Table, ir.Table]:
+    """Add a model-specific column (``value``, an expression on ``raw``) to the valid persons and reject
+    the rows where ``bad`` holds, with ``column: reason``.
+
+    Only rows that passed the common persons checks are checked, so a row failing both is reported
+    once, with the common reasons.
+
+    Returns
+    -------
+    tuple
+        (valid persons plus ``column``, rejects ``table, source_file, source_line, field, reason``).
+    """
+    checked = raw.select(
+        raw_member_id=_text(raw, "member_id"), value=value, bad=bad.fill_null(True), source_line=_line(raw)
+    )
+    # valid_people has one row per member (repeated ids are rejected), so this join keeps its rows.
+    joined = valid_people.join(checked, valid_people.member_id == checked.raw_member_id)
+    valid = joined.filter(~joined.bad).select(*valid_people.columns, **{column: joined.value})
+    failed = joined.filter(joined.bad)
+    failed = failed.mutate(_field=ibis.literal(column), _reason=ibis.literal(f"{column}: {reason}"))
+    return valid, _reject_rows(failed, "persons", source_file)
+
+
 def normalize_dx_code(code: ir.StringValue) -> ir.StringValue:
     """Upper case, no dot, no surrounding blanks: the form CMS's mapping tables use."""
     return trimmed(code.cast("string")).upper().replace(".", "")

@@ -26,16 +26,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 from importlib import resources
-from typing import TYPE_CHECKING
 
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
 from apmkit.errors import ConfigurationError
-from apmkit.risk._expr import one_of, trimmed
+from apmkit.risk._expr import one_of
 from apmkit.risk.esrd_reference import MappingTables, edits_table
-from apmkit.risk.inputs import REJECT_COLUMNS, conform_diagnoses, conform_persons
+from apmkit.risk.inputs import add_checked_column, text_column
 from apmkit.risk.model import (
     _BANDS_TAIL,
     _NE_BANDS,
@@ -48,9 +47,6 @@ from apmkit.risk.model import (
     demographics,
 )
 from apmkit.risk.spec import HccModel
-
-if TYPE_CHECKING:
-    from apmkit.risk.scoring import RiskScores
 
 RXHCC_PAYMENT_YEARS = (2026,)
 RXHCC_SEGMENT_SETS = {HccModel.RXHCC_V08_T: "T", HccModel.RXHCC_V08_X: "X"}
@@ -284,81 +280,15 @@ def score_rxhcc_model(
 def conform_low_income(
     raw: ir.Table, valid_people: ir.Table, *, source_file: str = "persons"
 ) -> tuple[ir.Table, ir.Table]:
-    """Add ``low_income`` (boolean) to the valid persons; reject rows whose value is not a 0/1 flag.
-
-    Only rows that passed the common persons checks are checked (a row is never counted twice).
-    """
-    member_id = trimmed(raw["member_id"].cast("string")).fill_null("")
-    if LOW_INCOME_COLUMN in raw.columns:
-        text = trimmed(raw[LOW_INCOME_COLUMN].cast("string")).fill_null("").upper()
-    else:
-        text = ibis.literal("", type="string")
-    line = raw.source_line.cast("int64") if "source_line" in raw.columns else ibis.null("int64")
-    checked = raw.select(
-        raw_member_id=member_id,
-        low=one_of(text, _TRUE),
+    """Add ``low_income`` (boolean) to the valid persons; reject rows whose value is not a 0/1 flag
+    (see :func:`apmkit.risk.inputs.add_checked_column`)."""
+    text = text_column(raw, LOW_INCOME_COLUMN).upper()
+    return add_checked_column(
+        raw,
+        valid_people,
+        column=LOW_INCOME_COLUMN,
+        value=one_of(text, _TRUE),
         bad=~(one_of(text, _TRUE) | one_of(text, _FALSE)),
-        source_line=line,
-    )
-    joined = valid_people.join(checked, valid_people.member_id == checked.raw_member_id)
-    valid = joined.filter(~joined.bad).select(*valid_people.columns, **{LOW_INCOME_COLUMN: joined.low})
-    failed = joined.filter(joined.bad)
-    rejects = failed.select(
-        table=ibis.literal("persons"),
-        source_file=ibis.literal(source_file),
-        source_line=failed.source_line,
-        field=ibis.literal(LOW_INCOME_COLUMN),
-        reason=ibis.literal(f"{LOW_INCOME_COLUMN}: must be 0 or 1"),
-    )
-    return valid, rejects.select(*REJECT_COLUMNS)
-
-
-def score_rxhcc(
-    persons: ir.Table,
-    diagnoses: ir.Table,
-    *,
-    model: HccModel,
-    payment_year: int,
-    normalization_factor: Decimal | str | None = None,
-    coding_intensity_adjustment: Decimal | str | None = None,
-    persons_source: str = "persons",
-    diagnoses_source: str = "diagnoses",
-    materialize: Materialize | None = None,
-) -> RiskScores:
-    """:func:`apmkit.risk.score` for the RxHCC models (same parameters and result)."""
-    # Imported here: apmkit.risk.scoring dispatches to this module.
-    from apmkit.risk.scoring import (
-        RiskScores,
-        apply_coding_adjustment,
-        from_thousandths,
-        normalize,
-        thousandths,
-    )
-
-    check_rxhcc_payment_year(payment_year)
-    people = conform_persons(persons, payment_year=payment_year, source_file=persons_source)
-    stage = materialize or (lambda table: table)
-    valid_people, low_income_rejects = conform_low_income(persons, people.valid, source_file=persons_source)
-    valid_people = stage(valid_people)
-    codes = conform_diagnoses(diagnoses, valid_people, source_file=diagnoses_source)
-    raw = score_rxhcc_model(
-        valid_people, codes.valid, model=model, payment_year=payment_year, materialize=materialize
-    )
-    scores = raw.scores
-    current = thousandths(scores.score)
-    if normalization_factor is not None:
-        current = normalize(current, Decimal(str(normalization_factor)))
-        scores = scores.mutate(normalized_score=from_thousandths(current))
-    if coding_intensity_adjustment is not None:
-        current = apply_coding_adjustment(current, Decimal(str(coding_intensity_adjustment)))
-        scores = scores.mutate(payment_score=from_thousandths(current))
-    return RiskScores(
-        model=HccModel(model),
-        payment_year=payment_year,
-        scores=scores,
-        explanations=raw.explanations,
-        persons_rejects=people.rejects.select(*REJECT_COLUMNS).union(low_income_rejects),
-        diagnoses_rejects=codes.rejects,
-        persons=valid_people,
-        diagnoses=codes.valid,
+        reason="must be 0 or 1",
+        source_file=source_file,
     )

@@ -11,6 +11,7 @@ Rounding is half-up; factors may carry up to 6 decimals.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -19,7 +20,7 @@ import ibis.expr.types as ir
 
 from apmkit.errors import ConfigurationError
 from apmkit.money import div_round_half_up
-from apmkit.risk.inputs import conform_diagnoses, conform_persons
+from apmkit.risk.inputs import REJECT_COLUMNS, conform_diagnoses, conform_persons
 from apmkit.risk.model import SCORE_TYPE, Materialize, RawScores, score_model
 from apmkit.risk.reference import check_payment_year
 from apmkit.risk.spec import HccModel, RiskAdjustmentSpec
@@ -138,43 +139,48 @@ def score(
     """
     check_payment_year(payment_year)
     model = HccModel(model)
-    if model is HccModel.ESRD_V24:
-        # The ESRD model has its own inputs, demographics and segments (apmkit.risk.esrd).
-        from apmkit.risk.esrd import score_esrd
-
-        return score_esrd(
-            persons,
-            diagnoses,
-            payment_year=payment_year,
-            normalization_factor=normalization_factor,
-            coding_intensity_adjustment=coding_intensity_adjustment,
-            persons_source=persons_source,
-            diagnoses_source=diagnoses_source,
-            materialize=materialize,
-        )
-    if model in (HccModel.RXHCC_V08_T, HccModel.RXHCC_V08_X):
-        # Part D RxHCC: low-income-subsidy input, its own segments (apmkit.risk.rxhcc).
-        from apmkit.risk.rxhcc import score_rxhcc
-
-        return score_rxhcc(
-            persons,
-            diagnoses,
-            model=model,
-            payment_year=payment_year,
-            normalization_factor=normalization_factor,
-            coding_intensity_adjustment=coding_intensity_adjustment,
-            persons_source=persons_source,
-            diagnoses_source=diagnoses_source,
-            materialize=materialize,
-        )
     people = conform_persons(persons, payment_year=payment_year, source_file=persons_source)
-    # Valid persons stay lazy: scoring materializes their demographics, the one table it reads them
-    # through, and the rejects query computes the conformed rows once for both rejects tables.
-    # Valid diagnoses stay lazy too: materializing every diagnosis row costs more than the scoring reads.
-    codes = conform_diagnoses(diagnoses, people.valid, source_file=diagnoses_source)
-    raw: RawScores = score_model(
-        people.valid, codes.valid, model=model, payment_year=payment_year, materialize=materialize
-    )
+    valid_people, extra_rejects = people.valid, None
+    scorer: Callable[[ir.Table, ir.Table], RawScores]
+    if model is HccModel.ESRD_V24:
+        # The ESRD model has its own input, demographics and segments (apmkit.risk.esrd).
+        from apmkit.risk.esrd import conform_transplant_months, score_esrd_model
+
+        valid_people, extra_rejects = conform_transplant_months(
+            persons, people.valid, source_file=persons_source
+        )
+
+        def scorer(valid: ir.Table, codes: ir.Table) -> RawScores:
+            return score_esrd_model(valid, codes, payment_year=payment_year, materialize=materialize)
+
+    elif model in (HccModel.RXHCC_V08_T, HccModel.RXHCC_V08_X):
+        # Part D RxHCC: low-income-subsidy input, its own segments (apmkit.risk.rxhcc).
+        from apmkit.risk.rxhcc import check_rxhcc_payment_year, conform_low_income, score_rxhcc_model
+
+        check_rxhcc_payment_year(payment_year)
+        valid_people, extra_rejects = conform_low_income(persons, people.valid, source_file=persons_source)
+
+        def scorer(valid: ir.Table, codes: ir.Table) -> RawScores:
+            return score_rxhcc_model(
+                valid, codes, model=model, payment_year=payment_year, materialize=materialize
+            )
+
+    else:
+
+        def scorer(valid: ir.Table, codes: ir.Table) -> RawScores:
+            return score_model(valid, codes, model=model, payment_year=payment_year, materialize=materialize)
+
+    persons_rejects = people.rejects.select(*REJECT_COLUMNS)
+    if extra_rejects is not None:
+        persons_rejects = persons_rejects.union(extra_rejects)
+        # The added column joins every valid person to its raw row: computed once.
+        valid_people = (materialize or (lambda table: table))(valid_people)
+    # Otherwise valid persons stay lazy: scoring materializes their demographics, the one table it
+    # reads them through, and the rejects query computes the conformed rows once for both rejects
+    # tables. Valid diagnoses stay lazy too: materializing every diagnosis row costs more than the
+    # scoring reads.
+    codes = conform_diagnoses(diagnoses, valid_people, source_file=diagnoses_source)
+    raw = scorer(valid_people, codes.valid)
     scores = raw.scores
     current = thousandths(scores.score)
     if normalization_factor is not None:
@@ -188,9 +194,9 @@ def score(
         payment_year=payment_year,
         scores=scores,
         explanations=raw.explanations,
-        persons_rejects=people.rejects,
+        persons_rejects=persons_rejects,
         diagnoses_rejects=codes.rejects,
-        persons=people.valid,
+        persons=valid_people,
         diagnoses=codes.valid,
     )
 
