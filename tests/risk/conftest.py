@@ -11,17 +11,25 @@ from risk_cases import PERSON_FIELDS
 
 from apmkit.engines import Engine
 
+ALL_PERSON_FIELDS = (*PERSON_FIELDS, "months_since_transplant", "low_income")
+
 BuildTables = Callable[[Iterable[Mapping[str, Any]]], tuple[Any, Any]]
 
 
 @pytest.fixture(scope="session")
 def build_tables(engine: Engine) -> BuildTables:
-    """Turn cases ``{member_id, ..., diagnoses: [codes]}`` into (persons, diagnoses) ibis tables of strings."""
+    """Turn cases ``{member_id, ..., diagnoses: [codes]}`` into (persons, diagnoses) ibis tables of strings.
+
+    Persons carry every model's columns (the ESRD and RxHCC ones too); a model ignores those it
+    does not read."""
 
     def build(cases: Iterable[Mapping[str, Any]]) -> tuple[Any, Any]:
         cases = list(cases)
         persons = pa.table(
-            {field: pa.array([str(c.get(field, "")) for c in cases], pa.string()) for field in PERSON_FIELDS}
+            {
+                field: pa.array([str(c.get(field, "")) for c in cases], pa.string())
+                for field in ALL_PERSON_FIELDS
+            }
         )
         pairs = [(c["member_id"], dx) for c in cases for dx in c.get("diagnoses", [])]
         diagnoses = pa.table(

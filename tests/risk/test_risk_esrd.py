@@ -13,7 +13,6 @@ import csv
 from decimal import ROUND_HALF_UP, Decimal
 from importlib import resources
 
-import pyarrow as pa
 import pytest
 from risk_cases import PERSON_FIELDS, birth_date_for_age, read_fixture
 
@@ -49,27 +48,6 @@ def factor(*names: str) -> Decimal:
 
 
 ESRD_PERSON_FIELDS = (*PERSON_FIELDS, "months_since_transplant")
-
-
-@pytest.fixture(scope="module")
-def build_tables(engine):
-    """Cases ``{member_id, ..., diagnoses}`` -> (persons, diagnoses) tables of strings, with transplant months."""
-
-    def build(cases):
-        cases = list(cases)
-        persons = pa.table(
-            {f: pa.array([str(c.get(f, "")) for c in cases], pa.string()) for f in ESRD_PERSON_FIELDS}
-        )
-        pairs = [(c["member_id"], dx) for c in cases for dx in c.get("diagnoses", [])]
-        diagnoses = pa.table(
-            {
-                "member_id": pa.array([p[0] for p in pairs], pa.string()),
-                "dx_code": pa.array([p[1] for p in pairs], pa.string()),
-            }
-        )
-        return engine.from_arrow(persons), engine.from_arrow(diagnoses)
-
-    return build
 
 
 def _person(member_id: str, sex: str, age: int, orec: str, **fields: object) -> dict[str, object]:

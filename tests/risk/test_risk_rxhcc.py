@@ -13,7 +13,6 @@ import random
 from decimal import Decimal
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -28,25 +27,6 @@ from apmkit.risk.rxhcc import SEGMENT_COLUMNS
 PAYMENT_YEAR = 2026
 RX_PERSON_FIELDS = (*PERSON_FIELDS, "low_income")
 D = Decimal
-
-
-@pytest.fixture(scope="module")
-def build_tables(engine):
-    def build(cases):
-        cases = list(cases)
-        persons = pa.table(
-            {f: pa.array([str(c.get(f, "")) for c in cases], pa.string()) for f in RX_PERSON_FIELDS}
-        )
-        pairs = [(c["member_id"], dx) for c in cases for dx in c.get("diagnoses", [])]
-        diagnoses = pa.table(
-            {
-                "member_id": pa.array([p[0] for p in pairs], pa.string()),
-                "dx_code": pa.array([p[1] for p in pairs], pa.string()),
-            }
-        )
-        return engine.from_arrow(persons), engine.from_arrow(diagnoses)
-
-    return build
 
 
 def _person(member_id: str, sex: str, age: int, orec: str = "0", **fields: object) -> dict[str, object]:
