@@ -56,6 +56,10 @@ from apmkit.risk.model import (
     _to_score,
     condition_categories,
     demographics,
+    diagnosis_evidence,
+    dropped_terms,
+    explanation_rows,
+    with_evidence,
 )
 from apmkit.risk.spec import HccModel
 
@@ -310,20 +314,10 @@ def _explanations(
     contributions = segment_terms.join(published, ["segment", "variable"]).select(
         "member_id", "segment", "kind", "variable", "label", "thousandths"
     )
-    # One row per (member, CC, code): the mapping step may keep repeated diagnosis rows.
-    codes = mapped.select("member_id", "cc", "dx_code").distinct()
-    evidence = codes.group_by(["member_id", "cc"]).aggregate(
-        diagnoses=codes.dx_code.group_concat(";").split(";").sort().join(";")
-    )
-    evidence = evidence.select("member_id", "diagnoses", variable="HCC" + evidence.cc.cast("string"))
-    contributions = contributions.left_join(evidence, ["member_id", "variable"]).select(
-        "member_id",
-        "segment",
-        "kind",
-        variable="label",
-        thousandths="thousandths",
-        diagnoses="diagnoses",
-        dropped_by=ibis.null("string"),
+    evidence = diagnosis_evidence(mapped)
+    contributions = with_evidence(
+        contributions.select("member_id", "segment", "kind", "thousandths", variable=contributions.label),
+        evidence,
     )
     # The new-enrollee graft scores are (sum of factors) / actuarial adjustment: the adjustment's effect
     # is its own term, so that a member's terms still add up to the score exactly.
@@ -347,33 +341,8 @@ def _explanations(
         diagnoses=ibis.null("string"),
         dropped_by=ibis.null("string"),
     )
-    dropped_evidence = codes.group_by(["member_id", "cc"]).aggregate(
-        diagnoses=codes.dx_code.group_concat(";").split(";").sort().join(";")
-    )
-    drops = dropped.left_join(dropped_evidence, ["member_id", "cc"]).select(
-        "member_id", "cc", "dropped_by", "diagnoses"
-    )
-    drops = drops.join(people.select("member_id", "segment"), "member_id")
-    dropped_terms = drops.select(
-        "member_id",
-        "segment",
-        kind=ibis.literal("dropped"),
-        variable="HCC" + drops.cc.cast("string"),
-        thousandths=ibis.literal(0, type="int64"),
-        diagnoses=drops.diagnoses,
-        dropped_by="HCC" + drops.dropped_by.cast("string"),
-    )
-    everything = ibis.union(contributions, adjustment_rows, dropped_terms)
-    return everything.select(
-        "member_id",
-        model=ibis.literal(HccModel.ESRD_V24.value),
-        segment=everything.segment,
-        kind=everything.kind,
-        variable=everything.variable,
-        coefficient=_to_score(everything.thousandths),
-        diagnoses=everything.diagnoses,
-        dropped_by=everything.dropped_by,
-    )
+    rows = ibis.union(contributions, adjustment_rows, dropped_terms(dropped, evidence, people))
+    return explanation_rows(HccModel.ESRD_V24, rows)
 
 
 def conform_transplant_months(

@@ -438,6 +438,65 @@ def _listed(flags: list[FlagTerm]) -> ir.StringValue:
     return listed.fill_null("")
 
 
+def diagnosis_evidence(mapped: ir.Table, prefix: str = "HCC") -> ir.Table:
+    """Per member and CC: ``variable`` (``prefix`` + CC) and the sorted, distinct codes that produced it.
+
+    ``mapped`` may repeat a diagnosis (one row per claim line): a code is evidence once.
+    """
+    codes = mapped.select("member_id", "cc", "dx_code").distinct()
+    evidence = codes.group_by(["member_id", "cc"]).aggregate(
+        diagnoses=codes.dx_code.group_concat(";").split(";").sort().join(";")
+    )
+    return evidence.mutate(variable=prefix + evidence.cc.cast("string"))
+
+
+def dropped_terms(dropped: ir.Table, evidence: ir.Table, people: ir.Table, prefix: str = "HCC") -> ir.Table:
+    """Explanation rows (coefficient 0) for the CCs a hierarchy removed, with the CC that removed each
+    and the codes behind the removed one."""
+    rows = dropped.left_join(evidence, ["member_id", "cc"]).select(
+        "member_id", "cc", "dropped_by", "diagnoses"
+    )
+    rows = rows.join(people.select("member_id", "segment"), "member_id")
+    return rows.select(
+        "member_id",
+        "segment",
+        kind=ibis.literal("dropped"),
+        variable=prefix + rows.cc.cast("string"),
+        thousandths=ibis.literal(0, type="int64"),
+        diagnoses=rows.diagnoses,
+        dropped_by=prefix + rows.dropped_by.cast("string"),
+    )
+
+
+def with_evidence(contributions: ir.Table, evidence: ir.Table) -> ir.Table:
+    """``member_id, segment, kind, variable, thousandths`` plus the codes behind each HCC term."""
+    return contributions.left_join(
+        evidence.select("member_id", "variable", "diagnoses"), ["member_id", "variable"]
+    ).select(
+        "member_id",
+        "segment",
+        "kind",
+        "variable",
+        "thousandths",
+        "diagnoses",
+        dropped_by=ibis.null("string"),
+    )
+
+
+def explanation_rows(model: HccModel, rows: ir.Table) -> ir.Table:
+    """Explanation terms in their published form (``coefficient`` as a 3-decimal score)."""
+    return rows.select(
+        "member_id",
+        model=ibis.literal(model.value),
+        segment=rows.segment,
+        kind=rows.kind,
+        variable=rows.variable,
+        coefficient=_to_score(rows.thousandths),
+        diagnoses=rows.diagnoses,
+        dropped_by=rows.dropped_by,
+    )
+
+
 def _explanations(
     model: HccModel,
     per_member: ir.Table,
@@ -479,42 +538,7 @@ def _explanations(
         published,
         (contributions.segment == published.segment) & (contributions.variable == published.variable),
     )
-    # A diagnosis repeated on several claims is evidence once.
-    diagnoses = mapped.select("member_id", "cc", "dx_code").distinct()
-    evidence = diagnoses.group_by(["member_id", "cc"]).aggregate(
-        diagnoses=diagnoses.dx_code.group_concat(";").split(";").sort().join(";")
-    )
-    hcc_evidence = evidence.select("member_id", "diagnoses", variable="HCC" + evidence.cc.cast("string"))
-    contributions = contributions.left_join(hcc_evidence, ["member_id", "variable"]).select(
-        "member_id",
-        "segment",
-        "kind",
-        "variable",
-        "thousandths",
-        "diagnoses",
-        dropped_by=ibis.null("string"),
-    )
-    dropped_rows = dropped.left_join(evidence, ["member_id", "cc"]).select(
-        "member_id", "cc", "dropped_by", "diagnoses"
-    )
-    dropped_rows = dropped_rows.join(people, "member_id")
-    dropped_terms = dropped_rows.select(
-        "member_id",
-        "segment",
-        kind=ibis.literal("dropped"),
-        variable="HCC" + dropped_rows.cc.cast("string"),
-        thousandths=ibis.literal(0, type="int64"),
-        diagnoses=dropped_rows.diagnoses,
-        dropped_by="HCC" + dropped_rows.dropped_by.cast("string"),
-    )
-    everything = contributions.union(dropped_terms)
-    return everything.select(
-        "member_id",
-        model=ibis.literal(model.value),
-        segment=everything.segment,
-        kind=everything.kind,
-        variable=everything.variable,
-        coefficient=_to_score(everything.thousandths),
-        diagnoses=everything.diagnoses,
-        dropped_by=everything.dropped_by,
+    evidence = diagnosis_evidence(mapped)
+    return explanation_rows(
+        model, with_evidence(contributions, evidence).union(dropped_terms(dropped, evidence, people))
     )

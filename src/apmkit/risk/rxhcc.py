@@ -45,6 +45,10 @@ from apmkit.risk.model import (
     _to_score,
     condition_categories,
     demographics,
+    diagnosis_evidence,
+    dropped_terms,
+    explanation_rows,
+    with_evidence,
 )
 from apmkit.risk.spec import HccModel
 
@@ -235,43 +239,12 @@ def score_rxhcc_model(
     own = own.semi_join(tables.table("published"), ["segment", "variable"])
     own = own.join(coefficients, "variable")
     coefficient = ibis.cases(*[(own.segment == s, own[s]) for s in SEGMENT_COLUMNS], else_=ibis.null("int64"))
-    # One row per (member, RxCC, code): the mapping step may keep repeated diagnosis rows.
-    codes = mapped.select("member_id", "cc", "dx_code").distinct()
-    evidence = codes.group_by(["member_id", "cc"]).aggregate(
-        diagnoses=codes.dx_code.group_concat(";").split(";").sort().join(";")
-    )
-    evidence = evidence.select("member_id", "diagnoses", variable="RXHCC" + evidence.cc.cast("string"))
+    evidence = diagnosis_evidence(mapped, prefix="RXHCC")
     contributions = own.select("member_id", "segment", "kind", "variable", thousandths=coefficient)
-    contributions = contributions.left_join(evidence, ["member_id", "variable"]).select(
-        "member_id", "segment", "kind", "variable", "thousandths", "diagnoses", dropped_by=ibis.null("string")
+    rows = with_evidence(contributions, evidence).union(
+        dropped_terms(dropped, evidence, people, prefix="RXHCC")
     )
-    drops = dropped.join(people.select("member_id", "segment"), "member_id")
-    drop_evidence = evidence.rename(evidence_member_id="member_id")
-    drops = drops.mutate(variable="RXHCC" + drops.cc.cast("string"))
-    drops = drops.left_join(
-        drop_evidence,
-        (drops.member_id == drop_evidence.evidence_member_id) & (drops.variable == drop_evidence.variable),
-    )
-    dropped_terms = drops.select(
-        "member_id",
-        "segment",
-        kind=ibis.literal("dropped"),
-        variable=drops.variable,
-        thousandths=ibis.literal(0, type="int64"),
-        diagnoses=drops.diagnoses,
-        dropped_by="RXHCC" + drops.dropped_by.cast("string"),
-    )
-    everything = contributions.union(dropped_terms)
-    explanations = everything.select(
-        "member_id",
-        model=ibis.literal(HccModel(model).value),
-        segment=everything.segment,
-        kind=everything.kind,
-        variable=everything.variable,
-        coefficient=_to_score(everything.thousandths),
-        diagnoses=everything.diagnoses,
-        dropped_by=everything.dropped_by,
-    )
+    explanations = explanation_rows(HccModel(model), rows)
     return RawScores(
         model=HccModel(model), payment_year=payment_year, scores=scores, explanations=explanations
     )
