@@ -121,9 +121,23 @@ class Engine:
             self._spark.stop()
             self._spark = None
         else:
+            self._release_cached_tables()
             self.backend.disconnect()
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
+
+    def _release_cached_tables(self) -> None:
+        """Forget the tables ibis's ``.cache()`` made on this connection before it closes.
+
+        Each cached table is dropped by a finalizer when its expression is collected; collected after
+        the connection closed, the finalizer fails ("Connection already closed"). Temporary tables
+        end with the connection anyway, so the finalizers are detached instead.
+        """
+        entries = getattr(self.backend, "_cache_name_to_entry", {})
+        for entry in entries.values():
+            entry.finalizer.detach()
+        entries.clear()
+        getattr(self.backend, "_cache_op_to_entry", {}).clear()
 
     def __enter__(self) -> Engine:
         return self

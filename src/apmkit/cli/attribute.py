@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import gc
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -160,9 +159,6 @@ def attribute_command(
             fhir=fhir,
             member_system=member_system,
         )
-        # Cached intermediate tables are dropped when their expressions are garbage collected: let that
-        # happen while the connection is still open.
-        gc.collect()
     finally:
         engine.close()
     for line in report:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from pathlib import Path
 from typing import Annotated
 
@@ -167,8 +166,6 @@ def benchmark_command(
     spec = parse_spec_section(read_yaml(contract), contract.name, "benchmark", BenchmarkSpec)
     with open_engine() as engine, progress() as bar:
         _run(engine, bar, spec, data, out, population, risk_scores, county_puf, attribution, county_crosswalk)
-        # Results cached on the engine are dropped when collected: collect while it is still open.
-        gc.collect()
     state.console.print(f"wrote {out}")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from pathlib import Path
 from typing import Annotated
 
@@ -71,9 +70,6 @@ def build_command(
     with open_engine() as engine, progress() as bar:
         task = bar.add_task("episodes", total=2)
         path, counts, lines_read = _build_and_write(engine, data, out, spec, bar, task)
-        # Intermediate results cached on the engine are dropped when their tables are collected;
-        # collect now, while the connection is still open.
-        gc.collect()
     console.print(
         f"claim lines read {lines_read:,}; episodes triggered {sum(counts.values()):,}: "
         f"kept {counts.get('kept', 0):,}, ineligible {counts.get('ineligible', 0):,}, "
