@@ -294,9 +294,12 @@ def score_esrd_model(
         interactions=joined.interactions.fill_null(""),
         **{s: _to_score(joined[s]) for s in SEGMENT_COLUMNS},
     )
-    explanations = _explanations(people, terms, mapped, dropped, joined, tables)
+
     return RawScores(
-        model=HccModel.ESRD_V24, payment_year=payment_year, scores=scores, explanations=explanations
+        model=HccModel.ESRD_V24,
+        payment_year=payment_year,
+        scores=scores,
+        explain=lambda: _explanations(people, terms, mapped, dropped, joined, tables),
     )
 
 

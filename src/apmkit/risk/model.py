@@ -17,7 +17,8 @@ only at the end.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import ibis
 import ibis.expr.types as ir
@@ -83,7 +84,12 @@ class RawScores:
     model: HccModel
     payment_year: int
     scores: ir.Table
-    explanations: ir.Table
+    explain: Callable[[], ir.Table] = field(repr=False, compare=False)
+    """Builds ``explanations``; called on first use, since most runs never ask for them."""
+
+    @cached_property
+    def explanations(self) -> ir.Table:
+        return self.explain()
 
 
 def _age_band(age: ir.IntegerValue, bands: tuple[tuple[int, str], ...]) -> ir.StringValue:
@@ -288,8 +294,12 @@ def score_model(
     )
 
     flags = _flag_terms(per_member, tables)
-    explanations = _explanations(model, per_member, flags, kept, mapped, dropped, tables)
-    return RawScores(model=model, payment_year=payment_year, scores=scores, explanations=explanations)
+    return RawScores(
+        model=model,
+        payment_year=payment_year,
+        scores=scores,
+        explain=lambda: _explanations(model, per_member, flags, kept, mapped, dropped, tables),
+    )
 
 
 def _to_score(thousandths: ir.IntegerValue) -> ir.DecimalValue:

@@ -234,20 +234,22 @@ def score_rxhcc_model(
         **{s: _to_score(thousandths[s]) for s in SEGMENT_COLUMNS},
     )
 
-    coefficients = tables.table("coefficients")
-    own = terms.join(people.select("member_id", "segment"), "member_id")
-    own = own.semi_join(tables.table("published"), ["segment", "variable"])
-    own = own.join(coefficients, "variable")
-    coefficient = ibis.cases(*[(own.segment == s, own[s]) for s in SEGMENT_COLUMNS], else_=ibis.null("int64"))
-    evidence = diagnosis_evidence(mapped, prefix="RXHCC")
-    contributions = own.select("member_id", "segment", "kind", "variable", thousandths=coefficient)
-    rows = with_evidence(contributions, evidence).union(
-        dropped_terms(dropped, evidence, people, prefix="RXHCC")
-    )
-    explanations = explanation_rows(HccModel(model), rows)
-    return RawScores(
-        model=HccModel(model), payment_year=payment_year, scores=scores, explanations=explanations
-    )
+    def explain() -> ir.Table:
+        coefficients = tables.table("coefficients")
+        own = terms.join(people.select("member_id", "segment"), "member_id")
+        own = own.semi_join(tables.table("published"), ["segment", "variable"])
+        own = own.join(coefficients, "variable")
+        coefficient = ibis.cases(
+            *[(own.segment == s, own[s]) for s in SEGMENT_COLUMNS], else_=ibis.null("int64")
+        )
+        evidence = diagnosis_evidence(mapped, prefix="RXHCC")
+        contributions = own.select("member_id", "segment", "kind", "variable", thousandths=coefficient)
+        rows = with_evidence(contributions, evidence).union(
+            dropped_terms(dropped, evidence, people, prefix="RXHCC")
+        )
+        return explanation_rows(HccModel(model), rows)
+
+    return RawScores(model=HccModel(model), payment_year=payment_year, scores=scores, explain=explain)
 
 
 def conform_low_income(

@@ -12,8 +12,9 @@ Rounding is half-up; factors may carry up to 6 decimals.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 
 import ibis
 import ibis.expr.types as ir
@@ -49,11 +50,16 @@ class RiskScores:
     model: HccModel
     payment_year: int
     scores: ir.Table
-    explanations: ir.Table
     persons_rejects: ir.Table
     diagnoses_rejects: ir.Table
     persons: ir.Table
     diagnoses: ir.Table
+    explain: Callable[[], ir.Table] = field(repr=False, compare=False)
+    """Builds ``explanations`` on first use."""
+
+    @cached_property
+    def explanations(self) -> ir.Table:
+        return self.explain()
 
     @property
     def rejects(self) -> ir.Table:
@@ -193,7 +199,7 @@ def score(
         model=model,
         payment_year=payment_year,
         scores=scores,
-        explanations=raw.explanations,
+        explain=raw.explain,
         persons_rejects=persons_rejects,
         diagnoses_rejects=codes.rejects,
         persons=valid_people,
