@@ -21,11 +21,14 @@ from typing import Any, Literal
 
 import ibis
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from apmkit.errors import ConfigurationError, InputFileError
 from apmkit.schemas import TABLES, TableSchema
 
 EngineName = Literal["duckdb", "pyspark"]
+_SPARK_LOCAL_ROWS = 100_000
+"""Arrow tables up to this size become Spark DataFrames in memory; larger ones go through Parquet."""
 ENGINE_NAMES: tuple[str, ...] = ("duckdb", "pyspark")
 
 
@@ -153,6 +156,15 @@ class Engine:
         """Register an Arrow table with the engine and return it as an ibis table."""
         table_name = name or f"apmkit_{uuid.uuid4().hex[:12]}"
         if self.name == "pyspark":
+            if data.num_rows > _SPARK_LOCAL_ROWS and self._workdir is not None:
+                # A DataFrame made from Arrow is a local relation held in the query plan itself; every
+                # plan rewrite copies it, and at 1.6M rows Spark's analyzer ran out of a 4 GB heap.
+                # Larger tables go through a Parquet file in the engine's work folder instead.
+                path = self._workdir / "arrow" / f"{table_name}.parquet"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                pq.write_table(data, path)
+                self._spark.read.parquet(str(path)).createOrReplaceTempView(table_name)
+                return self.backend.table(table_name)
             # Spark 4 builds a typed DataFrame straight from Arrow (decimals and dates intact). Columns
             # must share one chunk layout: with differing chunk boundaries rows came out misaligned.
             self._spark.createDataFrame(data.combine_chunks()).createOrReplaceTempView(table_name)
@@ -180,7 +192,6 @@ class Engine:
         if self.name == "duckdb":
             table = self.backend.read_parquet(str(p), file_row_number=True)
             return table.mutate(source_line=table.file_row_number + 1).drop("file_row_number")
-        import pyarrow.parquet as pq
 
         data = pq.read_table(p)
         return self.from_arrow(
@@ -241,7 +252,6 @@ class ParquetSink:
     """
 
     def __init__(self, path: Path, schema: TableSchema):
-        import pyarrow.parquet as pq
 
         self.path = Path(path)
         self.schema = schema

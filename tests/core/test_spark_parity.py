@@ -59,3 +59,28 @@ def test_ingest_and_aggregate_agree_between_duckdb_and_spark(duckdb_engine, spar
         )
     assert ran["duckdb"] == ran["pyspark"]
     assert ran["duckdb"][0] > 500
+
+
+@pytest.mark.spark
+def test_large_arrow_tables_reach_spark_whole(spark_engine):
+    # Above the in-memory limit an Arrow table goes to Spark through Parquet: every row and type arrives.
+    import decimal
+
+    import pyarrow as pa
+
+    from apmkit.engines import _SPARK_LOCAL_ROWS
+
+    rows = _SPARK_LOCAL_ROWS + 7
+    data = pa.table(
+        {
+            "member_id": pa.array([f"M{i:07d}" for i in range(rows)]),
+            "amount": pa.array([decimal.Decimal(i) / 100 for i in range(rows)], pa.decimal128(18, 2)),
+        }
+    )
+    table = spark_engine.from_arrow(data)
+    got = spark_engine.to_arrow(
+        table.aggregate(n=table.count(), total=table.amount.sum(), top=table.member_id.max())
+    )
+    assert got.to_pylist() == [
+        {"n": rows, "total": decimal.Decimal(rows * (rows - 1) // 2) / 100, "top": f"M{rows - 1:07d}"}
+    ]
