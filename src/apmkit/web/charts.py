@@ -51,15 +51,12 @@ def simulation_chart(simulation: dict[str, Any] | None) -> dict[str, Any] | None
             "amount": -_dollars(simulation["p95_loss"]),
         },
     ]
-    return {
-        "$schema": VEGA_LITE_SCHEMA,
-        "description": "Settlement outcomes of the drafted contract on the population (payer -> entity, $)",
-        "title": f"Settlement outcomes, period {simulation['period']}",
-        "width": 420,
-        "height": 180,
-        "data": {"values": values},
-        "mark": {"type": "bar"},
-        "encoding": {
+    return _bar_chart(
+        "Settlement outcomes of the drafted contract on the population (payer -> entity, $)",
+        f"Settlement outcomes, period {simulation['period']}",
+        180,
+        values,
+        {
             "y": {"field": "figure", "type": "nominal", "sort": None, "title": None},
             "x": {"field": "amount", "type": "quantitative", "title": "$ (negative = paid back)"},
             "color": {
@@ -71,7 +68,7 @@ def simulation_chart(simulation: dict[str, Any] | None) -> dict[str, Any] | None
                 {"field": "amount", "type": "quantitative", "format": ",.2f"},
             ],
         },
-    }
+    )
 
 
 def capability_chart(capability: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -93,15 +90,12 @@ def capability_chart(capability: dict[str, Any] | None) -> dict[str, Any] | None
         {"domain": domain, "level": entry["level"], "meaning": entry["meaning"]}
         for domain, entry in capability["levels"].items()
     ]
-    return {
-        "$schema": VEGA_LITE_SCHEMA,
-        "description": "Provider capability level per domain (1 absent - 4 mature)",
-        "title": f"Capability: recommended first step {capability['recommended_step']}",
-        "width": 420,
-        "height": 150,
-        "data": {"values": values},
-        "mark": {"type": "bar"},
-        "encoding": {
+    return _bar_chart(
+        "Provider capability level per domain (1 absent - 4 mature)",
+        f"Capability: recommended first step {capability['recommended_step']}",
+        150,
+        values,
+        {
             "y": {"field": "domain", "type": "nominal", "sort": None, "title": None},
             "x": {
                 "field": "level",
@@ -116,6 +110,22 @@ def capability_chart(capability: dict[str, Any] | None) -> dict[str, Any] | None
                 {"field": "meaning", "type": "nominal"},
             ],
         },
+    )
+
+
+def _bar_chart(
+    description: str, title: str, height: int, values: list[dict[str, Any]], encoding: dict[str, Any]
+) -> dict[str, Any]:
+    """A horizontal Vega-Lite bar chart of the result page's width."""
+    return {
+        "$schema": VEGA_LITE_SCHEMA,
+        "description": description,
+        "title": title,
+        "width": 420,
+        "height": height,
+        "data": {"values": values},
+        "mark": {"type": "bar"},
+        "encoding": encoding,
     }
 
 
