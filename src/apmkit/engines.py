@@ -15,7 +15,8 @@ import shutil
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -51,26 +52,59 @@ class Engine:
     """
 
     def __init__(
-        self, backend: Any, name: EngineName, *, spark_session: Any = None, workdir: Path | None = None
+        self,
+        backend: Any,
+        name: EngineName,
+        *,
+        spark_session: Any = None,
+        workdir: Path | None = None,
+        spill_dir: Path | None = None,
     ):
         self.backend = backend
         self.name: EngineName = name
         self._spark = spark_session
         self._workdir = workdir
+        self._spill_dir = spill_dir
+        self.memory_limit: str | None = None
+        """The memory limit chosen when the engine was created (None: the engine's default)."""
 
     # ---- construction -------------------------------------------------------------------------------
     @classmethod
     def duckdb(
-        cls, database: str | Path = ":memory:", *, threads: int | None = None, memory_limit: str | None = None
+        cls,
+        database: str | Path = ":memory:",
+        *,
+        threads: int | None = None,
+        memory_limit: str | None = None,
+        temp_directory: str | Path | None = None,
     ) -> Engine:
-        """Embedded DuckDB, in memory by default or backed by a database file."""
+        """Embedded DuckDB, in memory by default or backed by a database file.
+
+        ``memory_limit`` (e.g. ``"4GB"``; ``APMKIT_MEMORY_LIMIT`` when None, else DuckDB's default of 80 %
+        of RAM) bounds the engine's buffers; what does not fit spills to ``temp_directory``
+        (``APMKIT_TEMP_DIR`` when None). Without either, the engine spills to a private folder of its own
+        under the system temp folder, removed when the engine closes (DuckDB's own default is ``.tmp`` in
+        the current folder).
+        """
         config: dict[str, Any] = {}
         if threads:
             config["threads"] = threads
-        if memory_limit:
-            config["memory_limit"] = memory_limit
-        backend = ibis.duckdb.connect(str(database), **config)
-        return cls(backend, "duckdb")
+        limit = memory_limit or os.environ.get("APMKIT_MEMORY_LIMIT")
+        if limit:
+            config["memory_limit"] = _check_memory_limit(limit)
+        parent = temp_directory or os.environ.get("APMKIT_TEMP_DIR")
+        if parent:
+            Path(parent).mkdir(parents=True, exist_ok=True)
+        spill_dir = Path(tempfile.mkdtemp(prefix="apmkit-duckdb-", dir=parent or None))
+        config["temp_directory"] = str(spill_dir)
+        try:
+            backend = ibis.duckdb.connect(str(database), **config)
+        except Exception:
+            shutil.rmtree(spill_dir, ignore_errors=True)
+            raise
+        engine = cls(backend, "duckdb", spill_dir=spill_dir)
+        engine.memory_limit = config.get("memory_limit")
+        return engine
 
     @classmethod
     def spark(
@@ -110,11 +144,26 @@ class Engine:
         return cls(backend, "pyspark", spark_session=session, workdir=workdir)
 
     @classmethod
-    def connect(cls, name: str | None = None, *, database: str | Path | None = None) -> Engine:
-        """Connect by name; ``APMKIT_ENGINE`` chooses when ``name`` is None (DuckDB by default)."""
+    def connect(
+        cls,
+        name: str | None = None,
+        *,
+        database: str | Path | None = None,
+        memory_limit: str | None = None,
+        temp_directory: str | Path | None = None,
+    ) -> Engine:
+        """Connect by name; ``APMKIT_ENGINE`` chooses when ``name`` is None (DuckDB by default).
+
+        ``memory_limit`` and ``temp_directory`` apply to DuckDB (see :meth:`duckdb`); Spark sizes itself
+        from its own configuration.
+        """
         chosen = (name or os.environ.get("APMKIT_ENGINE") or "duckdb").lower()
         if chosen == "duckdb":
-            return cls.duckdb(database or os.environ.get("APMKIT_DUCKDB") or ":memory:")
+            return cls.duckdb(
+                database or os.environ.get("APMKIT_DUCKDB") or ":memory:",
+                memory_limit=memory_limit,
+                temp_directory=temp_directory,
+            )
         if chosen in ("pyspark", "spark"):
             return cls.spark()
         raise ConfigurationError(f"unknown engine {chosen!r}: choose one of {', '.join(ENGINE_NAMES)}")
@@ -128,6 +177,38 @@ class Engine:
             self.backend.disconnect()
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
+        if self._spill_dir is not None:
+            shutil.rmtree(self._spill_dir, ignore_errors=True)
+            self._spill_dir = None
+
+    @contextmanager
+    def settings(
+        self, *, memory_limit: str | None = None, preserve_insertion_order: bool | None = None
+    ) -> Iterator[None]:
+        """Apply DuckDB settings for the duration of a block, then restore the previous values.
+
+        ``memory_limit`` sets the buffer-manager limit; ``preserve_insertion_order=False`` lets DuckDB stream results whose row order does not
+        matter without buffering them. On Spark this is a no-op.
+        """
+        if self.name != "duckdb":
+            yield
+            return
+        con = self.backend.con
+        changes: dict[str, str] = {}
+        if memory_limit is not None:
+            changes["memory_limit"] = _check_memory_limit(memory_limit)
+        if preserve_insertion_order is not None:
+            changes["preserve_insertion_order"] = "true" if preserve_insertion_order else "false"
+        previous: dict[str, str] = {}
+        for key, value in changes.items():
+            row = con.execute("SELECT value FROM duckdb_settings() WHERE name = ?", [key]).fetchone()
+            previous[key] = row[0]
+            con.execute(f"SET {key} = '{value}'")
+        try:
+            yield
+        finally:
+            for key, value in previous.items():
+                con.execute(f"SET {key} = '{value}'")
 
     def _release_cached_tables(self) -> None:
         """Forget the tables ibis's ``.cache()`` made on this connection before it closes.
@@ -243,6 +324,137 @@ class Engine:
 
     def count(self, expr: ibis.Table) -> int:
         return int(self.backend.execute(expr.count()))
+
+
+_SIZE_UNITS = {
+    "b": 1,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "tb": 1000**4,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+    "tib": 1024**4,
+}
+
+
+def _parse_size(text: str) -> int | None:
+    """Bytes in a DuckDB size such as ``4GB``, ``3.7 GiB`` or ``512MB``; None when it is not one."""
+    import re
+
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", text)
+    if not match:
+        return None
+    unit = (match.group(2) or "b").lower()
+    if unit in ("k", "m", "g", "t"):
+        unit += "b"
+    factor = _SIZE_UNITS.get(unit)
+    return None if factor is None else int(float(match.group(1)) * factor)
+
+
+def _check_memory_limit(limit: str) -> str:
+    size = _parse_size(limit)
+    if size is None or size < 64 * 1000**2:
+        raise ConfigurationError(f"memory limit {limit!r}: expected a size of at least 64MB, such as 4GB")
+    return limit.replace(" ", "")
+
+
+# ---- output folders written whole or not at all ---------------------------------------------------------
+OUTPUT_MARKER = ".apmkit-output"
+"""File in every folder written through :func:`staged_output`: only such folders (or empty ones) are replaced."""
+
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_DIR_MODE = 0o700
+
+
+def restrict_permissions(path: Path) -> None:
+    """Make ``path`` (a file or a folder tree) owner-only: 0600 files and 0700 folders."""
+    path = Path(path)
+    if path.is_dir():
+        os.chmod(path, PRIVATE_DIR_MODE)
+        for root, dirs, files in os.walk(path):
+            for name in dirs:
+                os.chmod(os.path.join(root, name), PRIVATE_DIR_MODE)
+            for name in files:
+                os.chmod(os.path.join(root, name), PRIVATE_FILE_MODE)
+    elif path.exists():
+        os.chmod(path, PRIVATE_FILE_MODE)
+
+
+def _replaceable(out: Path, accept: Callable[[Path], bool] | None) -> bool:
+    if not out.is_dir():
+        return False
+    if (out / OUTPUT_MARKER).exists() or not any(out.iterdir()):
+        return True
+    return accept is not None and accept(out)
+
+
+def check_output(out: Path, *, accept_existing: Callable[[Path], bool] | None = None) -> None:
+    """Raise :class:`ConfigurationError` unless :func:`staged_output` may write (or replace) ``out``."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigurationError(f"output {out}: exists and is not a folder")
+    if out.exists() and not _replaceable(out, accept_existing):
+        raise ConfigurationError(
+            f"output {out}: folder exists and holds files apmkit did not write; choose a new or empty folder"
+        )
+
+
+@contextmanager
+def staged_output(
+    out: str | Path, *, private: bool = True, accept_existing: Callable[[Path], bool] | None = None
+) -> Iterator[Path]:
+    """Write an output folder whole or not at all.
+
+    Yields a new, empty staging folder beside ``out`` (same file system). When the block ends normally,
+    the staging folder replaces ``out``: ``out`` is renamed aside, the staging folder renamed to ``out``,
+    and the old folder removed, so ``out`` never holds a mix of two runs. When the block raises (or the
+    process is interrupted), the staging folder is removed and ``out`` is left exactly as it was.
+
+    An existing ``out`` is replaced only when it is empty, was written through this function (it holds
+    :data:`OUTPUT_MARKER`), or ``accept_existing(out)`` says so; anything else (say ``--out .``) is a
+    :class:`ConfigurationError` raised before anything is written. With ``private`` (the default),
+    the folder is 0700 and every file in it 0600 (outputs hold member data).
+    """
+    out = Path(out)
+    check_output(out, accept_existing=accept_existing)
+    parent = out.parent if str(out.parent) else Path(".")
+    parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=parent))
+    try:
+        yield staging
+        (staging / OUTPUT_MARKER).write_text("written by apmkit; replaced whole by the next run\n")
+        if private:
+            restrict_permissions(staging)
+        else:
+            os.chmod(staging, 0o777 & ~_umask())
+        _swap_into_place(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def _swap_into_place(staging: Path, out: Path) -> None:
+    """Rename ``staging`` to ``out``, replacing an existing ``out`` folder."""
+    if not out.exists():
+        os.rename(staging, out)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+    os.rmdir(old)
+    os.rename(out, old)
+    try:
+        os.rename(staging, out)
+    except BaseException:
+        os.rename(old, out)  # put the previous output back
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 class ParquetSink:

@@ -8,8 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from apmkit.cli.common import open_engine, progress, state
-from apmkit.ingest import FORMATS, IngestReport, ingest
+from apmkit.cli.common import progress, state
+from apmkit.engines import Engine
+from apmkit.ingest import DEFAULT_MEMORY_LIMIT, FORMATS, IngestReport, ingest
 
 
 def print_report(report: IngestReport) -> None:
@@ -63,9 +64,31 @@ def register(app: typer.Typer) -> None:
             bool,
             typer.Option("--fail-on-quarantine", help="Exit with status 1 if any record was quarantined."),
         ] = False,
+        memory_limit: Annotated[
+            str | None,
+            typer.Option(
+                "--memory-limit",
+                envvar="APMKIT_MEMORY_LIMIT",
+                help=f"DuckDB memory limit, e.g. 8GB (default {DEFAULT_MEMORY_LIMIT}); the rest spills to disk.",
+            ),
+        ] = None,
+        temp_dir: Annotated[
+            Path | None,
+            typer.Option(
+                "--temp-dir",
+                envvar="APMKIT_TEMP_DIR",
+                help="Folder for DuckDB's spill files (default: the system temp folder).",
+            ),
+        ] = None,
     ) -> None:
-        """Load FORMAT files at PATH into canonical tables (OUT/<table>.parquet), with quarantine and report."""
-        with open_engine() as engine, progress() as bar:
+        """Load FORMAT files at PATH into canonical tables (OUT/<table>.parquet), with quarantine and report.
+
+        OUT is replaced whole when the ingest succeeds; on any error it is left as it was.
+        """
+        engine = Engine.connect(
+            state.engine_name, memory_limit=memory_limit or DEFAULT_MEMORY_LIMIT, temp_directory=temp_dir
+        )
+        with engine, progress() as bar:
             task = bar.add_task(f"ingest {fmt}", total=None)
             report = ingest(
                 engine, fmt, path, out, database=db, on_step=lambda msg: bar.update(task, description=msg)
@@ -73,5 +96,9 @@ def register(app: typer.Typer) -> None:
             bar.update(task, description="done")
         print_report(report)
         state.console.print(f"wrote {out}/ (report: {out / 'ingest_report.json'})")
+        failed = [check.name for check in report.checks if not check.passed]
+        if failed:
+            state.console.print(f"[red]error:[/] failed check(s): {', '.join(failed)}", highlight=False)
+            raise typer.Exit(1)
         if fail_on_quarantine and report.totals.quarantined:
             raise typer.Exit(1)

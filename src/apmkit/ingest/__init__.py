@@ -11,9 +11,9 @@ import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 
-from apmkit.engines import Engine
+from apmkit.engines import Engine, check_output
 from apmkit.errors import ConfigurationError
-from apmkit.ingest.pipeline import Staged, run
+from apmkit.ingest.pipeline import DEFAULT_MEMORY_LIMIT, Staged, check_database, is_ingest_output, run
 from apmkit.ingest.report import IngestReport, TableCounts
 
 StageFunction = Callable[[Engine, Path], Staged]
@@ -54,11 +54,33 @@ def ingest(
     out: str | Path,
     *,
     database: str | Path | None = None,
-    on_step=None,
+    on_step: Callable[[str], None] | None = None,
+    memory_limit: str | None = None,
 ) -> IngestReport:
-    """Load ``path`` in format ``fmt`` into canonical Parquet tables under ``out``."""
-    staged = stage_function(fmt)(engine, Path(path))
-    return run(engine, staged, Path(out), database=Path(database) if database else None, on_step=on_step)
+    """Load ``path`` in format ``fmt`` into canonical Parquet tables under ``out``.
+
+    ``out`` and ``database`` are checked before any input is read; ``out`` is replaced whole only when
+    the ingest succeeds (see :func:`apmkit.ingest.pipeline.run`). ``memory_limit`` bounds DuckDB's
+    memory (default :data:`~apmkit.ingest.pipeline.DEFAULT_MEMORY_LIMIT` unless the engine has one).
+    """
+    stage = stage_function(fmt)
+    out, db = Path(out), Path(database) if database else None
+    check_output(out, accept_existing=is_ingest_output)
+    if db is not None:
+        check_database(db)
+    limit = memory_limit or (None if engine.memory_limit else DEFAULT_MEMORY_LIMIT)
+    with engine.settings(memory_limit=limit, preserve_insertion_order=False):
+        staged = stage(engine, Path(path))
+        return run(engine, staged, out, database=db, on_step=on_step, memory_limit=limit)
 
 
-__all__ = ["FORMATS", "IngestReport", "Staged", "TableCounts", "available_formats", "ingest", "run"]
+__all__ = [
+    "DEFAULT_MEMORY_LIMIT",
+    "FORMATS",
+    "IngestReport",
+    "Staged",
+    "TableCounts",
+    "available_formats",
+    "ingest",
+    "run",
+]

@@ -32,6 +32,9 @@ _FALSE = ("false", "f", "0", "n", "no")
 _DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _INT_PATTERN = r"^[+-]?[0-9]+$"
 _MAX_LISTED_CODES = 12
+EARLIEST_DATE = "1800-01-01"
+LATEST_DATE = "2199-12-31"
+"""Dates outside these (year 0000, the 9999-12-31 "open end" sentinel) are quarantined, not loaded."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,8 @@ class Conformed:
 
     loaded: ibis.Table
     quarantined: ibis.Table
+    checked: ibis.Table
+    """Every row with its typed values and ``_reason`` (NULL when it loads): both of the above in one."""
 
 
 def _decimal_pattern(scale: int) -> str:
@@ -105,11 +110,27 @@ def _allowed_message(column: Column) -> str:
     return f"unknown code (allowed: {listed})"
 
 
+_BLANKS = (" ", "\t", "\r", "\n")
+
+
+def _trimmed(source: ir.StringValue) -> ir.StringValue:
+    """``trim_text(source)``, with the regular expression run only on values that start or end blank.
+
+    Nearly every value is already trimmed; two prefix/suffix tests per blank character are far cheaper
+    than a regular-expression replacement on every value of every text column.
+    """
+    edges = [source.startswith(c) for c in _BLANKS] + [source.endswith(c) for c in _BLANKS]
+    padded = edges[0]
+    for edge in edges[1:]:
+        padded = padded | edge
+    return ibis.ifelse(padded.fill_null(False), trim_text(source), source)
+
+
 def _column_checks(raw: ibis.Table, column: Column) -> tuple[ir.Value, ir.StringValue]:
     """The typed value of ``column`` and the reason it fails (NULL when it passes)."""
     source = raw[column.name]
     if source.type().is_string():
-        text = trim_text(source).nullif("")
+        text = _trimmed(source).nullif("")
         value, unparseable = _parse(text, column)
     else:
         text = None
@@ -129,6 +150,14 @@ def _column_checks(raw: ibis.Table, column: Column) -> tuple[ir.Value, ir.String
         else:
             message = f"below the minimum {column.min_value:g}"
         failures.append((present & (value < column.min_value), message))
+    if column.ibis_type.is_date() or column.ibis_type.is_timestamp():
+        low = ibis.literal(EARLIEST_DATE).cast(column.ibis_type)
+        high = ibis.literal(LATEST_DATE).cast(column.ibis_type)
+        if column.ibis_type.is_timestamp():
+            high = ibis.literal(f"{LATEST_DATE} 23:59:59.999999").cast(column.ibis_type)
+        failures.append(
+            (present & ((value < low) | (value > high)), f"date outside {EARLIEST_DATE} to {LATEST_DATE}")
+        )
     if column.pattern is not None:
         checked = value if column.ibis_type.is_string() else value.cast("string")
         failures.append(
@@ -188,29 +217,81 @@ def conform(raw: ibis.Table, schema: TableSchema, *, source_format: str, check_k
     # concat_ws of no non-null parts is '' on both engines: normalise to NULL.
     checked = checked.mutate(_reason=checked._reason.nullif(""))
 
-    if check_key and schema.primary_key:
-        # Only rows that pass every other rule compete for the key; the first by file and line wins.
-        checked = checked.mutate(_valid=checked._reason.isnull())
-        window = ibis.window(
-            group_by=[checked._valid, *[checked[k] for k in schema.primary_key]],
-            order_by=[SOURCE_FILE, SOURCE_LINE],
-        )
-        ranked = checked.mutate(
-            _later=checked._valid & (ibis.row_number().over(window) > 0),  # ibis row_number is 0-based
-            _first_line=checked[SOURCE_LINE].first().over(window),
-            _first_file=checked[SOURCE_FILE].first().over(window),
-        )
-        key_names = ", ".join(schema.primary_key)
-        duplicate_reason = ibis.literal(
-            f"duplicate key ({key_names}): first loaded from "
-        ) + ranked._first_file.concat(" line ", ranked._first_line.cast("string"))
-        keep = [c for c in checked.columns if c != "_valid"]
-        # An explicit select, not drop(): ibis renders drop() as EXCLUDE in set order, which varies by run.
-        checked = ranked.mutate(
-            _reason=ibis.ifelse(ranked._later, duplicate_reason, ranked._reason),
-            _field=ibis.ifelse(ranked._later, ibis.literal(schema.primary_key[0]), ranked._field),
-        ).select(keep)
+    if check_key:
+        checked = mark_duplicates(checked, schema)
+    return split_checked(checked, schema, source_format)
 
+
+def repeated_keys(checked: ibis.Table, schema: TableSchema) -> ibis.Table | None:
+    """The primary-key values held by more than one valid row (None when the keys cannot be grouped so).
+
+    Keys with NULL parts never meet in an equality join, so a schema with an optional key column gets
+    None and :func:`mark_duplicates` ranks the whole table.
+    """
+    key = list(schema.primary_key)
+    if not key or any(not c.required for c in schema.columns if c.name in key):
+        return None
+    valid = checked.filter(checked._reason.isnull())
+    counted = valid.group_by(key).agg(_n=valid.count())
+    return counted.filter(counted._n > 1).select(key)
+
+
+def mark_duplicates(
+    checked: ibis.Table, schema: TableSchema, repeated: ibis.Table | None = None
+) -> ibis.Table:
+    """Quarantine later duplicates of the primary key: the first by file and line wins.
+
+    Only rows that pass every other rule compete for the key. Duplicates are rare, so the ranking
+    window runs only over the valid rows whose key is in ``repeated`` (:func:`repeated_keys`, computed
+    here when not given; a caller that found it empty can skip this function); every other row passes
+    through unchanged. The result is the same as ranking the whole table, without sorting it.
+    """
+    if not schema.primary_key:
+        return checked
+    key = list(schema.primary_key)
+    if repeated is None:
+        repeated = repeated_keys(checked, schema)
+    if repeated is None:
+        return _rank_duplicates(checked, schema)
+    valid = checked.filter(checked._reason.isnull())
+    contested = valid.semi_join(repeated, key)
+    uncontested = valid.anti_join(repeated, key)
+    rejected = checked.filter(checked._reason.notnull())
+    ranked = _rank_duplicates(contested, schema)
+    columns = checked.columns
+    return ibis.union(rejected.select(columns), uncontested.select(columns), ranked.select(columns))
+
+
+def _rank_duplicates(checked: ibis.Table, schema: TableSchema) -> ibis.Table:
+    checked = checked.mutate(_valid=checked._reason.isnull())
+    window = ibis.window(
+        group_by=[checked._valid, *[checked[k] for k in schema.primary_key]],
+        order_by=[SOURCE_FILE, SOURCE_LINE],
+    )
+    ranked = checked.mutate(
+        _later=checked._valid & (ibis.row_number().over(window) > 0),  # ibis row_number is 0-based
+        _first_line=checked[SOURCE_LINE].first().over(window),
+        _first_file=checked[SOURCE_FILE].first().over(window),
+    )
+    key_names = ", ".join(schema.primary_key)
+    duplicate_reason = ibis.literal(
+        f"duplicate key ({key_names}): first loaded from "
+    ) + ranked._first_file.concat(" line ", ranked._first_line.cast("string"))
+    keep = [c for c in checked.columns if c != "_valid"]
+    # An explicit select, not drop(): ibis renders drop() as EXCLUDE in set order, which varies by run.
+    return ranked.mutate(
+        _reason=ibis.ifelse(ranked._later, duplicate_reason, ranked._reason),
+        _field=ibis.ifelse(ranked._later, ibis.literal(schema.primary_key[0]), ranked._field),
+    ).select(keep)
+
+
+def split_checked(checked: ibis.Table, schema: TableSchema, source_format: str) -> Conformed:
+    """Split checked rows (the schema's typed values plus ``_reason``, ``_field``, ``source_file``,
+    ``source_line`` and ``_record``) into loaded rows and quarantine rows.
+
+    The ingest pipeline writes ``Conformed.checked`` to a Parquet file once and splits that file, so the
+    checks (and the duplicate-key window) run a single time however large the table is.
+    """
     loaded = checked.filter(checked._reason.isnull()).mutate(source_format=ibis.literal(source_format))
     loaded = schema.select_from(loaded)
     bad = checked.filter(checked._reason.notnull())
@@ -224,4 +305,4 @@ def conform(raw: ibis.Table, schema: TableSchema, *, source_format: str, check_k
             record=bad._record,
         )
     )
-    return Conformed(loaded=loaded, quarantined=quarantined)
+    return Conformed(loaded=loaded, quarantined=quarantined, checked=checked)

@@ -44,6 +44,27 @@ def claim_families(claims: ibis.Table) -> ibis.Table:
     return family.group_by("claim_id").agg(claim_family_id=family.family.min())
 
 
+def has_adjustments(claims: ibis.Table) -> ibis.ir.BooleanScalar:
+    """Whether any claim line adjusts or voids another, or is a void: only then do families matter.
+
+    Without such lines every claim is its own family with one version, which is its final action
+    (rule 2), and nothing is voided (rule 3): :func:`without_adjustments` gives the same tables as
+    :func:`resolve_final_action` without the family joins.
+    """
+    linked = claims.original_claim_id.notnull() & (claims.original_claim_id != claims.claim_id)
+    return (linked.fill_null(False) | (claims.adjustment_type == "void").fill_null(False)).any()
+
+
+def without_adjustments(
+    claims: ibis.Table, history_schema: TableSchema, claims_schema: TableSchema
+) -> FinalAction:
+    """:func:`resolve_final_action` for claims that adjust and void nothing (see :func:`has_adjustments`)."""
+    history = history_schema.select_from(
+        claims.mutate(claim_family_id=claims.claim_id, is_final_action=ibis.literal(True))
+    )
+    return FinalAction(final=claims_schema.select_from(claims), history=history)
+
+
 def resolve_final_action(
     claims: ibis.Table, history_schema: TableSchema, claims_schema: TableSchema
 ) -> FinalAction:

@@ -9,17 +9,18 @@ into a DuckDB database file. Counts reconcile exactly: read = loaded + quarantin
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import ibis
-import pyarrow as pa
+import pyarrow.parquet as pq
 
-from apmkit.engines import Engine
+from apmkit.engines import Engine, check_output, restrict_permissions, staged_output
 from apmkit.errors import ConfigurationError
-from apmkit.ingest.conform import conform
-from apmkit.ingest.final_action import resolve_final_action
+from apmkit.ingest.conform import conform, mark_duplicates, repeated_keys, split_checked
+from apmkit.ingest.final_action import has_adjustments, resolve_final_action, without_adjustments
 from apmkit.ingest.readers import RECORD, SOURCE_FILE, SOURCE_LINE, Reject, rejects_to_arrow
 from apmkit.ingest.report import Check, IngestReport, TableCounts
 from apmkit.schemas import QUARANTINE, SCHEMA_VERSION, TABLES
@@ -88,6 +89,15 @@ def union_raw(parts: list[ibis.Table]) -> ibis.Table:
     return ibis.union(*aligned)
 
 
+DEFAULT_MEMORY_LIMIT = "4GB"
+"""DuckDB's memory limit during ingest unless the engine was created with one (``--memory-limit``)."""
+
+
+def is_ingest_output(folder: Path) -> bool:
+    """Folders written by an earlier ingest (before output folders carried a marker) may be replaced."""
+    return (folder / "ingest_report.json").is_file()
+
+
 def run(
     engine: Engine,
     staged: Staged,
@@ -95,11 +105,33 @@ def run(
     *,
     database: Path | None = None,
     on_step: Progress | None = None,
+    memory_limit: str | None = None,
 ) -> IngestReport:
-    """Conform, resolve and write every staged table; return the reconciled report."""
+    """Conform, resolve and write every staged table; return the reconciled report.
+
+    Everything is written to a staging folder beside ``out`` that replaces ``out`` only when the whole
+    ingest succeeded (:func:`apmkit.engines.staged_output`): a failed or interrupted ingest leaves the
+    previous output as it was, and a new ingest never keeps an earlier run's tables. Each step is an
+    engine query from Parquet to Parquet (no table passes through Python), under ``memory_limit``
+    (default :data:`DEFAULT_MEMORY_LIMIT` on DuckDB) with spilling to the engine's temp folder.
+    """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    step = on_step or (lambda _msg: None)
+    check_output(out, accept_existing=is_ingest_output)
+    if database is not None:
+        check_database(database)
+    limit = memory_limit or (None if engine.memory_limit else DEFAULT_MEMORY_LIMIT)
+    with (
+        staged_output(out, accept_existing=is_ingest_output) as staging,
+        engine.settings(memory_limit=limit, preserve_insertion_order=False),
+    ):
+        report = _write_tables(engine, staged, staging, on_step or (lambda _msg: None))
+        if database is not None:
+            (on_step or (lambda _msg: None))("load database")
+            load_database(database, {name: staging / f"{name}.parquet" for name in report.written})
+    return report
+
+
+def _write_tables(engine: Engine, staged: Staged, staging: Path, step: Progress) -> IngestReport:
     report = IngestReport(
         format=staged.format,
         source=str(staged.source),
@@ -108,8 +140,9 @@ def run(
         checks=list(staged.checks),
         warnings=list(staged.warnings),
     )
-    quarantine_parts: list[pa.Table] = []
-    written: dict[str, Path] = {}
+    work = staging / ".work"
+    work.mkdir()
+    quarantine_parts: list[Path] = []
     names = sorted(set(staged.tables) | set(staged.rejects), key=list(TABLES).index)
     for name in names:
         step(f"conform {name}")
@@ -117,64 +150,122 @@ def run(
         parse_rejects = staged.rejects.get(name, [])
         parts = staged.tables.get(name, [])
         counts = TableCounts()
+        if parse_rejects:
+            path = work / f"{name}.rejects.parquet"
+            pq.write_table(rejects_to_arrow(parse_rejects, name), path)
+            quarantine_parts.append(path)
         if parts:
-            raw = engine.materialize(union_raw(parts))
-            conformed = conform(raw, schema, source_format=staged.format)
-            loaded = engine.materialize(conformed.loaded)
-            rejected = engine.to_arrow(conformed.quarantined)
-            counts.read = engine.count(raw)
-            counts.loaded = engine.count(loaded)
+            # 1. Every rule but the key, in one streaming pass from the input to Parquet.
+            checked_path = engine.write_parquet(
+                conform(union_raw(parts), schema, source_format=staged.format, check_key=False).checked,
+                work / f"{name}.checked.parquet",
+            )
+            checked = engine.read_parquet(checked_path)
+            counts.read = engine.count(checked)
+            # 2. Duplicate keys over the written rows, then the split into loaded rows and quarantine.
+            repeated = repeated_keys(checked, schema)
+            if repeated is None or engine.count(repeated):
+                repeated = repeated if repeated is None else engine.materialize(repeated)
+                checked = mark_duplicates(checked, schema, repeated)
+            conformed = split_checked(checked, schema, staged.format)
+            rejected_path = engine.write_parquet(conformed.quarantined, work / f"{name}.quarantine.parquet")
+            quarantine_parts.append(rejected_path)
+            counts.quarantined = engine.count(engine.read_parquet(rejected_path))
+            loaded = conformed.loaded
+            probe = schema.select_from(checked)  # every parsed row: a superset of the loaded ones
         else:
-            loaded = engine.empty(schema)
-            rejected = QUARANTINE.empty_arrow()
+            loaded = probe = engine.empty(schema)
         counts.read += len(parse_rejects)
-        counts.quarantined = rejected.num_rows + len(parse_rejects)
-        quarantine_parts.extend([rejects_to_arrow(parse_rejects, name), rejected])
+        counts.quarantined += len(parse_rejects)
 
         if name in CLAIM_HISTORY:
             step(f"final action {name}")
             history_name = CLAIM_HISTORY[name]
-            resolved = resolve_final_action(loaded, TABLES[history_name], schema)
-            history = engine.materialize(resolved.history)
-            written[history_name] = engine.write_parquet(history, out / f"{history_name}.parquet")
-            final = resolved.final
-            counts.final_action = engine.count(final)
+            if engine.execute(has_adjustments(probe)):
+                # Families are resolved with several joins over the claims: read them from a file once.
+                loaded = engine.read_table(_write(engine, loaded, work, f"{name}.loaded"), schema)
+                resolved = resolve_final_action(loaded, TABLES[history_name], schema)
+            else:
+                resolved = without_adjustments(loaded, TABLES[history_name], schema)
+            history_path = _write(engine, resolved.history, staging, history_name)
+            report.written.append(history_name)
+            history = engine.read_table(history_path, TABLES[history_name])
+            counts.loaded = engine.count(history)
+            final = schema.select_from(history.filter(history.is_final_action))
+            step(f"write {name}")
+            counts.final_action = engine.count(engine.read_parquet(_write(engine, final, staging, name)))
             counts.superseded = counts.loaded - counts.final_action
-            loaded = final
-        step(f"write {name}")
-        written[name] = engine.write_parquet(loaded, out / f"{name}.parquet")
+        else:
+            step(f"write {name}")
+            counts.loaded = engine.count(engine.read_parquet(_write(engine, loaded, staging, name)))
+        report.written.append(name)
         report.tables[name] = counts
         if not counts.reconciles:  # pragma: no cover - guards the invariant, never expected
             raise AssertionError(
                 f"{name}: read {counts.read} != loaded {counts.loaded} + {counts.quarantined}"
             )
 
-    quarantine = pa.concat_tables(quarantine_parts) if quarantine_parts else QUARANTINE.empty_arrow()
-    quarantine = quarantine.sort_by(
-        [("table", "ascending"), ("source_file", "ascending"), ("source_line", "ascending")]
-    )
-    import pyarrow.parquet as pq
-
-    pq.write_table(
-        quarantine.replace_schema_metadata(QUARANTINE.arrow_schema().metadata), out / "quarantine.parquet"
-    )
-    entries = quarantine.select(["table", "source_file", "source_line", "field", "reason"]).to_pylist()
+    step("write quarantine")
+    if quarantine_parts:
+        parts = [QUARANTINE.select_from(engine.read_parquet(path)) for path in quarantine_parts]
+        quarantine = ibis.union(*parts) if len(parts) > 1 else parts[0]
+    else:
+        quarantine = engine.empty(QUARANTINE)
+    quarantine = quarantine.order_by(["table", "source_file", "source_line"])
+    with engine.settings(preserve_insertion_order=True):  # the file is sorted by table, file and line
+        quarantine_path = _write(engine, quarantine, staging, "quarantine")
+        entries = engine.to_arrow(
+            engine.read_parquet(quarantine_path).select(
+                "table", "source_file", "source_line", "field", "reason"
+            )
+        ).to_pylist()
     report.quarantine = entries
-    report.write(out / "ingest_report.json")
-
-    if database is not None:
-        step("load database")
-        load_database(database, written)
+    shutil.rmtree(work)
+    report.write(staging / "ingest_report.json")
     return report
 
 
-def load_database(database: Path, written: dict[str, Path]) -> None:
-    """Create or replace each written table in a DuckDB database file."""
-    if str(database).endswith((".parquet", ".json")):
+def _write(engine: Engine, table: ibis.Table, folder: Path, name: str) -> Path:
+    return engine.write_parquet(table, folder / f"{name}.parquet")
+
+
+def check_database(database: Path) -> None:
+    """Check a ``--db`` target before anything is written: a DuckDB file that can be created or opened."""
+    database = Path(database)
+    if database.suffix.lower() in (".parquet", ".json", ".csv") or database.is_dir():
         raise ConfigurationError(f"--db {database}: expected a DuckDB database file (e.g. apmkit.duckdb)")
+    if not database.parent.is_dir():
+        raise ConfigurationError(f"--db {database}: folder {database.parent} does not exist")
+    if database.exists():
+        with open(database, "rb") as handle:
+            header = handle.read(16)
+        if len(header) < 12 or header[8:12] != b"DUCK":
+            raise ConfigurationError(f"--db {database}: exists and is not a DuckDB database file")
+
+
+def load_database(database: Path, written: dict[str, Path]) -> None:
+    """Create or replace each written table in a DuckDB database file, in one transaction."""
+    check_database(database)
     with Engine.duckdb(database) as db:
-        for name, path in written.items():
-            db.save_table(db.read_table(path, TABLES[name]), name)
+        con = db.backend.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for name, path in written.items():
+                db.save_table(db.read_table(path, TABLES[name]), name)
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+    restrict_permissions(database)
 
 
-__all__ = ["RECORD", "SOURCE_FILE", "SOURCE_LINE", "Staged", "run", "union_raw"]
+__all__ = [
+    "RECORD",
+    "SOURCE_FILE",
+    "SOURCE_LINE",
+    "Staged",
+    "check_database",
+    "is_ingest_output",
+    "run",
+    "union_raw",
+]

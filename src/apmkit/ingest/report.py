@@ -42,6 +42,8 @@ class IngestReport:
     checks: list[Check] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     quarantine: list[dict[str, Any]] = field(default_factory=list)
+    written: list[str] = field(default_factory=list, repr=False, compare=False)
+    """Tables written to the output folder, in order (not part of the saved report)."""
 
     @property
     def reconciles(self) -> bool:
@@ -58,6 +60,7 @@ class IngestReport:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        data.pop("written")
         data["reconciles"] = self.reconciles
         totals = self.totals
         data["totals"] = {"read": totals.read, "loaded": totals.loaded, "quarantined": totals.quarantined}
