@@ -6,12 +6,14 @@
    baseline that scans and sums ``billed_amount`` once per dimension on the same engine.
 3. X12 835: parse an 835 of N service lines (pyx12 tokens + apmkit's walk), lines per second.
 
-Usage: ``.venv/bin/python bench/bench_finance.py [--lines 200000]``. Prints figures; asserts nothing about time.
+Usage: ``.venv/bin/python bench/bench_finance.py [--lines 200000] [--tiny]``. Prints figures; asserts nothing about
+time. ``--tiny`` (or ``APMKIT_BENCH_SIZE=tiny``) runs 500 lines and 20 ERA claims, for the CI smoke run.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from datetime import date
@@ -23,9 +25,9 @@ import pyarrow.csv as pcsv
 
 from apmkit.engines import Engine
 from apmkit.finance.kpis import DIMENSIONS, ar_aging, days_in_ar, denials_by_reason, kpis
-from apmkit.finance.loaders import load_billing
-from apmkit.finance.x12_835 import read_835
+from apmkit.ingest.practice_finance import load_billing
 from apmkit.ingest.readers import read_delimited
+from apmkit.ingest.x12_835 import read_835
 from apmkit.money import to_cents
 
 
@@ -84,7 +86,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--lines", type=int, default=200_000)
     parser.add_argument("--era-claims", type=int, default=5_000)
+    parser.add_argument("--tiny", action="store_true", help="smoke-run size (same as APMKIT_BENCH_SIZE=tiny)")
     args = parser.parse_args()
+    if args.tiny or os.environ.get("APMKIT_BENCH_SIZE") == "tiny":
+        args.lines, args.era_claims = 500, 20
     with tempfile.TemporaryDirectory() as folder, Engine.duckdb() as engine:
         csv_path = Path(folder) / "billing.csv"
         billing_csv(csv_path, args.lines)

@@ -3,7 +3,7 @@
 The population's members, member months and expenditure are measured with the settlement claims path
 (:mod:`apmkit.settlement.claims`, ibis over whole tables); the contract is then settled by the settlement engine
 at the measured expenditure and over expenditure scenarios around the benchmark
-(:func:`apmkit.finance.readiness.simulated_downside`). Without a benchmark in the answers, the population's own
+(:func:`apmkit.design.readiness.simulated_downside`). Without a benchmark in the answers, the population's own
 measured spending is the benchmark: the simulation then shows the contract's spread of outcomes when the
 entity spends as it did, not a forecast of savings.
 """
@@ -19,7 +19,7 @@ import ibis.expr.types as ir
 from apmkit.contracts import Contract
 from apmkit.design.worksheet import SimulationAnswer
 from apmkit.errors import ConfigurationError
-from apmkit.finance.readiness import simulated_downside
+from apmkit.design.readiness import simulated_downside
 from apmkit.money import round_money, to_decimal
 from apmkit.settlement import claims as claims_path
 from apmkit.settlement.engine import settle

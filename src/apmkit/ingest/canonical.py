@@ -75,6 +75,9 @@ def stage(engine: Engine, path: Path, fmt: str = "csv") -> Staged:
         staged.files.append(file.name)
         if fmt == "csv":
             records = read_delimited(file)
+            if records.table.num_rows == 0 and not records.rejects:
+                # Loading it would replace the table with an empty one: fail, naming the file.
+                raise InputFileError(file, "file has a header row but no data rows")
             raw = engine.from_arrow(records.table)
             staged.add(table_name, _match_columns(raw, schema, file, staged), records.rejects)
         else:

@@ -320,6 +320,15 @@ def _provenance(table: ibis.Table) -> dict[str, ir.Value]:
 
 
 # ---- staging ------------------------------------------------------------------------------------------
+def _require_records(file: Path) -> None:
+    """A delivered CCLF file with no records (0 bytes or only blanks) is an error, never an empty table."""
+    with open(file, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            if chunk.strip():
+                return
+    raise InputFileError(file, "file is empty (no records): a delivered CCLF file must hold its records")
+
+
 def stage(engine: Engine, path: Path) -> Staged:
     """Parse a folder of CCLF files into raw canonical tables for :func:`apmkit.ingest.pipeline.run`."""
     path = Path(path)
@@ -330,6 +339,8 @@ def stage(engine: Engine, path: Path) -> Staged:
     read_counts: dict[Path, tuple[int, int]] = {}
     for number, paths in sorted(files.items()):
         staged.files.extend(p.name for p in paths)
+        for file in paths:
+            _require_records(file)
         if number == "CCLF0":
             continue
         parts = []

@@ -129,11 +129,21 @@ def _table_for_text(raw: str, file: Path) -> str:
 
 
 def _loads(raw: str) -> Any:
-    return json.loads(raw, parse_float=Decimal)
+    """Parse JSON; too-deep nesting and over-long integers are invalid JSON (a reject), not a crash."""
+    try:
+        return json.loads(raw, parse_float=Decimal)
+    except RecursionError:
+        raise json.JSONDecodeError("nested too deeply", raw, 0) from None
+    except ValueError as exc:
+        if isinstance(exc, json.JSONDecodeError):
+            raise
+        raise json.JSONDecodeError("number too long", raw, 0) from None
 
 
 def _read_file(file: Path, name: str, collected: _Collected) -> None:
     data = file.read_bytes()
+    if not data.strip():
+        raise InputFileError(file, "file is empty (no FHIR resources)")
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     line_mode = file.name.lower().endswith((".ndjson", ".jsonl"))

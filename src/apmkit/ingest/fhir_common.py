@@ -59,6 +59,10 @@ def first_code(concept: Any) -> str | None:
     return text(found[0].get("code")) if found else None
 
 
+_MAX_EXPONENT = 38
+"""Numbers beyond 10**38 (or below 10**-38) are never written out digit by digit (decimal(38) is the widest column)."""
+
+
 def text(value: Any) -> str | None:
     """A JSON scalar as text (Decimal without exponent; booleans as true/false); None stays None."""
     if value is None:
@@ -66,6 +70,10 @@ def text(value: Any) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Decimal):
+        if value.is_finite() and not -_MAX_EXPONENT <= value.adjusted() <= _MAX_EXPONENT:
+            # Written out in full, 1e300000000 is 300 million digits: keep the short form, which no
+            # numeric column accepts, so the record is quarantined instead.
+            return str(value)
         return format(value, "f")
     if isinstance(value, (dict, list)):
         return None

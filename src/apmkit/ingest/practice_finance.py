@@ -2,7 +2,7 @@
 
 This is finance's format layer (like :mod:`apmkit.ingest`): files are read with
 :func:`apmkit.ingest.readers.read_delimited` or :func:`apmkit.ingest.x12_835.read_835`, handed to the engine as
-Arrow, and conformed to :mod:`apmkit.finance.schemas` with :func:`apmkit.ingest.conform.conform`. Rows that
+Arrow, and conformed to :mod:`apmkit.schemas.finance` with :func:`apmkit.ingest.conform.conform`. Rows that
 break a rule go to quarantine with file, line, field and every reason; counts reconcile (read = loaded +
 rejected).
 """
@@ -18,7 +18,7 @@ import ibis
 import pyarrow as pa
 
 from apmkit.engines import Engine
-from apmkit.finance.schemas import BILLING, LEDGER, PROVIDER_ADJUSTMENTS, REMIT_ADJUSTMENTS, VISITS
+from apmkit.schemas.finance import BILLING, LEDGER, PROVIDER_ADJUSTMENTS, REMIT_ADJUSTMENTS, VISITS
 from apmkit.ingest.conform import conform
 from apmkit.ingest.readers import RECORD, SOURCE_FILE, SOURCE_LINE, Reject, read_delimited, rejects_to_arrow
 from apmkit.ingest.x12_835 import read_835
@@ -94,19 +94,19 @@ def _read_csvs(paths: Sequence[Path], required: Sequence[str]) -> tuple[list[pa.
 
 
 def load_ledger(engine: Engine, paths: Sequence[Path]) -> Loaded:
-    """General-ledger / P&L CSV files (header names as in :data:`apmkit.finance.schemas.LEDGER`)."""
+    """General-ledger / P&L CSV files (header names as in :data:`apmkit.schemas.finance.LEDGER`)."""
     parts, rejects = _read_csvs(paths, ("posting_date", "account", "account_type", "amount"))
     return _conform(engine, parts, rejects, LEDGER, "ledger_csv")
 
 
 def load_billing(engine: Engine, paths: Sequence[Path]) -> Loaded:
-    """Billing / remittance CSV exports, one row per claim line (:data:`apmkit.finance.schemas.BILLING`)."""
+    """Billing / remittance CSV exports, one row per claim line (:data:`apmkit.schemas.finance.BILLING`)."""
     parts, rejects = _read_csvs(paths, ("claim_id", "line_number", "service_date", "payer", "billed_amount"))
     return _conform(engine, parts, rejects, BILLING, "billing_csv")
 
 
 def load_visits(engine: Engine, paths: Sequence[Path]) -> Loaded:
-    """Visit-count CSV files (:data:`apmkit.finance.schemas.VISITS`)."""
+    """Visit-count CSV files (:data:`apmkit.schemas.finance.VISITS`)."""
     parts, rejects = _read_csvs(paths, ("visit_month", "visits"))
     return _conform(engine, parts, rejects, VISITS, "visits_csv")
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pcsv
@@ -155,11 +156,14 @@ def _header_names(header: list[str], path: Path) -> list[str]:
     # A re-exported canonical table carries its own provenance columns; the reader's take precedence.
     reserved = {SOURCE_FILE, SOURCE_LINE, RECORD}
     names = [name.strip() + (RESERVED_SUFFIX if name.strip() in reserved else "") for name in header]
-    seen: set[str] = set()
-    for name in names:
+    seen: dict[str, int] = {}
+    for position, name in enumerate(names, start=1):
         if name in seen:
-            raise InputFileError(path, f"duplicate column name {name!r} in header", line=1)
-        seen.add(name)
+            # The name is not echoed: in a file without a header row it is a data value.
+            raise InputFileError(
+                path, f"duplicate column name in header (columns {seen[name]} and {position})", line=1
+            )
+        seen[name] = position
     return names
 
 
@@ -222,7 +226,7 @@ def _read_delimited_exact(path: Path, data: bytes, delimiter: str, quoting: bool
         strict=False,
     )
     start = 1
-    for row in reader:
+    for row in _rows(reader, path):
         line_number = start
         start = reader.line_num + 1
         if line_number in bad:
@@ -258,6 +262,23 @@ def _read_delimited_exact(path: Path, data: bytes, delimiter: str, quoting: bool
     arrays[RECORD] = pa.array(records, pa.string())
     rejects.sort(key=lambda r: r.source_line)
     return RawRecords(path, pa.table(arrays), rejects, header)
+
+
+def _rows(reader: Any, path: Path) -> Iterator[list[str]]:
+    """The rows of a ``csv.reader``; a malformed file is one line naming it and the line, never a value."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            line = reader.line_num
+            if "field larger than field limit" in str(exc):
+                reason = f"a field is longer than {csv.field_size_limit():,} characters"
+            else:
+                reason = "malformed delimited text"
+            raise InputFileError(path, reason, line=line) from None
+        yield row
 
 
 def rejects_to_arrow(rejects: Sequence[Reject], table: str) -> pa.Table:
