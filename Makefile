@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 LOCK := requirements/dev.lock
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test test-fast test-spark lint typecheck bench lock java chromium clean
+.PHONY: venv demo test test-fast test-spark lint typecheck imports bench bench-smoke lock java chromium clean
 
 venv: $(STAMP)
 
@@ -33,8 +33,10 @@ chromium:
 demo: venv
 	$(BIN)/python -m apmkit.demo
 
+# PYTEST_EXIT_FILE (used by .ci/run) receives pytest's own exit code: make turns every failure into 2.
 test: venv java chromium
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup; rc=$$?; \
+	if [ -n "$(PYTEST_EXIT_FILE)" ]; then echo $$rc > "$(PYTEST_EXIT_FILE)"; fi; exit $$rc
 
 test-fast: venv
 	$(BIN)/python -m pytest -q -m "not slow and not spark"
@@ -49,8 +51,16 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
+# Import-layer contracts (.importlinter): a module imports only from the layers below its own.
+imports: venv
+	$(BIN)/lint-imports
+
 bench: venv
 	$(BIN)/python bench/run.py
+
+# Every bench/ script imported and run end to end at a tiny size (CI: a moved module breaks it here).
+bench-smoke: venv
+	APMKIT_BENCH_SIZE=tiny $(BIN)/python bench/run.py
 
 # Regenerate the lock after editing dependencies in pyproject.toml (uv is used only to resolve).
 lock:

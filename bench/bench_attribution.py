@@ -22,6 +22,7 @@ from pathlib import Path
 
 import ibis
 import pyarrow as pa
+from _size import add_tiny_flag, shrink  # bench/_size.py (the script's folder is on sys.path)
 
 from apmkit.attribution.assign import AttributionInputs, attribute
 from apmkit.attribution.codes import mssp_primary_care_codes
@@ -124,7 +125,8 @@ def main() -> None:
     parser.add_argument(
         "--data", type=Path, help="Keep the generated tables here and reuse them on later runs."
     )
-    args = parser.parse_args()
+    add_tiny_flag(parser)
+    args = shrink(parser.parse_args(), members=200, memory_limit="1GB")
     with tempfile.TemporaryDirectory(prefix="apmkit-bench-attr-") as tmp:
         folder = args.data or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)

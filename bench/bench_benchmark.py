@@ -20,6 +20,8 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+from _size import add_tiny_flag, shrink  # bench/_size.py (the script's folder is on sys.path)
+
 from apmkit.benchmark.general import general_benchmark
 from apmkit.benchmark.mssp import mssp_benchmark
 from apmkit.benchmark.spec import GeneralBenchmarkSpec, MsspBenchmarkSpec
@@ -55,7 +57,8 @@ def main() -> None:
     parser.add_argument("--years", type=int, default=4)
     parser.add_argument("--from", dest="data", type=Path)
     parser.add_argument("--engine", default="duckdb")
-    args = parser.parse_args()
+    add_tiny_flag(parser)
+    args = shrink(parser.parse_args(), members=300)
     data = args.data
     if data is None:
         data = Path(tempfile.mkdtemp(prefix="bench-benchmark-")) / "synth"

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
+from _size import add_tiny_flag, shrink  # bench/_size.py (the script's folder is on sys.path)
 
 from apmkit.engines import Engine
 from apmkit.ingest import ingest
@@ -131,7 +132,8 @@ def main() -> None:
         "--rif-copies", type=int, default=200, help="copies of the 221-line Synthea carrier file"
     )
     parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
+    add_tiny_flag(parser)
+    args = shrink(parser.parse_args(), claims=50)
     with tempfile.TemporaryDirectory(prefix="apmkit-bench-cms-") as tmp:
         root = Path(tmp)
         records = write_cclf(root / "cclf", args.claims)

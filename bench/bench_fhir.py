@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _size import add_tiny_flag, shrink  # bench/_size.py (the script's folder is on sys.path)
+
 from apmkit.engines import Engine
 from apmkit.ingest import ingest
 from apmkit.ingest.readers import read_delimited
@@ -104,7 +106,8 @@ def main() -> None:
     parser.add_argument("--eobs", type=int, default=3000)
     parser.add_argument("--clinical", type=int, default=20000)
     parser.add_argument("--synthea-copies", type=int, default=20)
-    args = parser.parse_args()
+    add_tiny_flag(parser)
+    args = shrink(parser.parse_args(), eobs=20, clinical=100, synthea_copies=1)
     scratch = Path(tempfile.mkdtemp(prefix="apmkit-bench-fhir-"))
     try:
         (scratch / "fhir").mkdir()

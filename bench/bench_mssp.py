@@ -20,6 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
+from _size import add_tiny_flag, shrink  # bench/_size.py (the script's folder is on sys.path)
 
 from apmkit.cli.mssp import read_puf_csv
 from apmkit.engines import Engine
@@ -83,7 +84,8 @@ def _exact(rows: list[tuple[float, float, int, float]]) -> Decimal:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=20, help="times the PY2017 rows are repeated")
-    args = parser.parse_args()
+    add_tiny_flag(parser)
+    args = shrink(parser.parse_args(), copies=1)
 
     arrow = read_puf_csv(FIXTURE)
     base_rows = _track_1_inputs(arrow)

@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _size import add_tiny_flag, shrink  # bench/_size.py (the script's folder is on sys.path)
+
 from apmkit.engines import Engine
 from apmkit.quality.ecqm import ECQM_DEFINITIONS
 from apmkit.quality.evaluate import POPULATIONS, evaluate_measures
@@ -69,7 +71,8 @@ def main() -> None:
     parser.add_argument("--base", type=Path, help="existing synth folder to replicate (skips generation)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--measures", default=",".join(ECQM_DEFINITIONS))
-    args = parser.parse_args()
+    add_tiny_flag(parser)
+    args = shrink(parser.parse_args(), members=500, base_members=500)
     start, end = dt.date(2025, 1, 1), dt.date(2025, 12, 31)
 
     with tempfile.TemporaryDirectory(prefix="bench-quality-") as work:

@@ -25,6 +25,7 @@ from importlib import resources
 
 import numpy as np
 import pyarrow as pa
+from _size import add_tiny_flag, shrink  # bench/_size.py (the script's folder is on sys.path)
 
 from apmkit.engines import Engine
 from apmkit.risk import score
@@ -111,7 +112,8 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=2000, help="members scored by hccinfhir")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3, help="timed runs of each engine; the best counts")
-    args = parser.parse_args()
+    add_tiny_flag(parser)
+    args = shrink(parser.parse_args(), members=500, sample=50, repeat=1)
 
     persons, diagnoses = population(args.members, args.dx_per_member)
     print(f"population: {persons.num_rows:,} members, {diagnoses.num_rows:,} diagnoses")

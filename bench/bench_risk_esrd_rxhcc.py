@@ -19,6 +19,7 @@ from importlib import resources
 
 import numpy as np
 import pyarrow as pa
+from _size import add_tiny_flag, shrink  # bench/_size.py (the script's folder is on sys.path)
 
 from apmkit.engines import Engine
 from apmkit.risk import score
@@ -64,7 +65,8 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=200_000)
     parser.add_argument("--dx-per-member", type=int, default=8)
     parser.add_argument("--sample", type=int, default=2000)
-    args = parser.parse_args()
+    add_tiny_flag(parser)
+    args = shrink(parser.parse_args(), members=500, sample=50)
     persons, diagnoses = population(args.members, args.dx_per_member)
     print(f"population: {args.members:,} members, {diagnoses.num_rows:,} diagnoses")
     engine = Engine.duckdb()

@@ -18,6 +18,8 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+from _size import add_tiny_flag, shrink  # bench/_size.py (the script's folder is on sys.path)
+
 from apmkit.contracts import contract_from_data
 from apmkit.engines import Engine
 from apmkit.money import to_cents
@@ -145,7 +147,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=10_000)
     parser.add_argument("--entities", type=int, default=2_000)
-    args = parser.parse_args()
+    add_tiny_flag(parser)
+    args = shrink(parser.parse_args(), members=200, entities=10)
     bench_claims(args.members)
     bench_aggregate(args.entities)
 

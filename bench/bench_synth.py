@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
+from _size import add_tiny_flag, shrink  # bench/_size.py (the script's folder is on sys.path)
 
 from apmkit.synth import generate
 
@@ -37,7 +38,8 @@ def main() -> None:
     parser.add_argument("--years", type=int, default=1)
     parser.add_argument("--chunk-size", type=int, default=25_000)
     parser.add_argument("--out", type=Path, default=None)
-    args = parser.parse_args()
+    add_tiny_flag(parser)
+    args = shrink(parser.parse_args(), members=200)
     out = args.out or Path(tempfile.mkdtemp(prefix="apmkit-bench-synth-"))
     report = generate(args.members, out, years=args.years, seed=1, chunk_size=args.chunk_size)
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2

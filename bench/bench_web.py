@@ -22,6 +22,7 @@ from pathlib import Path
 
 import httpx
 import uvicorn
+from _size import add_tiny_flag, shrink  # bench/_size.py (the script's folder is on sys.path)
 from typer.testing import CliRunner
 
 from apmkit.cli.main import app as cli_app
@@ -56,7 +57,8 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--pages", type=int, default=100)
-    args = parser.parse_args()
+    add_tiny_flag(parser)
+    args = shrink(parser.parse_args(), members=200, runs=1, pages=2)
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
