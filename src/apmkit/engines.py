@@ -15,6 +15,7 @@ import shutil
 import sys
 import tempfile
 import uuid
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -104,6 +105,8 @@ class Engine:
             raise
         engine = cls(backend, "duckdb", spill_dir=spill_dir)
         engine.memory_limit = config.get("memory_limit")
+        # An engine that is never closed still leaves no spill folder behind.
+        weakref.finalize(engine, shutil.rmtree, spill_dir, True)
         return engine
 
     @classmethod

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from apmkit.contracts import load_template
 from apmkit.design.capability import assess, reserve_level
-from apmkit.errors import ConfigurationError
 from apmkit.design.readiness import _percentile, loss_cap_downside, readiness_report, simulated_downside
+from apmkit.errors import ConfigurationError
 from apmkit.settlement.inputs import EntityInputs
 
 MATURE = {"data": 4, "care_management": 4, "quality": 4, "financial_reserves": 4, "experience": 4}

@@ -15,10 +15,10 @@ from rich.table import Table
 
 from apmkit.cli.classify import read_contract
 from apmkit.cli.common import open_engine, progress
+from apmkit.design.readiness import loss_cap_downside, readiness_report, simulated_downside
 from apmkit.engines import Engine
 from apmkit.errors import ConfigurationError, InputFileError
 from apmkit.finance.kpis import DIMENSIONS, ar_aging, days_in_ar, denials_by_reason, kpis
-from apmkit.design.readiness import loss_cap_downside, readiness_report, simulated_downside
 from apmkit.ingest.practice_finance import Loaded, load_billing_files, load_ledger, load_visits
 from apmkit.settlement.engine import settle
 from apmkit.settlement.inputs import EntityInputs

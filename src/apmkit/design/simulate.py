@@ -17,9 +17,9 @@ from typing import Any
 import ibis.expr.types as ir
 
 from apmkit.contracts import Contract
+from apmkit.design.readiness import simulated_downside
 from apmkit.design.worksheet import SimulationAnswer
 from apmkit.errors import ConfigurationError
-from apmkit.design.readiness import simulated_downside
 from apmkit.money import round_money, to_decimal
 from apmkit.settlement import claims as claims_path
 from apmkit.settlement.engine import settle

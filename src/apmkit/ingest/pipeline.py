@@ -219,6 +219,16 @@ def _write_tables(engine: Engine, staged: Staged, staging: Path, step: Progress)
                 "table", "source_file", "source_line", "field", "reason"
             )
         ).to_pylist()
+    # Sorted here too: a Spark folder of parts need not come back in the written order.
+    entries.sort(
+        key=lambda e: (
+            e["table"],
+            e["source_file"] is None,
+            e["source_file"] or "",
+            e["source_line"] is None,
+            e["source_line"] or 0,
+        )
+    )
     report.quarantine = entries
     shutil.rmtree(work)
     report.write(staging / "ingest_report.json")

@@ -18,11 +18,11 @@ import ibis
 import pyarrow as pa
 
 from apmkit.engines import Engine
-from apmkit.schemas.finance import BILLING, LEDGER, PROVIDER_ADJUSTMENTS, REMIT_ADJUSTMENTS, VISITS
 from apmkit.ingest.conform import conform
 from apmkit.ingest.readers import RECORD, SOURCE_FILE, SOURCE_LINE, Reject, read_delimited, rejects_to_arrow
 from apmkit.ingest.x12_835 import read_835
 from apmkit.schemas import QUARANTINE, TableSchema
+from apmkit.schemas.finance import BILLING, LEDGER, PROVIDER_ADJUSTMENTS, REMIT_ADJUSTMENTS, VISITS
 
 
 @dataclass
