@@ -133,7 +133,7 @@ def main() -> None:
     )
     parser.add_argument("--threads", type=int, default=2)
     add_tiny_flag(parser)
-    args = shrink(parser.parse_args(), claims=50)
+    args = shrink(parser.parse_args(), claims=50, rif_copies=2)
     with tempfile.TemporaryDirectory(prefix="apmkit-bench-cms-") as tmp:
         root = Path(tmp)
         records = write_cclf(root / "cclf", args.claims)

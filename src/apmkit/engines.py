@@ -211,7 +211,14 @@ class Engine:
             yield
         finally:
             for key, value in previous.items():
-                con.execute(f"SET {key} = '{value}'")
+                if key == "memory_limit":
+                    # The displayed value is rounded ("18.8 GiB"): go back to the chosen limit or the default.
+                    if self.memory_limit:
+                        con.execute(f"SET memory_limit = '{self.memory_limit}'")
+                    else:
+                        con.execute("RESET memory_limit")
+                else:
+                    con.execute(f"SET {key} = '{value}'")
 
     def _release_cached_tables(self) -> None:
         """Forget the tables ibis's ``.cache()`` made on this connection before it closes.

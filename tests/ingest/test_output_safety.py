@@ -241,3 +241,28 @@ def test_dates_out_of_range_are_quarantined(engine, tmp_path, bad_date):
     assert [(q["source_line"], q["field"], q["reason"]) for q in report.quarantine] == [
         (3, "birth_date", "birth_date: date outside 1800-01-01 to 2199-12-31")
     ]
+
+
+# ---- engine memory settings ----------------------------------------------------------------------------------
+def _setting(engine: Engine, name: str) -> str:
+    return engine.backend.con.execute(
+        "SELECT value FROM duckdb_settings() WHERE name = ?", [name]
+    ).fetchone()[0]
+
+
+def test_memory_limit_applies_during_a_block_and_is_restored(tmp_path):
+    with Engine.duckdb(temp_directory=tmp_path / "spill") as engine:
+        before = (_setting(engine, "memory_limit"), _setting(engine, "preserve_insertion_order"))
+        with engine.settings(memory_limit="512MB", preserve_insertion_order=False):
+            assert _setting(engine, "memory_limit") in ("488.2 MiB", "512.0 MB")
+            assert _setting(engine, "preserve_insertion_order") == "false"
+        assert (_setting(engine, "memory_limit"), _setting(engine, "preserve_insertion_order")) == before
+        spill = Path(_setting(engine, "temp_directory"))
+        assert spill.parent == tmp_path / "spill"
+    assert not spill.exists()  # the engine's own spill folder goes with it
+
+
+@pytest.mark.parametrize("limit", ["lots", "10MB", "-1GB"])
+def test_bad_memory_limit_is_a_configuration_error(limit):
+    with pytest.raises(ConfigurationError, match="memory limit"):
+        Engine.duckdb(memory_limit=limit)
