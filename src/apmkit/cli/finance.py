@@ -50,17 +50,17 @@ def _rows(engine: Engine, expr: Any) -> list[dict[str, Any]]:
 
 
 def _entity_inputs(path: Path) -> list[EntityInputs]:
-    from apmkit.cli.settle import read_aggregate_csv
+    from apmkit.workspace.run import read_inputs
 
-    inputs, report = read_aggregate_csv(path)
-    if report.rejected:
-        first = report.rejected[0]
+    inputs, _, rejected = read_inputs(path)
+    if rejected:
+        first = rejected[0]
         raise InputFileError(
             path, str(first.get("reason", "invalid row")), line=int(first.get("source_line") or 0) or None
         )
     if not inputs:
         raise InputFileError(path, "no entity rows")
-    return inputs
+    return list(inputs.values())
 
 
 def _load(engine: Engine, ledger: list[Path], billing: list[Path]) -> tuple[Loaded | None, Loaded | None]:
