@@ -73,6 +73,8 @@ def settle_command(
         with open_engine() as engine:
             settlement = settle_aggregate(contract, period, source, out=out, formats=chosen, engine=engine)
     elif source.is_dir():
+        if attribution is None and (source / "attribution.parquet").exists():
+            attribution = source / "attribution.parquet"  # the documented default; named on the statement
         overrides = Overrides(attribution=attribution, risk_scores=risk_scores, benchmark=benchmark)
         with open_engine() as engine, Workspace(source, engine=engine) as workspace, progress() as bar:
             task = bar.add_task("settling", total=8)
