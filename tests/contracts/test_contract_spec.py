@@ -278,9 +278,12 @@ def test_glide_steps_follow_their_periods_dates_not_their_names() -> None:
     ],
 )
 def test_glide_steps_are_validated_when_the_contract_is_read(setting: str, message: str) -> None:
-    text = MINIMAL.format(
-        components="  - {id: x, type: infrastructure_payment, lump_sum: 1}\n"
-        "  - {id: s, type: sequestration, rate: 0.02, applies_to: [x]}"
-    ) + f"glide_path:\n  - {{period: '2026', set: {setting}}}\n"
+    text = (
+        MINIMAL.format(
+            components="  - {id: x, type: infrastructure_payment, lump_sum: 1}\n"
+            "  - {id: s, type: sequestration, rate: 0.02, applies_to: [x]}"
+        )
+        + f"glide_path:\n  - {{period: '2026', set: {setting}}}\n"
+    )
     with pytest.raises(ConfigurationError, match=message):
         parse_contract(text, "contract.yaml")

@@ -243,14 +243,14 @@ def test_benchmark_may_not_use_rules_of_its_own() -> None:
         "    full_credibility_member_months: 12000\n    cost_basis: paid_amount",
     )
     with pytest.raises(
-        ConfigurationError, match="benchmark.general.cost_basis differs from definitions.cost_basis"
+        ConfigurationError, match=r"benchmark\.general\.cost_basis differs from definitions\.cost_basis"
     ):
         parse_contract(text, "c.yaml")
     text = CONTRACT.replace(
         "    full_credibility_member_months: 12000",
         "    full_credibility_member_months: 12000\n    outliers: {method: none}",
     )
-    with pytest.raises(ConfigurationError, match="truncation is definitions.truncation"):
+    with pytest.raises(ConfigurationError, match=r"truncation is definitions\.truncation"):
         parse_contract(text, "c.yaml")
 
 
