@@ -27,6 +27,7 @@ from apmkit.benchmark.mssp import lines_to_arrow
 from apmkit.benchmark.mssp_steps import ONE, ZERO, Line
 from apmkit.benchmark.spec import GeneralBenchmarkSpec, OutlierSpec
 from apmkit.money import div_round_half_up, round_money, to_cents
+from apmkit.portable import Fetch
 
 CENTS = Decimal(100)
 ALL = "all"
@@ -403,6 +404,7 @@ def general_benchmark(
     tables: Mapping[str, ir.Table],
     spec: GeneralBenchmarkSpec,
     *,
+    fetch: Fetch,
     attribution: ir.Table | None = None,
     risk_scores: ir.Table | None = None,
 ) -> GeneralBenchmarkResult:
@@ -418,7 +420,9 @@ def general_benchmark(
         ``member_id, entity_id`` [, ``year``, ``panel_key``]: who each member's costs count for.
     risk_scores
         ``member_id, year, score``; used when ``spec.risk_adjust``.
+    fetch
+        Returns the rows of the entity-year totals (``Engine.rows``).
     """
     member_years = handle_outliers(member_year_costs(tables, spec, attribution), spec.outliers)
     totals = entity_year_totals(member_years, risk_scores if spec.risk_adjust else None)
-    return build_benchmarks(totals.to_pyarrow().to_pylist(), spec)
+    return build_benchmarks(fetch(totals), spec)

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from rich.console import Console
 from rich.table import Table
 
 from apmkit.cli.classify import read_contract
 from apmkit.cli.common import open_engine, progress
+from apmkit.documents import read_yaml
 from apmkit.engines import Engine
 from apmkit.errors import ConfigurationError, InputFileError
 from apmkit.finance.kpis import DIMENSIONS, ar_aging, days_in_ar, denials_by_reason, kpis
@@ -267,9 +267,7 @@ def readiness_command(
     spec = read_contract(contract)
     answers: dict[str, Any] = {}
     if assessment is not None:
-        if not assessment.is_file():
-            raise InputFileError(assessment, "no such file")
-        loaded = yaml.safe_load(assessment.read_text(encoding="utf-8")) or {}
+        loaded = read_yaml(assessment) or {}
         if not isinstance(loaded, dict):
             raise InputFileError(assessment, "must be a mapping with capability: and checklist:")
         answers = loaded

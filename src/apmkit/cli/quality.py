@@ -15,11 +15,11 @@ import ibis
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import typer
-import yaml
 from pydantic import ValidationError
 from rich.table import Table
 
 from apmkit.cli.common import open_engine, progress, state
+from apmkit.documents import read_yaml
 from apmkit.engines import Engine
 from apmkit.errors import ConfigurationError, InputFileError
 from apmkit.quality import cms529
@@ -199,10 +199,7 @@ def _summary(data: pa.Table, title: str) -> None:
 
 
 def _load_spec(path: Path) -> QualitySpec:
-    try:
-        document = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise InputFileError(path, f"cannot read YAML: {exc}") from exc
+    document = read_yaml(path)
     if isinstance(document, dict) and "quality" in document:
         document = document["quality"]
     try:

@@ -440,7 +440,7 @@ class Workspace:
             risk = self._scores_by_year(contract, scores, years)
         totals = entity_year_totals(member_years, risk)
         result = build_benchmarks(
-            self.engine.to_arrow(totals).to_pylist(),
+            self.engine.rows(totals),
             spec,
             completion_factor=contract.definitions.completion_factor,
         )
@@ -518,7 +518,9 @@ class Workspace:
             population = None
             if links is not None:
                 population = links.filter(links.entity_id == entity.entity_id).select("member_id")
-            result = mssp_benchmark(tables, spec, population=population, risk_scores=risk)
+            result = mssp_benchmark(
+                tables, spec, fetch=self.engine.rows, population=population, risk_scores=risk
+            )
             built = result.lines_arrow()
             parts.append(
                 built.append_column("entity_id", pa.array([entity.entity_id] * built.num_rows, pa.string()))
