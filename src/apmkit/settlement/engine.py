@@ -11,6 +11,8 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal, localcontext
 
+from pydantic import ValidationError
+
 from apmkit.contracts.spec import Contract
 from apmkit.errors import ConfigurationError
 from apmkit.settlement.inputs import EntityInputs
@@ -244,15 +246,13 @@ def settle(
         try:
             extra = (extra_lines or {}).get(entity.entity_id, ())
             settled.append(settle_entity(resolved, period_name, entity, extra))
-        except MissingInputError as exc:
-            # One entity's incomplete row must not stop the others; it is reported with its reason.
+        except (MissingInputError, ValidationError) as exc:
+            # One entity's incomplete or out-of-range inputs must not stop the others; it is reported with its
+            # reason (field and rule, never the value).
             file, _, line = entity.source.rpartition(" line ")
+            reason = str(exc) if isinstance(exc, MissingInputError) else _validation_reason(entity, exc)
             refused.append(
-                {
-                    "source_file": file or entity.source,
-                    "source_line": line if file else "",
-                    "reason": str(exc),
-                }
+                {"source_file": file or entity.source, "source_line": line if file else "", "reason": reason}
             )
     statements = tuple(settled)
     run_counts = dict(counts or {})
@@ -275,6 +275,13 @@ def settle(
         rejected=tuple(refused),
         counts=run_counts,
         warnings=warnings,
+    )
+
+
+def _validation_reason(entity: EntityInputs, error: ValidationError) -> str:
+    problems = error.errors(include_url=False, include_input=False)
+    return f"entity {entity.entity_id}: " + "; ".join(
+        f"field {'.'.join(str(p) for p in problem['loc'])}: {problem['msg']}" for problem in problems
     )
 
 
