@@ -72,9 +72,28 @@ def test_apply_benchmarks_layouts() -> None:
     totals = apply_benchmarks(entities, [{"entity_id": "B", "benchmark": D("5")}], "b.parquet")
     assert totals[1].benchmark == D("5")
     summary = apply_benchmarks(
-        entities[:1], [{"settlement_benchmark": D("99.99"), "total_benchmark": D(1)}], "s"
+        entities[:1],
+        [
+            {
+                "settlement_benchmark": D("99.99"),
+                "total_benchmark": D(1),
+                "guardrail_status": "two-way (guardrail)",
+            }
+        ],
+        "s",
     )
     assert summary[0].benchmark == D("99.99")
+    # the MSSP guardrail decides the benchmark: it travels to the statement's benchmark line
+    assert summary[0].detail["guardrail_status"] == "two-way (guardrail)"
+    from apmkit.contracts import contract_from_data
+    from apmkit.settlement.engine import settle
+
+    contract = contract_from_data(
+        {"id": "c", "name": "c", "components": [{"id": "a", "type": "infrastructure_payment", "lump_sum": 1}]}
+    )
+    (statement,) = settle(contract, "2025", summary).statements
+    (line,) = [line for line in statement.lines if line.component_id == "inputs" and line.unit == "USD"]
+    assert line.inputs["guardrail_status"] == "two-way (guardrail)"
     with pytest.raises(InputFileError, match="one row and settles one entity"):
         apply_benchmarks(entities, [{"settlement_benchmark": D(1)}], "s")
     with pytest.raises(InputFileError, match="needs entity_id and benchmark_pmpm or benchmark"):

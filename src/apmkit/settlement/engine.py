@@ -171,13 +171,18 @@ def _input_lines(contract: Contract, entity: EntityInputs) -> list[StatementLine
         if name == "expenditure" and measured:
             formula = "Σ per-member expenditure truncated per member × completion factor (claims in period + run-out)"
             inputs = {
-                k: v for k, v in entity.detail.items() if k not in ("benchmark_source", "quality_source")
+                k: v
+                for k, v in entity.detail.items()
+                if k not in ("benchmark_source", "quality_source", "benchmark_pmpm", "guardrail_status")
             }
         elif name == "person_years" and measured:
             formula = "member months / 12"
         elif name == "benchmark" and "benchmark_source" in entity.detail:
-            formula = "from the benchmark build-up (apmkit benchmark)"
+            formula = "from the benchmark build-up (benchmark_lines)"
             inputs = {"source": entity.detail["benchmark_source"]}
+            for key in ("benchmark_pmpm", "guardrail_status"):
+                if key in entity.detail:
+                    inputs[key] = entity.detail[key]
         elif name == "quality_score" and "quality_source" in entity.detail:
             formula = entity.detail["quality_source"]
         elif name == "benchmark" and measured and contract.target.benchmark_per_person_year:

@@ -249,7 +249,16 @@ def apply_benchmarks(
             entity.model_copy(
                 update={
                     "benchmark": total,
-                    "detail": {**entity.detail, "benchmark_source": f"{source}: settlement_benchmark"},
+                    "detail": {
+                        **entity.detail,
+                        "benchmark_source": f"{source}: settlement_benchmark",
+                        # the guardrail decides which blend the benchmark is; the statement must show it
+                        **(
+                            {"guardrail_status": str(rows[0]["guardrail_status"])}
+                            if rows[0].get("guardrail_status") is not None
+                            else {}
+                        ),
+                    },
                 }
             )
         ]
