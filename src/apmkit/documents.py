@@ -89,6 +89,23 @@ def read_yaml(path: Path, what: str = "YAML file") -> Any:
     return parse_yaml(read_text(path, what), str(path))
 
 
+def read_csv_header(path: Path) -> list[str]:
+    """The stripped header names of a CSV file (UTF-8, with or without a byte-order mark), for readers that
+    then load the body column-wise (pyarrow)."""
+    if not path.is_file():
+        raise InputFileError(path, "no such file")
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            header = next(csv.reader(handle), None)
+    except UnicodeDecodeError:
+        raise InputFileError(path, "not UTF-8 text") from None
+    except csv.Error as exc:
+        raise InputFileError(path, f"not valid CSV ({exc.__class__.__name__})") from None
+    if not header or not any(name.strip() for name in header):
+        raise InputFileError(path, "no header row", line=1)
+    return [name.strip() for name in header]
+
+
 def read_csv_rows(path: Path, *, required: tuple[str, ...] = ()) -> tuple[list[str], list[dict[str, Any]]]:
     """Header names (stripped) and the rows of a small CSV file, BOM-safe.
 
@@ -121,4 +138,11 @@ def read_csv_rows(path: Path, *, required: tuple[str, ...] = ()) -> tuple[list[s
     return names, rows
 
 
-__all__ = ["MAX_DOCUMENT_BYTES", "parse_yaml", "read_csv_rows", "read_text", "read_yaml"]
+__all__ = [
+    "MAX_DOCUMENT_BYTES",
+    "parse_yaml",
+    "read_csv_header",
+    "read_csv_rows",
+    "read_text",
+    "read_yaml",
+]

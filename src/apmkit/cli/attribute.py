@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 from pathlib import Path
@@ -22,7 +21,7 @@ from apmkit.attribution.reports import changes, monthly_list, panel_summary
 from apmkit.attribution.spec import AnySpec, parse_attribution_specs, program_year
 from apmkit.attribution.windows import add_months, month_end
 from apmkit.cli.common import open_engine, progress, state
-from apmkit.documents import read_yaml
+from apmkit.documents import read_csv_header, read_yaml
 from apmkit.engines import Engine
 from apmkit.errors import ConfigurationError, InputFileError
 from apmkit.schemas.model import TableSchema
@@ -47,11 +46,7 @@ def read_input_csv(
     """Read a participants/roster/selection/alignment CSV as text, check its header, conform its rows."""
     if not path.is_file():
         raise InputFileError(path, "file not found")
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        header = next(csv.reader(handle), None)
-    if not header:
-        raise InputFileError(path, "empty file", line=1)
-    header = [h.strip() for h in header]
+    header = read_csv_header(path)
     for column in schema.columns:
         if (
             column.required

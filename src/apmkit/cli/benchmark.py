@@ -15,7 +15,7 @@ from rich.progress import Progress
 from apmkit.benchmark.county_puf import conform_county_puf
 from apmkit.benchmark.spec import BenchmarkSpec, parse_spec_section
 from apmkit.cli.common import open_engine, progress, state
-from apmkit.documents import read_yaml
+from apmkit.documents import read_csv_header, read_yaml
 from apmkit.engines import Engine
 from apmkit.errors import InputFileError
 
@@ -26,8 +26,7 @@ def read_string_table(engine: Engine, path: Path) -> ir.Table:
         raise InputFileError(path, "no such file")
     if path.suffix.lower() != ".csv":
         return engine.read_parquet(path)
-    with path.open(encoding="utf-8-sig") as handle:
-        names = [name.strip() for name in handle.readline().rstrip("\r\n").split(",")]
+    names = read_csv_header(path)
     table = pacsv.read_csv(
         path,
         read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, encoding="utf-8-sig"),
@@ -40,9 +39,7 @@ def load_county_puf(engine: Engine, path: Path) -> tuple[ir.Table, ir.Table, int
     """Read a county FFS benchmark PUF (CSV) as strings and conform it; returns (regional, rejects, rows read)."""
     if not path.is_file():
         raise InputFileError(path, "no such file")
-    with path.open(encoding="utf-8-sig") as handle:
-        header = handle.readline().rstrip("\r\n").split(",")
-    names = [name.strip() for name in header]
+    names = read_csv_header(path)
     raw = pacsv.read_csv(
         path,
         read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, encoding="utf-8-sig"),

@@ -7,6 +7,7 @@ checked whole when it is read.
 
 from __future__ import annotations
 
+import copy
 from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
@@ -264,7 +265,8 @@ class Contract(Spec):
                             f"glide_path period {step.period}: {key!r} does not name a section"
                         )
                     node = node[part]
-                node[path[-1]] = value
+                # a copy: a later step that sets a field inside this value must not change the step's own data
+                node[path[-1]] = copy.deepcopy(value)
         data["glide_path"] = []
         resolved = Contract.model_validate(data)
         return resolved.model_copy(update={"glide_path": list(self.glide_path)})
