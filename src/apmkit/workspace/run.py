@@ -378,7 +378,7 @@ class Workspace:
             tables["members"], tables["enrollment"], payment_year=risk.payment_year
         )
         diagnoses = diagnoses_from_claims(tables["medical_claims"], payment_year=risk.payment_year)
-        scored = payment_scores(persons, diagnoses, risk)
+        scored = payment_scores(persons, diagnoses, risk, materialize=self.engine.materialize)
         scores = self.engine.materialize(
             scored.select(
                 "member_id",
@@ -488,7 +488,7 @@ class Workspace:
             try:
                 persons = persons_from_members(tables["members"], tables["enrollment"], payment_year=year)
                 dx = diagnoses_from_claims(tables["medical_claims"], payment_year=year)
-                scored = payment_scores(persons, dx, spec)
+                scored = payment_scores(persons, dx, spec, materialize=self.engine.materialize)
             except ApmkitError as exc:
                 raise ConfigurationError(f"benchmark.general.risk_adjust: year {year}: {exc}") from None
             parts.append(
