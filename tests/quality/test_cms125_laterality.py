@@ -149,3 +149,36 @@ def excluded(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> dict[s
 @pytest.mark.parametrize("patient", sorted(CASES))
 def test_cms125_mastectomy_laterality(excluded: dict[str, int], patient: str) -> None:
     assert excluded[patient] == CASES[patient][1]
+
+
+def test_gaps_keep_one_row_per_patient_when_the_npi_has_several_tins(
+    engine: Engine, excluded: dict[str, int], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    import ibis
+
+    from apmkit.quality.gaps import care_gaps
+    from apmkit.schemas.canonical import PROVIDERS
+
+    folder = tmp_path_factory.getbasetemp()
+    canonical = next(folder.glob("cms125_laterality*/canonical"))
+    tables = engine.canonical(canonical)
+    npi = "1234567893"
+    clinical = tables.clinical.mutate(
+        performer_npi=ibis.ifelse(
+            tables.clinical.resource_type == "Encounter", ibis.literal(npi), tables.clinical.performer_npi
+        )
+    )
+    providers = engine.from_rows(
+        [
+            {"npi": npi, "tin": "710000001", "specialty_code": "08", "is_primary_care": True},
+            {"npi": npi, "tin": "710000002", "specialty_code": "08", "is_primary_care": True},
+        ],
+        PROVIDERS,
+    )
+    gaps = care_gaps(
+        CMS125, tables.members, clinical, dt.date(2025, 1, 1), dt.date(2025, 12, 31), providers=providers
+    )
+    rows = engine.to_arrow(gaps).to_pylist()
+    # The three patients not excluded have no mammogram: one open gap each, the NPI's TIN left empty.
+    assert sorted(r["patient_id"] for r in rows) == sorted(p for p, value in excluded.items() if value == 0)
+    assert {(r["npi"], r["tin"]) for r in rows} == {(npi, None)}
