@@ -394,3 +394,22 @@ def test_aco_id_restricts_the_run_to_one_aco(engine: Any, mssp_rows: Any) -> Non
     assert (rows["other_aco"]["attributed"], rows["other_aco"]["reason"]) == (False, "assigned_to_other_aco")
     assert rows["other_aco"]["entity_id"] is None
     assert (rows["mine"]["attributed"], rows["mine"]["entity_id"]) == (True, "A")
+
+
+def test_ingest_keeps_one_provider_row_per_npi_and_tin(engine: Any, tmp_path: Any) -> None:
+    from apmkit.ingest import ingest
+
+    src = tmp_path / "in"
+    src.mkdir()
+    # 1234567893 reassigns billing to two TINs (two rows kept); the repeated (NPI, TIN) row is a duplicate.
+    (src / "providers.csv").write_text(
+        "npi,tin,specialty_code\n1234567893,710000001,08\n1234567893,710000002,08\n1234567893,710000001,08\n"
+    )
+    report = ingest(engine, "csv", src, tmp_path / "out")
+    assert (report.tables["providers"].loaded, len(report.quarantine)) == (2, 1)
+    assert report.quarantine[0]["source_line"] == 4
+    assert report.quarantine[0]["reason"].startswith("duplicate key (npi, tin)")
+    # A providers file without a tin column still loads (the key is then the NPI alone).
+    (src / "providers.csv").write_text("npi,name\n1234567893,Jane Smith\n")
+    report = ingest(engine, "csv", src, tmp_path / "out2")
+    assert report.tables["providers"].loaded == 1
