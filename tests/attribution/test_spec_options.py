@@ -413,3 +413,20 @@ def test_ingest_keeps_one_provider_row_per_npi_and_tin(engine: Any, tmp_path: An
     (src / "providers.csv").write_text("npi,name\n1234567893,Jane Smith\n")
     report = ingest(engine, "csv", src, tmp_path / "out2")
     assert report.tables["providers"].loaded == 1
+
+
+def test_mssp_window_dates_place_the_expanded_window() -> None:
+    from apmkit.attribution.windows import assignment_window
+
+    spec = MsspStepwiseSpec(
+        performance_year=2025, window_start=dt.date(2024, 7, 1), window_end=dt.date(2025, 6, 30)
+    )
+    window = assignment_window(spec, AS_OF)
+    # The 24-month expanded window ends with the given window: July 2023 - June 2025.
+    assert (window.start, window.end, window.expanded_start) == (
+        dt.date(2024, 7, 1),
+        dt.date(2025, 6, 30),
+        dt.date(2023, 7, 1),
+    )
+    # The as-of date does not move a window given as dates.
+    assert assignment_window(spec, dt.date(2025, 3, 31)).end == dt.date(2025, 6, 30)
