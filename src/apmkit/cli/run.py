@@ -9,7 +9,7 @@ import typer
 
 from apmkit.cli.common import open_engine, progress, state
 from apmkit.errors import ConfigurationError
-from apmkit.workspace import Workspace
+from apmkit.workspace import Overrides, Workspace
 from apmkit.workspace.run import FORMATS
 
 STAGES = 8
@@ -33,6 +33,14 @@ def run_command(
             help="CSV of per-entity values claims cannot hold (entity_id, participant_revenue, quality_score, ...).",
         ),
     ] = None,
+    quality_rates: Annotated[
+        Path | None,
+        typer.Option(
+            "--quality-rates",
+            help="CSV entity_id, measure, rate (or eligible, numerator)[, baseline_rate] for quality measures "
+            "not computed from the data (CAHPS, CMS claims measures).",
+        ),
+    ] = None,
     formats: Annotated[
         str, typer.Option("--format", help="Comma-separated statement formats: json, parquet, html, xlsx.")
     ] = ",".join(FORMATS),
@@ -50,7 +58,15 @@ def run_command(
         def advance(stage: str) -> None:
             bar.update(task, advance=1, description=stage)
 
-        result = workspace.run(contract, period, out=out, inputs=inputs, formats=chosen, progress=advance)
+        result = workspace.run(
+            contract,
+            period,
+            out=out,
+            inputs=inputs,
+            formats=chosen,
+            progress=advance,
+            overrides=Overrides(quality_rates=quality_rates),
+        )
         bar.update(task, completed=STAGES)
     settlement = result.settlement
     console = state.console

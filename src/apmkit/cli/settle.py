@@ -50,6 +50,14 @@ def settle_command(
             help="Parquet from `apmkit benchmark` (benchmark_entities or benchmark_summary) setting each benchmark.",
         ),
     ] = None,
+    quality_rates: Annotated[
+        Path | None,
+        typer.Option(
+            "--quality-rates",
+            help="CSV entity_id, measure, rate (or eligible, numerator)[, baseline_rate] for quality measures "
+            "not computed from the data (CAHPS, CMS claims measures).",
+        ),
+    ] = None,
     formats: Annotated[
         str, typer.Option("--format", help="Comma-separated outputs: json, parquet, html, xlsx.")
     ] = ",".join(FORMATS),
@@ -75,7 +83,9 @@ def settle_command(
     elif source.is_dir():
         if attribution is None and (source / "attribution.parquet").exists():
             attribution = source / "attribution.parquet"  # the documented default; named on the statement
-        overrides = Overrides(attribution=attribution, risk_scores=risk_scores, benchmark=benchmark)
+        overrides = Overrides(
+            attribution=attribution, risk_scores=risk_scores, benchmark=benchmark, quality_rates=quality_rates
+        )
         with open_engine() as engine, Workspace(source, engine=engine) as workspace, progress() as bar:
             task = bar.add_task("settling", total=8)
             result = workspace.run(

@@ -310,6 +310,9 @@ class QualitySpec(_Frozen):
     """A published measure set (``{program: mssp, performance_year: 2025}``): its measures replace the
     default list (give ``measures`` or ``measure_set``, not both)."""
     measurement_period: MeasurementPeriod | None = None
+    baseline_period: MeasurementPeriod | None = None
+    """Period whose rates are each entity's baseline for improvement points (points scorecards); None = no
+    improvement points unless a supplied rate row gives ``baseline_rate``."""
     scoring: Scoring | None = None
 
     @model_validator(mode="before")

@@ -31,6 +31,8 @@ from apmkit.documents import read_text
 from apmkit.engines import Engine
 from apmkit.errors import ApmkitError, ConfigurationError, InputFileError
 from apmkit.money import from_cents, round_money
+from apmkit.quality.scoring import EntityRates, baselines_from_rates, rates_from_rows
+from apmkit.quality.spec import QualitySpec
 from apmkit.settlement import claims as claims_path
 from apmkit.settlement import quality_link
 from apmkit.settlement.engine import settle
@@ -98,6 +100,9 @@ class Overrides:
     """``member_id, score[, year]`` (e.g. ``apmkit risk score`` output)."""
     benchmark: Path | None = None
     """``apmkit benchmark`` output: ``entity_id, benchmark_pmpm`` / ``benchmark``, or the MSSP summary."""
+    quality_rates: Path | None = None
+    """CSV of supplied measure rates: ``entity_id, measure, rate`` (or ``eligible, numerator``)
+    ``[, baseline_rate]``, for the quality section's measures apmkit does not compute."""
 
 
 @dataclass
@@ -290,7 +295,9 @@ class Workspace:
         extra_lines: dict[str, tuple[StatementLine, ...]] = {}
         if resolved.quality is not None:
             say("quality")
-            entities, extra_lines = self._quality(resolved, tables, spec, members, entities, given, stages)
+            entities, extra_lines = self._quality(
+                resolved, tables, spec, members, entities, given, stages, given_files.quality_rates
+            )
 
         say("settlement")
         definitions_note = f"definitions (benchmark and actuals): {resolved.definitions.describe()}"
@@ -562,30 +569,62 @@ class Workspace:
         entities: list[EntityInputs],
         given: Mapping[str, EntityInputs],
         stages: _Stages,
+        quality_rates: Path | None = None,
     ) -> tuple[list[EntityInputs], dict[str, tuple[StatementLine, ...]]]:
         quality = quality_link.quality_spec(contract)
         assert quality is not None
+        supplied = self._supplied_rates(quality, quality_rates)
+        population = members.select("entity_id", "member_id")
         start, end = quality_link.measurement_window(quality, spec.period.start, spec.period.end)
-        rates = quality_link.entity_measure_rates(
-            tables,
-            members.select("entity_id", "member_id"),
-            quality,
-            start,
-            end,
-            materialize=self.engine.materialize,
-        )
-        rates = self.engine.materialize(rates)
-        stages.marts["quality_populations"] = rates
-        rows = self.engine.to_arrow(rates).to_pylist()
+        rows: list[dict[str, Any]] = []
+        if quality_link.computed_measures(quality):
+            rates = self.engine.materialize(
+                quality_link.entity_measure_rates(
+                    tables, population, quality, start, end, materialize=self.engine.materialize
+                )
+            )
+            stages.marts["quality_populations"] = rates
+            rows = self.engine.rows(rates)
+        baselines: dict[str, dict[str, Decimal]] = {}
+        if quality.baseline_period is not None and quality_link.computed_measures(quality):
+            # the same attributed members, measured over the baseline period the contract names
+            before = quality_link.entity_measure_rates(
+                tables,
+                population,
+                quality,
+                quality.baseline_period.start,
+                quality.baseline_period.end,
+                materialize=self.engine.materialize,
+            )
+            baselines = baselines_from_rates(self.engine.rows(before))
+        for entity_id, given_rates in supplied.items():
+            baselines.setdefault(entity_id, {}).update(given_rates.baselines)
         computed = quality_link.score_entities(
             quality,
             rows,
             [e.entity_id for e in entities],
             source="quality measures on the attributed members",
+            supplied=supplied,
+            baselines=baselines,
         )
         entities, lines = quality_link.apply_quality(entities, computed, given)
         stages.counts["quality_entities_scored"] = len(computed)
         return entities, lines
+
+    def _supplied_rates(self, quality: QualitySpec, path: Path | None) -> dict[str, EntityRates]:
+        """Rates of the measures apmkit does not compute (CAHPS, CMS claims measures), from ``--quality-rates``."""
+        needed = quality_link.supplied_measures(quality)
+        if path is None:
+            if needed:
+                raise ConfigurationError(
+                    f"quality.measures {', '.join(needed)} are not computed from the data: give their rates per "
+                    "entity with --quality-rates (entity_id, measure, rate or eligible and numerator)"
+                )
+            return {}
+        from apmkit.documents import read_csv_rows
+
+        _, rows = read_csv_rows(path, required=("entity_id", "measure"))
+        return rates_from_rows(rows, source=str(path))
 
     # ---- output ----------------------------------------------------------------------------------------
     def _write(
