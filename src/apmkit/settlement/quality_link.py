@@ -24,7 +24,7 @@ import ibis
 
 from apmkit.contracts.spec import Contract
 from apmkit.errors import ConfigurationError
-from apmkit.quality.claims import claims_as_clinical
+from apmkit.quality.claims import clinical_with_claims
 from apmkit.quality.ecqm import ECQM_DEFINITIONS
 from apmkit.quality.evaluate import POPULATIONS, evaluate_measures
 from apmkit.quality.logic import Materialize
@@ -40,7 +40,6 @@ from apmkit.quality.scoring import (
     score_points,
 )
 from apmkit.quality.spec import MsspScoring, PointsScoring, QualitySpec
-from apmkit.schemas import CLINICAL
 from apmkit.settlement.inputs import EntityInputs
 from apmkit.settlement.statement import StatementLine, Unit
 
@@ -129,11 +128,7 @@ def entity_measure_rates(
     if materialize is not None:
         # Filtered once: claims_as_clinical reads the claims in several passes (lines, diagnoses, procedures).
         claims = materialize(claims)
-    clinical = tables["clinical"].semi_join(attributed, "member_id")
-    # Both sides cast to the canonical schema first: timestamp precision differs between file and claims.
-    clinical = CLINICAL.select_from(clinical).union(
-        CLINICAL.select_from(claims_as_clinical(claims)), distinct=False
-    )
+    clinical = clinical_with_claims(tables["clinical"].semi_join(attributed, "member_id"), claims)
     if materialize is not None:
         members, clinical = materialize(members), materialize(clinical)
     definitions = [ECQM_DEFINITIONS[m] for m in computed_measures(spec)]
