@@ -24,6 +24,16 @@ def contract(*components: dict[str, Any], **extra: Any) -> Contract:
     return contract_from_data({"id": "t", "name": "t", "components": list(components), **extra})
 
 
+PCF_TERMS = {"pbpm_by_risk_group": {"1": "28", "2": "45", "3": "100", "4": "175"}, "flat_visit_fee": "40.28"}
+
+
+def pcf() -> Contract:
+    """The PCF template with its REQUIRED rates stated (the reference's example rates)."""
+    data = load_template("primary_care_first").model_dump(mode="json", exclude_none=True)
+    data["components"][0].update(PCF_TERMS)
+    return contract_from_data(data)
+
+
 def one(contract_: Contract, period: str = "2025", **inputs: Any) -> EntityStatement:
     settlement = settle(contract_, period, [EntityInputs(entity_id="E1", **inputs)])
     assert not settlement.rejected, settlement.rejected
@@ -72,21 +82,36 @@ def test_extreme_uncontrollable_relief_on_corridor_losses() -> None:
 
 def test_commercial_capitation_template_stop_loss_and_withhold() -> None:
     # Template terms: PMPM low 180, moderate 420, high 1,150; stop-loss above 150,000 at 90 %; 5 % withhold
-    # returned 50 % at a quality score >= 0.6.
+    # taken from the capitation, returned 50 % at a quality score >= 0.6.
     # Capitation: 1,000 x 180 + 200 x 420 + 100 x 1,150 = 180,000 + 84,000 + 115,000 = 379,000.
     # Stop-loss: 50,000 excess x 0.9 = 45,000. Withhold: 379,000 x 5 % = 18,950, half returned = 9,475.
+    # The capitation paid monthly was net of the withhold: 379,000 - 18,950 = 360,050 paid. The period earns
+    # 379,000 + 45,000 - 18,950 + 9,475 = 414,525; the balance due is 414,525 - 360,050 = 54,475
+    # (stop-loss 45,000 + withhold returned 9,475).
     statement = one(
         load_template("commercial_capitation"),
         months_by_cell={"low": 1000, "moderate": 200, "high": 100},
         stop_loss_excess=D(50_000),
-        base_payments=D(379_000),
         quality_score=D("0.7"),
     )
     assert statement.summary["amount_capitation"] == D("424000.00")
-    assert statement.summary["amount_quality_withhold"] == D("9475.00")
-    assert statement.net_settlement == D("433475.00")
-    assert statement.paid_during_period == D("379000.00")
+    assert statement.summary["amount_quality_withhold"] == D("-9475.00")
+    assert statement.net_settlement == D("414525.00")
+    assert statement.paid_during_period == D("360050.00")
     assert statement.balance_due == D("54475.00")
+
+
+def test_withhold_on_fee_for_service_base_is_returned_at_settlement() -> None:
+    # Without applies_to the withhold comes out of fee-for-service payments outside this statement: only the
+    # returned share is paid at settlement. 200,000 x 5 % = 10,000 withheld; score 0.85 returns all of it.
+    withhold = {
+        "id": "w",
+        "type": "withhold",
+        "withhold_rate": "0.05",
+        "returned_by_score": [{"min_score": 0, "value": 0}, {"min_score": "0.8", "value": 1}],
+    }
+    statement = one(contract(withhold), base_payments=D(200_000), quality_score=D("0.85"))
+    assert (statement.net_settlement, statement.paid_during_period) == (D("10000.00"), D("0"))
 
 
 def test_capitation_percent_of_premium() -> None:
@@ -254,7 +279,7 @@ def test_glide_path_changes_terms_by_year() -> None:
 
 def test_missing_input_rejects_the_entity_with_its_reason() -> None:
     settlement = settle(
-        load_template("primary_care_first"),
+        pcf(),
         "2025",
         [
             EntityInputs(
@@ -284,7 +309,7 @@ def test_missing_input_rejects_the_entity_with_its_reason() -> None:
 
 def test_unknown_risk_group_is_named() -> None:
     settlement = settle(
-        load_template("primary_care_first"),
+        pcf(),
         "2025",
         [
             EntityInputs(
