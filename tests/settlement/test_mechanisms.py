@@ -358,3 +358,85 @@ def test_shared_savings_statement_lines_carry_their_units() -> None:
     assert units["Generated savings/losses"] == "USD"
     assert units["Earned shared savings"] == "USD"
     assert units["Savings rate"] == "rate" and units["Final sharing rate"] == "rate"
+
+
+def test_money_places_apply_to_every_component() -> None:
+    # rounding.money_places 0: every amount and every paid line is whole dollars, whatever the component, and the
+    # statement still adds up. Rates are chosen so that each component's exact amount has cents.
+    components = [
+        {"id": "cap", "type": "capitation", "default_pmpm": "10.555"},
+        {"id": "cmf", "type": "care_management_fee", "pbpm_by_tier": {"t1": "3.333"}},
+        {
+            "id": "pbp",
+            "type": "population_based_payment",
+            "pbpm_by_risk_group": {"1": "1.115"},
+            "flat_visit_fee": "2.345",
+        },
+        {"id": "pbip", "type": "performance_incentive", "prepaid_pbpm": "1.115"},
+        {
+            "id": "w",
+            "type": "withhold",
+            "withhold_rate": "0.033",
+            "applies_to": ["cap"],
+            "returned_by_score": [{"min_score": 0, "value": "0.5"}],
+        },
+        {"id": "p4p", "type": "pay_for_performance", "pbpm_by_score": [{"min_score": 0, "value": "0.777"}]},
+        {
+            "id": "episodes",
+            "type": "episode_reconciliation",
+            "price_source": "input",
+            "discount": "0.03",
+            "stop_gain": "0.2",
+            "downside": False,
+            "quality_adjustment_of_gain": "0.1",
+        },
+        {"id": "meos", "type": "episode_services_payment", "pbpm": "1.555"},
+        {"id": "infra", "type": "infrastructure_payment", "pbpm": "0.555"},
+        {"id": "seq", "type": "sequestration", "rate": "0.02", "applies_to": ["episodes"]},
+        {
+            "id": "ss",
+            "type": "shared_savings",
+            "terms": {
+                "sided": "one_sided",
+                "minimum_savings_rate": {"kind": "fixed", "rate": "0.0"},
+                "sharing_basis": "first_dollar",
+                "max_sharing_rate": "0.5",
+            },
+        },
+    ]
+    statement = one(
+        contract(*components, rounding={"money_places": 0}),
+        member_months=3,
+        months_by_cell={"t1": 3},
+        risk_group="1",
+        visits=3,
+        performance_score=D("0.5"),
+        quality_score=D("0.7"),
+        episodes=3,
+        benchmark_price=D("1000.555"),
+        episode_payments=D("2000"),
+        benchmark=D("1000"),
+        expenditure=D("998.99"),
+    )
+    money_lines = [line for line in statement.lines if line.role in ("amount", "paid")]
+    assert {line.component_id for line in money_lines} >= {c["id"] for c in components}
+    for line in money_lines:
+        assert line.value is not None and line.value == line.value.to_integral_value(), (
+            line.component_id,
+            line.label,
+        )
+    assert statement.net_settlement == sum((c.amount for c in statement.components), D(0))
+    # e.g. shared savings: 1,000 - 998.99 = 1.01 saved, 50 % = 0.505 -> $1
+    assert statement.summary["amount_ss"] == D("1")
+
+
+def test_performance_incentive_score_is_the_share_earned() -> None:
+    # Without bands the score is the share of the prepaid incentive kept: 100 months x $4 = 400 prepaid, 0.25
+    # kept -> 100 earned, 300 recouped; a score above 1 is refused, naming the field.
+    pbip = {"id": "pbip", "type": "performance_incentive", "prepaid_pbpm": "4"}
+    statement = one(contract(pbip), member_months=100, performance_score=D("0.25"))
+    assert (statement.net_settlement, statement.balance_due) == (D("100.00"), D("-300.00"))
+    settlement = settle(
+        contract(pbip), "2025", [EntityInputs(entity_id="E1", member_months=1, performance_score=D(2))]
+    )
+    assert "field performance_score" in settlement.rejected[0]["reason"]
