@@ -21,6 +21,7 @@ from apmkit.settlement.inputs import EntityInputs
 from apmkit.settlement.reconcile import (
     allocate,
     diff_statement,
+    diff_text,
     participant_breakdown,
     read_payer_rows,
     rows_from_statement_json,
@@ -107,6 +108,10 @@ def test_diff_finds_the_first_step_where_payer_and_we_part(reader: str) -> None:
     }
     assert by_id["C"].status == "only_ours" and by_id["D"].status == "only_payer"
     assert result.counts == {"matches": 1, "differs": 1, "only_ours": 1, "only_payer": 1}
+    text = diff_text(result).splitlines()
+    assert "B: differs, first at expenditure" in text
+    assert "  expenditure: ours 1,950,000.00, payer 1,970,000.00, difference -20,000.00" in text
+    assert text[-1] == "entities: 1 differs, 1 matches, 1 only_ours, 1 only_payer"
     table = result.to_table()
     assert table.num_rows == 5 + 5 + 1 + 1
     assert set(table.column_names) >= {"entity_id", "step", "ours", "payer", "difference", "first_divergence"}

@@ -380,6 +380,39 @@ def diff_statement(
     return SettlementDiff(tuple(entities), payer.errors, counts)
 
 
+def _fmt(value: Decimal | None, unit: str) -> str:
+    if value is None:
+        return "—"
+    if unit == "USD":
+        return f"{value:,.2f}"
+    return format(value.normalize(), "f")
+
+
+def diff_text(result: SettlementDiff) -> str:
+    """The diff for people, one line per entity (and one per differing step), for the CLI to print."""
+    units = {step: unit for step, _, unit in STEPS}
+    lines = [str(error) for error in result.errors]
+    for entity in result.entities:
+        if entity.status in ("only_ours", "only_payer"):
+            side = "our statement" if entity.status == "only_ours" else "the payer's report"
+            lines.append(f"{entity.entity_id}: only on {side}")
+            continue
+        if entity.first_divergence is None:
+            lines.append(f"{entity.entity_id}: matches ({len(entity.steps)} steps compared)")
+            continue
+        lines.append(f"{entity.entity_id}: differs, first at {entity.first_divergence}")
+        for step in entity.steps:
+            if step.matches is False:
+                unit = units[step.step]
+                lines.append(
+                    f"  {step.step}: ours {_fmt(step.ours, unit)}, payer {_fmt(step.payer, unit)}, "
+                    f"difference {_fmt(step.difference, unit)}"
+                )
+    summary = ", ".join(f"{count} {status}" for status, count in sorted(result.counts.items()))
+    lines.append(f"entities: {summary or 'none'}")
+    return "\n".join(lines)
+
+
 # ---- true-up ----------------------------------------------------------------------------------------------------
 
 TRUE_UP_FIELDS: tuple[str, ...] = (
@@ -685,6 +718,7 @@ __all__ = [
     "TrueUp",
     "allocate",
     "diff_statement",
+    "diff_text",
     "parse_number",
     "participant_breakdown",
     "read_payer_rows",
