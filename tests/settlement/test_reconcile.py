@@ -154,6 +154,8 @@ def test_bad_payer_rows_are_one_line_errors_without_values() -> None:
     assert all("12x45" not in m and "\n" not in m for m in messages)
     assert set(report.rows) == {"C"}
     assert report.rows["C"]["payment"] == D("-1000.50")
+    bom = read_payer_rows(csv_rows("\ufeffEntity_ID , Payment\nA,1\n"), "payer.csv")
+    assert not bom.errors and bom.rows["A"]["payment"] == D(1)
     missing_column = read_payer_rows(csv_rows("aco,payment\nA,1\n"), "payer.csv")
     assert [str(e) for e in missing_column.errors] == ["payer.csv, row 1, field entity_id: column missing"]
 

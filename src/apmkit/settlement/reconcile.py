@@ -171,6 +171,10 @@ class PayerReport:
     errors: tuple[RowError, ...] = ()
 
 
+def _header_key(name: str) -> str:
+    return name.replace("\ufeff", "").strip().lower()
+
+
 def parse_number(text: str) -> Decimal:
     """A report figure: ``$``, thousands separators and spaces ignored, ``(1,234.50)`` negative, ``12.5%`` =
     0.125. Raises ValueError (without the text) when it is not a number."""
@@ -207,9 +211,12 @@ def read_payer_rows(
     are not compared. A row without an entity id, a cell that is not a number, and every row of an entity that
     appears twice are errors (the entity is then left out).
     """
-    names = {**PAYER_COLUMNS, **(columns or {})}
+    wanted = {**PAYER_COLUMNS, **(columns or {})}
     materialized = list(rows)
-    header = set(materialized[0]) if materialized else set()
+    # Header names match case-insensitively, ignoring surrounding spaces and a byte-order mark.
+    actual = {_header_key(key): key for key in (materialized[0] if materialized else {}) if key is not None}
+    names = {step: actual.get(_header_key(column), column) for step, column in wanted.items()}
+    header = set(actual.values())
     errors: list[RowError] = []
     if materialized and names["entity_id"] not in header:
         errors.append(RowError(source, 1, names["entity_id"], "column missing"))
