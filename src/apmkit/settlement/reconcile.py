@@ -223,8 +223,8 @@ def read_payer_rows(
         return PayerReport(source, {}, (), tuple(errors))
     steps = tuple(step for step, _, _ in STEPS if names[step] in header)
     if materialized and not steps:
-        wanted = ", ".join(names[step] for step, _, _ in STEPS)
-        errors.append(RowError(source, 1, "(header)", f"no comparable column (expected any of {wanted})"))
+        expected = ", ".join(names[step] for step, _, _ in STEPS)
+        errors.append(RowError(source, 1, "(header)", f"no comparable column (expected any of {expected})"))
     parsed: dict[str, dict[str, Decimal | None]] = {}
     seen: dict[str, list[int]] = {}
     for number, raw in enumerate(materialized, start=first_row):
