@@ -70,7 +70,10 @@ def test_general_build_up(engine: Engine) -> None:
         efficiency_adjustment=D("-0.02"),
         outliers={"method": "none"},
     )
-    result = {e.entity_id: e for e in general_benchmark(tables, spec, attribution=attribution).entities}
+    result = {
+        e.entity_id: e
+        for e in general_benchmark(tables, spec, fetch=engine.rows, attribution=attribution).entities
+    }
     # P1: own 0.4 x 100 x 1.21 + 0.6 x 200 x 1.1 = 180.40; peer 0.4 x 200 x 1.21 + 0.6 x 250 x 1.1 = 261.80
     assert result["P1"].historical_pmpm == D("180.40")
     assert result["P1"].peer_pmpm == D("261.80")
@@ -98,7 +101,7 @@ def test_truncation_in_general_benchmark(engine: Engine) -> None:
     costs = {f"m{i:03d}": {2023: "1200.00"} for i in range(100)}
     costs["big"] = {2023: "120000.00"}
     spec = GeneralBenchmarkSpec(base_years=(2023,), performance_year=2024, outliers={"method": "truncate"})
-    (entity,) = general_benchmark(_tables(engine, costs), spec).entities
+    (entity,) = general_benchmark(_tables(engine, costs), spec, fetch=engine.rows).entities
     assert entity.historical_pmpm == D(100)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 from pathlib import Path
@@ -13,7 +12,6 @@ import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import typer
-import yaml
 
 from apmkit.attribution.assign import AttributionInputs, attribute_many
 from apmkit.attribution.fhir import atr_bundle, atr_groups
@@ -23,6 +21,7 @@ from apmkit.attribution.reports import changes, monthly_list, panel_summary
 from apmkit.attribution.spec import AnySpec, parse_attribution_specs, program_year
 from apmkit.attribution.windows import add_months, month_end
 from apmkit.cli.common import open_engine, progress, state
+from apmkit.documents import read_csv_header, read_yaml
 from apmkit.engines import Engine
 from apmkit.errors import ConfigurationError, InputFileError
 from apmkit.schemas.model import TableSchema
@@ -35,13 +34,7 @@ def register(app: typer.Typer) -> None:
 
 def load_specs(path: Path) -> list[AnySpec]:
     """The ``attribution:`` section of a contract YAML, or a YAML whose top level is the spec (or a list)."""
-    if not path.is_file():
-        raise InputFileError(path, "file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputFileError(path, "not valid YAML", line=(mark.line + 1) if mark else None) from None
+    data = read_yaml(path)
     if isinstance(data, dict) and "attribution" in data and data["attribution"] is None:
         raise ConfigurationError(f"{path}: field attribution: the contract has no attribution section")
     return parse_attribution_specs(data, source=str(path))
@@ -53,11 +46,7 @@ def read_input_csv(
     """Read a participants/roster/selection/alignment CSV as text, check its header, conform its rows."""
     if not path.is_file():
         raise InputFileError(path, "file not found")
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        header = next(csv.reader(handle), None)
-    if not header:
-        raise InputFileError(path, "empty file", line=1)
-    header = [h.strip() for h in header]
+    header = read_csv_header(path)
     for column in schema.columns:
         if (
             column.required

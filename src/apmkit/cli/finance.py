@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from rich.console import Console
 from rich.table import Table
 
 from apmkit.cli.classify import read_contract
 from apmkit.cli.common import open_engine, progress
+from apmkit.documents import read_yaml
 from apmkit.engines import Engine
 from apmkit.errors import ConfigurationError, InputFileError
 from apmkit.finance.kpis import DIMENSIONS, ar_aging, days_in_ar, denials_by_reason, kpis
@@ -50,17 +50,17 @@ def _rows(engine: Engine, expr: Any) -> list[dict[str, Any]]:
 
 
 def _entity_inputs(path: Path) -> list[EntityInputs]:
-    from apmkit.cli.settle import read_aggregate_csv
+    from apmkit.workspace.run import read_inputs
 
-    inputs, report = read_aggregate_csv(path)
-    if report.rejected:
-        first = report.rejected[0]
+    inputs, _, rejected = read_inputs(path)
+    if rejected:
+        first = rejected[0]
         raise InputFileError(
             path, str(first.get("reason", "invalid row")), line=int(first.get("source_line") or 0) or None
         )
     if not inputs:
         raise InputFileError(path, "no entity rows")
-    return inputs
+    return list(inputs.values())
 
 
 def _load(engine: Engine, ledger: list[Path], billing: list[Path]) -> tuple[Loaded | None, Loaded | None]:
@@ -267,9 +267,7 @@ def readiness_command(
     spec = read_contract(contract)
     answers: dict[str, Any] = {}
     if assessment is not None:
-        if not assessment.is_file():
-            raise InputFileError(assessment, "no such file")
-        loaded = yaml.safe_load(assessment.read_text(encoding="utf-8")) or {}
+        loaded = read_yaml(assessment) or {}
         if not isinstance(loaded, dict):
             raise InputFileError(assessment, "must be a mapping with capability: and checklist:")
         answers = loaded

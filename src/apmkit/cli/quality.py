@@ -15,11 +15,11 @@ import ibis
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import typer
-import yaml
 from pydantic import ValidationError
 from rich.table import Table
 
 from apmkit.cli.common import open_engine, progress, state
+from apmkit.documents import read_csv_rows, read_yaml
 from apmkit.engines import Engine
 from apmkit.errors import ConfigurationError, InputFileError
 from apmkit.quality import cms529
@@ -199,10 +199,7 @@ def _summary(data: pa.Table, title: str) -> None:
 
 
 def _load_spec(path: Path) -> QualitySpec:
-    try:
-        document = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise InputFileError(path, f"cannot read YAML: {exc}") from exc
+    document = read_yaml(path)
     if isinstance(document, dict) and "quality" in document:
         document = document["quality"]
     try:
@@ -214,15 +211,7 @@ def _load_spec(path: Path) -> QualitySpec:
 
 
 def _read_csv_rows(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
-    if not path.is_file():
-        raise InputFileError(path, "no such file")
-    with open(path, newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-        header = rows[0].keys() if rows else []
-    missing = [c for c in required if c not in header]
-    if missing:
-        raise InputFileError(path, f"missing column(s) {', '.join(missing)}", line=1)
-    return rows
+    return read_csv_rows(path, required=required)[1]
 
 
 def _decimal(path: Path, line: int, field: str, value: str | None) -> Decimal | None:

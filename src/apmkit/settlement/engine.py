@@ -11,6 +11,8 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal, localcontext
 
+from pydantic import ValidationError
+
 from apmkit.contracts.spec import Contract
 from apmkit.errors import ConfigurationError
 from apmkit.settlement.inputs import EntityInputs
@@ -177,13 +179,18 @@ def _input_lines(contract: Contract, entity: EntityInputs) -> list[StatementLine
         if name == "expenditure" and measured:
             formula = "Σ per-member expenditure truncated per member × completion factor (claims in period + run-out)"
             inputs = {
-                k: v for k, v in entity.detail.items() if k not in ("benchmark_source", "quality_source")
+                k: v
+                for k, v in entity.detail.items()
+                if k not in ("benchmark_source", "quality_source", "benchmark_pmpm", "guardrail_status")
             }
         elif name == "person_years" and measured:
             formula = "member months / 12"
         elif name == "benchmark" and "benchmark_source" in entity.detail:
-            formula = "from the benchmark build-up (apmkit benchmark)"
+            formula = "from the benchmark build-up (benchmark_lines)"
             inputs = {"source": entity.detail["benchmark_source"]}
+            for key in ("benchmark_pmpm", "guardrail_status"):
+                if key in entity.detail:
+                    inputs[key] = entity.detail[key]
         elif name == "quality_score" and "quality_source" in entity.detail:
             formula = entity.detail["quality_source"]
         elif name == "benchmark" and measured and contract.target.benchmark_per_person_year:
@@ -253,15 +260,13 @@ def settle(
         try:
             extra = (extra_lines or {}).get(entity.entity_id, ())
             settled.append(settle_entity(resolved, period_name, entity, extra))
-        except MissingInputError as exc:
-            # One entity's incomplete row must not stop the others; it is reported with its reason.
+        except (MissingInputError, ValidationError) as exc:
+            # One entity's incomplete or out-of-range inputs must not stop the others; it is reported with its
+            # reason (field and rule, never the value).
             file, _, line = entity.source.rpartition(" line ")
+            reason = str(exc) if isinstance(exc, MissingInputError) else _validation_reason(entity, exc)
             refused.append(
-                {
-                    "source_file": file or entity.source,
-                    "source_line": line if file else "",
-                    "reason": str(exc),
-                }
+                {"source_file": file or entity.source, "source_line": line if file else "", "reason": reason}
             )
     statements = tuple(settled)
     run_counts = dict(counts or {})
@@ -284,6 +289,13 @@ def settle(
         rejected=tuple(refused),
         counts=run_counts,
         warnings=warnings,
+    )
+
+
+def _validation_reason(entity: EntityInputs, error: ValidationError) -> str:
+    problems = error.errors(include_url=False, include_input=False)
+    return f"entity {entity.entity_id}: " + "; ".join(
+        f"field {'.'.join(str(p) for p in problem['loc'])}: {problem['msg']}" for problem in problems
     )
 
 
