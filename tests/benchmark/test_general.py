@@ -115,3 +115,34 @@ def test_virtual_panels_pool_small_practices() -> None:
 def test_general_weights_sum_to_one(years: list[int]) -> None:
     spec = GeneralBenchmarkSpec(base_years=tuple(sorted(years)), performance_year=max(years) + 1)
     assert sum(spec.weights) == 1
+
+
+def test_unattributed_rows_do_not_enter_the_peer(engine: Engine) -> None:
+    # `apmkit attribute` writes a row for every member, attributed or not; member c (entity NULL) spends far
+    # more than a and b and must count for no entity: P1's peer PMPM stays the a/b figure of the test above.
+    tables = _tables(
+        engine,
+        {
+            "a": {2022: "1200.00", 2023: "2400.00"},
+            "b": {2022: "3600.00", 2023: "3600.00"},
+            "c": {2022: "120000.00", 2023: "120000.00"},
+        },
+    )
+    attribution = engine.from_rows(
+        [
+            {"member_id": "a", "entity_id": "P1"},
+            {"member_id": "b", "entity_id": "P2"},
+            {"member_id": "c", "entity_id": None},
+        ],
+        _attribution_schema(),
+    )
+    spec = GeneralBenchmarkSpec(
+        base_years=(2022, 2023),
+        base_year_weights=(D("0.4"), D("0.6")),
+        performance_year=2024,
+        annual_trend=D("0.10"),
+        outliers={"method": "none"},
+    )
+    result = general_benchmark(tables, spec, fetch=engine.rows, attribution=attribution)
+    assert [e.entity_id for e in result.entities] == ["P1", "P2"]
+    assert result.entities[0].peer_pmpm == D("261.80")

@@ -286,3 +286,25 @@ def test_credibility_is_below_one_for_small_entities(run_out: Path) -> None:
     entities = pd.read_parquet(run_out / "benchmark_entities.parquet")
     assert any(Decimal(str(v)) < 1 for v in entities["credibility"])
     assert all(math.isfinite(float(v)) for v in entities["benchmark_pmpm"])
+
+
+def test_settle_from_claims_replaces_out_whole_and_fails_without_touching_it(
+    population: Path, contract_file: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "statement"
+    out.mkdir()
+    (out / "from_an_earlier_run.parquet").write_text("stale")
+    base = ["settle", "--contract", str(contract_file), "--from", str(population), "--period", "2025"]
+    done = _cli(*base, "--out", str(out), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    names = {p.name for p in out.iterdir()}
+    assert "from_an_earlier_run.parquet" not in names
+    assert {"statement.json", "summary.parquet", "member_detail.parquet"} <= names
+    assert "statement.html" not in names
+    before = _snapshot(out)
+    bad_scores = tmp_path / "scores.parquet"
+    pd.DataFrame({"member_id": ["M1"]}).to_parquet(bad_scores)
+    failed = _cli(*base, "--out", str(out), "--risk-scores", str(bad_scores))
+    assert failed.returncode == 2
+    assert "missing required columns" in failed.stderr and "field score" in failed.stderr
+    assert _snapshot(out) == before

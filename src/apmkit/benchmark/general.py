@@ -37,7 +37,8 @@ def member_year_costs(
     tables: Mapping[str, ir.Table], spec: GeneralBenchmarkSpec, attribution: ir.Table | None
 ) -> ir.Table:
     """Cost per member, year and entity: ``member_id, entity_id, panel_key, year, member_months, cost_cents``."""
-    years = [*spec.base_years, spec.performance_year]
+    base_years, performance_year = spec.years
+    years = [*base_years, performance_year]
     enrollment = tables["enrollment"]
     enrollment = enrollment.filter(enrollment.month.year().isin(years))
     claims = tables["medical_claims"]
@@ -243,8 +244,8 @@ def build_benchmarks(
     ``completion_factor`` completes each base year's spending (the contract's definitions apply the same
     factor to the performance year's actual spending).
     """
-    py = spec.performance_year
-    last_base = spec.base_years[-1]
+    base_years, py = spec.years
+    last_base = base_years[-1]
     panel_keys = {str(r["entity_id"]): str(r["panel_key"] or "") for r in totals}
     mapping = {e: e for e in panel_keys}
     if spec.virtual_panel_min_member_months is not None:
@@ -273,16 +274,16 @@ def build_benchmarks(
         months = sum((b.get("risk_months", ZERO) for b in buckets), ZERO)
         return sum((b.get("risk_weighted", ZERO) for b in buckets), ZERO) / months if months else None
 
-    weights = dict(zip(spec.base_years, spec.weights, strict=True))
-    trend = {y: (ONE + spec.annual_trend) ** (py - y) for y in spec.base_years}
+    weights = dict(zip(base_years, spec.weights, strict=True))
+    trend = {y: (ONE + spec.annual_trend) ** (py - y) for y in base_years}
     peer_pmpm_by_year = {
-        y: (spec.regional_pmpm or {}).get(y) or pmpm(peer.get(y)) or ZERO for y in spec.base_years
+        y: (spec.regional_pmpm or {}).get(y) or pmpm(peer.get(y)) or ZERO for y in base_years
     }
     lines: list[Line] = []
     entities: list[EntityBenchmark] = []
     for entity in sorted(sums):
         years = sums[entity]
-        present = [y for y in spec.base_years if pmpm(years.get(y)) is not None]
+        present = [y for y in base_years if pmpm(years.get(y)) is not None]
         if not present:
             continue
         total_weight = sum((weights[y] for y in present), ZERO)

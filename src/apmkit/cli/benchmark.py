@@ -17,7 +17,7 @@ from apmkit.benchmark.spec import BenchmarkSpec, parse_spec_section
 from apmkit.cli.common import open_engine, progress, state
 from apmkit.documents import read_csv_header, read_yaml
 from apmkit.engines import Engine
-from apmkit.errors import InputFileError
+from apmkit.errors import ConfigurationError, InputFileError
 
 
 def read_string_table(engine: Engine, path: Path) -> ir.Table:
@@ -188,6 +188,11 @@ def benchmark_command(
     general method, benchmark_entities.parquet.
     """
     spec = parse_spec_section(read_yaml(contract), contract.name, "benchmark", BenchmarkSpec)
+    if spec.general is not None and spec.general.performance_year is None:
+        raise ConfigurationError(
+            f"{contract}: benchmark.general uses base_year_offsets (relative years): set performance_year, "
+            "or run the whole contract for a period with `apmkit run`"
+        )
     with open_engine() as engine, progress() as bar:
         _run(
             engine,

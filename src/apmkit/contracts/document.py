@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from apmkit.contracts.spec import Contract
+from apmkit.contracts.spec import DOMAIN_SECTIONS, Contract
 from apmkit.documents import parse_yaml
 from apmkit.errors import ConfigurationError
 
@@ -107,6 +107,11 @@ def contract_to_yaml(contract: Contract) -> str:
         {"id": written.pop("id"), "type": component.type, **written}
         for written, component in zip(data["components"], contract.components, strict=True)
     ]
+    for section in DOMAIN_SECTIONS:
+        # domain sections as the document gave them: their discriminators (``method``) have defaults too
+        value = getattr(contract, section)
+        if value is not None:
+            data[section] = json.loads(value.model_dump_json(exclude_unset=True))
     if contract.glide_path:
         # glide-path values are free-form: keep their Python types (Decimal) rather than JSON strings
         data["glide_path"] = [{"period": step.period, "set": dict(step.set)} for step in contract.glide_path]

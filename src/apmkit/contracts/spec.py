@@ -254,6 +254,11 @@ class Contract(Spec):
 
     def _with_steps(self, steps: list[GlideStep]) -> Contract:
         data = self.model_dump(mode="python", exclude_none=False)
+        for section in DOMAIN_SECTIONS:
+            # domain sections keep what the document set (their validators tell given values from defaults)
+            value = getattr(self, section)
+            if value is not None:
+                data[section] = value.model_dump(mode="python", exclude_unset=True)
         index = {c["id"]: c for c in data["components"]}
         for step in steps:
             for key, value in step.set.items():

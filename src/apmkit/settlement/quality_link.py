@@ -251,7 +251,7 @@ def _rate_lines(out: _Lines, spec: QualitySpec, row: Mapping[str, Any]) -> Measu
 def _points_lines(out: _Lines, scoring: PointsScoring, card: ScorecardResult) -> Decimal:
     targets = {t.measure: t for t in scoring.measures}
     for item in card.measures:
-        target = targets[item.measure]  # type: ignore[index]
+        target = targets[item.measure]
         if item.points is None:
             why = (
                 "nobody eligible"
@@ -289,7 +289,7 @@ def _points_lines(out: _Lines, scoring: PointsScoring, card: ScorecardResult) ->
             inputs["improvement_points"] = item.improvement_points
         out.add(f"{item.measure} points", item.points, "score", formula, inputs)
     weighted = {
-        m.measure: f"{_text(m.points)} × {_text(targets[m.measure].weight)}"  # type: ignore[index]
+        m.measure: f"{_text(m.points)} × {_text(targets[m.measure].weight)}"
         for m in card.measures
         if m.points is not None
     }
@@ -334,7 +334,7 @@ def _mssp_lines(out: _Lines, scoring: MsspScoring, result: MsspQualityResult, re
                 f"{item.measure} achievement points", None, "text", "not scored", text=f"not scored ({why})"
             )
             continue
-        benchmark = benchmarks[item.measure]  # type: ignore[index]
+        benchmark = benchmarks[item.measure]
         out.add(
             f"{item.measure} achievement points",
             item.points,

@@ -212,7 +212,7 @@ class Workspace:
                 f"period {period!r} is neither a period of contract {document.id} "
                 f"({', '.join(document.periods) or 'none named'}) nor a 4-digit year"
             ) from None
-        _check_period(resolved, period)
+        resolved = _benchmark_for_period(resolved, period)
         given: dict[str, EntityInputs] = {}
         stages = _Stages()
         rejected: list[dict[str, str]] = []
@@ -378,7 +378,7 @@ class Workspace:
             tables["members"], tables["enrollment"], payment_year=risk.payment_year
         )
         diagnoses = diagnoses_from_claims(tables["medical_claims"], payment_year=risk.payment_year)
-        scored = payment_scores(persons, diagnoses, risk)
+        scored = payment_scores(persons, diagnoses, risk, materialize=self.engine.materialize)
         scores = self.engine.materialize(
             scored.select(
                 "member_id",
@@ -425,7 +425,8 @@ class Workspace:
     ) -> list[EntityInputs]:
         assert contract.benchmark is not None and contract.benchmark.general is not None
         spec = contract.benchmark.general
-        years = [*spec.base_years, spec.performance_year]
+        base_years, performance_year = spec.years
+        years = [*base_years, performance_year]
         if links is None:
             links = spending.member_years.select(
                 "member_id", entity_id=ibis.literal(contract.default_entity_id)
@@ -488,7 +489,7 @@ class Workspace:
             try:
                 persons = persons_from_members(tables["members"], tables["enrollment"], payment_year=year)
                 dx = diagnoses_from_claims(tables["medical_claims"], payment_year=year)
-                scored = payment_scores(persons, dx, spec)
+                scored = payment_scores(persons, dx, spec, materialize=self.engine.materialize)
             except ApmkitError as exc:
                 raise ConfigurationError(f"benchmark.general.risk_adjust: year {year}: {exc}") from None
             parts.append(
@@ -693,22 +694,32 @@ def _base_years(contract: Contract) -> tuple[int, ...]:
     if benchmark is None:
         return ()
     if benchmark.method == "general" and benchmark.general is not None:
-        return tuple(benchmark.general.base_years)
+        return benchmark.general.years[0]
     return ()
 
 
-def _check_period(contract: Contract, period: str) -> None:
-    """The benchmark must be built for the period being settled."""
-    dates = contract.period(period)
+def _benchmark_for_period(contract: Contract, period: str) -> Contract:
+    """The contract with its benchmark built for the period being settled (relative base years resolved).
+
+    Raises
+    ------
+    ConfigurationError
+        The benchmark names another performance year.
+    """
+    year = contract.period(period).start.year
     benchmark = contract.benchmark
     if benchmark is None:
-        return
+        return contract
     spec: Any = benchmark.general if benchmark.method == "general" else benchmark.mssp
-    if spec is not None and spec.performance_year != dates.start.year:
+    if spec is not None and spec.performance_year not in (None, year):
         raise ConfigurationError(
-            f"period {period} starts in {dates.start.year} but benchmark.{benchmark.method}.performance_year is "
+            f"period {period} starts in {year} but benchmark.{benchmark.method}.performance_year is "
             f"{spec.performance_year}: the benchmark must be built for the settled period"
         )
+    if benchmark.general is not None:
+        general = benchmark.general.for_year(year)
+        return contract.model_copy(update={"benchmark": benchmark.model_copy(update={"general": general})})
+    return contract
 
 
 def _check_tables(contract: Contract, present: list[str], folder: Path) -> None:
