@@ -65,8 +65,8 @@ def test_yaml_round_trip_is_exact() -> None:
 
 
 def test_decimals_stay_exact() -> None:
-    contract = load_template("primary_care_first")
-    assert contract.components[0].flat_visit_fee == D("40.28")  # type: ignore[union-attr]
+    contract = load_template("oncology_care_model")
+    assert str(contract.components[1].discount) == "0.04"  # type: ignore[union-attr]
     cjr = load_template("cjr")
     weights = cjr.components[0]
     assert abs(weights.hospital_weight + weights.regional_weight - 1) < D("1e-30")  # type: ignore[union-attr]

@@ -16,7 +16,14 @@ from pydantic import ValidationError
 from apmkit.contracts.spec import Contract
 from apmkit.errors import ConfigurationError
 from apmkit.settlement.inputs import EntityInputs
-from apmkit.settlement.mechanisms import MECHANISMS, ZERO, Context, LineBuilder, MissingInputError
+from apmkit.settlement.mechanisms import (
+    MECHANISMS,
+    ZERO,
+    Context,
+    LineBuilder,
+    MissingInputError,
+    check_terms,
+)
 from apmkit.settlement.statement import ComponentResult, EntityStatement, Settlement, StatementLine, Unit
 
 _PRECISION = 50
@@ -63,6 +70,7 @@ def settle_entity(
             f"period {period_name!r} is not defined in contract {contract.id} (periods: "
             f"{', '.join(contract.periods) or 'none; use a 4-digit year'})"
         ) from exc
+    check_terms(contract)
     ctx = Context(contract=contract, period_name=period_name, period=period, entity=entity)
     with localcontext() as decimal_context:
         decimal_context.prec = _PRECISION
@@ -245,6 +253,7 @@ def settle(
             f"period {period_name!r} is not defined in contract {contract.id} (periods: "
             f"{', '.join(contract.periods) or 'none; use a 4-digit year'})"
         )
+    check_terms(resolved)
     settled: list[EntityStatement] = []
     refused = list(rejected)
     for entity in entities:
