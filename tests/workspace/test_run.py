@@ -308,3 +308,52 @@ def test_settle_from_claims_replaces_out_whole_and_fails_without_touching_it(
     assert failed.returncode == 2
     assert "missing required columns" in failed.stderr and "field score" in failed.stderr
     assert _snapshot(out) == before
+
+
+def test_settle_diff_names_the_first_divergent_step(run_out: Path, tmp_path: Path) -> None:
+    summary = pd.read_parquet(run_out / "summary.parquet")
+    payer = summary[["entity_id", "benchmark", "expenditure", "net_settlement"]].rename(
+        columns={"net_settlement": "payment"}
+    )
+    changed = str(payer.loc[0, "entity_id"])
+    payer["expenditure"] = [
+        str(Decimal(str(v)).quantize(CENT) + (Decimal(100) if i == 0 else 0))
+        for i, v in enumerate(payer["expenditure"])
+    ]
+    payer["benchmark"] = [str(Decimal(str(v)).quantize(CENT)) for v in payer["benchmark"]]
+    payer["payment"] = [str(Decimal(str(v)).quantize(CENT)) for v in payer["payment"]]
+    report = tmp_path / "payer.csv"
+    payer.to_csv(report, index=False)
+    result = _cli("settle", "diff", str(run_out), str(report))
+    assert result.returncode == 1
+    assert f"{changed}: differs, first at expenditure" in result.stdout
+    assert "difference -100.00" in result.stdout
+    assert f"entities: 1 differs, {len(payer) - 1} matches" in result.stdout
+
+
+def test_settle_breakdown_parts_add_up_to_each_entity(run_out: Path, tmp_path: Path) -> None:
+    out = tmp_path / "shares.csv"
+    result = _cli(
+        "settle", "breakdown", str(run_out), "--out", str(out), "--by", "tin", "--basis", "spending"
+    )
+    assert result.returncode == 0, result.stderr
+    shares = pd.read_csv(out, dtype={"entity_id": str, "tin": str})
+    summary = pd.read_parquet(run_out / "summary.parquet")
+    for entity, net in zip(summary["entity_id"], summary["net_settlement"], strict=True):
+        parts = shares.loc[shares["entity_id"] == str(entity), "amount"]
+        total = sum((Decimal(str(v)).quantize(CENT) for v in parts), Decimal(0))
+        assert total == Decimal(str(net)).quantize(CENT) or (Decimal(str(net)) == 0 and parts.empty)
+
+
+def test_true_up_after_run_out(population: Path, tmp_path: Path) -> None:
+    # the preliminary statement counts claims processed by period end (no run-out); the final one 3 months later
+    early_contract = tmp_path / "early.yaml"
+    early_contract.write_text(CONTRACT.replace("runout_months: 3", "runout_months: 0"), encoding="utf-8")
+    final_contract = tmp_path / "final.yaml"
+    final_contract.write_text(CONTRACT, encoding="utf-8")
+    with Workspace(population) as workspace:
+        early = workspace.run(early_contract, "2025", out=tmp_path / "early")
+        final = workspace.run(final_contract, "2025", out=tmp_path / "final")
+    result = _cli("settle", "true-up", str(tmp_path / "early"), str(tmp_path / "final"))
+    assert result.returncode == 0, result.stderr
+    assert f"total true-up: {final.total_net - early.total_net}" in result.stdout
