@@ -24,9 +24,14 @@ class _DecimalLoader(yaml.SafeLoader):
     """YAML loader that reads floats as exact decimals (0.1 stays one tenth)."""
 
 
+_SPECIAL_FLOATS = {".nan": "NaN", ".inf": "Infinity", "+.inf": "Infinity", "-.inf": "-Infinity"}
+
+
 def _construct_decimal(loader: yaml.SafeLoader, node: yaml.Node) -> Decimal:
     text = str(loader.construct_scalar(node))  # type: ignore[arg-type]
-    return Decimal(text.replace("_", ""))
+    # YAML's .nan / .inf become Decimal NaN / Infinity, which contract validation rejects by field name
+    special = _SPECIAL_FLOATS.get(text.lower())
+    return Decimal(special if special is not None else text.replace("_", ""))
 
 
 _DecimalLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
