@@ -217,3 +217,34 @@ def test_blend_after_2024_needs_every_models_factor(tmp_path: Path) -> None:
     given = invoke(*common, "--normalization-factor", "1.045", "--blend-factor", "v24=1.153")
     assert given.exit_code == 0, given.output
     assert "blended_payment_score" in out.read_text().splitlines()[0]
+
+
+def test_from_tables_applies_cms_new_enrollee_rule_and_says_so(tmp_path: Path) -> None:
+    # issue 15: members whose enrollment starts in the payment year were scored as continuing. The synthetic
+    # population spans 2025-2026 (new entrants join in 2026), so its enrollment table covers the 2025 data year.
+    import pandas as pd
+
+    folder = tmp_path / "synth"
+    generate(600, folder, years=2, end_year=2026, seed=11)
+    out = tmp_path / "scores.parquet"
+    result = invoke("--from", str(folder), "--payment-year", "2026", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "new enrollees by CMS's rule: fewer than 12 months of Part B in 2025" in said
+    # Independent count from the rule's words: Part B months in 2025 per member, 0 without 2025 rows.
+    enrollment = pq.read_table(folder / "enrollment.parquet").to_pandas()
+    enrollment["month"] = pd.to_datetime(enrollment["month"])
+    in_2025 = enrollment[
+        (enrollment["month"].dt.year == 2025) & enrollment["part_b"].fillna(False).astype(bool)
+    ]
+    part_b_months = in_2025.groupby("member_id")["month"].nunique()
+    scores = pq.read_table(out, columns=["member_id", "segment"]).to_pandas()
+    # ESRD members are outside the CMS-HCC segments (scored by the ESRD model): compare the others.
+    members = pq.read_table(folder / "members.parquet", columns=["member_id", "esrd"]).to_pandas()
+    esrd = set(members.loc[members["esrd"].fillna(False).astype(bool), "member_id"])
+    scores = scores[~scores["member_id"].isin(esrd)]
+    months = scores["member_id"].map(part_b_months).fillna(0)
+    expected_new = set(scores.loc[months < 12, "member_id"])
+    assert expected_new - set(part_b_months.index)  # some members have no 2025 rows at all (2026 entrants)
+    scored_new = set(scores.loc[scores["segment"].str.contains("NEW_ENROLLEE"), "member_id"])
+    assert scored_new == expected_new

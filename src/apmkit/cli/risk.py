@@ -15,7 +15,12 @@ from apmkit.engines import Engine
 from apmkit.errors import ConfigurationError
 from apmkit.ingest.readers import RECORD, SOURCE_FILE, read_delimited, rejects_to_arrow
 from apmkit.risk import cms_payment_spec, payment_scores, score
-from apmkit.risk.claims import diagnoses_from_claims, persons_from_members
+from apmkit.risk.claims import (
+    data_year_months,
+    diagnoses_from_claims,
+    new_enrollee_rule,
+    persons_from_members,
+)
 from apmkit.risk.inputs import DIAGNOSIS_REQUIRED, PERSON_REQUIRED, REJECT_COLUMNS
 from apmkit.risk.reference import (
     MA_CODING_INTENSITY,
@@ -225,10 +230,18 @@ def register(app: typer.Typer) -> None:
             with progress() as bar:
                 task = bar.add_task("reading inputs", total=4)
                 parse_rejects: list[pa.Table] = []
+                rule: str | None = None
                 if source is not None:
                     tables = engine.canonical(source)
+                    months_covered = int(
+                        engine.execute(data_year_months(tables.enrollment, payment_year=payment_year))
+                    )
+                    rule = new_enrollee_rule(months_covered, payment_year=payment_year)
                     persons_t = persons_from_members(
-                        tables.members, tables.enrollment, payment_year=payment_year
+                        tables.members,
+                        tables.enrollment,
+                        payment_year=payment_year,
+                        covers_data_year=months_covered >= 12,
                     )
                     # Extracted once: it is counted here and read again by the scoring.
                     diagnoses_t = engine.materialize(
@@ -299,6 +312,8 @@ def register(app: typer.Typer) -> None:
             f"rejected {diagnoses_rejected:,}",
             highlight=False,
         )
+        if rule is not None:
+            console.print(rule, highlight=False)
         console.print(
             f"scored {scored:,} members with {chosen.value} PY{payment_year} -> {out}", highlight=False
         )
