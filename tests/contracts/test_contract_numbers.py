@@ -74,3 +74,25 @@ def test_classify_reports_a_nan_contract_in_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     assert "withhold_rate: must be a finite number" in " ".join(result.stderr.split())
+
+
+@pytest.mark.parametrize("bad", [".nan", "1e+999999999", "'1e+999999999'", "1000000000000000000000"])
+def test_contract_level_numbers_are_bounded(bad: str) -> None:
+    # expenditure.truncation_per_member is a plain Decimal of the contract (not a component field)
+    text = template_text("commercial_upside_shared_savings")
+    assert "truncation_per_member: 250000" in text
+    with pytest.raises(ConfigurationError) as info:
+        parse_contract(
+            text.replace("truncation_per_member: 250000", f"truncation_per_member: {bad}"), "c.yaml"
+        )
+    assert f"expenditure: truncation_per_member: {RULE}" in str(info.value)
+
+
+@pytest.mark.parametrize("bad", [".nan", "-.inf"])
+def test_shared_savings_terms_reject_non_finite_rates(bad: str) -> None:
+    text = template_text("commercial_upside_shared_savings")
+    line = next(line for line in text.splitlines() if "max_sharing_rate:" in line)
+    key = line.split(":")[0]
+    with pytest.raises(ConfigurationError) as info:
+        parse_contract(text.replace(line, f"{key}: {bad}", 1), "c.yaml")
+    assert "max_sharing_rate" in str(info.value)
