@@ -45,9 +45,14 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+_SPECIAL_FLOATS = {".nan": "NaN", ".inf": "Infinity", "+.inf": "Infinity", "-.inf": "-Infinity"}
+
+
 def _construct_decimal(loader: yaml.SafeLoader, node: yaml.Node) -> Decimal:
     text = str(loader.construct_scalar(node))  # type: ignore[arg-type]
-    return Decimal(text.replace("_", ""))
+    # YAML's .nan / .inf become Decimal NaN / Infinity, which the models reject naming the field
+    special = _SPECIAL_FLOATS.get(text.lower())
+    return Decimal(special if special is not None else text.replace("_", ""))
 
 
 _StrictLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)

@@ -296,3 +296,23 @@ def test_full_capitation_meets_risk() -> None:
         }
     )
     assert advanced_apm(contract, facts())["advanced_apm"] is True
+
+
+@pytest.mark.parametrize("bad", ["NaN", "sNaN", "Infinity", "-Infinity"])
+def test_non_finite_shares_and_amounts_are_refused(bad: str) -> None:
+    with pytest.raises(ConfigurationError, match="payment-share"):
+        determine_qp(2025, D(bad), None)
+    with pytest.raises(ConfigurationError, match="patient-share"):
+        determine_qp(2025, None, D(bad))
+    with pytest.raises(ConfigurationError, match="part-b-payments"):
+        determine_qp(2025, D("0.6"), None, part_b_payments=D(bad))
+    contract = load_template("mssp_basic_b")
+    with pytest.raises(ConfigurationError, match="ab-revenue"):
+        advanced_apm(contract, AdvancedApmFacts(performance_year=2025, ab_revenue=D(bad)))
+    with pytest.raises(ConfigurationError, match="medical-home-risk-share"):
+        advanced_apm(contract, AdvancedApmFacts(performance_year=2025, medical_home_risk_share=D(bad)))
+
+
+def test_huge_amount_is_refused_not_overflowed() -> None:
+    with pytest.raises(ConfigurationError, match="part-b-payments"):
+        determine_qp(2025, D("0.6"), None, part_b_payments=D("1e+999999999"))

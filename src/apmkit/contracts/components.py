@@ -11,17 +11,50 @@ text so that ``0.1`` stays exactly one tenth.
 from __future__ import annotations
 
 import itertools
+import re
 from decimal import Decimal, localcontext
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from apmkit.money import to_decimal
 from apmkit.settlement.shared_savings import SharedSavingsTerms
 
-Rate = Annotated[Decimal, Field(ge=0, le=1)]
+NUMBER_LIMIT = Decimal(10) ** 15
+"""Every number in a contract is finite and smaller than this in magnitude (a quadrillion: far above any
+real amount, far below what exact cents arithmetic in 38-digit decimals can carry)."""
+
+_NUMBER_RULE = "must be a finite number smaller than 10^15 in magnitude"
+
+
+# YAML 1.1 reads ``1e+999999999`` (no decimal point) as text; pydantic would still take it as a number.
+_NUMERIC_TEXT = re.compile(r"[-+]?(\d[\d_]*\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+def _out_of_range(value: Any) -> bool:
+    """Is ``value`` a number (or the text of one) that a contract may not hold?"""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, float | int):
+        value = to_decimal(value)
+    elif isinstance(value, str) and _NUMERIC_TEXT.fullmatch(value.strip()):
+        value = Decimal(value.strip().replace("_", ""))
+    if not isinstance(value, Decimal):
+        return False
+    return not value.is_finite() or value.copy_abs() >= NUMBER_LIMIT  # copy_abs: no context, no Overflow
+
+
+def _check_number(value: Decimal) -> Decimal:
+    if _out_of_range(value):
+        raise ValueError(_NUMBER_RULE)
+    return value
+
+
+Number = Annotated[Decimal, AfterValidator(_check_number)]
+"""A contract number: finite (no NaN or infinity) and smaller than :data:`NUMBER_LIMIT` in magnitude."""
+Rate = Annotated[Number, Field(ge=0, le=1)]
 """A fraction between 0 and 1 inclusive."""
-Money = Annotated[Decimal, Field(ge=0)]
+Money = Annotated[Number, Field(ge=0)]
 """A non-negative amount of money (or a per-member-per-month rate)."""
 
 REQUIRED: Final = "REQUIRED"
@@ -43,8 +76,26 @@ class Spec(BaseModel):
     @classmethod
     def _floats_to_decimal(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            return {key: _convert(value) for key, value in data.items()}
+            converted = {key: _convert(value) for key, value in data.items()}
+            _check_numbers(converted)
+            return converted
         return data
+
+
+def _check_numbers(data: dict[Any, Any]) -> None:
+    """Reject NaN, infinities and huge numbers among a model's own values (and lists of numbers).
+
+    Every contract model runs this on its own fields, so a field typed plain ``Decimal`` anywhere in the
+    contract (or an integer such as ``1e+999999999`` read from YAML) fails validation with a message naming
+    the field instead of failing later in the arithmetic.
+    """
+    for key, value in data.items():
+        items: list[tuple[str, Any]] = [("", value)]
+        if isinstance(value, list):  # lists of numbers; nested models and maps check themselves
+            items = [(f"[{index}]", item) for index, item in enumerate(value)]
+        for suffix, item in items:
+            if _out_of_range(item):
+                raise ValueError(f"{key}{suffix}: {_NUMBER_RULE}")
 
 
 def _convert(value: Any) -> Any:
@@ -205,8 +256,8 @@ class PopulationBasedPayment(ComponentBase):
 class ScoreBand(Spec):
     """At a score of at least ``min_score``, earn ``value`` (a fraction or an amount, per the component)."""
 
-    min_score: Decimal
-    value: Decimal
+    min_score: Number
+    value: Number
 
 
 def _check_score_bands(bands: list[ScoreBand]) -> list[ScoreBand]:
@@ -285,8 +336,8 @@ class PerformanceAdjustment(ComponentBase):
 
     type: Literal["performance_adjustment"] = "performance_adjustment"
     applies_to: list[str] = Field(min_length=1)
-    minimum: Decimal = Field(description="Lowest adjustment, e.g. -0.10")
-    maximum: Decimal = Field(description="Highest adjustment, e.g. 0.50")
+    minimum: Number = Field(description="Lowest adjustment, e.g. -0.10")
+    maximum: Number = Field(description="Highest adjustment, e.g. 0.50")
 
     @model_validator(mode="after")
     def _range(self) -> PerformanceAdjustment:
@@ -302,7 +353,7 @@ class QualityDiscountBand(Spec):
     """At a quality score of at least ``min_score`` the discount drops by ``reduction`` and reconciliation
     payments are allowed when ``eligible``."""
 
-    min_score: Decimal
+    min_score: Number
     min_exclusive: bool = Field(
         default=False, description="Reached only above min_score (CJR excellent: > 15.0)"
     )

@@ -372,18 +372,28 @@ class Workspace:
         stages.counts["members_attributed"] = self.engine.count(links)
         return links
 
+    def _persons(self, tables: Mapping[str, ir.Table], payment_year: int, stages: _Stages | None) -> ir.Table:
+        """Persons for risk scoring, with CMS's new-enrollee rule when the enrollment covers the data year;
+        the rule applied is stated on the statement."""
+        from apmkit.risk.claims import data_year_months, new_enrollee_rule, persons_from_members
+
+        months = int(self.engine.execute(data_year_months(tables["enrollment"], payment_year=payment_year)))
+        if stages is not None:
+            stages.assumptions.append(f"risk scores: {new_enrollee_rule(months, payment_year=payment_year)}")
+        return persons_from_members(
+            tables["members"], tables["enrollment"], payment_year=payment_year, covers_data_year=months >= 12
+        )
+
     def _risk_scores(
         self, contract: Contract, tables: Mapping[str, ir.Table], stages: _Stages
     ) -> ir.Table | None:
         risk = contract.risk_adjustment
         if risk is None:
             return None
-        from apmkit.risk.claims import diagnoses_from_claims, persons_from_members
+        from apmkit.risk.claims import diagnoses_from_claims
         from apmkit.risk.scoring import payment_scores
 
-        persons = persons_from_members(
-            tables["members"], tables["enrollment"], payment_year=risk.payment_year
-        )
+        persons = self._persons(tables, risk.payment_year, stages)
         diagnoses = diagnoses_from_claims(tables["medical_claims"], payment_year=risk.payment_year)
         scored = payment_scores(persons, diagnoses, risk, materialize=self.engine.materialize)
         scores = self.engine.materialize(
@@ -486,7 +496,7 @@ class Workspace:
     def _scores_by_year(self, contract: Contract, scores: ir.Table, years: list[int]) -> ir.Table:
         """Scores for every benchmark year: the contract's model scored with each year as payment year."""
         assert contract.risk_adjustment is not None
-        from apmkit.risk.claims import diagnoses_from_claims, persons_from_members
+        from apmkit.risk.claims import diagnoses_from_claims
         from apmkit.risk.scoring import payment_scores
 
         tables = self.engine.canonical(self.data)
@@ -494,7 +504,7 @@ class Workspace:
         for year in years:
             spec = contract.risk_adjustment.model_copy(update={"payment_year": year})
             try:
-                persons = persons_from_members(tables["members"], tables["enrollment"], payment_year=year)
+                persons = self._persons(tables, year, None)
                 dx = diagnoses_from_claims(tables["medical_claims"], payment_year=year)
                 scored = payment_scores(persons, dx, spec, materialize=self.engine.materialize)
             except ApmkitError as exc:
