@@ -58,7 +58,7 @@ def main(members: int = 20_000, out: Path | None = None) -> None:
         print_report(ingest_report)
 
         step("3. data-quality summary")
-        print_profile(profile(engine.canonical(canonical_dir)))
+        print_profile(profile(engine.canonical(canonical_dir), engine.rows))
 
     contract = Path(str(files("apmkit.demo_data") / "contract.yaml"))  # installed on disk, not zipped
     data = canonical_dir

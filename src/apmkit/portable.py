@@ -10,6 +10,10 @@ from typing import Any
 
 import ibis.expr.types as ir
 
+Materialize = Callable[[ir.Table], ir.Table]
+"""Computes a table once and returns it as a stored table (``Engine.materialize``): domain code that reads an
+intermediate result several times takes one of these instead of caching by itself."""
+
 Fetch = Callable[[ir.Table], list[dict[str, Any]]]
 """Executes a (small, aggregated) table and returns its rows: the engine's ``Engine.rows``. Domain code that
 needs a few aggregate rows in Python takes one of these instead of executing queries itself."""

@@ -61,7 +61,7 @@ def run(engine: Any, claims: list[dict[str, Any]], spec: PluralitySpec) -> tuple
         members=[member(m) for m in MEMBERS],
         providers=[provider(npi, tin, "08", True) for npi, tin in CLINICIANS],
     )
-    result = attribute(inputs, spec, dt.date(2025, 12, 31))
+    result = attribute(inputs, spec, dt.date(2025, 12, 31), materialize=engine.materialize)
     return engine.to_arrow(result.attribution).to_pylist(), result.attribution
 
 

@@ -21,7 +21,7 @@ PLACES = [
     ("default_pmpm: 420", "components[0:capitation]: default_pmpm"),
     ("withhold_rate: 0.05", "components[1:quality_withhold]: withhold_rate"),
     ("{min_score: 0.6, value: 0.5}", "components[1:quality_withhold].returned_by_score[1]: min_score"),
-    ("runout_months: 3", "expenditure: runout_months"),
+    ("runout_months: 3", "definitions: runout_months"),
 ]
 BAD = [".nan", ".NaN", ".inf", "-.inf", "1e+999999999", "-1e+999999999", "1e999", "'1e+999999999'"]
 
@@ -78,14 +78,12 @@ def test_classify_reports_a_nan_contract_in_one_line(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("bad", [".nan", "1e+999999999", "'1e+999999999'", "1000000000000000000000"])
 def test_contract_level_numbers_are_bounded(bad: str) -> None:
-    # expenditure.truncation_per_member is a plain Decimal of the contract (not a component field)
+    # definitions.truncation.amount is a plain Decimal of the contract's definitions (not a component field)
     text = template_text("commercial_upside_shared_savings")
-    assert "truncation_per_member: 250000" in text
+    assert "truncation: {method: amount, amount: 250000}" in text
     with pytest.raises(ConfigurationError) as info:
-        parse_contract(
-            text.replace("truncation_per_member: 250000", f"truncation_per_member: {bad}"), "c.yaml"
-        )
-    assert f"expenditure: truncation_per_member: {RULE}" in str(info.value)
+        parse_contract(text.replace("amount: 250000}", f"amount: {bad}}}"), "c.yaml")
+    assert f"definitions.truncation: amount: {RULE}" in str(info.value)
 
 
 @pytest.mark.parametrize("bad", [".nan", "-.inf"])

@@ -28,7 +28,7 @@ def test_profile_figures_match_hand_computation(engine, tmp_path):
         "X1,1,professional,C,2025-03-31,1234567893,0.00,I10\n"
     )
     ingest(engine, "csv", src, tmp_path / "out")
-    result = profile(engine.canonical(tmp_path / "out"))
+    result = profile(engine.canonical(tmp_path / "out"), engine.rows)
     assert result.members == 2 and result.member_months == 6 and result.ffs_member_months == 5
     assert str(result.first_service) == "2025-01-10" and str(result.last_service) == "2025-03-31"
     by_type = {row["claim_type"]: row for row in result.spend_by_claim_type}
@@ -94,7 +94,7 @@ def test_only_claims_in_denominator_months_count_and_the_rest_is_reported(engine
     )
     report = ingest(engine, "csv", src, tmp_path / "out")
     assert report.totals.quarantined == 0, report.quarantine[:3]
-    result = profile(engine.canonical(tmp_path / "out"))
+    result = profile(engine.canonical(tmp_path / "out"), engine.rows)
     assert (result.denominator, result.ffs_member_months, result.denominator_member_months) == (
         "medicare_ffs",
         7,

@@ -41,6 +41,7 @@ from apmkit.attribution.spec import (
 from apmkit.attribution.windows import Window, assignment_window
 from apmkit.errors import ConfigurationError
 from apmkit.money import from_cents
+from apmkit.portable import Materialize
 
 _DECISION = ibis.schema(
     {
@@ -108,7 +109,9 @@ class AttributionResult:
     rejects: ir.Table
 
 
-def attribute(inputs: AttributionInputs, spec: AnySpec, as_of: dt.date) -> AttributionResult:
+def attribute(
+    inputs: AttributionInputs, spec: AnySpec, as_of: dt.date, *, materialize: Materialize
+) -> AttributionResult:
     """Attribute members under one spec as of a date.
 
     Parameters
@@ -168,9 +171,9 @@ def attribute(inputs: AttributionInputs, spec: AnySpec, as_of: dt.date) -> Attri
             ibis.ifelse(excluded, elig._y_reason + "_during_year", ibis.null("string"))
         )
         elig = elig.select(member_id=elig.member_id, eligible=reason.isnull(), ineligible_reason=reason)
-    # Eligibility and the qualifying lines feed several steps: computing them once (a backend-side temp
-    # table through ibis' cache) keeps the query plans small and avoids recomputing the claims joins.
-    elig = elig.cache()
+    # Eligibility and the qualifying lines feed several steps: computing them once (the caller's materialize,
+    # a backend-side table) keeps the query plans small and avoids recomputing the claims joins.
+    elig = materialize(elig)
     ineligible = elig.filter(~elig.eligible)
     decisions.append(_decision(ineligible, attributed=False, step=None, reason=ineligible.ineligible_reason))
 
@@ -203,14 +206,15 @@ def attribute(inputs: AttributionInputs, spec: AnySpec, as_of: dt.date) -> Attri
             need_specialty=isinstance(spec, MsspStepwiseSpec) or spec.providers == "primary_care_specialties",
             need_provider=isinstance(spec, PluralitySpec) and spec.providers == "primary_care",
             extra_codes=awv,
+            materialize=materialize,
         )
         rejects.append(line_rejects)
         eligible_members = elig.filter(elig.eligible).select(_e_member=elig.member_id)
-        lines = lines.semi_join(eligible_members, lines.member_id == eligible_members._e_member).cache()
+        lines = materialize(lines.semi_join(eligible_members, lines.member_id == eligible_members._e_member))
         if isinstance(spec, MsspStepwiseSpec):
-            decisions.extend(_mssp_decisions(lines, spec, year, participants is not None))
+            decisions.extend(_mssp_decisions(lines, spec, year, participants is not None, materialize))
         else:
-            decisions.extend(_plurality_decisions(lines, spec, participants is not None))
+            decisions.extend(_plurality_decisions(lines, spec, participants is not None, materialize))
 
     default_reason = {
         "roster": "not_on_roster",
@@ -225,11 +229,13 @@ def attribute(inputs: AttributionInputs, spec: AnySpec, as_of: dt.date) -> Attri
     )
 
 
-def attribute_many(inputs: AttributionInputs, specs: Sequence[AnySpec], as_of: dt.date) -> AttributionResult:
+def attribute_many(
+    inputs: AttributionInputs, specs: Sequence[AnySpec], as_of: dt.date, *, materialize: Materialize
+) -> AttributionResult:
     """Several attributions (one per payer/contract) in one job; results are stacked by ``contract_id``."""
     if not specs:
         raise ConfigurationError("attribution spec: no attribution to run")
-    results = [attribute(inputs, spec, as_of) for spec in specs]
+    results = [attribute(inputs, spec, as_of, materialize=materialize) for spec in specs]
     return AttributionResult(
         _union_all([r.attribution for r in results]),
         _union_all([r.rejects for r in results]),
@@ -282,6 +288,7 @@ def _ranked_decisions(
     qualified_pairs: ir.Table | None,
     require_entity: bool,
     outside_reason: str,
+    materialize: Materialize,
     visit_unit: VisitUnit = "npi_date",
 ) -> ir.Table:
     """Rank candidates for the members in ``lines`` and turn the result into decisions."""
@@ -340,10 +347,12 @@ def _ranked_decisions(
         tie_break=joined.tie_break,
     )
     # Each step is ranked on its own: caching its result keeps the compiled plans small.
-    return decided.cache()
+    return materialize(decided)
 
 
-def _plurality_decisions(lines: ir.Table, spec: PluralitySpec, has_participants: bool) -> list[ir.Table]:
+def _plurality_decisions(
+    lines: ir.Table, spec: PluralitySpec, has_participants: bool, materialize: Materialize
+) -> list[ir.Table]:
     all_in_window = lines.filter(lines.in_window)
     if spec.providers == "primary_care":
         lines = lines.filter(lines.is_primary_care)
@@ -359,6 +368,7 @@ def _plurality_decisions(lines: ir.Table, spec: PluralitySpec, has_participants:
         require_entity=has_participants,
         outside_reason="plurality_outside_contract",
         visit_unit=spec.visit_unit,
+        materialize=materialize,
     )
     if spec.awv_trigger:
         awv_lines = lines.filter(lines.hcpcs_code.isin(list(spec.awv_codes)))
@@ -382,7 +392,7 @@ def _plurality_decisions(lines: ir.Table, spec: PluralitySpec, has_participants:
 
 
 def _mssp_decisions(
-    lines: ir.Table, spec: MsspStepwiseSpec, year: int, has_participants: bool
+    lines: ir.Table, spec: MsspStepwiseSpec, year: int, has_participants: bool, materialize: Materialize
 ) -> list[ir.Table]:
     """Steps 1-3 of 42 CFR 425.402(b) for every ACO in the participant list."""
     if not has_participants:
@@ -411,6 +421,7 @@ def _mssp_decisions(
         require_entity=True,
         outside_reason="plurality_elsewhere",
         visit_unit=spec.visit_unit,
+        materialize=materialize,
     )
     # (b)(3) step 1: PCP + NPP allowed charges, ACO against every other ACO and unaffiliated TIN.
     step1_lines = pcp_npp.semi_join(prestep_members, pcp_npp.member_id == prestep_members._p_member)

@@ -12,7 +12,7 @@ from apmkit.attribution.spec import CodeEntry, CodeLists, expand_code_range
 from apmkit.attribution.windows import Window
 from apmkit.errors import ConfigurationError
 from apmkit.money import to_cents
-from apmkit.portable import trim_text
+from apmkit.portable import Materialize, trim_text
 
 SNF_POS = "31"
 HOME_POS = "12"
@@ -103,6 +103,7 @@ def qualifying_lines(
     need_specialty: bool = False,
     need_provider: bool = False,
     extra_codes: tuple[str, ...] = (),
+    materialize: Materialize,
 ) -> tuple[ir.Table, ir.Table]:
     """Primary-care claim lines in the (expanded) window, resolved to NPI, TIN, specialty and entity.
 
@@ -174,23 +175,25 @@ def qualifying_lines(
     field = ibis.cases(*[(bad, name) for bad, name, _ in checks], else_=ibis.null("string"))
     reason = ibis.cases(*[(bad, text) for bad, _, text in checks], else_=ibis.null("string"))
     # Valid lines and rejects both come from this table: compute it once rather than scan claims twice.
-    flagged = resolved.select(
-        "member_id",
-        "claim_id",
-        "claim_line_number",
-        "hcpcs_code",
-        "allowed_amount",
-        "source_file",
-        "source_line",
-        "_npi",
-        "_tin",
-        "_specialty",
-        "_service_date",
-        "_p_is_pc",
-        "_entity_id",
-        _field=field,
-        _reason=reason,
-    ).cache()
+    flagged = materialize(
+        resolved.select(
+            "member_id",
+            "claim_id",
+            "claim_line_number",
+            "hcpcs_code",
+            "allowed_amount",
+            "source_file",
+            "source_line",
+            "_npi",
+            "_tin",
+            "_specialty",
+            "_service_date",
+            "_p_is_pc",
+            "_entity_id",
+            _field=field,
+            _reason=reason,
+        )
+    )
     bad = flagged.filter(flagged._field.notnull())
     rejects = bad.select(
         contract_id=ibis.null("string"),

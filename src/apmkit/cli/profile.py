@@ -94,7 +94,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Print a data-quality summary of canonical tables (volumes, spend PMPM, field completeness)."""
         with open_engine() as engine:
-            result = profile(engine.canonical(source))
+            result = profile(engine.canonical(source), engine.rows)
         print_profile(result)
         if json_out:
             json_out.write_text(json.dumps(result.to_dict(), indent=2) + "\n")

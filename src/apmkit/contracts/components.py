@@ -11,46 +11,15 @@ text so that ``0.1`` stays exactly one tenth.
 from __future__ import annotations
 
 import itertools
-import re
 from decimal import Decimal, localcontext
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from apmkit.money import to_decimal
 from apmkit.settlement.shared_savings import SharedSavingsTerms
+from apmkit.spec_model import SpecModel, check_number
 
-NUMBER_LIMIT = Decimal(10) ** 15
-"""Every number in a contract is finite and smaller than this in magnitude (a quadrillion: far above any
-real amount, far below what exact cents arithmetic in 38-digit decimals can carry)."""
-
-_NUMBER_RULE = "must be a finite number smaller than 10^15 in magnitude"
-
-
-# YAML 1.1 reads ``1e+999999999`` (no decimal point) as text; pydantic would still take it as a number.
-_NUMERIC_TEXT = re.compile(r"[-+]?(\d[\d_]*\.?\d*|\.\d+)[eE][-+]?\d+")
-
-
-def _out_of_range(value: Any) -> bool:
-    """Is ``value`` a number (or the text of one) that a contract may not hold?"""
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, float | int):
-        value = to_decimal(value)
-    elif isinstance(value, str) and _NUMERIC_TEXT.fullmatch(value.strip()):
-        value = Decimal(value.strip().replace("_", ""))
-    if not isinstance(value, Decimal):
-        return False
-    return not value.is_finite() or value.copy_abs() >= NUMBER_LIMIT  # copy_abs: no context, no Overflow
-
-
-def _check_number(value: Decimal) -> Decimal:
-    if _out_of_range(value):
-        raise ValueError(_NUMBER_RULE)
-    return value
-
-
-Number = Annotated[Decimal, AfterValidator(_check_number)]
+Number = Annotated[Decimal, AfterValidator(check_number)]
 """A contract number: finite (no NaN or infinity) and smaller than :data:`NUMBER_LIMIT` in magnitude."""
 Rate = Annotated[Number, Field(ge=0, le=1)]
 """A fraction between 0 and 1 inclusive."""
@@ -67,45 +36,9 @@ RequiredRate = Rate | Required
 RequiredMoney = Money | Required
 
 
-class Spec(BaseModel):
-    """Base of every contract model: frozen, strict about unknown keys, floats read as exact decimals."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _floats_to_decimal(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            converted = {key: _convert(value) for key, value in data.items()}
-            _check_numbers(converted)
-            return converted
-        return data
-
-
-def _check_numbers(data: dict[Any, Any]) -> None:
-    """Reject NaN, infinities and huge numbers among a model's own values (and lists of numbers).
-
-    Every contract model runs this on its own fields, so a field typed plain ``Decimal`` anywhere in the
-    contract (or an integer such as ``1e+999999999`` read from YAML) fails validation with a message naming
-    the field instead of failing later in the arithmetic.
-    """
-    for key, value in data.items():
-        items: list[tuple[str, Any]] = [("", value)]
-        if isinstance(value, list):  # lists of numbers; nested models and maps check themselves
-            items = [(f"[{index}]", item) for index, item in enumerate(value)]
-        for suffix, item in items:
-            if _out_of_range(item):
-                raise ValueError(f"{key}{suffix}: {_NUMBER_RULE}")
-
-
-def _convert(value: Any) -> Any:
-    if isinstance(value, float):
-        return to_decimal(value)
-    if isinstance(value, list):
-        return [_convert(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _convert(v) for k, v in value.items()}
-    return value
+class Spec(SpecModel):
+    """Base of every contract model: frozen, strict about unknown keys, floats read as exact decimals, numbers
+    finite and bounded (:class:`apmkit.spec_model.SpecModel`)."""
 
 
 class ComponentBase(Spec):

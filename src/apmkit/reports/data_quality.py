@@ -23,6 +23,7 @@ from typing import Any
 import ibis
 
 from apmkit.money import cents_to_decimal, round_money, to_cents
+from apmkit.portable import Fetch
 
 
 @dataclass(frozen=True)
@@ -159,17 +160,14 @@ _REASON_ORDER = (
 )
 
 
-def _outside(table_name: str, t: ibis.Table, id_column: str) -> list[dict[str, Any]]:
+def _outside(table_name: str, t: ibis.Table, id_column: str, fetch: Fetch) -> list[dict[str, Any]]:
     out = t.filter(t._reason.notnull())
-    rows = (
-        out.group_by(reason=out._reason)
-        .aggregate(
+    rows = fetch(
+        out.group_by(reason=out._reason).aggregate(
             lines=out.count(),
             claims=out[id_column].nunique(),
             cents=to_cents(out.allowed_amount).sum(),
         )
-        .to_pyarrow()
-        .to_pylist()
     )
     rows.sort(key=lambda r: _REASON_ORDER.index(r["reason"]))
     return [
@@ -184,35 +182,42 @@ def _outside(table_name: str, t: ibis.Table, id_column: str) -> list[dict[str, A
     ]
 
 
-def profile(tables: Mapping[str, ibis.Table], present: Iterable[str] | None = None) -> DataQualityProfile:
-    """Profile canonical ``tables`` (each runs on the backend it is bound to).
+def profile(
+    tables: Mapping[str, ibis.Table], fetch: Fetch, present: Iterable[str] | None = None
+) -> DataQualityProfile:
+    """Profile canonical ``tables``; ``fetch`` (``Engine.rows``) returns the rows of each small aggregate.
 
     ``present`` names the tables that exist in the source (others may be empty placeholders); by default
     ``tables.present()`` when available, else every table given.
     """
+
+    def one(table: ibis.Table) -> dict[str, Any]:
+        return fetch(table)[0]
+
+    def count(table: ibis.Table) -> int:
+        return int(one(table.aggregate(n=table.count()))["n"])
+
     result = DataQualityProfile()
     if present is None:
         present = tables.present() if hasattr(tables, "present") else list(tables)
     present = list(present)
     counts = {name: tables[name].count().name(name) for name in present}
     if counts:
-        row = ibis.literal(0).name("_").as_table().select(*counts.values()).to_pyarrow().to_pylist()[0]
+        row = one(ibis.literal(0).name("_").as_table().select(*counts.values()))
         result.rows = {name: int(row[name]) for name in present}
     members = tables["members"]
     enrollment = tables["enrollment"]
     claims = tables["medical_claims"]
-    result.members = int(members.count().execute())
-    result.member_months = int(enrollment.count().execute())
+    result.members = count(members)
+    result.member_months = count(enrollment)
     per_month, span = _enrollment_months(enrollment)
-    months_row = (
+    months_row = one(
         per_month.aggregate(
             ffs=per_month.em_ffs.cast("int64").sum(),
             all=per_month.count(),
             ffs_part_d=(per_month.em_ffs & per_month.em_part_d).cast("int64").sum(),
             all_part_d=per_month.em_part_d.cast("int64").sum(),
         )
-        .to_pyarrow()
-        .to_pylist()[0]
     )
     result.ffs_member_months = int(months_row["ffs"] or 0)
     ffs_basis = result.ffs_member_months > 0
@@ -223,11 +228,7 @@ def profile(tables: Mapping[str, ibis.Table], present: Iterable[str] | None = No
     )
     months = result.denominator_member_months
     if "medical_claims" in present:
-        span_row = (
-            claims.aggregate(first=claims.service_date.min(), last=claims.service_date.max())
-            .to_pyarrow()
-            .to_pylist()[0]
-        )
+        span_row = one(claims.aggregate(first=claims.service_date.min(), last=claims.service_date.max()))
         result.first_service, result.last_service = span_row["first"], span_row["last"]
         classified = _classify(
             claims,
@@ -244,7 +245,7 @@ def profile(tables: Mapping[str, ibis.Table], present: Iterable[str] | None = No
             cents=to_cents(counted.allowed_amount).sum(),
         )
         total_cents = 0
-        for row in by_type.order_by(ibis.desc("cents"), "claim_type").to_pyarrow().to_pylist():
+        for row in fetch(by_type.order_by(ibis.desc("cents"), "claim_type")):
             cents = int(row["cents"] or 0)
             total_cents += cents
             result.spend_by_claim_type.append(
@@ -258,24 +259,22 @@ def profile(tables: Mapping[str, ibis.Table], present: Iterable[str] | None = No
             )
         result.allowed_total = cents_to_decimal(total_cents)
         result.allowed_pmpm = _pmpm(total_cents, months) or Decimal("0.00")
-        result.outside_denominator.extend(_outside("medical_claims", classified, "claim_id"))
+        result.outside_denominator.extend(_outside("medical_claims", classified, "claim_id", fetch))
         enrolled = enrollment.select("member_id").distinct()
         orphans = claims.select("member_id").distinct().anti_join(enrolled, "member_id")
-        result.claims_without_enrollment = int(orphans.count().execute()) if "enrollment" in present else 0
+        result.claims_without_enrollment = count(orphans) if "enrollment" in present else 0
     if "pharmacy_claims" in present:
         fills = tables["pharmacy_claims"]
         classified = _classify(
             fills, fills.dispensing_date, per_month, span, ffs_basis=ffs_basis, needs_part_d=True
         )
         counted = classified.filter(classified._reason.isnull())
-        row = (
+        row = one(
             counted.aggregate(
                 lines=counted.count(),
                 claims=counted.claim_id.nunique(),
                 cents=to_cents(counted.allowed_amount).sum(),
             )
-            .to_pyarrow()
-            .to_pylist()[0]
         )
         cents = int(row["cents"] or 0)
         result.pharmacy = {
@@ -285,13 +284,13 @@ def profile(tables: Mapping[str, ibis.Table], present: Iterable[str] | None = No
             "member_months": result.part_d_member_months,
             "pmpm": _pmpm(cents, result.part_d_member_months),
         }
-        result.outside_denominator.extend(_outside("pharmacy_claims", classified, "claim_id"))
+        result.outside_denominator.extend(_outside("pharmacy_claims", classified, "claim_id", fetch))
     for name, cols in _COMPLETENESS.items():
         if name not in present:
             continue
         table = tables[name]
         aggs = {c: table[c].notnull().cast("int64").sum().name(c) for c in cols}
-        row = table.aggregate(_n=table.count(), **aggs).to_pyarrow().to_pylist()[0]
+        row = one(table.aggregate(_n=table.count(), **aggs))
         for c in cols:
             result.completeness.append(Completeness(name, c, int(row[c] or 0), int(row["_n"])))
     return result

@@ -5,13 +5,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 
 from apmkit.schemas.canonical import CLAIM_TYPES
+from apmkit.spec_model import SpecModel
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class _Frozen(SpecModel):
+    """Frozen, strict, numbers finite and bounded (as every contract section)."""
 
 
 class Truncation(_Frozen):

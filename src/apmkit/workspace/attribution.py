@@ -118,7 +118,7 @@ def run_attribution_job(
         run_dates = [d for d in ends if d < run_date] + [run_date]
     runs: list[tuple[ir.Table, ir.Table]] = []
     for done, day in enumerate(run_dates, start=1):
-        result = attribute_many(inputs, specs, day)
+        result = attribute_many(inputs, specs, day, materialize=engine.materialize)
         runs.append((engine.materialize(result.attribution), result.rejects))
         if on_run is not None:
             on_run(done, len(run_dates))

@@ -364,7 +364,10 @@ class Workspace:
         from apmkit.attribution.assign import AttributionInputs, attribute_many
 
         result = attribute_many(
-            AttributionInputs.from_tables(tables), [contract.attribution], spec.period.end
+            AttributionInputs.from_tables(tables),
+            [contract.attribution],
+            spec.period.end,
+            materialize=self.engine.materialize,
         )
         attribution = self.engine.materialize(result.attribution)
         stages.marts["attribution"] = attribution
