@@ -150,6 +150,10 @@ class Contract(Spec):
     benchmark: Any = None
     episodes: Any = None
     quality: Any = None
+    performance_years: list[int] = Field(
+        default_factory=list,
+        description="Performance years the terms are written for; settling any other year is refused (empty: any)",
+    )
 
     @field_validator("attribution", "risk_adjustment", "benchmark", "episodes", "quality", mode="before")
     @classmethod

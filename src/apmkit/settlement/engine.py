@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal, localcontext
 
-from apmkit.contracts.spec import Contract
+from apmkit.contracts.spec import Contract, Period
 from apmkit.errors import ConfigurationError
 from apmkit.settlement.inputs import EntityInputs
 from apmkit.settlement.mechanisms import MECHANISMS, ZERO, Context, LineBuilder, MissingInputError
@@ -61,6 +61,7 @@ def settle_entity(
             f"period {period_name!r} is not defined in contract {contract.id} (periods: "
             f"{', '.join(contract.periods) or 'none; use a 4-digit year'})"
         ) from exc
+    check_performance_year(contract, period_name, period)
     ctx = Context(contract=contract, period_name=period_name, period=period, entity=entity)
     with localcontext() as decimal_context:
         decimal_context.prec = _PRECISION
@@ -238,6 +239,7 @@ def settle(
             f"period {period_name!r} is not defined in contract {contract.id} (periods: "
             f"{', '.join(contract.periods) or 'none; use a 4-digit year'})"
         )
+    check_performance_year(resolved, period_name, period)
     settled: list[EntityStatement] = []
     refused = list(rejected)
     for entity in entities:
@@ -275,6 +277,21 @@ def settle(
         rejected=tuple(refused),
         counts=run_counts,
         warnings=warnings,
+    )
+
+
+def check_performance_year(contract: Contract, period_name: str, period: Period) -> None:
+    """Refuse a period outside the contract's ``performance_years`` (a contract written for PY2013-2021 has no
+    terms for 2012 or 2030; settling it there would pay on terms nobody agreed)."""
+    years = contract.performance_years
+    if not years or (period.start.year in years and period.end.year in years):
+        return
+    ordered = sorted(set(years))
+    contiguous = ordered == list(range(ordered[0], ordered[-1] + 1))
+    valid = f"{ordered[0]}-{ordered[-1]}" if contiguous else ", ".join(str(y) for y in ordered)
+    raise ConfigurationError(
+        f"period {period_name!r} ({period.start.isoformat()} to {period.end.isoformat()}) is outside the "
+        f"performance years of contract {contract.id}: its terms cover {valid}"
     )
 
 

@@ -482,6 +482,14 @@ def _compute_row(
             update={"minimum_savings_rate": MinimumRateTerms(kind="fixed", rate=election, citation=msr_note)}
         )
 
+    if terms.loss_cap.pct_of_revenue is not None:
+        # No PUF publishes ACO participant revenue: apply the benchmark part and flag the loss as an upper bound.
+        terms = terms.model_copy(
+            update={
+                "loss_cap": terms.loss_cap.model_copy(update={"if_revenue_missing": "benchmark_part_only"})
+            }
+        )
+
     euc_fraction = Decimal(0)
     euc_amount = Decimal(0)
     adjustment = _field(row, "disadj", line)
