@@ -208,3 +208,30 @@ def test_every_template_lists_verified_parameters_and_inputs(suffix: str) -> Non
     text = template_text(f"mssp_{suffix}")
     for name in ("benchmark", "expenditure", "quality_standard_met"):
         assert f"#   {name}: {ENTITY_INPUTS[name]}" in text
+
+
+# ---- PY2024+ low-revenue exception below the MSR (42 CFR 425.605(h)) ---------------------------------------
+
+
+def test_below_msr_sharing_needs_eligibility_when_it_decides_the_amount() -> None:
+    # BASIC E PY2024, N 10,000 (MSR 3.0 %), 2 % savings: an eligible low-revenue ACO earns
+    # 2,000,000 x (50 % x 1/2) x 0.98 = 490,000; an ineligible one 0; unknown eligibility is an error.
+    terms = mssp_terms("basic_e", 2024, msr_election="variable")
+    entity = SharedSavingsInputs(
+        benchmark=D(100_000_000),
+        expenditure=D(98_000_000),
+        assigned_population=10_000,
+        quality_score=D("0.9"),
+        quality_standard_met=True,
+    )
+    with pytest.raises(ValueError, match="below_msr_sharing_eligible is missing"):
+        compute_shared_savings(terms, entity)
+    eligible = compute_shared_savings(terms, entity.model_copy(update={"below_msr_sharing_eligible": True}))
+    assert eligible.final_sharing_rate == D("0.25") and eligible.earned_savings == D("490000.00")
+    not_eligible = compute_shared_savings(
+        terms, entity.model_copy(update={"below_msr_sharing_eligible": False})
+    )
+    assert not_eligible.net == 0
+    # Below 5,000 beneficiaries the exception does not apply, and eligibility is not asked for.
+    small = entity.model_copy(update={"assigned_population": 4_999, "expenditure": D(99_000_000)})
+    assert compute_shared_savings(terms, small).net == 0

@@ -42,6 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from apmkit.money import round_money, to_decimal
 
 __all__ = [
+    "BelowMinimumSharing",
     "CapTerms",
     "LossRateTerms",
     "MinimumRateBand",
@@ -226,6 +227,20 @@ class CapTerms(_Frozen):
     citation: str = ""
 
 
+class BelowMinimumSharing(_Frozen):
+    """Savings below the MSR shared at a reduced rate by eligible entities.
+
+    MSSP 42 CFR 425.605(h) (PY2024+): a low-revenue BASIC ACO in an agreement period beginning on or after
+    1 January 2024, with at least 5,000 assigned beneficiaries, savings above 0 but below its MSR and the quality
+    standard (or the alternative standard) met, earns ``rate_factor`` (one half) × its final sharing rate.
+    Eligibility is an entity input (``below_msr_sharing_eligible``); it is required whenever it decides an amount.
+    """
+
+    rate_factor: Rate = Field(description="Share of the final sharing rate paid below the MSR (0.5).")
+    min_population: int = Field(ge=0, description="Fewest assigned beneficiaries to qualify (5,000).")
+    citation: str = ""
+
+
 class SharedSavingsTerms(_Frozen):
     """Terms of a one- or two-sided shared savings arrangement (``shared_savings:`` in a contract).
 
@@ -264,6 +279,10 @@ class SharedSavingsTerms(_Frozen):
         default=True,
         description="Apply sequestration before the savings cap (MSSP practice) or to the capped amount.",
     )
+    below_msr_sharing: BelowMinimumSharing | None = Field(
+        default=None,
+        description="Reduced sharing of savings below the MSR for eligible entities (else none).",
+    )
     citation: str = Field(default="", description="Where these terms come from.")
 
     @model_validator(mode="after")
@@ -295,6 +314,13 @@ class SharedSavingsInputs(_Frozen):
     )
     alternative_quality_standard_met: bool = False
     participant_revenue: Decimal | None = Field(default=None, ge=0, description="For revenue-based caps.")
+    below_msr_sharing_eligible: bool | None = Field(
+        default=None,
+        description=(
+            "Eligible for reduced sharing below the MSR (MSSP: low-revenue ACO, agreement period from 2024); "
+            "needed only when the terms have below_msr_sharing and the savings are positive but below the MSR."
+        ),
+    )
     euc_affected_fraction: Decimal = Field(
         default=Decimal(0),
         ge=0,
@@ -671,6 +697,22 @@ def _compute(terms: SharedSavingsTerms, inputs: SharedSavingsInputs) -> SharedSa
         outcome = "losses"
     else:
         outcome = "neither"
+    below = terms.below_msr_sharing
+    below_msr = False
+    if (
+        outcome == "neither"
+        and below is not None
+        and savings_rate > 0
+        and population is not None
+        and population >= below.min_population
+    ):
+        if inputs.below_msr_sharing_eligible is None:
+            raise ValueError(
+                "below_msr_sharing_eligible is missing: savings below the MSR are shared at a reduced rate by an "
+                f"eligible entity ({below.citation or 'terms below_msr_sharing'}); give true or false"
+            )
+        if inputs.below_msr_sharing_eligible:
+            outcome, below_msr = "savings", True
     generated = difference if outcome != "neither" else _ZERO
     trace.append(
         TraceLine(
@@ -682,7 +724,7 @@ def _compute(terms: SharedSavingsTerms, inputs: SharedSavingsInputs) -> SharedSa
     )
 
     threshold = msr if outcome == "savings" else (mlr or _ZERO)
-    if terms.sharing_basis == "above_minimum_rate" and outcome != "neither":
+    if terms.sharing_basis == "above_minimum_rate" and outcome != "neither" and not below_msr:
         sharing_base = abs(generated) - threshold * benchmark
         base_formula = "|generated| − minimum rate × benchmark"
     else:
@@ -706,6 +748,25 @@ def _compute(terms: SharedSavingsTerms, inputs: SharedSavingsInputs) -> SharedSa
             raise
         # Nothing depends on the rate, so missing quality data does not matter: report a zero rate, not fail.
         final_rate, rate_formula = _ZERO, "not computed: no quality result, and no amount depends on it"
+    if below_msr:
+        assert below is not None
+        reduced = final_rate * below.rate_factor
+        trace.append(
+            TraceLine(
+                label="Savings below the MSR: reduced sharing",
+                formula="eligible entity, savings > 0 but below the MSR, population ≥ min_population",
+                inputs={
+                    "savings_rate": str(savings_rate),
+                    "msr": str(msr),
+                    "assigned_population": str(population),
+                    "min_population": str(below.min_population),
+                },
+                value="applies",
+                rule=below.citation,
+            )
+        )
+        final_rate = reduced
+        rate_formula = f"({rate_formula}) × {below.rate_factor} (savings below the MSR)"
     trace.append(
         TraceLine(
             label="Final sharing rate",

@@ -16,6 +16,7 @@ import yaml
 from apmkit.errors import ConfigurationError
 from apmkit.money import to_decimal
 from apmkit.settlement.shared_savings import (
+    BelowMinimumSharing,
     CapTerms,
     LossRateTerms,
     MinimumRateBand,
@@ -218,6 +219,7 @@ def mssp_terms(
         )
 
     citation = " ".join(period["citation"].split())
+    below = period.get("below_msr_sharing")
     return SharedSavingsTerms(
         sided=period["sided"],
         minimum_savings_rate=msr,
@@ -230,5 +232,12 @@ def mssp_terms(
         loss_cap=loss_cap,
         sequestration_rate=sequestration,
         sequestration_before_cap=True,
+        below_msr_sharing=BelowMinimumSharing(
+            rate_factor=_dec(below["rate_factor"]),
+            min_population=below["min_population"],
+            citation=" ".join(below["citation"].split()),
+        )
+        if below
+        else None,
         citation=f"{citation}; sequestration: {sequestration_citation}",
     )

@@ -63,10 +63,16 @@ def _terms_data(track: str, year: int) -> dict[str, Any]:
 
 def _changes(before: Any, after: Any, path: str) -> dict[str, Any]:
     """Leaf paths whose value differs between two nested dicts (whole values where the shape changes)."""
-    if isinstance(before, dict) and isinstance(after, dict) and before.keys() == after.keys():
+    if isinstance(before, dict) and isinstance(after, dict):
         found: dict[str, Any] = {}
         for key in after:
-            found.update(_changes(before[key], after[key], f"{path}.{key}"))
+            if key in before:
+                found.update(_changes(before[key], after[key], f"{path}.{key}"))
+            else:
+                found[f"{path}.{key}"] = after[key]
+        for key in before:
+            if key not in after:
+                found[f"{path}.{key}"] = None
         return found
     return {} if before == after else {path: after}
 
@@ -174,6 +180,9 @@ ENTITY_INPUTS: dict[str, str] = {
     "quality_standard_met": "whether the quality performance standard was met",
     "alternative_quality_standard_met": "PY2023+: whether the alternative quality performance standard was met",
     "participant_revenue": "ACO participant Parts A and B FFS revenue (BASIC C-E revenue-based loss limit)",
+    "below_msr_sharing_eligible": (
+        "PY2024+: low-revenue ACO in an agreement period from 2024 (half rate below the MSR, 42 CFR 425.605(h))"
+    ),
     "euc_affected_fraction / euc_loss_reduction": "extreme and uncontrollable circumstances share or amount",
 }
 """The per-ACO inputs an MSSP template settles on (``apmkit settle --inputs``); listed in each template."""
