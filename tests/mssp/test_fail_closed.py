@@ -215,7 +215,7 @@ def test_every_template_lists_verified_parameters_and_inputs(suffix: str) -> Non
 
 def test_below_msr_sharing_needs_eligibility_when_it_decides_the_amount() -> None:
     # BASIC E PY2024, N 10,000 (MSR 3.0 %), 2 % savings: an eligible low-revenue ACO earns
-    # 2,000,000 x (50 % x 1/2) x 0.98 = 490,000; an ineligible one 0; unknown eligibility is an error.
+    # 2,000,000 x (50 % x 1/2) x 0.98 = 490,000; an ineligible one 0.
     terms = mssp_terms("basic_e", 2024, msr_election="variable")
     entity = SharedSavingsInputs(
         benchmark=D(100_000_000),
@@ -224,14 +224,26 @@ def test_below_msr_sharing_needs_eligibility_when_it_decides_the_amount() -> Non
         quality_score=D("0.9"),
         quality_standard_met=True,
     )
-    with pytest.raises(ValueError, match="below_msr_sharing_eligible is missing"):
-        compute_shared_savings(terms, entity)
+    # The template states eligible: false (listed under unverified); without an entity input that explicit
+    # contract value decides, and the statement shows it as an assumption.
+    assert terms.below_msr_sharing is not None and terms.below_msr_sharing.eligible is False
+    by_contract = compute_shared_savings(terms, entity)
+    assert by_contract.net == 0
+    assert any(
+        line.label == "Assumption: eligibility for sharing below the MSR" for line in by_contract.trace
+    )
     eligible = compute_shared_savings(terms, entity.model_copy(update={"below_msr_sharing_eligible": True}))
     assert eligible.final_sharing_rate == D("0.25") and eligible.earned_savings == D("490000.00")
-    not_eligible = compute_shared_savings(
-        terms, entity.model_copy(update={"below_msr_sharing_eligible": False})
+    # Terms that state nothing: the entity input is required.
+    silent = terms.model_copy(
+        update={"below_msr_sharing": terms.below_msr_sharing.model_copy(update={"eligible": None})}
     )
-    assert not_eligible.net == 0
+    with pytest.raises(ValueError, match="below_msr_sharing_eligible is missing"):
+        compute_shared_savings(silent, entity)
+    assert (
+        compute_shared_savings(silent, entity.model_copy(update={"below_msr_sharing_eligible": False})).net
+        == 0
+    )
     # Below 5,000 beneficiaries the exception does not apply, and eligibility is not asked for.
     small = entity.model_copy(update={"assigned_population": 4_999, "expenditure": D(99_000_000)})
-    assert compute_shared_savings(terms, small).net == 0
+    assert compute_shared_savings(silent, small).net == 0

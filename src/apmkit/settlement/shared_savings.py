@@ -238,6 +238,13 @@ class BelowMinimumSharing(_Frozen):
 
     rate_factor: Rate = Field(description="Share of the final sharing rate paid below the MSR (0.5).")
     min_population: int = Field(ge=0, description="Fewest assigned beneficiaries to qualify (5,000).")
+    eligible: bool | None = Field(
+        default=None,
+        description=(
+            "The contract's statement of the entity's eligibility, used (and shown as an assumption line) when the "
+            "entity's input below_msr_sharing_eligible is not given; None: the input is required."
+        ),
+    )
     citation: str = ""
 
 
@@ -706,12 +713,25 @@ def _compute(terms: SharedSavingsTerms, inputs: SharedSavingsInputs) -> SharedSa
         and population is not None
         and population >= below.min_population
     ):
-        if inputs.below_msr_sharing_eligible is None:
-            raise ValueError(
-                "below_msr_sharing_eligible is missing: savings below the MSR are shared at a reduced rate by an "
-                f"eligible entity ({below.citation or 'terms below_msr_sharing'}); give true or false"
+        eligible = inputs.below_msr_sharing_eligible
+        if eligible is None:
+            if below.eligible is None:
+                raise ValueError(
+                    "below_msr_sharing_eligible is missing: savings below the MSR are shared at a reduced rate by "
+                    f"an eligible entity ({below.citation or 'terms below_msr_sharing'}); give true or false, or "
+                    "state it in the contract (below_msr_sharing.eligible)"
+                )
+            eligible = below.eligible
+            trace.append(
+                TraceLine(
+                    label="Assumption: eligibility for sharing below the MSR",
+                    formula="contract term below_msr_sharing.eligible (no entity input)",
+                    inputs={"eligible": str(eligible)},
+                    value="assumed",
+                    rule=below.citation,
+                )
             )
-        if inputs.below_msr_sharing_eligible:
+        if eligible:
             outcome, below_msr = "savings", True
     generated = difference if outcome != "neither" else _ZERO
     trace.append(

@@ -235,6 +235,7 @@ def mssp_terms(
         below_msr_sharing=BelowMinimumSharing(
             rate_factor=_dec(below["rate_factor"]),
             min_population=below["min_population"],
+            eligible=below.get("eligible"),
             citation=" ".join(below["citation"].split()),
         )
         if below

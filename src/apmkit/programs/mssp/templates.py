@@ -110,6 +110,11 @@ def mssp_contract_data(track: str) -> dict[str, Any]:
             "MSR/MLR election assumed variable: set minimum_savings_rate to the ACO's election "
             "(fixed 0, 0.005, 0.01, 0.015 or 0.02, or the variable table)"
         )
+    if track.startswith("basic_"):
+        unverified.append(
+            "below_msr_sharing.eligible is false from PY2024: a low-revenue ACO whose agreement period began on or "
+            "after 2024-01-01 sets it to true (or gives below_msr_sharing_eligible per ACO), 42 CFR 425.605(h)"
+        )
     if default_msr_election(track) == "variable" or one_sided:
         unverified.append(
             "one-sided MSR table below 5,000 beneficiaries is data-derived from CMS PUFs (docs/mssp.md)"
