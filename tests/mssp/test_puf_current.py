@@ -222,3 +222,17 @@ def test_py2023_revenue_loss_limit_upper_bound_or_exact(engine: Engine) -> None:
     (exact,) = high.rows
     assert exact.status == "match"
     assert exact.calculation is not None and not exact.calculation.loss_cap_incomplete
+
+
+def test_cli_reproduces_py2022(fixtures_dir: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from apmkit.cli.main import app
+
+    out = tmp_path / "py2022.csv"
+    puf = fixtures_dir / "mssp" / PY2022
+    outcome = CliRunner().invoke(
+        app, ["--quiet", "mssp", "reproduce-puf", str(puf), "--performance-year", "2022", "--out", str(out)]
+    )
+    assert outcome.exit_code == 0, outcome.output
+    assert "match 482/482 (100.0 %), mismatch 0, not reproducible 0" in outcome.stdout

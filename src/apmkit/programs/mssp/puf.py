@@ -564,7 +564,7 @@ def _compute_row(
 
     eligible: bool | None = None
     if terms.below_msr_sharing is not None:
-        eligible = _low_revenue_exception(row, year, start_year, notes)
+        eligible = _low_revenue_exception(row, start_year, notes)
     inputs = SharedSavingsInputs(
         benchmark=benchmark,
         expenditure=expenditure,
@@ -624,9 +624,7 @@ _REVENUE_LIMIT = {
 """Revenue-based loss limit (share of ACO participant revenue) of the BASIC two-sided levels (425.605(d))."""
 
 
-def _low_revenue_exception(
-    row: Mapping[str, Any], year: int, start_year: int | None, notes: list[str]
-) -> bool | None:
+def _low_revenue_exception(row: Mapping[str, Any], start_year: int | None, notes: list[str]) -> bool | None:
     """Whether a BASIC ACO may share savings below its MSR (425.605(h)): low revenue, agreement from 2024."""
     category = str(row.get("revenue_category") or "").strip().lower()
     if not category or start_year is None:
