@@ -87,3 +87,17 @@ def test_termination_makes_the_whole_balance_due() -> None:
     )
     with pytest.raises(ConfigurationError, match="must not be negative"):
         aip_recoupment(D(-1), D(0))
+
+
+@pytest.mark.spark
+def test_spark_gives_the_same_quarterly_payments(spark_engine: Engine, duckdb_engine: Engine) -> None:
+    rows: dict[str, list[object]] = {
+        "aco_id": ["A", "A", "A", "B", "B"],
+        "lis_or_dual": [True, False, None, False, False],
+        "adi_national_rank": [None, 60, None, 99, 10],
+    }
+    # A: 45 + 32 + 28 = 105; B: 45 + 0 = 45.
+    on_spark = _payments(spark_engine, rows)
+    on_duckdb = _payments(duckdb_engine, rows)
+    assert on_spark == on_duckdb
+    assert (on_spark["A"]["quarterly_payment"], on_spark["B"]["quarterly_payment"]) == (105, 45)
