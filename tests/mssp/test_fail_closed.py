@@ -247,3 +247,44 @@ def test_below_msr_sharing_needs_eligibility_when_it_decides_the_amount() -> Non
     # Below 5,000 beneficiaries the exception does not apply, and eligibility is not asked for.
     small = entity.model_copy(update={"assigned_population": 4_999, "expenditure": D(99_000_000)})
     assert compute_shared_savings(silent, small).net == 0
+
+
+# ---- ACPT guardrail on losses (42 CFR 425.652(b)(5)) ---------------------------------------------------------
+
+
+def test_loss_benchmark_guardrail() -> None:
+    # ENHANCED PY2024, 2 % elected MLR, QPS met at 1.0: loss rate 1 - 0.75 = 25 %, raised to the 40 % floor.
+    # Benchmark 100M, spending 104M: 4 % loss -> 0.40 x 4,000,000 = 1,600,000 against the updated benchmark.
+    terms = mssp_terms("enhanced", 2024, msr_election=D("0.02"))
+    entity = SharedSavingsInputs(
+        benchmark=D(100_000_000),
+        expenditure=D(104_000_000),
+        assigned_population=20_000,
+        quality_score=D(1),
+        quality_standard_met=True,
+    )
+    # The template states applies: false (listed under unverified): updated benchmark, shown as an assumption.
+    stated = compute_shared_savings(terms, entity)
+    assert stated.owed_losses == D("1600000.00")
+    assert any(line.label == "Assumption: loss benchmark guardrail" for line in stated.trace)
+    applies = entity.model_copy(update={"guardrail_applies": True})
+    with pytest.raises(ValueError, match="recalculated_benchmark is missing"):
+        compute_shared_savings(terms, applies)
+    # Recalculated benchmark 101M: 3M above it (< 4M): losses against it, 2.97 % >= 2 % MLR: 0.40 x 3,000,000.
+    recalc = compute_shared_savings(
+        terms, applies.model_copy(update={"recalculated_benchmark": D(101_000_000)})
+    )
+    assert recalc.total_benchmark == D(101_000_000) and recalc.owed_losses == D("1200000.00")
+    # Recalculated 105M: spending below it -> no losses and no savings.
+    below = compute_shared_savings(
+        terms, applies.model_copy(update={"recalculated_benchmark": D(105_000_000)})
+    )
+    assert below.outcome == "neither" and below.net == 0
+    # Terms that state nothing: the entity's flag is required when there are losses.
+    silent = terms.model_copy(
+        update={
+            "loss_benchmark_guardrail": terms.loss_benchmark_guardrail.model_copy(update={"applies": None})  # type: ignore[union-attr]
+        }
+    )
+    with pytest.raises(ValueError, match="guardrail_applies is missing"):
+        compute_shared_savings(silent, entity)

@@ -44,6 +44,7 @@ from apmkit.money import round_money, to_decimal
 __all__ = [
     "BelowMinimumSharing",
     "CapTerms",
+    "LossBenchmarkGuardrail",
     "LossRateTerms",
     "MinimumRateBand",
     "MinimumRateTerms",
@@ -248,6 +249,25 @@ class BelowMinimumSharing(_Frozen):
     citation: str = ""
 
 
+class LossBenchmarkGuardrail(_Frozen):
+    """Losses measured against a recalculated benchmark when that is kinder to the entity (MSSP ACPT guardrail).
+
+    42 CFR 425.652(b)(5) (agreement periods from 2024): when spending exceeds the updated benchmark (three-way blend
+    with the ACPT) by at least the MLR, CMS recalculates the updated benchmark with the two-way national-regional
+    blend. Spending above the recalculated benchmark by a smaller amount: losses are determined against it; spending
+    below it: the entity neither shares losses nor earns savings. The recalculated benchmark is an entity input.
+    """
+
+    applies: bool | None = Field(
+        default=None,
+        description=(
+            "The contract's statement whether the guardrail applies (MSSP: agreement period from 2024), used and "
+            "shown as an assumption when the entity input guardrail_applies is not given; None: input required."
+        ),
+    )
+    citation: str = ""
+
+
 class SharedSavingsTerms(_Frozen):
     """Terms of a one- or two-sided shared savings arrangement (``shared_savings:`` in a contract).
 
@@ -290,6 +310,10 @@ class SharedSavingsTerms(_Frozen):
         default=None,
         description="Reduced sharing of savings below the MSR for eligible entities (else none).",
     )
+    loss_benchmark_guardrail: LossBenchmarkGuardrail | None = Field(
+        default=None,
+        description="Losses against a recalculated benchmark when it is higher (MSSP ACPT guardrail).",
+    )
     citation: str = Field(default="", description="Where these terms come from.")
 
     @model_validator(mode="after")
@@ -321,6 +345,15 @@ class SharedSavingsInputs(_Frozen):
     )
     alternative_quality_standard_met: bool = False
     participant_revenue: Decimal | None = Field(default=None, ge=0, description="For revenue-based caps.")
+    guardrail_applies: bool | None = Field(
+        default=None,
+        description="Whether the loss benchmark guardrail applies to the entity (see the terms).",
+    )
+    recalculated_benchmark: Decimal | None = Field(
+        default=None,
+        gt=0,
+        description="Updated benchmark recalculated without the ACPT (two-way blend), same units as benchmark.",
+    )
     below_msr_sharing_eligible: bool | None = Field(
         default=None,
         description=(
@@ -704,6 +737,60 @@ def _compute(terms: SharedSavingsTerms, inputs: SharedSavingsInputs) -> SharedSa
         outcome = "losses"
     else:
         outcome = "neither"
+    guard = terms.loss_benchmark_guardrail
+    if outcome == "losses" and guard is not None:
+        applies = inputs.guardrail_applies
+        if applies is None:
+            if guard.applies is None:
+                raise ValueError(
+                    "guardrail_applies is missing: losses may be measured against a recalculated benchmark "
+                    f"({guard.citation or 'terms loss_benchmark_guardrail'}); give true or false, or state it in the "
+                    "contract (loss_benchmark_guardrail.applies)"
+                )
+            applies = guard.applies
+            trace.append(
+                TraceLine(
+                    label="Assumption: loss benchmark guardrail",
+                    formula="contract term loss_benchmark_guardrail.applies (no entity input)",
+                    inputs={"applies": str(applies)},
+                    value="assumed",
+                    rule=guard.citation,
+                )
+            )
+        if applies:
+            if inputs.recalculated_benchmark is None:
+                raise ValueError(
+                    "recalculated_benchmark is missing: the loss benchmark guardrail applies "
+                    f"({guard.citation or 'terms loss_benchmark_guardrail'})"
+                )
+            recalculated = inputs.recalculated_benchmark
+            if inputs.per_capita:
+                assert inputs.person_years is not None
+                recalculated = recalculated * inputs.person_years
+            if recalculated > benchmark:
+                if expenditure <= recalculated:
+                    outcome, verdict = (
+                        "neither",
+                        "expenditure not above the recalculated benchmark: no losses",
+                    )
+                else:
+                    benchmark = recalculated
+                    difference = benchmark - expenditure
+                    savings_rate = difference / benchmark
+                    assert mlr is not None
+                    outcome = "losses" if -savings_rate >= mlr else "neither"
+                    verdict = "losses measured against the recalculated benchmark"
+            else:
+                verdict = "recalculated benchmark not higher: the updated benchmark stands"
+            trace.append(
+                TraceLine(
+                    label="Loss benchmark guardrail",
+                    formula=verdict,
+                    inputs={"recalculated_benchmark": str(recalculated), "expenditure": str(expenditure)},
+                    value=benchmark,
+                    rule=guard.citation,
+                )
+            )
     below = terms.below_msr_sharing
     below_msr = False
     if (

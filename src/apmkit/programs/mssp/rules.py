@@ -18,6 +18,7 @@ from apmkit.money import to_decimal
 from apmkit.settlement.shared_savings import (
     BelowMinimumSharing,
     CapTerms,
+    LossBenchmarkGuardrail,
     LossRateTerms,
     MinimumRateBand,
     MinimumRateTerms,
@@ -220,6 +221,7 @@ def mssp_terms(
 
     citation = " ".join(period["citation"].split())
     below = period.get("below_msr_sharing")
+    guard = period.get("loss_benchmark_guardrail")
     return SharedSavingsTerms(
         sided=period["sided"],
         minimum_savings_rate=msr,
@@ -239,6 +241,11 @@ def mssp_terms(
             citation=" ".join(below["citation"].split()),
         )
         if below
+        else None,
+        loss_benchmark_guardrail=LossBenchmarkGuardrail(
+            applies=guard.get("applies"), citation=" ".join(guard["citation"].split())
+        )
+        if guard
         else None,
         citation=f"{citation}; sequestration: {sequestration_citation}",
     )

@@ -115,6 +115,12 @@ def mssp_contract_data(track: str) -> dict[str, Any]:
             "below_msr_sharing.eligible is false from PY2024: a low-revenue ACO whose agreement period began on or "
             "after 2024-01-01 sets it to true (or gives below_msr_sharing_eligible per ACO), 42 CFR 425.605(h)"
         )
+    if track in ("enhanced", "basic_c", "basic_d", "basic_e"):
+        unverified.append(
+            "loss_benchmark_guardrail.applies is false from PY2024: an ACO whose agreement period began on or after "
+            "2024-01-01 sets it to true (or gives guardrail_applies per ACO) and gives recalculated_benchmark, "
+            "42 CFR 425.652(b)(5)"
+        )
     if default_msr_election(track) == "variable" or one_sided:
         unverified.append(
             "one-sided MSR table below 5,000 beneficiaries is data-derived from CMS PUFs (docs/mssp.md)"
@@ -189,6 +195,9 @@ ENTITY_INPUTS: dict[str, str] = {
         "PY2024+: low-revenue ACO in an agreement period from 2024 (half rate below the MSR, 42 CFR 425.605(h))"
     ),
     "euc_affected_fraction / euc_loss_reduction": "extreme and uncontrollable circumstances share or amount",
+    "guardrail_applies / recalculated_benchmark": (
+        "PY2024+, two-sided: ACPT guardrail for agreements from 2024 and the benchmark recalculated without the ACPT"
+    ),
 }
 """The per-ACO inputs an MSSP template settles on (``apmkit settle --inputs``); listed in each template."""
 
@@ -207,14 +216,27 @@ def _decimal(dumper: yaml.SafeDumper, value: Decimal) -> yaml.Node:
 _Dumper.add_representer(Decimal, _decimal)
 
 
+def _input_applies(track: str, name: str) -> bool:
+    """Whether a per-ACO input of :data:`ENTITY_INPUTS` is used by the track's rules in some year."""
+    years = track_years(track)
+    if name == "participant_revenue":
+        return track in ("basic_c", "basic_d", "basic_e")
+    if name.startswith("guardrail_applies"):
+        return track in ("enhanced", "basic_c", "basic_d", "basic_e") and years[-1] >= 2024
+    if name == "below_msr_sharing_eligible":
+        return track.startswith("basic_") and years[-1] >= 2024
+    if name == "alternative_quality_standard_met":
+        return years[-1] >= 2023
+    if name.startswith("euc_"):
+        return track not in _ONE_SIDED
+    return True
+
+
 def render_template(track: str) -> str:
     """The YAML text of the track's template, with a header saying where it comes from."""
     years = track_years(track)
-    one_sided = track in _ONE_SIDED
     inputs = [
-        f"#   {name}: {meaning}"
-        for name, meaning in ENTITY_INPUTS.items()
-        if not (one_sided and name == "participant_revenue")
+        f"#   {name}: {meaning}" for name, meaning in ENTITY_INPUTS.items() if _input_applies(track, name)
     ]
     header = (
         f"# MSSP {track_label(track)}, performance years {years[0]}-{years[-1]}: generated from\n"
