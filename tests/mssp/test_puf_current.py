@@ -236,3 +236,14 @@ def test_cli_reproduces_py2022(fixtures_dir: Path, tmp_path: Path) -> None:
     )
     assert outcome.exit_code == 0, outcome.output
     assert "match 482/482 (100.0 %), mismatch 0, not reproducible 0" in outcome.stdout
+
+
+def test_py2024_below_msr_without_revenue_category_is_not_guessed(engine: Engine) -> None:
+    # Savings below the MSR decide on eligibility; without Rev_Exp_Cat the row names what is missing.
+    result = _rows(
+        engine,
+        2024,
+        _current(current_track="E", abtotexp="98000000", start_date="01/01/2024", earnsaveloss="0"),
+    )
+    (row,) = result.rows
+    assert row.status == "not_reproducible" and "below_msr_sharing_eligible is missing" in row.status_text

@@ -564,7 +564,14 @@ def _compute_row(
 
     eligible: bool | None = None
     if terms.below_msr_sharing is not None:
+        # The row says whether the ACO is eligible; the template's stated default never stands in for it.
         eligible = _low_revenue_exception(row, start_year, notes)
+        terms = terms.model_copy(
+            update={"below_msr_sharing": terms.below_msr_sharing.model_copy(update={"eligible": None})}
+        )
+    if terms.loss_benchmark_guardrail is not None:
+        # The published ABtotBnchmk is the benchmark CMS settled on, the guardrail already applied.
+        terms = terms.model_copy(update={"loss_benchmark_guardrail": None})
     inputs = SharedSavingsInputs(
         benchmark=benchmark,
         expenditure=expenditure,
@@ -588,7 +595,8 @@ def _compute_row(
         elif _flag(row, "guardrail"):
             computed = Decimal(0)
             notes.append(
-                "ACPT guardrail applies (Guardrail = 1): no shared savings (data-derived, PY2024 file)"
+                "ACPT guardrail applies (Guardrail = 1): no shared savings (42 CFR 425.652(b)(5); the PY2024 file's "
+                "treatment of the flag was not checked here)"
             )
     difference_amount = computed - published
     tolerance = max(Decimal(2), abs(published) * Decimal("0.0005"))
