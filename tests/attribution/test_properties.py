@@ -37,7 +37,9 @@ specs = st.sampled_from(
     [
         PluralitySpec(name="p", performance_year=2025),
         PluralitySpec(name="p", performance_year=2025, basis="allowed", level="tin"),
-        PluralitySpec(name="p", performance_year=2025, tie_breaks=("most_visits", "highest_allowed")),
+        PluralitySpec(
+            name="p", performance_year=2025, tie_breaks=("most_visits", "highest_allowed", "lowest_id")
+        ),
     ]
 )
 

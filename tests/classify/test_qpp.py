@@ -176,12 +176,21 @@ def facts(**kw: object) -> AdvancedApmFacts:
         ("mssp_basic_d", False),
         ("mssp_basic_e", True),
         ("mssp_enhanced", True),
-        ("bpci_advanced", True),
         ("cjr", True),
     ],
 )
 def test_templates_advanced_apm(template: str, expected: bool) -> None:
     assert advanced_apm(load_template(template), facts())["advanced_apm"] is expected
+
+
+def test_bpci_advanced_financial_risk_needs_its_stop_loss() -> None:
+    # The BPCI-A template leaves stop_loss REQUIRED (no CMS document read): the risk test cannot pass on it;
+    # with the agreement's 20 % stated it meets the 8 % expenditure standard.
+    template = load_template("bpci_advanced")
+    assert advanced_apm(template, facts())["advanced_apm"] is False
+    data = template.model_dump(mode="json", exclude_none=True)
+    data["components"][0]["stop_loss"] = "0.20"
+    assert advanced_apm(contract_from_data(data), facts())["advanced_apm"] is True
 
 
 def test_cehrt_share_by_year() -> None:

@@ -350,6 +350,11 @@ def _component_risk(
     if isinstance(component, c.EpisodeReconciliation):
         if not component.downside or component.stop_loss is None:
             return None
+        if not isinstance(component.stop_loss, Decimal):
+            return (
+                False,
+                "stop_loss is a REQUIRED contract term not yet set: the financial risk cannot be assessed",
+            )
         meets = component.stop_loss >= expenditure_std
         return meets, f"stop-loss {component.stop_loss} of target price vs the {expenditure_std} standard"
     if isinstance(component, c.RiskCorridor):

@@ -12,6 +12,7 @@ import pyarrow.csv as pacsv
 import typer
 
 from apmkit.cli.common import open_engine, progress, state
+from apmkit.documents import read_csv_header
 from apmkit.errors import ConfigurationError, InputFileError
 from apmkit.programs.mssp.puf import LINE_COLUMN, OUTPUT_COLUMNS, map_puf_header, reproduce_puf
 
@@ -31,12 +32,7 @@ def read_puf_csv(path: Path) -> pa.Table:
     Every column is read as text so that ``$1,234``, ``2.3%`` and blanks survive to the row-level parser,
     which reports the line and field of anything it cannot read.
     """
-    if not path.is_file():
-        raise InputFileError(path, "file not found")
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        header = next(csv.reader(handle), None)
-    if not header:
-        raise InputFileError(path, "empty file", line=1)
+    header = read_csv_header(path)
     mapped = map_puf_header(header, source=str(path))
     placeholder = [f"c{index}" for index in range(len(header))]
     try:

@@ -191,8 +191,10 @@ def conform(raw: ibis.Table, schema: TableSchema, *, source_format: str, check_k
     if check_key and schema.primary_key:
         # Only rows that pass every other rule compete for the key; the first by file and line wins.
         checked = checked.mutate(_valid=checked._reason.isnull())
+        # A key column the input does not have is NULL on every row: grouping by the others is the same.
+        key_columns = [checked[k] for k in schema.primary_key if k in checked.columns]
         window = ibis.window(
-            group_by=[checked._valid, *[checked[k] for k in schema.primary_key]],
+            group_by=[checked._valid, *key_columns],
             order_by=[SOURCE_FILE, SOURCE_LINE],
         )
         ranked = checked.mutate(

@@ -207,7 +207,13 @@ def score(
     )
 
 
-def payment_scores(persons: ir.Table, diagnoses: ir.Table, spec: RiskAdjustmentSpec) -> ir.Table:
+def payment_scores(
+    persons: ir.Table,
+    diagnoses: ir.Table,
+    spec: RiskAdjustmentSpec,
+    *,
+    materialize: Materialize | None = None,
+) -> ir.Table:
     """Payment scores under a :class:`RiskAdjustmentSpec` (blend, normalization, coding intensity).
 
     Returns one row per valid person: ``member_id, segment`` (of the first blend component),
@@ -217,7 +223,9 @@ def payment_scores(persons: ir.Table, diagnoses: ir.Table, spec: RiskAdjustmentS
     blended: ir.IntegerValue | None = None
     table: ir.Table | None = None
     for component in spec.components:
-        result = score(persons, diagnoses, model=component.model, payment_year=spec.payment_year)
+        result = score(
+            persons, diagnoses, model=component.model, payment_year=spec.payment_year, materialize=materialize
+        )
         part = result.scores.select("member_id", "segment", **{f"raw_{component.model.value}": "score"})
         value = thousandths(part[f"raw_{component.model.value}"])
         if component.normalization_factor is not None:

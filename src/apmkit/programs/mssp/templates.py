@@ -205,6 +205,9 @@ ENTITY_INPUTS: dict[str, str] = {
 class _Dumper(yaml.SafeDumper):
     """Writes Decimals as plain numbers (the contract loader reads them back as exact decimals)."""
 
+    def ignore_aliases(self, data: object) -> bool:
+        return True  # the contract reader refuses aliases: write every value out
+
 
 def _decimal(dumper: yaml.SafeDumper, value: Decimal) -> yaml.Node:
     text = format(value, "f")
