@@ -113,7 +113,8 @@ def test_lan_json(tmp_path: Path) -> None:
     )
     assert data["category"] == "3B"
     assert data["components"][0]["id"] == "shared_savings"
-    assert [s["category"] for s in data["glide_path_stages"]] == ["3B", "3B", "3B"]
+    # base terms + the PY2021, PY2023 and PY2024 glide-path steps of the BASIC C template, all two-sided
+    assert [s["category"] for s in data["glide_path_stages"]] == ["3B", "3B", "3B", "3B"]
 
 
 def test_portfolio_shares_and_rejects(tmp_path: Path) -> None:

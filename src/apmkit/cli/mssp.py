@@ -18,7 +18,7 @@ from apmkit.programs.mssp.puf import LINE_COLUMN, OUTPUT_COLUMNS, map_puf_header
 
 mssp_app = typer.Typer(help="Medicare Shared Savings Program (MSSP) tools.", no_args_is_help=True)
 
-FIRST_YEAR, LAST_YEAR = 2013, 2021
+FIRST_YEAR, LAST_YEAR = 2013, 2024
 
 
 def register(app: typer.Typer) -> None:
@@ -59,7 +59,7 @@ def reproduce_puf_command(
         Path, typer.Argument(help="CMS MSSP ACO public use file (CSV), raw or standardized names.")
     ],
     performance_year: Annotated[
-        int, typer.Option("--performance-year", help="Performance year whose rules apply (2013-2021).")
+        int, typer.Option("--performance-year", help="Performance year whose rules apply (2013-2024).")
     ],
     out: Annotated[Path, typer.Option("--out", help="Result CSV to write.")],
 ) -> None:

@@ -131,6 +131,10 @@ class Contract(Spec):
     benchmark: BenchmarkSpec | None = None
     episodes: EpisodesSpec | None = None
     quality: QualitySpec | None = None
+    performance_years: list[int] = Field(
+        default_factory=list,
+        description="Performance years the terms are written for; settling any other year is refused (empty: any)",
+    )
 
     @model_validator(mode="after")
     def _references(self) -> Contract:

@@ -13,7 +13,7 @@ from decimal import Decimal, localcontext
 
 from pydantic import ValidationError
 
-from apmkit.contracts.spec import Contract
+from apmkit.contracts.spec import Contract, Period
 from apmkit.errors import ConfigurationError
 from apmkit.settlement.inputs import EntityInputs
 from apmkit.settlement.mechanisms import (
@@ -71,6 +71,7 @@ def settle_entity(
             f"{', '.join(contract.periods) or 'none; use a 4-digit year'})"
         ) from exc
     check_terms(contract)
+    check_performance_year(contract, period_name, period)
     ctx = Context(contract=contract, period_name=period_name, period=period, entity=entity)
     with localcontext() as decimal_context:
         decimal_context.prec = _PRECISION
@@ -254,6 +255,7 @@ def settle(
             f"{', '.join(contract.periods) or 'none; use a 4-digit year'})"
         )
     check_terms(resolved)
+    check_performance_year(resolved, period_name, period)
     settled: list[EntityStatement] = []
     refused = list(rejected)
     for entity in entities:
@@ -289,6 +291,21 @@ def settle(
         rejected=tuple(refused),
         counts=run_counts,
         warnings=warnings,
+    )
+
+
+def check_performance_year(contract: Contract, period_name: str, period: Period) -> None:
+    """Refuse a period outside the contract's ``performance_years`` (a contract written for PY2013-2021 has no
+    terms for 2012 or 2030; settling it there would pay on terms nobody agreed)."""
+    years = contract.performance_years
+    if not years or (period.start.year in years and period.end.year in years):
+        return
+    ordered = sorted(set(years))
+    contiguous = ordered == list(range(ordered[0], ordered[-1] + 1))
+    valid = f"{ordered[0]}-{ordered[-1]}" if contiguous else ", ".join(str(y) for y in ordered)
+    raise ConfigurationError(
+        f"period {period_name!r} ({period.start.isoformat()} to {period.end.isoformat()}) is outside the "
+        f"performance years of contract {contract.id}: its terms cover {valid}"
     )
 
 
