@@ -16,7 +16,7 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from apmkit.settlement.shared_savings import SharedSavingsTerms
+from apmkit.contracts.shared_savings_terms import SharedSavingsTerms
 from apmkit.spec_model import SpecModel, check_number
 
 Number = Annotated[Decimal, AfterValidator(check_number)]
