@@ -168,7 +168,7 @@ def main() -> None:
             ("mssp_stepwise (PY2025)", MsspStepwiseSpec(performance_year=2025, timing="retrospective")),
         ):
             start = time.perf_counter()
-            result = attribute(inputs, spec, as_of)
+            result = attribute(inputs, spec, as_of, materialize=engine.materialize)
             timed(f"{label}: last step", engine, result.attribution)
             results[label] = time.perf_counter() - start
             print(

@@ -58,7 +58,7 @@ def main(members: int = 20_000, out: Path | None = None) -> None:
         print_report(ingest_report)
 
         step("3. data-quality summary")
-        print_profile(profile(engine.canonical(canonical_dir)))
+        print_profile(profile(engine.canonical(canonical_dir), engine.rows))
 
     contract = Path(str(files("apmkit.demo_data") / "contract.yaml"))  # installed on disk, not zipped
     data = canonical_dir
@@ -76,50 +76,20 @@ def main(members: int = 20_000, out: Path | None = None) -> None:
         out / "risk_scores.csv",
     )
 
-    step("5. attribution: plurality of primary-care visits by TIN (the contract's attribution section)")
+    step("5. one contract, one run: attribution, risk, benchmark, expenditure, settlement for 2025")
     run(
-        "attribute",
-        "--contract",
-        contract,
-        "--from",
-        data,
-        "--as-of",
-        "2025-12-31",
-        "--out",
-        out / "attribution.parquet",
-    )
-
-    step("6. benchmark: 2024 baseline PMPM per practice, trended, peer-blended, credibility-weighted")
-    run(
-        "benchmark",
-        "--contract",
-        contract,
-        "--from",
-        data,
-        "--attribution",
-        out / "attribution.parquet",
-        "--out",
-        out / "benchmark",
-    )
-
-    step("7. settlement: shared savings for performance year 2025, every line traced")
-    run(
-        "settle",
+        "run",
         "--contract",
         contract,
         "--from",
         data,
         "--period",
         "2025",
-        "--attribution",
-        out / "attribution.parquet",
-        "--benchmark",
-        out / "benchmark" / "benchmark_entities.parquet",
         "--out",
-        out / "statement",
+        out / "run-2025",
     )
 
-    step("8. quality: CMS122 diabetes HbA1c poor control (inverse measure) for 2025")
+    step("6. quality: CMS122 diabetes HbA1c poor control (inverse measure) for 2025")
     run(
         "quality",
         "evaluate",
@@ -133,10 +103,10 @@ def main(members: int = 20_000, out: Path | None = None) -> None:
         out / "cms122_populations.csv",
     )
 
-    step("9. episodes: CJR lower-extremity joint replacement episodes from the claims")
+    step("7. episodes: CJR lower-extremity joint replacement episodes from the claims")
     run("episodes", "build", "--from", data, "--definitions", "cjr", "--out", out / "episodes")
 
-    step("10. classification of the contract: HCP-LAN category")
+    step("8. classification of the contract: HCP-LAN category")
     run("classify", "lan", contract)
 
     console.rule(f"demo finished in {time.perf_counter() - started:.1f} s; outputs in {out}/")

@@ -304,6 +304,10 @@ class Engine:
     def to_arrow(self, expr: ibis.Expr) -> pa.Table:
         return self.backend.to_pyarrow(expr)
 
+    def rows(self, expr: ibis.Table) -> list[dict[str, Any]]:
+        """The rows of a (small) table as dicts: the ``fetch`` hook domain code takes (apmkit.portable.Fetch)."""
+        return self.to_arrow(expr).to_pylist()
+
     def execute(self, expr: ibis.Expr) -> Any:
         return self.backend.execute(expr)
 

@@ -5,7 +5,18 @@ Use these instead of the ibis methods they replace; each records the divergence 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import ibis.expr.types as ir
+
+Materialize = Callable[[ir.Table], ir.Table]
+"""Computes a table once and returns it as a stored table (``Engine.materialize``): domain code that reads an
+intermediate result several times takes one of these instead of caching by itself."""
+
+Fetch = Callable[[ir.Table], list[dict[str, Any]]]
+"""Executes a (small, aggregated) table and returns its rows: the engine's ``Engine.rows``. Domain code that
+needs a few aggregate rows in Python takes one of these instead of executing queries itself."""
 
 # Blanks around a value, as real characters: no backslash escapes, because Spark SQL drops the backslash of
 # escapes it does not know. ibis compiles str.strip() to TRIM(' \t\n\r\v\f' FROM x), which on Spark also

@@ -151,7 +151,7 @@ class Scenario:
     def run(
         self, inputs: AttributionInputs, spec: Any, as_of: dt.date
     ) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
-        result: AttributionResult = attribute(inputs, spec, as_of)
+        result: AttributionResult = attribute(inputs, spec, as_of, materialize=self.engine.materialize)
         rows = self.engine.to_arrow(result.attribution).to_pylist()
         by_member = {r["member_id"] if r["episode_id"] is None else r["episode_id"]: r for r in rows}
         assert len(by_member) == len(rows), "one row per member (or episode)"

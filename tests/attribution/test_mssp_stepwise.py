@@ -228,14 +228,17 @@ NOT_ASSIGNED = {
     "s1_specialist": ("step1", "plurality_elsewhere", "TIN:300000001"),
     "s2_lose": ("step2", "plurality_elsewhere", "TIN:300000002"),
     "tie_recent": ("step1", "plurality_elsewhere", "TIN:300000001"),
+    # Reasons name the real cause: only outside services left (the ACO line did not count) ...
     "snf": (None, "no_primary_care_service_with_aco_professional", None),
     "addon_alone": (None, "no_primary_care_service_with_aco_professional", None),
     "shared_tin": (None, "no_primary_care_service_with_aco_professional", None),
     "no_npi": (None, "no_primary_care_service_with_aco_professional", None),
-    "unknown_specialty": (None, "no_primary_care_service_with_aco_professional", None),
-    "not_primary_care": (None, "no_primary_care_service_with_aco_professional", None),
-    "prestep_unlisted": (None, "no_primary_care_service_with_aco_professional", None),
-    "s3_no_physician": (None, "no_primary_care_service_with_aco_professional", None),
+    # ... no usable primary care service at all (the only line was rejected, or not a primary care code) ...
+    "unknown_specialty": (None, "no_primary_care_service", None),
+    "not_primary_care": (None, "no_primary_care_service", None),
+    # ... ACO services, but none by an ACO PCP or 425.402(c) specialist (orthopedics; an ACO NP only).
+    "prestep_unlisted": (None, "no_primary_care_service_by_aco_physician", None),
+    "s3_no_physician": (None, "no_primary_care_service_by_aco_physician", None),
     "va_outside": ("voluntary_alignment", "designated_outside_contract", "TIN_NPI:300000001|3000000011"),
     "ma_month": (None, "not_eligible:medicare_advantage_months", None),
     "part_a_only": (None, "not_eligible:part_a_only_or_part_b_only_months", None),
@@ -334,7 +337,8 @@ def test_step3_starts_in_performance_year_2025(engine: Any) -> None:
     default = run_windows(
         engine, MsspStepwiseSpec(performance_year=2024, timing="retrospective"), dt.date(2024, 12, 31)
     )
-    assert default["np_only_2024"]["reason"] == "no_primary_care_service_with_aco_professional"
+    # Only an ACO nurse practitioner in the window: the reason says an ACO physician was missing.
+    assert default["np_only_2024"]["reason"] == "no_primary_care_service_by_aco_physician"
     forced = run_windows(
         engine,
         MsspStepwiseSpec(performance_year=2024, timing="retrospective", include_step3=True),

@@ -113,7 +113,7 @@ def _run(engine: Any, spec: Any) -> tuple[dict[str, dict[str, Any]], list[dict[s
 
 DEFAULT = PluralitySpec(name="visits", performance_year=2025)
 BY_ALLOWED = PluralitySpec(
-    name="allowed", performance_year=2025, basis="allowed", tie_breaks=("most_visits",)
+    name="allowed", performance_year=2025, basis="allowed", tie_breaks=("most_visits", "lowest_id")
 )
 TIN_AWV_PANEL = PluralitySpec(
     name="tin", performance_year=2025, level="tin", awv_trigger=True, minimum_panel=2
@@ -178,7 +178,8 @@ def test_minimum_panel_drops_small_panels(engine: Any) -> None:
 @pytest.mark.parametrize(
     ("member_id", "reason"),
     [
-        ("specialist_only", "no_qualifying_services"),
+        # A cardiologist (not a primary care provider) is the only clinician seen: the reason says so.
+        ("specialist_only", "no_qualifying_service_by_primary_care_provider"),
         ("no_tin", "no_qualifying_services"),
         ("old_visit", "no_qualifying_services"),
     ],

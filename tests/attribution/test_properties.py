@@ -37,7 +37,9 @@ specs = st.sampled_from(
     [
         PluralitySpec(name="p", performance_year=2025),
         PluralitySpec(name="p", performance_year=2025, basis="allowed", level="tin"),
-        PluralitySpec(name="p", performance_year=2025, tie_breaks=("most_visits", "highest_allowed")),
+        PluralitySpec(
+            name="p", performance_year=2025, tie_breaks=("most_visits", "highest_allowed", "lowest_id")
+        ),
     ]
 )
 
@@ -59,7 +61,7 @@ def run(engine: Any, claims: list[dict[str, Any]], spec: PluralitySpec) -> tuple
         members=[member(m) for m in MEMBERS],
         providers=[provider(npi, tin, "08", True) for npi, tin in CLINICIANS],
     )
-    result = attribute(inputs, spec, dt.date(2025, 12, 31))
+    result = attribute(inputs, spec, dt.date(2025, 12, 31), materialize=engine.materialize)
     return engine.to_arrow(result.attribution).to_pylist(), result.attribution
 
 

@@ -53,3 +53,33 @@ def test_plurality_with_overrides_matches_duckdb(spark_engine: Any, duckdb_engin
         )
     assert answers[0] == answers[1]
     assert answers[0][0]["roster_and_pcp"][2] == "roster"
+
+
+@pytest.mark.spark
+def test_spec_options_match_duckdb(spark_engine: Any, duckdb_engine: Any) -> None:
+    # NPI-only alignment, several TINs per NPI, $0 candidates, step-3 window, aco_id; then visit_unit tin_date
+    # with a tie no rule separates (issue 15 options).
+    from tests.attribution.test_spec_options import MSSP, P1, P2, P3, run_mssp, run_plurality, v
+
+    answers = []
+    tin_claims = [
+        v("unit", P1, "2025-03-01"),
+        v("unit", P2, "2025-03-01"),
+        v("unit", P3, "2025-04-01"),
+        v("tie", P1, "2025-03-01", "80.00"),
+        v("tie", P3, "2025-03-01", "80.00"),
+    ]
+    plurality = PluralitySpec(
+        name="o", performance_year=2025, level="tin", visit_unit="tin_date", tie_breaks=("highest_allowed",)
+    )
+    for engine in (duckdb_engine, spark_engine):
+        rows, rejects = run_mssp(engine, MSSP.model_copy(update={"aco_id": "A"}))
+        more, _ = run_plurality(engine, plurality, tin_claims)
+        answers.append(
+            (
+                {m: (*(r[c] for c in COLUMNS), r["window_start"]) for m, r in {**rows, **more}.items()},
+                sorted((r["input"], r["record_id"], r["reason"]) for r in rejects),
+            )
+        )
+    assert answers[0] == answers[1]
+    assert answers[0][0]["tie"][COLUMNS.index("reason")] == "tie_unresolved"

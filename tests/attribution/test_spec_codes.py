@@ -31,8 +31,8 @@ def test_contract_attribution_section() -> None:
     spec = parse_attribution_spec(yaml.safe_load(CONTRACT))
     assert isinstance(spec, MsspStepwiseSpec)
     assert (spec.performance_year, spec.timing, spec.window_offset_months) == (2025, "prospective", 3)
-    # lowest_id always closes the chain, so every run is deterministic.
-    assert spec.tie_breaks == ("highest_allowed", "lowest_id")
+    # The chain is used as written: lowest_id is not appended (a tie left over assigns no one).
+    assert spec.tie_breaks == ("highest_allowed",)
 
 
 def test_standalone_spec_and_multi_payer_list() -> None:

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from apmkit.cli.main import app
 from apmkit.engines import Engine
+from apmkit.errors import InputFileError
 
 from .test_mssp_end_to_end import _population
 
@@ -113,3 +114,27 @@ def test_county_puf_through_fips_crosswalk(tmp_path: Path, engine: Engine, fixtu
     ]
     # the PUF's Autauga AGED/NON-DUAL per capita (2018)
     assert [(line["year"], line["value"]) for line in regional] == [(2018, D("9388.28000000"))]
+
+
+def test_risk_scores_from_apmkit_risk_score_need_their_year(tmp_path: Path, canonical_dir: Path) -> None:
+    # `apmkit risk score` writes member_id, segment, score, ... for one payment year and no year column
+    contract = tmp_path / "contract.yaml"
+    contract.write_text(CONTRACT)
+    members = pq.read_table(canonical_dir / "members.parquet").column("member_id").to_pylist()
+    scores = tmp_path / "scores.csv"
+    scores.write_text("member_id,segment,score\n" + "".join(f"{m},CNA,1.000\n" for m in members))
+    args = [
+        "-q",
+        "benchmark",
+        "--contract",
+        str(contract),
+        "--from",
+        str(canonical_dir),
+        "--out",
+        str(tmp_path / "o"),
+    ]
+    result = CliRunner().invoke(app, [*args, "--risk-scores", str(scores)])
+    assert isinstance(result.exception, InputFileError)
+    assert "field year" in str(result.exception) and "--risk-year" in str(result.exception)
+    result = CliRunner().invoke(app, [*args, "--risk-scores", str(scores), "--risk-year", "2023"])
+    assert result.exit_code == 0, result.output

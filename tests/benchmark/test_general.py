@@ -70,7 +70,10 @@ def test_general_build_up(engine: Engine) -> None:
         efficiency_adjustment=D("-0.02"),
         outliers={"method": "none"},
     )
-    result = {e.entity_id: e for e in general_benchmark(tables, spec, attribution=attribution).entities}
+    result = {
+        e.entity_id: e
+        for e in general_benchmark(tables, spec, fetch=engine.rows, attribution=attribution).entities
+    }
     # P1: own 0.4 x 100 x 1.21 + 0.6 x 200 x 1.1 = 180.40; peer 0.4 x 200 x 1.21 + 0.6 x 250 x 1.1 = 261.80
     assert result["P1"].historical_pmpm == D("180.40")
     assert result["P1"].peer_pmpm == D("261.80")
@@ -98,7 +101,7 @@ def test_truncation_in_general_benchmark(engine: Engine) -> None:
     costs = {f"m{i:03d}": {2023: "1200.00"} for i in range(100)}
     costs["big"] = {2023: "120000.00"}
     spec = GeneralBenchmarkSpec(base_years=(2023,), performance_year=2024, outliers={"method": "truncate"})
-    (entity,) = general_benchmark(_tables(engine, costs), spec).entities
+    (entity,) = general_benchmark(_tables(engine, costs), spec, fetch=engine.rows).entities
     assert entity.historical_pmpm == D(100)
 
 
@@ -112,3 +115,34 @@ def test_virtual_panels_pool_small_practices() -> None:
 def test_general_weights_sum_to_one(years: list[int]) -> None:
     spec = GeneralBenchmarkSpec(base_years=tuple(sorted(years)), performance_year=max(years) + 1)
     assert sum(spec.weights) == 1
+
+
+def test_unattributed_rows_do_not_enter_the_peer(engine: Engine) -> None:
+    # `apmkit attribute` writes a row for every member, attributed or not; member c (entity NULL) spends far
+    # more than a and b and must count for no entity: P1's peer PMPM stays the a/b figure of the test above.
+    tables = _tables(
+        engine,
+        {
+            "a": {2022: "1200.00", 2023: "2400.00"},
+            "b": {2022: "3600.00", 2023: "3600.00"},
+            "c": {2022: "120000.00", 2023: "120000.00"},
+        },
+    )
+    attribution = engine.from_rows(
+        [
+            {"member_id": "a", "entity_id": "P1"},
+            {"member_id": "b", "entity_id": "P2"},
+            {"member_id": "c", "entity_id": None},
+        ],
+        _attribution_schema(),
+    )
+    spec = GeneralBenchmarkSpec(
+        base_years=(2022, 2023),
+        base_year_weights=(D("0.4"), D("0.6")),
+        performance_year=2024,
+        annual_trend=D("0.10"),
+        outliers={"method": "none"},
+    )
+    result = general_benchmark(tables, spec, fetch=engine.rows, attribution=attribution)
+    assert [e.entity_id for e in result.entities] == ["P1", "P2"]
+    assert result.entities[0].peer_pmpm == D("261.80")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -111,7 +113,8 @@ def test_lan_json(tmp_path: Path) -> None:
     )
     assert data["category"] == "3B"
     assert data["components"][0]["id"] == "shared_savings"
-    assert [s["category"] for s in data["glide_path_stages"]] == ["3B", "3B", "3B"]
+    # base terms + the PY2021, PY2023 and PY2024 glide-path steps of the BASIC C template, all two-sided
+    assert [s["category"] for s in data["glide_path_stages"]] == ["3B", "3B", "3B", "3B"]
 
 
 def test_portfolio_shares_and_rejects(tmp_path: Path) -> None:
@@ -141,3 +144,28 @@ def test_portfolio_shares_and_rejects(tmp_path: Path) -> None:
     assert data["counts"] == {"read": 5, "loaded": 3, "rejected": 2}
     assert {(r["line"], r["field"]) for r in data["rejected"]} == {(5, "contract"), (6, "payments")}
     assert (tmp_path / "out.csv").is_file()
+
+
+def test_qp_nan_and_huge_numbers_are_one_line_errors(tmp_path: Path) -> None:
+    cases = [
+        (["--payment-share", "NaN"], "--payment-share: a finite number is required"),
+        (["--payment-share", "nan%"], "--payment-share: a finite number is required"),
+        (["--payment-share", "-Infinity"], "--payment-share: a finite number is required"),
+        (["--payment-share", "1e+999999999"], "--payment-share: a share between 0 and 1"),
+        (["--payment-share", "0.6", "--part-b-payments", "NaN"], "--part-b-payments: a finite amount"),
+        (
+            ["--payment-share", "0.6", "--part-b-payments", "1e+999999999"],
+            "--part-b-payments: a non-negative",
+        ),
+    ]
+    for args, message in cases:
+        result = subprocess.run(
+            [sys.executable, "-m", "apmkit", "classify", "qp", "--payment-year", "2026", *args],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=120,
+        )
+        assert result.returncode == 2, (args, result.stderr)
+        assert "Traceback" not in result.stderr, args
+        assert message in " ".join(result.stderr.split()), (args, result.stderr)

@@ -34,10 +34,10 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "cpc_plus_track2": ("2C", "care management fees (2A) plus a performance-based incentive (2C)"),
     "primary_care_first": ("4A", "prospective population-based payment for primary care with a PBA"),
     "commercial_capitation": ("4B", "capitation of professional + institutional services, quality withhold"),
-    # The OCM and EOM templates set no quality adjustment of the performance-based payment
-    # (quality_adjustment_of_gain 0, no quality bands): as written their payment does not depend on quality.
-    "oncology_care_model": ("3N", "target-price reconciliation with no quality term in the template"),
-    "enhancing_oncology_model": ("3N", "two-sided target-price reconciliation with no quality term"),
+    # OCM (performance multiplier) and EOM (quality reduces payment or recoupment) adjust the performance-based
+    # payment by quality; the share is a REQUIRED term of the templates, the link to quality is there.
+    "oncology_care_model": ("3A", "one-sided target-price reconciliation adjusted by quality"),
+    "enhancing_oncology_model": ("3B", "two-sided target-price reconciliation adjusted by quality"),
 }
 
 
@@ -63,10 +63,11 @@ def test_cjr_glide_path_moves_to_downside() -> None:
 
 
 def test_declared_category_disagreement_is_reported() -> None:
-    result = classify_lan(load_template("oncology_care_model"))
-    assert result.declared == "3A"
+    contract = load_template("oncology_care_model").model_copy(update={"hcp_lan_category": "3N"})
+    result = classify_lan(contract)
+    assert result.declared == "3N"
     assert result.agrees_with_declared is False
-    assert any("declares 3A" in note for note in result.notes)
+    assert any("declares 3N" in note for note in result.notes)
 
 
 # ---- hand-built contracts --------------------------------------------------------------------------------

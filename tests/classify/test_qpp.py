@@ -176,12 +176,21 @@ def facts(**kw: object) -> AdvancedApmFacts:
         ("mssp_basic_d", False),
         ("mssp_basic_e", True),
         ("mssp_enhanced", True),
-        ("bpci_advanced", True),
         ("cjr", True),
     ],
 )
 def test_templates_advanced_apm(template: str, expected: bool) -> None:
     assert advanced_apm(load_template(template), facts())["advanced_apm"] is expected
+
+
+def test_bpci_advanced_financial_risk_needs_its_stop_loss() -> None:
+    # The BPCI-A template leaves stop_loss REQUIRED (no CMS document read): the risk test cannot pass on it;
+    # with the agreement's 20 % stated it meets the 8 % expenditure standard.
+    template = load_template("bpci_advanced")
+    assert advanced_apm(template, facts())["advanced_apm"] is False
+    data = template.model_dump(mode="json", exclude_none=True)
+    data["components"][0]["stop_loss"] = "0.20"
+    assert advanced_apm(contract_from_data(data), facts())["advanced_apm"] is True
 
 
 def test_cehrt_share_by_year() -> None:
@@ -287,3 +296,23 @@ def test_full_capitation_meets_risk() -> None:
         }
     )
     assert advanced_apm(contract, facts())["advanced_apm"] is True
+
+
+@pytest.mark.parametrize("bad", ["NaN", "sNaN", "Infinity", "-Infinity"])
+def test_non_finite_shares_and_amounts_are_refused(bad: str) -> None:
+    with pytest.raises(ConfigurationError, match="payment-share"):
+        determine_qp(2025, D(bad), None)
+    with pytest.raises(ConfigurationError, match="patient-share"):
+        determine_qp(2025, None, D(bad))
+    with pytest.raises(ConfigurationError, match="part-b-payments"):
+        determine_qp(2025, D("0.6"), None, part_b_payments=D(bad))
+    contract = load_template("mssp_basic_b")
+    with pytest.raises(ConfigurationError, match="ab-revenue"):
+        advanced_apm(contract, AdvancedApmFacts(performance_year=2025, ab_revenue=D(bad)))
+    with pytest.raises(ConfigurationError, match="medical-home-risk-share"):
+        advanced_apm(contract, AdvancedApmFacts(performance_year=2025, medical_home_risk_share=D(bad)))
+
+
+def test_huge_amount_is_refused_not_overflowed() -> None:
+    with pytest.raises(ConfigurationError, match="part-b-payments"):
+        determine_qp(2025, D("0.6"), None, part_b_payments=D("1e+999999999"))

@@ -65,8 +65,8 @@ def test_yaml_round_trip_is_exact() -> None:
 
 
 def test_decimals_stay_exact() -> None:
-    contract = load_template("primary_care_first")
-    assert contract.components[0].flat_visit_fee == D("40.28")  # type: ignore[union-attr]
+    contract = load_template("oncology_care_model")
+    assert str(contract.components[1].discount) == "0.04"  # type: ignore[union-attr]
     cjr = load_template("cjr")
     weights = cjr.components[0]
     assert abs(weights.hospital_weight + weights.regional_weight - 1) < D("1e-30")  # type: ignore[union-attr]
@@ -243,3 +243,47 @@ def test_whole_dollar_rounding() -> None:
     # 3 months x 2.50 = 7.50 -> 8 (half-up to whole dollars as the contract says)
     statement = settle(contract, "2025", [EntityInputs(entity_id="E", months_by_cell={"t": 3})]).statements[0]
     assert statement.net_settlement == D("8")
+
+
+def test_cjr_calendar_year_applies_only_the_steps_that_started() -> None:
+    # --period 2017 is CJR's PY2 (2017-01-01..12-31): the PY2 step applies, PY3-PY4 (2018+) do not.
+    cjr = load_template("cjr")
+    _, steps = cjr.for_period("2017")
+    assert [s.period for s in steps] == ["PY2"]
+    _, steps = cjr.for_period("2016")
+    assert steps == []
+
+
+def test_glide_steps_follow_their_periods_dates_not_their_names() -> None:
+    periods = "".join(f"  PY{n}: {{start: {2015 + n}-01-01, end: {2015 + n}-12-31}}\n" for n in range(1, 11))
+    text = MINIMAL.format(components="  - {id: a, type: infrastructure_payment, lump_sum: 1}") + (
+        "periods:\n" + periods + "glide_path:\n"
+        "  - {period: PY10, set: {a.lump_sum: 10}}\n"
+        "  - {period: PY2, set: {a.lump_sum: 2}}\n"
+    )
+    contract = parse_contract(text, "c.yaml")
+    resolved, steps = contract.for_period("PY9")
+    assert [s.period for s in steps] == ["PY2"]
+    assert resolved.components[0].lump_sum == 2  # type: ignore[union-attr]
+    resolved, steps = contract.for_period("PY10")
+    assert [s.period for s in steps] == ["PY2", "PY10"]
+    assert resolved.components[0].lump_sum == 10  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("{s.rate: 7}", r"glide_path\[0\] \(period 2026\) makes components"),
+        ("{s.applies_to: [nope]}", r"glide_path\[0\] \(period 2026\) makes"),
+    ],
+)
+def test_glide_steps_are_validated_when_the_contract_is_read(setting: str, message: str) -> None:
+    text = (
+        MINIMAL.format(
+            components="  - {id: x, type: infrastructure_payment, lump_sum: 1}\n"
+            "  - {id: s, type: sequestration, rate: 0.02, applies_to: [x]}"
+        )
+        + f"glide_path:\n  - {{period: '2026', set: {setting}}}\n"
+    )
+    with pytest.raises(ConfigurationError, match=message):
+        parse_contract(text, "contract.yaml")

@@ -14,7 +14,7 @@ DOMAIN_PACKAGES = [
     for p in sorted(SRC.iterdir())
     if p.is_dir()
     and (p / "__init__.py").exists()
-    and p.name not in {"cli", "ingest", "synth", "schemas", "web"}
+    and p.name not in {"cli", "ingest", "synth", "schemas", "web", "workspace"}
 ]
 FORBIDDEN = ("duckdb", "pyspark", "apmkit.engines")
 

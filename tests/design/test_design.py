@@ -28,7 +28,7 @@ runner = CliRunner()
 BASE: dict[str, Any] = {"name": "Test model", "starting_point": "pioneer"}
 
 # starting point -> HCP-LAN category of the drafted contract (same reasoning as tests/classify/test_lan.py)
-EXPECTED = {"ocm": "3N", "cpc_plus": "2C", "cjr": "3A", "bpci": "3B", "pioneer": "3B", "cec": "3B"}
+EXPECTED = {"ocm": "3A", "cpc_plus": "2C", "cjr": "3A", "bpci": "3B", "pioneer": "3B", "cec": "3B"}
 
 
 @pytest.mark.parametrize("start", sorted(STARTING_POINTS))

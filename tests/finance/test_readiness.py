@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from apmkit.contracts import load_template
+from apmkit.contracts import contract_from_data, load_template
 from apmkit.design.capability import assess, reserve_level
 from apmkit.design.readiness import _percentile, loss_cap_downside, readiness_report, simulated_downside
 from apmkit.errors import ConfigurationError
@@ -28,8 +28,14 @@ def test_loss_cap_downside_basic_e() -> None:
 
 
 def test_loss_cap_downside_episode_and_upside_only() -> None:
-    """BPCI Advanced stop-loss 20 % of a $2M total target = $400,000; an upside-only contract risks nothing."""
-    bpci = loss_cap_downside(load_template("bpci_advanced"), None, benchmark=D("2000000"), revenue=None)
+    """BPCI Advanced with an agreement's 20 % stop-loss on a $2M total target = $400,000 (the template leaves the
+    stop-loss REQUIRED and is refused until it is set); an upside-only contract risks nothing."""
+    template = load_template("bpci_advanced")
+    with pytest.raises(ConfigurationError, match="stop_loss is REQUIRED"):
+        loss_cap_downside(template, None, benchmark=D("2000000"), revenue=None)
+    data = template.model_dump(mode="json", exclude_none=True)
+    data["components"][0]["stop_loss"] = "0.20"
+    bpci = loss_cap_downside(contract_from_data(data), None, benchmark=D("2000000"), revenue=None)
     assert bpci.p95_loss == D("400000.00")
     upside = loss_cap_downside(load_template("mssp_basic_a"), "2024", benchmark=D("1000000"), revenue=None)
     assert upside.p95_loss == D("0.00")

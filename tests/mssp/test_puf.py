@@ -258,8 +258,8 @@ def test_cli_rejects_year_outside_range_and_missing_file(tmp_path: Path) -> None
         ["mssp", "reproduce-puf", "x.csv", "--performance-year", "2012", "--out", str(tmp_path / "o.csv")],
     )
     assert outcome.exit_code != 0
-    assert isinstance(outcome.exception, Exception) and "2013-2021" in str(outcome.exception)
-    with pytest.raises(InputFileError, match="file not found"):
+    assert isinstance(outcome.exception, Exception) and "2013-2024" in str(outcome.exception)
+    with pytest.raises(InputFileError, match="no such file"):
         read_puf_csv(tmp_path / "missing.csv")
 
 

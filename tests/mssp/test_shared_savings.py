@@ -5,6 +5,7 @@ regulatory parameters, never our output."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Literal
 
 import pytest
 from pydantic import ValidationError
@@ -258,24 +259,31 @@ def test_terms_round_trip_from_yaml_style_floats() -> None:
     assert SharedSavingsTerms.model_validate(terms.model_dump()) == terms
 
 
-def test_revenue_caps_without_revenue_are_flagged_not_guessed() -> None:
-    # A revenue-only cap with no revenue cannot be applied: the result says so instead of inventing a cap.
-    terms = SharedSavingsTerms(
-        sided="two_sided",
-        minimum_savings_rate=MinimumRateTerms(kind="fixed", rate=D(0)),
-        max_sharing_rate=D("0.5"),
-        loss_rate=LossRateTerms(method="fixed", rate=D("0.3")),
-        savings_cap=CapTerms(pct_of_revenue=D("0.02")),
-        loss_cap=CapTerms(pct_of_revenue=D("0.02"), pct_of_benchmark=D("0.01")),
-    )
-    saving = compute_shared_savings(
-        terms, SharedSavingsInputs(benchmark=D(1_000_000), expenditure=D(900_000))
-    )
+def test_revenue_caps_without_revenue_are_an_error_or_an_explicit_choice() -> None:
+    # A revenue-based cap with no revenue cannot be applied: an error naming the field, or (only when the terms
+    # say so) the benchmark part alone, flagged and shown as an assumption, never a silent skip.
+    def terms(choice: Literal["error", "benchmark_part_only"]) -> SharedSavingsTerms:
+        return SharedSavingsTerms(
+            sided="two_sided",
+            minimum_savings_rate=MinimumRateTerms(kind="fixed", rate=D(0)),
+            max_sharing_rate=D("0.5"),
+            loss_rate=LossRateTerms(method="fixed", rate=D("0.3")),
+            savings_cap=CapTerms(pct_of_revenue=D("0.02"), if_revenue_missing=choice),
+            loss_cap=CapTerms(
+                pct_of_revenue=D("0.02"), pct_of_benchmark=D("0.01"), if_revenue_missing=choice
+            ),
+        )
+
+    gaining = SharedSavingsInputs(benchmark=D(1_000_000), expenditure=D(900_000))
+    losing = SharedSavingsInputs(benchmark=D(1_000_000), expenditure=D(1_100_000))
+    for entity in (gaining, losing):
+        with pytest.raises(ValueError, match="participant_revenue is missing"):
+            compute_shared_savings(terms("error"), entity)
+    saving = compute_shared_savings(terms("benchmark_part_only"), gaining)
     assert saving.savings_cap is None and saving.savings_cap_incomplete
     assert saving.earned_savings == D("50000.00")
-    losing = compute_shared_savings(
-        terms, SharedSavingsInputs(benchmark=D(1_000_000), expenditure=D(1_100_000))
-    )
-    # 30 % x 100,000 = 30,000, held to the benchmark part 1 % x 1,000,000 = 10,000; revenue part unknown.
-    assert losing.loss_cap == D("10000.00") and losing.loss_cap_incomplete
-    assert losing.owed_losses == D("10000.00")
+    loss = compute_shared_savings(terms("benchmark_part_only"), losing)
+    # 30 % x 100,000 = 30,000, held to the benchmark part 1 % x 1,000,000 = 10,000; revenue part not applied.
+    assert loss.loss_cap == D("10000.00") and loss.loss_cap_incomplete
+    assert loss.owed_losses == D("10000.00")
+    assert any(line.label.startswith("Assumption: loss cap") for line in loss.trace)

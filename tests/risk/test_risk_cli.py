@@ -131,3 +131,120 @@ def test_from_canonical_tables(population: Path, tmp_path: Path) -> None:
     assert scores.column_names[: len(SCORE_COLUMNS)] == SCORE_COLUMNS
     # Synthetic claims carry HCC diagnoses: some members must have payment HCCs.
     assert any(h for h in scores.column("hccs").to_pylist())
+
+
+@pytest.mark.parametrize("rate", ["5", "1", "1.0", "-0.059", "nan", "inf"])
+def test_coding_adjustment_rate_outside_0_to_1_is_refused(tmp_path: Path, rate: str) -> None:
+    # issue 15: "--coding-adjustment-rate 5 gives negative scores" (5 meant as 5 %, applied as 500 %).
+    (tmp_path / "persons.csv").write_text(PERSONS)
+    (tmp_path / "diagnoses.csv").write_text(DIAGNOSES)
+    out = tmp_path / "scores.csv"
+    result = invoke(
+        "--model", "V28", "--payment-year", "2024", "--persons", str(tmp_path / "persons.csv"),
+        "--diagnoses", str(tmp_path / "diagnoses.csv"), "--out", str(out),
+        "--coding-adjustment-rate", rate,
+    )  # fmt: skip
+    assert result.exit_code != 0
+    assert (
+        "--coding-adjustment-rate: coding-intensity adjustment must be a fraction from 0 to below 1"
+        in str(result.exception)
+    )
+    assert not out.exists()
+
+
+def test_coding_adjustment_rate_as_a_fraction(tmp_path: Path) -> None:
+    from decimal import ROUND_HALF_UP
+    from decimal import Decimal as D
+
+    (tmp_path / "persons.csv").write_text(PERSONS)
+    (tmp_path / "diagnoses.csv").write_text(DIAGNOSES)
+    out = tmp_path / "scores.csv"
+    result = invoke(
+        "--model", "V28", "--payment-year", "2024", "--persons", str(tmp_path / "persons.csv"),
+        "--diagnoses", str(tmp_path / "diagnoses.csv"), "--out", str(out),
+        "--normalization-factor", "1.015", "--coding-adjustment-rate", "0.05",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    a1 = {r["member_id"]: r for r in _read(out)}["A1"]
+    # methodology.md §7 raw 1.034; normalized round(1.034 / 1.015, 3); payment round(normalized x 0.95, 3)
+    normalized = (D("1.034") / D("1.015")).quantize(D("0.001"), ROUND_HALF_UP)
+    payment = (normalized * (1 - D("0.05"))).quantize(D("0.001"), ROUND_HALF_UP)
+    assert (normalized, payment) == (D("1.019"), D("0.968"))
+    assert (a1["normalized_score"], a1["payment_score"]) == (float(normalized), float(payment))
+
+
+@pytest.mark.parametrize("year", ["2025", "2026", "2027"])
+def test_normalize_after_2024_needs_the_factor(tmp_path: Path, year: str) -> None:
+    # issue 15: the 2025-2027 factors shipped were third-party figures used with only a warning. Until they are
+    # checked against CMS's Rate Announcements, --normalize for those years must be given the factor.
+    (tmp_path / "persons.csv").write_text(PERSONS)
+    (tmp_path / "diagnoses.csv").write_text(DIAGNOSES)
+    out = tmp_path / "scores.csv"
+    common = [
+        "--model", "V28", "--payment-year", year, "--persons", str(tmp_path / "persons.csv"),
+        "--diagnoses", str(tmp_path / "diagnoses.csv"), "--out", str(out),
+    ]  # fmt: skip
+    result = invoke(*common, "--normalize")
+    assert result.exit_code != 0
+    assert f"no published normalization factor for V28 in {year}" in str(result.exception)
+    assert "--normalization-factor" in str(result.exception)
+    assert not out.exists()
+    result = invoke(*common, "--normalize", "--normalization-factor", "1.2")
+    assert result.exit_code == 0, result.output
+    assert "third-party" not in result.output
+    from decimal import ROUND_HALF_UP
+    from decimal import Decimal as D
+
+    for row in _read(out):  # normalized = round(raw / factor, 3), half-up, from the row's own raw score
+        expected = (D(str(row["score"])) / D("1.2")).quantize(D("0.001"), ROUND_HALF_UP)
+        assert D(str(row["normalized_score"])) == expected
+
+
+def test_blend_after_2024_needs_every_models_factor(tmp_path: Path) -> None:
+    (tmp_path / "persons.csv").write_text(PERSONS)
+    (tmp_path / "diagnoses.csv").write_text(DIAGNOSES)
+    out = tmp_path / "scores.csv"
+    common = [
+        "--model", "V28", "--payment-year", "2025", "--persons", str(tmp_path / "persons.csv"),
+        "--diagnoses", str(tmp_path / "diagnoses.csv"), "--out", str(out), "--blend",
+    ]  # fmt: skip
+    missing_v24 = invoke(*common, "--normalization-factor", "1.045")
+    assert missing_v24.exit_code != 0
+    assert "no published normalization factor for V24 in 2025" in str(missing_v24.exception)
+    assert not out.exists()
+    bad = invoke(*common, "--normalization-factor", "1.045", "--blend-factor", "V24")
+    assert "--blend-factor: write MODEL=FACTOR" in str(bad.exception)
+    given = invoke(*common, "--normalization-factor", "1.045", "--blend-factor", "v24=1.153")
+    assert given.exit_code == 0, given.output
+    assert "blended_payment_score" in out.read_text().splitlines()[0]
+
+
+def test_from_tables_applies_cms_new_enrollee_rule_and_says_so(tmp_path: Path) -> None:
+    # issue 15: members whose enrollment starts in the payment year were scored as continuing. The synthetic
+    # population spans 2025-2026 (new entrants join in 2026), so its enrollment table covers the 2025 data year.
+    import pandas as pd
+
+    folder = tmp_path / "synth"
+    generate(600, folder, years=2, end_year=2026, seed=11)
+    out = tmp_path / "scores.parquet"
+    result = invoke("--from", str(folder), "--payment-year", "2026", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "new enrollees by CMS's rule: fewer than 12 months of Part B in 2025" in said
+    # Independent count from the rule's words: Part B months in 2025 per member, 0 without 2025 rows.
+    enrollment = pq.read_table(folder / "enrollment.parquet").to_pandas()
+    enrollment["month"] = pd.to_datetime(enrollment["month"])
+    in_2025 = enrollment[
+        (enrollment["month"].dt.year == 2025) & enrollment["part_b"].fillna(False).astype(bool)
+    ]
+    part_b_months = in_2025.groupby("member_id")["month"].nunique()
+    scores = pq.read_table(out, columns=["member_id", "segment"]).to_pandas()
+    # ESRD members are outside the CMS-HCC segments (scored by the ESRD model): compare the others.
+    members = pq.read_table(folder / "members.parquet", columns=["member_id", "esrd"]).to_pandas()
+    esrd = set(members.loc[members["esrd"].fillna(False).astype(bool), "member_id"])
+    scores = scores[~scores["member_id"].isin(esrd)]
+    months = scores["member_id"].map(part_b_months).fillna(0)
+    expected_new = set(scores.loc[months < 12, "member_id"])
+    assert expected_new - set(part_b_months.index)  # some members have no 2025 rows at all (2026 entrants)
+    scored_new = set(scores.loc[scores["segment"].str.contains("NEW_ENROLLEE"), "member_id"])
+    assert scored_new == expected_new

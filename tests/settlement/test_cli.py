@@ -188,6 +188,10 @@ def test_contract_validate_and_schema(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "valid contract primary_care_first" in result.output
     assert "unverified" in result.output
+    # the template's REQUIRED terms are listed, so the user knows what settle will ask for
+    assert (
+        "REQUIRED before settling: components[0:total_primary_care_payment].flat_visit_fee" in result.output
+    )
     schema_file = tmp_path / "schema.json"
     assert runner.invoke(app, ["contract", "schema", "--out", str(schema_file)]).exit_code == 0
     assert json.loads(schema_file.read_text())["title"] == "apmkit contract"

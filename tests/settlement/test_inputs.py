@@ -36,10 +36,14 @@ def test_bad_rows_are_kept_with_every_reason() -> None:
         {"entity_id": "A4"},
         {"entity_id": "A4"},
         {"entity_id": "", "benchmark": "1"},
+        {"entity_id": "A5", "quality_score": "1.5"},
+        {"entity_id": "A6"},
     ]
     loaded, report = read_entity_rows(rows, "aco.csv")
-    assert [e.entity_id for e in loaded] == ["A4"]
-    assert report.read == 6 and report.loaded == 1
+    # a repeated entity refuses both rows: neither can be trusted over the other
+    assert [e.entity_id for e in loaded] == ["A5", "A6"]
+    assert report.read == 8 and report.loaded == 2
+    assert report.loaded + len(report.rejected) == report.read
     reasons = {r["source_line"]: r["reason"] for r in report.rejected}
     assert reasons["2"] == (
         "field benchmark: expected a number; field population: expected a whole number; "
@@ -48,6 +52,7 @@ def test_bad_rows_are_kept_with_every_reason() -> None:
     assert reasons["3"].startswith("field colour: unknown column")
     assert "field quality_score: Input should be greater than or equal to 0" in reasons["4"]
     assert reasons["6"] == "field entity_id: repeats the entity of line 5"
+    assert reasons["5"] == "field entity_id: the entity is repeated on line 6"
     assert "field entity_id" in reasons["7"]
     # no input value is echoed back in a reason
     assert all("12x" not in r["reason"] and "blue" not in r["reason"] for r in report.rejected)
@@ -67,10 +72,60 @@ def test_apply_benchmarks_layouts() -> None:
     totals = apply_benchmarks(entities, [{"entity_id": "B", "benchmark": D("5")}], "b.parquet")
     assert totals[1].benchmark == D("5")
     summary = apply_benchmarks(
-        entities[:1], [{"settlement_benchmark": D("99.99"), "total_benchmark": D(1)}], "s"
+        entities[:1],
+        [
+            {
+                "settlement_benchmark": D("99.99"),
+                "total_benchmark": D(1),
+                "guardrail_status": "two-way (guardrail)",
+            }
+        ],
+        "s",
     )
     assert summary[0].benchmark == D("99.99")
+    # the MSSP guardrail decides the benchmark: it travels to the statement's benchmark line
+    assert summary[0].detail["guardrail_status"] == "two-way (guardrail)"
+    from apmkit.contracts import contract_from_data
+    from apmkit.settlement.engine import settle
+
+    contract = contract_from_data(
+        {"id": "c", "name": "c", "components": [{"id": "a", "type": "infrastructure_payment", "lump_sum": 1}]}
+    )
+    (statement,) = settle(contract, "2025", summary).statements
+    (line,) = [line for line in statement.lines if line.component_id == "inputs" and line.unit == "USD"]
+    assert line.inputs["guardrail_status"] == "two-way (guardrail)"
     with pytest.raises(InputFileError, match="one row and settles one entity"):
         apply_benchmarks(entities, [{"settlement_benchmark": D(1)}], "s")
     with pytest.raises(InputFileError, match="needs entity_id and benchmark_pmpm or benchmark"):
         apply_benchmarks(entities, [{"entity": "A"}], "s")
+
+
+def test_an_out_of_range_quality_score_refuses_that_entity_only() -> None:
+    from apmkit.contracts import load_template
+    from apmkit.settlement.engine import settle
+
+    rows = [
+        {
+            "entity_id": "A",
+            "benchmark": "1000000",
+            "expenditure": "900000",
+            "quality_score": "1.5",
+            "reported": "1",
+            "member_months": "1200",
+        },
+        {
+            "entity_id": "B",
+            "benchmark": "1000000",
+            "expenditure": "900000",
+            "quality_score": "0.8",
+            "reported": "1",
+            "member_months": "1200",
+        },
+    ]
+    loaded, _ = read_entity_rows(rows, "aco.csv")
+    settlement = settle(load_template("commercial_upside_shared_savings"), "2025", loaded)
+    assert [s.entity_id for s in settlement.statements] == ["B"]
+    (refused,) = settlement.rejected
+    assert refused["source_line"] == "2"
+    assert "field quality_score: Input should be less than or equal to 1" in refused["reason"]
+    assert "1.5" not in refused["reason"]

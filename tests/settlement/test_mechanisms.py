@@ -24,6 +24,16 @@ def contract(*components: dict[str, Any], **extra: Any) -> Contract:
     return contract_from_data({"id": "t", "name": "t", "components": list(components), **extra})
 
 
+PCF_TERMS = {"pbpm_by_risk_group": {"1": "28", "2": "45", "3": "100", "4": "175"}, "flat_visit_fee": "40.28"}
+
+
+def pcf() -> Contract:
+    """The PCF template with its REQUIRED rates stated (the reference's example rates)."""
+    data = load_template("primary_care_first").model_dump(mode="json", exclude_none=True)
+    data["components"][0].update(PCF_TERMS)
+    return contract_from_data(data)
+
+
 def one(contract_: Contract, period: str = "2025", **inputs: Any) -> EntityStatement:
     settlement = settle(contract_, period, [EntityInputs(entity_id="E1", **inputs)])
     assert not settlement.rejected, settlement.rejected
@@ -72,21 +82,36 @@ def test_extreme_uncontrollable_relief_on_corridor_losses() -> None:
 
 def test_commercial_capitation_template_stop_loss_and_withhold() -> None:
     # Template terms: PMPM low 180, moderate 420, high 1,150; stop-loss above 150,000 at 90 %; 5 % withhold
-    # returned 50 % at a quality score >= 0.6.
+    # taken from the capitation, returned 50 % at a quality score >= 0.6.
     # Capitation: 1,000 x 180 + 200 x 420 + 100 x 1,150 = 180,000 + 84,000 + 115,000 = 379,000.
     # Stop-loss: 50,000 excess x 0.9 = 45,000. Withhold: 379,000 x 5 % = 18,950, half returned = 9,475.
+    # The capitation paid monthly was net of the withhold: 379,000 - 18,950 = 360,050 paid. The period earns
+    # 379,000 + 45,000 - 18,950 + 9,475 = 414,525; the balance due is 414,525 - 360,050 = 54,475
+    # (stop-loss 45,000 + withhold returned 9,475).
     statement = one(
         load_template("commercial_capitation"),
         months_by_cell={"low": 1000, "moderate": 200, "high": 100},
         stop_loss_excess=D(50_000),
-        base_payments=D(379_000),
         quality_score=D("0.7"),
     )
     assert statement.summary["amount_capitation"] == D("424000.00")
-    assert statement.summary["amount_quality_withhold"] == D("9475.00")
-    assert statement.net_settlement == D("433475.00")
-    assert statement.paid_during_period == D("379000.00")
+    assert statement.summary["amount_quality_withhold"] == D("-9475.00")
+    assert statement.net_settlement == D("414525.00")
+    assert statement.paid_during_period == D("360050.00")
     assert statement.balance_due == D("54475.00")
+
+
+def test_withhold_on_fee_for_service_base_is_returned_at_settlement() -> None:
+    # Without applies_to the withhold comes out of fee-for-service payments outside this statement: only the
+    # returned share is paid at settlement. 200,000 x 5 % = 10,000 withheld; score 0.85 returns all of it.
+    withhold = {
+        "id": "w",
+        "type": "withhold",
+        "withhold_rate": "0.05",
+        "returned_by_score": [{"min_score": 0, "value": 0}, {"min_score": "0.8", "value": 1}],
+    }
+    statement = one(contract(withhold), base_payments=D(200_000), quality_score=D("0.85"))
+    assert (statement.net_settlement, statement.paid_during_period) == (D("10000.00"), D("0"))
 
 
 def test_capitation_percent_of_premium() -> None:
@@ -254,7 +279,7 @@ def test_glide_path_changes_terms_by_year() -> None:
 
 def test_missing_input_rejects_the_entity_with_its_reason() -> None:
     settlement = settle(
-        load_template("primary_care_first"),
+        pcf(),
         "2025",
         [
             EntityInputs(
@@ -284,7 +309,7 @@ def test_missing_input_rejects_the_entity_with_its_reason() -> None:
 
 def test_unknown_risk_group_is_named() -> None:
     settlement = settle(
-        load_template("primary_care_first"),
+        pcf(),
         "2025",
         [
             EntityInputs(
@@ -333,3 +358,85 @@ def test_shared_savings_statement_lines_carry_their_units() -> None:
     assert units["Generated savings/losses"] == "USD"
     assert units["Earned shared savings"] == "USD"
     assert units["Savings rate"] == "rate" and units["Final sharing rate"] == "rate"
+
+
+def test_money_places_apply_to_every_component() -> None:
+    # rounding.money_places 0: every amount and every paid line is whole dollars, whatever the component, and the
+    # statement still adds up. Rates are chosen so that each component's exact amount has cents.
+    components = [
+        {"id": "cap", "type": "capitation", "default_pmpm": "10.555"},
+        {"id": "cmf", "type": "care_management_fee", "pbpm_by_tier": {"t1": "3.333"}},
+        {
+            "id": "pbp",
+            "type": "population_based_payment",
+            "pbpm_by_risk_group": {"1": "1.115"},
+            "flat_visit_fee": "2.345",
+        },
+        {"id": "pbip", "type": "performance_incentive", "prepaid_pbpm": "1.115"},
+        {
+            "id": "w",
+            "type": "withhold",
+            "withhold_rate": "0.033",
+            "applies_to": ["cap"],
+            "returned_by_score": [{"min_score": 0, "value": "0.5"}],
+        },
+        {"id": "p4p", "type": "pay_for_performance", "pbpm_by_score": [{"min_score": 0, "value": "0.777"}]},
+        {
+            "id": "episodes",
+            "type": "episode_reconciliation",
+            "price_source": "input",
+            "discount": "0.03",
+            "stop_gain": "0.2",
+            "downside": False,
+            "quality_adjustment_of_gain": "0.1",
+        },
+        {"id": "meos", "type": "episode_services_payment", "pbpm": "1.555"},
+        {"id": "infra", "type": "infrastructure_payment", "pbpm": "0.555"},
+        {"id": "seq", "type": "sequestration", "rate": "0.02", "applies_to": ["episodes"]},
+        {
+            "id": "ss",
+            "type": "shared_savings",
+            "terms": {
+                "sided": "one_sided",
+                "minimum_savings_rate": {"kind": "fixed", "rate": "0.0"},
+                "sharing_basis": "first_dollar",
+                "max_sharing_rate": "0.5",
+            },
+        },
+    ]
+    statement = one(
+        contract(*components, rounding={"money_places": 0}),
+        member_months=3,
+        months_by_cell={"t1": 3},
+        risk_group="1",
+        visits=3,
+        performance_score=D("0.5"),
+        quality_score=D("0.7"),
+        episodes=3,
+        benchmark_price=D("1000.555"),
+        episode_payments=D("2000"),
+        benchmark=D("1000"),
+        expenditure=D("998.99"),
+    )
+    money_lines = [line for line in statement.lines if line.role in ("amount", "paid")]
+    assert {line.component_id for line in money_lines} >= {c["id"] for c in components}
+    for line in money_lines:
+        assert line.value is not None and line.value == line.value.to_integral_value(), (
+            line.component_id,
+            line.label,
+        )
+    assert statement.net_settlement == sum((c.amount for c in statement.components), D(0))
+    # e.g. shared savings: 1,000 - 998.99 = 1.01 saved, 50 % = 0.505 -> $1
+    assert statement.summary["amount_ss"] == D("1")
+
+
+def test_performance_incentive_score_is_the_share_earned() -> None:
+    # Without bands the score is the share of the prepaid incentive kept: 100 months x $4 = 400 prepaid, 0.25
+    # kept -> 100 earned, 300 recouped; a score above 1 is refused, naming the field.
+    pbip = {"id": "pbip", "type": "performance_incentive", "prepaid_pbpm": "4"}
+    statement = one(contract(pbip), member_months=100, performance_score=D("0.25"))
+    assert (statement.net_settlement, statement.balance_due) == (D("100.00"), D("-300.00"))
+    settlement = settle(
+        contract(pbip), "2025", [EntityInputs(entity_id="E1", member_months=1, performance_score=D(2))]
+    )
+    assert "field performance_score" in settlement.rejected[0]["reason"]

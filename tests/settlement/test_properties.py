@@ -39,7 +39,12 @@ def two_sided() -> Contract:
                         "quality": {"method": "scale"},
                         "loss_rate": {"method": "fixed", "rate": "0.3"},
                         "savings_cap": {"pct_of_benchmark": "0.1"},
-                        "loss_cap": {"pct_of_benchmark": "0.04", "pct_of_revenue": "0.08"},
+                        "loss_cap": {
+                            "pct_of_benchmark": "0.04",
+                            "pct_of_revenue": "0.08",
+                            # an explicit choice: without it, an entity with no revenue is refused
+                            "if_revenue_missing": "benchmark_part_only",
+                        },
                     },
                 },
                 {

@@ -40,7 +40,6 @@ from typer.testing import CliRunner
 
 from apmkit.cli.main import app
 from apmkit.engines import Engine
-from apmkit.errors import ConfigurationError
 from apmkit.quality.spec import QualitySpec
 from apmkit.schemas import CLINICAL, MEMBERS
 from apmkit.schemas.canonical import ENROLLMENT, MEDICAL_CLAIMS
@@ -322,10 +321,13 @@ def test_mssp_standard_from_the_rates() -> None:
     assert lines["Alternative quality standard met"].value == 1
 
 
-def test_measures_settle_cannot_score_are_refused(engine: Engine) -> None:
+def test_measures_settle_does_not_compute_are_supplied(engine: Engine) -> None:
+    # ACR is a claims rate without a patient-level denominator in the populations layout: settlement takes its
+    # rate from --quality-rates (test_supplied_measure_and_improvement_points_in_settle) and evaluates the rest
     spec = QualitySpec.model_validate({**POINTS_QUALITY, "measures": ["CMS165", "CMS122", "ACR"]})
-    with pytest.raises(ConfigurationError, match="not ACR"):
-        _rates(engine, spec)
+    assert quality_link.supplied_measures(spec) == ["ACR"]
+    assert quality_link.computed_measures(spec) == ["CMS165", "CMS122"]
+    assert {row["measure"] for row in _rates(engine, spec)} == {"CMS165", "CMS122"}
 
 
 CONTRACT: dict[str, Any] = {
@@ -438,3 +440,45 @@ def test_spark_rates_match_duckdb(spark_engine: Engine, duckdb_engine: Engine) -
         return sorted(rows, key=lambda r: (r["entity_id"], r["measure"]))
 
     assert ordered(_rates(spark_engine, spec)) == ordered(_rates(duckdb_engine, spec))
+
+
+def test_supplied_measure_and_improvement_points_in_settle(duckdb_engine: Engine, tmp_path: Path) -> None:
+    """A contract measure apmkit does not compute (CAHPS) is scored from --quality-rates, with improvement
+    points from its baseline_rate. CAHPS target: threshold 0.60, benchmark 0.80, 10 points.
+
+    - E1: CAHPS 0.70, progress 0.5 -> attainment round(9 x 0.5 + 0.5) = 5; eCQM points 7 (as above);
+      score (7 + 5) / 30 = 0.40 -> sharing 0.50 x 0.40 = 0.20 -> $3,600 x 0.20 = $720.00; P4P $96 -> $816.00.
+    - E2: CAHPS 0.65 -> attainment round(9 x 0.25 + 0.5) = 3; improvement from baseline 0.50: progress
+      0.15 / 0.30 = 0.5 -> round(10 x 0.5 - 0.5) = 5 (half up); 5 > 3. Score (4 + 5) / 30 = 0.30: the gate
+      (30) passes only with the improvement points -> 0.50 x 0.30 = 0.15 -> $2,700 x 0.15 = $405.00;
+      P4P band 0.30 -> $2.00 x 36 = $72.00; net $477.00.
+    """
+    data = _folder(duckdb_engine, tmp_path / "data")
+    quality = dict(POINTS_QUALITY)
+    quality["measures"] = ["CMS165", "CMS122", "CAHPS"]
+    quality["scoring"] = {
+        **POINTS_QUALITY["scoring"],
+        "measures": [
+            *POINTS_QUALITY["scoring"]["measures"],
+            {"measure": "CAHPS", "attainment_threshold": "0.60", "benchmark": "0.80"},
+        ],
+    }
+    contract = tmp_path / "contract.yaml"
+    contract.write_text(yaml.safe_dump({**CONTRACT, "quality": quality}), encoding="utf-8")
+    base = ["-q", "settle", "--contract", str(contract), "--from", str(data), "--period", "2025"]
+    out = tmp_path / "out"
+    missing = CliRunner().invoke(app, [*base, "--out", str(out), "--format", "json"])
+    assert "quality.measures CAHPS are not computed from the data" in str(missing.exception)
+    rates = tmp_path / "rates.csv"
+    rates.write_text(
+        "entity_id,measure,rate,baseline_rate\nE1,CAHPS,0.70,\nE2,CAHPS,0.65,0.50\n", encoding="utf-8"
+    )
+    result = CliRunner().invoke(
+        app, [*base, "--out", str(out), "--format", "json", "--quality-rates", str(rates)]
+    )
+    assert result.exit_code == 0, result.output
+    settled = json.loads((out / "statement.json").read_text())
+    statements = {s["entity_id"]: s for s in settled["statements"]}
+    assert D(statements["E1"]["net_settlement"]) == D("816.00")
+    assert D(statements["E2"]["net_settlement"]) == D("477.00")
+    assert D(_line(statements["E2"], "CAHPS supplied rate")["value"]) == D("0.65")

@@ -53,6 +53,20 @@ def _basic_e() -> object:
     )
 
 
+def with_terms(name: str, terms: dict[str, object]) -> object:
+    """Template ``name`` with its REQUIRED terms set as a user's copy would state them (``component.field`` or
+    ``component.field.key`` for a rate table)."""
+    data = load_template(name).model_dump(mode="json", exclude_none=True)
+    components = {c["id"]: c for c in data["components"]}
+    for key, value in terms.items():
+        component_id, field, *rest = key.split(".")
+        if rest:
+            components[component_id][field][rest[0]] = value
+        else:
+            components[component_id][field] = value
+    return contract_from_data(data, name)
+
+
 def _net(contract: object, period: str = "2025", **inputs: object) -> tuple[D, object]:
     settlement = settle(contract, period, [EntityInputs(entity_id="E1", **inputs)])  # type: ignore[arg-type]
     assert not settlement.rejected, settlement.rejected
@@ -238,14 +252,25 @@ def test_cjr_py1_has_no_repayment() -> None:
     assert settlement.statements[0].net_settlement == D("0")
 
 
+PCF_TERMS = {
+    "total_primary_care_payment.pbpm_by_risk_group.1": "28",
+    "total_primary_care_payment.pbpm_by_risk_group.2": "45",
+    "total_primary_care_payment.pbpm_by_risk_group.3": "100",
+    "total_primary_care_payment.pbpm_by_risk_group.4": "175",
+    "total_primary_care_payment.flat_visit_fee": "40.28",
+}
+PCF = with_terms("primary_care_first", PCF_TERMS)
+
+
 @pytest.mark.parametrize(
     ("adjustment", "expected"), [(D("-0.10"), D("23875.20")), (D("0.50"), D("39792.00"))]
 )
 def test_primary_care_first_template(adjustment: D, expected: D) -> None:
-    # methodology.md section 4 derived example: risk group 2, 500 beneficiaries -> 500 x $45 = $22,500; 100 visits
+    # methodology.md section 4 derived example, with the example's rates stated as the contract's terms (the
+    # template leaves them REQUIRED): risk group 2, 500 beneficiaries -> 500 x $45 = $22,500; 100 visits
     # x $40.28 = $4,028; total $26,528; PBA -10 % -> $23,875.20, +50 % -> $39,792.
     net, statement = _net(
-        load_template("primary_care_first"),
+        PCF,
         risk_group="2",
         member_months=500,
         visits=100,
@@ -253,12 +278,16 @@ def test_primary_care_first_template(adjustment: D, expected: D) -> None:
     )
     assert statement.summary["amount_total_primary_care_payment"] == D("26528.00")
     assert net == expected
+    # The PBP (quarterly in advance) and the visit fees (as claims were paid) were paid during the period: the
+    # balance due at settlement is the adjustment alone, -2,652.80 or +13,264.00.
+    assert statement.paid_during_period == D("26528.00")
+    assert statement.balance_due == expected - D("26528.00")
 
 
 def test_performance_adjustment_is_bounded() -> None:
     # PCF's PBA ranges -10 % to +50 % (methodology.md section 4): a requested +80 % pays +50 %.
     net, _ = _net(
-        load_template("primary_care_first"),
+        PCF,
         risk_group="2",
         member_months=500,
         visits=100,
@@ -271,8 +300,18 @@ def test_oncology_care_model_template() -> None:
     # Hand arithmetic on the verified OCM parameters (methodology.md 3.3): MEOS $160 PBPM; one-sided target =
     # benchmark x (1 - 4 %). 50 episodes with 300 episode months -> MEOS 300 x 160 = 48,000 (billed monthly);
     # benchmark 30,000 per episode -> target 28,800 x 50 = 1,440,000; actual 1,400,000 -> PBP 40,000.
+    # The template leaves the stop-gain and the quality adjustment REQUIRED; this agreement states 20 % and
+    # no quality adjustment (neither binds here).
+    ocm = with_terms(
+        "oncology_care_model",
+        {
+            "performance_based_payment.stop_gain": "0.20",
+            "performance_based_payment.quality_adjustment_of_gain": "0",
+            "performance_based_payment.quality_full_score": "1",
+        },
+    )
     net, statement = _net(
-        load_template("oncology_care_model"),
+        ocm,
         member_months=300,
         episodes=50,
         benchmark_price=D("30000"),
@@ -287,9 +326,14 @@ def test_oncology_care_model_template() -> None:
 def test_cpc_plus_track2_fees_and_pbip() -> None:
     # Hand arithmetic on the verified CPC+ Track 2 parameters (methodology.md section 4): tier 2 $11 PBPM and
     # complex tier $100 PBPM; PBIP $4.00 PBPM prepaid. 1,200 tier-2 months + 60 complex months -> 13,200 + 6,000 =
-    # 19,200; PBIP prepaid 4.00 x 1,260 = 5,040; half earned -> 2,520 kept, 2,520 recouped.
+    # 19,200; PBIP prepaid 4.00 x 1,260 = 5,040; performance_score 0.5 = half earned -> 2,520 kept, 2,520 recouped.
+    # Tiers 1, 3 and 4 are REQUIRED terms of the template (unused here: this practice has none of their months).
+    cpc = with_terms(
+        "cpc_plus_track2",
+        {f"care_management_fee.pbpm_by_tier.{tier}": "1" for tier in ("tier1", "tier3", "tier4")},
+    )
     net, statement = _net(
-        load_template("cpc_plus_track2"),
+        cpc,
         months_by_cell={"tier2": 1200, "complex": 60},
         performance_score=D("0.5"),
     )
@@ -301,12 +345,25 @@ def test_cpc_plus_track2_fees_and_pbip() -> None:
 
 
 def test_enhancing_oncology_model_meos_and_recoupment() -> None:
-    # Hand arithmetic on the EOM template: MEOS $70 PBPM + $30 for dual months (methodology.md 3.3, secondary
-    # page). 600 episode months, 100 of them dual -> 42,000 + 3,000 = 45,000. Target = benchmark price x (1 - 4 %)
-    # (template placeholder): 20 episodes x 25,000 x 0.96 = 480,000; actual 500,000 -> shortfall 20,000; the
-    # 4 % stop-loss, 4 % x 480,000 = 19,200, binds -> owes 19,200. Net 45,000 - 19,200 = 25,800.
+    # Hand arithmetic on the EOM template with an agreement's terms: MEOS $70 PBPM + $30 for dual months
+    # (methodology.md 3.3, secondary page). 600 episode months, 100 of them dual -> 42,000 + 3,000 = 45,000.
+    # Target = benchmark price x (1 - 4 %): 20 episodes x 25,000 x 0.96 = 480,000; actual 500,000 -> shortfall
+    # 20,000; the 4 % stop-loss, 4 % x 480,000 = 19,200, binds -> owes 19,200. Net 45,000 - 19,200 = 25,800.
+    eom = with_terms(
+        "enhancing_oncology_model",
+        {
+            "meos.pbpm": "70",
+            "meos.dual_pbpm_addition": "30",
+            "performance_based_payment.discount": "0.04",
+            "performance_based_payment.stop_gain": "0.04",
+            "performance_based_payment.stop_loss": "0.04",
+            "performance_based_payment.quality_adjustment_of_gain": "0",
+            "performance_based_payment.quality_adjustment_of_loss": "0",
+            "performance_based_payment.quality_full_score": "1",
+        },
+    )
     net, statement = _net(
-        load_template("enhancing_oncology_model"),
+        eom,
         member_months=600,
         dual_member_months=100,
         episodes=20,
@@ -318,18 +375,154 @@ def test_enhancing_oncology_model_meos_and_recoupment() -> None:
     assert net == D("25800.00")
 
 
+BPCI_TERMS = {
+    "reconciliation.discount": "0.03",
+    "reconciliation.quality_adjustment_of_gain": "0.10",
+    "reconciliation.quality_adjustment_of_loss": "0.10",
+    "reconciliation.quality_full_score": "1",
+    "reconciliation.stop_gain": "0.20",
+    "reconciliation.stop_loss": "0.20",
+}
+
+
 def test_bpci_advanced_quality_adjusts_the_gain() -> None:
-    # Hand arithmetic on the BPCI-A template (parameters unverified, structure from the model description):
-    # 40 episodes x 30,000 x (1 - 3 %) = 1,164,000 target; actual 1,100,000 -> NPRA 64,000 (stop-gain 20 % =
-    # 232,800 not binding); CQS adjustment 10 % x (1 - 0.8) = 2 % -> 64,000 x 0.98 = 62,720.
+    # Hand arithmetic on the BPCI-A template with an agreement's terms (3 % discount, 10 % CQS adjustment,
+    # 20 % limits): 40 episodes x 30,000 x (1 - 3 %) = 1,164,000 target; actual 1,100,000 -> NPRA 64,000
+    # (stop-gain 20 % = 232,800 not binding); CQS adjustment 10 % x (1 - 0.8) = 2 % -> 64,000 x 0.98 = 62,720.
     net, _ = _net(
-        load_template("bpci_advanced"),
+        with_terms("bpci_advanced", BPCI_TERMS),
         episodes=40,
         benchmark_price=D("30000"),
         episode_payments=D("1100000"),
         quality_score=D("0.8"),
     )
     assert net == D("62720.00")
+
+
+def test_bpci_advanced_quality_adjusts_the_repayment() -> None:
+    # The template's own note: the CQS adjusts positive AND negative amounts. Same terms; actual 1,250,000 ->
+    # 1,250,000 - 1,164,000 = 86,000 owed (stop-loss 20 % x 1,164,000 = 232,800 not binding); a CQS of 0.8
+    # forgives 10 % x 0.8 = 8 % of it -> owes 86,000 x 0.92 = 79,120.
+    net, statement = _net(
+        with_terms("bpci_advanced", BPCI_TERMS),
+        episodes=40,
+        benchmark_price=D("30000"),
+        episode_payments=D("1250000"),
+        quality_score=D("0.8"),
+    )
+    assert net == D("-79120.00")
+    assert any(line.label == "Quality adjustment of the repayment" for line in statement.lines)  # type: ignore[attr-defined]
+
+
+def test_bpci_advanced_prices_from_the_payers_benchmark_price() -> None:
+    # BPCI-A target prices are CMS's, given per participant: without benchmark_price the entity is refused
+    # (no fallback to a CJR-style hospital/regional blend).
+    settlement = settle(
+        with_terms("bpci_advanced", BPCI_TERMS),  # type: ignore[arg-type]
+        "2025",
+        [
+            EntityInputs(
+                entity_id="E1",
+                episodes=40,
+                regional_price=D("30000"),
+                episode_payments=D("1100000"),
+                quality_score=D("0.8"),
+            )
+        ],
+    )
+    assert not settlement.statements
+    assert "field benchmark_price is required" in settlement.rejected[0]["reason"]
+
+
+def test_quality_adjustment_needs_a_quality_score() -> None:
+    # A missing CQS must not pay the full gain: the entity is refused, naming the field.
+    settlement = settle(
+        with_terms("bpci_advanced", BPCI_TERMS),  # type: ignore[arg-type]
+        "2025",
+        [
+            EntityInputs(
+                entity_id="E1", episodes=40, benchmark_price=D("30000"), episode_payments=D("1100000")
+            )
+        ],
+    )
+    assert not settlement.statements
+    assert "field quality_score is required" in settlement.rejected[0]["reason"]
+
+
+def test_cjr_needs_the_composite_quality_score() -> None:
+    # CJR quality bands decide the discount and the payment eligibility (42 CFR 510.315): no CQS, no payment
+    # computed on a band nobody chose.
+    settlement = settle(
+        load_template("cjr"),
+        "PY3",
+        [
+            EntityInputs(
+                entity_id="H1",
+                episodes=100,
+                episode_payments=D("2450000"),
+                hospital_price=D("25000"),
+                regional_price=D("27000"),
+            )
+        ],
+    )
+    assert not settlement.statements
+    assert "field quality_score is required" in settlement.rejected[0]["reason"]
+
+
+@pytest.mark.parametrize(
+    ("template", "fields"),
+    [
+        (
+            "bpci_advanced",
+            [
+                "discount",
+                "quality_adjustment_of_gain",
+                "quality_adjustment_of_loss",
+                "quality_full_score",
+                "stop_gain",
+                "stop_loss",
+            ],
+        ),
+        ("primary_care_first", ["pbpm_by_risk_group.1", "pbpm_by_risk_group.4", "flat_visit_fee"]),
+        ("enhancing_oncology_model", ["meos].pbpm", "dual_pbpm_addition", "stop_loss"]),
+        ("oncology_care_model", ["stop_gain", "quality_adjustment_of_gain"]),
+        ("cpc_plus_track1", ["pbpm_by_tier.tier3", "pbpm_by_tier.tier4"]),
+        ("cpc_plus_track2", ["pbpm_by_tier.tier1", "pbpm_by_tier.tier3"]),
+    ],
+)
+def test_unverified_terms_are_required_inputs(template: str, fields: list[str]) -> None:
+    # No placeholder pays: a template whose amounts no CMS document verifies stops the whole run, naming each
+    # REQUIRED term, until the agreement's values are set.
+    from apmkit.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError) as info:
+        settle(load_template(template), "2025", [EntityInputs(entity_id="E1")])
+    message = str(info.value)
+    assert message.count("\n") == 0
+    for field in fields:
+        assert field in message
+
+
+def test_money_places_apply_to_shared_savings() -> None:
+    # rounding.money_places 0: whole dollars for every component, shared savings included, rounded once.
+    # Savings 1,000,000 - 949,999.01 = 50,000.99 (5.0 % >= 2 % MSR), first-dollar 50 % -> 25,000.495 exactly:
+    # whole dollars 25,000 (rounding the cents figure 25,000.50 again would give 25,001).
+    contract = _contract(
+        {
+            "id": "shared_savings",
+            "type": "shared_savings",
+            "terms": {
+                "sided": "one_sided",
+                "minimum_savings_rate": {"kind": "fixed", "rate": "0.02"},
+                "sharing_basis": "first_dollar",
+                "max_sharing_rate": "0.50",
+            },
+        },
+        rounding={"money_places": 0},
+    )
+    net, statement = _net(contract, benchmark=D("1000000"), expenditure=D("949999.01"))
+    assert net == D("25000")
+    assert statement.summary["earned_savings"] == D("25000")  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(

@@ -79,3 +79,27 @@ def test_population_mix_and_utilization_are_medicare_like(engine, population):
     clinical = tables.clinical
     codes = set(engine.to_arrow(clinical.code.name("c").as_table().distinct()).column("c").to_pylist())
     assert {"4548-4", "85354-9", "24606-6", "45378", "73832-8"} <= codes
+
+
+def test_institutional_bill_types_match_the_claim_type(population):
+    # NUBC UB-04 type of bill, first two digits (facility type + bill classification): 11x hospital inpatient,
+    # 13x hospital outpatient, 21x SNF inpatient, 32x-34x home health, 81x/82x hospice (non-hospital /
+    # hospital based). Issue 15: hospice claims were written as 341 (home health).
+    allowed = {
+        "inpatient": {"11"},
+        "outpatient": {"13"},
+        "snf": {"21"},
+        "hha": {"32", "33", "34"},
+        "hospice": {"81", "82"},
+    }
+    claims = pq.read_table(population / "medical_claims.parquet", columns=["claim_type", "bill_type"])
+    pairs = {
+        (kind, (bill or "")[:2])
+        for kind, bill in zip(
+            claims.column("claim_type").to_pylist(), claims.column("bill_type").to_pylist(), strict=True
+        )
+        if kind in allowed
+    }
+    assert {kind for kind, _ in pairs} == set(allowed)  # every institutional type was generated
+    wrong = sorted(pair for pair in pairs if pair[1] not in allowed[pair[0]])
+    assert wrong == []

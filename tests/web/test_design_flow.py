@@ -28,7 +28,7 @@ from apmkit.web.charts import simulation_chart
 
 # Same table as tests/design/test_design.py (reasoning of tests/classify/test_lan.py).
 LAN_OF_STARTING_POINT = {
-    "ocm": "3N",
+    "ocm": "3A",
     "cpc_plus": "2C",
     "cjr": "3A",
     "bpci": "3B",

@@ -19,7 +19,14 @@ from apmkit.attribution.episodes import episode_attribution
 from apmkit.attribution.inputs import REJECTS
 from apmkit.attribution.lines import active_participants, code_list, qualifying_lines
 from apmkit.attribution.outputs import ATTRIBUTION
-from apmkit.attribution.ranking import Basis, candidate_scores, provider_scores, rank_candidates, top_provider
+from apmkit.attribution.ranking import (
+    UNRESOLVED,
+    Basis,
+    candidate_scores,
+    provider_scores,
+    rank_candidates,
+    top_provider,
+)
 from apmkit.attribution.spec import (
     AnySpec,
     EpisodeSpec,
@@ -28,11 +35,13 @@ from apmkit.attribution.spec import (
     PluralitySpec,
     RosterSpec,
     TieBreak,
+    VisitUnit,
     program_year,
 )
 from apmkit.attribution.windows import Window, assignment_window
 from apmkit.errors import ConfigurationError
 from apmkit.money import from_cents
+from apmkit.portable import Materialize
 
 _DECISION = ibis.schema(
     {
@@ -100,7 +109,9 @@ class AttributionResult:
     rejects: ir.Table
 
 
-def attribute(inputs: AttributionInputs, spec: AnySpec, as_of: dt.date) -> AttributionResult:
+def attribute(
+    inputs: AttributionInputs, spec: AnySpec, as_of: dt.date, *, materialize: Materialize
+) -> AttributionResult:
     """Attribute members under one spec as of a date.
 
     Parameters
@@ -160,9 +171,9 @@ def attribute(inputs: AttributionInputs, spec: AnySpec, as_of: dt.date) -> Attri
             ibis.ifelse(excluded, elig._y_reason + "_during_year", ibis.null("string"))
         )
         elig = elig.select(member_id=elig.member_id, eligible=reason.isnull(), ineligible_reason=reason)
-    # Eligibility and the qualifying lines feed several steps: computing them once (a backend-side temp
-    # table through ibis' cache) keeps the query plans small and avoids recomputing the claims joins.
-    elig = elig.cache()
+    # Eligibility and the qualifying lines feed several steps: computing them once (the caller's materialize,
+    # a backend-side table) keeps the query plans small and avoids recomputing the claims joins.
+    elig = materialize(elig)
     ineligible = elig.filter(~elig.eligible)
     decisions.append(_decision(ineligible, attributed=False, step=None, reason=ineligible.ineligible_reason))
 
@@ -173,7 +184,7 @@ def attribute(inputs: AttributionInputs, spec: AnySpec, as_of: dt.date) -> Attri
         if table is None:
             raise ConfigurationError(f"attribution spec: field overrides: the {source} input was not given")
         chosen, conflicts, source_rejects = _override_assignments(
-            table, source, spec, participants, window, as_of
+            table, source, spec, participants, inputs.providers, window, as_of
         )
         rejects.append(source_rejects)
         decisions.append(_override_decisions(chosen, source, spec))
@@ -195,18 +206,19 @@ def attribute(inputs: AttributionInputs, spec: AnySpec, as_of: dt.date) -> Attri
             need_specialty=isinstance(spec, MsspStepwiseSpec) or spec.providers == "primary_care_specialties",
             need_provider=isinstance(spec, PluralitySpec) and spec.providers == "primary_care",
             extra_codes=awv,
+            materialize=materialize,
         )
         rejects.append(line_rejects)
         eligible_members = elig.filter(elig.eligible).select(_e_member=elig.member_id)
-        lines = lines.semi_join(eligible_members, lines.member_id == eligible_members._e_member).cache()
+        lines = materialize(lines.semi_join(eligible_members, lines.member_id == eligible_members._e_member))
         if isinstance(spec, MsspStepwiseSpec):
-            decisions.extend(_mssp_decisions(lines, spec, year, participants is not None))
+            decisions.extend(_mssp_decisions(lines, spec, year, participants is not None, materialize))
         else:
-            decisions.extend(_plurality_decisions(lines, spec, participants is not None))
+            decisions.extend(_plurality_decisions(lines, spec, participants is not None, materialize))
 
     default_reason = {
         "roster": "not_on_roster",
-        "mssp_stepwise": "no_primary_care_service_with_aco_professional",
+        "mssp_stepwise": "no_primary_care_service",
         "plurality": "no_qualifying_services",
     }[spec.method]
     table = _finalize(elig, decisions, spec, default_reason, blocked_reasons)
@@ -217,11 +229,13 @@ def attribute(inputs: AttributionInputs, spec: AnySpec, as_of: dt.date) -> Attri
     )
 
 
-def attribute_many(inputs: AttributionInputs, specs: Sequence[AnySpec], as_of: dt.date) -> AttributionResult:
+def attribute_many(
+    inputs: AttributionInputs, specs: Sequence[AnySpec], as_of: dt.date, *, materialize: Materialize
+) -> AttributionResult:
     """Several attributions (one per payer/contract) in one job; results are stacked by ``contract_id``."""
     if not specs:
         raise ConfigurationError("attribution spec: no attribution to run")
-    results = [attribute(inputs, spec, as_of) for spec in specs]
+    results = [attribute(inputs, spec, as_of, materialize=materialize) for spec in specs]
     return AttributionResult(
         _union_all([r.attribution for r in results]),
         _union_all([r.rejects for r in results]),
@@ -274,10 +288,14 @@ def _ranked_decisions(
     qualified_pairs: ir.Table | None,
     require_entity: bool,
     outside_reason: str,
+    materialize: Materialize,
+    visit_unit: VisitUnit = "npi_date",
 ) -> ir.Table:
     """Rank candidates for the members in ``lines`` and turn the result into decisions."""
-    by_provider = provider_scores(lines, _candidate_expr(lines, level))
-    ranked = rank_candidates(candidate_scores(by_provider), basis=basis, tie_breaks=tie_breaks)
+    candidate = _candidate_expr(lines, level)
+    by_provider = provider_scores(lines, candidate)
+    scores = candidate_scores(by_provider, lines=lines, candidate=candidate, visit_unit=visit_unit)
+    ranked = rank_candidates(scores, basis=basis, tie_breaks=tie_breaks)
     if level == "tin_npi":
         # The winner already is one TIN/NPI pair: read it back from its id instead of ranking again.
         joined = ranked.mutate(
@@ -301,6 +319,11 @@ def _ranked_decisions(
         attributed = joined.winner_entity_id.notnull()
     else:
         attributed = ibis.literal(True)
+    unresolved = joined.tie_break.fill_null("") == UNRESOLVED
+    reason: ir.StringValue = ibis.literal(outside_reason)
+    # A tie no rule of the chain separated assigns no one (the contract chose not to end with lowest_id).
+    reason = ibis.ifelse(unresolved, ibis.literal("tie_unresolved"), reason)
+    attributed = attributed & ~unresolved
     entity = (
         joined.winner_entity_id
         if require_entity or qualified_pairs is not None
@@ -310,7 +333,7 @@ def _ranked_decisions(
         joined,
         attributed=attributed,
         step=step,
-        reason=ibis.ifelse(attributed, ibis.null("string"), ibis.literal(outside_reason)),
+        reason=ibis.ifelse(attributed, ibis.null("string"), reason),
         entity_id=ibis.ifelse(attributed, entity, ibis.null("string")),
         tin=ibis.ifelse(attributed, joined.top_tin, ibis.null("string")),
         npi=ibis.ifelse(attributed, joined.top_npi, ibis.null("string")),
@@ -324,10 +347,13 @@ def _ranked_decisions(
         tie_break=joined.tie_break,
     )
     # Each step is ranked on its own: caching its result keeps the compiled plans small.
-    return decided.cache()
+    return materialize(decided)
 
 
-def _plurality_decisions(lines: ir.Table, spec: PluralitySpec, has_participants: bool) -> list[ir.Table]:
+def _plurality_decisions(
+    lines: ir.Table, spec: PluralitySpec, has_participants: bool, materialize: Materialize
+) -> list[ir.Table]:
+    all_in_window = lines.filter(lines.in_window)
     if spec.providers == "primary_care":
         lines = lines.filter(lines.is_primary_care)
     elif spec.providers == "primary_care_specialties":
@@ -341,6 +367,8 @@ def _plurality_decisions(lines: ir.Table, spec: PluralitySpec, has_participants:
         qualified_pairs=None,
         require_entity=has_participants,
         outside_reason="plurality_outside_contract",
+        visit_unit=spec.visit_unit,
+        materialize=materialize,
     )
     if spec.awv_trigger:
         awv_lines = lines.filter(lines.hcpcs_code.isin(list(spec.awv_codes)))
@@ -348,11 +376,23 @@ def _plurality_decisions(lines: ir.Table, spec: PluralitySpec, has_participants:
         awv_members = awv_lines.select(_a_member=awv_lines.member_id).distinct()
         lines = lines.anti_join(awv_members, lines.member_id == awv_members._a_member)
     out.append(rank(lines, basis=spec.basis, step="plurality"))
+    # Members with qualifying services that no step assigned (lowest precedence): only clinicians the spec
+    # does not count, or (basis allowed) no allowed charges.
+    seen = all_in_window.select(_s_member=all_in_window.member_id).distinct()
+    counted = lines.select(_c_member=lines.member_id).distinct()
+    t = seen.left_join(counted, seen._s_member == counted._c_member)
+    not_counted = {
+        "primary_care": "no_qualifying_service_by_primary_care_provider",
+        "primary_care_specialties": "no_qualifying_service_by_primary_care_specialty",
+        "any": "no_qualifying_services",
+    }[spec.providers]
+    why = ibis.ifelse(t._c_member.notnull(), ibis.literal("no_allowed_charges"), ibis.literal(not_counted))
+    out.append(_decision(t.mutate(member_id=t._s_member), attributed=False, step=None, reason=why))
     return out
 
 
 def _mssp_decisions(
-    lines: ir.Table, spec: MsspStepwiseSpec, year: int, has_participants: bool
+    lines: ir.Table, spec: MsspStepwiseSpec, year: int, has_participants: bool, materialize: Materialize
 ) -> list[ir.Table]:
     """Steps 1-3 of 42 CFR 425.402(b) for every ACO in the participant list."""
     if not has_participants:
@@ -363,6 +403,7 @@ def _mssp_decisions(
         (lines.specialty.isin(list(spec.specialists)), "specialist"),
         else_=ibis.null("string"),
     )
+    all_in_window = lines.filter(lines.in_window)
     lines = lines.mutate(role=role)
     lines = lines.filter(lines.role.notnull())
     in_window = lines.filter(lines.in_window)
@@ -379,6 +420,8 @@ def _mssp_decisions(
         tie_breaks=spec.tie_breaks,
         require_entity=True,
         outside_reason="plurality_elsewhere",
+        visit_unit=spec.visit_unit,
+        materialize=materialize,
     )
     # (b)(3) step 1: PCP + NPP allowed charges, ACO against every other ACO and unaffiliated TIN.
     step1_lines = pcp_npp.semi_join(prestep_members, pcp_npp.member_id == prestep_members._p_member)
@@ -409,7 +452,29 @@ def _mssp_decisions(
         step3_members = step3_pairs.select(_s_member=step3_pairs.member_id).distinct()
         step3_lines = lines.semi_join(step3_members, lines.member_id == step3_members._s_member)
         out.append(rank(step3_lines, step="step3", qualified_pairs=step3_pairs))
+    out.append(_mssp_unassigned_reasons(all_in_window, prestep_members))
     return out
+
+
+def _mssp_unassigned_reasons(in_window: ir.Table, prestep_members: ir.Table) -> ir.Table:
+    """Why a member with primary care services in the window was assigned by no step (lowest precedence).
+
+    ``no_allowed_charges``: identified by the pre-step, but no candidate had allowed charges;
+    ``no_primary_care_service_by_aco_physician``: services billed through an ACO, none by an ACO primary care
+    physician or listed specialist (e.g. only an ACO nurse practitioner) and step 3 did not apply;
+    ``no_primary_care_service_with_aco_professional``: every service was billed outside the ACOs.
+    """
+    seen = in_window.select(_s_member=in_window.member_id).distinct()
+    aco = in_window.filter(in_window.entity_id.notnull())
+    aco_members = aco.select(_a_member=aco.member_id).distinct()
+    t = seen.left_join(aco_members, seen._s_member == aco_members._a_member)
+    t = t.left_join(prestep_members, t._s_member == prestep_members._p_member)
+    reason = ibis.cases(
+        (t._p_member.notnull(), "no_allowed_charges"),
+        (t._a_member.notnull(), "no_primary_care_service_by_aco_physician"),
+        else_="no_primary_care_service_with_aco_professional",
+    )
+    return _decision(t.mutate(member_id=t._s_member), attributed=False, step=None, reason=reason)
 
 
 def _override_assignments(
@@ -417,14 +482,64 @@ def _override_assignments(
     source: OverrideSource,
     spec: AnySpec,
     participants: ir.Table | None,
+    providers: ir.Table,
     window: Window,
     as_of: dt.date,
 ) -> tuple[ir.Table, ir.Table, ir.Table]:
-    """Active rows of one assignment input on the as-of date, one per member, plus conflicts and rejects."""
+    """Active rows of one assignment input on the as-of date, one per member, plus conflicts and rejects.
+
+    A row naming only an NPI (no entity, no TIN) gets its TIN from the participant list (the NPI is listed
+    under one TIN there) or else from the providers table (the NPI has one TIN there). When neither settles
+    it, the row is rejected with the reason -- never read as a designation outside the contract.
+    """
     active = table.filter(
         table.start_date <= as_of,
         table.end_date.isnull() | (table.end_date >= as_of),
     )
+    npi_only = active.entity_id.isnull() & active.tin.isnull() & active.npi.notnull()
+    listed = providers.filter(providers.tin.notnull())
+    by_provider = listed.group_by(_v_npi=listed.npi).agg(
+        _v_tins=listed.tin.nunique(), _v_tin=listed.tin.max()
+    )
+    active = active.left_join(by_provider, active.npi == by_provider._v_npi)
+    if participants is not None:
+        named = active_participants(participants, window)
+        named = named.filter(named.npi.notnull())
+        by_participant = named.group_by(_w_npi=named.npi).agg(
+            _w_tins=named.tin.nunique(),
+            _w_tin=named.tin.max(),
+            _w_entities=named.entity_id.nunique(),
+            _w_entity=named.entity_id.max(),
+        )
+        active = active.left_join(by_participant, active.npi == by_participant._w_npi)
+        from_participants = ibis.ifelse(active._w_tins == 1, active._w_tin, ibis.null("string"))
+        participant_entity = ibis.ifelse(active._w_entities == 1, active._w_entity, ibis.null("string"))
+        several_participant_tins = active._w_entities.fill_null(0) > 1
+    else:
+        from_participants = ibis.null("string")
+        participant_entity = ibis.null("string")
+        several_participant_tins = ibis.literal(False)
+    from_providers = ibis.ifelse(active._v_tins == 1, active._v_tin, ibis.null("string"))
+    resolved_tin = from_participants.fill_null(from_providers)
+    unresolved_reason = ibis.cases(
+        (
+            several_participant_tins,
+            "only an NPI: it is listed under several entities of the participant list; give the TIN",
+        ),
+        (
+            active._v_tins.fill_null(0) > 1,
+            "only an NPI: it bills under several TINs in the providers table; give the TIN",
+        ),
+        else_="only an NPI, and it is in neither the providers table nor the participant list; give the TIN",
+    )
+    active = active.mutate(
+        entity_id=ibis.ifelse(npi_only, participant_entity, active.entity_id),
+        tin=ibis.ifelse(npi_only, resolved_tin, active.tin),
+        _npi_unresolved=npi_only & resolved_tin.isnull() & participant_entity.isnull(),
+        _npi_reason=unresolved_reason,
+    )
+    npi_rejects = active.filter(active._npi_unresolved)
+    active = active.filter(~active._npi_unresolved)
     if participants is not None:
         current = active_participants(participants, window)
         npi_map = (
@@ -480,6 +595,7 @@ def _override_assignments(
             _reject_rows(
                 no_target, source, ibis.literal("no entity, TIN or NPI to assign the member to"), "tin"
             ),
+            _reject_rows(npi_rejects, source, npi_rejects._npi_reason, "tin"),
         ]
     )
     return chosen, conflicts, rejects
@@ -549,6 +665,16 @@ def _finalize(
         attributed=joined.attributed.fill_null(False),
         reason=ibis.ifelse(joined.member_id.isnull(), fallback, joined.reason),
     ).select(*_DECISION.names)
+    if isinstance(spec, MsspStepwiseSpec) and spec.aco_id is not None:
+        # The run assigns for one ACO: members another ACO of the participant list won are not its members.
+        other = decided.attributed & (decided.entity_id.fill_null("") != spec.aco_id)
+        decided = decided.mutate(
+            attributed=decided.attributed & ~other,
+            reason=ibis.ifelse(other, ibis.literal("assigned_to_other_aco"), decided.reason),
+            entity_id=ibis.ifelse(other, ibis.null("string"), decided.entity_id),
+            tin=ibis.ifelse(other, ibis.null("string"), decided.tin),
+            npi=ibis.ifelse(other, ibis.null("string"), decided.npi),
+        ).select(*_DECISION.names)
     if spec.minimum_panel > 0:
         level = spec.level if isinstance(spec, PluralitySpec) else "entity"
         panel_key = {
@@ -578,7 +704,16 @@ def _label(table: ir.Table, spec: AnySpec, window: Window, as_of: dt.date) -> ir
         "method": ibis.literal(spec.method),
         "timing": ibis.literal(timing, type="string"),
         "as_of_date": ibis.literal(as_of, type="date"),
-        "window_start": ibis.literal(window.start, type="date"),
+        # Step 3 ranks charges over the expanded window: its rows report the window actually used.
+        "window_start": (
+            ibis.ifelse(
+                table.step.fill_null("") == "step3",
+                ibis.literal(window.expanded_start, type="date"),
+                ibis.literal(window.start, type="date"),
+            )
+            if "step" in table.columns
+            else ibis.literal(window.start, type="date")
+        ),
         "window_end": ibis.literal(window.end, type="date"),
     }
     if "winner_allowed_cents" in table.columns:

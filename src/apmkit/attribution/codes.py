@@ -20,6 +20,10 @@ class PrimaryCareCode:
 
     code: str
     condition: str
+    pos: tuple[str, ...] = ()
+    """Only at these places of service (empty = any); from a spec's :class:`CodeRule`."""
+    exclude_pos: tuple[str, ...] = ()
+    """Not at these places of service."""
 
 
 def _read_package_csv(name: str) -> list[dict[str, str]]:

@@ -155,14 +155,12 @@ def eligibility(
     if rules.exclude_deceased:
         checks.append((t._death.notnull() & (t._death < window.period_start), "not_eligible:deceased"))
     if rules.require_us_residence:
-        # Only alphabetic (USPS) codes can be judged; numeric SSA state codes are left to the loader.
+        # Alphabetic (USPS) codes outside the list, and the codes the spec names as foreign (SSA 54-62, FC).
         alpha = t._state.re_search(r"^[A-Z]{2}$")
-        checks.append(
-            (
-                t._state.notnull() & alpha & ~t._state.isin(US_STATES_AND_TERRITORIES),
-                "not_eligible:non_us_residence",
-            )
-        )
+        abroad = alpha & ~t._state.isin(US_STATES_AND_TERRITORIES)
+        if rules.non_us_state_codes:
+            abroad = abroad | t._state.isin([code.upper() for code in rules.non_us_state_codes])
+        checks.append((t._state.notnull() & abroad, "not_eligible:non_us_residence"))
     if rules.require_enrollment_at_as_of:
         checks.append((t._c_member.isnull(), "not_eligible:not_enrolled_at_as_of"))
     reason = ibis.cases(*[(bad, text) for bad, text in checks], else_=ibis.null("string"))

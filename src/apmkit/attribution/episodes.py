@@ -91,8 +91,20 @@ def episode_attribution(
     )
     nested = inside.select(_n_id=inside.episode_id).distinct()
     anchors = anchors.left_join(nested, anchors.episode_id == nested._n_id)
-    prov = providers.select(_p_npi=providers.npi, _p_tin=providers.tin)
-    anchors = anchors.left_join(prov, anchors.physician_npi == prov._p_npi)
+    # A physician may bill under several TINs (reassignment): the claim's billing TIN when the providers
+    # table lists it for the physician, else the physician's only TIN; several and none matching = missing.
+    listed = providers.filter(providers.tin.notnull())
+    exact = listed.select(_x_npi=listed.npi, _x_tin=listed.tin).distinct()
+    anchors = anchors.left_join(
+        exact, [anchors.physician_npi == exact._x_npi, anchors.billing_tin == exact._x_tin]
+    )
+    only = listed.group_by(_p_npi=listed.npi).agg(_p_tins=listed.tin.nunique(), _p_one=listed.tin.max())
+    anchors = anchors.left_join(only, anchors.physician_npi == only._p_npi)
+    anchors = anchors.mutate(
+        _p_tin=anchors._x_tin.fill_null(
+            ibis.ifelse(anchors._p_tins == 1, anchors._p_one, ibis.null("string"))
+        )
+    )
     if spec.attribute_to == "facility":
         entity, tin, npi = anchors.facility_ccn, anchors.billing_tin, anchors.billing_npi
         missing_field, missing = "facility_ccn", anchors.facility_ccn.isnull()

@@ -8,11 +8,11 @@ import ibis
 import ibis.expr.types as ir
 
 from apmkit.attribution.codes import PrimaryCareCode, mssp_primary_care_codes
-from apmkit.attribution.spec import CodeLists
+from apmkit.attribution.spec import CodeEntry, CodeLists, expand_code_range
 from apmkit.attribution.windows import Window
 from apmkit.errors import ConfigurationError
 from apmkit.money import to_cents
-from apmkit.portable import trim_text
+from apmkit.portable import Materialize, trim_text
 
 SNF_POS = "31"
 HOME_POS = "12"
@@ -32,9 +32,18 @@ def code_list(codes: CodeLists, year: int, window: Window) -> tuple[PrimaryCareC
             raise ConfigurationError(
                 f"attribution spec: field primary_care_codes.by_year: no code list for program year {year} or earlier"
             )
-        base = [PrimaryCareCode(code, "") for code in by_year[max(years)]]
-    base.extend(PrimaryCareCode(code, "") for code in codes.extra_codes)
+        base = [pc for entry in by_year[max(years)] for pc in _entry_codes(entry)]
+    base.extend(pc for entry in codes.extra_codes for pc in _entry_codes(entry))
     return tuple(dict.fromkeys(base))
+
+
+def _entry_codes(entry: CodeEntry) -> list[PrimaryCareCode]:
+    if isinstance(entry, str):
+        return [PrimaryCareCode(code, "") for code in expand_code_range(entry)]
+    return [
+        PrimaryCareCode(code, "", tuple(sorted(entry.pos)), tuple(sorted(entry.exclude_pos)))
+        for code in entry.expanded()
+    ]
 
 
 def primary_care_filter(
@@ -42,8 +51,12 @@ def primary_care_filter(
 ) -> ir.BooleanValue:
     """Whether a claim line is a primary care service under ``codes`` and their conditions."""
     by_condition: dict[str, list[str]] = {}
+    by_place: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
     for pc in codes:
-        by_condition.setdefault(pc.condition, []).append(pc.code)
+        if pc.pos or pc.exclude_pos:
+            by_place.setdefault((pc.pos, pc.exclude_pos), []).append(pc.code)
+        else:
+            by_condition.setdefault(pc.condition, []).append(pc.code)
     pos = claims.place_of_service.fill_null("")
     hcpcs = claims.hcpcs_code
     tests: dict[str, ir.BooleanValue] = {
@@ -60,6 +73,11 @@ def primary_care_filter(
         if condition in ("with_base_code", "rhc_fqhc_revenue"):
             continue
         base = base | (hcpcs.isin(code_values) & tests[condition])
+    for (only_at, never_at), code_values in by_place.items():
+        place_ok: ir.BooleanValue = pos.isin(list(only_at)) if only_at else ibis.literal(True)
+        if never_at:
+            place_ok = place_ok & ~pos.isin(list(never_at))
+        base = base | (hcpcs.isin(code_values) & place_ok)
     if "rhc_fqhc_revenue" in by_condition:
         bill_type = claims.bill_type.fill_null("").substr(0, 2)
         base = base | (
@@ -85,6 +103,7 @@ def qualifying_lines(
     need_specialty: bool = False,
     need_provider: bool = False,
     extra_codes: tuple[str, ...] = (),
+    materialize: Materialize,
 ) -> tuple[ir.Table, ir.Table]:
     """Primary-care claim lines in the (expanded) window, resolved to NPI, TIN, specialty and entity.
 
@@ -119,13 +138,7 @@ def qualifying_lines(
     if extra_codes:
         qualifies = qualifies | scoped.hcpcs_code.isin(list(extra_codes))
     scoped = scoped.filter(qualifies)
-    prov = providers.select(
-        _p_npi=providers.npi,
-        _p_tin=providers.tin,
-        _p_specialty=providers.specialty_code,
-        _p_is_pc=providers.is_primary_care,
-    )
-    joined = scoped.left_join(prov, scoped.rendering_npi == prov._p_npi)
+    joined = _join_providers(scoped, providers)
     line_specialty = trim_text(joined.rendering_specialty)
     specialty = ibis.ifelse(line_specialty == "", ibis.null("string"), line_specialty).fill_null(
         joined._p_specialty
@@ -139,6 +152,11 @@ def qualifying_lines(
     resolved, conflict = _attach_entity(resolved, participants, window)
     checks: list[tuple[ir.BooleanValue, str, str]] = [
         (resolved._npi.isnull(), "rendering_npi", "visit without a rendering NPI"),
+        (
+            resolved._tin.isnull() & (resolved._p_tins > 1),
+            "billing_tin",
+            "visit without a billing TIN, and the rendering NPI bills under several TINs in the providers table",
+        ),
         (resolved._tin.isnull(), "billing_tin", "visit without a billing TIN"),
     ]
     if need_specialty:
@@ -157,23 +175,25 @@ def qualifying_lines(
     field = ibis.cases(*[(bad, name) for bad, name, _ in checks], else_=ibis.null("string"))
     reason = ibis.cases(*[(bad, text) for bad, _, text in checks], else_=ibis.null("string"))
     # Valid lines and rejects both come from this table: compute it once rather than scan claims twice.
-    flagged = resolved.select(
-        "member_id",
-        "claim_id",
-        "claim_line_number",
-        "hcpcs_code",
-        "allowed_amount",
-        "source_file",
-        "source_line",
-        "_npi",
-        "_tin",
-        "_specialty",
-        "_service_date",
-        "_p_is_pc",
-        "_entity_id",
-        _field=field,
-        _reason=reason,
-    ).cache()
+    flagged = materialize(
+        resolved.select(
+            "member_id",
+            "claim_id",
+            "claim_line_number",
+            "hcpcs_code",
+            "allowed_amount",
+            "source_file",
+            "source_line",
+            "_npi",
+            "_tin",
+            "_specialty",
+            "_service_date",
+            "_p_is_pc",
+            "_entity_id",
+            _field=field,
+            _reason=reason,
+        )
+    )
     bad = flagged.filter(flagged._field.notnull())
     rejects = bad.select(
         contract_id=ibis.null("string"),
@@ -199,6 +219,45 @@ def qualifying_lines(
         in_window=good._service_date >= window.start,
     )
     return lines, rejects
+
+
+def _join_providers(claims: ir.Table, providers: ir.Table) -> ir.Table:
+    """Attach the provider record of each line's rendering NPI.
+
+    The providers table may list one NPI under several TINs (a clinician reassigns billing to several
+    groups). The record of the line's billing TIN is used when there is one; otherwise the NPI's values
+    when all its records agree (its only TIN, its one specialty), else NULL. Adds ``_p_npi`` (NULL: NPI not
+    in the table), ``_p_tin``, ``_p_tins`` (number of TINs), ``_p_specialty``, ``_p_is_pc``.
+    """
+    exact = providers.select(
+        _x_npi=providers.npi,
+        _x_tin=providers.tin,
+        _x_specialty=providers.specialty_code,
+        _x_is_pc=providers.is_primary_care,
+    )
+    flag = providers.is_primary_care.cast("int8")
+    per_npi = providers.group_by(_p_npi=providers.npi).agg(
+        _p_tins=providers.tin.nunique(),
+        _n_tin=providers.tin.max(),
+        _n_specialties=providers.specialty_code.nunique(),
+        _n_specialty=providers.specialty_code.max(),
+        _n_pc_min=flag.min(),
+        _n_pc_max=flag.max(),
+    )
+    joined = claims.left_join(
+        exact, [claims.rendering_npi == exact._x_npi, claims.billing_tin == exact._x_tin]
+    )
+    joined = joined.left_join(per_npi, joined.rendering_npi == per_npi._p_npi)
+    one = ibis.null("string")
+    return joined.mutate(
+        _p_tin=ibis.ifelse(joined._p_tins == 1, joined._n_tin, one),
+        _p_specialty=joined._x_specialty.fill_null(
+            ibis.ifelse(joined._n_specialties == 1, joined._n_specialty, one)
+        ),
+        _p_is_pc=joined._x_is_pc.fill_null(
+            ibis.ifelse(joined._n_pc_min == joined._n_pc_max, joined._n_pc_max == 1, ibis.null("boolean"))
+        ),
+    )
 
 
 def active_participants(participants: ir.Table, window: Window) -> ir.Table:

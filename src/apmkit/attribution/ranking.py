@@ -8,7 +8,10 @@ from typing import Literal
 import ibis
 import ibis.expr.types as ir
 
-from apmkit.attribution.spec import TieBreak
+from apmkit.attribution.spec import TieBreak, VisitUnit
+
+UNRESOLVED = "unresolved"
+"""``tie_break`` of a tie no rule of the chain separated."""
 
 Basis = Literal["visits", "allowed", "recency"]
 """What decides first: visit count, allowed charges, or the most recent service (AWV trigger)."""
@@ -30,13 +33,44 @@ def provider_scores(lines: ir.Table, candidate: ir.StringValue) -> ir.Table:
     )
 
 
-def candidate_scores(by_provider: ir.Table) -> ir.Table:
-    """Roll :func:`provider_scores` up to one row per member and candidate."""
-    return by_provider.group_by("member_id", "candidate_id").agg(
+def candidate_scores(
+    by_provider: ir.Table,
+    *,
+    lines: ir.Table | None = None,
+    candidate: ir.StringValue | None = None,
+    visit_unit: VisitUnit = "npi_date",
+) -> ir.Table:
+    """Roll :func:`provider_scores` up to one row per member and candidate.
+
+    With ``visit_unit="tin_date"`` a candidate's visits are its distinct (billing TIN, date) pairs, counted
+    from ``lines`` keyed by ``candidate`` (two clinicians of one TIN on one day are one visit).
+    """
+    scores = by_provider.group_by("member_id", "candidate_id").agg(
         entity_id=by_provider.entity_id.max(),
         visits=by_provider.visits.sum().cast("int64"),
         allowed_cents=by_provider.allowed_cents.sum().cast("int64"),
         last_visit=by_provider.last_visit.max(),
+    )
+    if visit_unit == "npi_date":
+        return scores
+    if lines is None or candidate is None:
+        raise ValueError("visit_unit tin_date needs the lines and the candidate expression")
+    keyed = lines.mutate(candidate_id=candidate)
+    days = keyed.select("member_id", "candidate_id", "tin", "service_date").distinct()
+    per_candidate = days.group_by(_t_member=days.member_id, _t_candidate=days.candidate_id).agg(
+        _t_visits=days.count()
+    )
+    joined = scores.join(
+        per_candidate,
+        [scores.member_id == per_candidate._t_member, scores.candidate_id == per_candidate._t_candidate],
+    )
+    return joined.select(
+        "member_id",
+        "candidate_id",
+        "entity_id",
+        visits=joined._t_visits.cast("int64"),
+        allowed_cents=joined.allowed_cents,
+        last_visit=joined.last_visit,
     )
 
 
@@ -54,6 +88,9 @@ def _order_keys(
             keys.append(table.visits.desc())
         else:
             keys.append(table[id_column].asc())
+    if "lowest_id" not in tie_breaks:
+        # Only to make the row order the same on every engine: an unresolved tie assigns no one.
+        keys.append(table[id_column].asc())
     return keys
 
 
@@ -68,15 +105,20 @@ def rank_candidates(scores: ir.Table, *, basis: Basis, tie_breaks: Sequence[TieB
     basis
         ``allowed`` (charges) or ``visits`` decides first.
     tie_breaks
-        Applied in order when the basis is equal; must end with ``lowest_id`` (the spec ensures it).
+        Applied in order when the basis is equal. When none separates the two, ``tie_break`` is
+        ``unresolved`` (the caller assigns no one).
 
     Returns
     -------
     ir.Table
         ``member_id``, ``winner_id``, ``winner_entity_id``, ``winner_visits``, ``winner_allowed_cents``,
         ``winner_last_visit``, ``runner_up_id``, ``runner_up_visits``, ``runner_up_allowed_cents``,
-        ``tie_break`` (NULL when there is no runner-up or the basis alone decided).
+        ``tie_break`` (NULL when there is no runner-up or the basis alone decided; ``unresolved`` when no
+        rule separated them).
     """
+    if basis == "allowed":
+        # A candidate with no allowed charges has no plurality of charges: it is neither winner nor runner-up.
+        scores = scores.filter(scores.allowed_cents > 0)
     window = ibis.window(
         group_by=scores.member_id, order_by=_order_keys(scores, basis, tie_breaks, "candidate_id")
     )
@@ -106,7 +148,7 @@ def rank_candidates(scores: ir.Table, *, basis: Basis, tie_breaks: Sequence[TieB
     tie_break = ibis.ifelse(
         joined.runner_up_id.isnull() | ~primary_equal,
         ibis.null("string"),
-        ibis.cases(*cases, else_=ibis.null("string")),
+        ibis.cases(*cases, else_=ibis.literal(UNRESOLVED)) if cases else ibis.literal(UNRESOLVED),
     )
     return joined.select(
         member_id=joined.member_id,

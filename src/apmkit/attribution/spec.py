@@ -21,6 +21,7 @@ given. The contract spec composes this model under its ``attribution:`` key.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -47,15 +48,24 @@ def specialty_codes(role: str) -> tuple[str, ...]:
 TieBreak = Literal["most_recent_visit", "highest_allowed", "most_visits", "lowest_id"]
 """Rules applied in order when two candidates have the same count or charges.
 
-``lowest_id`` (the smallest entity/TIN/NPI identifier) always ends the chain so that every run is
-deterministic on every engine.
+The chain is used as written. ``lowest_id`` (the smallest entity/TIN/NPI identifier) always separates two
+candidates, so it can only be the last rule. A chain without it can end in a tie: the member is then not
+attributed (reason ``tie_unresolved``) -- "a tie assigns no one".
 """
+
+VisitUnit = Literal["npi_date", "tin_date"]
+"""What one visit is: a member seen by one clinician (NPI) on one date, or by one billing TIN on one date."""
 
 Timing = Literal["prospective", "retrospective", "hybrid"]
 Level = Literal["entity", "tin", "tin_npi"]
 OverrideSource = Literal["voluntary_alignment", "member_selected_pcp", "roster"]
 
 DEFAULT_TIE_BREAKS: tuple[TieBreak, ...] = ("most_recent_visit", "highest_allowed", "lowest_id")
+
+
+NON_US_STATE_CODES: tuple[str, ...] = ("FC", *(str(code) for code in range(54, 63)))
+"""``FC`` plus SSA state codes 54-62, the foreign regions of the SSA code list (CMS Blue Button / CCW
+``STATE_CD`` variable documentation)."""
 
 
 class _Frozen(BaseModel):
@@ -81,7 +91,12 @@ class EligibilitySpec(_Frozen):
     no_partial_part_ab_months: bool = False
     """Any month with Part A only or Part B only in the window makes the member ineligible."""
     require_us_residence: bool = False
-    """Require a state code that is one of the 50 states, DC or a US territory."""
+    """Exclude members whose ``state_code`` says they live outside the US: an alphabetic code that is not
+    one of the 50 states, DC or a US territory, or one of ``non_us_state_codes``."""
+    non_us_state_codes: tuple[str, ...] = NON_US_STATE_CODES
+    """Codes meaning "resides outside the US" (with ``require_us_residence``): ``FC`` (apmkit's code for a
+    foreign address) and the SSA state codes 54-62 (Africa, Asia, Canada, Central America and West Indies,
+    Europe, Mexico, Oceania, Philippines, South America), as CCW/CCLF beneficiary files carry them."""
     exclude_deceased: bool = True
     """Drop members whose death date is on or before the start of the period attributed."""
     min_months: int = Field(default=1, ge=1)
@@ -102,18 +117,99 @@ class EligibilitySpec(_Frozen):
         )
 
 
+_CODE = r"[A-Z0-9]{4,7}"
+_CODE_OR_RANGE = re.compile(rf"^({_CODE})(?:\s*[-\u2013]\s*({_CODE}))?$")
+_POS = r"^[0-9]{2}$"
+
+
+def expand_code_range(text: str) -> tuple[str, ...]:
+    """``"99304-99318"`` (or with an en dash) → every code of the range; a single code → itself.
+
+    Both ends must have the same length and the same non-numeric prefix (``G0539-G0543``).
+
+    Examples
+    --------
+    >>> expand_code_range("99304-99306"), expand_code_range("G0539–G0540"), expand_code_range("99213")
+    (('99304', '99305', '99306'), ('G0539', 'G0540'), ('99213',))
+    """
+    match = _CODE_OR_RANGE.match(text.strip().upper())
+    if match is None:
+        raise ValueError(f"{text!r} is not a code or a code range like 99304-99318")
+    first, last = match.group(1), match.group(2)
+    if last is None:
+        return (first,)
+    prefix = re.match(r"^[A-Z]*", first).group(0)  # type: ignore[union-attr]
+    if len(first) != len(last) or not last.startswith(prefix) or not (first + last)[len(prefix) :].isdigit():
+        raise ValueError(f"code range {text!r}: both ends need the same length and letter prefix")
+    low, high = int(first[len(prefix) :]), int(last[len(prefix) :])
+    if high < low:
+        raise ValueError(f"code range {text!r} ends before it starts")
+    width = len(first) - len(prefix)
+    return tuple(f"{prefix}{n:0{width}d}" for n in range(low, high + 1))
+
+
+class CodeRule(_Frozen):
+    """Codes that count only at some places of service, or not at others.
+
+    Written in YAML as ``{codes: ["99304-99318"], exclude_pos: ["31"]}`` ("99304–99318 except at POS 31",
+    42 CFR 425.400(c)(1)) or ``{codes: ["99341-99350"], pos: ["12"]}`` (home visits only at POS 12);
+    ``exclude_codes`` takes single codes out of a range.
+    """
+
+    codes: tuple[str, ...] = Field(min_length=1)
+    """Codes or ranges (``99304-99318``)."""
+    pos: tuple[Annotated[str, Field(pattern=_POS)], ...] = ()
+    """Only lines at these places of service count (empty = any)."""
+    exclude_pos: tuple[Annotated[str, Field(pattern=_POS)], ...] = ()
+    """Lines at these places of service do not count."""
+    exclude_codes: tuple[str, ...] = ()
+    """Codes of the ranges above that do not count."""
+
+    @field_validator("codes", "exclude_codes")
+    @classmethod
+    def _valid_codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for text in value:
+            expand_code_range(text)
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CodeRule:
+        if set(self.pos) & set(self.exclude_pos):
+            raise ValueError("a place of service is both in pos and exclude_pos")
+        if not self.expanded():
+            raise ValueError("exclude_codes removes every code of the rule")
+        return self
+
+    def expanded(self) -> tuple[str, ...]:
+        """Every code of the rule, ranges expanded and ``exclude_codes`` removed."""
+        excluded = {code for text in self.exclude_codes for code in expand_code_range(text)}
+        codes = (code for text in self.codes for code in expand_code_range(text))
+        return tuple(dict.fromkeys(code for code in codes if code not in excluded))
+
+
+CodeEntry = str | CodeRule
+"""A code, a code range, or a :class:`CodeRule` with place-of-service conditions."""
+
+
+def _check_entry(entry: CodeEntry) -> CodeEntry:
+    if isinstance(entry, str):
+        expand_code_range(entry)
+    return entry
+
+
 class CodeLists(_Frozen):
     """Primary-care service codes by program (performance) year.
 
     ``source: cms_mssp`` uses the package's CMS list (42 CFR 425.400(c), with provenance in
     ``apmkit/attribution/data/``); ``by_year`` gives explicit lists, and the list of the latest year not
-    after the program year applies.
+    after the program year applies. Each entry of a list (and of ``extra_codes``) is a code, a range
+    (``99202-99215``) or a :class:`CodeRule` with place-of-service conditions and exclusions.
     """
 
     source: Literal["cms_mssp", "explicit"] = "cms_mssp"
-    by_year: tuple[tuple[int, tuple[str, ...]], ...] = ()
+    by_year: tuple[tuple[int, tuple[CodeEntry, ...]], ...] = ()
     """Written ``{year: [codes]}`` in YAML; kept as sorted pairs so the spec stays hashable."""
-    extra_codes: tuple[str, ...] = ()
+    extra_codes: tuple[CodeEntry, ...] = ()
     """Codes added to whichever list applies (e.g. a payer's own care-management codes)."""
 
     @field_validator("by_year", mode="before")
@@ -123,7 +219,24 @@ class CodeLists(_Frozen):
             return tuple(sorted((int(year), tuple(codes)) for year, codes in value.items()))
         return value
 
-    def codes_for(self) -> dict[int, tuple[str, ...]]:
+    @field_validator("by_year")
+    @classmethod
+    def _valid_year_entries(
+        cls, value: tuple[tuple[int, tuple[CodeEntry, ...]], ...]
+    ) -> tuple[tuple[int, tuple[CodeEntry, ...]], ...]:
+        for _, entries in value:
+            for entry in entries:
+                _check_entry(entry)
+        return value
+
+    @field_validator("extra_codes")
+    @classmethod
+    def _valid_extra(cls, value: tuple[CodeEntry, ...]) -> tuple[CodeEntry, ...]:
+        for entry in value:
+            _check_entry(entry)
+        return value
+
+    def codes_for(self) -> dict[int, tuple[CodeEntry, ...]]:
         """The explicit lists by program year."""
         return dict(self.by_year)
 
@@ -148,7 +261,14 @@ class _ClaimsMethod(_Frozen):
     window_offset_months: int = Field(default=0, ge=0, le=12)
     """Prospective only: months between the window's end and the start of the program year."""
     primary_care_codes: CodeLists = CodeLists()
+    window_start: dt.date | None = None
+    window_end: dt.date | None = None
+    """An assignment window given as dates (both, inclusive); it replaces the window ``timing``,
+    ``lookback_months`` and ``window_offset_months`` would place (eligibility rules still follow ``timing``)."""
     tie_breaks: tuple[TieBreak, ...] = DEFAULT_TIE_BREAKS
+    visit_unit: VisitUnit = "npi_date"
+    """One visit = one member, one NPI, one date (``npi_date``) or one member, one billing TIN, one date
+    (``tin_date``); several lines in that unit count once and their charges add up."""
     eligibility: EligibilitySpec = EligibilitySpec()
     minimum_panel: int = Field(default=0, ge=0)
     """Entities with fewer attributed members lose them (reason ``below_minimum_panel``)."""
@@ -159,10 +279,24 @@ class _ClaimsMethod(_Frozen):
 
     @field_validator("tie_breaks")
     @classmethod
-    def _end_with_lowest_id(cls, value: tuple[TieBreak, ...]) -> tuple[TieBreak, ...]:
+    def _lowest_id_last(cls, value: tuple[TieBreak, ...]) -> tuple[TieBreak, ...]:
         if len(set(value)) != len(value):
             raise ValueError("tie_breaks repeats a rule")
-        return value if value and value[-1] == "lowest_id" else (*value, "lowest_id")
+        if "lowest_id" in value[:-1]:
+            raise ValueError("lowest_id always separates two candidates: it can only be the last tie-break")
+        return value
+
+    @model_validator(mode="after")
+    def _window_dates(self) -> _ClaimsMethod:
+        if (self.window_start is None) != (self.window_end is None):
+            raise ValueError("give both window_start and window_end, or neither")
+        if (
+            self.window_start is not None
+            and self.window_end is not None
+            and self.window_end < self.window_start
+        ):
+            raise ValueError("window_end is before window_start")
+        return self
 
     @field_validator("overrides")
     @classmethod
@@ -197,7 +331,11 @@ class MsspStepwiseSpec(_ClaimsMethod):
     reconciliation (quarterly runs roll the window; the final run uses the program year)."""
     window_offset_months: int = Field(default=3, ge=0, le=12)
     """Prospective window: the 12 months ending this many months before the program year."""
-    aco_id: str = "ACO"
+    aco_id: str | None = None
+    """The ACO this run assigns for (an ``entity_id`` of the participant list). Every ACO of the list
+    competes in the steps either way; with ``aco_id`` set, only members assigned to it are attributed and a
+    member another ACO of the list wins is reported ``assigned_to_other_aco``. None = every ACO of the
+    participant list keeps its members (several ACOs in one run)."""
     eligibility: EligibilitySpec = EligibilitySpec.medicare_ffs()
     include_step3: bool | None = None
     """Step 3 with the expanded (24-month) window; None = from program year 2025 (425.402(b)(5))."""

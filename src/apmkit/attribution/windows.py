@@ -60,12 +60,28 @@ def assignment_window(spec: AnySpec, as_of: dt.date) -> Window:
         program year ends, the ``lookback_months`` ending with the last complete calendar quarter on or
         before the as-of date (quarterly updates); from the year's end, the program year itself (final
         reconciliation).
+
+    ``window_start`` / ``window_end`` in the spec replace all of the above; the MSSP expanded window then
+    ends at ``window_end`` and spans ``expanded_window_months`` (or the given window, if longer).
     """
     year = program_year(spec, as_of)
     period_start, period_end = dt.date(year, 1, 1), dt.date(year, 12, 31)
     lookback = spec.lookback_months if isinstance(spec, PluralitySpec | MsspStepwiseSpec) else 12
     timing = spec.timing if isinstance(spec, PluralitySpec | MsspStepwiseSpec) else "retrospective"
     offset = spec.window_offset_months if isinstance(spec, PluralitySpec | MsspStepwiseSpec) else 0
+    given_start = spec.window_start if isinstance(spec, PluralitySpec | MsspStepwiseSpec) else None
+    given_end = spec.window_end if isinstance(spec, PluralitySpec | MsspStepwiseSpec) else None
+    if given_start is not None and given_end is not None:
+        expanded_months = spec.expanded_window_months if isinstance(spec, MsspStepwiseSpec) else 0
+        expanded_start = min(given_start, add_months(given_end, -(expanded_months - 1)))
+        return Window(
+            start=given_start,
+            end=given_end,
+            expanded_start=expanded_start if expanded_months else given_start,
+            period_start=period_start,
+            period_end=period_end,
+            claims_through=as_of,
+        )
     if timing == "prospective":
         end = add_months(period_start, -offset) - dt.timedelta(days=1)
     elif timing == "hybrid" and as_of < period_end:

@@ -27,6 +27,7 @@ from apmkit.benchmark.mssp import lines_to_arrow
 from apmkit.benchmark.mssp_steps import ONE, ZERO, Line
 from apmkit.benchmark.spec import GeneralBenchmarkSpec, OutlierSpec
 from apmkit.money import div_round_half_up, round_money, to_cents
+from apmkit.portable import Fetch
 
 CENTS = Decimal(100)
 ALL = "all"
@@ -36,7 +37,8 @@ def member_year_costs(
     tables: Mapping[str, ir.Table], spec: GeneralBenchmarkSpec, attribution: ir.Table | None
 ) -> ir.Table:
     """Cost per member, year and entity: ``member_id, entity_id, panel_key, year, member_months, cost_cents``."""
-    years = [*spec.base_years, spec.performance_year]
+    base_years, performance_year = spec.years
+    years = [*base_years, performance_year]
     enrollment = tables["enrollment"]
     enrollment = enrollment.filter(enrollment.month.year().isin(years))
     claims = tables["medical_claims"]
@@ -64,6 +66,10 @@ def member_year_costs(
     )
     if attribution is None:
         return per_member.mutate(entity_id=ibis.literal(ALL), panel_key=ibis.literal(""))
+    if "attributed" in attribution.columns:
+        attribution = attribution.filter(attribution.attributed)
+    # an unattributed row (entity_id NULL) belongs to no entity and must not enter the peer PMPM
+    attribution = attribution.filter(attribution.entity_id.notnull())
     keys = ["member_id", "year"] if "year" in attribution.columns else ["member_id"]
     assigned = attribution.select(
         "member_id",
@@ -230,10 +236,16 @@ def _sqrt(value: Decimal) -> Decimal:
         return value.sqrt()
 
 
-def build_benchmarks(totals: list[dict[str, object]], spec: GeneralBenchmarkSpec) -> GeneralBenchmarkResult:
-    """The per-entity build-up from entity-year totals (rows of :func:`entity_year_totals`)."""
-    py = spec.performance_year
-    last_base = spec.base_years[-1]
+def build_benchmarks(
+    totals: list[dict[str, object]], spec: GeneralBenchmarkSpec, *, completion_factor: Decimal = ONE
+) -> GeneralBenchmarkResult:
+    """The per-entity build-up from entity-year totals (rows of :func:`entity_year_totals`).
+
+    ``completion_factor`` completes each base year's spending (the contract's definitions apply the same
+    factor to the performance year's actual spending).
+    """
+    base_years, py = spec.years
+    last_base = base_years[-1]
     panel_keys = {str(r["entity_id"]): str(r["panel_key"] or "") for r in totals}
     mapping = {e: e for e in panel_keys}
     if spec.virtual_panel_min_member_months is not None:
@@ -256,22 +268,22 @@ def build_benchmarks(totals: list[dict[str, object]], spec: GeneralBenchmarkSpec
     def pmpm(bucket: dict[str, Decimal] | None) -> Decimal | None:
         if not bucket or not bucket.get("member_months"):
             return None
-        return bucket["cost_cents"] / CENTS / bucket["member_months"]
+        return bucket["cost_cents"] / CENTS / bucket["member_months"] * completion_factor
 
     def mean_risk(buckets: list[dict[str, Decimal]]) -> Decimal | None:
         months = sum((b.get("risk_months", ZERO) for b in buckets), ZERO)
         return sum((b.get("risk_weighted", ZERO) for b in buckets), ZERO) / months if months else None
 
-    weights = dict(zip(spec.base_years, spec.weights, strict=True))
-    trend = {y: (ONE + spec.annual_trend) ** (py - y) for y in spec.base_years}
+    weights = dict(zip(base_years, spec.weights, strict=True))
+    trend = {y: (ONE + spec.annual_trend) ** (py - y) for y in base_years}
     peer_pmpm_by_year = {
-        y: (spec.regional_pmpm or {}).get(y) or pmpm(peer.get(y)) or ZERO for y in spec.base_years
+        y: (spec.regional_pmpm or {}).get(y) or pmpm(peer.get(y)) or ZERO for y in base_years
     }
     lines: list[Line] = []
     entities: list[EntityBenchmark] = []
     for entity in sorted(sums):
         years = sums[entity]
-        present = [y for y in spec.base_years if pmpm(years.get(y)) is not None]
+        present = [y for y in base_years if pmpm(years.get(y)) is not None]
         if not present:
             continue
         total_weight = sum((weights[y] for y in present), ZERO)
@@ -283,7 +295,15 @@ def build_benchmarks(totals: list[dict[str, object]], spec: GeneralBenchmarkSpec
             own += w * own_y * trend[y]
             peer_value += w * peer_pmpm_by_year[y] * trend[y]
             lines += [
-                Line("pmpm", "Own PMPM (after outlier handling)", round_money(own_y), "usd_pmpm", entity, y),
+                Line(
+                    "pmpm",
+                    "Own PMPM (truncated"
+                    + (f", completed x {completion_factor})" if completion_factor != ONE else ")"),
+                    round_money(own_y),
+                    "usd_pmpm",
+                    entity,
+                    y,
+                ),
                 Line("trend_factor", f"Trend to {py}", trend[y], "factor", entity, y),
                 Line("weight", "Base-year weight", w, "weight", entity, y),
             ]
@@ -365,10 +385,27 @@ def build_benchmarks(totals: list[dict[str, object]], spec: GeneralBenchmarkSpec
     return GeneralBenchmarkResult(entities=tuple(entities), lines=tuple(lines), panel_of=mapping)
 
 
+def member_years_for_entities(member_years: ir.Table, links: ir.Table, years: list[int]) -> ir.Table:
+    """Spending member-years (:func:`apmkit.spending.member_years`) of attributed members, in the shape
+    :func:`entity_year_totals` takes: each member's years count for the entity it is attributed to."""
+    kept = member_years.filter(member_years.year.isin(years))
+    joined = kept.inner_join(links.select("member_id", "entity_id"), "member_id")
+    return joined.select(
+        "member_id",
+        "entity_id",
+        "year",
+        "member_months",
+        "cost_cents",
+        panel_key=ibis.literal(""),
+        adjusted_cents=joined.truncated_cents,
+    )
+
+
 def general_benchmark(
     tables: Mapping[str, ir.Table],
     spec: GeneralBenchmarkSpec,
     *,
+    fetch: Fetch,
     attribution: ir.Table | None = None,
     risk_scores: ir.Table | None = None,
 ) -> GeneralBenchmarkResult:
@@ -384,7 +421,9 @@ def general_benchmark(
         ``member_id, entity_id`` [, ``year``, ``panel_key``]: who each member's costs count for.
     risk_scores
         ``member_id, year, score``; used when ``spec.risk_adjust``.
+    fetch
+        Returns the rows of the entity-year totals (``Engine.rows``).
     """
     member_years = handle_outliers(member_year_costs(tables, spec, attribution), spec.outliers)
     totals = entity_year_totals(member_years, risk_scores if spec.risk_adjust else None)
-    return build_benchmarks(totals.to_pyarrow().to_pylist(), spec)
+    return build_benchmarks(fetch(totals), spec)

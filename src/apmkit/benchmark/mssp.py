@@ -38,6 +38,7 @@ from apmkit.benchmark.mssp_steps import (
 from apmkit.benchmark.spec import ENROLLMENT_TYPES, EnrollmentType, MsspBenchmarkSpec
 from apmkit.errors import ApmkitError
 from apmkit.money import round_money
+from apmkit.portable import Fetch
 
 CENTS = Decimal(100)
 TWELVE = Decimal(12)
@@ -219,7 +220,7 @@ def regional_inputs(
     return by_type, per_county_total, aco
 
 
-def _market_share(aco: ir.Table, per_county_total: ir.Table, year: int) -> Decimal | None:
+def _market_share(aco: ir.Table, per_county_total: ir.Table, year: int, fetch: Fetch) -> Decimal | None:
     """ACO share of assignable beneficiaries in its regional service area (425.652(a)(5)(ii)).
 
     County shares (ACO person-years / county person-years) weighted by the ACO's person-years per county.
@@ -227,7 +228,7 @@ def _market_share(aco: ir.Table, per_county_total: ir.Table, year: int) -> Decim
     aco_county = aco.group_by("county_code").aggregate(aco_months=aco.aco_months.sum())
     totals = per_county_total.filter(per_county_total.year == year)
     joined = aco_county.join(totals, "county_code")
-    rows = joined.select("aco_months", "county_py").to_pyarrow().to_pylist()
+    rows = fetch(joined.select("aco_months", "county_py"))
     total = sum((Decimal(r["aco_months"]) for r in rows), ZERO)
     if total == 0:
         return None
@@ -244,6 +245,7 @@ def mssp_benchmark(
     tables: Mapping[str, ir.Table],
     spec: MsspBenchmarkSpec,
     *,
+    fetch: Fetch,
     population: ir.Table | None = None,
     risk_scores: ir.Table | None = None,
     county: ir.Table | None = None,
@@ -257,6 +259,8 @@ def mssp_benchmark(
         Canonical tables (``members``, ``enrollment``, ``medical_claims``).
     spec
         MSSP benchmark parameters.
+    fetch
+        Returns the rows of the small aggregate tables the per-type steps read (``Engine.rows``).
     population
         Assigned beneficiaries (``member_id`` [, ``year``]); None = everyone in the data.
     risk_scores
@@ -281,7 +285,7 @@ def mssp_benchmark(
     lines: list[Line] = []
 
     totals: dict[int, dict[str, dict[str, int]]] = {}
-    for row in per_capita_by_year_type(member_years).to_pyarrow().to_pylist():
+    for row in fetch(per_capita_by_year_type(member_years)):
         totals.setdefault(int(row["year"]), {})[row["enrollment_type"]] = row
     missing = [y for y in spec.base_years if y not in totals]
     if missing:
@@ -354,7 +358,7 @@ def mssp_benchmark(
 
     risk: dict[int, dict[EnrollmentType, Decimal]] = {}
     if risk_scores is not None:
-        for row in mean_risk_by_year_type(member_years, risk_scores).to_pyarrow().to_pylist():
+        for row in fetch(mean_risk_by_year_type(member_years, risk_scores)):
             if row["months"]:
                 mean = _dec(row["weighted_score"]) / Decimal(row["months"])
                 risk.setdefault(int(row["year"]), {})[row["enrollment_type"]] = mean
@@ -377,7 +381,7 @@ def mssp_benchmark(
         by_type_table, per_county_total, aco = regional_inputs(
             member_years, tables["members"], county, by3, county_crosswalk
         )
-        for row in by_type_table.to_pyarrow().to_pylist():
+        for row in fetch(by_type_table):
             weight = _dec(row["months"])
             if weight > 0:
                 year = int(row["year"])
@@ -388,7 +392,7 @@ def mssp_benchmark(
         county_years = sorted(regional_pc)
         if county_years:
             share_year = max([y for y in county_years if y <= by3] or county_years)
-            market_share = _market_share(aco, per_county_total, share_year)
+            market_share = _market_share(aco, per_county_total, share_year, fetch)
         for year, values in sorted(regional_pc.items()):
             for kind, value in values.items():
                 lines.append(

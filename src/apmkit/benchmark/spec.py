@@ -238,11 +238,14 @@ class GeneralBenchmarkSpec(_Frozen):
     Parameters
     ----------
     base_years
-        Historical years, oldest first.
+        Historical calendar years, oldest first (with ``performance_year``).
+    base_year_offsets
+        Instead of ``base_years``: years relative to the performance year (``[-2, -1]``), so one contract
+        serves every year it is run for; ``performance_year`` is then the settled period's year.
     base_year_weights
         Weights per base year (sum to 1); None = equal.
     performance_year
-        Year the benchmark is trended to.
+        Year the benchmark is trended to; None = the settled period's year (with ``base_year_offsets``).
     cost_basis
         ``allowed_amount`` or ``paid_amount``.
     lines_of_business
@@ -268,9 +271,10 @@ class GeneralBenchmarkSpec(_Frozen):
         Outlier handling.
     """
 
-    base_years: tuple[int, ...] = Field(min_length=1)
+    base_years: tuple[int, ...] | None = Field(default=None, min_length=1)
+    base_year_offsets: tuple[int, ...] | None = Field(default=None, min_length=1)
     base_year_weights: tuple[Decimal, ...] | None = None
-    performance_year: int
+    performance_year: int | None = None
     cost_basis: Literal["allowed_amount", "paid_amount"] = "allowed_amount"
     lines_of_business: tuple[str, ...] | None = None
     annual_trend: Decimal = Decimal(0)
@@ -285,24 +289,63 @@ class GeneralBenchmarkSpec(_Frozen):
 
     @model_validator(mode="after")
     def _check(self) -> GeneralBenchmarkSpec:
-        if (
-            list(self.base_years) != sorted(set(self.base_years))
-            or self.base_years[-1] >= self.performance_year
+        if (self.base_years is None) == (self.base_year_offsets is None):
+            raise ValueError(
+                "give base_years (calendar years) or base_year_offsets (e.g. [-2, -1]), not both"
+            )
+        if self.base_years is not None:
+            if self.performance_year is None:
+                raise ValueError("base_years needs performance_year (or use base_year_offsets)")
+            if (
+                list(self.base_years) != sorted(set(self.base_years))
+                or self.base_years[-1] >= self.performance_year
+            ):
+                raise ValueError("base_years must be increasing and before performance_year")
+        if self.base_year_offsets is not None and (
+            list(self.base_year_offsets) != sorted(set(self.base_year_offsets))
+            or self.base_year_offsets[-1] >= 0
         ):
-            raise ValueError("base_years must be increasing and before performance_year")
+            raise ValueError(
+                "base_year_offsets must be increasing negative years before the performance year"
+            )
+        count = len(self.base_years or self.base_year_offsets or ())
         if self.base_year_weights is not None:
-            if len(self.base_year_weights) != len(self.base_years):
+            if len(self.base_year_weights) != count:
                 raise ValueError("base_year_weights needs one weight per base year")
             if sum(self.base_year_weights) != 1:
                 raise ValueError("base_year_weights must sum to 1")
         return self
+
+    def for_year(self, year: int) -> GeneralBenchmarkSpec:
+        """The spec with calendar base years for performance year ``year``.
+
+        Raises
+        ------
+        ValueError
+            The spec names another performance year.
+        """
+        if self.performance_year is not None and self.performance_year != year:
+            raise ValueError(
+                f"the benchmark is built for performance year {self.performance_year}, not {year}"
+            )
+        base = self.base_years or tuple(year + offset for offset in self.base_year_offsets or ())
+        return self.model_copy(
+            update={"base_years": base, "base_year_offsets": None, "performance_year": year}
+        )
+
+    @property
+    def years(self) -> tuple[tuple[int, ...], int]:
+        """Calendar base years and performance year (a spec with offsets must be resolved by :meth:`for_year`)."""
+        if self.base_years is None or self.performance_year is None:
+            raise ValueError("base_year_offsets are relative: resolve the spec for a performance year first")
+        return self.base_years, self.performance_year
 
     @property
     def weights(self) -> tuple[Decimal, ...]:
         """Base-year weights (explicit or equal; the last absorbs rounding so they sum to exactly 1)."""
         if self.base_year_weights is not None:
             return self.base_year_weights
-        n = len(self.base_years)
+        n = len(self.base_years or self.base_year_offsets or ())
         share = Decimal(1) / Decimal(n)
         return (*([share] * (n - 1)), Decimal(1) - share * (n - 1))
 

@@ -126,8 +126,9 @@ def own_quality_link(component: Any) -> str | None:
     if isinstance(component, c.EpisodeReconciliation):
         if component.quality_bands:
             return "discount or eligibility depends on the quality score (quality_bands)"
-        if component.quality_adjustment_of_gain > 0:
-            return "reconciliation amount adjusted by quality (quality_adjustment_of_gain)"
+        if component.quality_adjustment_of_gain != 0 or component.quality_adjustment_of_loss != 0:
+            # a REQUIRED (not yet stated) adjustment is a quality term of the model all the same
+            return "reconciliation amount adjusted by quality (quality_adjustment_of_gain/_of_loss)"
         return None
     if isinstance(component, c.Withhold):
         return f"withhold returned by {component.score_input}"

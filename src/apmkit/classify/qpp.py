@@ -59,9 +59,24 @@ def _decimal_thresholds(raw: dict[str, Any]) -> dict[str, Decimal]:
 
 
 def _check_share(name: str, value: Decimal | None) -> None:
-    if value is not None and not Decimal(0) <= value <= Decimal(1):
+    if value is None:
+        return
+    if not value.is_finite():  # NaN cannot be compared; infinity is no share
+        raise ConfigurationError(f"--{name.replace('_', '-')}: a share between 0 and 1 is required")
+    if not Decimal(0) <= value <= Decimal(1):
         raise ConfigurationError(
             f"--{name.replace('_', '-')}: a share between 0 and 1 is required, got {value}"
+        )
+
+
+AMOUNT_LIMIT = Decimal(10) ** 15
+"""Dollar amounts given to the classifiers are finite, non-negative and below a quadrillion."""
+
+
+def _check_amount(name: str, value: Decimal | None) -> None:
+    if value is not None and (not value.is_finite() or value < 0 or value >= AMOUNT_LIMIT):
+        raise ConfigurationError(
+            f"--{name.replace('_', '-')}: a non-negative amount below 10^15 dollars is required"
         )
 
 
@@ -154,6 +169,7 @@ def determine_qp(
         ("qp_payment_threshold", qp_payment_threshold),
     ):
         _check_share(name, value)
+    _check_amount("part_b_payments", part_b_payments)
     if payment_share is None and patient_share is None:
         raise ConfigurationError("give --payment-share, --patient-share or both")
     row = _row(qpp_parameters()["qp_thresholds"], payment_year, "QP thresholds")
@@ -350,6 +366,11 @@ def _component_risk(
     if isinstance(component, c.EpisodeReconciliation):
         if not component.downside or component.stop_loss is None:
             return None
+        if not isinstance(component.stop_loss, Decimal):
+            return (
+                False,
+                "stop_loss is a REQUIRED contract term not yet set: the financial risk cannot be assessed",
+            )
         meets = component.stop_loss >= expenditure_std
         return meets, f"stop-loss {component.stop_loss} of target price vs the {expenditure_std} standard"
     if isinstance(component, c.RiskCorridor):
@@ -378,6 +399,9 @@ def advanced_apm(contract: Contract, facts: AdvancedApmFacts) -> dict[str, Any]:
         each criterion has ``met`` and the numbers behind it.
     """
     year = facts.performance_year
+    _check_share("medical_home_risk_share", facts.medical_home_risk_share)
+    _check_amount("ab_revenue", facts.ab_revenue)
+    _check_amount("expected_expenditures", facts.expected_expenditures)
     resolved = _resolve(contract, year)
     params = qpp_parameters()
     # CEHRT

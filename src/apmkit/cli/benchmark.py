@@ -5,29 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import typer
-import yaml
 from rich.progress import Progress
 
 from apmkit.benchmark.county_puf import conform_county_puf
 from apmkit.benchmark.spec import BenchmarkSpec, parse_spec_section
 from apmkit.cli.common import open_engine, progress, state
+from apmkit.documents import read_csv_header, read_yaml
 from apmkit.engines import Engine
-from apmkit.errors import InputFileError
-
-
-def read_yaml(path: Path) -> object:
-    """Parse a YAML file, turning syntax errors into a message naming the file and line."""
-    if not path.is_file():
-        raise InputFileError(path, "no such file")
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        line = getattr(getattr(exc, "problem_mark", None), "line", None)
-        raise InputFileError(path, "not valid YAML", line=None if line is None else line + 1) from None
+from apmkit.errors import ConfigurationError, InputFileError
 
 
 def read_string_table(engine: Engine, path: Path) -> ir.Table:
@@ -36,8 +26,7 @@ def read_string_table(engine: Engine, path: Path) -> ir.Table:
         raise InputFileError(path, "no such file")
     if path.suffix.lower() != ".csv":
         return engine.read_parquet(path)
-    with path.open(encoding="utf-8-sig") as handle:
-        names = [name.strip() for name in handle.readline().rstrip("\r\n").split(",")]
+    names = read_csv_header(path)
     table = pacsv.read_csv(
         path,
         read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, encoding="utf-8-sig"),
@@ -50,9 +39,7 @@ def load_county_puf(engine: Engine, path: Path) -> tuple[ir.Table, ir.Table, int
     """Read a county FFS benchmark PUF (CSV) as strings and conform it; returns (regional, rejects, rows read)."""
     if not path.is_file():
         raise InputFileError(path, "no such file")
-    with path.open(encoding="utf-8-sig") as handle:
-        header = handle.readline().rstrip("\r\n").split(",")
-    names = [name.strip() for name in header]
+    names = read_csv_header(path)
     raw = pacsv.read_csv(
         path,
         read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, encoding="utf-8-sig"),
@@ -61,6 +48,24 @@ def load_county_puf(engine: Engine, path: Path) -> tuple[ir.Table, ir.Table, int
     raw = raw.append_column("source_line", pa.array(range(2, raw.num_rows + 2), pa.int64()))
     regional, rejects = conform_county_puf(engine.from_arrow(raw), path.name)
     return regional, rejects, raw.num_rows
+
+
+def _risk_scores(engine: Engine, path: Path, year: int | None) -> ir.Table:
+    """Scores by member and year, from Parquet or from the CSV ``apmkit risk score`` writes (one payment year
+    per file: ``--risk-year`` labels it)."""
+    scores = read_string_table(engine, path)
+    missing = {"member_id", "score"} - set(scores.columns)
+    if missing:
+        raise InputFileError(path, "missing required columns", field=", ".join(sorted(missing)))
+    if year is not None:
+        return scores.mutate(year=ibis.literal(year))
+    if "year" not in scores.columns:
+        raise InputFileError(
+            path,
+            "no year column: give --risk-year for a file of one year's scores (as apmkit risk score writes)",
+            field="year",
+        )
+    return scores
 
 
 def _run(
@@ -74,13 +79,14 @@ def _run(
     county_puf: list[Path] | None,
     attribution: Path | None,
     county_crosswalk: Path | None = None,
+    risk_year: int | None = None,
 ) -> None:
     console = state.console
     tables = engine.canonical(data)
     task = bar.add_task("benchmark", total=3)
     out.mkdir(parents=True, exist_ok=True)
     pop = engine.read_parquet(population) if population else None
-    scores = engine.read_parquet(risk_scores) if risk_scores else None
+    scores = _risk_scores(engine, risk_scores, risk_year) if risk_scores else None
     if spec.method == "mssp":
         from apmkit.benchmark.mssp import mssp_benchmark
 
@@ -104,7 +110,13 @@ def _run(
         bar.advance(task)
         crosswalk = read_string_table(engine, county_crosswalk) if county_crosswalk else None
         result = mssp_benchmark(
-            tables, spec.mssp, population=pop, risk_scores=scores, county=county, county_crosswalk=crosswalk
+            tables,
+            spec.mssp,
+            fetch=engine.rows,
+            population=pop,
+            risk_scores=scores,
+            county=county,
+            county_crosswalk=crosswalk,
         )
         bar.advance(task)
         engine.write_parquet(engine.from_arrow(result.lines_arrow()), out / "benchmark_lines.parquet")
@@ -125,7 +137,9 @@ def _run(
         assert spec.general is not None
         bar.advance(task)
         assign = engine.read_parquet(attribution) if attribution else None
-        general = general_benchmark(tables, spec.general, attribution=assign, risk_scores=scores)
+        general = general_benchmark(
+            tables, spec.general, fetch=engine.rows, attribution=assign, risk_scores=scores
+        )
         bar.advance(task)
         engine.write_parquet(engine.from_arrow(general.lines_arrow()), out / "benchmark_lines.parquet")
         engine.write_parquet(engine.from_arrow(general.entities_arrow()), out / "benchmark_entities.parquet")
@@ -141,7 +155,8 @@ def benchmark_command(
         Path | None, typer.Option(help="Parquet of assigned members (member_id [, year]); default: everyone.")
     ] = None,
     risk_scores: Annotated[
-        Path | None, typer.Option("--risk-scores", help="Parquet of member_id, year, score.")
+        Path | None,
+        typer.Option("--risk-scores", help="Parquet or CSV of member_id, score[, year] (see --risk-year)."),
     ] = None,
     county_puf: Annotated[
         list[Path] | None, typer.Option("--county-puf", help="CMS county FFS benchmark PUF CSV (repeatable).")
@@ -156,6 +171,15 @@ def benchmark_command(
             "--county-crosswalk", help="CSV or Parquet of county_fips, county_code (SSA) for the PUF."
         ),
     ] = None,
+    risk_year: Annotated[
+        int | None,
+        typer.Option(
+            "--risk-year",
+            min=1990,
+            max=2100,
+            help="Year the --risk-scores file describes when it has no year column (apmkit risk score output).",
+        ),
+    ] = None,
 ) -> None:
     """Build the benchmark described in the contract and write its build-up.
 
@@ -164,8 +188,25 @@ def benchmark_command(
     general method, benchmark_entities.parquet.
     """
     spec = parse_spec_section(read_yaml(contract), contract.name, "benchmark", BenchmarkSpec)
+    if spec.general is not None and spec.general.performance_year is None:
+        raise ConfigurationError(
+            f"{contract}: benchmark.general uses base_year_offsets (relative years): set performance_year, "
+            "or run the whole contract for a period with `apmkit run`"
+        )
     with open_engine() as engine, progress() as bar:
-        _run(engine, bar, spec, data, out, population, risk_scores, county_puf, attribution, county_crosswalk)
+        _run(
+            engine,
+            bar,
+            spec,
+            data,
+            out,
+            population,
+            risk_scores,
+            county_puf,
+            attribution,
+            county_crosswalk,
+            risk_year,
+        )
     state.console.print(f"wrote {out}")
 
 

@@ -38,10 +38,14 @@ def _share(name: str, text: str | None) -> Decimal | None:
     if text is None:
         return None
     try:
-        value = Decimal(text.strip().rstrip("%")) / (100 if text.strip().endswith("%") else 1)
+        number = Decimal(text.strip().rstrip("%"))
     except InvalidOperation as exc:
         raise ConfigurationError(f"--{name}: not a number ({text!r})") from exc
-    return value
+    if not number.is_finite():
+        raise ConfigurationError(f"--{name}: a finite number is required (0.75 or 75%)")
+    if number.copy_abs() > 100:  # shares are at most 1 (or 100 %); also keeps 1e+999999999 out of division
+        raise ConfigurationError(f"--{name}: a share between 0 and 1 (or 0% and 100%) is required")
+    return number / (100 if text.strip().endswith("%") else 1)
 
 
 def _money(name: str, text: str | None) -> Decimal | None:
@@ -51,6 +55,8 @@ def _money(name: str, text: str | None) -> Decimal | None:
         value = Decimal(text.replace(",", "").replace("$", ""))
     except InvalidOperation as exc:
         raise ConfigurationError(f"--{name}: not an amount ({text!r})") from exc
+    if not value.is_finite():
+        raise ConfigurationError(f"--{name}: a finite amount is required")
     if value < 0:
         raise ConfigurationError(f"--{name}: must not be negative")
     return value

@@ -10,6 +10,7 @@ import typer
 
 from apmkit.contracts import contract_json_schema, parse_contract, template_names, template_text
 from apmkit.errors import InputFileError
+from apmkit.settlement.mechanisms import missing_terms
 
 contract_app = typer.Typer(help="Contracts as code: validate, schema, templates.", no_args_is_help=True)
 
@@ -45,6 +46,8 @@ def validate(
         )
         for item in contract.unverified:
             typer.echo(f"  ⚠ unverified: {item}")
+        for term in missing_terms(contract):
+            typer.echo(f"  ✗ REQUIRED before settling: {term}")
 
 
 @contract_app.command("schema")

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 
 from apmkit.cli.common import open_engine, progress
 from apmkit.design.capability import DOMAINS, RUBRIC
@@ -20,7 +19,7 @@ from apmkit.design.worksheet import (
     draft_contract,
     parse_answers,
 )
-from apmkit.errors import InputFileError
+from apmkit.documents import read_yaml
 
 
 def _prompt_answers() -> dict[str, Any]:
@@ -85,12 +84,7 @@ def design_command(
 ) -> None:
     """Design an APM: seven-element worksheet -> draft contract, classification, simulation, design document."""
     if answers is not None:
-        if not answers.is_file():
-            raise InputFileError(answers, "no such file")
-        try:
-            raw = yaml.safe_load(answers.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise InputFileError(answers, f"not valid YAML ({exc})") from exc
+        raw = read_yaml(answers)
         parsed = parse_answers(raw, source=str(answers))
     else:
         parsed = parse_answers(_prompt_answers(), source="worksheet")

@@ -9,8 +9,8 @@ import typer
 from rich.progress import Progress, TaskID
 
 from apmkit.benchmark.spec import parse_spec_section
-from apmkit.cli.benchmark import read_yaml
 from apmkit.cli.common import open_engine, progress, state
+from apmkit.documents import read_yaml
 from apmkit.engines import Engine
 from apmkit.episodes.build import build_episodes
 from apmkit.episodes.definitions import cjr_definition

@@ -57,26 +57,76 @@ def _register_commands() -> None:
 _register_commands()
 
 
+def _usage_error_types() -> tuple[type[BaseException], ...]:
+    """The exception classes that mean "the command line was wrong" for the installed typer.
+
+    typer before 0.16 raises click's own exceptions; later versions vendor click as ``typer._click`` and
+    raise those classes instead (they derive from ``typer.TyperException``, not from ``click.ClickException``).
+    Both are recognised so a user never sees a traceback for a missing or unknown option.
+    """
+    types: list[type[BaseException]] = []
+    try:
+        import click
+
+        types.append(click.ClickException)
+    except ImportError:  # pragma: no cover - click is optional once typer vendors it
+        pass
+    for module_name in ("typer._click.exceptions", "typer.exceptions"):
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        for name in ("ClickException", "TyperException"):
+            cls = getattr(module, name, None)
+            if isinstance(cls, type) and issubclass(cls, BaseException):
+                types.append(cls)
+    return tuple(types)
+
+
+def _abort_types() -> tuple[type[BaseException], ...]:
+    types: list[type[BaseException]] = [typer.Abort]
+    try:
+        import click
+
+        types.append(click.exceptions.Abort)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(types)
+
+
+def _exit_types() -> tuple[type[BaseException], ...]:
+    types: list[type[BaseException]] = [typer.Exit]
+    try:
+        import click
+
+        types.append(click.exceptions.Exit)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(types)
+
+
 def run() -> None:
     """Entry point that turns user errors into a one-line message and exit status 2."""
+    usage_errors = _usage_error_types()
     try:
         code = app(standalone_mode=False)  # returns the exit code of a typer.Exit raised by a command
     except ApmkitError as exc:
         Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {exc}", highlight=False)
         sys.exit(exc.exit_code)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
+    except _exit_types() as exc:
+        sys.exit(getattr(exc, "exit_code", 0))
+    except _abort_types():
+        typer.echo("Aborted.", err=True)
         sys.exit(1)
     except SystemExit:
         raise
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+    except usage_errors as exc:  # usage errors arrive here in non-standalone mode
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:  # pragma: no cover - every known class has show()
+            typer.echo(f"Error: {exc}", err=True)
+        sys.exit(int(getattr(exc, "exit_code", 2)))
     sys.exit(code if isinstance(code, int) else 0)
 
 

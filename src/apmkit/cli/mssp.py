@@ -12,12 +12,13 @@ import pyarrow.csv as pacsv
 import typer
 
 from apmkit.cli.common import open_engine, progress, state
+from apmkit.documents import read_csv_header
 from apmkit.errors import ConfigurationError, InputFileError
 from apmkit.programs.mssp.puf import LINE_COLUMN, OUTPUT_COLUMNS, map_puf_header, reproduce_puf
 
 mssp_app = typer.Typer(help="Medicare Shared Savings Program (MSSP) tools.", no_args_is_help=True)
 
-FIRST_YEAR, LAST_YEAR = 2013, 2021
+FIRST_YEAR, LAST_YEAR = 2013, 2024
 
 
 def register(app: typer.Typer) -> None:
@@ -31,12 +32,7 @@ def read_puf_csv(path: Path) -> pa.Table:
     Every column is read as text so that ``$1,234``, ``2.3%`` and blanks survive to the row-level parser,
     which reports the line and field of anything it cannot read.
     """
-    if not path.is_file():
-        raise InputFileError(path, "file not found")
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        header = next(csv.reader(handle), None)
-    if not header:
-        raise InputFileError(path, "empty file", line=1)
+    header = read_csv_header(path)
     mapped = map_puf_header(header, source=str(path))
     placeholder = [f"c{index}" for index in range(len(header))]
     try:
@@ -63,7 +59,7 @@ def reproduce_puf_command(
         Path, typer.Argument(help="CMS MSSP ACO public use file (CSV), raw or standardized names.")
     ],
     performance_year: Annotated[
-        int, typer.Option("--performance-year", help="Performance year whose rules apply (2013-2021).")
+        int, typer.Option("--performance-year", help="Performance year whose rules apply (2013-2024).")
     ],
     out: Annotated[Path, typer.Option("--out", help="Result CSV to write.")],
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +12,10 @@ from rich.table import Table
 
 from apmkit.cli.common import open_engine, state
 from apmkit.reports.data_quality import DataQualityProfile, profile
+
+
+def _money(value: Decimal | None) -> str:
+    return "-" if value is None else f"{value:,}"
 
 
 def print_profile(result: DataQualityProfile) -> None:
@@ -25,6 +30,16 @@ def print_profile(result: DataQualityProfile) -> None:
         f"members {result.members:,}; member-months {result.member_months:,} "
         f"(Medicare FFS {result.ffs_member_months:,}); services {result.first_service} .. {result.last_service}"
     )
+    basis = (
+        "Medicare FFS member-months"
+        if result.denominator == "medicare_ffs"
+        else "member-months (no Medicare FFS months in the feed)"
+    )
+    console.print(
+        f"PMPM denominator: {result.denominator_member_months:,} {basis}; only claims dated in those months "
+        "count (others are listed below)",
+        highlight=False,
+    )
     spend = Table(title="allowed spend by claim type")
     for header in ("claim type", "claims", "lines", "allowed", "PMPM"):
         spend.add_column(header, justify="left" if header == "claim type" else "right")
@@ -34,10 +49,32 @@ def print_profile(result: DataQualityProfile) -> None:
             f"{row['claims']:,}",
             f"{row['lines']:,}",
             f"{row['allowed']:,}",
-            f"{row['pmpm']:,}",
+            _money(row["pmpm"]),
         )
     spend.add_row("total", "", "", f"{result.allowed_total:,}", f"{result.allowed_pmpm:,}", style="bold")
+    if result.pharmacy:
+        rx = result.pharmacy
+        spend.add_row(
+            f"pharmacy (per {rx['member_months']:,} FFS months with Part D)",
+            f"{rx['claims']:,}",
+            f"{rx['lines']:,}",
+            f"{rx['allowed']:,}",
+            _money(rx["pmpm"]),
+        )
     console.print(spend)
+    if result.outside_denominator:
+        outside = Table(title="claims outside the PMPM denominator (not in the spend above)")
+        for header in ("table", "reason", "claims", "lines", "allowed"):
+            outside.add_column(header, justify="left" if header in ("table", "reason") else "right")
+        for item in result.outside_denominator:
+            outside.add_row(
+                item["table"],
+                item["reason"].replace("_", " "),
+                f"{item['claims']:,}",
+                f"{item['lines']:,}",
+                f"{item['allowed']:,}",
+            )
+        console.print(outside)
     fill = Table(title="field completeness")
     for header in ("table", "column", "filled", "share"):
         fill.add_column(header, justify="right" if header in ("filled", "share") else "left")
@@ -57,7 +94,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Print a data-quality summary of canonical tables (volumes, spend PMPM, field completeness)."""
         with open_engine() as engine:
-            result = profile(engine.canonical(source))
+            result = profile(engine.canonical(source), engine.rows)
         print_profile(result)
         if json_out:
             json_out.write_text(json.dumps(result.to_dict(), indent=2) + "\n")

@@ -15,9 +15,20 @@ from apmkit.engines import Engine
 from apmkit.errors import ConfigurationError
 from apmkit.ingest.readers import RECORD, SOURCE_FILE, read_delimited, rejects_to_arrow
 from apmkit.risk import cms_payment_spec, payment_scores, score
-from apmkit.risk.claims import diagnoses_from_claims, persons_from_members
+from apmkit.risk.claims import (
+    data_year_months,
+    diagnoses_from_claims,
+    new_enrollee_rule,
+    persons_from_members,
+)
 from apmkit.risk.inputs import DIAGNOSIS_REQUIRED, PERSON_REQUIRED, REJECT_COLUMNS
-from apmkit.risk.reference import MA_CODING_INTENSITY, NORMALIZATION_FACTORS, SUPPORTED_PAYMENT_YEARS
+from apmkit.risk.reference import (
+    MA_CODING_INTENSITY,
+    NORMALIZATION_FACTORS,
+    PAYMENT_YEAR_BLENDS,
+    SUPPORTED_PAYMENT_YEARS,
+)
+from apmkit.risk.scoring import check_coding_adjustment, check_normalization_factor
 from apmkit.risk.spec import HccModel
 
 
@@ -48,22 +59,40 @@ def _payment_factor(
     model: HccModel, payment_year: int, normalize: bool, factor: float | None
 ) -> Decimal | None:
     if factor is not None:
-        return Decimal(str(factor))
+        try:
+            return check_normalization_factor(str(factor))
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"--normalization-factor: {exc}") from None
     if not normalize:
         return None
     published = NORMALIZATION_FACTORS.get((model, payment_year))
-    if published is None:
+    if published is None or not published[1]:
+        # Fail closed: only factors checked against CMS ship (PY2024); no third-party default is used.
         raise ConfigurationError(
-            f"no published normalization factor for {model.value} in {payment_year}: use --normalization-factor"
+            f"no published normalization factor for {model.value} in {payment_year} shipped (none checked "
+            f"against CMS's CY{payment_year} Rate Announcement yet): use --normalization-factor"
         )
-    value, verified = published
-    if not verified:
-        state.console.print(
-            f"[yellow]warning:[/] the {model.value} {payment_year} normalization factor {value} is a third-party "
-            "figure not yet checked against CMS's Rate Announcement; pass --normalization-factor to override",
-            highlight=False,
-        )
-    return value
+    return published[0]
+
+
+def _blend_factors(
+    model: HccModel, payment_year: int, factor: Decimal | None, given: list[str]
+) -> dict[HccModel | str, Decimal | str]:
+    """Normalization factors for ``--blend``: ``--blend-factor MODEL=X`` entries, and the
+    ``--normalization-factor`` of the scored model."""
+    factors: dict[HccModel | str, Decimal | str] = {}
+    if factor is not None and any(m is model for m, _ in PAYMENT_YEAR_BLENDS.get(payment_year, ())):
+        factors[model] = factor
+    for entry in given:
+        name, sep, value = entry.partition("=")
+        if not sep:
+            raise ConfigurationError(f"--blend-factor: write MODEL=FACTOR (e.g. V24=1.146), not {entry!r}")
+        blended = _model(name)
+        try:
+            factors[blended] = check_normalization_factor(value.strip())
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"--blend-factor {blended.value}: {exc}") from None
+    return factors
 
 
 def _model(name: str) -> HccModel:
@@ -141,9 +170,17 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--blend",
                 help="Add blended_payment_score: CMS's V24/V28 blend for the payment year, each model normalized "
-                "with its published factor, then the 5.9% coding adjustment.",
+                "with its factor (shipped for 2024 only: give --normalization-factor / --blend-factor for "
+                "2025-2027), then the 5.9% coding adjustment.",
             ),
         ] = False,
+        blend_factor: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--blend-factor",
+                help="Normalization factor of a blended model, MODEL=FACTOR (repeatable), e.g. V24=1.146.",
+            ),
+        ] = None,
     ) -> None:
         """Score members with a CMS-HCC model and write one row per member."""
         chosen = _model(model)
@@ -166,13 +203,26 @@ def register(app: typer.Typer) -> None:
         if source is not None and (persons is not None or diagnoses is not None):
             raise ConfigurationError("--from cannot be combined with --persons/--diagnoses")
         factor = _payment_factor(chosen, payment_year, normalize, normalization_factor)
+        if blend_factor and not blend:
+            raise ConfigurationError("--blend-factor is used only with --blend")
+        # Built before any work so that a missing factor is reported before reading the inputs.
+        blend_spec = (
+            cms_payment_spec(
+                payment_year, _blend_factors(chosen, payment_year, factor, list(blend_factor or []))
+            )
+            if blend
+            else None
+        )
         rate: Decimal | None = None
         if coding_adjustment or coding_adjustment_rate is not None:
-            rate = (
-                Decimal(str(coding_adjustment_rate))
-                if coding_adjustment_rate is not None
-                else MA_CODING_INTENSITY
-            )
+            try:
+                rate = (
+                    check_coding_adjustment(str(coding_adjustment_rate))
+                    if coding_adjustment_rate is not None
+                    else MA_CODING_INTENSITY
+                )
+            except ConfigurationError as exc:
+                raise ConfigurationError(f"--coding-adjustment-rate: {exc}") from None
         rejects_path = rejects or out.with_name(out.stem + ".rejects.csv")
 
         engine = open_engine()
@@ -180,10 +230,18 @@ def register(app: typer.Typer) -> None:
             with progress() as bar:
                 task = bar.add_task("reading inputs", total=4)
                 parse_rejects: list[pa.Table] = []
+                rule: str | None = None
                 if source is not None:
                     tables = engine.canonical(source)
+                    months_covered = int(
+                        engine.execute(data_year_months(tables.enrollment, payment_year=payment_year))
+                    )
+                    rule = new_enrollee_rule(months_covered, payment_year=payment_year)
                     persons_t = persons_from_members(
-                        tables.members, tables.enrollment, payment_year=payment_year
+                        tables.members,
+                        tables.enrollment,
+                        payment_year=payment_year,
+                        covers_data_year=months_covered >= 12,
                     )
                     # Extracted once: it is counted here and read again by the scoring.
                     diagnoses_t = engine.materialize(
@@ -216,9 +274,8 @@ def register(app: typer.Typer) -> None:
                     materialize=engine.materialize,
                 )
                 scores = result.scores
-                if blend:
-                    spec = cms_payment_spec(payment_year)
-                    blended = payment_scores(result.persons, result.diagnoses, spec)
+                if blend_spec is not None:
+                    blended = payment_scores(result.persons, result.diagnoses, blend_spec)
                     blended = blended.select(
                         blend_member_id=blended.member_id, blended_payment_score=blended.payment_score
                     )
@@ -255,6 +312,8 @@ def register(app: typer.Typer) -> None:
             f"rejected {diagnoses_rejected:,}",
             highlight=False,
         )
+        if rule is not None:
+            console.print(rule, highlight=False)
         console.print(
             f"scored {scored:,} members with {chosen.value} PY{payment_year} -> {out}", highlight=False
         )

@@ -2,85 +2,43 @@
 
 from __future__ import annotations
 
-import csv
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
+import pyarrow as pa
+import pyarrow.csv as pacsv
 import typer
 
 from apmkit.cli.common import open_engine, progress, state
-from apmkit.cli.contract import read_contract_text
-from apmkit.contracts import parse_contract
+from apmkit.engines import Engine
 from apmkit.errors import ConfigurationError, InputFileError
-from apmkit.settlement import claims as claims_path
-from apmkit.settlement import quality_link
-from apmkit.settlement.engine import settle as run_settlement
-from apmkit.settlement.inputs import EntityInputs, ReadReport, apply_benchmarks, read_entity_rows
-from apmkit.settlement.render import (
-    lines_table,
-    settlement_to_excel,
-    settlement_to_html,
-    settlement_to_json,
-    summary_table,
+from apmkit.settlement.reconcile import PAYER_COLUMNS, diff_text
+from apmkit.workspace import Overrides, Workspace
+from apmkit.workspace.reconcile import breakdown, diff_payer_report, true_up_statements
+from apmkit.workspace.run import FORMATS, settle_aggregate
+
+settle_app = typer.Typer(
+    name="settle",
+    help="Settle a contract for a period (options below), or compare statements: diff, true-up, breakdown.",
+    invoke_without_command=True,
 )
-from apmkit.settlement.statement import Settlement, StatementLine
-
-FORMATS = ("json", "parquet", "html", "xlsx")
 
 
-def read_aggregate_csv(path: Path) -> tuple[list[EntityInputs], ReadReport]:
-    """Read a CSV of per-entity aggregate inputs (one row per entity)."""
-    if not path.is_file():
-        raise InputFileError(path, "no such file")
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        if not reader.fieldnames or "entity_id" not in [f.strip().lower() for f in reader.fieldnames]:
-            raise InputFileError(path, "the header must name an entity_id column", line=1, field="entity_id")
-        return read_entity_rows(reader, path.name)
-
-
-def write_outputs(settlement: Settlement, out: Path, formats: list[str]) -> list[Path]:
-    """Write the statement files; Parquet goes through the engine (the only place that writes tables)."""
-    out.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    if "json" in formats:
-        target = out / "statement.json"
-        target.write_text(settlement_to_json(settlement), encoding="utf-8")
-        written.append(target)
-    if "parquet" in formats:
-        with open_engine() as engine:
-            for name, table in (("summary", summary_table(settlement)), ("lines", lines_table(settlement))):
-                written.append(engine.write_parquet(engine.from_arrow(table), out / f"{name}.parquet"))
-    if "html" in formats:
-        target = out / "statement.html"
-        target.write_text(settlement_to_html(settlement), encoding="utf-8")
-        written.append(target)
-    if "xlsx" in formats:
-        target = out / "statement.xlsx"
-        target.write_bytes(settlement_to_excel(settlement))
-        written.append(target)
-    if settlement.rejected:
-        target = out / "rejected.csv"
-        with target.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=["source_file", "source_line", "reason"])
-            writer.writeheader()
-            writer.writerows(settlement.rejected)
-        written.append(target)
-    return written
-
-
+@settle_app.callback()
 def settle_command(
-    contract: Annotated[Path, typer.Option("--contract", help="Contract YAML file.")],
+    ctx: typer.Context,
+    contract: Annotated[Path | None, typer.Option("--contract", help="Contract YAML file.")] = None,
     period: Annotated[
-        str, typer.Option("--period", help="Performance period (a 4-digit year or a contract period).")
-    ],
-    out: Annotated[Path, typer.Option("--out", help="Folder for the statements.")],
+        str | None, typer.Option("--period", help="Performance period (a 4-digit year or a contract period).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Folder for the statements.")] = None,
     source: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--from", help="Folder of canonical tables (claims path) or a CSV of per-entity aggregate inputs."
         ),
-    ],
+    ] = None,
     inputs: Annotated[
         Path | None,
         typer.Option("--inputs", help="Claims path: CSV of per-entity inputs (benchmark, quality, ...)."),
@@ -106,57 +64,73 @@ def settle_command(
             help="Parquet from `apmkit benchmark` (benchmark_entities or benchmark_summary) setting each benchmark.",
         ),
     ] = None,
+    quality_rates: Annotated[
+        Path | None,
+        typer.Option(
+            "--quality-rates",
+            help="CSV entity_id, measure, rate (or eligible, numerator)[, baseline_rate] for quality measures "
+            "not computed from the data (CAHPS, CMS claims measures).",
+        ),
+    ] = None,
     formats: Annotated[
         str, typer.Option("--format", help="Comma-separated outputs: json, parquet, html, xlsx.")
     ] = ",".join(FORMATS),
 ) -> None:
     """Settle a contract for a period: per entity population, benchmark, expenditure, savings, each payment
     mechanism's amount and the net settlement, as JSON, Parquet, HTML and Excel statements."""
-    chosen = [f.strip().lower() for f in formats.split(",") if f.strip()]
+    if ctx.invoked_subcommand is not None:
+        return
+    missing = [
+        name
+        for name, value in (
+            ("--contract", contract),
+            ("--period", period),
+            ("--out", out),
+            ("--from", source),
+        )
+        if value is None
+    ]
+    if missing:
+        raise typer.BadParameter(f"missing option {', '.join(missing)}", param_hint="apmkit settle")
+    assert contract is not None and period is not None and out is not None and source is not None
+    chosen = tuple(f.strip().lower() for f in formats.split(",") if f.strip())
     unknown = sorted(set(chosen) - set(FORMATS))
     if unknown:
         raise ConfigurationError(f"--format: unknown {', '.join(unknown)} (choose from {', '.join(FORMATS)})")
-    document = parse_contract(read_contract_text(contract), source=str(contract))
-    resolved, _ = document.for_period(period)
-    try:
-        resolved.period(period)
-    except KeyError as exc:
-        raise ConfigurationError(
-            f"--period {period}: not a 4-digit year nor a period of {contract} ({', '.join(document.periods)})"
-        ) from exc
-
     if source.is_file() and source.suffix.lower() == ".csv":
-        entities, report = read_aggregate_csv(source)
-        counts = {
-            "rows_read": report.read,
-            "rows_loaded": report.loaded,
-            "rows_rejected": len(report.rejected),
-        }
-        rejected = report.rejected
-        quality_lines: dict[str, tuple[StatementLine, ...]] = {}
+        for option, given in (
+            ("--inputs", inputs),
+            ("--attribution", attribution),
+            ("--risk-scores", risk_scores),
+        ):
+            if given is not None:
+                raise ConfigurationError(
+                    f"{option} applies to the claims path (--from a folder), not to a CSV"
+                )
+        with open_engine() as engine:
+            settlement = settle_aggregate(contract, period, source, out=out, formats=chosen, engine=engine)
     elif source.is_dir():
-        entities, counts, rejected, quality_lines = _claims_entities(
-            resolved, period, source, inputs, attribution, risk_scores, out
+        if attribution is None and (source / "attribution.parquet").exists():
+            attribution = source / "attribution.parquet"  # the documented default; named on the statement
+        overrides = Overrides(
+            attribution=attribution, risk_scores=risk_scores, benchmark=benchmark, quality_rates=quality_rates
         )
+        with open_engine() as engine, Workspace(source, engine=engine) as workspace, progress() as bar:
+            task = bar.add_task("settling", total=8)
+            result = workspace.run(
+                contract,
+                period,
+                out=out,
+                inputs=inputs,
+                formats=chosen,
+                overrides=overrides,
+                progress=lambda stage: bar.update(task, advance=1, description=stage),
+            )
+        settlement = result.settlement
     else:
         raise InputFileError(
             source, "--from must be a folder of canonical tables or a .csv of aggregate inputs"
         )
-
-    if benchmark is not None:
-        if not benchmark.exists():
-            raise InputFileError(benchmark, "no such benchmark file")
-        with open_engine() as engine:
-            benchmark_rows = engine.to_arrow(engine.read_parquet(benchmark)).to_pylist()
-        entities = apply_benchmarks(entities, benchmark_rows, benchmark.name)
-
-    with progress() as bar:
-        task = bar.add_task("settling", total=len(entities))
-        settlement = run_settlement(
-            document, period, entities, rejected=rejected, counts=counts, extra_lines=quality_lines
-        )
-        bar.update(task, completed=len(entities))
-    written = write_outputs(settlement, out, chosen)
     console = state.console
     console.print(
         " ".join(f"{k.replace('_', ' ')}: {v};" for k, v in settlement.counts.items())
@@ -164,122 +138,110 @@ def settle_command(
     )
     for warning in settlement.warnings:
         console.print(f"[yellow]⚠ {warning}[/]")
-    for path in written:
-        typer.echo(str(path))
+    typer.echo(str(out))
 
 
-def _claims_entities(
-    contract: object,
-    period: str,
-    folder: Path,
-    inputs: Path | None,
-    attribution: Path | None,
-    risk_scores: Path | None,
-    out: Path,
-) -> tuple[list[EntityInputs], dict[str, int], list[dict[str, str]], dict[str, tuple[StatementLine, ...]]]:
-    from apmkit.contracts.spec import Contract
+@settle_app.command("diff")
+def diff_command(
+    ours: Annotated[
+        Path, typer.Argument(help="Our statement: statement.json or the run/settle output folder.")
+    ],
+    payer: Annotated[
+        Path, typer.Argument(help="The payer's reconciliation report (CSV, one row per entity).")
+    ],
+    column: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--column",
+            help="STEP=HEADER: the payer's header for a step (entity_id, benchmark, expenditure, savings, quality, "
+            "sharing_rate, payment); repeatable.",
+        ),
+    ] = None,
+    tolerance: Annotated[
+        str, typer.Option("--tolerance", help="Money differences up to this many dollars count as equal.")
+    ] = "0",
+    out: Annotated[Path | None, typer.Option("--out", help="Write the comparison as CSV.")] = None,
+) -> None:
+    """Line up a payer's reconciliation with our statement per entity: each difference and the first step
+    where the two diverge. Exit 1 when any entity differs."""
+    columns = _columns(column or [])
+    with open_engine() as engine:
+        result = diff_payer_report(engine, ours, payer, columns=columns, money_tolerance=_money(tolerance))
+        if out is not None:
+            _write_csv(engine, result.to_table(), out)
+    typer.echo(diff_text(result))
+    if any(entity.status != "matches" for entity in result.entities):
+        raise typer.Exit(1)
 
-    assert isinstance(contract, Contract)
-    given: dict[str, EntityInputs] = {}
-    counts: dict[str, int] = {}
-    rejected: list[dict[str, str]] = []
-    if inputs is not None:
-        rows, report = read_aggregate_csv(inputs)
-        given = {row.entity_id: row for row in rows}
-        counts.update(
-            inputs_read=report.read, inputs_loaded=report.loaded, inputs_rejected=len(report.rejected)
+
+@settle_app.command("true-up")
+def true_up_command(
+    earlier: Annotated[
+        Path, typer.Argument(help="The earlier statement (preliminary): statement.json or folder.")
+    ],
+    later: Annotated[Path, typer.Argument(help="The same period settled again after run-out.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Write the true-up as CSV.")] = None,
+) -> None:
+    """The true-up of a period settled again after run-out: per entity, what changed and the amount owed."""
+    with open_engine() as engine:
+        result = true_up_statements(engine, earlier, later)
+        if out is not None:
+            _write_csv(engine, result.to_table(), out)
+    for entity in result.entities:
+        typer.echo(
+            f"{entity.entity_id}: {entity.status}; net {entity.earlier_net} -> {entity.later_net}, "
+            f"true-up {entity.true_up}"
         )
-        rejected.extend(report.rejected)
-    spec = claims_path.ClaimsMeasureSpec.from_contract(contract, period)
-    with open_engine() as engine, progress() as bar:
-        task = bar.add_task("measuring population and expenditure", total=2)
-        tables = engine.canonical(folder)
-        attribution_path = attribution or (folder / "attribution.parquet")
-        links = engine.read_parquet(attribution_path) if attribution_path.exists() else None
-        if attribution is not None and links is None:
-            raise InputFileError(attribution, "no such attribution file")
-        if links is None and contract.attribution is not None and not isinstance(contract.attribution, dict):
-            links = _run_attribution(tables, contract, period)
-            counts["attributed_by_contract_section"] = 1
-        elif links is not None:
-            missing = {"member_id", "entity_id"} - set(links.columns)
-            if missing:
-                raise InputFileError(
-                    attribution_path, "missing required columns", field=", ".join(sorted(missing))
-                )
-        scores = None
-        if risk_scores is not None:
-            scores = engine.read_parquet(risk_scores)
-            missing_score_columns = {"member_id", "score"} - set(scores.columns)
-            if missing_score_columns:
-                raise InputFileError(
-                    risk_scores, "missing required columns", field=", ".join(sorted(missing_score_columns))
-                )
-        members = engine.materialize(claims_path.member_measures(tables, links, spec, risk_scores=scores))
-        measures, cells = claims_path.measure(tables, links, spec, members=members)
-        out.mkdir(parents=True, exist_ok=True)
-        engine.write_parquet(claims_path.member_detail(members), out / "member_detail.parquet")
-        measured = engine.to_arrow(measures).to_pylist()
-        bar.update(task, advance=1)
-        cell_rows = engine.to_arrow(cells).to_pylist()
-        bar.update(task, advance=1)
-        counts.update(
-            claim_lines_counted=sum(int(r["claim_lines"]) for r in measured),
-            members=sum(int(r["population"]) for r in measured),
-        )
-        quality = quality_link.quality_spec(contract)
-        quality_rows: list[dict[str, object]] = []
-        if quality is not None:
-            quality_task = bar.add_task("evaluating the quality section's measures", total=1)
-            start, end = quality_link.measurement_window(quality, spec.period.start, spec.period.end)
-            rates = quality_link.entity_measure_rates(
-                tables,
-                members.select("entity_id", "member_id"),
-                quality,
-                start,
-                end,
-                materialize=engine.materialize,
+    typer.echo(f"total true-up: {result.total_true_up}")
+
+
+@settle_app.command("breakdown")
+def breakdown_command(
+    run: Annotated[
+        Path, typer.Argument(help="Output folder of `apmkit run` (summary, member_detail, attribution).")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="CSV of the participants' shares.")],
+    by: Annotated[str, typer.Option("--by", help="tin or npi.")] = "tin",
+    basis: Annotated[
+        str, typer.Option("--basis", help="member_months (attributed lives) or spending.")
+    ] = "member_months",
+) -> None:
+    """Each entity's net settlement distributed to its participant TINs (or NPIs) pro rata by attributed member
+    months or spending; the parts of an entity add up to its amount to the cent."""
+    with open_engine() as engine:
+        table = breakdown(engine, run, level=by, basis=basis)
+        _write_csv(engine, table, out)
+    typer.echo(f"{table.num_rows} participant rows -> {out}")
+
+
+def _columns(pairs: list[str]) -> dict[str, str] | None:
+    if not pairs:
+        return None
+    mapped = dict(PAYER_COLUMNS)
+    for pair in pairs:
+        step, sep, header = pair.partition("=")
+        if not sep or step.strip() not in PAYER_COLUMNS or not header.strip():
+            raise ConfigurationError(
+                f"--column: expected STEP=HEADER with STEP one of {', '.join(PAYER_COLUMNS)}"
             )
-            quality_rows = engine.to_arrow(rates).to_pylist()
-            bar.update(quality_task, advance=1)
-    entities = claims_path.entity_inputs(
-        measured,
-        cell_rows,
-        spec,
-        contract,
-        given,
-        source=f"claims in {folder} (member rows: member_detail.parquet)",
-    )
-    counts["entities"] = len(entities)
-    quality_lines: dict[str, tuple[StatementLine, ...]] = {}
-    if quality is not None:
-        computed = quality_link.score_entities(
-            quality,
-            quality_rows,
-            [entity.entity_id for entity in entities],
-            source=f"quality measures on the canonical tables in {folder}, attributed members",
-        )
-        entities, quality_lines = quality_link.apply_quality(entities, computed, given)
-        counts["quality_entities_scored"] = len(computed)
-        counts["quality_scores_from_inputs"] = sum(
-            1 for e in entities if e.entity_id in given and given[e.entity_id].quality_score is not None
-        )
-    return entities, counts, rejected, quality_lines
+        mapped[step.strip()] = header.strip()
+    return mapped
 
 
-def _run_attribution(tables: object, contract: object, period: str) -> object:
-    """Attribute members with the contract's ``attribution:`` section as of the period end."""
-    from apmkit.attribution.assign import AttributionInputs, attribute_many
-    from apmkit.contracts.spec import Contract
+def _money(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except ArithmeticError:
+        raise ConfigurationError("--tolerance: not a number") from None
+    if not value.is_finite() or value < 0:
+        raise ConfigurationError("--tolerance: must be a non-negative number")
+    return value
 
-    assert isinstance(contract, Contract)
-    result = attribute_many(
-        AttributionInputs.from_tables(tables),  # type: ignore[arg-type]
-        [contract.attribution],
-        contract.period(period).end,
-    )
-    return result.attribution
+
+def _write_csv(engine: Engine, table: pa.Table, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pacsv.write_csv(table, out)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("settle")(settle_command)
+    app.add_typer(settle_app, name="settle")

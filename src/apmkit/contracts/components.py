@@ -12,40 +12,33 @@ from __future__ import annotations
 
 import itertools
 from decimal import Decimal, localcontext
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from apmkit.money import to_decimal
-from apmkit.settlement.shared_savings import SharedSavingsTerms
+from apmkit.contracts.shared_savings_terms import SharedSavingsTerms
+from apmkit.spec_model import SpecModel, check_number
 
-Rate = Annotated[Decimal, Field(ge=0, le=1)]
+Number = Annotated[Decimal, AfterValidator(check_number)]
+"""A contract number: finite (no NaN or infinity) and smaller than :data:`NUMBER_LIMIT` in magnitude."""
+Rate = Annotated[Number, Field(ge=0, le=1)]
 """A fraction between 0 and 1 inclusive."""
-Money = Annotated[Decimal, Field(ge=0)]
+Money = Annotated[Number, Field(ge=0)]
 """A non-negative amount of money (or a per-member-per-month rate)."""
 
+REQUIRED: Final = "REQUIRED"
+"""Marks a term the contract must state before it settles (a template parameter no primary source verifies).
 
-class Spec(BaseModel):
-    """Base of every contract model: frozen, strict about unknown keys, floats read as exact decimals."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _floats_to_decimal(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            return {key: _convert(value) for key, value in data.items()}
-        return data
+A template writes ``discount: REQUIRED``; the contract validates, ``required_terms`` lists the field, and
+settlement stops with an error naming it until the user replaces the marker with the agreement's value."""
+Required = Literal["REQUIRED"]
+RequiredRate = Rate | Required
+RequiredMoney = Money | Required
 
 
-def _convert(value: Any) -> Any:
-    if isinstance(value, float):
-        return to_decimal(value)
-    if isinstance(value, list):
-        return [_convert(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _convert(v) for k, v in value.items()}
-    return value
+class Spec(SpecModel):
+    """Base of every contract model: frozen, strict about unknown keys, floats read as exact decimals, numbers
+    finite and bounded (:class:`apmkit.spec_model.SpecModel`)."""
 
 
 class ComponentBase(Spec):
@@ -173,7 +166,7 @@ class CareManagementFee(ComponentBase):
     """Per-beneficiary-per-month fee by risk tier."""
 
     type: Literal["care_management_fee"] = "care_management_fee"
-    pbpm_by_tier: dict[str, Money]
+    pbpm_by_tier: dict[str, RequiredMoney]
     prepaid: bool = True
 
 
@@ -181,8 +174,13 @@ class PopulationBasedPayment(ComponentBase):
     """Per-beneficiary-per-month payment chosen by the entity's (practice's) risk group, plus flat visit fees."""
 
     type: Literal["population_based_payment"] = "population_based_payment"
-    pbpm_by_risk_group: dict[str, Money]
-    flat_visit_fee: Money = Decimal(0)
+    pbpm_by_risk_group: dict[str, RequiredMoney]
+    flat_visit_fee: RequiredMoney = Decimal(0)
+    prepaid: bool = Field(
+        default=True,
+        description="The population-based payment (quarterly) and the visit fees (as claims are paid) were paid "
+        "during the period: the settlement's balance due does not pay them again",
+    )
 
 
 # ---- performance money --------------------------------------------------------------------------------
@@ -191,8 +189,8 @@ class PopulationBasedPayment(ComponentBase):
 class ScoreBand(Spec):
     """At a score of at least ``min_score``, earn ``value`` (a fraction or an amount, per the component)."""
 
-    min_score: Decimal
-    value: Decimal
+    min_score: Number
+    value: Number
 
 
 def _check_score_bands(bands: list[ScoreBand]) -> list[ScoreBand]:
@@ -206,9 +204,11 @@ class PerformanceIncentive(ComponentBase):
     """Performance-based incentive paid up front (PBPM) and recouped for the part not earned."""
 
     type: Literal["performance_incentive"] = "performance_incentive"
-    prepaid_pbpm: Money
+    prepaid_pbpm: RequiredMoney
     earned_by_score: list[ScoreBand] = Field(
-        description="Fraction of the prepayment kept, by performance score"
+        default_factory=list,
+        description="Fraction of the prepayment kept, by performance score; empty = the score input is itself "
+        "the fraction kept (between 0 and 1)",
     )
     score_input: Literal["quality_score", "performance_score", "utilization_score"] = "performance_score"
 
@@ -228,6 +228,12 @@ class Withhold(ComponentBase):
     withhold_rate: Rate
     returned_by_score: list[ScoreBand]
     score_input: Literal["quality_score", "performance_score"] = "quality_score"
+    applies_to: list[str] = Field(
+        default_factory=list,
+        description="Components (e.g. a capitation) the withhold is taken from: the base is the sum of their "
+        "amounts and the amount withheld is netted from what they paid during the period; empty = the "
+        "entity's base_payments input (fee-for-service paid outside this statement)",
+    )
 
     @field_validator("returned_by_score")
     @classmethod
@@ -263,8 +269,8 @@ class PerformanceAdjustment(ComponentBase):
 
     type: Literal["performance_adjustment"] = "performance_adjustment"
     applies_to: list[str] = Field(min_length=1)
-    minimum: Decimal = Field(description="Lowest adjustment, e.g. -0.10")
-    maximum: Decimal = Field(description="Highest adjustment, e.g. 0.50")
+    minimum: Number = Field(description="Lowest adjustment, e.g. -0.10")
+    maximum: Number = Field(description="Highest adjustment, e.g. 0.50")
 
     @model_validator(mode="after")
     def _range(self) -> PerformanceAdjustment:
@@ -280,7 +286,7 @@ class QualityDiscountBand(Spec):
     """At a quality score of at least ``min_score`` the discount drops by ``reduction`` and reconciliation
     payments are allowed when ``eligible``."""
 
-    min_score: Decimal
+    min_score: Number
     min_exclusive: bool = Field(
         default=False, description="Reached only above min_score (CJR excellent: > 15.0)"
     )
@@ -293,20 +299,38 @@ class EpisodeReconciliation(ComponentBase):
     limited by stop-gain/stop-loss as a share of total target (CJR, BPCI Advanced, OCM/EOM)."""
 
     type: Literal["episode_reconciliation"] = "episode_reconciliation"
+    price_source: Literal["blend", "input"] = Field(
+        default="blend",
+        description="blend: benchmark price = hospital weight x hospital price + regional weight x regional "
+        "price (CJR); input: the payer's benchmark price per entity (benchmark_price: BPCI Advanced, OCM, EOM "
+        "target prices are set by CMS and given to the participant)",
+    )
     hospital_weight: Rate = Field(
         default=Decimal(0), description="Weight of the hospital-specific historical price"
     )
     regional_weight: Rate = Field(default=Decimal(1), description="Weight of the regional historical price")
-    discount: Rate = Field(description="Discount off the benchmark price for reconciliation payments")
-    repayment_discount: Rate | None = Field(
+    discount: RequiredRate = Field(description="Discount off the benchmark price for reconciliation payments")
+    repayment_discount: RequiredRate | None = Field(
         default=None, description="Discount used when the entity owes (default: same)"
     )
     quality_bands: list[QualityDiscountBand] = Field(default_factory=list)
-    quality_adjustment_of_gain: Rate = Field(
-        default=Decimal(0), description="Largest share of a positive amount withheld for quality (BPCI-A CQS)"
+    quality_adjustment_of_gain: RequiredRate = Field(
+        default=Decimal(0),
+        description="Largest share of a positive amount withheld for quality: the payment is reduced by "
+        "this x (1 - quality score / quality_full_score)",
     )
-    stop_gain: Rate | None = Field(default=None, description="Cap on gains as a share of total target")
-    stop_loss: Rate | None = Field(
+    quality_adjustment_of_loss: RequiredRate = Field(
+        default=Decimal(0),
+        description="Largest share of a repayment forgiven for quality: the repayment is reduced by "
+        "this x (quality score / quality_full_score)",
+    )
+    quality_full_score: Annotated[Decimal, Field(gt=0)] | Required = Field(
+        default=Decimal(1), description="The quality score that counts as full quality (1 for a 0-1 score)"
+    )
+    stop_gain: RequiredRate | None = Field(
+        default=None, description="Cap on gains as a share of total target"
+    )
+    stop_loss: RequiredRate | None = Field(
         default=None, description="Cap on losses as a share of total target; omit = no downside"
     )
     downside: bool = True
@@ -337,7 +361,7 @@ class EpisodeReconciliation(ComponentBase):
                 f"hospital_weight {self.hospital_weight} + regional_weight {self.regional_weight} must equal 1"
             )
         for band in self.quality_bands:
-            if band.reduction > self.discount:
+            if isinstance(self.discount, Decimal) and band.reduction > self.discount:
                 raise ValueError(f"quality reduction {band.reduction} exceeds the discount {self.discount}")
         if self.downside and self.stop_loss is None:
             raise ValueError("stop_loss is required when downside is true")
@@ -359,8 +383,8 @@ class MonthlyEnhancedOncologyServices(ComponentBase):
     """A per-beneficiary-per-month services payment for beneficiaries in active episodes (OCM/EOM MEOS)."""
 
     type: Literal["episode_services_payment"] = "episode_services_payment"
-    pbpm: Money
-    dual_pbpm_addition: Money = Decimal(0)
+    pbpm: RequiredMoney
+    dual_pbpm_addition: RequiredMoney = Decimal(0)
 
 
 # ---- other payments and adjustments -------------------------------------------------------------------
@@ -421,6 +445,19 @@ Component = Annotated[
     | InterimPayments,
     Field(discriminator="type"),
 ]
+
+
+def required_terms(component: ComponentBase) -> list[str]:
+    """The fields of ``component`` still set to ``REQUIRED`` (dotted, e.g. ``pbpm_by_tier.tier3``)."""
+    missing: list[str] = []
+    for name in type(component).model_fields:
+        value = getattr(component, name)
+        if value == REQUIRED:
+            missing.append(name)
+        elif isinstance(value, dict):
+            missing.extend(f"{name}.{key}" for key, item in value.items() if item == REQUIRED)
+    return missing
+
 
 COMPONENT_TYPES: tuple[str, ...] = (
     "shared_savings",

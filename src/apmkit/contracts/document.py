@@ -14,22 +14,11 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from apmkit.contracts.spec import DOMAIN_SECTIONS, Contract, domain_spec_adapter
+from apmkit.contracts.spec import DOMAIN_SECTIONS, Contract
+from apmkit.documents import parse_yaml
 from apmkit.errors import ConfigurationError
 
 TEMPLATE_PACKAGE = "apmkit.contracts.templates"
-
-
-class _DecimalLoader(yaml.SafeLoader):
-    """YAML loader that reads floats as exact decimals (0.1 stays one tenth)."""
-
-
-def _construct_decimal(loader: yaml.SafeLoader, node: yaml.Node) -> Decimal:
-    text = str(loader.construct_scalar(node))  # type: ignore[arg-type]
-    return Decimal(text.replace("_", ""))
-
-
-_DecimalLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
 
 
 def _location(loc: tuple[Any, ...], data: Any) -> str:
@@ -80,12 +69,7 @@ def parse_contract(text: str, source: str = "<contract>") -> Contract:
     ConfigurationError
         The text is not YAML, not a mapping, or breaks a rule; the message lists every problem with its field.
     """
-    try:
-        data = yaml.load(text, Loader=_DecimalLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f", line {mark.line + 1}" if mark is not None else ""
-        raise ConfigurationError(f"{source}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from exc
+    data = parse_yaml(text, source)
     return contract_from_data(data, source)
 
 
@@ -104,6 +88,9 @@ def contract_from_data(data: Any, source: str = "<contract>") -> Contract:
 class _DecimalDumper(yaml.SafeDumper):
     """YAML dumper that writes decimals as exact numbers (read back as Decimal by the loader)."""
 
+    def ignore_aliases(self, data: object) -> bool:
+        return True  # the contract reader refuses aliases: write every value out
+
 
 def _represent_decimal(dumper: yaml.SafeDumper, value: Decimal) -> yaml.Node:
     return dumper.represent_scalar("tag:yaml.org,2002:float", str(value))
@@ -120,6 +107,11 @@ def contract_to_yaml(contract: Contract) -> str:
         {"id": written.pop("id"), "type": component.type, **written}
         for written, component in zip(data["components"], contract.components, strict=True)
     ]
+    for section in DOMAIN_SECTIONS:
+        # domain sections as the document gave them: their discriminators (``method``) have defaults too
+        value = getattr(contract, section)
+        if value is not None:
+            data[section] = json.loads(value.model_dump_json(exclude_unset=True))
     if contract.glide_path:
         # glide-path values are free-form: keep their Python types (Decimal) rather than JSON strings
         data["glide_path"] = [{"period": step.period, "set": dict(step.set)} for step in contract.glide_path]
@@ -129,18 +121,6 @@ def contract_to_yaml(contract: Contract) -> str:
 def contract_json_schema() -> dict[str, Any]:
     """JSON Schema of the contract document, for editors (e.g. YAML language servers)."""
     schema = Contract.model_json_schema(mode="validation")
-    definitions = schema.setdefault("$defs", {})
-    for section in DOMAIN_SECTIONS:
-        adapter = domain_spec_adapter(section)
-        if adapter is None:
-            continue
-        try:
-            section_schema = adapter.json_schema(ref_template="#/$defs/{model}")
-        except Exception:  # a section whose schema cannot be generated stays open (validated at load time)
-            continue
-        for name, definition in section_schema.pop("$defs", {}).items():
-            definitions.setdefault(name, definition)
-        schema["properties"][section] = {"anyOf": [section_schema, {"type": "null"}], "default": None}
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = "https://apmkit.dev/schemas/contract-v1.json"
     schema["title"] = "apmkit contract"

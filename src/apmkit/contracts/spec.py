@@ -1,48 +1,43 @@
 """The contract document: identity, periods, expenditure rules, payment components and glide path.
 
 A contract is data (YAML) validated into frozen pydantic models. The domain sections (attribution, risk
-adjustment, benchmark, episodes, quality) are owned by their packages; when a package's spec is importable the
-section is validated by it, otherwise the section is kept as given and only the payment components are used.
+adjustment, benchmark, episodes, quality) are typed by the spec classes their packages own, so a contract is
+checked whole when it is read.
 """
 
 from __future__ import annotations
 
-import importlib
+import copy
 from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import Field, TypeAdapter, field_validator, model_validator
+from pydantic import AliasChoices, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
+from apmkit.attribution.spec import AttributionSpec
+from apmkit.benchmark.spec import BenchmarkSpec
 from apmkit.contracts.components import Component, ComponentBase, Spec
+from apmkit.episodes.spec import EpisodesSpec
 from apmkit.errors import ConfigurationError
+from apmkit.quality.spec import QualitySpec
+from apmkit.risk.spec import RiskAdjustmentSpec
+from apmkit.spending.spec import Definitions, Truncation
 
 SCHEMA_VERSION = "1"
 
-# section name -> (module, class) of the domain spec that validates it, when that package exists.
-DOMAIN_SECTIONS: dict[str, tuple[str, str]] = {
-    "attribution": ("apmkit.attribution.spec", "AttributionSpec"),
-    "risk_adjustment": ("apmkit.risk.spec", "RiskAdjustmentSpec"),
-    "benchmark": ("apmkit.benchmark.spec", "BenchmarkSpec"),
-    "episodes": ("apmkit.episodes.spec", "EpisodesSpec"),
-    "quality": ("apmkit.quality.spec", "QualitySpec"),
+DOMAIN_SECTIONS: dict[str, Any] = {
+    "attribution": AttributionSpec,
+    "risk_adjustment": RiskAdjustmentSpec,
+    "benchmark": BenchmarkSpec,
+    "episodes": EpisodesSpec,
+    "quality": QualitySpec,
 }
+"""Each domain section of a contract and the spec (class or annotated union) its package owns."""
 
 
-def domain_spec_adapter(section: str) -> TypeAdapter[Any] | None:
-    """A validator for ``section`` from its owning package, or None while that package does not exist yet.
-
-    The owning spec may be a model class or an annotated union (attribution methods), hence a TypeAdapter.
-    """
-    module_name, class_name = DOMAIN_SECTIONS[section]
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError:
-        return None
-    found = getattr(module, class_name, None)
-    if found is None:
-        return None
-    return TypeAdapter(found)
+def domain_spec_adapter(section: str) -> TypeAdapter[Any]:
+    """A validator for one domain section (the attribution spec is a union over ``method``)."""
+    return TypeAdapter(DOMAIN_SECTIONS[section])
 
 
 class Period(Spec):
@@ -58,26 +53,8 @@ class Period(Spec):
         return self
 
 
-class ExpenditureRules(Spec):
-    """How actual expenditure is measured from claims for the claims-based settlement path."""
-
-    amount_field: Literal["paid_amount", "allowed_amount"] = "paid_amount"
-    runout_months: int = Field(
-        default=3, ge=0, le=24, description="Claims processed up to this many months after period end"
-    )
-    completion_factor: Decimal = Field(
-        default=Decimal(1),
-        ge=1,
-        le=2,
-        description="Expenditure x this factor completes claims not yet processed",
-    )
-    truncation_per_member: Decimal | None = Field(
-        default=None,
-        gt=0,
-        description="Each member's period expenditure is capped at this amount (e.g. a 99th percentile)",
-    )
-    exclude_claim_types: list[str] = Field(default_factory=list)
-    include_pharmacy: bool = False
+ExpenditureRules = Definitions
+"""Schema 1's name for the definitions block (kept for callers of the claims path)."""
 
 
 class RiskTier(Spec):
@@ -135,7 +112,11 @@ class Contract(Spec):
     default_entity_id: str = Field(default="ENTITY", description="Entity settled when inputs name none")
     hcp_lan_category: Literal["1", "2A", "2B", "2C", "3A", "3B", "3N", "4A", "4B", "4C", "4N"] | None = None
     periods: dict[str, Period] = Field(default_factory=dict, description="Named performance periods")
-    expenditure: ExpenditureRules = ExpenditureRules()
+    definitions: Definitions = Field(
+        default_factory=Definitions,
+        validation_alias=AliasChoices("definitions", "expenditure"),
+        description="How spending is measured, the same for the benchmark and the actuals",
+    )
     target: TargetRules = TargetRules()
     rounding: Rounding = Rounding()
     components: list[Component] = Field(min_length=1)
@@ -145,23 +126,15 @@ class Contract(Spec):
         description="Parameters taken from secondary sources: confirm them in the agreement",
     )
     sources: list[str] = Field(default_factory=list, description="Documents the terms come from")
-    attribution: Any = None
-    risk_adjustment: Any = None
-    benchmark: Any = None
-    episodes: Any = None
-    quality: Any = None
-
-    @field_validator("attribution", "risk_adjustment", "benchmark", "episodes", "quality", mode="before")
-    @classmethod
-    def _domain_section(cls, value: Any, info: Any) -> Any:
-        if value is None:
-            return None
-        adapter = domain_spec_adapter(info.field_name)
-        if adapter is not None:
-            return adapter.validate_python(value)
-        if not isinstance(value, dict):
-            raise ValueError("must be a mapping")
-        return value
+    attribution: AttributionSpec | None = None
+    risk_adjustment: RiskAdjustmentSpec | None = None
+    benchmark: BenchmarkSpec | None = None
+    episodes: EpisodesSpec | None = None
+    quality: QualitySpec | None = None
+    performance_years: list[int] = Field(
+        default_factory=list,
+        description="Performance years the terms are written for; settling any other year is refused (empty: any)",
+    )
 
     @model_validator(mode="after")
     def _references(self) -> Contract:
@@ -194,6 +167,69 @@ class Contract(Spec):
                     raise ValueError(
                         f"glide_path[{index}] sets {key!r}: {component_id!r} has no field {field!r}"
                     )
+            try:
+                self.period(step.period)
+            except KeyError:
+                raise ValueError(
+                    f"glide_path[{index}]: period {step.period!r} is neither a named period nor a 4-digit year"
+                ) from None
+        for index, step in enumerate(self.glide_path):
+            # every step must leave a valid contract: an unknown nested field or an out-of-range value is
+            # refused when the contract is read, not when a period is settled
+            try:
+                self._with_steps(self._steps_through(step.period))
+            except ValidationError as exc:
+                problem = exc.errors(include_url=False, include_input=False)[0]
+                where = ".".join(str(part) for part in problem["loc"])
+                raise ValueError(
+                    f"glide_path[{index}] (period {step.period}) makes {where} invalid: {problem['msg']}"
+                ) from None
+            except ConfigurationError as exc:
+                raise ValueError(f"glide_path[{index}]: {exc}") from None
+        return self
+
+    @property
+    def expenditure(self) -> Definitions:
+        """The definitions block under its schema-1 name."""
+        return self.definitions
+
+    @model_validator(mode="after")
+    def _one_set_of_definitions(self) -> Contract:
+        """The benchmark may not measure spending under rules of its own: ``definitions:`` is the one place."""
+        benchmark = self.benchmark
+        if benchmark is None:
+            return self
+        d = self.definitions
+        if benchmark.general is not None:
+            general = benchmark.general
+            for name, ours in (("cost_basis", d.cost_basis), ("lines_of_business", d.lines_of_business)):
+                theirs = getattr(general, name)
+                if (
+                    name in general.model_fields_set
+                    and (list(theirs) if isinstance(theirs, tuple) else theirs) != ours
+                ):
+                    raise ValueError(
+                        f"benchmark.general.{name} differs from definitions.{name}: the benchmark and the actual "
+                        f"spending are measured under one set of definitions (set definitions.{name})"
+                    )
+            if "outliers" in general.model_fields_set:
+                raise ValueError(
+                    "benchmark.general.outliers: in a contract, truncation is definitions.truncation (the same rule "
+                    "on the base years and the performance year)"
+                )
+        if benchmark.mssp is not None:
+            expected = {
+                "eligible_months": ("medicare_ffs_parts_ab", d.eligible_months),
+                "cost_basis": ("paid_amount", d.cost_basis),
+                "truncation.method": ("percentile", d.truncation.method),
+                "truncation.percentile": (benchmark.mssp.truncation_percentile, d.truncation.percentile),
+            }
+            for name, (wanted, actual) in expected.items():
+                if actual != wanted:
+                    raise ValueError(
+                        f"definitions.{name} is {actual} but the MSSP benchmark measures {wanted} "
+                        "(42 CFR 425.652): the benchmark and the actual spending use one set of definitions"
+                    )
         return self
 
     def component(self, component_id: str) -> ComponentBase:
@@ -211,18 +247,24 @@ class Contract(Spec):
             return Period(start=date(year, 1, 1), end=date(year, 12, 31))
         raise KeyError(name)
 
-    def for_period(self, name: str) -> tuple[Contract, list[GlideStep]]:
-        """The contract with every glide-path step up to ``name`` applied, and the steps applied.
+    def _period_start(self, name: str) -> date:
+        return self.period(name).start
 
-        Steps apply cumulatively in period order (a 2027 step keeps what 2026 set unless it overrides it).
-        """
-        applied = [step for step in self.glide_path if _period_key(step.period) <= _period_key(name)]
-        applied.sort(key=lambda s: _period_key(s.period))
-        if not applied:
-            return self, []
+    def _steps_through(self, name: str) -> list[GlideStep]:
+        """Glide-path steps whose period starts on or before ``name``'s start, in start-date order."""
+        start = self._period_start(name)
+        applied = [step for step in self.glide_path if self._period_start(step.period) <= start]
+        return sorted(applied, key=lambda step: self._period_start(step.period))
+
+    def _with_steps(self, steps: list[GlideStep]) -> Contract:
         data = self.model_dump(mode="python", exclude_none=False)
+        for section in DOMAIN_SECTIONS:
+            # domain sections keep what the document set (their validators tell given values from defaults)
+            value = getattr(self, section)
+            if value is not None:
+                data[section] = value.model_dump(mode="python", exclude_unset=True)
         index = {c["id"]: c for c in data["components"]}
-        for step in applied:
+        for step in steps:
             for key, value in step.set.items():
                 component_id, *path = key.split(".")
                 node = index[component_id]
@@ -232,18 +274,42 @@ class Contract(Spec):
                             f"glide_path period {step.period}: {key!r} does not name a section"
                         )
                     node = node[part]
-                node[path[-1]] = value
-        data["glide_path"] = [s.model_dump() for s in self.glide_path]
-        return Contract.model_validate(data), applied
+                # a copy: a later step that sets a field inside this value must not change the step's own data
+                node[path[-1]] = copy.deepcopy(value)
+        data["glide_path"] = []
+        resolved = Contract.model_validate(data)
+        return resolved.model_copy(update={"glide_path": list(self.glide_path)})
 
+    def for_period(self, name: str) -> tuple[Contract, list[GlideStep]]:
+        """The contract with every glide-path step up to ``name`` applied, and the steps applied.
 
-def _period_key(name: str) -> tuple[int, str]:
-    digits = "".join(ch for ch in name if ch.isdigit())
-    return (int(digits[:4]) if len(digits) >= 4 else 0, name)
+        Steps apply cumulatively in the order their periods start (a 2027 step keeps what 2026 set unless it
+        overrides it); a step applies to every period starting on or after its own period's start, so
+        ``PY10`` follows ``PY9`` and a calendar year picks the steps of the named periods before it.
+
+        Raises
+        ------
+        KeyError
+            ``name`` is neither a named period nor a 4-digit year.
+        """
+        applied = self._steps_through(name)
+        if not applied:
+            return self, []
+        return self._with_steps(applied), applied
 
 
 def _references_of(component: ComponentBase) -> list[str]:
     return list(getattr(component, "applies_to", None) or [])
 
 
-__all__ = ["SCHEMA_VERSION", "Contract", "ExpenditureRules", "GlideStep", "Period", "Rounding", "TargetRules"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "Contract",
+    "Definitions",
+    "ExpenditureRules",
+    "GlideStep",
+    "Period",
+    "Rounding",
+    "TargetRules",
+    "Truncation",
+]

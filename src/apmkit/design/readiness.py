@@ -137,6 +137,10 @@ def loss_cap_downside(
             total += min(parts)
             notes.append(f"{component.id}: loss cap {round_money(min(parts))}")
         elif isinstance(component, c.EpisodeReconciliation) and component.downside and component.stop_loss:
+            if not isinstance(component.stop_loss, Decimal):
+                raise ConfigurationError(
+                    f"component {component.id!r}: stop_loss is REQUIRED: set it from the agreement first"
+                )
             if benchmark is None:
                 raise ConfigurationError(
                     f"component {component.id!r}: the stop-loss needs the total target price"

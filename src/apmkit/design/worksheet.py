@@ -181,6 +181,8 @@ def draft_contract(answers: DesignAnswers) -> Contract:
     data.update(id=answers.id, name=answers.name, version="draft")
     data["payer"] = answers.payer or data.get("payer", "")
     data.pop("hcp_lan_category", None)
+    # A draft is a new contract: the years the starting template's program rules cover do not bind it.
+    data.pop("performance_years", None)
     if answers.quality.measures:
         data["quality"] = {"measures": list(answers.quality.measures)}
     note = STARTING_NOTES.get(answers.starting_point)

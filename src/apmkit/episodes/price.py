@@ -1,9 +1,10 @@
-"""Episode target prices and reconciliation (CJR rules, 42 CFR 510.300-510.305; methodology.md §3.1).
+"""Episode target prices and reconciliation (CJR rules, 42 CFR 510.300-510.305; docs/episodes.md).
 
 Engine side: high-cost capping of episode payments at the regional mean + k SD (per region and price
 group), then sums and counts per hospital and per region. Python side (exact Decimal, a few rows per
 hospital): the hospital/regional blend, trend, discount less the quality reduction, case-mix factor,
-and the reconciliation (NPRA with stop-gain / stop-loss) that the settlement engine pays.
+and the reconciliation (NPRA with stop-gain / stop-loss): :func:`reconcile_episode_amounts` is the only
+implementation; the settlement component ``episode_reconciliation`` calls it too.
 
 Regions are US Census divisions from the hospital CCN's state (Shadow Bundles tables 31-32) unless a
 ``hospital_regions`` table (``facility_ccn, region``) is given.
@@ -75,8 +76,99 @@ def blended_target(
 
 
 @dataclass(frozen=True)
+class EpisodeOutcome:
+    """The reconciliation of a total episode target against actual payments, exact until ``amount``.
+
+    ``amount`` is positive when the payer pays the entity, negative when the entity repays, rounded half-up
+    to the money places; every other figure is exact.
+    """
+
+    target_amount: Decimal
+    repayment_target_amount: Decimal
+    actual_amount: Decimal
+    npra: Decimal
+    """Target − actual (gains), or repayment target − actual when the entity owes."""
+    side: str
+    """``gain``, ``loss`` or ``none``."""
+    limit: Decimal | None
+    """The stop-gain (gains) or stop-loss (losses) amount; None when uncapped."""
+    limited: bool
+    quality_blocked: bool
+    quality_reduction: Decimal
+    """Share of the limited gain withheld, or of the limited repayment forgiven, for quality."""
+    amount: Decimal
+
+
+def reconcile_episode_amounts(
+    target_amount: Decimal,
+    actual_amount: Decimal,
+    *,
+    stop_gain: Decimal | None,
+    stop_loss: Decimal | None,
+    downside: bool,
+    repayment_target_amount: Decimal | None = None,
+    eligible_for_payment: bool = True,
+    gain_quality_reduction: Decimal = ZERO,
+    loss_quality_reduction: Decimal = ZERO,
+    places: int = 2,
+) -> EpisodeOutcome:
+    """The one episode reconciliation of apmkit (CJR 42 CFR 510.305; BPCI Advanced, OCM, EOM in the contract
+    component ``episode_reconciliation``, which calls this).
+
+    1. NPRA = total target amount − actual (capped) episode payments.
+    2. A positive NPRA is limited to ``stop_gain`` × target amount, then reduced by ``gain_quality_reduction``
+       (share withheld for quality); nothing is paid when the quality result is not eligible for a payment.
+    3. Otherwise, with downside risk, the entity repays ``actual − repayment target`` (the repayment target is
+       built with the repayment discount; default: the target) limited to ``stop_loss`` × repayment target,
+       then reduced by ``loss_quality_reduction`` (share forgiven for quality).
+    4. The result is rounded half-up to ``places`` once, at the end.
+    """
+    npra = target_amount - actual_amount
+    repay_target = target_amount if repayment_target_amount is None else repayment_target_amount
+    if npra > 0:
+        limit = None if stop_gain is None else stop_gain * target_amount
+        gain = npra if limit is None else min(npra, limit)
+        gain *= ONE - gain_quality_reduction
+        blocked = not eligible_for_payment
+        return EpisodeOutcome(
+            target_amount=target_amount,
+            repayment_target_amount=repay_target,
+            actual_amount=actual_amount,
+            npra=npra,
+            side="gain",
+            limit=limit,
+            limited=limit is not None and npra > limit and not blocked,
+            quality_blocked=blocked,
+            quality_reduction=gain_quality_reduction,
+            amount=ZERO if blocked else round_money(gain, places),
+        )
+    if not downside:
+        return EpisodeOutcome(
+            target_amount, repay_target, actual_amount, npra, "none", None, False, False, ZERO, ZERO
+        )
+    if stop_loss is None:
+        raise ValueError("stop_loss is required when the entity carries downside risk")
+    repay_npra = repay_target - actual_amount
+    limit = stop_loss * repay_target
+    owed = min(max(-repay_npra, ZERO), limit) * (ONE - loss_quality_reduction)
+    return EpisodeOutcome(
+        target_amount=target_amount,
+        repayment_target_amount=repay_target,
+        actual_amount=actual_amount,
+        npra=repay_npra,
+        side="loss" if repay_npra < 0 else "none",
+        limit=limit,
+        limited=repay_npra < -limit,
+        quality_blocked=False,
+        quality_reduction=loss_quality_reduction,
+        amount=-round_money(owed, places) if owed else ZERO,
+    )
+
+
+@dataclass(frozen=True)
 class Reconciliation:
-    """A hospital's reconciliation: positive = CMS pays the hospital, negative = the hospital repays."""
+    """A hospital's reconciliation: positive = CMS pays the hospital, negative = the hospital repays.
+    Money fields are rounded to cents for the hospital reconciliation table."""
 
     target_amount: Decimal
     repayment_target_amount: Decimal
@@ -95,43 +187,32 @@ def reconcile(
     spec: TargetPriceSpec,
     tier: QualityTier | None,
 ) -> Reconciliation:
-    """Net payment reconciliation amount with stop-gain / stop-loss (42 CFR 510.305).
+    """Net payment reconciliation amount with stop-gain / stop-loss (42 CFR 510.305), through
+    :func:`reconcile_episode_amounts`.
 
     NPRA = Σ target x episodes - Σ actual (capped) payments. A positive NPRA is paid up to
     ``stop_gain`` x target amount (nothing when the quality tier is not eligible for a reconciliation
     payment); when actual exceeds the repayment target (built with the repayment discount), the
     hospital repays up to ``stop_loss`` x that target.
     """
-    target_amount = round_money(target_amount)
-    repayment_target_amount = round_money(repayment_target_amount)
-    actual_amount = round_money(actual_amount)
-    npra = target_amount - actual_amount
-    if npra > 0:
-        limit = round_money(spec.stop_gain * target_amount)
-        blocked = tier is not None and not tier.eligible_for_reconciliation_payment
-        amount = ZERO if blocked else min(npra, limit)
-        return Reconciliation(
-            target_amount,
-            repayment_target_amount,
-            actual_amount,
-            npra,
-            limit,
-            amount,
-            npra > limit and not blocked,
-            blocked,
-        )
-    repay_npra = repayment_target_amount - actual_amount
-    limit = round_money(spec.stop_loss * repayment_target_amount)
-    amount = max(repay_npra, -limit) if repay_npra < 0 else ZERO
-    return Reconciliation(
+    outcome = reconcile_episode_amounts(
         target_amount,
-        repayment_target_amount,
         actual_amount,
-        repay_npra,
-        limit,
-        amount,
-        repay_npra < -limit,
-        False,
+        stop_gain=spec.stop_gain,
+        stop_loss=spec.stop_loss,
+        downside=True,
+        repayment_target_amount=repayment_target_amount,
+        eligible_for_payment=tier is None or tier.eligible_for_reconciliation_payment,
+    )
+    return Reconciliation(
+        round_money(outcome.target_amount),
+        round_money(outcome.repayment_target_amount),
+        round_money(outcome.actual_amount),
+        round_money(outcome.npra),
+        round_money(outcome.limit if outcome.limit is not None else ZERO),
+        outcome.amount,
+        outcome.limited,
+        outcome.quality_blocked,
     )
 
 

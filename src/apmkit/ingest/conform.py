@@ -228,8 +228,9 @@ def repeated_keys(checked: ibis.Table, schema: TableSchema) -> ibis.Table | None
     Keys with NULL parts never meet in an equality join, so a schema with an optional key column gets
     None and :func:`mark_duplicates` ranks the whole table.
     """
-    key = list(schema.primary_key)
-    if not key or any(not c.required for c in schema.columns if c.name in key):
+    # A key column the input does not have is NULL on every row: grouping by the others is the same.
+    key = [k for k in schema.primary_key if k in checked.columns]
+    if not key or any(not c.required for c in schema.columns if c.name in schema.primary_key):
         return None
     valid = checked.filter(checked._reason.isnull())
     counted = valid.group_by(key).agg(_n=valid.count())
@@ -248,7 +249,7 @@ def mark_duplicates(
     """
     if not schema.primary_key:
         return checked
-    key = list(schema.primary_key)
+    key = [k for k in schema.primary_key if k in checked.columns]
     if repeated is None:
         repeated = repeated_keys(checked, schema)
     if repeated is None:
@@ -264,8 +265,10 @@ def mark_duplicates(
 
 def _rank_duplicates(checked: ibis.Table, schema: TableSchema) -> ibis.Table:
     checked = checked.mutate(_valid=checked._reason.isnull())
+    # A key column the input does not have is NULL on every row: grouping by the others is the same.
+    key_columns = [checked[k] for k in schema.primary_key if k in checked.columns]
     window = ibis.window(
-        group_by=[checked._valid, *[checked[k] for k in schema.primary_key]],
+        group_by=[checked._valid, *key_columns],
         order_by=[SOURCE_FILE, SOURCE_LINE],
     )
     ranked = checked.mutate(

@@ -311,6 +311,25 @@ def _value(container: Json) -> dict[str, str | None]:
     return {}
 
 
+_LATERALITY = frozenset({"7771000", "24028007", "51440002"})
+"""SNOMED CT left, right and bilateral (qualifier values)."""
+
+
+def _body_site(resource: Json) -> dict[str, str | None]:
+    """A Condition's or Procedure's body site as the record's coded value: a SNOMED CT laterality coding
+    (left, right, bilateral) of any ``bodySite`` when there is one, else the first coding."""
+    found = [c for site in as_list(resource.get("bodySite")) for c in codings(site)]
+    if not found:
+        return {}
+    lateral = [
+        c
+        for c in found
+        if text(c.get("system")) == "http://snomed.info/sct" and text(c.get("code")) in _LATERALITY
+    ]
+    chosen = (lateral or found)[0]
+    return {"value_code_system": text(chosen.get("system")), "value_code": text(chosen.get("code"))}
+
+
 def _status(resource: Json) -> str | None:
     for field in ("clinicalStatus", "status"):
         value = resource.get(field)
@@ -409,6 +428,9 @@ def clinical_rows(
                 "value_code_system": text(found[0].get("system")),
                 "value_code": text(found[0].get("code")),
             }
+    elif resource_type in ("Condition", "Procedure"):
+        # No value[x]: the value columns carry the body site (laterality), which eCQMs read (CMS125).
+        value = _body_site(resource)
     else:
         value = _value(resource)
     npi, performer_ref = _performer(resource, fullurls)

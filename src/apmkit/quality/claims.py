@@ -249,3 +249,14 @@ def pqi_admissions(
     tagged = stays.mutate(pqi=which, principal_dx=stays.principal_dx)
     tagged = tagged.filter(tagged.pqi.notnull())
     return tagged.select("member_id", "claim_id", "admission_date", "pqi", "principal_dx")
+
+
+def clinical_with_claims(clinical: ibis.Table, medical_claims: ibis.Table) -> ibis.Table:
+    """The ``clinical`` table plus the medical claims read as clinical evidence: the one rule every quality
+    path uses (``apmkit quality``, settlement). Both sides are cast to the canonical schema first: timestamp
+    precision differs between files and claims."""
+    from apmkit.schemas import CLINICAL
+
+    return CLINICAL.select_from(clinical).union(
+        CLINICAL.select_from(claims_as_clinical(medical_claims)), distinct=False
+    )

@@ -88,6 +88,7 @@ STATUS_POST_LEFT_MASTECTOMY = "2.16.840.1.113883.3.464.1003.198.12.1069"
 STATUS_POST_RIGHT_MASTECTOMY = "2.16.840.1.113883.3.464.1003.198.12.1070"
 UNILATERAL_MASTECTOMY_LEFT = "2.16.840.1.113883.3.464.1003.198.12.1133"
 UNILATERAL_MASTECTOMY_RIGHT = "2.16.840.1.113883.3.464.1003.198.12.1134"
+UNILATERAL_MASTECTOMY_UNSPECIFIED = "2.16.840.1.113883.3.464.1003.198.12.1071"
 COLONOSCOPY = "2.16.840.1.113883.3.464.1003.108.12.1020"
 CT_COLONOGRAPHY = "2.16.840.1.113883.3.464.1003.108.12.1038"
 FOBT = "2.16.840.1.113883.3.464.1003.198.12.1011"
@@ -99,6 +100,8 @@ TOTAL_COLECTOMY = "2.16.840.1.113883.3.464.1003.198.12.1019"
 # ---- direct reference codes ------------------------------------------------------------------------------
 CERNER_CLINIC = ("https://fhir.cerner.com/24e03c9a-e2fd-45f4-8243-e38cc7e8418d/codeSet/71", "22282402")
 DISCHARGE_HOME_HOSPICE = (SNOMED, "428361000124107")
+LEFT_QUALIFIER = (SNOMED, "7771000")
+RIGHT_QUALIFIER = (SNOMED, "24028007")
 DISCHARGE_FACILITY_HOSPICE = (SNOMED, "428371000124100")
 HOSPICE_CARE_MDS = (LOINC, "45755-6")
 YES = (SNOMED, "373066001")
@@ -823,6 +826,7 @@ CMS125 = MeasureDefinition(
         STATUS_POST_RIGHT_MASTECTOMY,
         UNILATERAL_MASTECTOMY_LEFT,
         UNILATERAL_MASTECTOMY_RIGHT,
+        UNILATERAL_MASTECTOMY_UNSPECIFIED,
     ),
     criteria=(
         *COMMON_CRITERIA,
@@ -838,6 +842,26 @@ CMS125 = MeasureDefinition(
             "left_mastectomy_diagnosis",
             ("Condition",),
             value_sets=(STATUS_POST_LEFT_MASTECTOMY,),
+            timing="starts_by_end",
+            prevalence=True,
+            negated=None,
+        ),
+        # "Unilateral Mastectomy, Unspecified Laterality" with a bodySite of Right / Left counts as the
+        # right / left mastectomy diagnosis ("Right Mastectomy Diagnosis" / "Left Mastectomy Diagnosis").
+        Criterion(
+            "right_unspecified_mastectomy_diagnosis",
+            ("Condition",),
+            value_sets=(UNILATERAL_MASTECTOMY_UNSPECIFIED,),
+            value_codes=(RIGHT_QUALIFIER,),
+            timing="starts_by_end",
+            prevalence=True,
+            negated=None,
+        ),
+        Criterion(
+            "left_unspecified_mastectomy_diagnosis",
+            ("Condition",),
+            value_sets=(UNILATERAL_MASTECTOMY_UNSPECIFIED,),
+            value_codes=(LEFT_QUALIFIER,),
             timing="starts_by_end",
             prevalence=True,
             negated=None,
@@ -887,8 +911,16 @@ CMS125 = MeasureDefinition(
     denominator_exclusion=any_of(
         HAS_HOSPICE,
         all_of(
-            any_of(Fact("right_mastectomy_diagnosis"), Fact("right_mastectomy")),
-            any_of(Fact("left_mastectomy_diagnosis"), Fact("left_mastectomy")),
+            any_of(
+                Fact("right_mastectomy_diagnosis"),
+                Fact("right_unspecified_mastectomy_diagnosis"),
+                Fact("right_mastectomy"),
+            ),
+            any_of(
+                Fact("left_mastectomy_diagnosis"),
+                Fact("left_unspecified_mastectomy_diagnosis"),
+                Fact("left_mastectomy"),
+            ),
         ),
         Fact("bilateral_mastectomy_diagnosis"),
         Fact("bilateral_mastectomy"),

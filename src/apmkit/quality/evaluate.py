@@ -29,6 +29,12 @@ POPULATIONS: tuple[str, ...] = (
 )
 """Population columns of ``populations.csv``, in order."""
 
+OUTPUT_COLUMNS: tuple[str, ...] = ("patient_id", *POPULATIONS, "evidence")
+"""Columns of :func:`measure_populations` (``apmkit quality evaluate``'s populations.csv)."""
+
+MEASURES: tuple[str, ...] = (*ECQM_DEFINITIONS, "CMS529", "ACR", "PQI")
+"""Measures ``apmkit quality evaluate`` evaluates from the data."""
+
 
 def _evidence(row: ibis.Table, label: str, holds: ir.BooleanValue, expr: Expr | None) -> ir.StringValue:
     """``label: fact=Record/id, ...`` for the facts of ``expr`` that hold, when the population holds."""
@@ -200,3 +206,85 @@ def evaluate(
     definition = ECQM_DEFINITIONS[measure]
     full = evaluate_definition(definition, members, clinical, start, end, materialize=materialize)
     return full.select("patient_id", *POPULATIONS, "evidence")
+
+
+def measure_populations(
+    measure: str,
+    members: ibis.Table,
+    clinical: ibis.Table,
+    medical_claims: ibis.Table,
+    start: dt.date,
+    end: dt.date,
+    *,
+    materialize: Materialize | None = None,
+) -> ibis.Table:
+    """One row per patient with the measure's populations and evidence (:data:`OUTPUT_COLUMNS`).
+
+    ``measure`` is an eCQM, ``CMS529`` (core clinical data elements: initial population only), ``ACR``
+    (all-cause readmission: index stays and readmissions) or ``PQI`` (preventable admissions). ``clinical``
+    should include the claims as clinical evidence (:func:`apmkit.quality.claims.clinical_with_claims`).
+    """
+    from apmkit.quality import cms529
+    from apmkit.quality.claims import all_cause_readmission, pqi_admissions
+
+    people = members.select(patient_id=members.member_id)
+    blank = ibis.null("int8")
+    if measure in ECQM_DEFINITIONS:
+        full = evaluate_definition(
+            ECQM_DEFINITIONS[measure],
+            members,
+            clinical,
+            start,
+            end,
+            materialize=materialize,
+        )
+        return full.select(*OUTPUT_COLUMNS)
+    if measure == "CMS529":
+        counts = cms529.initial_population(members, clinical, start, end)
+        return counts.select(
+            "patient_id",
+            initial_population=counts.initial_population,
+            denominator=blank,
+            denominator_exclusion=blank,
+            denominator_exception=blank,
+            numerator=blank,
+            numerator_exclusion=blank,
+            evidence=counts.evidence,
+        )
+    if measure == "ACR":
+        stays = all_cause_readmission(medical_claims, start, end)
+        per = stays.group_by("member_id").aggregate(
+            stays=stays.claim_id.nunique(),
+            readmitted=stays.readmitted.cast("int32").sum(),
+            evidence=stays.claim_id.group_concat(","),
+        )
+        joined = people.left_join(per, people.patient_id == per.member_id)
+        count = joined.stays.fill_null(0).cast("int32")
+        return joined.select(
+            "patient_id",
+            initial_population=count,
+            denominator=count,
+            denominator_exclusion=blank,
+            denominator_exception=blank,
+            numerator=joined.readmitted.fill_null(0).cast("int32"),
+            numerator_exclusion=blank,
+            evidence=ibis.ifelse(
+                joined.evidence.isnull(), "", "index stays: " + joined.evidence.fill_null("")
+            ),
+        )
+    admissions = pqi_admissions(medical_claims, members, start, end)
+    per = admissions.group_by("member_id").aggregate(
+        admissions=admissions.claim_id.nunique(),
+        evidence=(admissions.pqi + "=" + admissions.claim_id).group_concat(","),
+    )
+    joined = people.left_join(per, people.patient_id == per.member_id)
+    return joined.select(
+        "patient_id",
+        initial_population=ibis.literal(1, type="int32"),
+        denominator=blank,
+        denominator_exclusion=blank,
+        denominator_exception=blank,
+        numerator=joined.admissions.fill_null(0).cast("int32"),
+        numerator_exclusion=blank,
+        evidence=joined.evidence.fill_null(""),
+    )

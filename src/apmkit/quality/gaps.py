@@ -50,7 +50,7 @@ def care_gaps(
     start, end
         Measurement period.
     providers
-        Canonical ``providers`` (NPI → TIN); optional.
+        Canonical ``providers`` (NPI → TIN); optional. An NPI with several TINs gets no TIN.
     materialize
         ``Engine.materialize`` for large inputs.
 
@@ -58,7 +58,8 @@ def care_gaps(
     -------
     ibis.Table
         :data:`GAP_COLUMNS`: ``npi`` is the performer of the patient's most recent encounter in the period
-        (the clinician best placed to close the gap) and ``tin`` the TIN that NPI bills under.
+        (the clinician best placed to close the gap) and ``tin`` the TIN that NPI bills under (empty when
+        the providers table lists several).
     """
     populations, facts = evaluate_with_facts(
         definition, members, clinical, start, end, materialize=materialize
@@ -110,7 +111,15 @@ def care_gaps(
     gaps = open_gaps.left_join(last, "patient_id").drop("patient_id_right")
     gaps = gaps.left_join(latest_visit, "patient_id").drop("patient_id_right")
     if providers is not None:
-        tins = providers.select(provider_npi=providers.npi, tin=providers.tin).distinct()
+        # One row per patient even when the NPI bills under several TINs (one provider row per NPI and
+        # TIN): the TIN is given only when the NPI has one.
+        listed = providers.filter(providers.tin.notnull())
+        per_npi = listed.group_by(provider_npi=listed.npi).agg(
+            _tins=listed.tin.nunique(), _tin=listed.tin.max()
+        )
+        tins = per_npi.select(
+            "provider_npi", tin=ibis.ifelse(per_npi._tins == 1, per_npi._tin, ibis.null("string"))
+        )
         gaps = gaps.left_join(tins, gaps.npi == tins.provider_npi).drop("provider_npi")
     else:
         gaps = gaps.mutate(tin=ibis.null("string"))

@@ -19,7 +19,7 @@ rates come from :func:`measure_rates`, an ibis aggregation of the populations ta
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
@@ -99,6 +99,9 @@ class MeasureScore:
     third: Third | None = None
     attainment_points: Decimal | None = None
     improvement_points: Decimal | None = None
+    supplied: bool = False
+    """The rate was supplied (CAHPS, CMS-computed claims measures) rather than counted from patients:
+    ``eligible``/``numerator`` may be 0 (unknown), and ``minimum_denominator`` applies only when known."""
 
 
 def exact_rate(numerator: int, eligible: int) -> Decimal | None:
@@ -215,12 +218,12 @@ def score_mssp(
         from the measures' achievement points.
     reported_ecqms
         Number of eCQMs/MIPS CQMs reported with complete data (the eCQM route needs 3); defaults to the
-        number of measures given.
+        number of measures given that are not supplied rates.
     """
     benchmarks = {b.measure: b for b in scoring.benchmarks}
     scored: list[MeasureScore] = []
     for item in measures:
-        benchmark = benchmarks.get(item.measure)  # type: ignore[call-overload]
+        benchmark = benchmarks.get(item.measure)
         if item.rate is None or benchmark is None:
             scored.append(item)
             continue
@@ -228,7 +231,14 @@ def score_mssp(
         third = item.third or ("top" if decile >= 8 else "middle" if decile >= 4 else "bottom")
         scored.append(
             MeasureScore(
-                item.measure, item.eligible, item.numerator, item.rate, Decimal(decile), decile, third
+                item.measure,
+                item.eligible,
+                item.numerator,
+                item.rate,
+                Decimal(decile),
+                decile,
+                third,
+                supplied=item.supplied,
             )
         )
     points = [m.points for m in scored if m.points is not None]
@@ -261,7 +271,8 @@ def score_mssp(
         and reaches_percentile(m.rate, benchmarks[m.measure], scoring.standard_percentile)
         for m in scored
     )
-    reported = len(measures) if reported_ecqms is None else reported_ecqms
+    # Supplied rates (CAHPS, CMS-computed claims measures) are not eCQMs/CQMs the ACO reported.
+    reported = sum(1 for m in measures if not m.supplied) if reported_ecqms is None else reported_ecqms
     by_ecqm = scoring.performance_year >= 2022 and reported >= 3 and outcome_10th and other_at_standard
     if scoring.first_year_reporting_only:
         route = "first_year"
@@ -431,7 +442,10 @@ def score_points(
     available = Decimal(0)
     for target in scoring.measures:
         item = rates.get(target.measure)
-        if item is None or item.rate is None or item.eligible < scoring.minimum_denominator:
+        too_few = item is not None and item.eligible < scoring.minimum_denominator
+        if item is not None and item.supplied and item.eligible == 0:
+            too_few = False  # a supplied rate without its denominator: the supplier applied case minimums
+        if item is None or item.rate is None or too_few:
             scored.append(item or MeasureScore(target.measure, 0, 0, None))
             continue
         attained = attainment_points(item.rate, target, scoring.max_points)
@@ -450,6 +464,7 @@ def score_points(
                 points,
                 attainment_points=attained,
                 improvement_points=improved,
+                supplied=item.supplied,
             )
         )
         earned += points * target.weight
@@ -467,3 +482,222 @@ def score_points(
     else:
         multiplier = total / HUNDRED
     return ScorecardResult(tuple(scored), total, gate, multiplier)
+
+
+# ---- one entity, either method: what ``apmkit quality score`` computes and ``settle`` can call --------------
+
+
+@dataclass(frozen=True)
+class EntityRates:
+    """One entity's measure rates and baseline rates, as read by :func:`rates_from_rows`."""
+
+    measures: tuple[MeasureScore, ...]
+    baselines: Mapping[str, Decimal]
+
+
+def _row_decimal(value: str | None, source: str, line: int, field_name: str) -> Decimal | None:
+    from apmkit.errors import InputFileError
+
+    text = (value or "").strip()
+    if not text:
+        return None
+    try:
+        number = Decimal(text)
+    except ArithmeticError:
+        number = Decimal("NaN")
+    if not number.is_finite():
+        raise InputFileError(source, f"{field_name} is not a number", line=line, field=field_name)
+    return number
+
+
+def rates_from_rows(rows: Sequence[Mapping[str, str | None]], *, source: str) -> dict[str, EntityRates]:
+    """Measure rates per entity from rate rows (the ``--rates`` CSV of ``apmkit quality score``).
+
+    Each row: ``entity_id``, ``measure`` (any measure id), and either ``eligible`` + ``numerator`` (counts,
+    the rate is numerator / eligible) or ``rate`` (a supplied rate on the measure's own scale, e.g. CAHPS
+    for MIPS or a CMS-computed claims measure such as ``HWR`` or ``MCC``; ``eligible`` may be given too);
+    optional ``third`` (top/middle/bottom, for the HEA) and ``baseline_rate`` (improvement points).
+    Lines are numbered from 2 (line 1 is the header).
+
+    Raises
+    ------
+    InputFileError
+        Naming ``source``, the line and the field (never the value).
+    """
+    from apmkit.errors import InputFileError
+
+    by_entity: dict[str, tuple[list[MeasureScore], dict[str, Decimal]]] = {}
+    for line, row in enumerate(rows, start=2):
+        entity = (row.get("entity_id") or "").strip()
+        measure = (row.get("measure") or "").strip()
+        if not entity:
+            raise InputFileError(source, "missing entity_id", line=line, field="entity_id")
+        if not measure:
+            raise InputFileError(source, "missing measure", line=line, field="measure")
+        counts: dict[str, int | None] = {}
+        for name in ("eligible", "numerator"):
+            text = (row.get(name) or "").strip()
+            try:
+                counts[name] = int(text) if text else None
+            except ValueError:
+                raise InputFileError(
+                    source, f"{name} must be a whole number", line=line, field=name
+                ) from None
+            if counts[name] is not None and counts[name] < 0:  # type: ignore[operator]
+                raise InputFileError(source, f"{name} must not be negative", line=line, field=name)
+        supplied_rate = _row_decimal(row.get("rate"), source, line, "rate")
+        eligible, numerator = counts["eligible"], counts["numerator"]
+        if supplied_rate is not None:
+            if supplied_rate < 0:
+                raise InputFileError(source, "rate must not be negative", line=line, field="rate")
+            item = MeasureScore(measure, eligible or 0, numerator or 0, supplied_rate, supplied=True)
+        elif eligible is None or numerator is None:
+            raise InputFileError(
+                source, "give eligible and numerator, or a supplied rate", line=line, field="eligible"
+            )
+        else:
+            if numerator > eligible:
+                raise InputFileError(
+                    source, "numerator is larger than eligible", line=line, field="numerator"
+                )
+            item = MeasureScore(measure, eligible, numerator, exact_rate(numerator, eligible))
+        third = (row.get("third") or "").strip() or None
+        if third not in (None, "top", "middle", "bottom"):
+            raise InputFileError(source, "third must be top, middle or bottom", line=line, field="third")
+        if third is not None:
+            item = replace(item, third=third)  # type: ignore[arg-type]
+        scores, baselines = by_entity.setdefault(entity, ([], {}))
+        if any(existing.measure == measure for existing in scores):
+            raise InputFileError(source, "the entity has this measure twice", line=line, field="measure")
+        scores.append(item)
+        baseline = _row_decimal(row.get("baseline_rate"), source, line, "baseline_rate")
+        if baseline is not None:
+            baselines[measure] = baseline
+    return {
+        entity: EntityRates(tuple(scores), baselines) for entity, (scores, baselines) in by_entity.items()
+    }
+
+
+def baselines_from_rates(rate_rows: Sequence[Mapping[str, object]]) -> dict[str, dict[str, Decimal]]:
+    """Baseline rates per entity and measure from rows of a baseline period's rates.
+
+    ``rate_rows`` are rows with ``entity_id``, ``measure``, ``eligible`` and ``numerator`` -- e.g.
+    :func:`apmkit.settlement.quality_link.entity_measure_rates` evaluated over the baseline period, or
+    :func:`measure_rates` rows. Measures with nobody eligible have no baseline (no improvement points).
+    """
+    out: dict[str, dict[str, Decimal]] = {}
+    for row in rate_rows:
+        rate = exact_rate(int(row["numerator"]), int(row["eligible"]))  # type: ignore[call-overload]
+        if rate is not None:
+            out.setdefault(str(row["entity_id"]), {})[str(row["measure"])] = rate
+    return out
+
+
+@dataclass(frozen=True)
+class EntityScore:
+    """One entity scored on a quality spec's ``scoring`` section (either method).
+
+    Attributes
+    ----------
+    quality_score
+        0-100: the MSSP quality score (MIPS score, before the HEA) or the scorecard total.
+    adjusted_score
+        The HEA-adjusted MSSP score (= ``quality_score`` for a points scorecard).
+    standard_met, alternative_met
+        MSSP quality performance standard / alternative standard, or the scorecard gate (alternative: False).
+    sharing_multiplier
+        Factor on the sharing rate: MSSP 1 (standard), the adjusted score as a fraction (alternative only) or
+        0; scorecard: its sliding scale (or score / 100), 0 when the gate fails.
+    final_sharing_rate
+        ``max_sharing_rate`` turned into the final rate (MSSP: 42 CFR 425.605(d)/425.610(d)), when given.
+    measures
+        Per-measure rates and points, with attainment and improvement points (scorecards).
+    """
+
+    entity_id: str
+    method: str
+    quality_score: Decimal
+    adjusted_score: Decimal
+    standard_met: bool
+    alternative_met: bool
+    sharing_multiplier: Decimal
+    final_sharing_rate: Decimal | None
+    measures: tuple[MeasureScore, ...]
+    mssp: MsspQualityResult | None = None
+    scorecard: ScorecardResult | None = None
+
+    @property
+    def score_fraction(self) -> Decimal:
+        """The score settlement uses, as a fraction (HEA-adjusted for MSSP)."""
+        return self.adjusted_score / HUNDRED
+
+
+def score_entity(
+    scoring: MsspScoring | PointsScoring,
+    entity_id: str,
+    measures: Sequence[MeasureScore],
+    *,
+    baselines: Mapping[str, Decimal] | None = None,
+    underserved_multiplier: Decimal = Decimal(0),
+    quality_score: Decimal | None = None,
+    reported_ecqms: int | None = None,
+    max_sharing_rate: Decimal | None = None,
+) -> EntityScore:
+    """Score one entity as ``apmkit quality score`` does: MSSP standard or points scorecard.
+
+    With a points scorecard and ``baselines`` (the entity's baseline rate per measure) each measure earns the
+    better of attainment and improvement points (:func:`score_points`); this is the one call settlement needs
+    for improvement points -- pass the baselines from :func:`baselines_from_rates` or
+    :func:`rates_from_rows`. The MSSP arguments are those of :func:`score_mssp`.
+    """
+    if isinstance(scoring, MsspScoring):
+        mssp = score_mssp(
+            scoring,
+            measures,
+            underserved_multiplier=underserved_multiplier,
+            quality_score=quality_score,
+            reported_ecqms=reported_ecqms,
+        )
+        multiplier = (
+            Decimal(1)
+            if mssp.meets_standard
+            else mssp.adjusted_fraction
+            if mssp.meets_alternative
+            else Decimal(0)
+        )
+        final = (
+            final_sharing_rate(
+                max_sharing_rate,
+                scoring.performance_year,
+                mssp.meets_standard,
+                mssp.meets_alternative,
+                mssp.adjusted_fraction,
+            )
+            if max_sharing_rate is not None
+            else None
+        )
+        return EntityScore(
+            entity_id,
+            "mssp",
+            mssp.quality_score,
+            mssp.adjusted_score,
+            mssp.meets_standard,
+            mssp.meets_alternative,
+            multiplier,
+            final,
+            mssp.measures,
+            mssp=mssp,
+        )
+    card = score_points(scoring, measures, baselines)
+    return EntityScore(
+        entity_id,
+        "points",
+        card.total_score,
+        card.total_score,
+        card.gate_passed,
+        False,
+        card.sharing_multiplier,
+        max_sharing_rate * card.sharing_multiplier if max_sharing_rate is not None else None,
+        card.measures,
+        scorecard=card,
+    )

@@ -22,14 +22,23 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from apmkit.errors import ConfigurationError
 from apmkit.money import to_decimal
 
 Rate = Annotated[Decimal, Field(ge=0, le=1)]
 """A fraction between 0 and 1 inclusive."""
 
-MeasureId = Literal["CMS122", "CMS165", "CMS2", "CMS125", "CMS130", "CMS529", "ACR", "PQI"]
+MeasureId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_.\-]{0,39}$")]
+"""Any measure identifier (letters first; letters, digits, ``_``, ``.``, ``-``; up to 40 characters).
+
+apmkit evaluates the :data:`EVALUATED_MEASURES` itself; every other measure of a contract is *supplied*: its
+rate comes with the entity's inputs (e.g. CAHPS for MIPS from the survey vendor, CMS-computed claims
+measures such as hospital-wide readmission ``HWR`` or multiple-chronic-conditions admissions ``MCC``; the
+MSSP sets per year are in :mod:`apmkit.quality.measure_sets`)."""
+
+EVALUATED_MEASURES: tuple[str, ...] = ("CMS122", "CMS165", "CMS2", "CMS125", "CMS130", "CMS529", "ACR", "PQI")
 """Measures apmkit evaluates: the five APP Plus eCQMs, the hybrid hospital-wide readmission core clinical
 data elements (CMS529), a claims-based all-cause readmission rate (ACR) and the AHRQ PQI composite of
 ambulatory-care-sensitive admissions (PQI)."""
@@ -97,8 +106,16 @@ class DecileBenchmark(_Frozen):
     """
 
     measure: MeasureId
-    decile_floors: tuple[Rate, ...] = Field(min_length=9, max_length=9)
+    decile_floors: tuple[Annotated[Decimal, Field(ge=0)], ...] = Field(min_length=9, max_length=9)
+    """Proportions (0-1) for the eCQMs; supplied measures keep their own scale (e.g. admissions per 100
+    person-years, CAHPS summary scores)."""
     inverse: bool = False
+
+    @model_validator(mode="after")
+    def _proportions(self) -> DecileBenchmark:
+        if self.measure in ECQMS and any(floor > 1 for floor in self.decile_floors):
+            raise ValueError(f"decile_floors of {self.measure} are rates between 0 and 1")
+        return self
 
     @model_validator(mode="after")
     def _monotonic(self) -> DecileBenchmark:
@@ -156,6 +173,8 @@ class MsspScoring(_Frozen):
     quality_score_percentiles: dict[int, Decimal] = Field(default_factory=dict)
     standard_percentile: int = 40
     outcome_measures: tuple[MeasureId, ...] = ("CMS122", "CMS165")
+    """With a ``measure_set`` in the quality section and no ``outcome_measures`` given, the set's outcome
+    measures for the year are used."""
     alternative_percentile: int = 10
     benchmarks: tuple[DecileBenchmark, ...] = ()
     first_year_reporting_only: bool = False
@@ -183,8 +202,8 @@ class MeasureTarget(_Frozen):
 
     measure: MeasureId
     weight: Decimal = Field(default=Decimal(1), gt=0)
-    attainment_threshold: Rate | None = None
-    benchmark: Rate | None = None
+    attainment_threshold: Annotated[Decimal, Field(ge=0)] | None = None
+    benchmark: Annotated[Decimal, Field(ge=0)] | None = None
     inverse: bool = False
     deciles: DecileBenchmark | None = None
 
@@ -256,6 +275,13 @@ class PointsScoring(_Frozen):
 Scoring = Annotated[MsspScoring | PointsScoring, Field(discriminator="method")]
 
 
+class MeasureSetRef(_Frozen):
+    """A published measure set by program and performance year (:mod:`apmkit.quality.measure_sets`)."""
+
+    program: Literal["mssp"] = "mssp"
+    performance_year: int = Field(ge=2021)
+
+
 class QualitySpec(_Frozen):
     """The ``quality:`` section of a contract.
 
@@ -279,12 +305,47 @@ class QualitySpec(_Frozen):
     40
     """
 
-    measures: tuple[MeasureId, ...] = ECQMS  # type: ignore[assignment]
+    measures: tuple[MeasureId, ...] = ECQMS
+    measure_set: MeasureSetRef | None = None
+    """A published measure set (``{program: mssp, performance_year: 2025}``): its measures replace the
+    default list (give ``measures`` or ``measure_set``, not both)."""
     measurement_period: MeasurementPeriod | None = None
+    baseline_period: MeasurementPeriod | None = None
+    """Period whose rates are each entity's baseline for improvement points (points scorecards); None = no
+    improvement points unless a supplied rate row gives ``baseline_rate``."""
     scoring: Scoring | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _measure_set(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("measure_set") is None:
+            return data
+        if "measures" in data:
+            raise ValueError("give measures or measure_set, not both")
+        from apmkit.quality.measure_sets import measure_set
+
+        ref = MeasureSetRef.model_validate(data["measure_set"])
+        try:
+            entries = measure_set(ref.program, ref.performance_year)
+        except ConfigurationError as exc:
+            raise ValueError(str(exc).removeprefix("quality spec: ")) from None
+        data = {**data, "measures": [e.measure_id for e in entries]}
+        scoring = data.get("scoring")
+        if (
+            isinstance(scoring, dict)
+            and scoring.get("method") == "mssp"
+            and "outcome_measures" not in scoring
+        ):
+            data["scoring"] = {**scoring, "outcome_measures": [e.measure_id for e in entries if e.outcome]}
+        return data
 
     @model_validator(mode="after")
     def _unique(self) -> QualitySpec:
         if len(set(self.measures)) != len(self.measures):
             raise ValueError("measures must not repeat")
         return self
+
+    @property
+    def supplied_measures(self) -> tuple[str, ...]:
+        """Measures of the spec apmkit does not evaluate: their rates must be supplied."""
+        return tuple(m for m in self.measures if m not in EVALUATED_MEASURES)

@@ -28,12 +28,44 @@ INPATIENT_BILL_TYPES = ("11", "41")
 OUTPATIENT_BILL_TYPES = ("12", "13", "43", "71", "73", "76", "77", "85", "87")
 
 
-def persons_from_members(members: ir.Table, enrollment: ir.Table, *, payment_year: int) -> ir.Table:
+def data_year_months(enrollment: ir.Table, *, payment_year: int) -> ir.IntegerScalar:
+    """How many of the 12 months of the data-collection year (payment year - 1) the enrollment table has rows for.
+
+    When it is 12 the table covers the data year and CMS's new-enrollee rule applies to every member (see
+    :func:`persons_from_members`).
+    """
+    data_year = payment_year - 1
+    return enrollment.filter(enrollment.month.year() == data_year).month.nunique()
+
+
+def new_enrollee_rule(months_covered: int, *, payment_year: int) -> str:
+    """The sentence that says which new-enrollee rule :func:`persons_from_members` applied."""
+    data_year = payment_year - 1
+    if months_covered >= 12:
+        return (
+            f"new enrollees by CMS's rule: fewer than 12 months of Part B in {data_year} (the enrollment table "
+            f"covers {data_year}; members without {data_year} enrollment rows are new enrollees)"
+        )
+    return (
+        f"new enrollees from partial enrollment: the enrollment table covers {months_covered} of the 12 months "
+        f"of {data_year}, so CMS's rule (fewer than 12 months of Part B in {data_year}) is applied only to "
+        f"members with {data_year} enrollment rows; members without them are scored as continuing enrollees"
+    )
+
+
+def persons_from_members(
+    members: ir.Table, enrollment: ir.Table, *, payment_year: int, covers_data_year: bool
+) -> ir.Table:
     """The persons table (strings, as :func:`apmkit.risk.inputs.conform_persons` takes) from canonical tables.
 
-    ``ltimcaid`` is Medicaid for an institutional member, ``nemcaid`` Medicaid; a member is a new
-    enrollee when its enrollment rows for the data-collection year show fewer than 12 months of
-    Part B (members without enrollment rows are not new enrollees).
+    ``ltimcaid`` is Medicaid for an institutional member, ``nemcaid`` Medicaid. New enrollees follow CMS's
+    rule: fewer than 12 months of Part B entitlement in the data-collection year (payment year - 1).
+
+    ``covers_data_year`` says whether the enrollment table covers the data year (all 12 months present:
+    :func:`data_year_months`). When it does, the rule applies to every member, and a member with no
+    enrollment rows in the data year (e.g. entitled in January of the payment year) has 0 months of Part B
+    and is a new enrollee. When it does not, only members with enrollment rows in the data year can be
+    judged; the others are scored as continuing enrollees (:func:`new_enrollee_rule` words the choice).
     """
     data_year = payment_year - 1
     months = enrollment.filter((enrollment.month.year() == data_year) & enrollment.part_b.fill_null(False))
@@ -45,7 +77,10 @@ def persons_from_members(members: ir.Table, enrollment: ir.Table, *, payment_yea
     t = members.left_join(listed, members.member_id == listed.enrolled_member_id)
     medicaid = t.medicaid.fill_null(False)
     institutional = t.institutional.fill_null(False)
-    new_enrollee = t.enrolled_member_id.notnull() & (t.part_b_months < 12)
+    if covers_data_year:
+        new_enrollee = t.part_b_months.fill_null(0) < 12
+    else:
+        new_enrollee = t.enrolled_member_id.notnull() & (t.part_b_months < 12)
 
     def flag(value: ir.BooleanValue) -> ir.StringValue:
         return ibis.ifelse(value, "1", "0")

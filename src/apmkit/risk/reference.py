@@ -126,16 +126,13 @@ CONDITIONAL_HCCS: dict[HccModel, dict[int, tuple[int, ...]]] = {
     HccModel.V28: {223: (221, 222, 224, 225, 226)},
 }
 
-# Normalization factors CMS announced, by model and payment year. Only PY2024 is confirmed against a
-# CMS-derived page; the later ones are third-party figures (methodology.md §7, marked unverified), so
-# they are used only when a caller asks for "the published factor" and the docs say so.
+# Normalization factors CMS announced, by model and payment year, shipped only where checked against a
+# CMS-derived source (PY2024, methodology.md §7). The PY2025-2027 CMS-HCC factors circulating in third-party
+# code (V24 2025 1.153; V28 2025 1.045, 2026 1.067, 2027 1.079) are NOT shipped: until they are confirmed from
+# CMS's Rate Announcements, a caller who normalizes those years must give the factor (fail closed, issue 15).
 NORMALIZATION_FACTORS: dict[tuple[HccModel, int], tuple[Decimal, bool]] = {
     (HccModel.V24, 2024): (Decimal("1.146"), True),
     (HccModel.V28, 2024): (Decimal("1.015"), True),
-    (HccModel.V24, 2025): (Decimal("1.153"), False),
-    (HccModel.V28, 2025): (Decimal("1.045"), False),
-    (HccModel.V28, 2026): (Decimal("1.067"), False),
-    (HccModel.V28, 2027): (Decimal("1.079"), False),
 }
 # MA coding-pattern adjustment: the statutory minimum 5.9%, unchanged through CY2027.
 MA_CODING_INTENSITY = Decimal("0.059")
@@ -332,10 +329,13 @@ def eligible_cpt_hcpcs(service_year: int) -> pa.Table:
 
 
 def normalization_factor(model: HccModel, payment_year: int) -> Decimal:
-    """The normalization factor CMS announced for ``model`` in ``payment_year``."""
-    try:
-        return NORMALIZATION_FACTORS[(HccModel(model), payment_year)][0]
-    except KeyError:
+    """The normalization factor CMS announced for ``model`` in ``payment_year`` (only factors checked against
+    CMS are shipped; any other year is an error asking for the factor)."""
+    chosen = HccModel(model)
+    published = NORMALIZATION_FACTORS.get((chosen, payment_year))
+    if published is None or not published[1]:
         raise ConfigurationError(
-            f"no published normalization factor for {model} in {payment_year}: pass one explicitly"
-        ) from None
+            f"no published normalization factor for {chosen.value} in {payment_year} shipped (none checked "
+            f"against CMS's CY{payment_year} Rate Announcement yet): pass one explicitly"
+        )
+    return published[0]

@@ -11,7 +11,7 @@ Rounding is half-up; factors may carry up to 6 decimals.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
@@ -68,7 +68,10 @@ class RiskScores:
 
 
 def _micro(value: Decimal, what: str) -> int:
-    scaled = Decimal(value) * _MICRO
+    value = Decimal(value)
+    if not value.is_finite() or value.copy_abs() >= 1000:
+        raise ConfigurationError(f"{what} must be a finite number below 1000")
+    scaled = value * _MICRO
     if scaled != scaled.to_integral_value():
         raise ConfigurationError(f"{what} may have at most 6 decimals")
     return int(scaled)
@@ -92,9 +95,38 @@ def normalize(raw_thousandths: ir.IntegerValue, factor: Decimal) -> ir.IntegerVa
     return div_round_half_up(raw_thousandths * _MICRO, factor_micro)
 
 
+def check_coding_adjustment(adjustment: Decimal | str) -> Decimal:
+    """The MA coding-intensity adjustment as a fraction: at least 0 and below 1 (0.059 = 5.9 %).
+
+    It is a reduction of the score (Social Security Act 1853(a)(1)(C)(ii)); 1 or more would make every payment
+    score zero or negative, so such values (e.g. ``5`` meant as 5 %) are refused, never applied.
+    """
+    try:
+        value = Decimal(str(adjustment))
+    except ArithmeticError:
+        value = Decimal("NaN")
+    if not value.is_finite() or not Decimal(0) <= value < 1:
+        raise ConfigurationError(
+            "coding-intensity adjustment must be a fraction from 0 to below 1 (0.059 = 5.9%)"
+        )
+    return value
+
+
+def check_normalization_factor(factor: Decimal | str) -> Decimal:
+    """A normalization factor: a positive finite number (with at most 6 decimals)."""
+    try:
+        value = Decimal(str(factor))
+    except ArithmeticError:
+        value = Decimal("NaN")
+    if not value.is_finite() or value <= 0 or value >= 1000:
+        raise ConfigurationError("normalization factor must be a positive number below 1000")
+    _micro(value, "normalization factor")
+    return value
+
+
 def apply_coding_adjustment(score_thousandths: ir.IntegerValue, adjustment: Decimal) -> ir.IntegerValue:
     """``round(score * (1 - adjustment), 3)`` in thousandths, half-up."""
-    keep_micro = _MICRO - _micro(adjustment, "coding-intensity adjustment")
+    keep_micro = _MICRO - _micro(check_coding_adjustment(adjustment), "coding-intensity adjustment")
     return div_round_half_up(score_thousandths * keep_micro, _MICRO)
 
 
@@ -144,6 +176,10 @@ def score(
     >>> engine.to_arrow(result.scores)  # doctest: +SKIP
     """
     check_payment_year(payment_year)
+    if normalization_factor is not None:
+        normalization_factor = check_normalization_factor(normalization_factor)
+    if coding_intensity_adjustment is not None:
+        coding_intensity_adjustment = check_coding_adjustment(coding_intensity_adjustment)
     model = HccModel(model)
     people = conform_persons(persons, payment_year=payment_year, source_file=persons_source)
     valid_people, extra_rejects = people.valid, None
@@ -207,7 +243,13 @@ def score(
     )
 
 
-def payment_scores(persons: ir.Table, diagnoses: ir.Table, spec: RiskAdjustmentSpec) -> ir.Table:
+def payment_scores(
+    persons: ir.Table,
+    diagnoses: ir.Table,
+    spec: RiskAdjustmentSpec,
+    *,
+    materialize: Materialize | None = None,
+) -> ir.Table:
     """Payment scores under a :class:`RiskAdjustmentSpec` (blend, normalization, coding intensity).
 
     Returns one row per valid person: ``member_id, segment`` (of the first blend component),
@@ -217,7 +259,9 @@ def payment_scores(persons: ir.Table, diagnoses: ir.Table, spec: RiskAdjustmentS
     blended: ir.IntegerValue | None = None
     table: ir.Table | None = None
     for component in spec.components:
-        result = score(persons, diagnoses, model=component.model, payment_year=spec.payment_year)
+        result = score(
+            persons, diagnoses, model=component.model, payment_year=spec.payment_year, materialize=materialize
+        )
         part = result.scores.select("member_id", "segment", **{f"raw_{component.model.value}": "score"})
         value = thousandths(part[f"raw_{component.model.value}"])
         if component.normalization_factor is not None:
@@ -238,19 +282,35 @@ def payment_scores(persons: ir.Table, diagnoses: ir.Table, spec: RiskAdjustmentS
     return table.select(*keep, payment_score=from_thousandths(combined))
 
 
-def cms_payment_spec(payment_year: int) -> RiskAdjustmentSpec:
+def cms_payment_spec(
+    payment_year: int, normalization_factors: Mapping[HccModel | str, Decimal | str] | None = None
+) -> RiskAdjustmentSpec:
     """The MA payment spec CMS announced for ``payment_year``: model blend, normalization, 5.9% coding.
 
-    Normalization factors after 2024 are third-party figures not yet checked against CMS's Rate
-    Announcements (``apmkit.risk.reference.NORMALIZATION_FACTORS``); check them before paying on them.
+    ``normalization_factors`` gives the factor of each blended model (``{"V28": "1.067"}``); a model without
+    one takes the factor shipped in ``apmkit.risk.reference.NORMALIZATION_FACTORS``, which holds only
+    factors checked against CMS (PY2024). For 2025-2027 the factors must be given, or this raises
+    :class:`~apmkit.errors.ConfigurationError` naming the missing one.
     """
     from apmkit.risk.reference import MA_CODING_INTENSITY, PAYMENT_YEAR_BLENDS, normalization_factor
     from apmkit.risk.spec import BlendComponent
 
     check_payment_year(payment_year)
+    given = {
+        HccModel(model): check_normalization_factor(value)
+        for model, value in (normalization_factors or {}).items()
+    }
+    blended_models = {model for model, _ in PAYMENT_YEAR_BLENDS[payment_year]}
+    unused = sorted(model.value for model in given if model not in blended_models)
+    if unused:
+        raise ConfigurationError(
+            f"normalization factor given for {', '.join(unused)}, which CMS's {payment_year} blend does not use"
+        )
     blend = tuple(
         BlendComponent(
-            model=model, weight=weight, normalization_factor=normalization_factor(model, payment_year)
+            model=model,
+            weight=weight,
+            normalization_factor=given.get(model) or normalization_factor(model, payment_year),
         )
         for model, weight in PAYMENT_YEAR_BLENDS[payment_year]
     )

@@ -200,7 +200,7 @@ PHARMACY_CLAIMS = TableSchema(
 PROVIDERS = TableSchema(
     name="providers",
     version=SCHEMA_VERSION,
-    primary_key=("npi",),
+    primary_key=("npi", "tin"),
     description="Clinicians and organizations: NPI, TIN, specialty and primary-care flag.",
     columns=columns(
         Column(
@@ -210,7 +210,12 @@ PROVIDERS = TableSchema(
         Column(
             "entity_type", "string", allowed=("individual", "organization"), description="NPI entity type"
         ),
-        Column("tin", "string", pattern=TIN_PATTERN, description="Tax identification number billed under"),
+        Column(
+            "tin",
+            "string",
+            pattern=TIN_PATTERN,
+            description="Tax identification number billed under (one row per NPI and TIN: reassignment)",
+        ),
         Column("specialty_code", "string", description="CMS specialty code"),
         Column("specialty", "string", description="Specialty description"),
         Column("is_primary_care", "boolean", description="Primary-care clinician (PCP/NPP)"),

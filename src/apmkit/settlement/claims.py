@@ -1,15 +1,12 @@
 """The claims-based settlement path: canonical tables to per-entity population and expenditure.
 
-Pure ibis expressions over whole tables (no per-member Python), identical on DuckDB and PySpark: money in
-integer cents, truncation and stop-loss with ``least``/``greatest``, one aggregation per entity. The result
-feeds :class:`~apmkit.settlement.inputs.EntityInputs` (with the benchmark and quality from the contract or an
-aggregate CSV).
-
-Population: members attributed to an entity (``attribution`` table: ``member_id``, ``entity_id``, optional
-``cell``; the output of ``apmkit attribute`` works as is, its unattributed rows are skipped) with at least one enrolled month in the period; without an attribution table every enrolled member
-belongs to the contract's default entity. Expenditure: claim lines of those members with a service date in
-the period, processed by the end of the run-out, excluding the contract's excluded claim types, summed per
-member, truncated per member, summed per entity; the completion factor is applied in Decimal afterwards.
+Spending is measured by :mod:`apmkit.spending` under the contract's ``definitions:`` (the same rules the
+benchmark's base years use): eligible member-months, claim lines in those months processed within the
+run-out, truncation per member. This module adds who belongs to which entity (the ``attribution`` table:
+``member_id``, ``entity_id``, optional ``cell``; unattributed rows are skipped), risk scores and tiers,
+carve-outs and the stop-loss excess, and aggregates per entity in integer cents; the completion factor is
+applied in Decimal afterwards. Without an attribution table every eligible member belongs to the contract's
+default entity.
 """
 
 from __future__ import annotations
@@ -23,11 +20,13 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from apmkit.contracts.spec import Contract, ExpenditureRules, Period
-from apmkit.money import cents_to_decimal, from_cents, to_cents
+from apmkit.contracts.spec import Contract, Period
+from apmkit.money import cents_to_decimal, from_cents
 from apmkit.settlement.inputs import EntityInputs
+from apmkit.spending import MeasurementYear, Spending, measure_spending, measurement_years
+from apmkit.spending.measure import add_months
+from apmkit.spending.spec import Definitions
 
-PHARMACY_CLAIM_TYPE = "pharmacy"
 SCORE_TYPE = "decimal(18, 6)"
 """Risk scores are read as exact decimals (6 places) so weighted averages agree on every engine."""
 
@@ -52,7 +51,7 @@ class ClaimsMeasureSpec:
     """What to measure: period, expenditure rules and the optional per-member thresholds."""
 
     period: Period
-    rules: ExpenditureRules
+    rules: Definitions
     default_entity_id: str
     stop_loss_attachment: Decimal | None = None
     carve_outs: tuple[str, ...] = ()
@@ -69,7 +68,7 @@ class ClaimsMeasureSpec:
             carve_outs.extend(getattr(component, "carve_outs", []) or [])
         return cls(
             period=contract.period(period_name),
-            rules=contract.expenditure,
+            rules=contract.definitions,
             default_entity_id=contract.default_entity_id,
             stop_loss_attachment=attachment,
             carve_outs=tuple(carve_outs),
@@ -78,17 +77,16 @@ class ClaimsMeasureSpec:
 
     @property
     def runout_end(self) -> date:
-        """Last processed date counted: period end plus the run-out months (same day, end of month clamp)."""
-        end = self.period.end
-        index = end.month - 1 + self.rules.runout_months
-        year, month = end.year + index // 12, index % 12 + 1
-        # clamp to the month's last day (e.g. Dec 31 + 2 months -> Feb 28/29)
-        for day in (end.day, 30, 29, 28):
-            try:
-                return date(year, month, day)
-            except ValueError:
-                continue
-        raise AssertionError("unreachable")
+        """Last processed date counted: period end plus the run-out months (end of month clamp)."""
+        return add_months(self.period.end, self.rules.runout_months)
+
+    @property
+    def year(self) -> int:
+        """The performance period's label in the spending marts (its start year)."""
+        return self.period.start.year
+
+    def measurement_years(self, base_years: tuple[int, ...] = ()) -> list[MeasurementYear]:
+        return measurement_years(self.rules, base_years, (self.period.start, self.period.end))
 
 
 def _cents_literal(amount: Decimal) -> int:
@@ -117,69 +115,31 @@ def _with_scores(members: ir.Table, risk_scores: ir.Table | None, spec: ClaimsMe
     return scored.mutate(cell=ibis.coalesce(scored.cell, tier))
 
 
-def population(enrollment: ir.Table, attribution: ir.Table | None, spec: ClaimsMeasureSpec) -> ir.Table:
-    """Members of each entity enrolled in the period: ``entity_id, member_id, cell, member_months``."""
-    months = enrollment.filter(
-        (enrollment.month >= ibis.literal(spec.period.start))
-        & (enrollment.month <= ibis.literal(spec.period.end))
-    )
-    per_member = months.group_by("member_id").aggregate(member_months=months.month.nunique().cast("int64"))
-    if attribution is None:
-        return per_member.mutate(
-            entity_id=ibis.literal(spec.default_entity_id), cell=ibis.null().cast("string")
-        ).select("entity_id", "member_id", "cell", "member_months")
+def attributed_links(attribution: ir.Table) -> ir.Table:
+    """``entity_id, member_id, cell`` of attributed members (``apmkit attribute``'s unattributed rows dropped)."""
     if "attributed" in attribution.columns:
-        # `apmkit attribute` output: one decision per member, attributed or not
         attribution = attribution.filter(attribution.attributed)
     attribution = attribution.filter(attribution.entity_id.notnull())
     cell = attribution.cell.cast("string") if "cell" in attribution.columns else ibis.null().cast("string")
-    links = attribution.select(
+    return attribution.select(
         entity_id=attribution.entity_id.cast("string"),
         member_id=attribution.member_id.cast("string"),
         cell=cell,
     ).distinct()
-    joined = links.inner_join(per_member, "member_id")
+
+
+def population(performance_year: ir.Table, attribution: ir.Table | None, spec: ClaimsMeasureSpec) -> ir.Table:
+    """Members of each entity with eligible months in the period: ``entity_id, member_id, cell, member_months``.
+
+    ``performance_year`` is the performance period's rows of :func:`apmkit.spending.member_years`.
+    """
+    per_member = performance_year.select("member_id", "member_months")
+    if attribution is None:
+        return per_member.mutate(
+            entity_id=ibis.literal(spec.default_entity_id), cell=ibis.null().cast("string")
+        ).select("entity_id", "member_id", "cell", "member_months")
+    joined = attributed_links(attribution).inner_join(per_member, "member_id")
     return joined.select("entity_id", "member_id", "cell", "member_months")
-
-
-def claim_lines(
-    medical_claims: ir.Table, pharmacy_claims: ir.Table | None, spec: ClaimsMeasureSpec
-) -> ir.Table:
-    """Claim lines counted for the period: ``member_id, claim_type, cents``."""
-    rules = spec.rules
-    start, end, runout = (
-        ibis.literal(spec.period.start),
-        ibis.literal(spec.period.end),
-        ibis.literal(spec.runout_end),
-    )
-    medical = medical_claims.mutate(
-        service_day=ibis.coalesce(medical_claims.service_date, medical_claims.claim_from_date),
-    )
-    medical = medical.select(
-        member_id=medical.member_id,
-        claim_type=medical.claim_type,
-        service_day=medical.service_day,
-        processed_date=medical.processed_date,
-        cents=to_cents(medical[rules.amount_field].fill_null(0)),
-    )
-    lines = medical
-    if rules.include_pharmacy and pharmacy_claims is not None:
-        pharmacy = pharmacy_claims.select(
-            member_id=pharmacy_claims.member_id,
-            claim_type=ibis.literal(PHARMACY_CLAIM_TYPE),
-            service_day=pharmacy_claims.dispensing_date,
-            processed_date=pharmacy_claims.processed_date,
-            cents=to_cents(pharmacy_claims[rules.amount_field].fill_null(0)),
-        )
-        lines = lines.union(pharmacy)
-    counted = lines.filter(
-        (lines.service_day >= start)
-        & (lines.service_day <= end)
-        & (lines.processed_date.isnull() | (lines.processed_date <= runout))
-    )
-    if rules.exclude_claim_types:
-        counted = counted.filter(~counted.claim_type.isin(list(rules.exclude_claim_types)))
-    return counted.select("member_id", "claim_type", "cents")
 
 
 def member_measures(
@@ -187,37 +147,52 @@ def member_measures(
     attribution: ir.Table | None,
     spec: ClaimsMeasureSpec,
     risk_scores: ir.Table | None = None,
+    *,
+    spending: Spending | None = None,
 ) -> ir.Table:
     """One row per (entity, member): months, cell, score and spend in cents (raw, truncated, stop-loss excess,
-    carved out). The source rows behind every entity figure; :func:`measure` aggregates it."""
-    members = _with_scores(population(tables["enrollment"], attribution, spec), risk_scores, spec)
-    pharmacy = tables.get("pharmacy_claims") if spec.rules.include_pharmacy else None
-    lines = claim_lines(tables["medical_claims"], pharmacy, spec)
+    carved out). The source rows behind every entity figure; :func:`measure` aggregates it.
+
+    ``spending`` is the measurement that includes the performance period (the run passes the one shared with
+    the benchmark); without it the period alone is measured.
+    """
+    if spending is None:
+        spending = measure_spending(tables, spec.rules, spec.measurement_years())
+    year = spec.year
+    performance = spending.member_years.filter(spending.member_years.year == year)
+    members = _with_scores(population(performance, attribution, spec), risk_scores, spec)
     carved = list(spec.carve_outs)
-    lines = lines.mutate(carved_out=lines.claim_type.isin(carved) if carved else ibis.literal(False))
-    per_member_spend = lines.group_by("member_id").aggregate(
-        cents=lines.cents.sum(),
-        carved_cents=lines.cents.sum(where=lines.carved_out),
-        line_count=lines.count(),
+    monthly = spending.monthly.filter(spending.monthly.year == year)
+    carved_spend = monthly.group_by("member_id").aggregate(
+        carved_cents=(
+            monthly.cents.sum(where=monthly.service_category.isin(carved)) if carved else ibis.literal(0)
+        )
+        .fill_null(0)
+        .cast("int64")
     )
-    member = members.left_join(per_member_spend, "member_id").select(
+    spend = performance.select(
+        "member_id",
+        cents=performance.cost_cents,
+        truncated_cents=performance.truncated_cents,
+        line_count=performance.claim_lines,
+    ).left_join(carved_spend, "member_id")
+    member = members.left_join(spend, "member_id").select(
         "entity_id",
         "member_id",
         "cell",
         "member_months",
         "score",
         cents=ibis._.cents.fill_null(0),
+        truncated_cents=ibis._.truncated_cents.fill_null(0),
         carved_cents=ibis._.carved_cents.fill_null(0),
         line_count=ibis._.line_count.fill_null(0),
     )
-    cap = spec.rules.truncation_per_member
-    truncated = ibis.least(member.cents, _cents_literal(cap)) if cap is not None else member.cents
     covered = member.cents - member.carved_cents
     if spec.stop_loss_attachment is not None:
         excess = ibis.greatest(covered - _cents_literal(spec.stop_loss_attachment), 0)
     else:
         excess = ibis.literal(0)
-    return member.mutate(truncated_cents=truncated.cast("int64"), excess_cents=excess.cast("int64"))
+    return member.mutate(excess_cents=excess.cast("int64"))
 
 
 def member_detail(members: ir.Table) -> ir.Table:

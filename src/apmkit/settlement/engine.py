@@ -11,10 +11,19 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal, localcontext
 
-from apmkit.contracts.spec import Contract
+from pydantic import ValidationError
+
+from apmkit.contracts.spec import Contract, Period
 from apmkit.errors import ConfigurationError
 from apmkit.settlement.inputs import EntityInputs
-from apmkit.settlement.mechanisms import MECHANISMS, ZERO, Context, LineBuilder, MissingInputError
+from apmkit.settlement.mechanisms import (
+    MECHANISMS,
+    ZERO,
+    Context,
+    LineBuilder,
+    MissingInputError,
+    check_terms,
+)
 from apmkit.settlement.statement import ComponentResult, EntityStatement, Settlement, StatementLine, Unit
 
 _PRECISION = 50
@@ -61,6 +70,8 @@ def settle_entity(
             f"period {period_name!r} is not defined in contract {contract.id} (periods: "
             f"{', '.join(contract.periods) or 'none; use a 4-digit year'})"
         ) from exc
+    check_terms(contract)
+    check_performance_year(contract, period_name, period)
     ctx = Context(contract=contract, period_name=period_name, period=period, entity=entity)
     with localcontext() as decimal_context:
         decimal_context.prec = _PRECISION
@@ -169,13 +180,18 @@ def _input_lines(contract: Contract, entity: EntityInputs) -> list[StatementLine
         if name == "expenditure" and measured:
             formula = "Σ per-member expenditure truncated per member × completion factor (claims in period + run-out)"
             inputs = {
-                k: v for k, v in entity.detail.items() if k not in ("benchmark_source", "quality_source")
+                k: v
+                for k, v in entity.detail.items()
+                if k not in ("benchmark_source", "quality_source", "benchmark_pmpm", "guardrail_status")
             }
         elif name == "person_years" and measured:
             formula = "member months / 12"
         elif name == "benchmark" and "benchmark_source" in entity.detail:
-            formula = "from the benchmark build-up (apmkit benchmark)"
+            formula = "from the benchmark build-up (benchmark_lines)"
             inputs = {"source": entity.detail["benchmark_source"]}
+            for key in ("benchmark_pmpm", "guardrail_status"):
+                if key in entity.detail:
+                    inputs[key] = entity.detail[key]
         elif name == "quality_score" and "quality_source" in entity.detail:
             formula = entity.detail["quality_source"]
         elif name == "benchmark" and measured and contract.target.benchmark_per_person_year:
@@ -238,21 +254,21 @@ def settle(
             f"period {period_name!r} is not defined in contract {contract.id} (periods: "
             f"{', '.join(contract.periods) or 'none; use a 4-digit year'})"
         )
+    check_terms(resolved)
+    check_performance_year(resolved, period_name, period)
     settled: list[EntityStatement] = []
     refused = list(rejected)
     for entity in entities:
         try:
             extra = (extra_lines or {}).get(entity.entity_id, ())
             settled.append(settle_entity(resolved, period_name, entity, extra))
-        except MissingInputError as exc:
-            # One entity's incomplete row must not stop the others; it is reported with its reason.
+        except (MissingInputError, ValidationError) as exc:
+            # One entity's incomplete or out-of-range inputs must not stop the others; it is reported with its
+            # reason (field and rule, never the value).
             file, _, line = entity.source.rpartition(" line ")
+            reason = str(exc) if isinstance(exc, MissingInputError) else _validation_reason(entity, exc)
             refused.append(
-                {
-                    "source_file": file or entity.source,
-                    "source_line": line if file else "",
-                    "reason": str(exc),
-                }
+                {"source_file": file or entity.source, "source_line": line if file else "", "reason": reason}
             )
     statements = tuple(settled)
     run_counts = dict(counts or {})
@@ -275,6 +291,28 @@ def settle(
         rejected=tuple(refused),
         counts=run_counts,
         warnings=warnings,
+    )
+
+
+def check_performance_year(contract: Contract, period_name: str, period: Period) -> None:
+    """Refuse a period outside the contract's ``performance_years`` (a contract written for PY2013-2021 has no
+    terms for 2012 or 2030; settling it there would pay on terms nobody agreed)."""
+    years = contract.performance_years
+    if not years or (period.start.year in years and period.end.year in years):
+        return
+    ordered = sorted(set(years))
+    contiguous = ordered == list(range(ordered[0], ordered[-1] + 1))
+    valid = f"{ordered[0]}-{ordered[-1]}" if contiguous else ", ".join(str(y) for y in ordered)
+    raise ConfigurationError(
+        f"period {period_name!r} ({period.start.isoformat()} to {period.end.isoformat()}) is outside the "
+        f"performance years of contract {contract.id}: its terms cover {valid}"
+    )
+
+
+def _validation_reason(entity: EntityInputs, error: ValidationError) -> str:
+    problems = error.errors(include_url=False, include_input=False)
+    return f"entity {entity.entity_id}: " + "; ".join(
+        f"field {'.'.join(str(p) for p in problem['loc'])}: {problem['msg']}" for problem in problems
     )
 
 

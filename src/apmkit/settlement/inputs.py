@@ -41,7 +41,9 @@ class EntityInputs(BaseModel):
     risk_score: Decimal | None = Field(
         default=None, gt=0, description="Member-month-weighted average risk score (risk-adjusted capitation)"
     )
-    quality_score: Decimal | None = Field(default=None, ge=0)
+    quality_score: Decimal | None = Field(
+        default=None, ge=0, description="Quality score on the component's scale (0-1; CJR's CQS 0-20)"
+    )
     quality_standard_met: bool | None = None
     alternative_quality_standard_met: bool = False
     performance_score: Decimal | None = None
@@ -150,6 +152,7 @@ def read_entity_rows(
     report = ReadReport()
     loaded: list[EntityInputs] = []
     seen: dict[str, int] = {}
+    kept: dict[int, EntityInputs] = {}
     for offset, row in enumerate(rows):
         line = first_line + offset
         report.read += 1
@@ -194,9 +197,22 @@ def read_entity_rows(
                     reasons.append(f"field {where}: {problem['msg']}")
             else:
                 if entity.entity_id in seen:
-                    reasons.append(f"field entity_id: repeats the entity of line {seen[entity.entity_id]}")
+                    # Two rows for one entity: neither can be trusted over the other, so both are refused.
+                    first = seen[entity.entity_id]
+                    reasons.append(f"field entity_id: repeats the entity of line {first}")
+                    if first in kept:
+                        loaded.remove(kept.pop(first))
+                        report.loaded -= 1
+                        report.rejected.append(
+                            {
+                                "source_file": source,
+                                "source_line": str(first),
+                                "reason": f"field entity_id: the entity is repeated on line {line}",
+                            }
+                        )
                 else:
                     seen[entity.entity_id] = line
+                    kept[line] = entity
                     loaded.append(entity)
                     report.loaded += 1
                     continue
@@ -233,7 +249,16 @@ def apply_benchmarks(
             entity.model_copy(
                 update={
                     "benchmark": total,
-                    "detail": {**entity.detail, "benchmark_source": f"{source}: settlement_benchmark"},
+                    "detail": {
+                        **entity.detail,
+                        "benchmark_source": f"{source}: settlement_benchmark",
+                        # the guardrail decides which blend the benchmark is; the statement must show it
+                        **(
+                            {"guardrail_status": str(rows[0]["guardrail_status"])}
+                            if rows[0].get("guardrail_status") is not None
+                            else {}
+                        ),
+                    },
                 }
             )
         ]

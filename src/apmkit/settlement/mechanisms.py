@@ -16,6 +16,7 @@ from typing import Any
 
 from apmkit.contracts import components as c
 from apmkit.contracts.spec import Contract, Period
+from apmkit.episodes.price import reconcile_episode_amounts
 from apmkit.errors import ConfigurationError
 from apmkit.money import round_money
 from apmkit.settlement.inputs import EntityInputs
@@ -28,6 +29,36 @@ ONE = Decimal(1)
 
 class MissingInputError(ConfigurationError):
     """A mechanism needs an input the entity's row does not give."""
+
+
+class MissingTermError(ConfigurationError):
+    """A contract term is still ``REQUIRED``: the contract must state it before anything is settled."""
+
+
+def missing_terms(contract: Contract) -> list[str]:
+    """Every contract term still marked ``REQUIRED``, as ``components[i:id].field`` paths."""
+    return [
+        f"components[{index}:{component.id}].{name}"
+        for index, component in enumerate(contract.components)
+        for name in c.required_terms(component)
+    ]
+
+
+def check_terms(contract: Contract) -> None:
+    """Stop when the contract (glide path applied) still has terms marked ``REQUIRED``, naming every one."""
+    missing = missing_terms(contract)
+    if missing:
+        raise MissingTermError(
+            f"contract {contract.id}: {', '.join(missing)}: REQUIRED — set each from your agreement "
+            "(no verified default exists)"
+        )
+
+
+def rate_term(value: Decimal | str) -> Decimal:
+    """A term already checked by :func:`check_terms` (never ``REQUIRED`` here)."""
+    if not isinstance(value, Decimal):
+        raise MissingTermError(f"term {value!r} was not set")
+    return value
 
 
 @dataclass
@@ -166,13 +197,20 @@ def compute_shared_savings_component(
             inputs=dict(step.inputs),
             term=f"terms ({step.rule})" if step.rule else "terms",
         )
-    amount = result.net
+    earned, owed = _shared_savings_at_places(comp, result, inputs, ctx)
+    amount = earned - owed
+    places = ctx.contract.rounding.money_places
     out.add(
         "Shared savings (+) / losses (−)",
         amount,
         role="amount",
-        formula="earned shared savings − owed shared losses",
-        inputs={"earned": result.earned_savings, "owed": result.owed_losses},
+        formula="earned shared savings − owed shared losses"
+        + (
+            ""
+            if places == 2
+            else f", each rounded half-up to {places} decimal places (rounding.money_places)"
+        ),
+        inputs={"earned": earned, "owed": owed},
         term="terms",
     )
     figures: dict[str, Decimal | str | None] = {
@@ -188,10 +226,45 @@ def compute_shared_savings_component(
         "loss_rate": result.loss_rate,
         "savings_cap": result.savings_cap,
         "loss_cap": result.loss_cap,
-        "earned_savings": result.earned_savings,
-        "owed_losses": result.owed_losses,
+        "earned_savings": earned,
+        "owed_losses": owed,
     }
     return _result(comp, amount, figures=figures, out=out)
+
+
+def _shared_savings_at_places(
+    comp: c.SharedSavings, result: Any, inputs: SharedSavingsInputs, ctx: Context
+) -> tuple[Decimal, Decimal]:
+    """Earned savings and owed losses rounded to the contract's ``rounding.money_places``.
+
+    :func:`compute_shared_savings` rounds to cents. For other places the exact amounts before rounding are
+    rebuilt from its figures (min(before cap, cap), sequestration, EUC) and rounded once; they must round to
+    the same cents as its own result, else the run stops rather than pay a figure that was rounded twice.
+    """
+    places = ctx.contract.rounding.money_places
+    if places == 2:
+        return result.earned_savings, result.owed_losses
+    terms = comp.terms
+    keep = ONE - terms.sequestration_rate
+    earned_exact = result.shared_savings_before_cap
+    if result.savings_cap is not None:
+        earned_exact = min(earned_exact, result.savings_cap)
+    if not terms.sequestration_before_cap:
+        earned_exact *= keep
+    owed_exact = result.shared_losses_before_cap
+    if result.loss_cap is not None:
+        owed_exact = min(owed_exact, result.loss_cap)
+    owed_exact = max(ZERO, owed_exact * (ONE - inputs.euc_affected_fraction) - inputs.euc_loss_reduction)
+    if result.outcome != "savings":
+        earned_exact = ZERO
+    if result.outcome != "losses":
+        owed_exact = ZERO
+    if round_money(earned_exact) != result.earned_savings or round_money(owed_exact) != result.owed_losses:
+        raise ConfigurationError(
+            f"component {comp.id!r}: rounding.money_places {places} cannot be applied to these shared-savings "
+            "terms (the exact amounts before rounding could not be rebuilt); use money_places 2"
+        )
+    return round_money(earned_exact, places), round_money(owed_exact, places)
 
 
 def _band_share(
@@ -346,7 +419,7 @@ def compute_care_management_fee(comp: c.CareManagementFee, ctx: Context, out: Li
                 f"{ctx.entity.source or ctx.entity.entity_id}: field months.{tier}: no PBPM for tier {tier!r} in "
                 f"component {comp.id!r} (tiers: {', '.join(comp.pbpm_by_tier)})"
             )
-        rate = comp.pbpm_by_tier[tier]
+        rate = rate_term(comp.pbpm_by_tier[tier])
         total += rate * months
         out.add(
             f"Care management fee, tier {tier}",
@@ -372,7 +445,7 @@ def compute_population_based_payment(
             f"{ctx.entity.source or ctx.entity.entity_id}: field risk_group: no PBPM for group {group!r} in "
             f"component {comp.id!r} (groups: {', '.join(comp.pbpm_by_risk_group)})"
         )
-    rate = comp.pbpm_by_risk_group[group]
+    rate = rate_term(comp.pbpm_by_risk_group[group])
     months = member_months(ctx, comp)
     population_payment = rate * months
     out.add(
@@ -382,40 +455,70 @@ def compute_population_based_payment(
         inputs={"beneficiary_months": months, "pbpm": rate},
         term=f"pbpm_by_risk_group.{group}",
     )
+    population_payment = money(ctx, population_payment)
     total = population_payment
-    if comp.flat_visit_fee:
+    fee = rate_term(comp.flat_visit_fee)
+    fees = ZERO
+    if fee:
         visits = need(ctx, "visits", comp)
-        fees = comp.flat_visit_fee * visits
+        fees = money(ctx, fee * visits)
         out.add(
             "Flat visit fees",
             fees,
-            formula="visits × flat visit fee",
-            inputs={"visits": visits, "flat_visit_fee": comp.flat_visit_fee},
+            formula="visits × flat visit fee, rounded",
+            inputs={"visits": visits, "flat_visit_fee": fee},
             term="flat_visit_fee",
         )
         total += fees
-    amount = money(ctx, total)
+    amount = total
     out.add(
         "Total primary care payment", amount, role="amount", formula="population-based payment + visit fees"
     )
-    return _result(comp, amount, out=out)
+    paid = ZERO
+    if comp.prepaid:
+        out.add(
+            "Population-based payment paid during the period",
+            population_payment,
+            role="paid",
+            formula="paid quarterly in advance",
+            term="prepaid",
+        )
+        if fees:
+            out.add(
+                "Flat visit fees paid during the period",
+                fees,
+                role="paid",
+                formula="paid as the visit claims were paid",
+                term="prepaid",
+            )
+        paid = population_payment + fees
+    return _result(comp, amount, paid=paid, out=out)
 
 
 def compute_performance_incentive(
     comp: c.PerformanceIncentive, ctx: Context, out: LineBuilder
 ) -> ComponentResult:
     months = member_months(ctx, comp)
-    prepaid = money(ctx, comp.prepaid_pbpm * months)
+    prepaid_pbpm = rate_term(comp.prepaid_pbpm)
+    prepaid = money(ctx, prepaid_pbpm * months)
     out.add(
         "Incentive paid up front",
         prepaid,
         role="paid",
         formula="beneficiary months × prepaid PBPM",
-        inputs={"beneficiary_months": months, "prepaid_pbpm": comp.prepaid_pbpm},
+        inputs={"beneficiary_months": months, "prepaid_pbpm": prepaid_pbpm},
         term="prepaid_pbpm",
     )
     score = need(ctx, comp.score_input, comp)
-    fraction, why = band_value(comp.earned_by_score, score)
+    if comp.earned_by_score:
+        fraction, why = band_value(comp.earned_by_score, score)
+    else:
+        if not ZERO <= score <= ONE:
+            raise MissingInputError(
+                f"{ctx.entity.source or ctx.entity.entity_id}: field {comp.score_input}: component {comp.id!r} "
+                "takes it as the share of the incentive earned, which must be between 0 and 1"
+            )
+        fraction, why = score, f"{comp.score_input} is the share earned"
     out.add(
         "Share of the incentive earned",
         fraction,
@@ -435,14 +538,29 @@ def compute_performance_incentive(
     return _result(comp, earned, paid=prepaid, figures={"incentive_recouped": prepaid - earned}, out=out)
 
 
+def _withhold_base(result: ComponentResult) -> Decimal:
+    """What a withhold is taken from: a capitation's capitation (not its stop-loss recovery), else the amount."""
+    capitation = result.figures.get("capitation")
+    return capitation if isinstance(capitation, Decimal) else result.amount
+
+
 def compute_withhold(comp: c.Withhold, ctx: Context, out: LineBuilder) -> ComponentResult:
-    base = need(ctx, "base_payments", comp)
+    if comp.applies_to:
+        base_inputs: dict[str, Any] = {ref: _withhold_base(ctx.results[ref]) for ref in comp.applies_to}
+        base = sum(base_inputs.values(), ZERO)
+        base_formula = (
+            "Σ payments of " + ", ".join(comp.applies_to) + " (capitation before stop-loss) × withhold rate"
+        )
+    else:
+        base = need(ctx, "base_payments", comp)
+        base_inputs = {"base_payments": base}
+        base_formula = "base payments × withhold rate"
     withheld = money(ctx, base * comp.withhold_rate)
     out.add(
         "Amount withheld during the period",
         withheld,
-        formula="base payments × withhold rate",
-        inputs={"base_payments": base, "withhold_rate": comp.withhold_rate},
+        formula=base_formula,
+        inputs={**base_inputs, "withhold_rate": comp.withhold_rate},
         term="withhold_rate",
     )
     score = need(ctx, comp.score_input, comp)
@@ -456,10 +574,28 @@ def compute_withhold(comp: c.Withhold, ctx: Context, out: LineBuilder) -> Compon
         term="returned_by_score",
     )
     returned = money(ctx, withheld * fraction)
-    out.add("Withhold returned", returned, role="amount", formula="withheld × returned fraction, rounded")
-    return _result(
-        comp, returned, figures={"withheld": withheld, "withhold_kept": withheld - returned}, out=out
+    figures: dict[str, Decimal | str | None] = {"withheld": withheld, "withhold_kept": withheld - returned}
+    if not comp.applies_to:
+        out.add("Withhold returned", returned, role="amount", formula="withheld × returned fraction, rounded")
+        return _result(comp, returned, figures=figures, out=out)
+    # The withhold was taken out of the listed components' payments: their amounts count in full, so this
+    # component carries −withheld (amount and paid) and returns what the score earns.
+    out.add(
+        "Withheld from the payments of " + ", ".join(comp.applies_to),
+        -withheld,
+        role="paid",
+        formula="the payments made during the period were net of the withhold",
+        term="applies_to",
     )
+    amount = returned - withheld
+    out.add(
+        "Withhold kept (−) after the share returned",
+        amount,
+        role="amount",
+        formula="withheld × returned fraction, rounded − withheld",
+        inputs={"withheld": withheld, "returned": returned},
+    )
+    return _result(comp, amount, paid=-withheld, figures=figures, out=out)
 
 
 def compute_pay_for_performance(comp: c.PayForPerformance, ctx: Context, out: LineBuilder) -> ComponentResult:
@@ -520,11 +656,14 @@ def compute_performance_adjustment(
     return _result(comp, amount, figures={"performance_adjustment": pct}, out=out)
 
 
-def _episode_quality(comp: c.EpisodeReconciliation, score: Decimal | None) -> tuple[Decimal, bool, str]:
+def _episode_quality(comp: c.EpisodeReconciliation, ctx: Context) -> tuple[Decimal, bool, str]:
+    """The discount reduction and payment eligibility of the entity's quality band (CJR CQS bands).
+
+    A contract with quality bands needs the entity's quality score: a missing score is an error, never a
+    band nobody chose."""
     if not comp.quality_bands:
         return ZERO, True, "no quality bands"
-    if score is None:
-        return ZERO, True, "no quality score given"
+    score = need(ctx, "quality_score", comp)
     reached: c.QualityDiscountBand | None = None
     for band in comp.quality_bands:
         if score > band.min_score or (score == band.min_score and not band.min_exclusive):
@@ -540,9 +679,16 @@ def compute_episode_reconciliation(
     entity = ctx.entity
     episodes = need(ctx, "episodes", comp)
     actual = need(ctx, "episode_payments", comp)
-    if entity.benchmark_price is not None:
-        price = entity.benchmark_price
-        out.add("Benchmark episode price", price, formula="input", inputs={"benchmark_price": price})
+    discount = rate_term(comp.discount)
+    if comp.price_source == "input" or entity.benchmark_price is not None:
+        price = need(ctx, "benchmark_price", comp)
+        out.add(
+            "Benchmark episode price",
+            price,
+            formula="input (the payer's benchmark price)",
+            inputs={"benchmark_price": price},
+            term="price_source",
+        )
     else:
         hospital = entity.hospital_price if comp.hospital_weight else ZERO
         if comp.hospital_weight and hospital is None:
@@ -561,27 +707,23 @@ def compute_episode_reconciliation(
             },
             term="hospital_weight/regional_weight",
         )
-    reduction, eligible, why = _episode_quality(comp, entity.quality_score)
-    discount = comp.discount - reduction
+    reduction, eligible, why = _episode_quality(comp, ctx)
+    effective = discount - reduction
     out.add(
         "Effective discount",
-        discount,
+        effective,
         unit="rate",
         formula=f"discount − quality reduction ({why})",
-        inputs={
-            "discount": comp.discount,
-            "quality_reduction": reduction,
-            "quality_score": entity.quality_score,
-        },
+        inputs={"discount": discount, "quality_reduction": reduction, "quality_score": entity.quality_score},
         term="discount/quality_bands",
     )
-    target_price = price * (ONE - discount)
+    target_price = price * (ONE - effective)
     total_target = target_price * episodes
     out.add(
         "Quality-adjusted target price",
         target_price,
         formula="benchmark price × (1 − effective discount)",
-        inputs={"benchmark_price": price, "effective_discount": discount},
+        inputs={"benchmark_price": price, "effective_discount": effective},
     )
     out.add(
         "Total target amount",
@@ -589,79 +731,120 @@ def compute_episode_reconciliation(
         formula="target price × episodes",
         inputs={"target_price": target_price, "episodes": episodes},
     )
-    npra = total_target - actual
+    repay_target: Decimal | None = None
+    if comp.downside and comp.repayment_discount is not None:
+        repayment_discount = rate_term(comp.repayment_discount)
+        if repayment_discount != discount:
+            repay_discount = max(repayment_discount - reduction, ZERO)
+            repay_target = price * (ONE - repay_discount) * episodes
+    # Quality adjustment of the reconciliation amount (BPCI Advanced CQS): a share of a gain withheld,
+    # a share of a repayment forgiven, each scaled by the quality score.
+    gain_cut = loss_cut = ZERO
+    adjust_gain = rate_term(comp.quality_adjustment_of_gain)
+    adjust_loss = rate_term(comp.quality_adjustment_of_loss)
+    quality_share: Decimal | None = None
+    if adjust_gain or adjust_loss:
+        full = comp.quality_full_score
+        assert isinstance(full, Decimal)
+        quality_share = min(need(ctx, "quality_score", comp) / full, ONE)
+        gain_cut = adjust_gain * (ONE - quality_share)
+        loss_cut = adjust_loss * quality_share
+    try:
+        outcome = reconcile_episode_amounts(
+            total_target,
+            actual,
+            stop_gain=None if comp.stop_gain is None else rate_term(comp.stop_gain),
+            stop_loss=None if comp.stop_loss is None else rate_term(comp.stop_loss),
+            downside=comp.downside,
+            repayment_target_amount=repay_target,
+            eligible_for_payment=eligible,
+            gain_quality_reduction=gain_cut,
+            loss_quality_reduction=loss_cut,
+            places=ctx.contract.rounding.money_places,
+        )
+    except ValueError as exc:  # pragma: no cover - the component validator requires stop_loss with downside
+        raise ConfigurationError(f"component {comp.id!r}: {exc}") from exc
     out.add(
         "Net payment reconciliation amount (before limits)",
-        npra,
+        total_target - actual,
         formula="total target amount − actual episode payments",
         inputs={"total_target": total_target, "actual_episode_payments": actual},
     )
-    amount: Decimal
-    if npra > 0:
-        limited = npra
-        if comp.stop_gain is not None:
-            limited = min(npra, comp.stop_gain * total_target)
+    if outcome.side == "gain":
+        if outcome.limit is not None:
             out.add(
                 "Stop-gain limit",
-                comp.stop_gain * total_target,
+                outcome.limit,
                 formula="stop_gain × total target amount",
                 inputs={"stop_gain": comp.stop_gain, "total_target": total_target},
                 term="stop_gain",
             )
-        if comp.quality_adjustment_of_gain and entity.quality_score is not None:
-            score = min(entity.quality_score, ONE)
-            cut = comp.quality_adjustment_of_gain * (ONE - score)
+        if adjust_gain:
             out.add(
                 "Quality adjustment of the gain",
-                cut,
+                gain_cut,
                 unit="rate",
-                formula="quality_adjustment_of_gain × (1 − quality score)",
+                formula="quality_adjustment_of_gain × (1 − quality score / quality_full_score)",
                 inputs={
-                    "quality_adjustment_of_gain": comp.quality_adjustment_of_gain,
-                    "quality_score": score,
+                    "quality_adjustment_of_gain": adjust_gain,
+                    "quality_score": entity.quality_score,
+                    "quality_full_score": comp.quality_full_score,
                 },
                 term="quality_adjustment_of_gain",
             )
-            limited *= ONE - cut
-        if not eligible:
+        if outcome.quality_blocked:
             out.add(
                 "Quality below the level for a reconciliation payment",
                 ZERO,
                 formula="no reconciliation payment",
                 term="quality_bands",
             )
-            limited = ZERO
-        amount = money(ctx, limited)
         label = "Reconciliation payment"
-    elif npra < 0 and comp.downside:
-        owed_target = total_target
-        if comp.repayment_discount is not None and comp.repayment_discount != comp.discount:
-            repay_discount = max(comp.repayment_discount - reduction, ZERO)
-            owed_target = price * (ONE - repay_discount) * episodes
+        formula = "min(NPRA, stop-gain limit) × (1 − quality adjustment), rounded"
+    elif comp.downside and (outcome.side == "loss" or total_target - actual < 0):
+        if repay_target is not None:
             out.add(
                 "Total target amount at the repayment discount",
-                owed_target,
+                repay_target,
                 formula="benchmark price × (1 − (repayment discount − quality reduction)) × episodes",
                 inputs={"repayment_discount": comp.repayment_discount, "quality_reduction": reduction},
                 term="repayment_discount",
             )
-        shortfall = max(actual - owed_target, ZERO)
-        assert comp.stop_loss is not None
-        limit = comp.stop_loss * owed_target
+        assert outcome.limit is not None
         out.add(
             "Stop-loss limit",
-            limit,
+            outcome.limit,
             formula="stop_loss × total target amount",
-            inputs={"stop_loss": comp.stop_loss, "total_target": owed_target},
+            inputs={"stop_loss": comp.stop_loss, "total_target": outcome.repayment_target_amount},
             term="stop_loss",
         )
-        amount = -money(ctx, min(shortfall, limit))
+        if adjust_loss:
+            out.add(
+                "Quality adjustment of the repayment",
+                loss_cut,
+                unit="rate",
+                formula="quality_adjustment_of_loss × quality score / quality_full_score",
+                inputs={
+                    "quality_adjustment_of_loss": adjust_loss,
+                    "quality_score": entity.quality_score,
+                    "quality_full_score": comp.quality_full_score,
+                },
+                term="quality_adjustment_of_loss",
+            )
         label = "Repayment"
+        formula = "−min(actual − repayment target, stop-loss limit) × (1 − quality adjustment), rounded"
     else:
-        amount = ZERO
-        label = "Reconciliation (no downside risk)" if npra < 0 else "Reconciliation"
-    out.add(label, amount, role="amount", formula="NPRA after the limits, rounded")
-    return _result(comp, amount, figures={"npra": npra, "total_target": total_target}, out=out)
+        label = "Reconciliation (no downside risk)" if total_target - actual < 0 else "Reconciliation"
+        formula = "no amount"
+    amount = outcome.amount
+    out.add(label, amount, role="amount", formula=formula)
+    figures: dict[str, Decimal | str | None] = {
+        "npra": total_target - actual,
+        "total_target": total_target,
+    }
+    if quality_share is not None:
+        figures["quality_adjustment"] = gain_cut if outcome.side == "gain" else loss_cut
+    return _result(comp, amount, figures=figures, out=out)
 
 
 def compute_prospective_bundle(comp: c.ProspectiveBundle, ctx: Context, out: LineBuilder) -> ComponentResult:
@@ -700,13 +883,15 @@ def compute_episode_services(
     comp: c.MonthlyEnhancedOncologyServices, ctx: Context, out: LineBuilder
 ) -> ComponentResult:
     months = member_months(ctx, comp)
-    total = comp.pbpm * months
-    inputs: dict[str, Any] = {"episode_months": months, "pbpm": comp.pbpm}
+    pbpm = rate_term(comp.pbpm)
+    total = pbpm * months
+    inputs: dict[str, Any] = {"episode_months": months, "pbpm": pbpm}
     formula = "beneficiary months in active episodes × PBPM"
-    if comp.dual_pbpm_addition:
+    dual_addition = rate_term(comp.dual_pbpm_addition)
+    if dual_addition:
         duals = need(ctx, "dual_member_months", comp)
-        total += comp.dual_pbpm_addition * duals
-        inputs.update({"dual_months": duals, "dual_addition": comp.dual_pbpm_addition})
+        total += dual_addition * duals
+        inputs.update({"dual_months": duals, "dual_addition": dual_addition})
         formula += " + dual months × dual addition"
     amount = money(ctx, total)
     out.add("Monthly services payments", amount, role="amount", formula=formula, inputs=inputs, term="pbpm")

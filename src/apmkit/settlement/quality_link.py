@@ -24,12 +24,13 @@ import ibis
 
 from apmkit.contracts.spec import Contract
 from apmkit.errors import ConfigurationError
-from apmkit.quality.claims import claims_as_clinical
+from apmkit.quality.claims import clinical_with_claims
 from apmkit.quality.ecqm import ECQM_DEFINITIONS
 from apmkit.quality.evaluate import POPULATIONS, evaluate_measures
 from apmkit.quality.logic import Materialize
 from apmkit.quality.scoring import (
     HUNDRED,
+    EntityRates,
     MeasureScore,
     MsspQualityResult,
     ScorecardResult,
@@ -39,7 +40,6 @@ from apmkit.quality.scoring import (
     score_points,
 )
 from apmkit.quality.spec import MsspScoring, PointsScoring, QualitySpec
-from apmkit.schemas import CLINICAL
 from apmkit.settlement.inputs import EntityInputs
 from apmkit.settlement.statement import StatementLine, Unit
 
@@ -76,15 +76,14 @@ def measurement_window(
     return period_start, period_end
 
 
-def _check_measures(spec: QualitySpec) -> None:
-    unsupported = [m for m in spec.measures if m not in ECQM_DEFINITIONS]
-    if unsupported:
-        # CMS529 reports data elements, ACR and PQI are claims rates without a patient-level denominator in
-        # the populations layout: none is scored by a scorecard here, so say so rather than score silently.
-        raise ConfigurationError(
-            f"quality section: settle scores the eCQMs {', '.join(ECQM_DEFINITIONS)}; "
-            f"not {', '.join(unsupported)} (remove them from quality.measures or give quality_score in --inputs)"
-        )
+def computed_measures(spec: QualitySpec) -> list[str]:
+    """The spec's measures settlement evaluates from the data (the eCQMs); the others are supplied."""
+    return [m for m in spec.measures if m in ECQM_DEFINITIONS]
+
+
+def supplied_measures(spec: QualitySpec) -> list[str]:
+    """The spec's measures whose rates must be given (CAHPS, CMS-computed claims measures, ...)."""
+    return [m for m in spec.measures if m not in ECQM_DEFINITIONS]
 
 
 def entity_measure_rates(
@@ -117,12 +116,9 @@ def entity_measure_rates(
     ibis.Table
         :data:`RATE_COLUMNS`; ``eligible`` = denominator − exclusions − exceptions.
 
-    Raises
-    ------
-    ConfigurationError
-        A measure of the spec is not an eCQM.
+    Only the eCQMs of the spec are evaluated (:func:`computed_measures`); supplied measures come from
+    :func:`apmkit.quality.scoring.rates_from_rows`.
     """
-    _check_measures(spec)
     links = population.select(
         entity_id=population.entity_id.cast("string"), member_id=population.member_id.cast("string")
     ).distinct()
@@ -132,14 +128,10 @@ def entity_measure_rates(
     if materialize is not None:
         # Filtered once: claims_as_clinical reads the claims in several passes (lines, diagnoses, procedures).
         claims = materialize(claims)
-    clinical = tables["clinical"].semi_join(attributed, "member_id")
-    # Both sides cast to the canonical schema first: timestamp precision differs between file and claims.
-    clinical = CLINICAL.select_from(clinical).union(
-        CLINICAL.select_from(claims_as_clinical(claims)), distinct=False
-    )
+    clinical = clinical_with_claims(tables["clinical"].semi_join(attributed, "member_id"), claims)
     if materialize is not None:
         members, clinical = materialize(members), materialize(clinical)
-    definitions = [ECQM_DEFINITIONS[m] for m in spec.measures]
+    definitions = [ECQM_DEFINITIONS[m] for m in computed_measures(spec)]
     results = evaluate_measures(definitions, members, clinical, start, end, materialize=materialize)
     parts = [table.select("patient_id", "measure", *POPULATIONS) for table in results.values()]
     populations = parts[0]
@@ -251,7 +243,7 @@ def _rate_lines(out: _Lines, spec: QualitySpec, row: Mapping[str, Any]) -> Measu
 def _points_lines(out: _Lines, scoring: PointsScoring, card: ScorecardResult) -> Decimal:
     targets = {t.measure: t for t in scoring.measures}
     for item in card.measures:
-        target = targets[item.measure]  # type: ignore[index]
+        target = targets[item.measure]
         if item.points is None:
             why = (
                 "nobody eligible"
@@ -289,7 +281,7 @@ def _points_lines(out: _Lines, scoring: PointsScoring, card: ScorecardResult) ->
             inputs["improvement_points"] = item.improvement_points
         out.add(f"{item.measure} points", item.points, "score", formula, inputs)
     weighted = {
-        m.measure: f"{_text(m.points)} × {_text(targets[m.measure].weight)}"  # type: ignore[index]
+        m.measure: f"{_text(m.points)} × {_text(targets[m.measure].weight)}"
         for m in card.measures
         if m.points is not None
     }
@@ -334,7 +326,7 @@ def _mssp_lines(out: _Lines, scoring: MsspScoring, result: MsspQualityResult, re
                 f"{item.measure} achievement points", None, "text", "not scored", text=f"not scored ({why})"
             )
             continue
-        benchmark = benchmarks[item.measure]  # type: ignore[index]
+        benchmark = benchmarks[item.measure]
         out.add(
             f"{item.measure} achievement points",
             item.points,
@@ -398,7 +390,13 @@ def _mssp_lines(out: _Lines, scoring: MsspScoring, result: MsspQualityResult, re
 
 
 def score_entities(
-    spec: QualitySpec, rate_rows: Iterable[Mapping[str, Any]], entity_ids: Iterable[str], *, source: str = ""
+    spec: QualitySpec,
+    rate_rows: Iterable[Mapping[str, Any]],
+    entity_ids: Iterable[str],
+    *,
+    source: str = "",
+    supplied: Mapping[str, EntityRates] | None = None,
+    baselines: Mapping[str, Mapping[str, Decimal]] | None = None,
 ) -> dict[str, EntityQuality]:
     """Score every entity on the spec's scoring section from its measure rates.
 
@@ -412,6 +410,11 @@ def score_entities(
         Entities to score (every settled entity, including those with no measure rows).
     source
         Where the rates came from, cited on the lines.
+    supplied
+        Per entity, the rates of the supplied measures (:func:`apmkit.quality.scoring.rates_from_rows`); an
+        entity missing one is not scored (its components that need quality then refuse it, naming the field).
+    baselines
+        Per entity, baseline rates by measure for improvement points (points scorecards).
     """
     scoring = spec.scoring
     by_entity: dict[str, dict[str, Mapping[str, Any]]] = {}
@@ -430,12 +433,33 @@ def score_entities(
     for entity_id in entity_ids:
         out = _Lines(entity_id, clause, source)
         rows = by_entity.get(entity_id, {})
-        scores = [_rate_lines(out, spec, rows.get(m, {"measure": m, **empty})) for m in spec.measures]
+        given = {m.measure: m for m in (supplied or {}).get(entity_id, EntityRates((), {})).measures}
+        scores: list[MeasureScore] = []
+        missing: list[str] = []
+        for measure in spec.measures:
+            if measure in ECQM_DEFINITIONS:
+                scores.append(_rate_lines(out, spec, rows.get(measure, {"measure": measure, **empty})))
+            elif measure in given:
+                item = given[measure]
+                out.add(f"{measure} supplied rate", item.rate, "rate", "supplied (--quality-rates)")
+                scores.append(item)
+            else:
+                missing.append(measure)
+        if missing:
+            out.add(
+                "quality score",
+                None,
+                "score",
+                "not scored: no supplied rate for " + ", ".join(missing),
+                text="not computable",
+            )
+            results[entity_id] = EntityQuality(entity_id, None, False, False, tuple(out.lines))
+            continue
         score: Decimal | None
         if scoring is None:
             score, met, alternative = None, False, False
         elif isinstance(scoring, PointsScoring):
-            card = score_points(scoring, scores)
+            card = score_points(scoring, scores, (baselines or {}).get(entity_id))
             score = _points_lines(out, scoring, card)
             met, alternative = card.gate_passed, False
         else:

@@ -32,19 +32,34 @@ is exact.
 
 from __future__ import annotations
 
-import itertools
+from dataclasses import dataclass
 from decimal import Decimal, localcontext
-from typing import Annotated, Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
-from apmkit.money import round_money, to_decimal
+from apmkit.contracts.shared_savings_terms import (
+    BelowMinimumSharing,
+    CapTerms,
+    LossBenchmarkGuardrail,
+    LossRateTerms,
+    MinimumRateBand,
+    MinimumRateTerms,
+    QualityDefault,
+    QualityTerms,
+    SharedSavingsTerms,
+    TermsModel,
+)
+from apmkit.money import round_money
 
 __all__ = [
+    "BelowMinimumSharing",
     "CapTerms",
+    "LossBenchmarkGuardrail",
     "LossRateTerms",
     "MinimumRateBand",
     "MinimumRateTerms",
+    "QualityDefault",
     "QualityTerms",
     "SharedSavingsInputs",
     "SharedSavingsResult",
@@ -59,184 +74,7 @@ _ONE = Decimal(1)
 # Enough digits for products of 18-digit money and 10-digit rates without rounding.
 _PRECISION = 50
 
-Rate = Annotated[Decimal, Field(ge=0, le=1)]
-"""A fraction between 0 and 1 (0.02 = 2 %)."""
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _floats_to_exact_decimal(cls, value: Any) -> Any:
-        # YAML and JSON hand us floats; go through repr so 0.1 stays 0.1 and not 0.1000000000000000055...
-        if isinstance(value, float):
-            return to_decimal(value)
-        return value
-
-
-class MinimumRateBand(_Frozen):
-    """One row of a variable MSR/MLR table: the rate at each end of a population band.
-
-    Within the band the rate is interpolated linearly:
-    ``rate = rate_at_min + (rate_at_max − rate_at_min) × (N − min_population)
-    / (max_population − min_population)``
-    (42 CFR 425.604(b); the interpolation reproduces CMS's published MSRs, docs/mssp.md). A band with no
-    ``max_population`` (the open top band) or no ``rate_at_max`` has the flat rate ``rate_at_min``.
-    """
-
-    min_population: int = Field(ge=0, description="Smallest assigned population in the band (inclusive).")
-    max_population: int | None = Field(
-        default=None,
-        description="Largest assigned population in the band (inclusive); None for the open top band.",
-    )
-    rate_at_min: Rate = Field(description="MSR/MLR at min_population.")
-    rate_at_max: Rate | None = Field(
-        default=None, description="MSR/MLR at max_population; None for a flat band."
-    )
-
-    @model_validator(mode="after")
-    def _ordered(self) -> MinimumRateBand:
-        if self.max_population is not None and self.max_population <= self.min_population:
-            raise ValueError(
-                f"max_population {self.max_population} must exceed min_population {self.min_population}"
-            )
-        return self
-
-
-class MinimumRateTerms(_Frozen):
-    """Minimum savings rate (MSR) or minimum loss rate (MLR).
-
-    ``kind: fixed`` uses ``rate`` for every population (0 % is allowed: any savings or loss counts);
-    ``kind: variable`` looks the rate up in ``bands`` by the assigned population.
-    """
-
-    kind: Literal["fixed", "variable"] = "fixed"
-    rate: Rate | None = Field(default=None, description="The fixed rate (kind: fixed).")
-    bands: tuple[MinimumRateBand, ...] = Field(default=(), description="Population bands (kind: variable).")
-    citation: str = Field(default="", description="Where the rate or table comes from.")
-
-    @model_validator(mode="after")
-    def _complete(self) -> MinimumRateTerms:
-        if self.kind == "fixed" and self.rate is None:
-            raise ValueError("rate is required when kind is fixed")
-        if self.kind == "variable":
-            if not self.bands:
-                raise ValueError("bands are required when kind is variable")
-            ordered = sorted(self.bands, key=lambda band: band.min_population)
-            for lower, upper in itertools.pairwise(ordered):
-                if lower.max_population is None or lower.max_population >= upper.min_population:
-                    raise ValueError(
-                        f"bands overlap: band starting at {lower.min_population} reaches band starting at "
-                        f"{upper.min_population}"
-                    )
-        return self
-
-
-class QualityTerms(_Frozen):
-    """How quality turns the maximum sharing rate into the final sharing rate.
-
-    - ``none``: final rate = maximum rate (no quality link).
-    - ``scale``: final rate = maximum rate × quality score, and 0 when the quality standard is not met
-      (MSSP PY2013-2020, 42 CFR 425.604(d), 425.605(d), 425.610(d)).
-    - ``gate``: final rate = maximum rate if the quality standard is met, else 0 (MSSP PY2021-2022).
-    - ``gate_or_sliding_scale``: maximum rate if the standard is met; maximum rate × quality score if only the
-      alternative standard is met; else 0 (MSSP PY2023+).
-    """
-
-    method: Literal["none", "scale", "gate", "gate_or_sliding_scale"] = "none"
-    citation: str = ""
-
-
-class LossRateTerms(_Frozen):
-    """The shared-loss rate of a two-sided arrangement.
-
-    - ``fixed``: ``rate`` (BASIC C-E and Track 1+: 30 %).
-    - ``one_minus_final_sharing_rate``: 1 − final sharing rate (MSSP Track 2/3, ENHANCED through PY2020).
-    - ``one_minus_max_rate_times_quality``: 1 − ``max_rate_factor`` × quality score (ENHANCED PY2021-2022:
-      1 − 0.75 × quality).
-
-    The result is bounded to [``floor``, ``ceiling``]; when the quality standard is not met the rate is
-    ``rate_when_quality_not_met`` if given, else ``ceiling`` (42 CFR 425.606(g), 425.610(f)).
-    """
-
-    method: Literal["fixed", "one_minus_final_sharing_rate", "one_minus_max_rate_times_quality"] = "fixed"
-    rate: Rate | None = None
-    max_rate_factor: Rate | None = None
-    floor: Rate = Decimal(0)
-    ceiling: Rate = Decimal(1)
-    rate_when_quality_not_met: Rate | None = None
-    citation: str = ""
-
-    @model_validator(mode="after")
-    def _complete(self) -> LossRateTerms:
-        if self.method == "fixed" and self.rate is None:
-            raise ValueError("rate is required when method is fixed")
-        if self.method == "one_minus_max_rate_times_quality" and self.max_rate_factor is None:
-            raise ValueError("max_rate_factor is required when method is one_minus_max_rate_times_quality")
-        if self.floor > self.ceiling:
-            raise ValueError(f"floor {self.floor} exceeds ceiling {self.ceiling}")
-        return self
-
-
-class CapTerms(_Frozen):
-    """A cap on earned savings or owed losses: the lower of the parts given.
-
-    ``pct_of_benchmark`` × total benchmark and ``pct_of_revenue`` × participant revenue (e.g. BASIC level C:
-    the lower of 2 % of ACO participant revenue and 1 % of the benchmark, 42 CFR 425.605(d)). A cap with no
-    part is no cap.
-    """
-
-    pct_of_benchmark: Rate | None = None
-    pct_of_revenue: Rate | None = None
-    citation: str = ""
-
-
-class SharedSavingsTerms(_Frozen):
-    """Terms of a one- or two-sided shared savings arrangement (``shared_savings:`` in a contract).
-
-    All rates are fractions (0.02 = 2 %). A YAML example (MSSP Track 2, PY2016)::
-
-        sided: two_sided
-        minimum_savings_rate: {kind: fixed, rate: 0.02}
-        minimum_loss_rate: null            # symmetric: same as the MSR
-        sharing_basis: first_dollar
-        max_sharing_rate: 0.60
-        quality: {method: scale}
-        loss_rate: {method: one_minus_final_sharing_rate, floor: 0.40, ceiling: 0.60}
-        savings_cap: {pct_of_benchmark: 0.15}
-        loss_cap: {pct_of_benchmark: 0.10}
-        sequestration_rate: 0.02
-    """
-
-    sided: Literal["one_sided", "two_sided"] = Field(description="one_sided never owes losses.")
-    minimum_savings_rate: MinimumRateTerms = Field(description="MSR: savings are shared only at or above it.")
-    minimum_loss_rate: MinimumRateTerms | None = Field(
-        default=None, description="MLR (two-sided); None means symmetric: the MLR equals the MSR."
-    )
-    sharing_basis: Literal["first_dollar", "above_minimum_rate"] = Field(
-        default="first_dollar",
-        description="Share all savings/losses once the MSR/MLR is met, or only the part beyond it.",
-    )
-    max_sharing_rate: Rate = Field(description="Sharing rate at full quality.")
-    quality: QualityTerms = Field(default_factory=QualityTerms)
-    loss_rate: LossRateTerms | None = Field(default=None, description="Required when two_sided.")
-    savings_cap: CapTerms = Field(default_factory=CapTerms, description="Performance payment limit.")
-    loss_cap: CapTerms = Field(default_factory=CapTerms, description="Loss recoupment limit.")
-    sequestration_rate: Rate = Field(
-        default=Decimal(0), description="Reduction of savings payments (MSSP: 0.02); never applied to losses."
-    )
-    sequestration_before_cap: bool = Field(
-        default=True,
-        description="Apply sequestration before the savings cap (MSSP practice) or to the capped amount.",
-    )
-    citation: str = Field(default="", description="Where these terms come from.")
-
-    @model_validator(mode="after")
-    def _two_sided_needs_loss_rate(self) -> SharedSavingsTerms:
-        if self.sided == "two_sided" and self.loss_rate is None:
-            raise ValueError("loss_rate is required when sided is two_sided")
-        return self
+_Frozen = TermsModel
 
 
 class SharedSavingsInputs(_Frozen):
@@ -253,10 +91,30 @@ class SharedSavingsInputs(_Frozen):
     assigned_population: int | None = Field(default=None, ge=0, description="Needed for a variable MSR/MLR.")
     quality_score: Decimal | None = Field(default=None, ge=0, le=1)
     quality_standard_met: bool | None = Field(
-        default=None, description="None: not reported separately (met unless the score is 0)."
+        default=None,
+        description=(
+            "None: not reported. Quality method scale then reads a score of 0 as not met; gate methods need the "
+            "flag; with no score either it is an error unless the terms give quality.if_missing."
+        ),
     )
     alternative_quality_standard_met: bool = False
     participant_revenue: Decimal | None = Field(default=None, ge=0, description="For revenue-based caps.")
+    guardrail_applies: bool | None = Field(
+        default=None,
+        description="Whether the loss benchmark guardrail applies to the entity (see the terms).",
+    )
+    recalculated_benchmark: Decimal | None = Field(
+        default=None,
+        gt=0,
+        description="Updated benchmark recalculated without the ACPT (two-way blend), same units as benchmark.",
+    )
+    below_msr_sharing_eligible: bool | None = Field(
+        default=None,
+        description=(
+            "Eligible for reduced sharing below the MSR (MSSP: low-revenue ACO, agreement period from 2024); "
+            "needed only when the terms have below_msr_sharing and the savings are positive but below the MSR."
+        ),
+    )
     euc_affected_fraction: Decimal = Field(
         default=Decimal(0),
         ge=0,
@@ -346,65 +204,141 @@ def _minimum_rate(terms: MinimumRateTerms, population: int | None, which: str) -
     return variable_rate(terms.bands, population)
 
 
-def _quality_met(inputs: SharedSavingsInputs) -> bool:
-    if inputs.quality_standard_met is not None:
-        return inputs.quality_standard_met
-    return inputs.quality_score is None or inputs.quality_score > 0
+@dataclass(frozen=True)
+class _Quality:
+    """An entity's quality result as the terms read it; ``met`` None = not known (``problem`` says why)."""
+
+    score: Decimal | None
+    met: bool | None
+    alternative_met: bool
+    problem: str = ""
 
 
-def _final_sharing_rate(terms: SharedSavingsTerms, inputs: SharedSavingsInputs) -> tuple[Decimal, str]:
+def _resolve_quality(
+    terms: SharedSavingsTerms, inputs: SharedSavingsInputs, trace: list[TraceLine]
+) -> _Quality:
+    method = terms.quality.method
+    score, flag = inputs.quality_score, inputs.quality_standard_met
+    alternative = inputs.alternative_quality_standard_met
+    if method == "none":
+        return _Quality(score, True, alternative)
+    if score is None and flag is None:
+        default = terms.quality.if_missing
+        if default is None:
+            return _Quality(
+                None,
+                None,
+                False,
+                "quality_score and quality_standard_met are both missing (quality method "
+                f"{method}); give them, or state the contract's default in quality.if_missing",
+            )
+        trace.append(
+            TraceLine(
+                label="Assumption: no quality data reported",
+                formula="contract default (terms.quality.if_missing)",
+                inputs={
+                    "quality_standard_met": str(default.quality_standard_met),
+                    "quality_score": str(default.quality_score),
+                    "alternative_quality_standard_met": str(default.alternative_quality_standard_met),
+                },
+                value="assumed",
+                rule=default.reason,
+            )
+        )
+        return _Quality(
+            default.quality_score, default.quality_standard_met, default.alternative_quality_standard_met
+        )
+    if flag is None:
+        if method == "scale":
+            assert score is not None
+            return _Quality(score, score > 0, alternative)
+        return _Quality(
+            score,
+            None,
+            alternative,
+            f"quality_standard_met is missing: under quality method {method} the sharing rate depends on whether "
+            "the quality performance standard was met, which a score alone does not say",
+        )
+    return _Quality(score, flag, alternative)
+
+
+def _final_sharing_rate(terms: SharedSavingsTerms, quality: _Quality) -> tuple[Decimal, str]:
     method = terms.quality.method
     maximum = terms.max_sharing_rate
     if method == "none":
         return maximum, "max_sharing_rate"
-    met = _quality_met(inputs)
+    if quality.met is None:
+        raise ValueError(quality.problem)
     if method == "gate":
         return (
             (maximum, "max_sharing_rate (quality standard met)")
-            if met
+            if quality.met
             else (_ZERO, "0 (quality standard not met)")
         )
     if method == "gate_or_sliding_scale":
-        if met:
+        if quality.met:
             return maximum, "max_sharing_rate (quality standard met)"
-        if inputs.alternative_quality_standard_met:
-            return maximum * _score(inputs), "max_sharing_rate × quality_score (alternative standard met)"
+        if quality.alternative_met:
+            return (
+                maximum * _score(quality, method),
+                "max_sharing_rate × quality_score (alternative standard met)",
+            )
+        return _ZERO, "0 (quality standard and alternative standard not met)"
+    if not quality.met:
         return _ZERO, "0 (quality standard not met)"
-    if not met:
-        return _ZERO, "0 (quality standard not met)"
-    return maximum * _score(inputs), "max_sharing_rate × quality_score"
+    return maximum * _score(quality, method), "max_sharing_rate × quality_score"
 
 
-def _score(inputs: SharedSavingsInputs) -> Decimal:
-    if inputs.quality_score is None:
-        raise ValueError("quality_score is required by these quality terms")
-    return inputs.quality_score
+def _score(quality: _Quality, method: str) -> Decimal:
+    if quality.score is None:
+        raise ValueError(f"quality_score is missing: quality method {method} scales the rate by it")
+    return quality.score
 
 
 def _loss_rate(
-    terms: LossRateTerms, final_sharing_rate: Decimal, inputs: SharedSavingsInputs
+    terms: SharedSavingsTerms, final_sharing_rate: Decimal, quality: _Quality
 ) -> tuple[Decimal, str]:
-    if not _quality_met(inputs) and terms.method != "fixed":
-        rate = (
-            terms.rate_when_quality_not_met if terms.rate_when_quality_not_met is not None else terms.ceiling
-        )
+    loss = terms.loss_rate
+    assert loss is not None
+    if loss.method == "fixed":
+        assert loss.rate is not None
+        raw, formula = loss.rate, "fixed rate"
+        return min(
+            max(raw, loss.floor), loss.ceiling
+        ), f"{formula}, bounded to [{loss.floor}, {loss.ceiling}]"
+    if quality.met is None:
+        raise ValueError(quality.problem)
+    sliding = terms.quality.method == "gate_or_sliding_scale" and quality.alternative_met
+    if not quality.met and not sliding:
+        rate = loss.rate_when_quality_not_met if loss.rate_when_quality_not_met is not None else loss.ceiling
         return rate, "quality standard not met"
-    if terms.method == "fixed":
-        assert terms.rate is not None
-        raw, formula = terms.rate, "fixed rate"
-    elif terms.method == "one_minus_final_sharing_rate":
+    if loss.method == "one_minus_final_sharing_rate":
         raw, formula = _ONE - final_sharing_rate, "1 − final_sharing_rate"
     else:
-        assert terms.max_rate_factor is not None
-        raw, formula = _ONE - terms.max_rate_factor * _score(inputs), "1 − max_rate_factor × quality_score"
-    bounded = min(max(raw, terms.floor), terms.ceiling)
-    return bounded, f"{formula}, bounded to [{terms.floor}, {terms.ceiling}]"
+        assert loss.max_rate_factor is not None
+        raw = _ONE - loss.max_rate_factor * _score(quality, terms.quality.method)
+        formula = "1 − max_rate_factor × quality_score"
+    if not quality.met:
+        formula += " (only the alternative quality standard met)"
+    bounded = min(max(raw, loss.floor), loss.ceiling)
+    return bounded, f"{formula}, bounded to [{loss.floor}, {loss.ceiling}]"
 
 
 def _cap(
-    cap: CapTerms, total_benchmark: Decimal, revenue: Decimal | None, label: str, trace: list[TraceLine]
+    cap: CapTerms,
+    total_benchmark: Decimal,
+    revenue: Decimal | None,
+    label: str,
+    trace: list[TraceLine],
+    *,
+    revenue_irrelevant: str = "",
 ) -> tuple[Decimal | None, bool]:
-    """The binding cap amount (None = uncapped) and whether a revenue part could not be computed."""
+    """The binding cap amount (None = uncapped) and whether the revenue part was left out for lack of revenue.
+
+    Without participant revenue a revenue part is an error naming ``participant_revenue``, unless the cap says
+    ``if_revenue_missing: benchmark_part_only`` (an assumption line) or ``revenue_irrelevant`` explains why the
+    amount cannot depend on it.
+    """
     parts: list[Decimal] = []
     inputs: dict[str, str] = {}
     incomplete = False
@@ -414,21 +348,43 @@ def _cap(
         inputs["total_benchmark"] = str(total_benchmark)
     if cap.pct_of_revenue is not None:
         inputs["pct_of_revenue"] = str(cap.pct_of_revenue)
-        if revenue is None:
-            incomplete = True
-            inputs["participant_revenue"] = "not given: revenue-based part not applied"
-        else:
+        if revenue is not None:
             parts.append(cap.pct_of_revenue * revenue)
             inputs["participant_revenue"] = str(revenue)
-    if not parts and not incomplete:
-        return None, False
-    amount = min(parts) if parts else None
+        elif revenue_irrelevant:
+            inputs["participant_revenue"] = f"not given; not needed: {revenue_irrelevant}"
+        elif cap.if_revenue_missing == "error":
+            raise ValueError(
+                f"participant_revenue is missing: the {label.lower()} is the lower of {cap.pct_of_revenue} × ACO "
+                "participant revenue"
+                + (f" and {cap.pct_of_benchmark} × benchmark" if cap.pct_of_benchmark is not None else "")
+                + "; give participant_revenue, or state the contract's choice (if_revenue_missing: "
+                "benchmark_part_only)"
+            )
+        else:
+            incomplete = True
+            inputs["participant_revenue"] = "not given"
+            trace.append(
+                TraceLine(
+                    label=f"Assumption: {label.lower()} without its revenue part",
+                    formula="contract choice if_revenue_missing: benchmark_part_only",
+                    inputs={"pct_of_revenue": str(cap.pct_of_revenue)},
+                    value="assumed",
+                    rule=(
+                        "no participant revenue given: the revenue-based part is not applied, so the cap (and any "
+                        "amount it limits) is an upper bound"
+                    ),
+                )
+            )
+    if not parts:
+        return None, incomplete
+    amount = min(parts)
     trace.append(
         TraceLine(
             label=label,
             formula="lower of pct_of_benchmark × total_benchmark and pct_of_revenue × participant_revenue",
             inputs=inputs,
-            value=amount if amount is not None else "not computable",
+            value=amount,
             rule=cap.citation,
         )
     )
@@ -454,8 +410,9 @@ def compute_shared_savings(terms: SharedSavingsTerms, inputs: SharedSavingsInput
     Raises
     ------
     ValueError
-        When an input the terms need is missing (assigned population for a variable MSR, quality score for
-        quality scaling).
+        When an input the terms need is missing (assigned population for a variable MSR; quality score or
+        quality-standard flag where an amount depends on them and the terms state no default; participant
+        revenue for a revenue-based cap the terms do not explicitly waive). The message names the field.
     """
     with localcontext() as ctx:
         ctx.prec = _PRECISION
@@ -534,6 +491,89 @@ def _compute(terms: SharedSavingsTerms, inputs: SharedSavingsInputs) -> SharedSa
         outcome = "losses"
     else:
         outcome = "neither"
+    guard = terms.loss_benchmark_guardrail
+    if outcome == "losses" and guard is not None:
+        applies = inputs.guardrail_applies
+        if applies is None:
+            if guard.applies is None:
+                raise ValueError(
+                    "guardrail_applies is missing: losses may be measured against a recalculated benchmark "
+                    f"({guard.citation or 'terms loss_benchmark_guardrail'}); give true or false, or state it in the "
+                    "contract (loss_benchmark_guardrail.applies)"
+                )
+            applies = guard.applies
+            trace.append(
+                TraceLine(
+                    label="Assumption: loss benchmark guardrail",
+                    formula="contract term loss_benchmark_guardrail.applies (no entity input)",
+                    inputs={"applies": str(applies)},
+                    value="assumed",
+                    rule=guard.citation,
+                )
+            )
+        if applies:
+            if inputs.recalculated_benchmark is None:
+                raise ValueError(
+                    "recalculated_benchmark is missing: the loss benchmark guardrail applies "
+                    f"({guard.citation or 'terms loss_benchmark_guardrail'})"
+                )
+            recalculated = inputs.recalculated_benchmark
+            if inputs.per_capita:
+                assert inputs.person_years is not None
+                recalculated = recalculated * inputs.person_years
+            if recalculated > benchmark:
+                if expenditure <= recalculated:
+                    outcome, verdict = (
+                        "neither",
+                        "expenditure not above the recalculated benchmark: no losses",
+                    )
+                else:
+                    benchmark = recalculated
+                    difference = benchmark - expenditure
+                    savings_rate = difference / benchmark
+                    assert mlr is not None
+                    outcome = "losses" if -savings_rate >= mlr else "neither"
+                    verdict = "losses measured against the recalculated benchmark"
+            else:
+                verdict = "recalculated benchmark not higher: the updated benchmark stands"
+            trace.append(
+                TraceLine(
+                    label="Loss benchmark guardrail",
+                    formula=verdict,
+                    inputs={"recalculated_benchmark": str(recalculated), "expenditure": str(expenditure)},
+                    value=benchmark,
+                    rule=guard.citation,
+                )
+            )
+    below = terms.below_msr_sharing
+    below_msr = False
+    if (
+        outcome == "neither"
+        and below is not None
+        and savings_rate > 0
+        and population is not None
+        and population >= below.min_population
+    ):
+        eligible = inputs.below_msr_sharing_eligible
+        if eligible is None:
+            if below.eligible is None:
+                raise ValueError(
+                    "below_msr_sharing_eligible is missing: savings below the MSR are shared at a reduced rate by "
+                    f"an eligible entity ({below.citation or 'terms below_msr_sharing'}); give true or false, or "
+                    "state it in the contract (below_msr_sharing.eligible)"
+                )
+            eligible = below.eligible
+            trace.append(
+                TraceLine(
+                    label="Assumption: eligibility for sharing below the MSR",
+                    formula="contract term below_msr_sharing.eligible (no entity input)",
+                    inputs={"eligible": str(eligible)},
+                    value="assumed",
+                    rule=below.citation,
+                )
+            )
+        if eligible:
+            outcome, below_msr = "savings", True
     generated = difference if outcome != "neither" else _ZERO
     trace.append(
         TraceLine(
@@ -545,7 +585,7 @@ def _compute(terms: SharedSavingsTerms, inputs: SharedSavingsInputs) -> SharedSa
     )
 
     threshold = msr if outcome == "savings" else (mlr or _ZERO)
-    if terms.sharing_basis == "above_minimum_rate" and outcome != "neither":
+    if terms.sharing_basis == "above_minimum_rate" and outcome != "neither" and not below_msr:
         sharing_base = abs(generated) - threshold * benchmark
         base_formula = "|generated| − minimum rate × benchmark"
     else:
@@ -560,13 +600,34 @@ def _compute(terms: SharedSavingsTerms, inputs: SharedSavingsInputs) -> SharedSa
         )
     )
 
+    quality = _resolve_quality(terms, inputs, trace)
+    loss_needs_rate = terms.loss_rate is not None and terms.loss_rate.method == "one_minus_final_sharing_rate"
     try:
-        final_rate, rate_formula = _final_sharing_rate(terms, inputs)
+        final_rate, rate_formula = _final_sharing_rate(terms, quality)
     except ValueError:
-        if outcome != "neither":
+        if outcome == "savings" or (outcome == "losses" and loss_needs_rate):
             raise
-        # Nothing is shared, so a missing quality score does not matter: report a zero rate rather than fail.
-        final_rate, rate_formula = _ZERO, "not computed: no quality score, and nothing to share"
+        # Nothing depends on the rate, so missing quality data does not matter: report a zero rate, not fail.
+        final_rate, rate_formula = _ZERO, "not computed: no quality result, and no amount depends on it"
+    if below_msr:
+        assert below is not None
+        reduced = final_rate * below.rate_factor
+        trace.append(
+            TraceLine(
+                label="Savings below the MSR: reduced sharing",
+                formula="eligible entity, savings > 0 but below the MSR, population ≥ min_population",
+                inputs={
+                    "savings_rate": str(savings_rate),
+                    "msr": str(msr),
+                    "assigned_population": str(population),
+                    "min_population": str(below.min_population),
+                },
+                value="applies",
+                rule=below.citation,
+            )
+        )
+        final_rate = reduced
+        rate_formula = f"({rate_formula}) × {below.rate_factor} (savings below the MSR)"
     trace.append(
         TraceLine(
             label="Final sharing rate",
@@ -574,8 +635,9 @@ def _compute(terms: SharedSavingsTerms, inputs: SharedSavingsInputs) -> SharedSa
             formula=rate_formula,
             inputs={
                 "max_sharing_rate": str(terms.max_sharing_rate),
-                "quality_score": str(inputs.quality_score),
-                "quality_standard_met": str(inputs.quality_standard_met),
+                "quality_score": str(quality.score),
+                "quality_standard_met": str(quality.met),
+                "alternative_quality_standard_met": str(quality.alternative_met),
             },
             value=final_rate,
             rule=terms.quality.citation,
@@ -631,21 +693,25 @@ def _compute(terms: SharedSavingsTerms, inputs: SharedSavingsInputs) -> SharedSa
     loss_cap_amount: Decimal | None = None
     loss_cap_incomplete = False
     owed = _ZERO
-    if two_sided and (
-        outcome == "losses" or inputs.quality_score is not None or terms.quality.method == "none"
-    ):
+    if two_sided:
         assert terms.loss_rate is not None
-        loss_rate, loss_formula = _loss_rate(terms.loss_rate, final_rate, inputs)
-        trace.append(
-            TraceLine(
-                label="Shared loss rate",
-                unit="rate",
-                formula=loss_formula,
-                inputs={"final_sharing_rate": str(final_rate), "quality_score": str(inputs.quality_score)},
-                value=loss_rate,
-                rule=terms.loss_rate.citation,
+        try:
+            loss_rate, loss_formula = _loss_rate(terms, final_rate, quality)
+        except ValueError:
+            if outcome == "losses":
+                raise
+            loss_rate = None  # no loss to share: the rate is not needed
+        if loss_rate is not None:
+            trace.append(
+                TraceLine(
+                    label="Shared loss rate",
+                    unit="rate",
+                    formula=loss_formula,
+                    inputs={"final_sharing_rate": str(final_rate), "quality_score": str(quality.score)},
+                    value=loss_rate,
+                    rule=terms.loss_rate.citation,
+                )
             )
-        )
     if outcome == "losses":
         assert loss_rate is not None
         losses_before_cap = sharing_base * loss_rate
@@ -658,7 +724,14 @@ def _compute(terms: SharedSavingsTerms, inputs: SharedSavingsInputs) -> SharedSa
             )
         )
         loss_cap_amount, loss_cap_incomplete = _cap(
-            terms.loss_cap, benchmark, inputs.participant_revenue, "Loss cap", trace
+            terms.loss_cap,
+            benchmark,
+            inputs.participant_revenue,
+            "Loss cap",
+            trace,
+            revenue_irrelevant="the EUC reduction removes the whole loss"
+            if inputs.euc_affected_fraction == _ONE
+            else "",
         )
         capped_losses = _lower(losses_before_cap, loss_cap_amount)
         after_euc = capped_losses * (_ONE - inputs.euc_affected_fraction) - inputs.euc_loss_reduction

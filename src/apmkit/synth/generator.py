@@ -628,7 +628,7 @@ class ChunkGenerator:
                 mh2 % len(p.hospice_ccn),
                 has,
                 condition_code,
-                "34",
+                "81",  # NUBC type of bill 81x: hospice (non-hospital based)
             )
 
             # Outpatient: emergency visits and hospital outpatient tests.

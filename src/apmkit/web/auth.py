@@ -29,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from apmkit.documents import read_yaml
 from apmkit.errors import ConfigurationError, InputFileError
 
 # scrypt cost: N=2**14, r=8, p=1 is the interactive-login setting of the scrypt paper (Percival 2009) and
@@ -153,10 +154,7 @@ def read_users(path: Path) -> dict[str, User]:
         The file is not valid YAML, or a user has no valid role or password hash (the message names the user
         and field, never a hash).
     """
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise InputFileError(path, "not valid YAML") from exc
+    data = read_yaml(path, "users file") or {}
     entries = data.get("users") if isinstance(data, dict) else None
     if not isinstance(entries, dict):
         raise InputFileError(path, "expected a mapping `users:` of user name -> role and password_hash")

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from apmkit.design.capability import DOMAINS
 from apmkit.design.worksheet import PTAC_CRITERIA, SimulationAnswer
-from apmkit.errors import ApmkitError
+from apmkit.documents import parse_yaml
+from apmkit.errors import ApmkitError, ConfigurationError
 
 FormValues = Mapping[str, list[str]]
 """A submitted form: field name -> its values (several for the measure checkboxes)."""
@@ -78,8 +78,8 @@ def answers_from_form(form: FormValues) -> tuple[dict[str, Any], FieldErrors]:
     terms_text = (form.get("terms") or [""])[0]
     if terms_text.strip():
         try:
-            terms = yaml.safe_load(terms_text)
-        except yaml.YAMLError:
+            terms = parse_yaml(terms_text, "terms", max_bytes=64 * 1024)
+        except ConfigurationError:
             terms = None
         if isinstance(terms, dict):
             data["terms"] = terms

@@ -21,6 +21,7 @@ import yaml
 
 from apmkit.design.pipeline import DESIGN_FILES, DesignOutcome
 from apmkit.design.worksheet import DesignAnswers
+from apmkit.documents import parse_yaml
 
 DOWNLOADS: tuple[str, ...] = (*DESIGN_FILES, "answers.yaml")
 """Files of a saved design that users may download."""
@@ -121,7 +122,7 @@ class DesignStore:
     def answers(self, design_id: str) -> dict[str, Any] | None:
         """The validated answers the design was made from."""
         text = self.read_file(design_id, "answers.yaml")
-        return None if text is None else yaml.safe_load(text)
+        return None if text is None else parse_yaml(text, "answers.yaml")
 
     def read_file(self, design_id: str, name: str) -> str | None:
         """The text of one of :data:`DOWNLOADS`, or None."""

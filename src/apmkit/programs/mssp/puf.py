@@ -31,7 +31,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from apmkit.errors import InputFileError
+from apmkit.errors import ConfigurationError, InputFileError
 from apmkit.money import round_money
 from apmkit.programs.mssp.rules import MSR_ELECTIONS, MsrElection, mssp_terms, one_sided_msr
 from apmkit.settlement.shared_savings import (
@@ -94,7 +94,27 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "current_basic_d": ("current_basic_d",),
     "current_basic_e": ("current_basic_e",),
     "current_enhanced": ("current_enhanced",),
+    # PY2022+ layout (docs/mssp.md, "PY2022-2024")
+    "current_track": ("current_track",),
+    "met_alt_qps": ("met_altqps", "met_alt_qps"),
+    "guardrail": ("guardrail",),
+    "reduced_ss": ("reducedss", "reduced_ss"),
+    "terminated": ("impact_mid_year_termination", "prorate_shared_losses"),
+    "revenue_category": ("rev_exp_cat",),
 }
+
+# PY2022+ ``Current_Track`` codes.
+_TRACK_CODES = {
+    "A": "basic_a",
+    "B": "basic_b",
+    "C": "basic_c",
+    "D": "basic_d",
+    "E": "basic_e",
+    "EN": "enhanced",
+}
+
+CURRENT_LAYOUT_FROM = 2022
+"""From PY2022 the PUF has one ``Current_Track`` code and percent columns (QualScore, FinalShareRate, ...)."""
 
 # Track flag columns, most specific first (an ACO carries exactly one in a well-formed file).
 _TRACK_FLAGS = (
@@ -236,6 +256,10 @@ class PufReproduction:
 class _RowError(Exception):
     """A row-level input problem: the row is kept as not_reproducible with this reason."""
 
+    def __init__(self, reason: str, track: str = "") -> None:
+        super().__init__(reason)
+        self.track = track
+
 
 def reproduce_puf(puf: ir.Table, performance_year: int) -> PufReproduction:
     """Recompute every ACO's earned shared savings / owed losses of one performance year.
@@ -285,7 +309,7 @@ def _number(value: Any) -> Decimal | None:
     text = str(value).strip().replace("$", "").replace(",", "").replace("%", "")
     negative = text.startswith("(") and text.endswith(")")
     text = text.strip("()")
-    if text in ("", "NA", "nan", "NaN", "-", "."):
+    if text in ("", "NA", "nan", "NaN", "-", ".", "*"):  # "-" not applicable, "*" small-cell suppression
         return None
     if not _NUMBER.match(text):
         raise ValueError(text)
@@ -333,6 +357,13 @@ def _flag(row: Mapping[str, Any], name: str) -> bool | None:
 
 def _track_of(row: Mapping[str, Any], year: int, msr: Decimal | None) -> tuple[str, str]:
     """The row's track key and how it was decided."""
+    code = str(row.get("current_track") or "").strip().upper()
+    if code:
+        if code not in _TRACK_CODES:
+            raise _RowError(
+                f"Current_Track code is not one of {', '.join(_TRACK_CODES)} (no rules for this track)"
+            )
+        return _TRACK_CODES[code], "Current_Track code"
     saw_flag = False
     for column, track in _TRACK_FLAGS:
         flag = _flag(row, column)
@@ -401,7 +432,8 @@ def _reproduce_row(row: Mapping[str, Any], year: int, units: _UnitScale) -> PufR
         published = round_money(_published(row))
         return _compute_row(row, year, units, aco_id, line, published)
     except _RowError as exc:
-        return PufRowResult(aco_id, track, None, published, None, "not_reproducible", str(exc), line)
+        # Includes a track the rules do not cover in this year: the row is reported and the others go on.
+        return PufRowResult(aco_id, exc.track, None, published, None, "not_reproducible", str(exc), line)
     except ValueError as exc:
         return PufRowResult(
             aco_id, track, None, published, None, "not_reproducible", f"a field is not a number ({exc})", line
@@ -442,9 +474,19 @@ def _compute_row(
     pay_for_reporting = str(row.get("qualscore") or "").strip().upper() == "P4R"
     score = None if pay_for_reporting else _field(row, "qualscore", line)
     final_rate = _field(row, "finalsharerate", line)
+    current = year >= CURRENT_LAYOUT_FROM
+    if current:
+        # PY2022+ percent columns ("89.41%" in PY2022-2023, bare 89.41 in PY2024).
+        score = score / 100 if score is not None else None
+        final_rate = final_rate / 100 if final_rate is not None else None
     met_flag = _flag(row, "met_qps")
+    alternative_met = bool(_flag(row, "met_alt_qps")) if year >= 2023 else False
     if met_flag is None:
         met_flag = not (final_rate is not None and final_rate == 0)
+    if score is None and current:
+        if met_flag or alternative_met:
+            raise _RowError(f"line {line}, field QualScore: blank, and the quality standard decides the rate")
+        score = Decimal(0)
     if score is None:
         # First-year ACOs are paid for reporting: "P4R" in the raw PY2014 file, blank in the standardized
         # PY2014-2015 table. Complete reporting meets the standard (reference methodology §1.3).
@@ -468,24 +510,48 @@ def _compute_row(
     if start_year is not None:
         agreement_year = year - max(start_year, 2013) + 1
     revenue_flag = _flag(row, "revlosslimit")
+    revenue_note = ""
+    if current and track in _REVENUE_LIMIT and expenditure > benchmark:
+        # No RevLossLimit column from PY2022. A high-revenue ACO's participant revenue is at least 35 % of its
+        # assigned beneficiaries' expenditure (42 CFR 425.20), so its revenue-based limit cannot bind while
+        # 30 % of the loss stays within pct_of_revenue x 35 % of expenditure.
+        category = str(row.get("revenue_category") or "").strip().lower()
+        floor = _REVENUE_LIMIT[track] * Decimal("0.35") * expenditure
+        if category.startswith("high") and Decimal("0.30") * (expenditure - benchmark) <= floor:
+            revenue_flag = False
+            revenue_note = "high-revenue ACO whose revenue-based loss limit cannot bind (425.20: revenue >= 35 % of expenditure)"
+        else:
+            revenue_note = "revenue-based loss limit may bind (participant revenue not published)"
+        notes.append(revenue_note)
 
-    terms = mssp_terms(
-        track,
-        year,
-        msr_election=election,
-        agreement_year=agreement_year,
-        revenue_loss_limit=revenue_flag,
-    )
+    try:
+        terms = mssp_terms(
+            track,
+            year,
+            msr_election=election,
+            agreement_year=agreement_year,
+            revenue_loss_limit=revenue_flag,
+        )
+    except ConfigurationError as exc:
+        raise _RowError(str(exc), track) from None
     if isinstance(election, Decimal) and track in ("track_1", "basic_a", "basic_b"):
         # Below 500 beneficiaries the table is not known: use the published rate as a fixed one.
         terms = terms.model_copy(
             update={"minimum_savings_rate": MinimumRateTerms(kind="fixed", rate=election, citation=msr_note)}
         )
 
+    if terms.loss_cap.pct_of_revenue is not None:
+        # No PUF publishes ACO participant revenue: apply the benchmark part and flag the loss as an upper bound.
+        terms = terms.model_copy(
+            update={
+                "loss_cap": terms.loss_cap.model_copy(update={"if_revenue_missing": "benchmark_part_only"})
+            }
+        )
+
     euc_fraction = Decimal(0)
     euc_amount = Decimal(0)
     adjustment = _field(row, "disadj", line)
-    if year in (2020, 2021):
+    if year in (2020, 2021, 2022):
         euc_fraction = Decimal(1)
         notes.append("EUC: COVID-19 public health emergency, all months and beneficiaries affected")
     elif year >= 2017 and adjustment:
@@ -496,26 +562,51 @@ def _compute_row(
                 "PY2019 January-June period: 12-month DisAdj pro-rated by one half (42 CFR 425.609(d))"
             )
 
+    eligible: bool | None = None
+    if terms.below_msr_sharing is not None:
+        # The row says whether the ACO is eligible; the template's stated default never stands in for it.
+        eligible = _low_revenue_exception(row, start_year, notes)
+        terms = terms.model_copy(
+            update={"below_msr_sharing": terms.below_msr_sharing.model_copy(update={"eligible": None})}
+        )
+    if terms.loss_benchmark_guardrail is not None:
+        # The published ABtotBnchmk is the benchmark CMS settled on, the guardrail already applied.
+        terms = terms.model_copy(update={"loss_benchmark_guardrail": None})
     inputs = SharedSavingsInputs(
         benchmark=benchmark,
         expenditure=expenditure,
         assigned_population=population,
         quality_score=score,
         quality_standard_met=met_flag,
+        alternative_quality_standard_met=alternative_met,
         euc_affected_fraction=euc_fraction,
         euc_loss_reduction=euc_amount,
+        below_msr_sharing_eligible=eligible,
     )
-    result = compute_shared_savings(terms, inputs)
+    try:
+        result = compute_shared_savings(terms, inputs)
+    except ValueError as exc:
+        raise _RowError(f"line {line}: {exc}", track) from None
     computed = result.net
+    if result.earned_savings > 0:
+        if _flag(row, "terminated"):
+            computed = Decimal(0)
+            notes.append("terminated during the year: no shared savings (42 CFR 425.221(b)(2))")
+        elif _flag(row, "guardrail"):
+            computed = Decimal(0)
+            notes.append(
+                "ACPT guardrail applies (Guardrail = 1): no shared savings (42 CFR 425.652(b)(5); the PY2024 file's "
+                "treatment of the flag was not checked here)"
+            )
     difference_amount = computed - published
     tolerance = max(Decimal(2), abs(published) * Decimal("0.0005"))
     if abs(difference_amount) <= tolerance:
         status, reason = "match", ""
-    elif result.loss_cap_incomplete and result.outcome == "losses":
+    elif result.loss_cap_incomplete and result.outcome == "losses" and computed <= published:
         status = "not_reproducible"
         reason = (
-            "revenue-based loss limit applies and needs ACO participant revenue, which the PUF does not carry "
-            "(computed amount is an upper bound on the loss)"
+            "upper bound: the revenue-based loss limit may bind and needs ACO participant revenue, which the PUF "
+            "does not publish (computed owed loss is an upper bound; the published loss is within it)"
         )
     else:
         status, reason = "mismatch", ""
@@ -531,6 +622,26 @@ def _compute_row(
         calculation=result,
         notes=tuple(notes),
     )
+
+
+_REVENUE_LIMIT = {
+    "basic_c": Decimal("0.02"),
+    "basic_d": Decimal("0.04"),
+    "basic_e": Decimal("0.08"),
+}
+"""Revenue-based loss limit (share of ACO participant revenue) of the BASIC two-sided levels (425.605(d))."""
+
+
+def _low_revenue_exception(row: Mapping[str, Any], start_year: int | None, notes: list[str]) -> bool | None:
+    """Whether a BASIC ACO may share savings below its MSR (425.605(h)): low revenue, agreement from 2024."""
+    category = str(row.get("revenue_category") or "").strip().lower()
+    if not category or start_year is None:
+        return None  # the calculator stops with the field named if the exception decides the amount
+    eligible = category.startswith("low") and start_year >= 2024
+    published = _flag(row, "reduced_ss")
+    if published is not None and published != eligible:
+        notes.append("ReducedSS differs from the eligibility read from Rev_Exp_Cat and Current_Start_Date")
+    return eligible
 
 
 def _start_year(value: Any) -> int | None:

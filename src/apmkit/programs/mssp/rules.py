@@ -16,7 +16,9 @@ import yaml
 from apmkit.errors import ConfigurationError
 from apmkit.money import to_decimal
 from apmkit.settlement.shared_savings import (
+    BelowMinimumSharing,
     CapTerms,
+    LossBenchmarkGuardrail,
     LossRateTerms,
     MinimumRateBand,
     MinimumRateTerms,
@@ -218,6 +220,8 @@ def mssp_terms(
         )
 
     citation = " ".join(period["citation"].split())
+    below = period.get("below_msr_sharing")
+    guard = period.get("loss_benchmark_guardrail")
     return SharedSavingsTerms(
         sided=period["sided"],
         minimum_savings_rate=msr,
@@ -230,5 +234,18 @@ def mssp_terms(
         loss_cap=loss_cap,
         sequestration_rate=sequestration,
         sequestration_before_cap=True,
+        below_msr_sharing=BelowMinimumSharing(
+            rate_factor=_dec(below["rate_factor"]),
+            min_population=below["min_population"],
+            eligible=below.get("eligible"),
+            citation=" ".join(below["citation"].split()),
+        )
+        if below
+        else None,
+        loss_benchmark_guardrail=LossBenchmarkGuardrail(
+            applies=guard.get("applies"), citation=" ".join(guard["citation"].split())
+        )
+        if guard
+        else None,
         citation=f"{citation}; sequestration: {sequestration_citation}",
     )

@@ -17,11 +17,13 @@ import yaml
 from apmkit.programs.mssp.rules import MsrElection, mssp_terms, track_label, track_years
 
 __all__ = [
+    "ENTITY_INPUTS",
     "TEMPLATE_TRACKS",
     "default_msr_election",
     "mssp_contract_data",
     "render_template",
     "template_name",
+    "verified_parameters",
 ]
 
 # template file suffix → track key
@@ -61,10 +63,16 @@ def _terms_data(track: str, year: int) -> dict[str, Any]:
 
 def _changes(before: Any, after: Any, path: str) -> dict[str, Any]:
     """Leaf paths whose value differs between two nested dicts (whole values where the shape changes)."""
-    if isinstance(before, dict) and isinstance(after, dict) and before.keys() == after.keys():
+    if isinstance(before, dict) and isinstance(after, dict):
         found: dict[str, Any] = {}
         for key in after:
-            found.update(_changes(before[key], after[key], f"{path}.{key}"))
+            if key in before:
+                found.update(_changes(before[key], after[key], f"{path}.{key}"))
+            else:
+                found[f"{path}.{key}"] = after[key]
+        for key in before:
+            if key not in after:
+                found[f"{path}.{key}"] = None
         return found
     return {} if before == after else {path: after}
 
@@ -80,6 +88,10 @@ def mssp_contract_data(track: str) -> dict[str, Any]:
         current = _terms_data(track, year)
         changed = _changes(previous, current, "shared_savings.terms")
         if changed:
+            # The component's clause is cited on every statement line: it must describe the terms applied in
+            # that year, not the first year's (e.g. PY2021+ sequestration after the 2019-2020 moratorium).
+            if current.get("citation") != previous.get("citation"):
+                changed = {"shared_savings.clause": current.get("citation", ""), **changed}
             glide.append({"period": str(year), "set": changed})
         previous = current
     one_sided = track in _ONE_SIDED
@@ -97,6 +109,17 @@ def mssp_contract_data(track: str) -> dict[str, Any]:
         unverified.append(
             "MSR/MLR election assumed variable: set minimum_savings_rate to the ACO's election "
             "(fixed 0, 0.005, 0.01, 0.015 or 0.02, or the variable table)"
+        )
+    if track.startswith("basic_"):
+        unverified.append(
+            "below_msr_sharing.eligible is false from PY2024: a low-revenue ACO whose agreement period began on or "
+            "after 2024-01-01 sets it to true (or gives below_msr_sharing_eligible per ACO), 42 CFR 425.605(h)"
+        )
+    if track in ("enhanced", "basic_c", "basic_d", "basic_e"):
+        unverified.append(
+            "loss_benchmark_guardrail.applies is false from PY2024: an ACO whose agreement period began on or after "
+            "2024-01-01 sets it to true (or gives guardrail_applies per ACO) and gives recalculated_benchmark, "
+            "42 CFR 425.652(b)(5)"
         )
     if default_msr_election(track) == "variable" or one_sided:
         unverified.append(
@@ -129,13 +152,61 @@ def mssp_contract_data(track: str) -> dict[str, Any]:
         "unverified": unverified,
         "sources": [
             "42 CFR Part 425 (sections cited on each term)",
-            "CMS MSSP ACO public use files PY2013-2021 (data-derived rules; docs/mssp.md)",
+            "CMS MSSP ACO public use files PY2013-2022 (data-derived rules; docs/mssp.md)",
+            *verified_parameters(track),
         ],
+        "performance_years": years,
     }
+
+
+def verified_parameters(track: str) -> list[str]:
+    """Which of a template's parameters are verified, and against what (listed under ``sources``)."""
+    regulation = [
+        "sided",
+        "max_sharing_rate",
+        "quality.method",
+        "savings_cap",
+        "minimum_savings_rate (bands from 5,000 beneficiaries)",
+    ]
+    data = ["sequestration_rate by year", "minimum_savings_rate bands below 5,000 beneficiaries"]
+    if track in ("track_2", "track_3", "enhanced", "basic_c", "basic_d", "basic_e"):
+        regulation += ["loss_rate", "loss_cap"]
+    if track == "track_2":
+        regulation.remove("loss_rate")
+        regulation.append("loss_rate through PY2020")
+        data.append("loss_rate PY2021 (1 - 0.60 x quality score)")
+    return [
+        "verified against 42 CFR Part 425 (citation on each term and glide-path step): "
+        + ", ".join(regulation),
+        "verified against CMS's published results (data-derived; reproduced by apmkit mssp reproduce-puf): "
+        + ", ".join(data),
+    ]
+
+
+ENTITY_INPUTS: dict[str, str] = {
+    "benchmark": "total updated benchmark for the performance year ($)",
+    "expenditure": "total assigned-beneficiary expenditure ($)",
+    "population": "assigned beneficiaries (variable MSR/MLR)",
+    "quality_score": "quality score as a fraction (PY2023+: health-equity adjusted)",
+    "quality_standard_met": "whether the quality performance standard was met",
+    "alternative_quality_standard_met": "PY2023+: whether the alternative quality performance standard was met",
+    "participant_revenue": "ACO participant Parts A and B FFS revenue (BASIC C-E revenue-based loss limit)",
+    "below_msr_sharing_eligible": (
+        "PY2024+: low-revenue ACO in an agreement period from 2024 (half rate below the MSR, 42 CFR 425.605(h))"
+    ),
+    "euc_affected_fraction / euc_loss_reduction": "extreme and uncontrollable circumstances share or amount",
+    "guardrail_applies / recalculated_benchmark": (
+        "PY2024+, two-sided: ACPT guardrail for agreements from 2024 and the benchmark recalculated without the ACPT"
+    ),
+}
+"""The per-ACO inputs an MSSP template settles on (``apmkit settle --inputs``); listed in each template."""
 
 
 class _Dumper(yaml.SafeDumper):
     """Writes Decimals as plain numbers (the contract loader reads them back as exact decimals)."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True  # the contract reader refuses aliases: write every value out
 
 
 def _decimal(dumper: yaml.SafeDumper, value: Decimal) -> yaml.Node:
@@ -148,13 +219,36 @@ def _decimal(dumper: yaml.SafeDumper, value: Decimal) -> yaml.Node:
 _Dumper.add_representer(Decimal, _decimal)
 
 
+def _input_applies(track: str, name: str) -> bool:
+    """Whether a per-ACO input of :data:`ENTITY_INPUTS` is used by the track's rules in some year."""
+    years = track_years(track)
+    if name == "participant_revenue":
+        return track in ("basic_c", "basic_d", "basic_e")
+    if name.startswith("guardrail_applies"):
+        return track in ("enhanced", "basic_c", "basic_d", "basic_e") and years[-1] >= 2024
+    if name == "below_msr_sharing_eligible":
+        return track.startswith("basic_") and years[-1] >= 2024
+    if name == "alternative_quality_standard_met":
+        return years[-1] >= 2023
+    if name.startswith("euc_"):
+        return track not in _ONE_SIDED
+    return True
+
+
 def render_template(track: str) -> str:
     """The YAML text of the track's template, with a header saying where it comes from."""
     years = track_years(track)
+    inputs = [
+        f"#   {name}: {meaning}" for name, meaning in ENTITY_INPUTS.items() if _input_applies(track, name)
+    ]
     header = (
         f"# MSSP {track_label(track)}, performance years {years[0]}-{years[-1]}: generated from\n"
         "# apmkit/programs/mssp/data/rules.yaml by apmkit.programs.mssp.templates (do not edit by hand; edit the\n"
-        "# rules and regenerate). The glide path sets the terms that change in later performance years.\n"
+        "# rules and regenerate). The glide path sets the terms that change in later performance years; other\n"
+        "# years are refused (performance_years). Verified parameters and their sources: see `sources`;\n"
+        "# parameters to confirm: `unverified`. Inputs per ACO (not part of the template):\n"
+        + "\n".join(inputs)
+        + "\n"
     )
     body = yaml.dump(
         mssp_contract_data(track), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=110

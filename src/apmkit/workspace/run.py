@@ -1,0 +1,823 @@
+"""One contract, one run: canonical tables to a settlement statement under the contract's own rules.
+
+:class:`Workspace` owns the engine and the data folder; :meth:`Workspace.run` executes the stages in order —
+checks → eligibility and spending (the contract's ``definitions:``, one measurement shared by the benchmark
+and the actuals) → attribution (``attribution:``) → risk scores (``risk_adjustment:``) → benchmark
+(``benchmark:``) → performance-period expenditure → quality (``quality:``) → every payment component → the
+statement — and writes each stage's result (the marts) to a staging folder that replaces the output folder
+only when the whole run succeeded. The CLI, the web layer and design/simulation call this object; none of
+them orchestrates stages itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from apmkit.benchmark.general import (
+    build_benchmarks,
+    entity_year_totals,
+    member_years_for_entities,
+)
+from apmkit.contracts import Contract, parse_contract
+from apmkit.documents import read_text
+from apmkit.engines import Engine
+from apmkit.errors import ApmkitError, ConfigurationError, InputFileError
+from apmkit.money import from_cents, round_money
+from apmkit.quality.scoring import EntityRates, baselines_from_rates, rates_from_rows
+from apmkit.quality.spec import QualitySpec
+from apmkit.settlement import claims as claims_path
+from apmkit.settlement import quality_link
+from apmkit.settlement.engine import settle
+from apmkit.settlement.inputs import EntityInputs, apply_benchmarks, read_entity_rows
+from apmkit.settlement.render import (
+    lines_table,
+    settlement_to_excel,
+    settlement_to_html,
+    settlement_to_json,
+    summary_table,
+)
+from apmkit.settlement.statement import Settlement, StatementLine
+from apmkit.spending import Spending, measure_spending
+from apmkit.staging import check_output_folder, staged_output
+
+FORMATS = ("json", "parquet", "html", "xlsx")
+
+MART_TABLES: dict[str, str] = {
+    "attribution": "one row per member and the contract's attribution: attributed or not, entity, step, reason",
+    "member_months": "eligible member-months (member_id, year, month) of every measured year",
+    "expenditure": "spending by member x month x service category (cents), eligible months, every measured year",
+    "member_years": "spending by member x year: member months, cost and truncated cost (cents), claim lines",
+    "risk_scores": "each member's payment risk score under the contract's risk_adjustment section",
+    "benchmark_lines": "the benchmark's build-up, one line per step per entity (base-year PMPMs, trend, ...)",
+    "benchmark_entities": "each entity's benchmark PMPM and key factors",
+    "member_detail": "the performance period's member rows behind each entity's figures",
+    "quality_populations": "each entity's measure populations (initial population, denominator, numerator)",
+    "summary": "one row per settled entity: benchmark, expenditure, savings, each component, net settlement",
+    "lines": "every statement line with its formula, inputs, source and clause",
+}
+"""The marts a run writes (Parquet in OUT and tables of OUT/run.duckdb)."""
+
+Progress = Callable[[str], None]
+
+
+def read_contract(contract: Contract | str | Path) -> Contract:
+    """A contract given as a model, or a YAML file path."""
+    if isinstance(contract, Contract):
+        return contract
+    path = Path(contract)
+    return parse_contract(read_text(path, "contract file"), source=str(path))
+
+
+def read_inputs(path: Path) -> tuple[dict[str, EntityInputs], dict[str, int], list[dict[str, str]]]:
+    """Per-entity values claims cannot hold (participant revenue, CAHPS, ...), one CSV row per entity."""
+    from apmkit.documents import read_csv_rows
+
+    _, rows = read_csv_rows(path, required=("entity_id",))
+    entities, report = read_entity_rows(rows, path.name)
+    counts = {
+        "inputs_read": report.read,
+        "inputs_loaded": report.loaded,
+        "inputs_rejected": len(report.rejected),
+    }
+    return {e.entity_id: e for e in entities}, counts, list(report.rejected)
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Stage results given as Parquet files instead of computed from the contract's sections."""
+
+    attribution: Path | None = None
+    """``member_id, entity_id[, cell]`` (e.g. ``apmkit attribute`` output)."""
+    risk_scores: Path | None = None
+    """``member_id, score[, year]`` (e.g. ``apmkit risk score`` output)."""
+    benchmark: Path | None = None
+    """``apmkit benchmark`` output: ``entity_id, benchmark_pmpm`` / ``benchmark``, or the MSSP summary."""
+    quality_rates: Path | None = None
+    """CSV of supplied measure rates: ``entity_id, measure, rate`` (or ``eligible, numerator``)
+    ``[, baseline_rate]``, for the quality section's measures apmkit does not compute."""
+
+
+@dataclass
+class RunResult:
+    """What a run produced: the settlement, the marts written (name -> path) and the stage counts."""
+
+    settlement: Settlement
+    out: Path | None
+    files: dict[str, Path] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total_net(self) -> Decimal:
+        return self.settlement.total_net
+
+
+@dataclass
+class _Stages:
+    """Tables produced while a run goes; written to the marts at the end."""
+
+    marts: dict[str, ir.Table] = field(default_factory=dict)
+    arrow: dict[str, pa.Table] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    assumptions: list[str] = field(default_factory=list)
+
+
+class Workspace:
+    """A folder of canonical tables and the engine that reads them.
+
+    Parameters
+    ----------
+    data
+        Folder written by ``apmkit ingest`` (or ``apmkit synth``).
+    engine
+        An open engine; None = DuckDB embedded, opened on first use and closed by :meth:`close`.
+    """
+
+    def __init__(self, data: str | Path, *, engine: Engine | None = None) -> None:
+        self.data = Path(data)
+        if not self.data.is_dir():
+            raise InputFileError(self.data, "no such data folder")
+        self._engine = engine
+        self._owns_engine = engine is None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = Engine.duckdb()
+        return self._engine
+
+    def close(self) -> None:
+        if self._owns_engine and self._engine is not None:
+            self._engine.close()
+            self._engine = None
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- the run -------------------------------------------------------------------------------------
+    def run(
+        self,
+        contract: Contract | str | Path,
+        period: str,
+        *,
+        out: str | Path | None = None,
+        inputs: str | Path | None = None,
+        formats: tuple[str, ...] = FORMATS,
+        progress: Progress | None = None,
+        overrides: Overrides | None = None,
+    ) -> RunResult:
+        """Run ``contract`` for ``period`` on this workspace's data.
+
+        Parameters
+        ----------
+        contract
+            A :class:`~apmkit.contracts.Contract` or a contract YAML path.
+        period
+            A period named in the contract or a 4-digit year.
+        out
+            Output folder for the marts and statements (replaced whole on success); None = nothing written.
+        inputs
+            CSV of per-entity values claims cannot hold (``entity_id`` plus e.g. ``participant_revenue``,
+            ``quality_score``); a value here overrides what the run measured.
+        formats
+            Statement formats written to ``out``.
+        overrides
+            Stage results supplied as files instead of computed from the contract's sections (``apmkit settle``'s
+            ``--attribution``, ``--risk-scores`` and ``--benchmark``); each is named on the statement.
+
+        Raises
+        ------
+        ApmkitError
+            A required table, input or parameter is missing, the period is empty or outside the contract, or no
+            entity could be settled; the message names what is missing. Nothing is written then.
+        """
+        say = progress or (lambda _message: None)
+        document = read_contract(contract)
+        unknown = sorted(set(formats) - set(FORMATS))
+        if unknown:
+            raise ConfigurationError(
+                f"unknown statement format {', '.join(unknown)} (choose from {', '.join(FORMATS)})"
+            )
+        if out is not None:
+            check_output_folder(Path(out))
+        try:
+            resolved, _ = document.for_period(period)
+        except KeyError:
+            raise ConfigurationError(
+                f"period {period!r} is neither a period of contract {document.id} "
+                f"({', '.join(document.periods) or 'none named'}) nor a 4-digit year"
+            ) from None
+        resolved = _benchmark_for_period(resolved, period)
+        given: dict[str, EntityInputs] = {}
+        stages = _Stages()
+        rejected: list[dict[str, str]] = []
+        if inputs is not None:
+            given, input_counts, rejected = read_inputs(Path(inputs))
+            stages.counts.update(input_counts)
+
+        engine = self.engine
+        tables = engine.canonical(self.data)
+        _check_tables(resolved, tables.present(), self.data)
+        spec = claims_path.ClaimsMeasureSpec.from_contract(resolved, period)
+
+        say("eligibility and spending")
+        base_years = _base_years(resolved)
+        spending = measure_spending(
+            tables, resolved.definitions, spec.measurement_years(base_years), materialize=engine.materialize
+        )
+        _check_period_data(engine, spending, spec, period)
+        stages.marts.update(
+            member_months=spending.months,
+            expenditure=spending.monthly.mutate(amount=from_cents(spending.monthly.cents)),
+            member_years=spending.member_years,
+        )
+
+        given_files = overrides or Overrides()
+        say("attribution")
+        if given_files.attribution is not None:
+            links = self._read_attribution(given_files.attribution, stages)
+        else:
+            links = self._attribution(resolved, tables, spec, stages)
+
+        say("risk scores")
+        if given_files.risk_scores is not None:
+            scores = self._read_scores(given_files.risk_scores, stages)
+        else:
+            scores = self._risk_scores(resolved, tables, stages)
+
+        say("performance-period expenditure")
+        members = engine.materialize(
+            claims_path.member_measures(tables, links, spec, risk_scores=scores, spending=spending)
+        )
+        measures, cells = claims_path.measure(tables, links, spec, members=members)
+        measured = engine.to_arrow(measures).to_pylist()
+        cell_rows = engine.to_arrow(cells).to_pylist()
+        stages.marts["member_detail"] = claims_path.member_detail(members)
+        if not measured:
+            raise ApmkitError(
+                f"period {period}: no attributed member has an eligible month "
+                "(check the attribution section and the enrollment table)"
+            )
+        entities = claims_path.entity_inputs(
+            measured,
+            cell_rows,
+            spec,
+            resolved,
+            given,
+            source=f"claims in {self.data.name} (member rows: member_detail.parquet)",
+        )
+        stages.counts.update(
+            claim_lines_counted=sum(int(r["claim_lines"]) for r in measured),
+            members=sum(int(r["population"]) for r in measured),
+            entities=len(entities),
+        )
+
+        say("benchmark")
+        if given_files.benchmark is not None:
+            rows = self.engine.to_arrow(self._read_parquet(given_files.benchmark, "benchmark")).to_pylist()
+            entities = apply_benchmarks(entities, rows, given_files.benchmark.name)
+            stages.assumptions.append(
+                f"benchmark taken from {given_files.benchmark.name}, not built from the contract"
+            )
+        else:
+            entities = self._benchmark(resolved, tables, spending, links, scores, entities, given, stages)
+
+        extra_lines: dict[str, tuple[StatementLine, ...]] = {}
+        if resolved.quality is not None:
+            say("quality")
+            entities, extra_lines = self._quality(
+                resolved, tables, spec, members, entities, given, stages, given_files.quality_rates
+            )
+
+        say("settlement")
+        definitions_note = f"definitions (benchmark and actuals): {resolved.definitions.describe()}"
+        settlement = settle(
+            document,
+            period,
+            entities,
+            rejected=rejected,
+            counts=stages.counts,
+            extra_lines=extra_lines,
+        )
+        settlement = settlement.model_copy(
+            update={"warnings": (*settlement.warnings, definitions_note, *stages.assumptions)}
+        )
+        if not settlement.statements:
+            reasons = "; ".join(r["reason"] for r in settlement.rejected[:3])
+            raise ApmkitError(f"no entity was settled for period {period}: {reasons}")
+
+        files: dict[str, Path] = {}
+        if out is not None:
+            say("writing the marts")
+            files = self._write(Path(out), settlement, stages, formats)
+        return RunResult(
+            settlement=settlement, out=None if out is None else Path(out), files=files, counts=stages.counts
+        )
+
+    # ---- stages ----------------------------------------------------------------------------------------
+    def _read_parquet(self, path: Path, what: str, required: tuple[str, ...] = ()) -> ir.Table:
+        if not path.exists():
+            raise InputFileError(path, f"no such {what} file")
+        table = self.engine.read_parquet(path)
+        missing = sorted(set(required) - set(table.columns))
+        if missing:
+            raise InputFileError(path, "missing required columns", field=", ".join(missing))
+        return table
+
+    def _read_attribution(self, path: Path, stages: _Stages) -> ir.Table:
+        table = self._read_parquet(path, "attribution", ("member_id", "entity_id"))
+        stages.marts["attribution"] = table
+        stages.assumptions.append(f"attribution taken from {path.name}, not from the contract's section")
+        links = self.engine.materialize(claims_path.attributed_links(table))
+        stages.counts["members_attributed"] = self.engine.count(links)
+        return links
+
+    def _read_scores(self, path: Path, stages: _Stages) -> ir.Table:
+        table = self._read_parquet(path, "risk scores", ("member_id", "score"))
+        stages.marts["risk_scores"] = table
+        stages.assumptions.append(f"risk scores taken from {path.name}")
+        return table
+
+    def _attribution(
+        self,
+        contract: Contract,
+        tables: Mapping[str, ir.Table],
+        spec: claims_path.ClaimsMeasureSpec,
+        stages: _Stages,
+    ) -> ir.Table | None:
+        if contract.attribution is None:
+            stages.assumptions.append(
+                "assumption: the contract has no attribution section; every eligible member belongs to "
+                f"entity {contract.default_entity_id} (default_entity_id)"
+            )
+            return None
+        from apmkit.attribution.assign import AttributionInputs, attribute_many
+
+        result = attribute_many(
+            AttributionInputs.from_tables(tables),
+            [contract.attribution],
+            spec.period.end,
+            materialize=self.engine.materialize,
+        )
+        attribution = self.engine.materialize(result.attribution)
+        stages.marts["attribution"] = attribution
+        links = self.engine.materialize(claims_path.attributed_links(attribution))
+        stages.counts["members_attributed"] = self.engine.count(links)
+        return links
+
+    def _persons(self, tables: Mapping[str, ir.Table], payment_year: int, stages: _Stages | None) -> ir.Table:
+        """Persons for risk scoring, with CMS's new-enrollee rule when the enrollment covers the data year;
+        the rule applied is stated on the statement."""
+        from apmkit.risk.claims import data_year_months, new_enrollee_rule, persons_from_members
+
+        months = int(self.engine.execute(data_year_months(tables["enrollment"], payment_year=payment_year)))
+        if stages is not None:
+            stages.assumptions.append(f"risk scores: {new_enrollee_rule(months, payment_year=payment_year)}")
+        return persons_from_members(
+            tables["members"], tables["enrollment"], payment_year=payment_year, covers_data_year=months >= 12
+        )
+
+    def _risk_scores(
+        self, contract: Contract, tables: Mapping[str, ir.Table], stages: _Stages
+    ) -> ir.Table | None:
+        risk = contract.risk_adjustment
+        if risk is None:
+            return None
+        from apmkit.risk.claims import diagnoses_from_claims
+        from apmkit.risk.scoring import payment_scores
+
+        persons = self._persons(tables, risk.payment_year, stages)
+        diagnoses = diagnoses_from_claims(tables["medical_claims"], payment_year=risk.payment_year)
+        scored = payment_scores(persons, diagnoses, risk, materialize=self.engine.materialize)
+        scores = self.engine.materialize(
+            scored.select(
+                "member_id",
+                "segment",
+                score=scored.payment_score,
+                payment_year=ibis.literal(risk.payment_year),
+            )
+        )
+        stages.marts["risk_scores"] = scores
+        stages.counts["members_scored"] = self.engine.count(scores)
+        return scores
+
+    def _benchmark(
+        self,
+        contract: Contract,
+        tables: Mapping[str, ir.Table],
+        spending: Spending,
+        links: ir.Table | None,
+        scores: ir.Table | None,
+        entities: list[EntityInputs],
+        given: Mapping[str, EntityInputs],
+        stages: _Stages,
+    ) -> list[EntityInputs]:
+        benchmark = contract.benchmark
+        if benchmark is None:
+            if contract.target.benchmark_per_person_year is not None:
+                stages.assumptions.append(
+                    "benchmark: target.benchmark_per_person_year x person-years (the contract's fixed target)"
+                )
+            return entities
+        if benchmark.method == "general":
+            return self._general_benchmark(contract, spending, links, scores, entities, given, stages)
+        return self._mssp_benchmark(contract, tables, links, scores, entities, stages)
+
+    def _general_benchmark(
+        self,
+        contract: Contract,
+        spending: Spending,
+        links: ir.Table | None,
+        scores: ir.Table | None,
+        entities: list[EntityInputs],
+        given: Mapping[str, EntityInputs],
+        stages: _Stages,
+    ) -> list[EntityInputs]:
+        assert contract.benchmark is not None and contract.benchmark.general is not None
+        spec = contract.benchmark.general
+        base_years, performance_year = spec.years
+        years = [*base_years, performance_year]
+        if links is None:
+            links = spending.member_years.select(
+                "member_id", entity_id=ibis.literal(contract.default_entity_id)
+            ).distinct()
+        member_years = member_years_for_entities(spending.member_years, links, years)
+        risk = None
+        if spec.risk_adjust:
+            if scores is None:
+                raise ConfigurationError(
+                    "benchmark.general.risk_adjust needs a risk_adjustment section (scores for every year)"
+                )
+            risk = self._scores_by_year(contract, scores, years)
+        totals = entity_year_totals(member_years, risk)
+        result = build_benchmarks(
+            self.engine.rows(totals),
+            spec,
+            completion_factor=contract.definitions.completion_factor,
+        )
+        stages.arrow["benchmark_lines"] = result.lines_arrow()
+        stages.arrow["benchmark_entities"] = result.entities_arrow()
+        pmpm = {e.entity_id: e.benchmark_pmpm for e in result.entities}
+        updated = []
+        for entity in entities:
+            key = result.panel_of.get(entity.entity_id, entity.entity_id)
+            if given.get(entity.entity_id) is not None and given[entity.entity_id].benchmark is not None:
+                stages.assumptions.append(
+                    f"entity {entity.entity_id}: benchmark taken from --inputs, not built"
+                )
+                updated.append(entity)
+                continue
+            if key not in pmpm or not entity.member_months:
+                updated.append(entity)  # settlement refuses it, naming the missing benchmark
+                continue
+            total = round_money(pmpm[key] * entity.member_months)
+            updated.append(
+                entity.model_copy(
+                    update={
+                        "benchmark": total,
+                        "detail": {
+                            **entity.detail,
+                            "benchmark_source": f"benchmark_lines.parquet entity {key}: benchmark PMPM "
+                            f"{round_money(pmpm[key])} x {entity.member_months} member months",
+                            "benchmark_pmpm": str(round_money(pmpm[key])),
+                        },
+                    }
+                )
+            )
+        return updated
+
+    def _scores_by_year(self, contract: Contract, scores: ir.Table, years: list[int]) -> ir.Table:
+        """Scores for every benchmark year: the contract's model scored with each year as payment year."""
+        assert contract.risk_adjustment is not None
+        from apmkit.risk.claims import diagnoses_from_claims
+        from apmkit.risk.scoring import payment_scores
+
+        tables = self.engine.canonical(self.data)
+        parts = []
+        for year in years:
+            spec = contract.risk_adjustment.model_copy(update={"payment_year": year})
+            try:
+                persons = self._persons(tables, year, None)
+                dx = diagnoses_from_claims(tables["medical_claims"], payment_year=year)
+                scored = payment_scores(persons, dx, spec, materialize=self.engine.materialize)
+            except ApmkitError as exc:
+                raise ConfigurationError(f"benchmark.general.risk_adjust: year {year}: {exc}") from None
+            parts.append(
+                scored.select("member_id", year=ibis.literal(year).cast("int32"), score=scored.payment_score)
+            )
+        return self.engine.materialize(parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0])
+
+    def _mssp_benchmark(
+        self,
+        contract: Contract,
+        tables: Mapping[str, ir.Table],
+        links: ir.Table | None,
+        scores: ir.Table | None,
+        entities: list[EntityInputs],
+        stages: _Stages,
+    ) -> list[EntityInputs]:
+        assert contract.benchmark is not None and contract.benchmark.mssp is not None
+        from apmkit.benchmark.mssp import mssp_benchmark
+
+        spec = contract.benchmark.mssp
+        risk = None
+        if scores is not None:
+            risk = self._scores_by_year(contract, scores, [*spec.base_years, spec.performance_year])
+        updated = []
+        parts: list[pa.Table] = []
+        for entity in entities:
+            population = None
+            if links is not None:
+                population = links.filter(links.entity_id == entity.entity_id).select("member_id")
+            result = mssp_benchmark(
+                tables, spec, fetch=self.engine.rows, population=population, risk_scores=risk
+            )
+            built = result.lines_arrow()
+            parts.append(
+                built.append_column("entity_id", pa.array([entity.entity_id] * built.num_rows, pa.string()))
+            )
+            expenditure = result.performance_year_expenditure
+            if expenditure is None:
+                raise ApmkitError(
+                    f"benchmark: entity {entity.entity_id}: the data hold no eligible months in performance year "
+                    f"{spec.performance_year}"
+                )
+            # The MSSP rules measure the performance year per enrollment type (truncation by type): the
+            # benchmark and the actual expenditure both come from that one measurement.
+            updated.append(
+                entity.model_copy(
+                    update={
+                        "benchmark": round_money(result.settlement_benchmark),
+                        "expenditure": round_money(expenditure),
+                        "person_years": result.performance_year_person_years,
+                        "detail": {
+                            **entity.detail,
+                            "benchmark_source": "benchmark_lines.parquet (MSSP build-up)",
+                            "guardrail_status": result.guardrail_status,
+                            "expenditure_source": "MSSP per-type truncated, completed performance-year expenditure",
+                        },
+                    }
+                )
+            )
+        if parts:
+            stages.arrow["benchmark_lines"] = pa.concat_tables(parts)
+        return updated
+
+    def _quality(
+        self,
+        contract: Contract,
+        tables: Mapping[str, ir.Table],
+        spec: claims_path.ClaimsMeasureSpec,
+        members: ir.Table,
+        entities: list[EntityInputs],
+        given: Mapping[str, EntityInputs],
+        stages: _Stages,
+        quality_rates: Path | None = None,
+    ) -> tuple[list[EntityInputs], dict[str, tuple[StatementLine, ...]]]:
+        quality = quality_link.quality_spec(contract)
+        assert quality is not None
+        supplied = self._supplied_rates(quality, quality_rates)
+        population = members.select("entity_id", "member_id")
+        start, end = quality_link.measurement_window(quality, spec.period.start, spec.period.end)
+        rows: list[dict[str, Any]] = []
+        if quality_link.computed_measures(quality):
+            rates = self.engine.materialize(
+                quality_link.entity_measure_rates(
+                    tables, population, quality, start, end, materialize=self.engine.materialize
+                )
+            )
+            stages.marts["quality_populations"] = rates
+            rows = self.engine.rows(rates)
+        baselines: dict[str, dict[str, Decimal]] = {}
+        if quality.baseline_period is not None and quality_link.computed_measures(quality):
+            # the same attributed members, measured over the baseline period the contract names
+            before = quality_link.entity_measure_rates(
+                tables,
+                population,
+                quality,
+                quality.baseline_period.start,
+                quality.baseline_period.end,
+                materialize=self.engine.materialize,
+            )
+            baselines = baselines_from_rates(self.engine.rows(before))
+        for entity_id, given_rates in supplied.items():
+            baselines.setdefault(entity_id, {}).update(given_rates.baselines)
+        computed = quality_link.score_entities(
+            quality,
+            rows,
+            [e.entity_id for e in entities],
+            source="quality measures on the attributed members",
+            supplied=supplied,
+            baselines=baselines,
+        )
+        entities, lines = quality_link.apply_quality(entities, computed, given)
+        stages.counts["quality_entities_scored"] = len(computed)
+        return entities, lines
+
+    def _supplied_rates(self, quality: QualitySpec, path: Path | None) -> dict[str, EntityRates]:
+        """Rates of the measures apmkit does not compute (CAHPS, CMS claims measures), from ``--quality-rates``."""
+        needed = quality_link.supplied_measures(quality)
+        if path is None:
+            if needed:
+                raise ConfigurationError(
+                    f"quality.measures {', '.join(needed)} are not computed from the data: give their rates per "
+                    "entity with --quality-rates (entity_id, measure, rate or eligible and numerator)"
+                )
+            return {}
+        from apmkit.documents import read_csv_rows
+
+        _, rows = read_csv_rows(path, required=("entity_id", "measure"))
+        return rates_from_rows(rows, source=str(path))
+
+    # ---- output ----------------------------------------------------------------------------------------
+    def _write(
+        self, out: Path, settlement: Settlement, stages: _Stages, formats: tuple[str, ...]
+    ) -> dict[str, Path]:
+        engine = self.engine
+        files: dict[str, Path] = {}
+        with staged_output(out) as staging:
+            for name, table in stages.marts.items():
+                files[name] = engine.write_parquet(table, staging / f"{name}.parquet")
+            for name, arrow in stages.arrow.items():
+                files[name] = engine.write_parquet(engine.from_arrow(arrow), staging / f"{name}.parquet")
+            files.update(write_statements(engine, staging, settlement, formats))
+            _write_database(
+                staging / "run.duckdb", {n: p for n, p in files.items() if p.suffix == ".parquet"}
+            )
+        return {name: out / path.name for name, path in files.items()} | {"run.duckdb": out / "run.duckdb"}
+
+
+def write_statements(
+    engine: Engine, folder: Path, settlement: Settlement, formats: tuple[str, ...]
+) -> dict[str, Path]:
+    """The statement files: summary and lines as Parquet always, JSON/HTML/Excel as chosen, rejected rows."""
+    files: dict[str, Path] = {}
+    for name, arrow in (("summary", summary_table(settlement)), ("lines", lines_table(settlement))):
+        files[name] = engine.write_parquet(engine.from_arrow(arrow), folder / f"{name}.parquet")
+    if "json" in formats:
+        files["statement.json"] = _write_text(folder / "statement.json", settlement_to_json(settlement))
+    if "html" in formats:
+        files["statement.html"] = _write_text(folder / "statement.html", settlement_to_html(settlement))
+    if "xlsx" in formats:
+        target = folder / "statement.xlsx"
+        target.write_bytes(settlement_to_excel(settlement))
+        files["statement.xlsx"] = target
+    if settlement.rejected:
+        files["rejected.csv"] = _write_rejected(folder / "rejected.csv", settlement.rejected)
+    return files
+
+
+def settle_aggregate(
+    contract: Contract | str | Path,
+    period: str,
+    inputs: Path,
+    *,
+    out: Path | None = None,
+    formats: tuple[str, ...] = FORMATS,
+    engine: Engine | None = None,
+) -> Settlement:
+    """Settle from a CSV of per-entity aggregate inputs (benchmark, expenditure, person-years, ...), without
+    claims: how a provider checks a payer's reconciliation report. Errors as :meth:`Workspace.run`."""
+    document = read_contract(contract)
+    try:
+        document.for_period(period)
+    except KeyError:
+        raise ConfigurationError(
+            f"period {period!r} is neither a period of contract {document.id} "
+            f"({', '.join(document.periods) or 'none named'}) nor a 4-digit year"
+        ) from None
+    if out is not None:
+        check_output_folder(out)
+    given, read, rejected = read_inputs(inputs)
+    counts = {
+        "rows_read": read["inputs_read"],
+        "rows_loaded": read["inputs_loaded"],
+        "rows_rejected": read["inputs_rejected"],
+    }
+    settlement = settle(document, period, list(given.values()), rejected=rejected, counts=counts)
+    if not settlement.statements:
+        reasons = "; ".join(r["reason"] for r in settlement.rejected[:3])
+        raise ApmkitError(f"no entity was settled for period {period}: {reasons}")
+    if out is not None:
+        active = engine or Engine.duckdb()
+        try:
+            with staged_output(out) as staging:
+                write_statements(active, staging, settlement, formats)
+        finally:
+            if engine is None:
+                active.close()
+    return settlement
+
+
+def _write_text(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _write_rejected(path: Path, rejected: tuple[dict[str, str], ...]) -> Path:
+    import csv
+
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["source_file", "source_line", "reason"])
+        writer.writeheader()
+        writer.writerows(rejected)
+    return path
+
+
+def _write_database(path: Path, parquet: Mapping[str, Path]) -> None:
+    """One DuckDB database holding every mart, so reports and the dashboard open one file."""
+    with Engine.connect("duckdb", database=path) as database:
+        for name, file in parquet.items():
+            database.save_table(database.read_parquet(file), name)
+
+
+def _base_years(contract: Contract) -> tuple[int, ...]:
+    benchmark = contract.benchmark
+    if benchmark is None:
+        return ()
+    if benchmark.method == "general" and benchmark.general is not None:
+        return benchmark.general.years[0]
+    return ()
+
+
+def _benchmark_for_period(contract: Contract, period: str) -> Contract:
+    """The contract with its benchmark built for the period being settled (relative base years resolved).
+
+    Raises
+    ------
+    ConfigurationError
+        The benchmark names another performance year.
+    """
+    year = contract.period(period).start.year
+    benchmark = contract.benchmark
+    if benchmark is None:
+        return contract
+    spec: Any = benchmark.general if benchmark.method == "general" else benchmark.mssp
+    if spec is not None and spec.performance_year not in (None, year):
+        raise ConfigurationError(
+            f"period {period} starts in {year} but benchmark.{benchmark.method}.performance_year is "
+            f"{spec.performance_year}: the benchmark must be built for the settled period"
+        )
+    if benchmark.general is not None:
+        general = benchmark.general.for_year(year)
+        return contract.model_copy(update={"benchmark": benchmark.model_copy(update={"general": general})})
+    return contract
+
+
+def _check_tables(contract: Contract, present: list[str], folder: Path) -> None:
+    """Every table the contract's sections read must exist: a missing table is never zero spending."""
+    needed: dict[str, str] = {
+        "enrollment": "eligible member-months",
+        "medical_claims": "spending",
+    }
+    if contract.definitions.include_pharmacy:
+        needed["pharmacy_claims"] = "definitions.include_pharmacy"
+    if contract.attribution is not None:
+        needed.update(members="the attribution section", providers="the attribution section")
+    if contract.risk_adjustment is not None:
+        needed["members"] = "the risk_adjustment section"
+    if contract.benchmark is not None and contract.benchmark.method == "mssp":
+        needed["members"] = "the MSSP benchmark (enrollment types)"
+    if contract.quality is not None:
+        needed["clinical"] = "the quality section"
+    missing = [f"{name} (needed for {why})" for name, why in needed.items() if name not in present]
+    if missing:
+        raise InputFileError(folder, f"missing required table {'; '.join(missing)}")
+
+
+def _check_period_data(
+    engine: Engine, spending: Spending, spec: claims_path.ClaimsMeasureSpec, period: str
+) -> None:
+    """An empty period is an error, not a zero: no eligible months or no claim lines at all in it."""
+    year = spec.year
+    months = engine.count(spending.months.filter(spending.months.year == year))
+    if not months:
+        raise ApmkitError(f"period {period}: the enrollment table has no eligible member-month in the period")
+    lines = engine.execute(spending.monthly.filter(spending.monthly.year == year).claim_lines.sum())
+    if not lines:
+        raise ApmkitError(
+            f"period {period}: no claim line in the period within the run-out "
+            f"(through {spec.runout_end.isoformat()}); the claims table does not cover it"
+        )
+
+
+__all__ = [
+    "FORMATS",
+    "MART_TABLES",
+    "Overrides",
+    "RunResult",
+    "Workspace",
+    "read_contract",
+    "settle_aggregate",
+    "write_statements",
+]
