@@ -29,6 +29,8 @@ import time
 from importlib.resources import files
 from pathlib import Path
 
+from _size import add_tiny_flag, shrink  # bench/_size.py (the script's folder is on sys.path)
+
 CONTRACT = Path(str(files("apmkit.demo_data") / "contract.yaml"))
 
 
@@ -103,7 +105,8 @@ def main() -> None:
     parser.add_argument("--child", choices=["floor", "run"], help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    add_tiny_flag(parser)
+    args = shrink(parser.parse_args(), members=[2000])
     if args.child:
         figures = floor(args.data) if args.child == "floor" else run(args.data, args.out)
         print(json.dumps(figures))
