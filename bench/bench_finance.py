@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pcsv
+from apmkit.finance.loaders import load_billing
+from apmkit.finance.x12_835 import read_835
 
 from apmkit.engines import Engine
 from apmkit.finance.kpis import DIMENSIONS, ar_aging, days_in_ar, denials_by_reason, kpis
-from apmkit.finance.loaders import load_billing
-from apmkit.finance.x12_835 import read_835
 from apmkit.ingest.readers import read_delimited
 from apmkit.money import to_cents
 

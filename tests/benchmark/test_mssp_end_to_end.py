@@ -99,7 +99,11 @@ SPEC = {
 
 def test_mssp_benchmark_end_to_end(engine: Engine) -> None:
     result = mssp_benchmark(
-        _population(engine), MsspBenchmarkSpec.model_validate(SPEC), fetch=engine.rows, county=_county(engine)
+        _population(engine),
+        MsspBenchmarkSpec.model_validate(SPEC),
+        fetch=engine.rows,
+        materialize=engine.materialize,
+        county=_county(engine),
     )
     assert result.historical_per_capita == D(11000)
     assert result.adjustment_applied == "regional"
@@ -125,7 +129,12 @@ def test_mssp_benchmark_prior_savings_and_renewal(engine: Engine) -> None:
         prior_savings={"per_capita_savings": [300, 0, 450], "proration_factor": "0.9"},
     )
     spec["update"] = {"national_growth": {"aged_non_dual": D(1)}}
-    result = mssp_benchmark(_population(engine), MsspBenchmarkSpec.model_validate(spec), fetch=engine.rows)
+    result = mssp_benchmark(
+        _population(engine),
+        MsspBenchmarkSpec.model_validate(spec),
+        fetch=engine.rows,
+        materialize=engine.materialize,
+    )
     assert result.adjustment_applied == "prior_savings"
     assert result.updated_per_capita == D("11112.50")
 
@@ -174,7 +183,12 @@ def test_mssp_risk_restatement_growth_cap_and_puf_region(engine: Engine, fixture
     spec = dict(SPEC, risk_growth={"demographic_growth": "1.010"}, national_weight=None)
     spec["update"] = {"national_growth": {"aged_non_dual": D(1)}}
     result = mssp_benchmark(
-        tables, MsspBenchmarkSpec.model_validate(spec), fetch=engine.rows, risk_scores=scores, county=county
+        tables,
+        MsspBenchmarkSpec.model_validate(spec),
+        fetch=engine.rows,
+        materialize=engine.materialize,
+        risk_scores=scores,
+        county=county,
     )
     assert result.historical_per_capita == D("10780.00")
     assert result.by_type["aged_non_dual"]["risk_ratio"] == D("1.040")

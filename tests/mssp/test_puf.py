@@ -30,7 +30,7 @@ RAW_2018_ROWS = "PY2018_SSP_ACO_PUF_rows.csv"
 
 
 def _reproduce(engine: Engine, path: Path, year: int) -> PufReproduction:
-    return reproduce_puf(engine.from_arrow(read_puf_csv(path)), year)
+    return reproduce_puf(engine.rows(engine.from_arrow(read_puf_csv(path))), year)
 
 
 def _row(result: PufReproduction, aco: str):  # type: ignore[no-untyped-def]
@@ -122,7 +122,9 @@ def test_py2018_raw_names_track_1_plus_cap_and_failed_quality(engine: Engine, fi
 
 def _single_row(engine: Engine, year: int, **fields: str) -> PufReproduction:
     row = {"aco_id": "X1", "met_qps": "1", LINE_COLUMN: "2", **fields}
-    return reproduce_puf(engine.from_arrow(pa.table({key: [value] for key, value in row.items()})), year)
+    return reproduce_puf(
+        engine.rows(engine.from_arrow(pa.table({key: [value] for key, value in row.items()}))), year
+    )
 
 
 def test_py2019_six_month_period_halves_the_euc_amount(engine: Engine) -> None:
@@ -222,7 +224,7 @@ def test_bad_cells_are_kept_as_not_reproducible_with_line_and_field(engine: Engi
         "earnsaveloss": ["4410000", "1", "1"],
         LINE_COLUMN: ["2", "3", "4"],
     }
-    result = reproduce_puf(engine.from_arrow(pa.table(rows)), 2016)
+    result = reproduce_puf(engine.rows(engine.from_arrow(pa.table(rows))), 2016)
     # A1: 10 % savings >= 2.5 % MSR (N 20,000); 0.5 x 0.9 x 0.98 x 10,000,000 = 4,410,000.
     assert [row.status_text for row in result.rows] == [
         "match",
@@ -268,7 +270,7 @@ def test_spark_gives_the_same_results(
     spark_engine: Engine, duckdb_engine: Engine, fixtures_dir: Path
 ) -> None:
     arrow = read_puf_csv(fixtures_dir / "mssp" / RAW_2013).slice(0, 20)
-    on_spark = reproduce_puf(spark_engine.from_arrow(arrow), 2013)
-    on_duckdb = reproduce_puf(duckdb_engine.from_arrow(arrow), 2013)
+    on_spark = reproduce_puf(spark_engine.rows(spark_engine.from_arrow(arrow)), 2013)
+    on_duckdb = reproduce_puf(duckdb_engine.rows(duckdb_engine.from_arrow(arrow)), 2013)
     assert on_spark.to_arrow().equals(on_duckdb.to_arrow())
     assert on_spark.matched == 20

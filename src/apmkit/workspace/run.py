@@ -540,7 +540,12 @@ class Workspace:
             if links is not None:
                 population = links.filter(links.entity_id == entity.entity_id).select("member_id")
             result = mssp_benchmark(
-                tables, spec, fetch=self.engine.rows, population=population, risk_scores=risk
+                tables,
+                spec,
+                fetch=self.engine.rows,
+                materialize=self.engine.materialize,
+                population=population,
+                risk_scores=risk,
             )
             built = result.lines_arrow()
             parts.append(
