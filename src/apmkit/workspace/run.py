@@ -313,8 +313,7 @@ class Workspace:
             update={"warnings": (*settlement.warnings, definitions_note, *stages.assumptions)}
         )
         if not settlement.statements:
-            reasons = "; ".join(r["reason"] for r in settlement.rejected[:3])
-            raise ApmkitError(f"no entity was settled for period {period}: {reasons}")
+            raise ApmkitError(_nothing_settled(period, settlement))
 
         files: dict[str, Path] = {}
         if out is not None:
@@ -711,8 +710,7 @@ def settle_aggregate(
     }
     settlement = settle(document, period, list(given.values()), rejected=rejected, counts=counts)
     if not settlement.statements:
-        reasons = "; ".join(r["reason"] for r in settlement.rejected[:3])
-        raise ApmkitError(f"no entity was settled for period {period}: {reasons}")
+        raise ApmkitError(_nothing_settled(period, settlement))
     if out is not None:
         active = engine or Engine.duckdb()
         try:
@@ -722,6 +720,19 @@ def settle_aggregate(
             if engine is None:
                 active.close()
     return settlement
+
+
+def _nothing_settled(period: str, settlement: Settlement) -> str:
+    """One line: how many entities were refused and each distinct reason once (without the source prefix)."""
+    reasons: list[str] = []
+    for row in settlement.rejected:
+        reason = row["reason"]
+        at = reason.find("field ")
+        text = reason[at:] if at > 0 else reason
+        if text not in reasons:
+            reasons.append(text)
+    shown = "; ".join(reasons[:4]) + (f"; and {len(reasons) - 4} more" if len(reasons) > 4 else "")
+    return f"no entity was settled for period {period} ({len(settlement.rejected)} refused): {shown}"
 
 
 def _write_text(path: Path, text: str) -> Path:
