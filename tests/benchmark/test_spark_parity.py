@@ -23,7 +23,7 @@ def test_mssp_benchmark_on_spark(spark_engine: Engine) -> None:
         materialize=engine.materialize,
         county=_county(engine),
     )
-    # Same figures as test_mssp_end_to_end (methodology.md §1.5 derived examples): +$350, update 1.0470
+    # Same figures as test_mssp_end_to_end (docs/reference/methodology.md §1.5 derived examples): +$350, update 1.0470
     assert result.by_type["aged_non_dual"]["adjustment"] == D("350.00")
     assert result.updated_per_capita.quantize(D("0.01")) == D("11883.45")
     assert result.total_benchmark == D("47533.80")

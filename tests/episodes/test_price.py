@@ -1,4 +1,4 @@
-"""CJR target prices and reconciliation against methodology.md §3.1 (42 CFR 510.300-510.305).
+"""CJR target prices and reconciliation against docs/reference/methodology.md §3.1 (42 CFR 510.300-510.305).
 
 Derived example (PY3, good quality): hospital $25,000, regional $27,000 -> 1/3 x 25,000 + 2/3 x
 27,000 = $26,333.33; discount 3% - 1 pp = 2% -> $25,806.67; 100 episodes, actual $2,450,000 -> NPRA
@@ -49,7 +49,7 @@ def test_stop_gain_and_stop_loss_bind() -> None:
 
 
 def test_quality_tiers() -> None:
-    # §3.1: good 6.9 <= CQS <= 15.0, excellent > 15.0, acceptable 5.0 <= CQS < 6.9, below acceptable < 5.0.
+    # docs/reference/methodology.md §3.1: good 6.9 <= CQS <= 15.0, excellent > 15.0, acceptable 5.0 <= CQS < 6.9, below acceptable < 5.0.
     names = [quality_tier(D(s), CJR_QUALITY_TIERS).name for s in ("4.99", "5.0", "6.9", "15.0", "15.01")]  # type: ignore[union-attr]
     assert names == ["below_acceptable", "acceptable", "good", "good", "excellent"]
     # below acceptable: no reconciliation payment

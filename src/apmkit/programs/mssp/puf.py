@@ -490,7 +490,7 @@ def _compute_row(
         score = Decimal(0)
     if score is None:
         # First-year ACOs are paid for reporting: "P4R" in the raw PY2014 file, blank in the standardized
-        # PY2014-2015 table. Complete reporting meets the standard (reference methodology §1.3).
+        # PY2014-2015 table. Complete reporting meets the standard (docs/reference/methodology.md §1.3).
         score = Decimal(1)
         notes.append("quality score blank or P4R: pay-for-reporting year, scored 1")
     score = min(score, Decimal(1))
