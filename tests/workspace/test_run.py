@@ -429,3 +429,17 @@ def test_mssp_template_settles_with_what_claims_cannot_hold(population: Path, tm
     # the actuals follow the template's definitions: Parts A+B FFS months, paid amounts, 99th-percentile cap
     assert "eligible months: medicare_ffs_parts_ab" in " ".join(result.settlement.warnings)
     assert Decimal(str(summary["net_settlement"])) == statement.net_settlement
+
+
+def test_episodes_section_adds_the_episodes_mart(population: Path, tmp_path: Path) -> None:
+    contract = tmp_path / "with_episodes.yaml"
+    contract.write_text(CONTRACT + "episodes:\n  build: {overlap: precedence}\n", encoding="utf-8")
+    out = tmp_path / "out"
+    with Workspace(population) as workspace:
+        result = workspace.run(contract, "2025", out=out)
+    episodes = pd.read_parquet(out / "episodes.parquet")
+    assert set(episodes["status"]) <= {"kept", "ineligible", "overlap_dropped"}
+    assert result.counts["episodes_kept"] == int((episodes["status"] == "kept").sum())
+    kept = episodes[episodes["status"] == "kept"]
+    # amounts are on kept episodes only, and each is anchor + post-anchor spending
+    assert (kept["total_amount"] == kept["anchor_amount"] + kept["post_anchor_amount"]).all()

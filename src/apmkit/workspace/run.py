@@ -59,6 +59,7 @@ MART_TABLES: dict[str, str] = {
     "benchmark_lines": "the benchmark's build-up, one line per step per entity (base-year PMPMs, trend, ...)",
     "benchmark_entities": "each entity's benchmark PMPM and key factors",
     "member_detail": "the performance period's member rows behind each entity's figures",
+    "episodes": "episodes built with the contract's episodes section: trigger, window, status, spending",
     "quality_populations": "each entity's measure populations (initial population, denominator, numerator)",
     "summary": "one row per settled entity: benchmark, expenditure, savings, each component, net settlement",
     "lines": "every statement line with its formula, inputs, source and clause",
@@ -248,6 +249,18 @@ class Workspace:
             links = self._read_attribution(given_files.attribution, stages)
         else:
             links = self._attribution(resolved, tables, spec, stages)
+
+        if resolved.episodes is not None:
+            say("episodes")
+            from apmkit.episodes.build import build_episodes
+
+            built = build_episodes(
+                tables, resolved.episodes.build, fetch=engine.rows, materialize=engine.materialize
+            )
+            stages.marts["episodes"] = engine.materialize(built.episodes)
+            stages.counts["episodes_kept"] = engine.count(
+                stages.marts["episodes"].filter(stages.marts["episodes"].status == "kept")
+            )
 
         say("risk scores")
         if given_files.risk_scores is not None:
