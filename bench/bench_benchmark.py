@@ -98,7 +98,7 @@ def main() -> None:
         baseline_s = time.perf_counter() - started
 
         started = time.perf_counter()
-        result = mssp_benchmark(tables, spec(), fetch=engine.rows)
+        result = mssp_benchmark(tables, spec(), fetch=engine.rows, materialize=engine.materialize)
         engine.write_parquet(result.member_years, Path(tempfile.mkdtemp()) / "member_years.parquet")
         mssp_s = time.perf_counter() - started
 

@@ -82,7 +82,9 @@ def main() -> None:
             ("cjr", EpisodeBuildSpec(definitions=(cjr_definition(),))),
         ):
             started = time.perf_counter()
-            episodes = build_episodes(tables, spec).episodes
+            episodes = build_episodes(
+                tables, spec, fetch=engine.rows, materialize=engine.materialize
+            ).episodes
             out = Path(tempfile.mkdtemp(prefix="bench-episodes-out-")) / "episodes.parquet"
             engine.write_parquet(episodes, out)
             elapsed = time.perf_counter() - started

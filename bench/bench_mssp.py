@@ -106,7 +106,7 @@ def main() -> None:
     with Engine.duckdb() as engine:
         table = engine.from_arrow(repeated)
         start = time.perf_counter()
-        result = reproduce_puf(table, YEAR)
+        result = reproduce_puf(engine.rows(table), YEAR)
         reproduce_seconds = time.perf_counter() - start
 
     print(

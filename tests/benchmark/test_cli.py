@@ -50,7 +50,7 @@ def test_benchmark_command_writes_build_up(tmp_path: Path, canonical_dir: Path) 
     )
     assert result.exit_code == 0, result.output
     (summary,) = pq.read_table(out / "benchmark_summary.parquet").to_pylist()
-    # historical $11,000 (flat years), no regional inputs, update 1.0470 (methodology.md §1.5 step 5)
+    # historical $11,000 (flat years), no regional inputs, update 1.0470 (docs/reference/methodology.md §1.5 step 5)
     assert summary["historical_per_capita"] == D("11000.00")
     assert summary["updated_per_capita"] == D("11517.00")
     lines = pq.read_table(out / "benchmark_lines.parquet").to_pylist()

@@ -1,6 +1,6 @@
 """The MSSP benchmark from canonical tables, and the county PUF reader.
 
-The population is built so that each step reproduces a derived example of methodology.md §1.5: per
+The population is built so that each step reproduces a derived example of docs/reference/methodology.md §1.5: per
 capita $11,000 in every base year with a flat national trend (historical $11,000), region $12,000 and
 national $11,500 (first agreement: +$350 regional adjustment), g_nat 1.040 / g_reg 1.050 / w_nat 0.20 /
 ACPT 1.045 (update 1.0470). Updated benchmark = 11,350 x 1.047 = $11,883.45 per capita.
@@ -99,7 +99,11 @@ SPEC = {
 
 def test_mssp_benchmark_end_to_end(engine: Engine) -> None:
     result = mssp_benchmark(
-        _population(engine), MsspBenchmarkSpec.model_validate(SPEC), fetch=engine.rows, county=_county(engine)
+        _population(engine),
+        MsspBenchmarkSpec.model_validate(SPEC),
+        fetch=engine.rows,
+        materialize=engine.materialize,
+        county=_county(engine),
     )
     assert result.historical_per_capita == D(11000)
     assert result.adjustment_applied == "regional"
@@ -117,7 +121,7 @@ def test_mssp_benchmark_end_to_end(engine: Engine) -> None:
 
 
 def test_mssp_benchmark_prior_savings_and_renewal(engine: Engine) -> None:
-    # Renewal with PSA inputs of §1.5 step 4 ($112.50) and a region at the ACO's level (regional
+    # Renewal with PSA inputs of docs/reference/methodology.md §1.5 step 4 ($112.50) and a region at the ACO's level (regional
     # adjustment 0, not applied) -> the PSA applies: 11,000 + 112.50 = 11,112.50 before the update.
     spec = dict(
         SPEC,
@@ -125,7 +129,12 @@ def test_mssp_benchmark_prior_savings_and_renewal(engine: Engine) -> None:
         prior_savings={"per_capita_savings": [300, 0, 450], "proration_factor": "0.9"},
     )
     spec["update"] = {"national_growth": {"aged_non_dual": D(1)}}
-    result = mssp_benchmark(_population(engine), MsspBenchmarkSpec.model_validate(spec), fetch=engine.rows)
+    result = mssp_benchmark(
+        _population(engine),
+        MsspBenchmarkSpec.model_validate(spec),
+        fetch=engine.rows,
+        materialize=engine.materialize,
+    )
     assert result.adjustment_applied == "prior_savings"
     assert result.updated_per_capita == D("11112.50")
 
@@ -157,7 +166,7 @@ def test_county_puf_missing_column(engine: Engine, tmp_path: Path) -> None:
 def test_mssp_risk_restatement_growth_cap_and_puf_region(engine: Engine, fixtures_dir: Path) -> None:
     # Risk scores: BY1 1.25, BY2 and BY3 1.00, PY 1.10. BY1 is restated at BY3 risk (425.652(a)(3)):
     # 11,000 x 1.00/1.25 = 8,800 -> historical 0.1 x 8,800 + 0.3 x 11,000 + 0.6 x 11,000 = 10,780.
-    # PY/BY3 ratio 1.10 exceeds the cap 1.010 + 0.03 = 1.040 (§1.4) -> 1.040; update 1 -> 10,780 x 1.04.
+    # PY/BY3 ratio 1.10 exceeds the cap 1.010 + 0.03 = 1.040 (docs/reference/methodology.md §1.4) -> 1.040; update 1 -> 10,780 x 1.04.
     tables = _population(engine)
     scores = engine.from_arrow(
         pa.table(
@@ -174,7 +183,12 @@ def test_mssp_risk_restatement_growth_cap_and_puf_region(engine: Engine, fixture
     spec = dict(SPEC, risk_growth={"demographic_growth": "1.010"}, national_weight=None)
     spec["update"] = {"national_growth": {"aged_non_dual": D(1)}}
     result = mssp_benchmark(
-        tables, MsspBenchmarkSpec.model_validate(spec), fetch=engine.rows, risk_scores=scores, county=county
+        tables,
+        MsspBenchmarkSpec.model_validate(spec),
+        fetch=engine.rows,
+        materialize=engine.materialize,
+        risk_scores=scores,
+        county=county,
     )
     assert result.historical_per_capita == D("10780.00")
     assert result.by_type["aged_non_dual"]["risk_ratio"] == D("1.040")

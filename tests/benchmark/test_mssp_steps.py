@@ -1,4 +1,4 @@
-"""MSSP benchmark steps against the derived examples of methodology.md §1.4-1.5.
+"""MSSP benchmark steps against the derived examples of docs/reference/methodology.md §1.4-1.5.
 
 Each expected figure is the one printed in the reference (arithmetic done there on regulation
 parameters, 42 CFR 425.652-425.658), not a value produced by this code.
@@ -44,7 +44,7 @@ def _spec(**kwargs: object) -> MsspBenchmarkSpec:
 
 
 def test_first_agreement_weights_give_10750() -> None:
-    # methodology.md §1.5 step 2: 10,000/10,500/11,000 -> $10,750 with 10/30/60.
+    # docs/reference/methodology.md §1.5 step 2: 10,000/10,500/11,000 -> $10,750 with 10/30/60.
     years = [{"aged_non_dual": D(v)} for v in (10000, 10500, 11000)]
     blended, _ = base_year_blend(years, _spec().weights, [NO_TREND] * 3)
     assert round_money(blended["aged_non_dual"]) == D("10750.00")
@@ -63,7 +63,7 @@ def test_weights_sum_to_one(agreement_period: int) -> None:
 
 
 def test_regional_adjustment_first_agreement_350() -> None:
-    # §1.5 step 3: ACO $11,000 vs region $12,000, first agreement -> +$350; cap 5% x $11,500 = $575.
+    # docs/reference/methodology.md §1.5 step 3: ACO $11,000 vs region $12,000, first agreement -> +$350; cap 5% x $11,500 = $575.
     adj, single, lines = regional_adjustment(
         {"aged_non_dual": D(11000)},
         {"aged_non_dual": D(12000)},
@@ -106,7 +106,7 @@ def test_negative_regional_adjustment_not_applied_2024() -> None:
 
 
 def test_prior_savings_adjustment_112_50() -> None:
-    # §1.5 step 4: savings $300, $0, $450 -> mean $250 x 0.9 = $225 -> 50% = $112.50 (< 5% x $11,800).
+    # docs/reference/methodology.md §1.5 step 4: savings $300, $0, $450 -> mean $250 x 0.9 = $225 -> 50% = $112.50 (< 5% x $11,800).
     psa, lines = prior_savings_adjustment(
         PriorSavingsSpec(per_capita_savings=(D(300), D(0), D(450)), proration_factor=D("0.9")), D(11800)
     )
@@ -128,7 +128,7 @@ def test_prior_savings_replaces_non_positive_regional() -> None:
 
 
 def test_update_three_way_blend_1_0470() -> None:
-    # §1.5 step 5: g_nat 1.040, g_reg 1.050, w_nat 0.20, ACPT 1.045 -> 2/3 x 1.048 + 1/3 x 1.045 = 1.0470.
+    # docs/reference/methodology.md §1.5 step 5: g_nat 1.040, g_reg 1.050, w_nat 0.20, ACPT 1.045 -> 2/3 x 1.048 + 1/3 x 1.045 = 1.0470.
     spec = UpdateSpec(
         national_growth={"aged_non_dual": D("1.040")},
         regional_growth={"aged_non_dual": D("1.050")},
@@ -140,7 +140,7 @@ def test_update_three_way_blend_1_0470() -> None:
 
 
 def test_risk_growth_cap_2024_rule() -> None:
-    # §1.4: demographic 1.010 -> cap 1.040; aggregate HCC growth > 1.040 => ESRD 1.061 -> 1.040,
+    # docs/reference/methodology.md §1.4: demographic 1.010 -> cap 1.040; aggregate HCC growth > 1.040 => ESRD 1.061 -> 1.040,
     # disabled 1.030 kept, aged/dual 1.045 -> 1.040, aged/non-dual 1.055 -> 1.040.
     ratios = {
         "esrd": D("1.061"),
@@ -159,7 +159,7 @@ def test_risk_growth_cap_2024_rule() -> None:
 
 
 def test_risk_growth_cap_not_applied_when_aggregate_below_cap() -> None:
-    # The cap applies to each type "only if" aggregate HCC growth exceeds it (§1.4).
+    # The cap applies to each type "only if" aggregate HCC growth exceeds it (docs/reference/methodology.md §1.4).
     ratios = {"esrd": D("1.061"), "aged_non_dual": D("1.020")}
     weights = {"esrd": D(1), "aged_non_dual": D(9)}  # aggregate 1.0241 <= 1.040
     capped, _ = cap_risk_ratios(ratios, weights, RiskGrowthCapSpec(demographic_growth=D("1.010")))
@@ -167,7 +167,7 @@ def test_risk_growth_cap_not_applied_when_aggregate_below_cap() -> None:
 
 
 def test_risk_growth_cap_2019_rule() -> None:
-    # Agreements 2019-2023: +3% per type regardless of the aggregate (§1.4).
+    # Agreements 2019-2023: +3% per type regardless of the aggregate (docs/reference/methodology.md §1.4).
     capped, _ = cap_risk_ratios(
         {"aged_dual": D("1.05"), "esrd": D("0.98")}, {}, RiskGrowthCapSpec(rule="2019")
     )

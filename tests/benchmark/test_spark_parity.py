@@ -17,9 +17,13 @@ from .test_mssp_end_to_end import SPEC, _county, _population
 def test_mssp_benchmark_on_spark(spark_engine: Engine) -> None:
     engine = spark_engine
     result = mssp_benchmark(
-        _population(engine), MsspBenchmarkSpec.model_validate(SPEC), fetch=engine.rows, county=_county(engine)
+        _population(engine),
+        MsspBenchmarkSpec.model_validate(SPEC),
+        fetch=engine.rows,
+        materialize=engine.materialize,
+        county=_county(engine),
     )
-    # Same figures as test_mssp_end_to_end (methodology.md §1.5 derived examples): +$350, update 1.0470
+    # Same figures as test_mssp_end_to_end (docs/reference/methodology.md §1.5 derived examples): +$350, update 1.0470
     assert result.by_type["aged_non_dual"]["adjustment"] == D("350.00")
     assert result.updated_per_capita.quantize(D("0.01")) == D("11883.45")
     assert result.total_benchmark == D("47533.80")

@@ -1,7 +1,7 @@
 """HCP-LAN category of every shipped template and of hand-built contracts for every category.
 
 Expected categories come from the HCP-LAN 2017 framework definitions (HL7 Da Vinci VBPR code system
-``hcp-lan-apm-framework``, methodology.md section 6) applied to each model's published payment terms, not from
+``hcp-lan-apm-framework``, docs/reference/methodology.md §6) applied to each model's published payment terms, not from
 the classifier's output.
 """
 

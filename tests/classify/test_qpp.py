@@ -141,7 +141,7 @@ def test_incentive_rate_by_payment_year(year: int, rate: str) -> None:
 
 
 def test_incentive_payment_amount() -> None:
-    """methodology.md section 5: Part B paid $400,000 in 2023 -> payment year 2025 incentive 3.5 % = $14,000."""
+    """docs/reference/methodology.md §5: Part B paid $400,000 in 2023 -> payment year 2025 incentive 3.5 % = $14,000."""
     data = determine_qp(2025, D("0.60"), None, part_b_payments=D("400000")).data
     assert data["incentive_payment"] == "14000.00"
     assert data["incentive_base_year"] == 2024

@@ -54,3 +54,20 @@ def test_cli_modules_register_commands():
             continue
         tree = ast.parse(path.read_text())
         assert any(isinstance(n, ast.FunctionDef) and n.name == "register" for n in tree.body), path.name
+
+
+EXECUTING_CALLS = (".to_pyarrow(", ".to_pandas(", ".execute(", ".cache(", ".to_parquet(")
+
+
+@pytest.mark.parametrize("package", DOMAIN_PACKAGES)
+def test_domain_packages_execute_no_query(package):
+    # Domain code builds expressions; the caller's engine runs them (fetch / materialize hooks).
+    offenders = []
+    for path in sorted((SRC / package).rglob("*.py")):
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            code = line.split("#", 1)[0]
+            if any(call in code for call in EXECUTING_CALLS):
+                offenders.append(f"{path.relative_to(SRC)}:{number}: {line.strip()}")
+    assert not offenders, "domain code must not execute queries; take fetch/materialize:\n" + "\n".join(
+        offenders
+    )

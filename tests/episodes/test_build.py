@@ -70,7 +70,9 @@ def _build(
         "medical_claims": engine.from_rows(claims, MEDICAL_CLAIMS),
         "enrollment": engine.from_rows(enrollment, ENROLLMENT),
     }
-    rows = engine.to_arrow(build_episodes(tables, spec).episodes).to_pylist()
+    rows = engine.to_arrow(
+        build_episodes(tables, spec, fetch=engine.rows, materialize=engine.materialize).episodes
+    ).to_pylist()
     return sorted(rows, key=lambda r: (r["member_id"], r["anchor_start"]))
 
 

@@ -1,4 +1,4 @@
-"""CJR target prices and reconciliation against methodology.md §3.1 (42 CFR 510.300-510.305).
+"""CJR target prices and reconciliation against docs/reference/methodology.md §3.1 (42 CFR 510.300-510.305).
 
 Derived example (PY3, good quality): hospital $25,000, regional $27,000 -> 1/3 x 25,000 + 2/3 x
 27,000 = $26,333.33; discount 3% - 1 pp = 2% -> $25,806.67; 100 episodes, actual $2,450,000 -> NPRA
@@ -49,7 +49,7 @@ def test_stop_gain_and_stop_loss_bind() -> None:
 
 
 def test_quality_tiers() -> None:
-    # §3.1: good 6.9 <= CQS <= 15.0, excellent > 15.0, acceptable 5.0 <= CQS < 6.9, below acceptable < 5.0.
+    # docs/reference/methodology.md §3.1: good 6.9 <= CQS <= 15.0, excellent > 15.0, acceptable 5.0 <= CQS < 6.9, below acceptable < 5.0.
     names = [quality_tier(D(s), CJR_QUALITY_TIERS).name for s in ("4.99", "5.0", "6.9", "15.0", "15.01")]  # type: ignore[union-attr]
     assert names == ["below_acceptable", "acceptable", "good", "good", "excellent"]
     # below acceptable: no reconciliation payment
@@ -103,7 +103,9 @@ def test_price_episodes_end_to_end_cjr_py3(engine: Engine) -> None:
     baseline = [("010001", "470", 2015, "25000.00")] * 30 + [("010002", "470", 2016, "28000.00")] * 60
     performance = [("010001", "470", 2018, "24500.00")] * 100
     quality = engine.from_arrow(pa.table({"facility_ccn": ["010001"], "quality_score": [10.0]}))
-    result = price_episodes(_episodes(engine, baseline), _episodes(engine, performance), PY3, quality=quality)
+    result = price_episodes(
+        _episodes(engine, baseline), _episodes(engine, performance), PY3, fetch=engine.rows, quality=quality
+    )
     prices = {r["facility_ccn"]: r for r in result.target_prices.to_pylist()}
     assert prices["010001"]["region"] == "6"
     assert prices["010001"]["regional_mean"] == D("27000.00")
@@ -118,6 +120,6 @@ def test_high_cost_cap_at_mean_plus_two_sd(engine: Engine) -> None:
     # sqrt(21 x 20 x 90,000^2 / 21^2 / 20) = 19,639.610... -> cap 53,564.93; the $100,000 episode is
     # capped, so the regional mean is (200,000 + 53,564.93) / 21 = 12,074.52.
     baseline = [("010001", "470", 2015, "10000.00")] * 20 + [("010002", "470", 2015, "100000.00")]
-    result = price_episodes(_episodes(engine, baseline), _episodes(engine, []), PY3)
+    result = price_episodes(_episodes(engine, baseline), _episodes(engine, []), PY3, fetch=engine.rows)
     prices = {r["facility_ccn"]: r for r in result.target_prices.to_pylist()}
     assert prices["010001"]["regional_mean"] == D("12074.52")

@@ -42,7 +42,12 @@ def test_kept_episodes_never_overlap_and_dropped_ones_are_covered(
         "enrollment": engine.from_rows(covered("R", YEAR_2023), ENROLLMENT),
     }
     rows = engine.to_arrow(
-        build_episodes(tables, EpisodeBuildSpec(definitions=(cjr_definition(),))).episodes
+        build_episodes(
+            tables,
+            EpisodeBuildSpec(definitions=(cjr_definition(),)),
+            fetch=engine.rows,
+            materialize=engine.materialize,
+        ).episodes
     ).to_pylist()
     kept = [r for r in rows if r["status"] == "kept"]
     dropped = [r for r in rows if r["status"] == "overlap_dropped"]

@@ -61,6 +61,8 @@ def test_episodes_and_truncation_on_spark(spark_engine: Engine) -> None:
     built = build_episodes(
         {"medical_claims": claims, "enrollment": enrollment},
         EpisodeBuildSpec(definitions=(cjr_definition(),)),
+        fetch=engine.rows,
+        materialize=engine.materialize,
     )
     rows = sorted(engine.to_arrow(built.episodes).to_pylist(), key=lambda r: r["anchor_start"])
     # Same hand-worked answer as tests/episodes/test_build.py::test_overlap_chain_is_resolved_greedily
@@ -77,7 +79,7 @@ def test_episodes_and_truncation_on_spark(spark_engine: Engine) -> None:
         minimum_hospital_episodes=0,
         high_cost_cap_sd=None,
     )
-    priced = price_episodes(built.episodes, built.episodes, pricing)
+    priced = price_episodes(built.episodes, built.episodes, pricing, fetch=engine.rows)
     (price,) = priced.target_prices.to_pylist()
     assert price["target_price"] == D("16005.00")
     (recon,) = priced.hospital_reconciliation.to_pylist()

@@ -165,7 +165,7 @@ def test_enhanced_loss_rate_uses_the_alternative_quality_standard() -> None:
 
 
 def test_glide_path_step_changes_the_cited_clause() -> None:
-    # BASIC E PY2025: 2 % sequestration applies (methodology §1.7 B: 8,000,000 x 50 % x 0.98 = 3,920,000), so no
+    # BASIC E PY2025: 2 % sequestration applies (docs/reference/methodology.md §1.7 B: 8,000,000 x 50 % x 0.98 = 3,920,000), so no
     # line may cite the PY2019-2020 "no sequestration" clause.
     entity = _entity(benchmark=D(234_000_000), expenditure=D(226_000_000), population=20_000, **QUALITY)
     (statement,) = settle(load_template("mssp_basic_e"), "2025", [entity]).statements

@@ -30,7 +30,7 @@ RAW_2018_ROWS = "PY2018_SSP_ACO_PUF_rows.csv"
 
 
 def _reproduce(engine: Engine, path: Path, year: int) -> PufReproduction:
-    return reproduce_puf(engine.from_arrow(read_puf_csv(path)), year)
+    return reproduce_puf(engine.rows(engine.from_arrow(read_puf_csv(path))), year)
 
 
 def _row(result: PufReproduction, aco: str):  # type: ignore[no-untyped-def]
@@ -74,7 +74,7 @@ def test_every_aco_matches_published_earn_save_loss(
 
 def test_py2013_shifted_layout_and_interim_payment_aco(engine: Engine, fixtures_dir: Path) -> None:
     result = _reproduce(engine, fixtures_dir / "mssp" / RAW_2013, 2013)
-    # A85439 (Track 2, interim payment): 0.6 x 0.98 x 20,239,381.44 = 11,900,756.29 published (rules §3).
+    # A85439 (Track 2, interim payment): 0.6 x 0.98 x 20,239,381.44 = 11,900,756.29 published (docs/reference/mssp-settlement-rules.md §3).
     rgv = _row(result, "A85439")
     assert rgv.track == "track_2" and rgv.published == Decimal("11900756.29")
     # The file's B and E are printed to 10 cents (B - E = 20,239,381.40 against the published 20,239,381.44), so
@@ -114,7 +114,7 @@ def test_py2018_raw_names_track_1_plus_cap_and_failed_quality(engine: Engine, fi
     balance = _row(result, "A1409")
     assert balance.calculation is not None and balance.calculation.savings_cap == balance.computed
     # A3743 (Track 3) failed the quality standard: FSR 0, loss rate 75 %, less the EUC amount:
-    # 0.75 x 2,828,054 - 2,797 = 2,118,243.50 (published -2,118,244; rules §3).
+    # 0.75 x 2,828,054 - 2,797 = 2,118,243.50 (published -2,118,244; docs/reference/mssp-settlement-rules.md §3).
     nevada = _row(result, "A3743")
     assert nevada.calculation is not None and nevada.calculation.loss_rate == Decimal("0.75")
     assert nevada.computed == Decimal("-2118243.50")
@@ -122,11 +122,13 @@ def test_py2018_raw_names_track_1_plus_cap_and_failed_quality(engine: Engine, fi
 
 def _single_row(engine: Engine, year: int, **fields: str) -> PufReproduction:
     row = {"aco_id": "X1", "met_qps": "1", LINE_COLUMN: "2", **fields}
-    return reproduce_puf(engine.from_arrow(pa.table({key: [value] for key, value in row.items()})), year)
+    return reproduce_puf(
+        engine.rows(engine.from_arrow(pa.table({key: [value] for key, value in row.items()}))), year
+    )
 
 
 def test_py2019_six_month_period_halves_the_euc_amount(engine: Engine) -> None:
-    # rules §5, A1498 (Track 1+, January-June 2019): owed 0.3 x 2,348,698 - 3,870 / 2 = 702,674 (published).
+    # docs/reference/mssp-settlement-rules.md §5, A1498 (Track 1+, January-June 2019): owed 0.3 x 2,348,698 - 3,870 / 2 = 702,674 (published).
     # The PUF's benchmark level is not quoted there: a 12-month benchmark of 10,000 x 20,000 person-years and
     # the half-year total of 100,000,000 stand in for it (only B = UpdatedBnchmk x N_AB_Year_PY / 2 matters).
     result = _single_row(
@@ -150,7 +152,7 @@ def test_py2019_six_month_period_halves_the_euc_amount(engine: Engine) -> None:
 
 
 def test_py2020_covid_euc_zeroes_owed_losses(engine: Engine) -> None:
-    # rules §5, PY2020 A4692 (ENHANCED): shared loss 0.40 x 7,384,788 = 2,953,915 = DisAdj; EarnSaveLoss 0.
+    # docs/reference/mssp-settlement-rules.md §5, PY2020 A4692 (ENHANCED): shared loss 0.40 x 7,384,788 = 2,953,915 = DisAdj; EarnSaveLoss 0.
     # Benchmark level and election are not quoted: 200,000,000 and a 0 % MLR stand in for them.
     result = _single_row(
         engine,
@@ -171,7 +173,7 @@ def test_py2020_covid_euc_zeroes_owed_losses(engine: Engine) -> None:
 
 
 def test_revenue_capped_loss_is_not_reproducible(engine: Engine) -> None:
-    # rules §5/§8: PY2019 A2392 (Track 1+, RevLossLimit 1) published -2,074,092 against 30 % of its loss,
+    # docs/reference/mssp-settlement-rules.md §5/§8: PY2019 A2392 (Track 1+, RevLossLimit 1) published -2,074,092 against 30 % of its loss,
     # -2,561,463: the revenue-based limit binds and participant revenue is not in the PUF. Its generated loss
     # (2,561,463 / 0.3 = 8,538,210) and a 100,000,000 benchmark stand in for the unquoted inputs.
     result = _single_row(
@@ -222,7 +224,7 @@ def test_bad_cells_are_kept_as_not_reproducible_with_line_and_field(engine: Engi
         "earnsaveloss": ["4410000", "1", "1"],
         LINE_COLUMN: ["2", "3", "4"],
     }
-    result = reproduce_puf(engine.from_arrow(pa.table(rows)), 2016)
+    result = reproduce_puf(engine.rows(engine.from_arrow(pa.table(rows))), 2016)
     # A1: 10 % savings >= 2.5 % MSR (N 20,000); 0.5 x 0.9 x 0.98 x 10,000,000 = 4,410,000.
     assert [row.status_text for row in result.rows] == [
         "match",
@@ -268,7 +270,7 @@ def test_spark_gives_the_same_results(
     spark_engine: Engine, duckdb_engine: Engine, fixtures_dir: Path
 ) -> None:
     arrow = read_puf_csv(fixtures_dir / "mssp" / RAW_2013).slice(0, 20)
-    on_spark = reproduce_puf(spark_engine.from_arrow(arrow), 2013)
-    on_duckdb = reproduce_puf(duckdb_engine.from_arrow(arrow), 2013)
+    on_spark = reproduce_puf(spark_engine.rows(spark_engine.from_arrow(arrow)), 2013)
+    on_duckdb = reproduce_puf(duckdb_engine.rows(duckdb_engine.from_arrow(arrow)), 2013)
     assert on_spark.to_arrow().equals(on_duckdb.to_arrow())
     assert on_spark.matched == 20

@@ -24,11 +24,11 @@ def _rows(engine: Engine, year: int, *rows: dict[str, str]) -> PufReproduction:
     columns = sorted({key for row in rows for key in row})
     table = {column: [row.get(column, "") for row in rows] for column in columns}
     table[LINE_COLUMN] = [str(n) for n in range(2, len(rows) + 2)]
-    return reproduce_puf(engine.from_arrow(pa.table(table)), year)
+    return reproduce_puf(engine.rows(engine.from_arrow(pa.table(table))), year)
 
 
 def test_py2022_every_aco_matches(engine: Engine, fixtures_dir: Path) -> None:
-    result = reproduce_puf(engine.from_arrow(read_puf_csv(fixtures_dir / "mssp" / PY2022)), 2022)
+    result = reproduce_puf(engine.rows(engine.from_arrow(read_puf_csv(fixtures_dir / "mssp" / PY2022))), 2022)
     assert len(result.rows) == 482
     assert [row.aco_id for row in result.rows if row.status != "match"] == []
     assert Counter(row.track for row in result.rows) == {

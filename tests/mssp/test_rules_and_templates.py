@@ -1,5 +1,5 @@
-"""MSSP rules by year and track against the regulation figures in the reference (mssp-settlement-rules.md §3,
-methodology.md §1.1), and the shipped contract templates against the rules."""
+"""MSSP rules by year and track against the regulation figures in the reference (docs/reference/mssp-settlement-rules.md §3,
+docs/reference/methodology.md §1.1), and the shipped contract templates against the rules."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def test_loss_terms() -> None:
     assert track_3.loss_rate is not None
     assert (track_3.loss_rate.floor, track_3.loss_rate.ceiling) == (D("0.40"), D("0.75"))
     assert track_3.loss_cap.pct_of_benchmark == D("0.15")
-    # BASIC C/D/E: lower of 2/4/8 % of participant revenue and 1/2/4 % of the benchmark (methodology §1.1).
+    # BASIC C/D/E: lower of 2/4/8 % of participant revenue and 1/2/4 % of the benchmark (docs/reference/methodology.md §1.1).
     for level, revenue, benchmark in (("c", "0.02", "0.01"), ("d", "0.04", "0.02"), ("e", "0.08", "0.04")):
         cap = mssp_terms(f"basic_{level}", 2024, msr_election="variable").loss_cap
         assert (cap.pct_of_revenue, cap.pct_of_benchmark) == (D(revenue), D(benchmark))
@@ -98,7 +98,7 @@ def test_templates_settle_through_the_contract_engine() -> None:
     from apmkit.settlement.engine import settle
     from apmkit.settlement.inputs import EntityInputs
 
-    # methodology §1.7 B (BASIC E, PY2025): $234.0M benchmark, $226.0M spending, N 20,000, QPS met -> $3,920,000.
+    # docs/reference/methodology.md §1.7 B (BASIC E, PY2025): $234.0M benchmark, $226.0M spending, N 20,000, QPS met -> $3,920,000.
     basic_e = settle(
         load_template("mssp_basic_e"),
         "2025",

@@ -1,4 +1,4 @@
-"""The shared savings calculator against the reference's worked examples (methodology.md §1.7, settlement rules
+"""The shared savings calculator against the reference's worked examples (docs/reference/methodology.md §1.7, docs/reference/mssp-settlement-rules.md
 §4-5). Expected figures are the published CMS PUF amounts or the reference's own arithmetic on published or
 regulatory parameters, never our output."""
 
@@ -29,7 +29,7 @@ def _within(computed: Decimal, published: Decimal, dollars: str = "1") -> bool:
 
 
 def test_a1409_py2018_savings_cap_binds_on_the_final_amount() -> None:
-    # methodology §1.7 A0 / PUF18 A1409 (Track 1): GenSaveLoss 37,681,081, FSR 0.4541, ABtotBnchmk 121,182,225,
+    # docs/reference/methodology.md §1.7 A0 / PUF18 A1409 (Track 1): GenSaveLoss 37,681,081, FSR 0.4541, ABtotBnchmk 121,182,225,
     # published EarnSaveLoss 12,118,223 = 10 % of the benchmark. N is not quoted there; any N >= 500 gives an
     # MSR <= 12.2 %, far below its 31.1 % savings rate, so 10,000 stands in for it.
     benchmark = D(121_182_225)
@@ -48,7 +48,7 @@ def test_a1409_py2018_savings_cap_binds_on_the_final_amount() -> None:
 
 
 def test_a1001_py2018_track_1_first_dollar_with_sequestration() -> None:
-    # methodology §1.7 A: N_AB 77,372 -> MSR 2.0 %; B 1,072,551,536; E 960,028,237; QualScore 0.9084.
+    # docs/reference/methodology.md §1.7 A: N_AB 77,372 -> MSR 2.0 %; B 1,072,551,536; E 960,028,237; QualScore 0.9084.
     inputs = SharedSavingsInputs(
         benchmark=D(1_072_551_536),
         expenditure=D(960_028_237),
@@ -72,12 +72,12 @@ def test_a1001_py2018_track_1_first_dollar_with_sequestration() -> None:
     [(605, "11.4635"), (2_047, "6.7621"), (2_512, "5.9014"), (3_785, "4.5680"), (4_976, "3.9127")],
 )
 def test_msr_below_5000_matches_published_minsavperc(population: int, expected_percent: str) -> None:
-    # mssp-settlement-rules.md §4: published MinSavPerc for these N (PUF), to 4 decimals of a percent.
+    # docs/reference/mssp-settlement-rules.md §4: published MinSavPerc for these N (PUF), to 4 decimals of a percent.
     assert (one_sided_msr(population) * 100).quantize(D("0.0001")) == D(expected_percent)
 
 
 def test_msr_table_interpolation_a1540() -> None:
-    # methodology §1.2: N = 5,032 -> 0.039 - 0.003 x 32/999; PUF18 A1540 MinSavPerc 0.038903904.
+    # docs/reference/methodology.md §1.2: N = 5,032 -> 0.039 - 0.003 x 32/999; PUF18 A1540 MinSavPerc 0.038903904.
     assert one_sided_msr(5_032).quantize(D("0.000000001")) == D("0.038903904")
     assert one_sided_msr(60_000) == one_sided_msr(250_000) == D("0.020")
 
@@ -87,7 +87,7 @@ BENCHMARK_B = D(12_000) * D(19_500)
 
 
 def test_basic_e_variable_msr_savings_quality_met() -> None:
-    # methodology §1.7 B: N 20,000 -> MSR 2.5 %; B = $12,000 x 19,500 = $234.0M; E = $226.0M; 50 % -> $4.0M,
+    # docs/reference/methodology.md §1.7 B: N 20,000 -> MSR 2.5 %; B = $12,000 x 19,500 = $234.0M; E = $226.0M; 50 % -> $4.0M,
     # after 2 % sequestration $3,920,000.
     inputs = SharedSavingsInputs(
         benchmark=D(12_000),
@@ -106,7 +106,7 @@ def test_basic_e_variable_msr_savings_quality_met() -> None:
 
 
 def test_basic_e_alternative_quality_standard_sliding_scale() -> None:
-    # methodology §1.7 B: only the alternative QPS met, HEA score 0.60 -> FSR 0.30 -> $2.4M -> $2,352,000.
+    # docs/reference/methodology.md §1.7 B: only the alternative QPS met, HEA score 0.60 -> FSR 0.30 -> $2.4M -> $2,352,000.
     inputs = SharedSavingsInputs(
         benchmark=BENCHMARK_B,
         expenditure=D(226_000_000),
@@ -121,7 +121,7 @@ def test_basic_e_alternative_quality_standard_sliding_scale() -> None:
 
 
 def test_basic_e_losses_capped_by_revenue() -> None:
-    # methodology §1.7 B: E = $242.0M: loss $8.0M x 30 % = $2.4M; cap min(8 % x $50M, 4 % x $234M) = $4.0M.
+    # docs/reference/methodology.md §1.7 B: E = $242.0M: loss $8.0M x 30 % = $2.4M; cap min(8 % x $50M, 4 % x $234M) = $4.0M.
     inputs = SharedSavingsInputs(
         benchmark=BENCHMARK_B,
         expenditure=D(242_000_000),
@@ -146,7 +146,7 @@ def test_basic_e_losses_capped_by_revenue() -> None:
     ],
 )
 def test_enhanced_loss_rate(score: str, met: bool, rate: str, owed: str) -> None:
-    # methodology §1.7 C: loss $8.0M; score 0.90 -> max(0.40, 1 - 0.675) -> $3.2M; 0.50 -> 0.625 -> $5.0M;
+    # docs/reference/methodology.md §1.7 C: loss $8.0M; score 0.90 -> max(0.40, 1 - 0.675) -> $3.2M; 0.50 -> 0.625 -> $5.0M;
     # QPS failed -> 0.75 -> $6.0M (cap 15 % x $234M does not bind).
     inputs = SharedSavingsInputs(
         benchmark=BENCHMARK_B,
@@ -161,7 +161,7 @@ def test_enhanced_loss_rate(score: str, met: bool, rate: str, owed: str) -> None
 
 
 def test_a1498_py2019_six_month_euc_after_loss_rate() -> None:
-    # mssp-settlement-rules.md §5: A1498 (Track 1+, PY2019 Jan-Jun): 0.3 x 2,348,698 - 3,870/2 = 702,674
+    # docs/reference/mssp-settlement-rules.md §5: A1498 (Track 1+, PY2019 Jan-Jun): 0.3 x 2,348,698 - 3,870/2 = 702,674
     # (published). The benchmark level is not quoted; the loss rate, MLR election 0 % and caps make it irrelevant.
     benchmark = D(150_000_000)
     inputs = SharedSavingsInputs(
@@ -179,7 +179,7 @@ def test_a1498_py2019_six_month_euc_after_loss_rate() -> None:
 
 
 def test_medstar_py2017_euc_amount_subtracted_after_cap() -> None:
-    # mssp-settlement-rules.md §5: PY2017 MedStar (Track 3): 0.4 x 7,516,402 - 8,908 = 2,997,653 (published).
+    # docs/reference/mssp-settlement-rules.md §5: PY2017 MedStar (Track 3): 0.4 x 7,516,402 - 8,908 = 2,997,653 (published).
     inputs = SharedSavingsInputs(
         benchmark=D(568_341_230),
         expenditure=D(575_857_632),

@@ -1,4 +1,4 @@
-"""``apmkit quality evaluate | gaps | score`` end to end (CMS2 test deck through the FHIR loader; §1.3 example)."""
+"""``apmkit quality evaluate | gaps | score`` end to end (CMS2 test deck through the FHIR loader; docs/reference/methodology.md §1.3 example)."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ def test_gaps_lists_denominator_patients_not_in_numerator(cms2_deck: Path, tmp_p
 
 
 def test_score_mssp_reference_example(tmp_path: Path) -> None:
-    # methodology.md §1.3 HEA example (top/top/middle/middle/bottom/unscored, multiplier 0.40 -> +4.8) on a
+    # docs/reference/methodology.md §1.3 HEA example (top/top/middle/middle/bottom/unscored, multiplier 0.40 -> +4.8) on a
     # MIPS quality score of 74.0 against a 40th percentile of 77.83; BASIC level E max sharing rate 50 %.
     spec = tmp_path / "quality.yaml"
     spec.write_text(

@@ -1,4 +1,4 @@
-"""Quality scoring against the reference's worked examples (methodology.md §1.3, §1.7) and invariants."""
+"""Quality scoring against the reference's worked examples (docs/reference/methodology.md §1.3, §1.7) and invariants."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ SEQUESTRATION = Decimal("0.98")
 
 
 def test_health_equity_bonus_reference_example() -> None:
-    # methodology.md §1.3: top/top/middle/middle/bottom/unscored -> scaler 12; multiplier 0.40 -> 4.8 points.
+    # docs/reference/methodology.md §1.3: top/top/middle/middle/bottom/unscored -> scaler 12; multiplier 0.40 -> 4.8 points.
     scaler, bonus = health_equity_bonus(
         ["top", "top", "middle", "middle", "bottom", None], Decimal("0.40"), HealthEquityAdjustment()
     )
@@ -42,13 +42,13 @@ def test_health_equity_bonus_reference_example() -> None:
 
 def test_health_equity_bonus_needs_twenty_percent_underserved_and_caps_at_ten() -> None:
     terms = HealthEquityAdjustment()
-    # §1.3: "if < 20% -> no bonus"; "max 10".
+    # docs/reference/methodology.md §1.3: "if < 20% -> no bonus"; "max 10".
     assert health_equity_bonus(["top"] * 6, Decimal("0.19"), terms) == (Decimal(24), Decimal(0))
     assert health_equity_bonus(["top"] * 6, Decimal("0.50"), terms) == (Decimal(24), Decimal(10))
 
 
 def test_final_sharing_rate_basic_level_e_reference_example() -> None:
-    # methodology.md §1.7 B: savings $8.0M, BASIC E max 50 %, 2 % sequestration.
+    # docs/reference/methodology.md §1.7 B: savings $8.0M, BASIC E max 50 %, 2 % sequestration.
     savings = Decimal(8_000_000)
     met = final_sharing_rate(Decimal("0.50"), 2025, True, False, Decimal("0.60"))
     assert savings * met * SEQUESTRATION == Decimal(3_920_000)
@@ -59,13 +59,13 @@ def test_final_sharing_rate_basic_level_e_reference_example() -> None:
 
 
 def test_final_sharing_rate_by_year() -> None:
-    # §1.1 and PUF18 A1001: PY<=2020 rate x quality (50 % x 0.9084 = 0.4542); PY2021-22 gate only.
+    # docs/reference/methodology.md §1.1 and PUF18 A1001: PY<=2020 rate x quality (50 % x 0.9084 = 0.4542); PY2021-22 gate only.
     assert final_sharing_rate(Decimal("0.50"), 2018, True, False, Decimal("0.9084")) == Decimal("0.4542")
     assert final_sharing_rate(Decimal("0.50"), 2022, False, True, Decimal("0.60")) == 0
 
 
 def test_enhanced_loss_rate_reference_example() -> None:
-    # methodology.md §1.7 C: loss $8.0M; score 0.90 -> 0.40 -> $3.2M; 0.50 -> 0.625 -> $5.0M; failed -> $6.0M.
+    # docs/reference/methodology.md §1.7 C: loss $8.0M; score 0.90 -> 0.40 -> $3.2M; 0.50 -> 0.625 -> $5.0M; failed -> $6.0M.
     loss = Decimal(8_000_000)
     assert loss * enhanced_loss_rate(2025, True, False, Decimal("0.90")) == Decimal(3_200_000)
     assert loss * enhanced_loss_rate(2025, True, False, Decimal("0.50")) == Decimal(5_000_000)
@@ -96,7 +96,7 @@ def test_deciles_count_floors_reached_in_the_better_direction() -> None:
 
 
 def test_mssp_standard_met_by_hea_adjusted_score() -> None:
-    # §1.3 HEA example bonus (4.8) lifts a 74.0 MIPS quality score over a 40th percentile of 77.83.
+    # docs/reference/methodology.md §1.3 HEA example bonus (4.8) lifts a 74.0 MIPS quality score over a 40th percentile of 77.83.
     scoring = MsspScoring(performance_year=2025, quality_score_percentiles={40: Decimal("77.83")})
     thirds = ["top", "top", "middle", "middle", "bottom", None]
     measures = [MeasureScore(f"CMS{i}", 100, 50, Decimal("0.5"), third=t) for i, t in enumerate(thirds)]  # type: ignore[arg-type]

@@ -67,7 +67,7 @@ def test_csv_inputs_to_scores_and_rejects(tmp_path: Path) -> None:
     header = out.read_text().splitlines()[0].replace('"', "").split(",")
     assert header == [*SCORE_COLUMNS, "normalized_score", "payment_score"]
     rows = {r["member_id"]: r for r in _read(out)}
-    # methodology.md §7: male 70 (on 1 Feb 2024), E11.65 + I50.22 -> 1.034; PY2024 factor 1.015 and 5.9% -> 0.959.
+    # docs/reference/methodology.md §7: male 70 (on 1 Feb 2024), E11.65 + I50.22 -> 1.034; PY2024 factor 1.015 and 5.9% -> 0.959.
     a1 = rows["A1"]
     assert (a1["segment"], a1["score"], a1["hccs"], a1["interactions"]) == (
         "COMMUNITY_NA", 1.034, "HCC226;HCC38", "D2;DIABETES_HF_V28"
@@ -95,7 +95,7 @@ def test_blended_payment_score(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     rows = {r["member_id"]: r for r in _read(out)}
-    # PY2024: 67% V24 (1.148 / 1.146) + 33% V28 (1.034 / 1.015), 5.9% (methodology.md §7 figures):
+    # PY2024: 67% V24 (1.148 / 1.146) + 33% V28 (1.034 / 1.015), 5.9% (docs/reference/methodology.md §7 figures):
     # round(0.67 x 1.002 + 0.33 x 1.019, 3) = 1.008; round(1.008 x 0.941, 3) = 0.949.
     assert rows["A1"]["blended_payment_score"] == 0.949
 
@@ -166,7 +166,7 @@ def test_coding_adjustment_rate_as_a_fraction(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     a1 = {r["member_id"]: r for r in _read(out)}["A1"]
-    # methodology.md §7 raw 1.034; normalized round(1.034 / 1.015, 3); payment round(normalized x 0.95, 3)
+    # docs/reference/methodology.md §7 raw 1.034; normalized round(1.034 / 1.015, 3); payment round(normalized x 0.95, 3)
     normalized = (D("1.034") / D("1.015")).quantize(D("0.001"), ROUND_HALF_UP)
     payment = (normalized * (1 - D("0.05"))).quantize(D("0.001"), ROUND_HALF_UP)
     assert (normalized, payment) == (D("1.019"), D("0.968"))

@@ -302,7 +302,7 @@ def test_normalization_and_coding_adjustment_apply_to_the_segment_score(engine, 
     persons, diagnoses = build_tables(
         [_person("g", "F", 67, "0", dual_status_code="02", months_since_transplant=6, diagnoses=["D66"])]
     )
-    # Graft factor PY2026 1.104 (an explicit input; methodology.md §7 lists it as unverified):
+    # Graft factor PY2026 1.104 (an explicit input; docs/reference/methodology.md §7 lists it as unverified):
     # round(3.247 / 1.104, 3) = 2.941; round(2.941 x 0.941, 3) = 2.767 (hand-computed).
     result = score(
         persons,

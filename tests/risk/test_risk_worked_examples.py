@@ -1,4 +1,4 @@
-"""Worked examples of methodology.md §7 (official CMS V28 software outputs for PY2026, V24 hccpy case)
+"""Worked examples of docs/reference/methodology.md §7 (official CMS V28 software outputs for PY2026, V24 hccpy case)
 and the payment-score arithmetic there, plus CMS rules the examples do not reach.
 
 Expected numbers are copied from the reference text; the comment on each case names its line.
@@ -127,7 +127,7 @@ def test_normalization_and_coding_intensity_example(engine, build_tables):
 
 
 def test_blended_payment_score_weights_each_models_normalized_score(engine, build_tables):
-    # PY2024 blend 67% V24 + 33% V28 with the PY2024 factors 1.146 / 1.015 and 5.9% (methodology.md §7).
+    # PY2024 blend 67% V24 + 33% V28 with the PY2024 factors 1.146 / 1.015 and 5.9% (docs/reference/methodology.md §7).
     # V24 raw 1.148 (example above) and V28 raw 1.034: round(1.148/1.146,3)=1.002, round(1.034/1.015,3)=1.019;
     # round(0.67*1.002 + 0.33*1.019, 3) = round(1.00761, 3) = 1.008; round(1.008*0.941, 3) = 0.949 (derived).
     spec = RiskAdjustmentSpec(
@@ -144,7 +144,7 @@ def test_blended_payment_score_weights_each_models_normalized_score(engine, buil
     row = engine.to_arrow(payment_scores(persons, diagnoses, spec)).to_pylist()[0]
     assert (row["raw_V24"], row["raw_V28"]) == (Decimal("1.148"), Decimal("1.034"))
     assert row["payment_score"] == Decimal("0.949")
-    # The PY2024 CMS payment spec is exactly this blend (methodology.md §7 figures).
+    # The PY2024 CMS payment spec is exactly this blend (docs/reference/methodology.md §7 figures).
     assert cms_payment_spec(2024) == spec
 
 

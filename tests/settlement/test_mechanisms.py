@@ -242,7 +242,7 @@ def test_episode_below_acceptable_quality_gets_no_payment() -> None:
 
 
 def test_cjr_excellent_is_strictly_above_15() -> None:
-    # CQS exactly 15.0 is "good" (-1 pp), not "excellent" (> 15.0, -1.5 pp): methodology.md 3.1.
+    # CQS exactly 15.0 is "good" (-1 pp), not "excellent" (> 15.0, -1.5 pp): docs/reference/methodology.md §3.1.
     base = {
         "period": "PY3",
         "episodes": 1,

@@ -1,4 +1,4 @@
-"""Worked examples of the reference (methodology.md) and published CMS results, settled through contracts.
+"""Worked examples of the reference (docs/reference/methodology.md) and published CMS results, settled through contracts.
 
 Every expected number is taken from the reference document or a CMS public use file row it quotes, or is
 hand arithmetic on published parameters (said so at the test); none comes from apmkit's own output.
@@ -15,7 +15,7 @@ from apmkit.contracts import contract_from_data, load_template
 from apmkit.settlement.engine import settle
 from apmkit.settlement.inputs import EntityInputs
 
-# 42 CFR 425.604(b) MSR table (methodology.md section 1.2), interpolated within each band.
+# 42 CFR 425.604(b) MSR table (docs/reference/methodology.md §1.2), interpolated within each band.
 MSSP_MSR_BANDS = [
     {"min_population": 5000, "max_population": 5999, "rate_at_min": "0.039", "rate_at_max": "0.036"},
     {"min_population": 6000, "max_population": 6999, "rate_at_min": "0.036", "rate_at_max": "0.034"},
@@ -75,7 +75,7 @@ def _net(contract: object, period: str = "2025", **inputs: object) -> tuple[D, o
 
 
 def test_mssp_basic_e_savings_quality_met() -> None:
-    # methodology.md 1.7 B: N 20,000 -> MSR 2.5 %; B $234.0M, E $226.0M; 50 % -> $4.0M -> x 0.98 = $3,920,000.
+    # docs/reference/methodology.md §1.7 B: N 20,000 -> MSR 2.5 %; B $234.0M, E $226.0M; 50 % -> $4.0M -> x 0.98 = $3,920,000.
     net, statement = _net(
         _basic_e(),
         benchmark=D("234000000"),
@@ -88,7 +88,7 @@ def test_mssp_basic_e_savings_quality_met() -> None:
 
 
 def test_mssp_basic_e_alternative_quality_standard() -> None:
-    # methodology.md 1.7 B: alternative QPS only, HEA score 0.60 -> FSR 0.30 -> $2.4M -> $2,352,000.
+    # docs/reference/methodology.md §1.7 B: alternative QPS only, HEA score 0.60 -> FSR 0.30 -> $2.4M -> $2,352,000.
     net, _ = _net(
         _basic_e(),
         benchmark=D("234000000"),
@@ -102,7 +102,7 @@ def test_mssp_basic_e_alternative_quality_standard() -> None:
 
 
 def test_mssp_basic_e_losses_revenue_cap() -> None:
-    # methodology.md 1.7 B: E $242.0M, loss $8.0M x 30 % = $2.4M; cap min(8 % x $50M, 4 % x $234M) = $4.0M.
+    # docs/reference/methodology.md §1.7 B: E $242.0M, loss $8.0M x 30 % = $2.4M; cap min(8 % x $50M, 4 % x $234M) = $4.0M.
     net, statement = _net(
         _basic_e(),
         benchmark=D("234000000"),
@@ -124,7 +124,7 @@ def test_mssp_basic_e_losses_revenue_cap() -> None:
     ],
 )
 def test_mssp_enhanced_loss_rate(score: D, met: bool, owed: D) -> None:
-    # methodology.md 1.7 C: loss $8.0M; rate max(0.40, 1 - 0.75 x score) -> $3.2M / $5.0M; QPS failed 75 % -> $6.0M.
+    # docs/reference/methodology.md §1.7 C: loss $8.0M; rate max(0.40, 1 - 0.75 x score) -> $3.2M / $5.0M; QPS failed 75 % -> $6.0M.
     contract = _contract(
         {
             "id": "shared_savings",
@@ -174,7 +174,7 @@ def _track1_py2018() -> object:
 
 
 def test_mssp_puf_a1409_capped() -> None:
-    # methodology.md 1.7 A0 (PY2018 PUF, ACO A1409): GenSaveLoss 37,681,081, FSR 0.4541, ABtotBnchmk 121,182,225;
+    # docs/reference/methodology.md §1.7 A0 (PY2018 PUF, ACO A1409): GenSaveLoss 37,681,081, FSR 0.4541, ABtotBnchmk 121,182,225;
     # the 10 % cap binds: published EarnSaveLoss 12,118,223. E = B - GenSaveLoss. QualScore 0.9082 gives FSR 0.4541.
     # The PUF row's N_AB is not quoted in the reference; any N >= 5,000 has MSR <= 3.9 %, far below 31.1 % savings.
     net, statement = _net(
@@ -192,7 +192,7 @@ def test_mssp_puf_a1409_capped() -> None:
 
 
 def test_mssp_puf_a1001_within_puf_tolerance() -> None:
-    # methodology.md 1.7 A (PY2018 PUF A1001): N 77,372 -> MSR 2 %; B 1,072,551,536; E 960,028,237;
+    # docs/reference/methodology.md §1.7 A (PY2018 PUF A1001): N 77,372 -> MSR 2 %; B 1,072,551,536; E 960,028,237;
     # QualScore 0.9084 -> FSR 0.4542; 112,523,299 x 0.4542 x 0.98 = 50,085,921 (reference), published 50,087,988
     # (the PUF's FSR is rounded to 4 dp): within the 0.05 % acceptance tolerance.
     net, statement = _net(
@@ -209,7 +209,7 @@ def test_mssp_puf_a1001_within_puf_tolerance() -> None:
 
 
 def test_cjr_py3_good_quality_template() -> None:
-    # methodology.md 3.1 derived example (PY3, good quality): 1/3 x 25,000 + 2/3 x 27,000 = 26,333.33; discount
+    # docs/reference/methodology.md §3.1 derived example (PY3, good quality): 1/3 x 25,000 + 2/3 x 27,000 = 26,333.33; discount
     # 3 % - 1 pp = 2 % -> 25,806.67; 100 episodes, actual 2,450,000 -> NPRA 130,666.67; stop-gain 10 % not binding.
     contract = load_template("cjr")
     settlement = settle(
@@ -234,7 +234,7 @@ def test_cjr_py3_good_quality_template() -> None:
 
 
 def test_cjr_py1_has_no_repayment() -> None:
-    # methodology.md 3.1: repayment discount "PY1 n/a" -- PY1 carries no downside; spending above target owes 0.
+    # docs/reference/methodology.md §3.1: repayment discount "PY1 n/a" -- PY1 carries no downside; spending above target owes 0.
     settlement = settle(
         load_template("cjr"),
         "PY1",
@@ -266,7 +266,7 @@ PCF = with_terms("primary_care_first", PCF_TERMS)
     ("adjustment", "expected"), [(D("-0.10"), D("23875.20")), (D("0.50"), D("39792.00"))]
 )
 def test_primary_care_first_template(adjustment: D, expected: D) -> None:
-    # methodology.md section 4 derived example, with the example's rates stated as the contract's terms (the
+    # docs/reference/methodology.md §4 derived example, with the example's rates stated as the contract's terms (the
     # template leaves them REQUIRED): risk group 2, 500 beneficiaries -> 500 x $45 = $22,500; 100 visits
     # x $40.28 = $4,028; total $26,528; PBA -10 % -> $23,875.20, +50 % -> $39,792.
     net, statement = _net(
@@ -285,7 +285,7 @@ def test_primary_care_first_template(adjustment: D, expected: D) -> None:
 
 
 def test_performance_adjustment_is_bounded() -> None:
-    # PCF's PBA ranges -10 % to +50 % (methodology.md section 4): a requested +80 % pays +50 %.
+    # PCF's PBA ranges -10 % to +50 % (docs/reference/methodology.md §4): a requested +80 % pays +50 %.
     net, _ = _net(
         PCF,
         risk_group="2",
@@ -297,7 +297,7 @@ def test_performance_adjustment_is_bounded() -> None:
 
 
 def test_oncology_care_model_template() -> None:
-    # Hand arithmetic on the verified OCM parameters (methodology.md 3.3): MEOS $160 PBPM; one-sided target =
+    # Hand arithmetic on the verified OCM parameters (docs/reference/methodology.md §3.3): MEOS $160 PBPM; one-sided target =
     # benchmark x (1 - 4 %). 50 episodes with 300 episode months -> MEOS 300 x 160 = 48,000 (billed monthly);
     # benchmark 30,000 per episode -> target 28,800 x 50 = 1,440,000; actual 1,400,000 -> PBP 40,000.
     # The template leaves the stop-gain and the quality adjustment REQUIRED; this agreement states 20 % and
@@ -324,7 +324,7 @@ def test_oncology_care_model_template() -> None:
 
 
 def test_cpc_plus_track2_fees_and_pbip() -> None:
-    # Hand arithmetic on the verified CPC+ Track 2 parameters (methodology.md section 4): tier 2 $11 PBPM and
+    # Hand arithmetic on the verified CPC+ Track 2 parameters (docs/reference/methodology.md §4): tier 2 $11 PBPM and
     # complex tier $100 PBPM; PBIP $4.00 PBPM prepaid. 1,200 tier-2 months + 60 complex months -> 13,200 + 6,000 =
     # 19,200; PBIP prepaid 4.00 x 1,260 = 5,040; performance_score 0.5 = half earned -> 2,520 kept, 2,520 recouped.
     # Tiers 1, 3 and 4 are REQUIRED terms of the template (unused here: this practice has none of their months).
@@ -346,7 +346,7 @@ def test_cpc_plus_track2_fees_and_pbip() -> None:
 
 def test_enhancing_oncology_model_meos_and_recoupment() -> None:
     # Hand arithmetic on the EOM template with an agreement's terms: MEOS $70 PBPM + $30 for dual months
-    # (methodology.md 3.3, secondary page). 600 episode months, 100 of them dual -> 42,000 + 3,000 = 45,000.
+    # (docs/reference/methodology.md §3.3, secondary page). 600 episode months, 100 of them dual -> 42,000 + 3,000 = 45,000.
     # Target = benchmark price x (1 - 4 %): 20 episodes x 25,000 x 0.96 = 480,000; actual 500,000 -> shortfall
     # 20,000; the 4 % stop-loss, 4 % x 480,000 = 19,200, binds -> owes 19,200. Net 45,000 - 19,200 = 25,800.
     eom = with_terms(
@@ -528,7 +528,7 @@ def test_money_places_apply_to_shared_savings() -> None:
 @pytest.mark.parametrize(
     ("template", "inputs", "expected"),
     [
-        # methodology.md 1.7 B (BASIC E, PY2025): savings -> 3,920,000; losses with $50M revenue -> owes 2,400,000
+        # docs/reference/methodology.md §1.7 B (BASIC E, PY2025): savings -> 3,920,000; losses with $50M revenue -> owes 2,400,000
         ("mssp_basic_e", {"expenditure": D("226000000"), "quality_standard_met": True}, D("3920000.00")),
         (
             "mssp_basic_e",
@@ -539,7 +539,7 @@ def test_money_places_apply_to_shared_savings() -> None:
             },
             D("-2400000.00"),
         ),
-        # methodology.md 1.7 C (ENHANCED): score 0.90 -> 3.2M, 0.50 -> 5.0M, QPS failed -> 6.0M owed
+        # docs/reference/methodology.md §1.7 C (ENHANCED): score 0.90 -> 3.2M, 0.50 -> 5.0M, QPS failed -> 6.0M owed
         (
             "mssp_enhanced",
             {"expenditure": D("242000000"), "quality_score": D("0.9"), "quality_standard_met": True},

@@ -357,3 +357,89 @@ def test_true_up_after_run_out(population: Path, tmp_path: Path) -> None:
     result = _cli("settle", "true-up", str(tmp_path / "early"), str(tmp_path / "final"))
     assert result.returncode == 0, result.stderr
     assert f"total true-up: {final.total_net - early.total_net}" in result.stdout
+
+
+TEMPLATE_NEEDS = {
+    # what each shipped template asks for, by name, when run from claims alone (claims cannot hold it)
+    "bpci_advanced": "REQUIRED",
+    "cjr": "field episodes is required",
+    "commercial_capitation": "field quality_score is required",
+    "commercial_upside_shared_savings": "field reported is required",
+    "cpc_plus_track1": "REQUIRED",
+    "cpc_plus_track2": "REQUIRED",
+    "enhancing_oncology_model": "REQUIRED",
+    "mssp_basic_a": "field benchmark is required",
+    "mssp_basic_b": "field benchmark is required",
+    "mssp_basic_c": "field benchmark is required",
+    "mssp_basic_d": "field benchmark is required",
+    "mssp_basic_e": "field benchmark is required",
+    "mssp_enhanced": "field benchmark is required",
+    "mssp_track1": "outside the performance years",
+    "mssp_track2": "outside the performance years",
+    "mssp_track3": "outside the performance years",
+    "oncology_care_model": "REQUIRED",
+    "primary_care_first": "REQUIRED",
+}
+
+
+def test_every_template_is_listed() -> None:
+    from apmkit.contracts import template_names
+
+    assert sorted(TEMPLATE_NEEDS) == sorted(template_names())
+
+
+@pytest.mark.parametrize("name", sorted(TEMPLATE_NEEDS))
+def test_every_template_runs_from_claims_or_names_what_it_needs(
+    name: str, population: Path, tmp_path: Path
+) -> None:
+    contract = tmp_path / f"{name}.yaml"
+    assert _cli("contract", "template", name, "--out", str(contract)).returncode == 0
+    result = _cli(
+        "run",
+        "--contract",
+        str(contract),
+        "--from",
+        str(population),
+        "--period",
+        "2025",
+        "--out",
+        str(tmp_path / "o"),
+    )
+    assert result.returncode == 2, result.stderr
+    assert TEMPLATE_NEEDS[name] in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_mssp_template_settles_with_what_claims_cannot_hold(population: Path, tmp_path: Path) -> None:
+    # BASIC E PY2025 from claims plus CMS's benchmark, the quality determination and participant revenue
+    contract = tmp_path / "basic_e.yaml"
+    _cli("contract", "template", "mssp_basic_e", "--out", str(contract))
+    inputs = tmp_path / "inputs.csv"
+    inputs.write_text(
+        "entity_id,benchmark,quality_score,quality_standard_met,participant_revenue\n"
+        "ENTITY,20000000,0.8,true,9000000\n",
+        encoding="utf-8",
+    )
+    with Workspace(population) as workspace:
+        result = workspace.run(contract, "2025", inputs=inputs, out=tmp_path / "o")
+    (statement,) = result.settlement.statements
+    summary = statement.summary
+    assert summary["benchmark"] == Decimal("20000000")
+    # the actuals follow the template's definitions: Parts A+B FFS months, paid amounts, 99th-percentile cap
+    assert "eligible months: medicare_ffs_parts_ab" in " ".join(result.settlement.warnings)
+    assert Decimal(str(summary["net_settlement"])) == statement.net_settlement
+
+
+def test_episodes_section_adds_the_episodes_mart(population: Path, tmp_path: Path) -> None:
+    contract = tmp_path / "with_episodes.yaml"
+    contract.write_text(CONTRACT + "episodes:\n  build: {overlap: precedence}\n", encoding="utf-8")
+    out = tmp_path / "out"
+    with Workspace(population) as workspace:
+        result = workspace.run(contract, "2025", out=out)
+    episodes = pd.read_parquet(out / "episodes.parquet")
+    assert set(episodes["status"]) <= {"kept", "ineligible", "overlap_dropped"}
+    assert result.counts["episodes_kept"] == int((episodes["status"] == "kept").sum())
+    kept = episodes[episodes["status"] == "kept"]
+    # amounts are on kept episodes only, and each is anchor + post-anchor spending
+    assert (kept["total_amount"] == kept["anchor_amount"] + kept["post_anchor_amount"]).all()

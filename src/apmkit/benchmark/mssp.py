@@ -38,7 +38,7 @@ from apmkit.benchmark.mssp_steps import (
 from apmkit.benchmark.spec import ENROLLMENT_TYPES, EnrollmentType, MsspBenchmarkSpec
 from apmkit.errors import ApmkitError
 from apmkit.money import round_money
-from apmkit.portable import Fetch
+from apmkit.portable import Fetch, Materialize
 
 CENTS = Decimal(100)
 TWELVE = Decimal(12)
@@ -246,6 +246,7 @@ def mssp_benchmark(
     spec: MsspBenchmarkSpec,
     *,
     fetch: Fetch,
+    materialize: Materialize,
     population: ir.Table | None = None,
     risk_scores: ir.Table | None = None,
     county: ir.Table | None = None,
@@ -261,6 +262,9 @@ def mssp_benchmark(
         MSSP benchmark parameters.
     fetch
         Returns the rows of the small aggregate tables the per-type steps read (``Engine.rows``).
+    materialize
+        Computes the per-member truncated expenditure once (``Engine.materialize``): the totals, the risk and
+        regional steps and the caller's output all read it.
     population
         Assigned beneficiaries (``member_id`` [, ``year``]); None = everyone in the data.
     risk_scores
@@ -276,12 +280,14 @@ def mssp_benchmark(
     py = spec.performance_year
     years = [by1, by2, by3, py]
     months = _restrict(eligible_member_months(tables["enrollment"], tables["members"], years), population)
-    member_years = member_year_expenditure(
-        tables["medical_claims"],
-        months,
-        truncation_percentile=spec.truncation_percentile,
-        truncation_thresholds=spec.truncation_thresholds,
-    ).cache()  # read by the totals, the risk and regional steps and the caller's output: compute once
+    member_years = materialize(
+        member_year_expenditure(
+            tables["medical_claims"],
+            months,
+            truncation_percentile=spec.truncation_percentile,
+            truncation_thresholds=spec.truncation_thresholds,
+        )
+    )
     lines: list[Line] = []
 
     totals: dict[int, dict[str, dict[str, int]]] = {}

@@ -28,7 +28,7 @@ ZERO = Decimal(0)
 ONE = Decimal(1)
 
 # Regional adjustment percentages by occurrence: (ACO spends less than region, ACO spends more).
-# 42 CFR 425.656(c) (methodology.md §1.5 step 3).
+# 42 CFR 425.656(c) (docs/reference/methodology.md §1.5 step 3).
 REGIONAL_PERCENTAGES: dict[int, tuple[Decimal, Decimal]] = {
     1: (Decimal("0.35"), Decimal("0.15")),
     2: (Decimal("0.50"), Decimal("0.25")),

@@ -6,7 +6,7 @@ for, the LAN measurement convention for arrangements with several payment types.
 not depend on quality at all is not an APM in the framework: risk-bearing arrangements then fall in 3N and
 capitation in 4N, and fee-for-service extras in category 1.
 
-Decision rules (methodology.md section 6, definitions from the HL7 Da Vinci VBPR code system
+Decision rules (docs/reference/methodology.md §6, definitions from the HL7 Da Vinci VBPR code system
 ``hcp-lan-apm-framework``; the LAN white paper's principle that payment models not taking quality into account
 are not APMs):
 

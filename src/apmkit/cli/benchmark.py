@@ -113,6 +113,7 @@ def _run(
             tables,
             spec.mssp,
             fetch=engine.rows,
+            materialize=engine.materialize,
             population=pop,
             risk_scores=scores,
             county=county,
@@ -138,7 +139,11 @@ def _run(
         bar.advance(task)
         assign = engine.read_parquet(attribution) if attribution else None
         general = general_benchmark(
-            tables, spec.general, fetch=engine.rows, attribution=assign, risk_scores=scores
+            tables,
+            spec.general,
+            fetch=engine.rows,
+            attribution=assign,
+            risk_scores=scores,
         )
         bar.advance(task)
         engine.write_parquet(engine.from_arrow(general.lines_arrow()), out / "benchmark_lines.parquet")

@@ -45,7 +45,7 @@ def _build_and_write(
     engine: Engine, data: Path, out: Path, spec: EpisodeBuildSpec, bar: Progress, task: TaskID
 ) -> tuple[Path, dict[str, int], int]:
     tables = engine.canonical(data)
-    built = build_episodes(tables, spec)
+    built = build_episodes(tables, spec, fetch=engine.rows, materialize=engine.materialize)
     bar.advance(task)
     path = engine.write_parquet(built.episodes, out / "episodes.parquet")
     bar.advance(task)
@@ -114,6 +114,7 @@ def price_command(
             base,
             perf,
             section.pricing,
+            fetch=engine.rows,
             quality=engine.read_parquet(quality) if quality else None,
             hospital_regions=engine.read_parquet(regions) if regions else None,
             episode_risk=engine.read_parquet(episode_risk) if episode_risk else None,

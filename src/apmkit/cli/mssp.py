@@ -78,7 +78,7 @@ def reproduce_puf_command(
         bar.advance(task)
         bar.update(task, description="Recomputing ACOs")
         with open_engine() as engine:
-            result = reproduce_puf(engine.from_arrow(arrow), performance_year)
+            result = reproduce_puf(engine.rows(engine.from_arrow(arrow)), performance_year)
         bar.advance(task)
         bar.update(task, description="Writing results")
         out.parent.mkdir(parents=True, exist_ok=True)

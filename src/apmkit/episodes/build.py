@@ -28,6 +28,7 @@ from apmkit.episodes.definitions import bpcia_definitions
 from apmkit.episodes.spec import EpisodeBuildSpec, EpisodeDefinition
 from apmkit.errors import ApmkitError
 from apmkit.money import from_cents, to_cents
+from apmkit.portable import Fetch, Materialize
 from apmkit.schemas.canonical import PX_COLUMNS
 
 MAX_OVERLAP_ROUNDS = 100
@@ -279,7 +280,7 @@ def day_one_eligibility(candidates: ir.Table, enrollment: ir.Table, spec: Episod
     )
 
 
-def resolve_overlaps(episodes: ir.Table, rule: str) -> ir.Table:
+def resolve_overlaps(episodes: ir.Table, rule: str, *, fetch: Fetch, materialize: Materialize) -> ir.Table:
     """``episode_key, status`` for eligible episodes: ``kept`` or ``overlap_dropped``.
 
     Two episodes of a member overlap when their [anchor_start, window_end] ranges intersect. Processing
@@ -318,10 +319,11 @@ def resolve_overlaps(episodes: ir.Table, rule: str) -> ir.Table:
             higher,
         ],
     ).select(episode_key=a.episode_key, blocker=b.episode_key)
-    pairs = pairs.cache()
-    state = base.select("episode_key", status=ibis.literal("open")).cache()
+    pairs = materialize(pairs)
+    state = materialize(base.select("episode_key", status=ibis.literal("open")))
     for _ in range(MAX_OVERLAP_ROUNDS):
-        open_count = int(state.filter(state.status == "open").count().to_pyarrow().as_py())
+        still_open = state.filter(state.status == "open")
+        open_count = int(fetch(still_open.aggregate(n=still_open.count()))[0]["n"])
         if open_count == 0:
             return state
         blockers = pairs.join(state.select(blocker="episode_key", blocker_status="status"), "blocker")
@@ -336,7 +338,7 @@ def resolve_overlaps(episodes: ir.Table, rule: str) -> ir.Table:
             (joined.open_blockers.fill_null(0) == 0, "kept"),
             else_="open",
         )
-        state = joined.select(episode_key=state.episode_key, status=status).cache()
+        state = materialize(joined.select(episode_key=state.episode_key, status=status))
     raise ApmkitError("episodes: overlap resolution did not converge")  # pragma: no cover
 
 
@@ -401,8 +403,13 @@ class EpisodeBuild:
     episodes: ir.Table
 
 
-def build_episodes(tables: Mapping[str, ir.Table], spec: EpisodeBuildSpec) -> EpisodeBuild:
+def build_episodes(
+    tables: Mapping[str, ir.Table], spec: EpisodeBuildSpec, *, fetch: Fetch, materialize: Materialize
+) -> EpisodeBuild:
     """Build episodes from canonical tables.
+
+    ``fetch`` and ``materialize`` (``Engine.rows`` / ``Engine.materialize``) run the overlap rounds and keep the
+    tables several steps read.
 
     Returns
     -------
@@ -414,18 +421,22 @@ def build_episodes(tables: Mapping[str, ir.Table], spec: EpisodeBuildSpec) -> Ep
     """
     definitions = _definitions(spec)
     candidates = candidate_episodes(tables["medical_claims"], definitions)
-    checked = day_one_eligibility(candidates, tables["enrollment"], spec).cache()
+    checked = materialize(day_one_eligibility(candidates, tables["enrollment"], spec))
     eligible = checked.filter(checked.eligible)
-    status = resolve_overlaps(eligible, spec.overlap)
+    status = resolve_overlaps(eligible, spec.overlap, fetch=fetch, materialize=materialize)
     with_status = checked.left_join(status, "episode_key").select(
         *[checked[c] for c in checked.columns if c not in ("eligible",)],
         status=ibis.ifelse(checked.eligible, status.status, "ineligible"),
     )
-    with_status = with_status.mutate(
-        reason=ibis.ifelse(
-            with_status.status == "overlap_dropped", "overlaps a higher-priority episode", with_status.reason
+    with_status = materialize(
+        with_status.mutate(
+            reason=ibis.ifelse(
+                with_status.status == "overlap_dropped",
+                "overlaps a higher-priority episode",
+                with_status.reason,
+            )
         )
-    ).cache()
+    )
     kept = with_status.filter(with_status.status == "kept")
     spending = episode_spending(kept, tables["medical_claims"], definitions, spec.cost_basis)
     out = with_status.left_join(spending, "episode_key")

@@ -22,6 +22,7 @@ import pyarrow as pa
 from apmkit.episodes.definitions import ccn_state, state_census_division
 from apmkit.episodes.spec import QualityTier, TargetPriceSpec
 from apmkit.money import from_cents, round_money, to_cents
+from apmkit.portable import Fetch
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -265,6 +266,7 @@ def price_episodes(
     performance: ir.Table,
     spec: TargetPriceSpec,
     *,
+    fetch: Fetch,
     quality: ir.Table | None = None,
     hospital_regions: ir.Table | None = None,
     episode_risk: ir.Table | None = None,
@@ -278,6 +280,8 @@ def price_episodes(
         baseline rows outside ``spec.baseline_years`` by anchor start are ignored).
     spec
         Target price and reconciliation parameters.
+    fetch
+        Returns the rows of the per-hospital and per-region aggregates (``Engine.rows``).
     quality
         ``facility_ccn, quality_score`` (composite quality score); None = no quality reduction.
     hospital_regions
@@ -309,12 +313,12 @@ def price_episodes(
         risk_n=perf.risk_score.count().cast("int64"),
     )
 
-    hospital_rows = hosp.to_pyarrow().to_pylist()
-    region_rows = {(r["region"], r["price_group"]): r for r in region.to_pyarrow().to_pylist()}
-    perf_rows = perf_hosp.to_pyarrow().to_pylist()
+    hospital_rows = fetch(hosp)
+    region_rows = {(r["region"], r["price_group"]): r for r in fetch(region)}
+    perf_rows = fetch(perf_hosp)
     quality_scores: dict[str, Decimal] = {}
     if quality is not None:
-        for r in quality.select("facility_ccn", "quality_score").to_pyarrow().to_pylist():
+        for r in fetch(quality.select("facility_ccn", "quality_score")):
             if r["quality_score"] is not None:
                 quality_scores[r["facility_ccn"]] = Decimal(str(r["quality_score"]))
 

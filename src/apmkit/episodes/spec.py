@@ -132,7 +132,7 @@ CJR_QUALITY_TIERS: tuple[QualityTier, ...] = (
         name="excellent", min_score=Decimal("15.0"), min_exclusive=True, discount_reduction=Decimal("0.015")
     ),
 )
-"""CJR PY2-5 composite quality score bands (methodology.md §3.1): good 6.9 <= CQS <= 15.0 (-1 pp),
+"""CJR PY2-5 composite quality score bands (docs/reference/methodology.md §3.1): good 6.9 <= CQS <= 15.0 (-1 pp),
 excellent > 15.0 (-1.5 pp), acceptable 5.0 <= CQS < 6.9, below acceptable < 5.0."""
 
 

@@ -2,7 +2,7 @@
 
 Two methods, chosen by the ``scoring`` section of :class:`~apmkit.quality.spec.QualitySpec`:
 
-- :func:`score_mssp` — the MSSP quality performance standard (42 CFR 425.512; methodology.md §1.3): measure
+- :func:`score_mssp` — the MSSP quality performance standard (42 CFR 425.512; docs/reference/methodology.md §1.3): measure
   achievement points from benchmark deciles, the MIPS-style quality score (0-100), the health equity
   adjustment (HEA) bonus, the standard (HEA-adjusted score at or above the 30th/40th percentile of MIPS
   quality scores, or the eCQM route) and the alternative standard (10th percentile on one outcome
@@ -136,7 +136,7 @@ def health_equity_bonus(
 
     Examples
     --------
-    The methodology.md §1.3 derived example: six measures top/top/middle/middle/bottom/unscored and an
+    The docs/reference/methodology.md §1.3 derived example: six measures top/top/middle/middle/bottom/unscored and an
     underserved multiplier of 0.40.
 
     >>> health_equity_bonus(["top", "top", "middle", "middle", "bottom", None], Decimal("0.40"),
@@ -307,7 +307,7 @@ def final_sharing_rate(
 
     Examples
     --------
-    methodology.md §1.7 B (BASIC level E, 50 %): standard met → 0.50; only the alternative standard met with
+    docs/reference/methodology.md §1.7 B (BASIC level E, 50 %): standard met → 0.50; only the alternative standard met with
     an HEA-adjusted score of 0.60 → 0.30; PY2018 A1001 (Track 1, 50 % × 0.9084) → 0.4542.
 
     >>> final_sharing_rate(Decimal("0.50"), 2025, True, False, Decimal("0.60"))
@@ -335,7 +335,7 @@ def enhanced_loss_rate(
 
     Examples
     --------
-    methodology.md §1.7 C: score 0.90 → 0.40; score 0.50 → 0.625; standard failed → 0.75.
+    docs/reference/methodology.md §1.7 C: score 0.90 → 0.40; score 0.50 → 0.625; standard failed → 0.75.
 
     >>> enhanced_loss_rate(2025, True, False, Decimal("0.90"))
     Decimal('0.40')

@@ -3,7 +3,7 @@
 :class:`QualitySpec` is the ``quality:`` section of a contract (composed by ``apmkit.contracts``) and the
 parameter object of :mod:`apmkit.quality` (``evaluate``, ``gaps``, ``score``). Two scoring methods:
 
-- ``mssp``: the MSSP quality performance standard (42 CFR 425.512; methodology.md §1.3). The ACO's quality
+- ``mssp``: the MSSP quality performance standard (42 CFR 425.512; docs/reference/methodology.md §1.3). The ACO's quality
   score is its MIPS quality score (measure achievement points from benchmark deciles) plus the health equity
   adjustment (HEA) bonus, capped at 100 %. The standard is met at or above a percentile of MIPS quality
   scores (30th PY2021-2023, 40th PY2024+); the alternative standard is met at or above the 10th percentile of
@@ -128,7 +128,7 @@ class DecileBenchmark(_Frozen):
 
 
 class HealthEquityAdjustment(_Frozen):
-    """MSSP health equity adjustment (PY2023+; 42 CFR 425.512(b); methodology.md §1.3).
+    """MSSP health equity adjustment (PY2023+; 42 CFR 425.512(b); docs/reference/methodology.md §1.3).
 
     bonus = min(max_bonus, performance scaler × underserved multiplier); the scaler sums
     ``top_third_points`` / ``middle_third_points`` / ``bottom_third_points`` over the measures by the third of

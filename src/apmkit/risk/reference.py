@@ -127,7 +127,7 @@ CONDITIONAL_HCCS: dict[HccModel, dict[int, tuple[int, ...]]] = {
 }
 
 # Normalization factors CMS announced, by model and payment year, shipped only where checked against a
-# CMS-derived source (PY2024, methodology.md §7). The PY2025-2027 CMS-HCC factors circulating in third-party
+# CMS-derived source (PY2024, docs/reference/methodology.md §7). The PY2025-2027 CMS-HCC factors circulating in third-party
 # code (V24 2025 1.153; V28 2025 1.045, 2026 1.067, 2027 1.079) are NOT shipped: until they are confirmed from
 # CMS's Rate Announcements, a caller who normalizes those years must give the factor (fail closed, issue 15).
 NORMALIZATION_FACTORS: dict[tuple[HccModel, int], tuple[Decimal, bool]] = {

@@ -1,6 +1,6 @@
 """Public scoring API: conform inputs, score raw, and turn raw scores into payment scores.
 
-Payment score arithmetic (CMS Rate Announcements; methodology.md §7), in integer thousandths::
+Payment score arithmetic (CMS Rate Announcements; docs/reference/methodology.md §7), in integer thousandths::
 
     normalized = round(raw / normalization_factor, 3)                 per model
     blended    = round(sum(weight_m * normalized_m), 3)               blended payment years

@@ -3,7 +3,7 @@
 :class:`RiskAdjustmentSpec` is the ``risk_adjustment:`` section of a contract (composed by
 ``apmkit.contracts``) and the parameter object of :func:`apmkit.risk.score`.
 
-Payment score for one model (CMS Rate Announcements; methodology.md §7)::
+Payment score for one model (CMS Rate Announcements; docs/reference/methodology.md §7)::
 
     payment = round(round(raw / normalization_factor, 3) * (1 - coding_intensity_adjustment), 3)
 

@@ -59,6 +59,7 @@ MART_TABLES: dict[str, str] = {
     "benchmark_lines": "the benchmark's build-up, one line per step per entity (base-year PMPMs, trend, ...)",
     "benchmark_entities": "each entity's benchmark PMPM and key factors",
     "member_detail": "the performance period's member rows behind each entity's figures",
+    "episodes": "episodes built with the contract's episodes section: trigger, window, status, spending",
     "quality_populations": "each entity's measure populations (initial population, denominator, numerator)",
     "summary": "one row per settled entity: benchmark, expenditure, savings, each component, net settlement",
     "lines": "every statement line with its formula, inputs, source and clause",
@@ -249,6 +250,18 @@ class Workspace:
         else:
             links = self._attribution(resolved, tables, spec, stages)
 
+        if resolved.episodes is not None:
+            say("episodes")
+            from apmkit.episodes.build import build_episodes
+
+            built = build_episodes(
+                tables, resolved.episodes.build, fetch=engine.rows, materialize=engine.materialize
+            )
+            stages.marts["episodes"] = engine.materialize(built.episodes)
+            stages.counts["episodes_kept"] = engine.count(
+                stages.marts["episodes"].filter(stages.marts["episodes"].status == "kept")
+            )
+
         say("risk scores")
         if given_files.risk_scores is not None:
             scores = self._read_scores(given_files.risk_scores, stages)
@@ -313,8 +326,7 @@ class Workspace:
             update={"warnings": (*settlement.warnings, definitions_note, *stages.assumptions)}
         )
         if not settlement.statements:
-            reasons = "; ".join(r["reason"] for r in settlement.rejected[:3])
-            raise ApmkitError(f"no entity was settled for period {period}: {reasons}")
+            raise ApmkitError(_nothing_settled(period, settlement))
 
         files: dict[str, Path] = {}
         if out is not None:
@@ -540,7 +552,12 @@ class Workspace:
             if links is not None:
                 population = links.filter(links.entity_id == entity.entity_id).select("member_id")
             result = mssp_benchmark(
-                tables, spec, fetch=self.engine.rows, population=population, risk_scores=risk
+                tables,
+                spec,
+                fetch=self.engine.rows,
+                materialize=self.engine.materialize,
+                population=population,
+                risk_scores=risk,
             )
             built = result.lines_arrow()
             parts.append(
@@ -706,8 +723,7 @@ def settle_aggregate(
     }
     settlement = settle(document, period, list(given.values()), rejected=rejected, counts=counts)
     if not settlement.statements:
-        reasons = "; ".join(r["reason"] for r in settlement.rejected[:3])
-        raise ApmkitError(f"no entity was settled for period {period}: {reasons}")
+        raise ApmkitError(_nothing_settled(period, settlement))
     if out is not None:
         active = engine or Engine.duckdb()
         try:
@@ -717,6 +733,19 @@ def settle_aggregate(
             if engine is None:
                 active.close()
     return settlement
+
+
+def _nothing_settled(period: str, settlement: Settlement) -> str:
+    """One line: how many entities were refused and each distinct reason once (without the source prefix)."""
+    reasons: list[str] = []
+    for row in settlement.rejected:
+        reason = row["reason"]
+        at = reason.find("field ")
+        text = reason[at:] if at > 0 else reason
+        if text not in reasons:
+            reasons.append(text)
+    shown = "; ".join(reasons[:4]) + (f"; and {len(reasons) - 4} more" if len(reasons) > 4 else "")
+    return f"no entity was settled for period {period} ({len(settlement.rejected)} refused): {shown}"
 
 
 def _write_text(path: Path, text: str) -> Path:

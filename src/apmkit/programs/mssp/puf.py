@@ -261,14 +261,15 @@ class _RowError(Exception):
         self.track = track
 
 
-def reproduce_puf(puf: ir.Table, performance_year: int) -> PufReproduction:
+def reproduce_puf(puf: Sequence[Mapping[str, Any]], performance_year: int) -> PufReproduction:
     """Recompute every ACO's earned shared savings / owed losses of one performance year.
 
     Parameters
     ----------
     puf
-        PUF rows as strings, columns renamed by :func:`map_puf_header` (unmapped columns dropped), plus
-        ``source_line`` (the row's line number in the file). A ``performance_year`` column, as in the
+        PUF rows (one mapping per ACO, e.g. ``Engine.rows`` of the PUF table) as strings, columns renamed by
+        :func:`map_puf_header` (unmapped columns dropped), plus ``source_line`` (the row's line number in the
+        file); a few thousand rows at most, computed in exact Decimal. A ``performance_year`` column, as in the
         standardized multi-year table, selects the year's rows.
     performance_year
         The year whose rules apply (2013-2021 are checked against CMS's files).
@@ -278,9 +279,9 @@ def reproduce_puf(puf: ir.Table, performance_year: int) -> PufReproduction:
     PufReproduction
         One :class:`PufRowResult` per ACO, in file order.
     """
-    data = puf.to_pyarrow().to_pylist()
+    data = [dict(row) for row in puf]
     rows_read = len(data)
-    if "performance_year" in puf.columns:
+    if data and "performance_year" in data[0]:
         data = [row for row in data if _year_of(row.get("performance_year")) == performance_year]
     units = _UnitScale.detect(data)
     results = tuple(_reproduce_row(row, performance_year, units) for row in data)
@@ -489,7 +490,7 @@ def _compute_row(
         score = Decimal(0)
     if score is None:
         # First-year ACOs are paid for reporting: "P4R" in the raw PY2014 file, blank in the standardized
-        # PY2014-2015 table. Complete reporting meets the standard (reference methodology §1.3).
+        # PY2014-2015 table. Complete reporting meets the standard (docs/reference/methodology.md §1.3).
         score = Decimal(1)
         notes.append("quality score blank or P4R: pay-for-reporting year, scored 1")
     score = min(score, Decimal(1))

@@ -135,6 +135,16 @@ def mssp_contract_data(track: str) -> dict[str, Any]:
         "line_of_business": "medicare_ffs",
         "entity_type": "aco",
         "hcp_lan_category": "3A" if one_sided else "3B",
+        # Performance-year expenditure of assigned beneficiaries: Medicare FFS payments in months with Parts A
+        # and B and no MA (42 CFR 425.652(a)(1)-(2)), each beneficiary's annualized spending truncated at the
+        # 99th percentile (425.652(a)(4)). CMS truncates per enrollment type with national thresholds; this
+        # section truncates over the population given, the same rule for every year the run measures.
+        "definitions": {
+            "cost_basis": "paid_amount",
+            "eligible_months": "medicare_ffs_parts_ab",
+            "truncation": {"method": "percentile", "percentile": Decimal("0.99")},
+            "runout_months": 3,
+        },
         "components": [
             {
                 "id": "shared_savings",
