@@ -71,3 +71,26 @@ def test_domain_packages_execute_no_query(package):
     assert not offenders, "domain code must not execute queries; take fetch/materialize:\n" + "\n".join(
         offenders
     )
+
+
+def _package_of(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[0] == "apmkit" else None
+
+
+def test_no_two_way_package_dependencies():
+    # Every import counts, including those inside functions: a cycle hidden in a function is still a cycle.
+    edges: dict[str, set[str]] = {}
+    for path in sorted(SRC.rglob("*.py")):
+        relative = path.relative_to(SRC)
+        if len(relative.parts) < 2:
+            continue  # top-level modules (engines.py, money.py, ...) are single-module packages
+        package = relative.parts[0]
+        for name in imports(path):
+            other = _package_of(name)
+            if other and other != package and (SRC / other).is_dir():
+                edges.setdefault(package, set()).add(other)
+    both_ways = sorted(
+        f"{a} <-> {b}" for a, targets in edges.items() for b in targets if a < b and a in edges.get(b, set())
+    )
+    assert not both_ways, "packages importing each other:\n" + "\n".join(both_ways)

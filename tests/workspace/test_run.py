@@ -223,7 +223,7 @@ def test_failures_exit_2_with_one_line_and_leave_out_whole(
     assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr
     assert _snapshot(out) == before
-    assert not list(tmp_path.glob("out.staging-*"))
+    assert not [p for p in tmp_path.iterdir() if "staging" in p.name]
 
 
 def test_a_missing_table_is_never_zero_spending(
@@ -292,7 +292,8 @@ def test_settle_from_claims_replaces_out_whole_and_fails_without_touching_it(
     population: Path, contract_file: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "statement"
-    out.mkdir()
+    out.mkdir()  # an earlier statement folder, with a file this run will not write
+    (out / "statement.json").write_text("{}")
     (out / "from_an_earlier_run.parquet").write_text("stale")
     base = ["settle", "--contract", str(contract_file), "--from", str(population), "--period", "2025"]
     done = _cli(*base, "--out", str(out), "--format", "json")

@@ -28,7 +28,7 @@ from apmkit.benchmark.general import (
 )
 from apmkit.contracts import Contract, parse_contract
 from apmkit.documents import read_text
-from apmkit.engines import Engine
+from apmkit.engines import Engine, check_output, staged_output
 from apmkit.errors import ApmkitError, ConfigurationError, InputFileError
 from apmkit.money import from_cents, round_money
 from apmkit.quality.scoring import EntityRates, baselines_from_rates, rates_from_rows
@@ -46,7 +46,6 @@ from apmkit.settlement.render import (
 )
 from apmkit.settlement.statement import Settlement, StatementLine
 from apmkit.spending import Spending, measure_spending
-from apmkit.staging import check_output_folder, staged_output
 
 FORMATS = ("json", "parquet", "html", "xlsx")
 
@@ -210,7 +209,7 @@ class Workspace:
                 f"unknown statement format {', '.join(unknown)} (choose from {', '.join(FORMATS)})"
             )
         if out is not None:
-            check_output_folder(Path(out))
+            check_output(Path(out), accept_existing=earlier_statement)
         try:
             resolved, _ = document.for_period(period)
         except KeyError:
@@ -662,7 +661,7 @@ class Workspace:
     ) -> dict[str, Path]:
         engine = self.engine
         files: dict[str, Path] = {}
-        with staged_output(out) as staging:
+        with staged_output(out, accept_existing=earlier_statement) as staging:
             for name, table in stages.marts.items():
                 files[name] = engine.write_parquet(table, staging / f"{name}.parquet")
             for name, arrow in stages.arrow.items():
@@ -714,7 +713,7 @@ def settle_aggregate(
             f"({', '.join(document.periods) or 'none named'}) nor a 4-digit year"
         ) from None
     if out is not None:
-        check_output_folder(out)
+        check_output(out, accept_existing=earlier_statement)
     given, read, rejected = read_inputs(inputs)
     counts = {
         "rows_read": read["inputs_read"],
@@ -727,7 +726,7 @@ def settle_aggregate(
     if out is not None:
         active = engine or Engine.duckdb()
         try:
-            with staged_output(out) as staging:
+            with staged_output(out, accept_existing=earlier_statement) as staging:
                 write_statements(active, staging, settlement, formats)
         finally:
             if engine is None:
@@ -746,6 +745,11 @@ def _nothing_settled(period: str, settlement: Settlement) -> str:
             reasons.append(text)
     shown = "; ".join(reasons[:4]) + (f"; and {len(reasons) - 4} more" if len(reasons) > 4 else "")
     return f"no entity was settled for period {period} ({len(settlement.rejected)} refused): {shown}"
+
+
+def earlier_statement(folder: Path) -> bool:
+    """An output folder an earlier statement was written to (before outputs carried apmkit's marker)."""
+    return (folder / "summary.parquet").exists() or (folder / "statement.json").exists()
 
 
 def _write_text(path: Path, text: str) -> Path:
