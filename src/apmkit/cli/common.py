@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated
 
+import typer
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -17,6 +20,8 @@ from rich.progress import (
 )
 
 from apmkit.engines import Engine
+from apmkit.errors import ConfigurationError
+from apmkit.workspace.run import FORMATS
 
 
 @dataclass
@@ -50,3 +55,29 @@ def progress() -> Iterator[Progress]:
     )
     with bar:
         yield bar
+
+
+STATEMENT_FORMATS = FORMATS
+
+FormatsOption = Annotated[
+    str, typer.Option("--format", help="Comma-separated statement formats: json, parquet, html, xlsx.")
+]
+QualityRatesOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--quality-rates",
+        help="CSV entity_id, measure, rate (or eligible, numerator)[, baseline_rate] for quality measures "
+        "not computed from the data (CAHPS, CMS claims measures).",
+    ),
+]
+
+
+def statement_formats(text: str) -> tuple[str, ...]:
+    """The ``--format`` list, checked."""
+    chosen = tuple(f.strip().lower() for f in text.split(",") if f.strip())
+    unknown = sorted(set(chosen) - set(STATEMENT_FORMATS))
+    if unknown:
+        raise ConfigurationError(
+            f"--format: unknown {', '.join(unknown)} (choose from {', '.join(STATEMENT_FORMATS)})"
+        )
+    return chosen

@@ -7,10 +7,16 @@ from typing import Annotated
 
 import typer
 
-from apmkit.cli.common import open_engine, progress, state
-from apmkit.errors import ConfigurationError
+from apmkit.cli.common import (
+    STATEMENT_FORMATS,
+    FormatsOption,
+    QualityRatesOption,
+    open_engine,
+    progress,
+    state,
+    statement_formats,
+)
 from apmkit.workspace import Overrides, Workspace
-from apmkit.workspace.run import FORMATS
 
 STAGES = 8
 
@@ -33,25 +39,13 @@ def run_command(
             help="CSV of per-entity values claims cannot hold (entity_id, participant_revenue, quality_score, ...).",
         ),
     ] = None,
-    quality_rates: Annotated[
-        Path | None,
-        typer.Option(
-            "--quality-rates",
-            help="CSV entity_id, measure, rate (or eligible, numerator)[, baseline_rate] for quality measures "
-            "not computed from the data (CAHPS, CMS claims measures).",
-        ),
-    ] = None,
-    formats: Annotated[
-        str, typer.Option("--format", help="Comma-separated statement formats: json, parquet, html, xlsx.")
-    ] = ",".join(FORMATS),
+    quality_rates: QualityRatesOption = None,
+    formats: FormatsOption = ",".join(STATEMENT_FORMATS),
 ) -> None:
     """Run a contract for a period: attribution, risk scores, benchmark, expenditure, quality and every payment
     component, with one set of definitions for benchmark and actuals. Writes the marts (Parquet and
     OUT/run.duckdb) and the statements; a failed run leaves the previous OUT as it was."""
-    chosen = tuple(f.strip().lower() for f in formats.split(",") if f.strip())
-    unknown = sorted(set(chosen) - set(FORMATS))
-    if unknown:
-        raise ConfigurationError(f"--format: unknown {', '.join(unknown)} (choose from {', '.join(FORMATS)})")
+    chosen = statement_formats(formats)
     with open_engine() as engine, Workspace(data, engine=engine) as workspace, progress() as bar:
         task = bar.add_task("run", total=STAGES)
 

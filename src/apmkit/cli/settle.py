@@ -10,13 +10,21 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import typer
 
-from apmkit.cli.common import open_engine, progress, state
+from apmkit.cli.common import (
+    STATEMENT_FORMATS,
+    FormatsOption,
+    QualityRatesOption,
+    open_engine,
+    progress,
+    state,
+    statement_formats,
+)
 from apmkit.engines import Engine
 from apmkit.errors import ConfigurationError, InputFileError
 from apmkit.settlement.reconcile import PAYER_COLUMNS, diff_text
 from apmkit.workspace import Overrides, Workspace
 from apmkit.workspace.reconcile import breakdown, diff_payer_report, true_up_statements
-from apmkit.workspace.run import FORMATS, settle_aggregate
+from apmkit.workspace.run import settle_aggregate
 
 settle_app = typer.Typer(
     name="settle",
@@ -64,17 +72,8 @@ def settle_command(
             help="Parquet from `apmkit benchmark` (benchmark_entities or benchmark_summary) setting each benchmark.",
         ),
     ] = None,
-    quality_rates: Annotated[
-        Path | None,
-        typer.Option(
-            "--quality-rates",
-            help="CSV entity_id, measure, rate (or eligible, numerator)[, baseline_rate] for quality measures "
-            "not computed from the data (CAHPS, CMS claims measures).",
-        ),
-    ] = None,
-    formats: Annotated[
-        str, typer.Option("--format", help="Comma-separated outputs: json, parquet, html, xlsx.")
-    ] = ",".join(FORMATS),
+    quality_rates: QualityRatesOption = None,
+    formats: FormatsOption = ",".join(STATEMENT_FORMATS),
 ) -> None:
     """Settle a contract for a period: per entity population, benchmark, expenditure, savings, each payment
     mechanism's amount and the net settlement, as JSON, Parquet, HTML and Excel statements."""
@@ -93,10 +92,7 @@ def settle_command(
     if missing:
         raise typer.BadParameter(f"missing option {', '.join(missing)}", param_hint="apmkit settle")
     assert contract is not None and period is not None and out is not None and source is not None
-    chosen = tuple(f.strip().lower() for f in formats.split(",") if f.strip())
-    unknown = sorted(set(chosen) - set(FORMATS))
-    if unknown:
-        raise ConfigurationError(f"--format: unknown {', '.join(unknown)} (choose from {', '.join(FORMATS)})")
+    chosen = statement_formats(formats)
     if source.is_file() and source.suffix.lower() == ".csv":
         for option, given in (
             ("--inputs", inputs),

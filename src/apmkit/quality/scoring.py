@@ -495,7 +495,8 @@ class EntityRates:
     baselines: Mapping[str, Decimal]
 
 
-def _row_decimal(value: str | None, source: str, line: int, field_name: str) -> Decimal | None:
+def row_decimal(value: str | None, source: str, line: int | None, field_name: str) -> Decimal | None:
+    """A finite number from a CSV cell (blank = None); anything else is an error naming file, line and field."""
     from apmkit.errors import InputFileError
 
     text = (value or "").strip()
@@ -545,7 +546,7 @@ def rates_from_rows(rows: Sequence[Mapping[str, str | None]], *, source: str) ->
                 ) from None
             if counts[name] is not None and counts[name] < 0:  # type: ignore[operator]
                 raise InputFileError(source, f"{name} must not be negative", line=line, field=name)
-        supplied_rate = _row_decimal(row.get("rate"), source, line, "rate")
+        supplied_rate = row_decimal(row.get("rate"), source, line, "rate")
         eligible, numerator = counts["eligible"], counts["numerator"]
         if supplied_rate is not None:
             if supplied_rate < 0:
@@ -570,7 +571,7 @@ def rates_from_rows(rows: Sequence[Mapping[str, str | None]], *, source: str) ->
         if any(existing.measure == measure for existing in scores):
             raise InputFileError(source, "the entity has this measure twice", line=line, field="measure")
         scores.append(item)
-        baseline = _row_decimal(row.get("baseline_rate"), source, line, "baseline_rate")
+        baseline = row_decimal(row.get("baseline_rate"), source, line, "baseline_rate")
         if baseline is not None:
             baselines[measure] = baseline
     return {

@@ -23,7 +23,7 @@ from apmkit.quality.claims import clinical_with_claims
 from apmkit.quality.ecqm import ECQM_DEFINITIONS
 from apmkit.quality.evaluate import POPULATIONS
 from apmkit.quality.gaps import care_gaps
-from apmkit.quality.scoring import EntityScore, measure_rates, rates_from_rows, score_entity
+from apmkit.quality.scoring import EntityScore, measure_rates, rates_from_rows, row_decimal, score_entity
 from apmkit.quality.spec import QualitySpec
 from apmkit.schemas import MEDICAL_CLAIMS, MEMBERS, PROVIDERS
 
@@ -138,19 +138,6 @@ def rate_rows_from_populations(engine: Engine, path: Path) -> list[dict[str, str
     return [{k: ("" if v is None else str(v)) for k, v in r.items()} for r in aggregated]
 
 
-def _decimal(source: Path, field: str, value: str | None) -> Decimal | None:
-    text = (value or "").strip()
-    if not text:
-        return None
-    try:
-        number = Decimal(text)
-    except ArithmeticError:
-        number = Decimal("NaN")
-    if not number.is_finite():
-        raise InputFileError(source, "not a number", field=field)
-    return number
-
-
 def score_rows(
     quality: QualitySpec,
     rows: Sequence[Mapping[str, str | None]],
@@ -180,13 +167,15 @@ def score_rows(
             entity,
             rates.measures,
             baselines=rates.baselines,
-            underserved_multiplier=_decimal(
-                extra_source, "underserved_multiplier", extra.get("underserved_multiplier")
+            underserved_multiplier=row_decimal(
+                extra.get("underserved_multiplier"), str(extra_source), None, "underserved_multiplier"
             )
             or Decimal(0),
-            quality_score=_decimal(extra_source, "quality_score", extra.get("quality_score")),
+            quality_score=row_decimal(extra.get("quality_score"), str(extra_source), None, "quality_score"),
             reported_ecqms=int(reported) if reported.isdigit() else None,
-            max_sharing_rate=_decimal(extra_source, "max_sharing_rate", extra.get("max_sharing_rate")),
+            max_sharing_rate=row_decimal(
+                extra.get("max_sharing_rate"), str(extra_source), None, "max_sharing_rate"
+            ),
         )
         result: dict[str, Any] = {
             "entity_id": entity,
