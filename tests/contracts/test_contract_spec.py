@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal as D
+from pathlib import Path
 
 import pytest
 
@@ -287,3 +288,17 @@ def test_glide_steps_are_validated_when_the_contract_is_read(setting: str, messa
     )
     with pytest.raises(ConfigurationError, match=message):
         parse_contract(text, "contract.yaml")
+
+
+@pytest.mark.parametrize("period", ["0000", "9999", "99999", "PY"])
+def test_periods_outside_the_calendar_are_refused_by_name(period: str, tmp_path: Path) -> None:
+    # 0000 used to reach date(0, 1, 1) and crash; a period is a named one or a calendar year 1900-2199
+    contract = load_template("commercial_upside_shared_savings")
+    with pytest.raises(KeyError):
+        contract.period(period)
+    inputs = tmp_path / "inputs.csv"
+    inputs.write_text("entity_id,benchmark,expenditure\nA,100,90\n", encoding="utf-8")
+    from apmkit.workspace.run import settle_aggregate
+
+    with pytest.raises(ConfigurationError, match="nor a calendar year"):
+        settle_aggregate(contract, period, inputs)

@@ -25,6 +25,9 @@ from apmkit.spending.spec import Definitions, Truncation
 
 SCHEMA_VERSION = "1"
 
+CALENDAR_YEARS = (1900, 2199)
+"""A period may be a 4-digit calendar year in this range (the dates canonical tables accept lie within it)."""
+
 DOMAIN_SECTIONS: dict[str, Any] = {
     "attribution": AttributionSpec,
     "risk_adjustment": RiskAdjustmentSpec,
@@ -171,7 +174,7 @@ class Contract(Spec):
                 self.period(step.period)
             except KeyError:
                 raise ValueError(
-                    f"glide_path[{index}]: period {step.period!r} is neither a named period nor a 4-digit year"
+                    f"glide_path[{index}]: period {step.period!r} is neither a named period nor a calendar year (1900-2199)"
                 ) from None
         for index, step in enumerate(self.glide_path):
             # every step must leave a valid contract: an unknown nested field or an out-of-range value is
@@ -239,10 +242,16 @@ class Contract(Spec):
         raise KeyError(component_id)
 
     def period(self, name: str) -> Period:
-        """The named period, or the calendar year when ``name`` is a 4-digit year not listed."""
+        """The named period, or the calendar year when ``name`` is a 4-digit year (1900-2199) not listed.
+
+        Raises
+        ------
+        KeyError
+            ``name`` is neither (year 0000 is no calendar year; 9999 none any claims file holds).
+        """
         if name in self.periods:
             return self.periods[name]
-        if len(name) == 4 and name.isdigit():
+        if len(name) == 4 and name.isdigit() and CALENDAR_YEARS[0] <= int(name) <= CALENDAR_YEARS[1]:
             year = int(name)
             return Period(start=date(year, 1, 1), end=date(year, 12, 31))
         raise KeyError(name)
@@ -290,7 +299,7 @@ class Contract(Spec):
         Raises
         ------
         KeyError
-            ``name`` is neither a named period nor a 4-digit year.
+            ``name`` is neither a named period nor a calendar year (1900-2199).
         """
         applied = self._steps_through(name)
         if not applied:

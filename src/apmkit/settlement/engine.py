@@ -68,7 +68,7 @@ def settle_entity(
     except KeyError as exc:
         raise ConfigurationError(
             f"period {period_name!r} is not defined in contract {contract.id} (periods: "
-            f"{', '.join(contract.periods) or 'none; use a 4-digit year'})"
+            f"{', '.join(contract.periods) or 'none; use a calendar year, 1900-2199'})"
         ) from exc
     check_terms(contract)
     check_performance_year(contract, period_name, period)
@@ -252,7 +252,7 @@ def settle(
     if period is None:
         raise ConfigurationError(
             f"period {period_name!r} is not defined in contract {contract.id} (periods: "
-            f"{', '.join(contract.periods) or 'none; use a 4-digit year'})"
+            f"{', '.join(contract.periods) or 'none; use a calendar year, 1900-2199'})"
         )
     check_terms(resolved)
     check_performance_year(resolved, period_name, period)

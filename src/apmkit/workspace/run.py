@@ -215,7 +215,7 @@ class Workspace:
         except KeyError:
             raise ConfigurationError(
                 f"period {period!r} is neither a period of contract {document.id} "
-                f"({', '.join(document.periods) or 'none named'}) nor a 4-digit year"
+                f"({', '.join(document.periods) or 'none named'}) nor a calendar year (1900-2199)"
             ) from None
         resolved = _benchmark_for_period(resolved, period)
         given: dict[str, EntityInputs] = {}
@@ -710,7 +710,7 @@ def settle_aggregate(
     except KeyError:
         raise ConfigurationError(
             f"period {period!r} is neither a period of contract {document.id} "
-            f"({', '.join(document.periods) or 'none named'}) nor a 4-digit year"
+            f"({', '.join(document.periods) or 'none named'}) nor a calendar year (1900-2199)"
         ) from None
     if out is not None:
         check_output(out, accept_existing=earlier_statement)
