@@ -6,22 +6,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
-import pyarrow as pa
-import pyarrow.csv as pcsv
 import typer
 
 from apmkit.cli.common import open_engine, progress, state
-from apmkit.engines import Engine
 from apmkit.errors import ConfigurationError
-from apmkit.ingest.readers import RECORD, SOURCE_FILE, read_delimited, rejects_to_arrow
-from apmkit.risk import cms_payment_spec, payment_scores, score
-from apmkit.risk.claims import (
-    data_year_months,
-    diagnoses_from_claims,
-    new_enrollee_rule,
-    persons_from_members,
-)
-from apmkit.risk.inputs import DIAGNOSIS_REQUIRED, PERSON_REQUIRED, REJECT_COLUMNS
+from apmkit.risk import cms_payment_spec
 from apmkit.risk.reference import (
     MA_CODING_INTENSITY,
     NORMALIZATION_FACTORS,
@@ -30,29 +19,7 @@ from apmkit.risk.reference import (
 )
 from apmkit.risk.scoring import check_coding_adjustment, check_normalization_factor
 from apmkit.risk.spec import HccModel
-
-
-def _read_csv(
-    engine: Engine, path: Path, required: tuple[str, ...], table: str
-) -> tuple[object, pa.Table, int]:
-    """Read a CSV as strings with line numbers; return (ibis table, parse rejects, records read)."""
-    raw = read_delimited(path, required_columns=required, normalize_header=True)
-    data = raw.table.drop_columns([c for c in (SOURCE_FILE, RECORD) if c in raw.table.column_names])
-    parse_rejects = rejects_to_arrow(raw.rejects, table)
-    return engine.from_arrow(data), parse_rejects, raw.read
-
-
-def _write(engine: Engine, expr: object, path: Path) -> int:
-    """Write a table as CSV (or Parquet when the name ends in .parquet); return its row count."""
-    data = engine.to_arrow(expr)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        pq.write_table(data, path)
-    else:
-        pcsv.write_csv(data, path)
-    return data.num_rows
+from apmkit.workspace.risk import risk_score_job
 
 
 def _payment_factor(
@@ -229,78 +196,26 @@ def register(app: typer.Typer) -> None:
         try:
             with progress() as bar:
                 task = bar.add_task("reading inputs", total=4)
-                parse_rejects: list[pa.Table] = []
-                rule: str | None = None
-                if source is not None:
-                    tables = engine.canonical(source)
-                    months_covered = int(
-                        engine.execute(data_year_months(tables.enrollment, payment_year=payment_year))
-                    )
-                    rule = new_enrollee_rule(months_covered, payment_year=payment_year)
-                    persons_t = persons_from_members(
-                        tables.members,
-                        tables.enrollment,
-                        payment_year=payment_year,
-                        covers_data_year=months_covered >= 12,
-                    )
-                    # Extracted once: it is counted here and read again by the scoring.
-                    diagnoses_t = engine.materialize(
-                        diagnoses_from_claims(tables.medical_claims, payment_year=payment_year)
-                    )
-                    persons_name, diagnoses_name = "members", "medical_claims"
-                    persons_read = engine.count(persons_t)
-                    diagnoses_read = engine.count(diagnoses_t)
-                else:
-                    assert persons is not None and diagnoses is not None
-                    persons_t, persons_bad, persons_read = _read_csv(
-                        engine, persons, PERSON_REQUIRED, "persons"
-                    )
-                    diagnoses_t, dx_bad, diagnoses_read = _read_csv(
-                        engine, diagnoses, DIAGNOSIS_REQUIRED, "diagnoses"
-                    )
-                    parse_rejects = [persons_bad, dx_bad]
-                    persons_name, diagnoses_name = persons.name, diagnoses.name
-                bar.advance(task)
-                bar.update(task, description="scoring")
-                result = score(
-                    persons_t,
-                    diagnoses_t,
+                report = risk_score_job(
+                    engine,
                     model=chosen,
                     payment_year=payment_year,
+                    source=source,
+                    persons=persons,
+                    diagnoses=diagnoses,
                     normalization_factor=factor,
-                    coding_intensity_adjustment=rate,
-                    persons_source=persons_name,
-                    diagnoses_source=diagnoses_name,
-                    materialize=engine.materialize,
+                    coding_adjustment=rate,
+                    blend=blend_spec,
+                    out=out,
+                    rejects=rejects_path,
+                    explain=explain,
+                    on_step=lambda step: bar.update(task, advance=1, description=step),
                 )
-                scores = result.scores
-                if blend_spec is not None:
-                    blended = payment_scores(result.persons, result.diagnoses, blend_spec)
-                    blended = blended.select(
-                        blend_member_id=blended.member_id, blended_payment_score=blended.payment_score
-                    )
-                    scores = scores.left_join(blended, scores.member_id == blended.blend_member_id).drop(
-                        "blend_member_id"
-                    )
-                scored = _write(engine, scores, out)
-                bar.advance(task)
-                bar.update(task, description="writing rejects")
-                rejected = engine.to_arrow(result.rejects.select(*REJECT_COLUMNS))
-                for extra in parse_rejects:
-                    if extra.num_rows:
-                        extra = extra.select(list(REJECT_COLUMNS)).cast(rejected.schema)
-                        rejected = pa.concat_tables([rejected, extra])
-                persons_rejected = sum(1 for t in rejected.column("table").to_pylist() if t == "persons")
-                rejects_path.parent.mkdir(parents=True, exist_ok=True)
-                pcsv.write_csv(rejected, rejects_path)
-                bar.advance(task)
-                if explain is not None:
-                    bar.update(task, description="writing explanations")
-                    _write(engine, result.explanations, explain)
-                bar.advance(task)
         finally:
             engine.close()
-        diagnoses_rejected = rejected.num_rows - persons_rejected
+        persons_read, persons_rejected = report.persons_read, report.persons_rejected
+        diagnoses_read, rule, scored = report.diagnoses_read, report.rule, report.scored
+        diagnoses_rejected = report.diagnoses_rejected
         console = state.console
         console.print(
             f"persons: read {persons_read:,}, loaded {persons_read - persons_rejected:,}, "
@@ -317,5 +232,5 @@ def register(app: typer.Typer) -> None:
         console.print(
             f"scored {scored:,} members with {chosen.value} PY{payment_year} -> {out}", highlight=False
         )
-        if rejected.num_rows:
+        if persons_rejected or diagnoses_rejected:
             console.print(f"rejected rows with reasons -> {rejects_path}", highlight=False)
