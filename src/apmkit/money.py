@@ -65,3 +65,8 @@ def round_money(value: Any, places: int = 2) -> Decimal:
 
 def cents_to_decimal(cents: int) -> Decimal:
     return (Decimal(int(cents)) * CENT).quantize(CENT)
+
+
+def decimal_to_cents(amount: Decimal) -> int:
+    """A dollar amount as whole cents (a literal for engine-side integer-cent arithmetic)."""
+    return int((amount * 100).to_integral_value())

@@ -21,7 +21,7 @@ import ibis
 import ibis.expr.types as ir
 
 from apmkit.contracts.spec import Contract, Period
-from apmkit.money import cents_to_decimal, from_cents
+from apmkit.money import cents_to_decimal, decimal_to_cents, from_cents
 from apmkit.settlement.inputs import EntityInputs
 from apmkit.spending import MeasurementYear, Spending, measure_spending, measurement_years
 from apmkit.spending.measure import add_months
@@ -87,10 +87,6 @@ class ClaimsMeasureSpec:
 
     def measurement_years(self, base_years: tuple[int, ...] = ()) -> list[MeasurementYear]:
         return measurement_years(self.rules, base_years, (self.period.start, self.period.end))
-
-
-def _cents_literal(amount: Decimal) -> int:
-    return int((amount * 100).to_integral_value())
 
 
 def _with_scores(members: ir.Table, risk_scores: ir.Table | None, spec: ClaimsMeasureSpec) -> ir.Table:
@@ -189,7 +185,7 @@ def member_measures(
     )
     covered = member.cents - member.carved_cents
     if spec.stop_loss_attachment is not None:
-        excess = ibis.greatest(covered - _cents_literal(spec.stop_loss_attachment), 0)
+        excess = ibis.greatest(covered - decimal_to_cents(spec.stop_loss_attachment), 0)
     else:
         excess = ibis.literal(0)
     return member.mutate(excess_cents=excess.cast("int64"))

@@ -25,7 +25,7 @@ from datetime import date
 import ibis
 import ibis.expr.types as ir
 
-from apmkit.money import div_round_half_up, to_cents
+from apmkit.money import decimal_to_cents, div_round_half_up, to_cents
 from apmkit.spending.spec import Definitions
 
 PHARMACY = "pharmacy"
@@ -192,7 +192,7 @@ def member_years(months: ir.Table, monthly: ir.Table, definitions: Definitions) 
     truncation = definitions.truncation
     if truncation.method == "amount":
         assert truncation.amount is not None
-        cap = int((truncation.amount * 100).to_integral_value())
+        cap = decimal_to_cents(truncation.amount)
         truncated = ibis.least(t.cost_cents, cap)
     elif truncation.method == "percentile":
         assert truncation.percentile is not None

@@ -302,7 +302,7 @@ class Workspace:
                 f"benchmark taken from {given_files.benchmark.name}, not built from the contract"
             )
         else:
-            entities = self._benchmark(resolved, tables, spending, links, scores, entities, given, stages)
+            entities = self._benchmark(resolved, tables, spending, links, entities, given, stages)
 
         extra_lines: dict[str, tuple[StatementLine, ...]] = {}
         if resolved.quality is not None:
@@ -428,7 +428,6 @@ class Workspace:
         tables: Mapping[str, ir.Table],
         spending: Spending,
         links: ir.Table | None,
-        scores: ir.Table | None,
         entities: list[EntityInputs],
         given: Mapping[str, EntityInputs],
         stages: _Stages,
@@ -441,15 +440,15 @@ class Workspace:
                 )
             return entities
         if benchmark.method == "general":
-            return self._general_benchmark(contract, spending, links, scores, entities, given, stages)
-        return self._mssp_benchmark(contract, tables, links, scores, entities, stages)
+            return self._general_benchmark(contract, tables, spending, links, entities, given, stages)
+        return self._mssp_benchmark(contract, tables, links, entities, stages)
 
     def _general_benchmark(
         self,
         contract: Contract,
+        tables: Mapping[str, ir.Table],
         spending: Spending,
         links: ir.Table | None,
-        scores: ir.Table | None,
         entities: list[EntityInputs],
         given: Mapping[str, EntityInputs],
         stages: _Stages,
@@ -465,11 +464,11 @@ class Workspace:
         member_years = member_years_for_entities(spending.member_years, links, years)
         risk = None
         if spec.risk_adjust:
-            if scores is None:
+            if contract.risk_adjustment is None:
                 raise ConfigurationError(
                     "benchmark.general.risk_adjust needs a risk_adjustment section (scores for every year)"
                 )
-            risk = self._scores_by_year(contract, scores, years)
+            risk = self._scores_by_year(contract, tables, years)
         totals = entity_year_totals(member_years, risk)
         result = build_benchmarks(
             self.engine.rows(totals),
@@ -507,13 +506,14 @@ class Workspace:
             )
         return updated
 
-    def _scores_by_year(self, contract: Contract, scores: ir.Table, years: list[int]) -> ir.Table:
+    def _scores_by_year(
+        self, contract: Contract, tables: Mapping[str, ir.Table], years: list[int]
+    ) -> ir.Table:
         """Scores for every benchmark year: the contract's model scored with each year as payment year."""
         assert contract.risk_adjustment is not None
         from apmkit.risk.claims import diagnoses_from_claims
         from apmkit.risk.scoring import payment_scores
 
-        tables = self.engine.canonical(self.data)
         parts = []
         for year in years:
             spec = contract.risk_adjustment.model_copy(update={"payment_year": year})
@@ -533,7 +533,6 @@ class Workspace:
         contract: Contract,
         tables: Mapping[str, ir.Table],
         links: ir.Table | None,
-        scores: ir.Table | None,
         entities: list[EntityInputs],
         stages: _Stages,
     ) -> list[EntityInputs]:
@@ -542,8 +541,9 @@ class Workspace:
 
         spec = contract.benchmark.mssp
         risk = None
-        if scores is not None:
-            risk = self._scores_by_year(contract, scores, [*spec.base_years, spec.performance_year])
+        if contract.risk_adjustment is not None:
+            # the MSSP risk ratio needs a score per benchmark year and the performance year
+            risk = self._scores_by_year(contract, tables, [*spec.base_years, spec.performance_year])
         updated = []
         parts: list[pa.Table] = []
         for entity in entities:
