@@ -202,3 +202,50 @@ def test_mssp_risk_restatement_growth_cap_and_puf_region(engine: Engine, fixture
     # ACO market share: 4 person-years of 3,199.50 + 55.92 + 680.42 + 160.92 assignable in the county
     share = next(line for line in result.lines if line.step == "national_weight").value
     assert share == (D(48) / D(12)) / (D("55.92") + D("680.42") + D("160.92") + D("3199.50"))
+
+
+def test_guardrail_no_savings_no_losses_reaches_the_settlement(engine: Engine) -> None:
+    """425.652(b)(5)(ii): spending above the three-way benchmark by the MLR but below the two-way one means
+    neither savings nor losses. The benchmark used to hand the settlement the two-way total as *the* benchmark,
+    which then paid savings against it; now the settlement gets both totals and applies the rule itself."""
+    from apmkit.programs.mssp.rules import mssp_terms
+    from apmkit.settlement.inputs import EntityInputs, apply_benchmarks
+    from apmkit.settlement.shared_savings import SharedSavingsInputs, compute_shared_savings
+
+    spec = {
+        **SPEC,
+        # two-way growth 1.0, ACPT 0.85: three-way update 2/3 x 1.0 + 1/3 x 0.85 = 0.95
+        "update": {
+            "national_growth": {"aged_non_dual": D("1.0")},
+            "regional_growth": {"aged_non_dual": D("1.0")},
+            "acpt": {"aged_non_dual": D("0.85")},
+        },
+    }
+    result = mssp_benchmark(
+        _population(engine),
+        MsspBenchmarkSpec.model_validate(spec),
+        fetch=engine.rows,
+        materialize=engine.materialize,
+        county=_county(engine),
+    )
+    # 4 person-years x 11,350 x 0.95 = 43,130.00 (three-way); x 1.0 = 45,400.00 (two-way); spend 44,000
+    assert result.total_benchmark == D("43130.00")
+    assert result.total_two_way_benchmark == D("45400.00")
+    assert result.guardrail_status == "no_savings_no_losses" and result.guardrail_applies
+    (entity,) = apply_benchmarks(
+        [EntityInputs(entity_id="ACO")], result.summary_arrow().to_pylist(), "benchmark_summary.parquet"
+    )
+    terms = mssp_terms("enhanced", 2024, msr_election=D("0.02"))
+    inputs = SharedSavingsInputs(
+        benchmark=entity.benchmark,
+        expenditure=D(44000),
+        quality_score=D("0.9"),
+        quality_standard_met=True,
+        guardrail_applies=entity.guardrail_applies,
+        recalculated_benchmark=entity.recalculated_benchmark,
+    )
+    settled = compute_shared_savings(terms, inputs)
+    assert settled.outcome == "neither" and settled.net == D(0)
+    # what the old hand-over did: the two-way total as the benchmark -> 3.08 % savings, paid
+    old = compute_shared_savings(terms, inputs.model_copy(update={"benchmark": D("45400.00")}))
+    assert old.net > 0

@@ -205,6 +205,9 @@ ENTITY_INPUTS: dict[str, str] = {
         "PY2024+: low-revenue ACO in an agreement period from 2024 (half rate below the MSR, 42 CFR 425.605(h))"
     ),
     "euc_affected_fraction / euc_loss_reduction": "extreme and uncontrollable circumstances share or amount",
+    "terminated_during_year / termination_loss_share": (
+        "agreement ended during the year: no shared savings; the pro-rated share of losses owed (42 CFR 425.221(b))"
+    ),
     "guardrail_applies / recalculated_benchmark": (
         "PY2024+, two-sided: ACPT guardrail for agreements from 2024 and the benchmark recalculated without the ACPT"
     ),
@@ -242,6 +245,8 @@ def _input_applies(track: str, name: str) -> bool:
         return years[-1] >= 2023
     if name.startswith("euc_"):
         return track not in _ONE_SIDED
+    if name.startswith("terminated_"):
+        return True
     return True
 
 
