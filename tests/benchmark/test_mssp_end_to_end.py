@@ -249,3 +249,30 @@ def test_guardrail_no_savings_no_losses_reaches_the_settlement(engine: Engine) -
     # what the old hand-over did: the two-way total as the benchmark -> 3.08 % savings, paid
     old = compute_shared_savings(terms, inputs.model_copy(update={"benchmark": D("45400.00")}))
     assert old.net > 0
+
+
+def test_rebased_benchmark_of_a_second_agreement(engine: Engine) -> None:
+    """A renewing ACO (42 CFR 425.652(c)(2)): equal base-year weights, its second regional adjustment at 50 % for a
+    lower-spending ACO (425.656(c)), and the larger of that and its prior savings adjustment (425.652(a)(8)(iv)).
+    Every base year is $11,000 -> historical $11,000 with any weights; region $12,000 -> 50 % x 1,000 = $500
+    (cap 5 % x $11,500 = $575); PSA $112.50 (methodology §1.5 step 4) is smaller, so $500 applies:
+    11,500 before the update; update 1.0 -> 11,500.00 per capita, 4 person-years -> 46,000.00."""
+    spec = dict(
+        SPEC,
+        agreement_period=2,
+        regional={"occurrence": 2},
+        prior_savings={"per_capita_savings": [300, 0, 450], "proration_factor": "0.9"},
+    )
+    spec["update"] = {"national_growth": {"aged_non_dual": D(1)}}
+    result = mssp_benchmark(
+        _population(engine),
+        MsspBenchmarkSpec.model_validate(spec),
+        fetch=engine.rows,
+        materialize=engine.materialize,
+        county=_county(engine),
+    )
+    assert MsspBenchmarkSpec.model_validate(spec).weights[0] == D(1) / D(3)
+    assert result.adjustment_applied == "regional"
+    assert result.by_type["aged_non_dual"]["adjustment"] == D("500.00")
+    assert result.updated_per_capita == D("11500.00")
+    assert result.total_benchmark == D("46000.00")
