@@ -503,7 +503,15 @@ def mssp_benchmark(
         if offset is None:
             total_py = sum(person_years[by3].values(), ZERO)
             dual_share = person_years[by3].get("aged_dual", ZERO) / total_py if total_py else ZERO
-            weighted_risk = mix_weighted(risk[by3], person_years[by3]) if by3 in risk else ONE
+            # 425.656(c)(4)(ii): each type's BY3 score weighted by BY3 per-capita expenditure x person-years
+            weighted_risk = (
+                mix_weighted(
+                    risk[by3],
+                    {k: per_capita.get(by3, {}).get(k, ZERO) * person_years[by3].get(k, ZERO) for k in types},
+                )
+                if by3 in risk
+                else ONE
+            )
             offset = negative_offset_factor(dual_share, weighted_risk)
         regional_by_type, regional_single, reg_lines = regional_adjustment(
             historical,
