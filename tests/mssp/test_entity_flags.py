@@ -276,6 +276,10 @@ def test_claims_run_applies_guardrail_and_termination(population: Path, tmp_path
     )
     assert neither.net_settlement == D(0)
     assert any(line.label == "Loss benchmark guardrail" for line in neither.lines)
+    (given,) = [
+        line for line in neither.lines if line.component_id == "inputs" and "Recalculated" in line.label
+    ]
+    assert given.value == above
 
     # recalculated benchmark 12.5 % under spending (still at least the MLR), above the updated one: losses
     # against it, BASIC E 30 %; the limit min(8 % x revenue, 4 % x benchmark) does not bind (0.30 x 12.5 % =
