@@ -276,3 +276,43 @@ def test_rebased_benchmark_of_a_second_agreement(engine: Engine) -> None:
     assert result.by_type["aged_non_dual"]["adjustment"] == D("500.00")
     assert result.updated_per_capita == D("11500.00")
     assert result.total_benchmark == D("46000.00")
+
+
+def test_rebased_benchmark_2019_2023_rule_applies_a_negative_adjustment(engine: Engine) -> None:
+    """A renewing ACO under the 2019-2023 rules (42 CFR 425.601(e)(2), (a)(8), (f)(2)): equal base-year weights; a
+    higher-spending ACO's second regional adjustment is 25 % of the difference, applied even when negative (cap
+    -5 % of national), with no offset factor; the update is the two-way blend (no ACPT).
+    Historical $11,000, region $10,000 -> 25 % x -1,000 = -$250 (cap -5 % x 11,500 = -$575) -> $10,750;
+    update 1.0 -> 4 person-years x 10,750 = $43,000.00."""
+    county = engine.from_arrow(
+        pa.table(
+            {
+                "year": pa.array([2023], pa.int32()),
+                "county_code": ["01000"],
+                "state_name": ["Alabama"],
+                "county_name": ["Autauga"],
+                "enrollment_type": ["aged_non_dual"],
+                "per_capita": pa.array([D("10000.00")], pa.decimal128(18, 2)),
+                "risk_score": pa.array([D("1.00000")], pa.decimal128(12, 5)),
+                "person_years": pa.array([D("100.00")], pa.decimal128(18, 2)),
+            }
+        )
+    )
+    spec = dict(
+        SPEC,
+        agreement_period=2,
+        regional={"occurrence": 2, "apply_negative": True, "negative_cap_share": "0.05"},
+        minimum_loss_rate=None,
+    )
+    spec["update"] = {"national_growth": {"aged_non_dual": D(1)}}
+    result = mssp_benchmark(
+        _population(engine),
+        MsspBenchmarkSpec.model_validate(spec),
+        fetch=engine.rows,
+        materialize=engine.materialize,
+        county=county,
+    )
+    assert result.by_type["aged_non_dual"]["adjustment"] == D("-250.00")
+    assert result.adjustment_applied == "regional"
+    assert result.updated_per_capita == D("10750.00")
+    assert result.total_benchmark == D("43000.00")

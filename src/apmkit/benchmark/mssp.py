@@ -500,6 +500,10 @@ def mssp_benchmark(
             for k in types
         }
         offset = spec.regional.negative_offset_factor
+        if offset is None and spec.regional.apply_negative:
+            offset = (
+                ZERO  # 2019-2023 agreements (425.601(a)(8)): no offset factor; it came with 425.656(c)(4)
+            )
         if offset is None:
             total_py = sum(person_years[by3].values(), ZERO)
             dual_share = person_years[by3].get("aged_dual", ZERO) / total_py if total_py else ZERO

@@ -75,7 +75,8 @@ class RegionalAdjustmentSpec(_Frozen):
         Cap on a negative adjustment, share of national per-capita BY3 (1.5% for 2024+; 5% before).
     apply_negative
         Agreements starting 2024+ do not apply a negative or zero single-value regional adjustment
-        (425.652(a)(8)(iii)); set True for the 2019-2023 rule.
+        (425.652(a)(8)(iii)); set True for the 2019-2023 rule (425.601(a)(8), with negative_cap_share 0.05; no
+        offset factor then unless negative_offset_factor is given).
     negative_offset_factor
         The offset factor of 42 CFR 425.656(c)(4)-(5): min(1, max(0, dual share + weighted BY3 HCC score - 1));
         a negative adjustment is multiplied by 1 minus it (0 = full negative adjustment, 1 = none). None =
