@@ -121,6 +121,11 @@ def mssp_contract_data(track: str) -> dict[str, Any]:
             "2024-01-01 sets it to true (or gives guardrail_applies per ACO) and gives recalculated_benchmark, "
             "42 CFR 425.652(b)(5)"
         )
+    if not one_sided:
+        unverified.append(
+            "termination.losses: a terminated ACO owes its losses x termination_loss_share (the pro-rated share "
+            "of 42 CFR 425.221(b)(2)(ii), named by 425.605(f)(2)(i); the (b)(2)(ii) text was not read)"
+        )
     if default_msr_election(track) == "variable" or one_sided:
         unverified.append(
             "one-sided MSR table below 5,000 beneficiaries is data-derived from CMS PUFs (docs/mssp.md)"
@@ -177,6 +182,7 @@ def verified_parameters(track: str) -> list[str]:
         "quality.method",
         "savings_cap",
         "minimum_savings_rate (bands from 5,000 beneficiaries)",
+        "termination.savings_forfeited (425.221(b)(1)-(2))",
     ]
     data = ["sequestration_rate by year", "minimum_savings_rate bands below 5,000 beneficiaries"]
     if track in ("track_2", "track_3", "enhanced", "basic_c", "basic_d", "basic_e"):
