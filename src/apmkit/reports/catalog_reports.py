@@ -1,3 +1,7 @@
 """Imports every report module so each registers itself (:func:`apmkit.reports.framework.catalog`)."""
 
-from apmkit.reports import basic  # noqa: F401
+from apmkit.reports import (
+    basic,  # noqa: F401
+    performance,  # noqa: F401
+    utilization,  # noqa: F401
+)

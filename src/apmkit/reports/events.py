@@ -28,6 +28,7 @@ import ibis
 import ibis.expr.types as ir
 
 from apmkit.money import to_cents
+from apmkit.reports.framework import tidy
 
 TRANSFER_STATUSES = ("02", "05", "65", "66")
 EXPIRED_STATUS = "20"
@@ -226,7 +227,7 @@ def utilization_events(
         .aggregate(claim_cents=claims._cents.sum())
     )
     ed = ed_claims.filter(ed_claims.claim_type == "outpatient")
-    ed = ed.left_join(outpatient_cents, "claim_id").drop("claim_id_right")
+    ed = tidy(ed.left_join(outpatient_cents, "claim_id"))
     parts.append(
         _shape(
             ed,
@@ -266,7 +267,7 @@ def utilization_events(
         facility=obs_lines.facility_ccn.max(),
         npi=ibis.coalesce(obs_lines.attending_npi, obs_lines.rendering_npi).max(),
     )
-    obs = obs.left_join(outpatient_cents, "claim_id").drop("claim_id_right")
+    obs = tidy(obs.left_join(outpatient_cents, "claim_id"))
     parts.append(
         _shape(
             obs,

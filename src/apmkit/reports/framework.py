@@ -93,6 +93,7 @@ class RunInfo:
     data: str
     cost_basis: str = "allowed_amount"
     base_years: tuple[int, ...] = ()
+    include_pharmacy: bool = False
 
     @property
     def year(self) -> int:
@@ -268,13 +269,19 @@ def scoped_months(inputs: ReportInputs, request: ReportRequest, members: ir.Tabl
     joined = months.inner_join(members, "member_id")
     if inputs.has("enrollment"):
         payers = member_month_payers(inputs)
-        joined = joined.left_join(payers, ["member_id", "month"]).drop("member_id_right", "month_right")
+        joined = tidy(joined.left_join(payers, ["member_id", "month"]))
         joined = joined.mutate(payer=joined.payer.fill_null("(unknown)"))
     else:
         joined = joined.mutate(payer=ibis.literal("(unknown)"))
     if request.payer is not None:
         joined = joined.filter(joined.payer == request.payer)
     return joined
+
+
+def tidy(table: ir.Table) -> ir.Table:
+    """``table`` without the ``*_right`` key copies a join by column names leaves (left joins keep them)."""
+    extra = [c for c in table.columns if c.endswith("_right")]
+    return table.drop(*extra) if extra else table
 
 
 def ratio(
@@ -395,4 +402,5 @@ __all__ = [
     "scoped_months",
     "suppress",
     "suppression_note",
+    "tidy",
 ]

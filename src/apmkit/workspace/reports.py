@@ -48,6 +48,7 @@ def read_run_info(run_dir: Path) -> RunInfo:
             data=str(data["data"]),
             cost_basis=str(data.get("cost_basis", "allowed_amount")),
             base_years=tuple(int(y) for y in data.get("base_years", [])),
+            include_pharmacy=bool(data.get("include_pharmacy", False)),
         )
     except (ValueError, KeyError, TypeError) as exc:
         field = exc.args[0] if isinstance(exc, KeyError) else None

@@ -806,6 +806,7 @@ def _record_for_reports(
         "end": spec.period.end.isoformat(),
         "base_years": list(base_years),
         "cost_basis": cost_basis,
+        "include_pharmacy": resolved.definitions.include_pharmacy,
         "data": str(data.resolve()),
     }
 
