@@ -3,5 +3,6 @@
 from apmkit.reports import (
     basic,  # noqa: F401
     performance,  # noqa: F401
+    population,  # noqa: F401
     utilization,  # noqa: F401
 )
