@@ -5,4 +5,5 @@ from apmkit.reports import (
     performance,  # noqa: F401
     population,  # noqa: F401
     utilization,  # noqa: F401
+    variation,  # noqa: F401
 )
