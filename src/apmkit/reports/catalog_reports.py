@@ -7,3 +7,4 @@ from apmkit.reports import (
     utilization,  # noqa: F401
     variation,  # noqa: F401
 )
+from apmkit.reports import episode_analytics  # noqa: F401
