@@ -2,9 +2,10 @@
 
 from apmkit.reports import (
     basic,  # noqa: F401
+    episode_analytics,  # noqa: F401
     performance,  # noqa: F401
     population,  # noqa: F401
+    prediction,  # noqa: F401
     utilization,  # noqa: F401
     variation,  # noqa: F401
 )
-from apmkit.reports import episode_analytics  # noqa: F401

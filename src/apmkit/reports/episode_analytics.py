@@ -67,7 +67,9 @@ def components(inputs: ReportInputs, episodes: ir.Table, key: str) -> ir.Table:
         & (lines.c_day <= episodes.window_end),
     )
     setting = ibis.ifelse(inside.c_type == "inpatient", "readmission", inside.c_type)
-    post = inside.group_by([key, "episode_id", setting.name("component")]).aggregate(cents=inside.c_cents.sum())
+    post = inside.group_by([key, "episode_id", setting.name("component")]).aggregate(
+        cents=inside.c_cents.sum()
+    )
     counts = episodes.group_by([key, "episode_id"]).aggregate(
         episodes=episodes.episode_key.nunique(), anchor=episodes.anchor_cents.sum()
     )
@@ -121,8 +123,18 @@ def episodes_report(inputs: ReportInputs, request: ReportRequest) -> ReportOutpu
     )
     peer = peer.select("episode_id", peer_mean_total=_mean_money(peer._total, peer._n))
     money = ["mean_anchor", "mean_post_anchor", "mean_total"]
-    summary = suppress(_summary(episodes, [key, "episode_id"], peer), threshold, ["episodes"], [*money, "difference_from_peers"])
-    hospitals = suppress(_summary(episodes, ["facility", "episode_id"], peer), threshold, ["episodes"], [*money, "difference_from_peers"])
+    summary = suppress(
+        _summary(episodes, [key, "episode_id"], peer),
+        threshold,
+        ["episodes"],
+        [*money, "difference_from_peers"],
+    )
+    hospitals = suppress(
+        _summary(episodes, ["facility", "episode_id"], peer),
+        threshold,
+        ["episodes"],
+        [*money, "difference_from_peers"],
+    )
     claims = inputs["medical_claims"]
     anchors = claims.select(
         anchor_claim_id=claims.claim_id.cast("string"),
@@ -131,7 +143,12 @@ def episodes_report(inputs: ReportInputs, request: ReportRequest) -> ReportOutpu
     anchors = anchors.group_by("anchor_claim_id").aggregate(clinician=anchors.clinician.max())
     with_npi = tidy(episodes.left_join(anchors, "anchor_claim_id"))
     with_npi = with_npi.mutate(clinician=with_npi.clinician.fill_null("(unknown)"))
-    clinicians = suppress(_summary(with_npi, ["clinician", "episode_id"], peer), threshold, ["episodes"], [*money, "difference_from_peers"])
+    clinicians = suppress(
+        _summary(with_npi, ["clinician", "episode_id"], peer),
+        threshold,
+        ["episodes"],
+        [*money, "difference_from_peers"],
+    )
     parts = suppress(components(inputs, episodes, key), threshold, ["episodes"], ["spending", "per_episode"])
     return ReportOutput(
         tables={
@@ -140,7 +157,15 @@ def episodes_report(inputs: ReportInputs, request: ReportRequest) -> ReportOutpu
             "by_hospital": hospitals.order_by(["facility", "episode_id"]),
             "by_clinician": clinicians.order_by(["clinician", "episode_id"]),
         },
-        charts={"components": bar_chart("components", "component", "per_episode", color="episode_id", title="spending per episode by component")},
+        charts={
+            "components": bar_chart(
+                "components",
+                "component",
+                "per_episode",
+                color="episode_id",
+                title="spending per episode by component",
+            )
+        },
         notes=[
             "episodes: the run's kept episodes (its episodes section); amounts as built (definition exclusions applied)",
             "components: post-anchor claims by setting, before the definitions' exclusions (so they may exceed the "

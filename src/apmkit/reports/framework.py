@@ -107,6 +107,8 @@ class ReportInputs:
 
     tables: Mapping[str, ir.Table]
     run: RunInfo
+    fetch: Callable[[ir.Table], pa.Table] | None = None
+    """Executes a table (``Engine.to_arrow``): for the reports that fit a model in Python (prediction)."""
 
     def __getitem__(self, name: str) -> ir.Table:
         if name not in self.tables:
