@@ -9,3 +9,17 @@ from apmkit.reports import (
     utilization,  # noqa: F401
     variation,  # noqa: F401
 )
+
+ORDER = (
+    "attribution",
+    "gaps",
+    "performance",
+    "utilization",
+    "population",
+    "variation",
+    "report_cards",
+    "cost_opportunity",
+    "episodes",
+    "prediction",
+)
+"""The order ``apmkit report --list`` and the docs name the reports in (priority order of issue 16)."""

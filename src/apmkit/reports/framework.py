@@ -158,15 +158,18 @@ def register(
     return decorate
 
 
-def _load() -> None:
+def _load() -> tuple[str, ...]:
     # the report modules register themselves on import
-    from apmkit.reports import catalog_reports  # noqa: F401
+    from apmkit.reports.catalog_reports import ORDER
+
+    return ORDER
 
 
 def catalog() -> list[ReportInfo]:
     """Every registered report, in the order the docs list them."""
-    _load()
-    return [entry.info for entry in _REGISTRY.values()]
+    order = _load()
+    names = sorted(_REGISTRY, key=lambda n: (order.index(n) if n in order else len(order), n))
+    return [_REGISTRY[name].info for name in names]
 
 
 def lookup(name: str) -> tuple[ReportInfo, ReportFunction, tuple[str, ...]]:

@@ -53,8 +53,8 @@ def cost_table(inputs: ReportInputs, request: ReportRequest, year: int) -> ir.Ta
     peer_base = peers.group_by("payer").aggregate(peer_mm=peers.count(), peer_risk_sum=peers.score.sum())
     peer = tidy(peer_base.left_join(peer_cents, "payer"))
     joined = tidy(joined.left_join(peer, "payer"))
-    risk = ratio(joined._risk_sum, joined.member_months, 3)
-    peer_risk = ratio(joined.peer_risk_sum, joined.peer_mm, 3)
+    risk = ratio(joined._risk_sum, joined.member_months, 6)
+    peer_risk = ratio(joined.peer_risk_sum, joined.peer_mm, 6)
     group_pmpm = pmpm(joined.cents, joined.member_months)
     table = joined.select(
         key,
@@ -63,11 +63,11 @@ def cost_table(inputs: ReportInputs, request: ReportRequest, year: int) -> ir.Ta
         "member_months",
         spending=from_cents(joined.cents),
         pmpm=group_pmpm,
-        risk_score=risk,
+        risk_score=risk.round(3),
         # expected = peer PMPM x (risk / peer risk); risk-adjusted PMPM = PMPM x peer risk / risk
         risk_adjusted_pmpm=(group_pmpm.cast("float64") * peer_risk / risk.nullif(0)).round(2),
         peer_pmpm=pmpm(joined.peer_cents.fill_null(0), joined.peer_mm),
-        peer_risk_score=peer_risk,
+        peer_risk_score=peer_risk.round(3),
     )
     if year == inputs.run.year and inputs.has("benchmark_entities"):
         bench = benchmark_for_groups(inputs, request, year)
@@ -126,8 +126,8 @@ def category_table(inputs: ReportInputs, request: ReportRequest, year: int) -> t
     mm = months.group_by(key).aggregate(member_months=months.count())
     by_cat = spend.group_by([key, "service_category"]).aggregate(cents=spend.cents.sum())
     by_cat = by_cat.inner_join(mm, key)
-    peer_mm = peers.count()
     peer_cat = peer_spend.group_by("service_category").aggregate(peer_cents=peer_spend.cents.sum())
+    peer_cat = peer_cat.cross_join(peers.aggregate(peer_mm=peers.count()))
     by_cat = tidy(by_cat.left_join(peer_cat, "service_category"))
     table = by_cat.select(
         key,
@@ -135,7 +135,7 @@ def category_table(inputs: ReportInputs, request: ReportRequest, year: int) -> t
         "member_months",
         spending=from_cents(by_cat.cents),
         pmpm=pmpm(by_cat.cents, by_cat.member_months),
-        peer_pmpm=from_cents(div_round_half_up(by_cat.peer_cents.fill_null(0), peer_mm)),
+        peer_pmpm=from_cents(div_round_half_up(by_cat.peer_cents.fill_null(0), by_cat.peer_mm)),
     )
     return table, notes
 
