@@ -64,7 +64,7 @@ COLUMNS = (
 
 def _claims(medical: ir.Table, start: date, end: date, cost_basis: str) -> ir.Table:
     kept = medical.filter(medical.adjustment_type.fill_null("original") != "void")
-    day = ibis.coalesce(kept.service_date, kept.claim_from_date)
+    day = ibis.coalesce(kept.service_date, kept.claim_from_date, kept.admission_date)
     kept = kept.mutate(_day=day.cast("date"), _cents=to_cents(kept[cost_basis].fill_null(0)))
     return kept.filter(kept._day.between(ibis.literal(start), ibis.literal(end + timedelta(days=31))))
 
@@ -111,7 +111,10 @@ def acute_stays(claims: ir.Table) -> ir.Table:
         & ~ordered._prev_status.fill_null("").isin(list(TRANSFER_STATUSES))
     )
     flagged = ordered.mutate(_new=ibis.ifelse(new_stay, 1, 0))
-    numbered = flagged.mutate(stay=flagged._new.sum().over(window))
+    running = ibis.cumulative_window(
+        group_by=flagged.member_id, order_by=[flagged.admit, flagged.discharge, flagged.claim_id]
+    )
+    numbered = flagged.mutate(stay=flagged._new.sum().over(running))
     last = ibis.window(
         group_by=[numbered.member_id, numbered.stay],
         order_by=[ibis.desc(numbered.discharge), ibis.desc(numbered.claim_id)],
