@@ -78,6 +78,18 @@ def test_gaps_report_agrees_with_the_gaps_engine_and_exports_deqm(run_dir: Path,
     expected = engine_gaps.groupby(["entity_id", "measure"])["patient_id"].nunique().to_dict()
     got = {(r["entity_id"], r["measure"]): r["open_gaps"] for r in result.tables["summary"].to_pylist()}
     assert got == expected and got
+    # equity: open gaps per 100 attributed members by dual status, from the gap list and the members table
+    people = pd.read_parquet(data / "members.parquet")[["member_id", "dual_status_code"]]
+    people["dual"] = people["dual_status_code"].isin(["01", "02", "03", "04", "05", "06", "08", "09", "10"])
+    panel = attributed[["member_id", "entity_id"]].merge(people, on="member_id", how="left")
+    listed = result.tables["gaps"].to_pandas()
+    for row in result.tables["equity"].to_pylist():
+        if row["stratum"] != "dual":
+            continue
+        mine = panel[(panel.entity_id == row["entity_id"]) & (panel.dual == (row["value"] == "dual"))]
+        open_gaps = int(listed[listed.patient_id.isin(mine.member_id)].shape[0])
+        assert (row["members"], row["open_gaps"]) == (len(mine), open_gaps)
+        assert row["gaps_per_100_members"] == round(open_gaps * 100 / len(mine), 2)
     bundle = json.loads(export_report(result, tmp_path / "gaps.fhir.json").read_text())
     assert bundle["resourceType"] == "Parameters"
     issues = [
