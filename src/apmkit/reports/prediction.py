@@ -265,7 +265,7 @@ def annotate(inputs: ReportInputs, lists: list[ir.Table], year: int) -> tuple[ir
 
     notes: list[str] = []
     listed = lists[0].select("member_id").union(lists[1].select("member_id")).distinct()
-    people = inputs["members"].semi_join(listed, inputs["members"].member_id == listed.member_id)
+    people = inputs.keep(inputs["members"].semi_join(listed, inputs["members"].member_id == listed.member_id))
     annotated = []
     hccs = None
     if year + 1 in range(2024, 2028):
@@ -273,7 +273,9 @@ def annotate(inputs: ReportInputs, lists: list[ir.Table], year: int) -> tuple[ir
             people, inputs["enrollment"], payment_year=year + 1, covers_data_year=True
         )
         diagnoses = diagnoses_from_claims(inputs["medical_claims"], payment_year=year + 1)
-        scored = score(persons, diagnoses, model="V28", payment_year=year + 1).scores
+        scored = score(
+            persons, diagnoses, model="V28", payment_year=year + 1, materialize=inputs.materialize
+        ).scores
         hccs = scored.select(member_id=scored.member_id.cast("string"), hccs=scored.hccs)
         notes.append(f"reasons: CMS-HCC V28 HCCs (payment year {year + 1}) from the {year} claims")
     else:
@@ -281,13 +283,16 @@ def annotate(inputs: ReportInputs, lists: list[ir.Table], year: int) -> tuple[ir
     gaps = None
     if inputs.has("clinical"):
         clinical = clinical_with_claims(inputs["clinical"], inputs["medical_claims"])
+        clinical = inputs.keep(clinical.semi_join(people, clinical.member_id == people.member_id))
         start, end = (
             (inputs.run.start, inputs.run.end)
             if year == inputs.run.year
             else (date(year, 1, 1), date(year, 12, 31))
         )
         parts = [
-            care_gaps(definition, people, clinical, start, end, providers=None)
+            care_gaps(
+                definition, people, clinical, start, end, providers=None, materialize=inputs.materialize
+            )
             for definition in ECQM_DEFINITIONS.values()
         ]
         union = parts[0].union(*parts[1:], distinct=False)
