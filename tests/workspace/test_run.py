@@ -363,7 +363,7 @@ def test_true_up_after_run_out(population: Path, tmp_path: Path) -> None:
 TEMPLATE_NEEDS = {
     # what each shipped template asks for, by name, when run from claims alone (claims cannot hold it)
     "bpci_advanced": "REQUIRED",
-    "cjr": "field episodes is required",
+    "cjr": "field quality_score is required",  # on five years of claims (baseline 2021-2023): only the CQS
     "commercial_capitation": "field quality_score is required",
     "commercial_upside_shared_savings": "field reported is required",
     "cpc_plus_track1": "REQUIRED",
@@ -389,13 +389,25 @@ def test_every_template_is_listed() -> None:
     assert sorted(TEMPLATE_NEEDS) == sorted(template_names())
 
 
+EPISODE_TEMPLATES = {"cjr"}
+"""Templates whose episode prices come from historical claims: run on five years of synth data."""
+
+
+@pytest.fixture(scope="module")
+def long_population(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("run5") / "data"
+    generate(1500, folder, years=5, seed=11)
+    return folder
+
+
 @pytest.mark.parametrize("name", sorted(TEMPLATE_NEEDS))
 def test_every_template_runs_from_claims_or_names_what_it_needs(
-    name: str, population: Path, tmp_path: Path
+    name: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     # in-process (the CLI's one-line exit 2 for these errors is tested above): the error names what to give
     from apmkit.contracts import load_template
 
+    population = request.getfixturevalue("long_population" if name in EPISODE_TEMPLATES else "population")
     with Workspace(population) as workspace, pytest.raises(ApmkitError) as info:
         workspace.run(load_template(name), "2025", out=tmp_path / "o")
     assert TEMPLATE_NEEDS[name] in str(info.value)
@@ -421,6 +433,43 @@ def test_mssp_template_settles_with_what_claims_cannot_hold(population: Path, tm
     # the actuals follow the template's definitions: Parts A+B FFS months, paid amounts, 99th-percentile cap
     assert "eligible months: medicare_ffs_parts_ab" in " ".join(result.settlement.warnings)
     assert Decimal(str(summary["net_settlement"])) == statement.net_settlement
+
+
+def test_cjr_template_settles_synth_hospitals_with_only_the_quality_score(
+    long_population: Path, tmp_path: Path
+) -> None:
+    # template -> run from claims; the composite quality score is the one input claims cannot hold
+    contract = tmp_path / "cjr.yaml"
+    _cli("contract", "template", "cjr", "--out", str(contract))
+    with Workspace(long_population) as workspace:
+        built = workspace.engine.canonical(long_population)["medical_claims"]
+        ccns = workspace.engine.rows(
+            built.filter(built.ms_drg.isin(["469", "470"]), built.claim_type == "inpatient")
+            .select("facility_ccn")
+            .distinct()
+        )
+    inputs = tmp_path / "cqs.csv"
+    inputs.write_text(
+        "entity_id,quality_score\n" + "".join(f"{r['facility_ccn']},8\n" for r in ccns), encoding="utf-8"
+    )
+    out = tmp_path / "o"
+    done = _cli(
+        "run",
+        *("--contract", str(contract), "--from", str(long_population), "--period", "2025"),
+        *("--inputs", str(inputs), "--out", str(out)),
+    )
+    assert done.returncode == 0, done.stderr
+    summary = pd.read_parquet(out / "summary.parquet")
+    performance = pd.read_parquet(out / "episode_performance.parquet")
+    assert len(performance) > 0 and len(summary) > 0
+    # every hospital with episodes is settled, or refused naming the price claims could not give (a region
+    # without baseline episodes in one of its price groups)
+    refused = set()
+    if (out / "rejected.csv").exists():
+        for row in pd.read_csv(out / "rejected.csv", dtype=str).itertuples():
+            assert "field regional_price." in row.reason
+            refused |= {ccn for ccn in performance["facility_ccn"] if f"facility_ccn {ccn} " in row.reason}
+    assert set(summary["entity_id"]) | refused == set(performance["facility_ccn"])
 
 
 def test_episodes_section_adds_the_episodes_mart(population: Path, tmp_path: Path) -> None:

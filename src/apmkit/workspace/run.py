@@ -46,6 +46,7 @@ from apmkit.settlement.render import (
 )
 from apmkit.settlement.statement import Settlement, StatementLine
 from apmkit.spending import Spending, measure_spending
+from apmkit.workspace.episodes import check_episode_contract, episode_entities, settles_episodes
 
 FORMATS = ("json", "parquet", "html", "xlsx")
 
@@ -59,6 +60,8 @@ MART_TABLES: dict[str, str] = {
     "benchmark_entities": "each entity's benchmark PMPM and key factors",
     "member_detail": "the performance period's member rows behind each entity's figures",
     "episodes": "episodes built with the contract's episodes section: trigger, window, status, spending",
+    "episode_performance": "the period's reconciled episodes per initiator: price group, region, capped payment",
+    "episode_prices": "each episode initiator's benchmark prices per price group (hospital, regional) and episodes",
     "quality_populations": "each entity's measure populations (initial population, denominator, numerator)",
     "summary": "one row per settled entity: benchmark, expenditure, savings, each component, net settlement",
     "lines": "every statement line with its formula, inputs, source and clause",
@@ -218,6 +221,7 @@ class Workspace:
                 f"({', '.join(document.periods) or 'none named'}) nor a calendar year (1900-2199)"
             ) from None
         resolved = _benchmark_for_period(resolved, period)
+        check_episode_contract(resolved)
         given: dict[str, EntityInputs] = {}
         stages = _Stages()
         rejected: list[dict[str, str]] = []
@@ -288,6 +292,9 @@ class Workspace:
             given,
             source=f"claims in {self.data.name} (member rows: member_detail.parquet)",
         )
+        if settles_episodes(resolved):
+            say("episode initiators")
+            entities = self._episode_entities(resolved, period, given, stages)
         stages.counts.update(
             claim_lines_counted=sum(int(r["claim_lines"]) for r in measured),
             members=sum(int(r["population"]) for r in measured),
@@ -336,6 +343,24 @@ class Workspace:
         )
 
     # ---- stages ----------------------------------------------------------------------------------------
+    def _episode_entities(
+        self, contract: Contract, period: str, given: Mapping[str, EntityInputs], stages: _Stages
+    ) -> list[EntityInputs]:
+        """Episode initiators as the entities (``workspace.episodes``), from the run's episodes mart."""
+        stage = episode_entities(
+            self.engine,
+            contract,
+            period,
+            stages.marts["episodes"],
+            given,
+            source=f"claims in {self.data.name}",
+        )
+        stages.marts.update(stage.marts)
+        stages.arrow.update(stage.arrow)
+        stages.counts.update(stage.counts, entities=len(stage.entities))
+        stages.assumptions.extend(stage.assumptions)
+        return stage.entities
+
     def _read_parquet(self, path: Path, what: str, required: tuple[str, ...] = ()) -> ir.Table:
         if not path.exists():
             raise InputFileError(path, f"no such {what} file")
@@ -367,6 +392,8 @@ class Workspace:
         stages: _Stages,
     ) -> ir.Table | None:
         if contract.attribution is None:
+            if settles_episodes(contract):
+                return None  # the entities are the episode initiators, not a population
             stages.assumptions.append(
                 "assumption: the contract has no attribution section; every eligible member belongs to "
                 f"entity {contract.default_entity_id} (default_entity_id)"
