@@ -358,12 +358,19 @@ class BenchmarkSpec(_Frozen):
     method
         ``mssp`` or ``general``; the matching section must be given.
     mssp, general
-        Parameters of the chosen method.
+        Parameters of the chosen method. ``mssp: REQUIRED`` (the shipped MSSP templates) says the section is
+        the ACO's to fill from CMS's figures (base years, national per capita, growth factors, ACPT): a run
+        stops naming it unless each ACO's benchmark is given as an input.
     """
 
     method: Literal["mssp", "general"]
-    mssp: MsspBenchmarkSpec | None = None
+    mssp: MsspBenchmarkSpec | Literal["REQUIRED"] | None = None
     general: GeneralBenchmarkSpec | None = None
+
+    @property
+    def mssp_spec(self) -> MsspBenchmarkSpec | None:
+        """The MSSP parameters when they are given (None when absent or still ``REQUIRED``)."""
+        return self.mssp if isinstance(self.mssp, MsspBenchmarkSpec) else None
 
     @model_validator(mode="after")
     def _check(self) -> BenchmarkSpec:

@@ -7,47 +7,15 @@ from typing import Annotated
 
 import ibis
 import ibis.expr.types as ir
-import pyarrow as pa
-import pyarrow.csv as pacsv
 import typer
 from rich.progress import Progress
 
-from apmkit.benchmark.county_puf import conform_county_puf
 from apmkit.benchmark.spec import BenchmarkSpec, parse_spec_section
 from apmkit.cli.common import open_engine, progress, state
-from apmkit.documents import read_csv_header, read_yaml
+from apmkit.documents import read_yaml
 from apmkit.engines import Engine
 from apmkit.errors import ConfigurationError, InputFileError
-
-
-def read_string_table(engine: Engine, path: Path) -> ir.Table:
-    """A small lookup table from Parquet, or from CSV with every column read as text (codes keep zeros)."""
-    if not path.exists():
-        raise InputFileError(path, "no such file")
-    if path.suffix.lower() != ".csv":
-        return engine.read_parquet(path)
-    names = read_csv_header(path)
-    table = pacsv.read_csv(
-        path,
-        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, encoding="utf-8-sig"),
-        convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string())),
-    )
-    return engine.from_arrow(table)
-
-
-def load_county_puf(engine: Engine, path: Path) -> tuple[ir.Table, ir.Table, int]:
-    """Read a county FFS benchmark PUF (CSV) as strings and conform it; returns (regional, rejects, rows read)."""
-    if not path.is_file():
-        raise InputFileError(path, "no such file")
-    names = read_csv_header(path)
-    raw = pacsv.read_csv(
-        path,
-        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, encoding="utf-8-sig"),
-        convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string())),
-    )
-    raw = raw.append_column("source_line", pa.array(range(2, raw.num_rows + 2), pa.int64()))
-    regional, rejects = conform_county_puf(engine.from_arrow(raw), path.name)
-    return regional, rejects, raw.num_rows
+from apmkit.workspace.benchmark import load_county_puf, read_string_table
 
 
 def _risk_scores(engine: Engine, path: Path, year: int | None) -> ir.Table:
@@ -90,7 +58,11 @@ def _run(
     if spec.method == "mssp":
         from apmkit.benchmark.mssp import mssp_benchmark
 
-        assert spec.mssp is not None
+        if spec.mssp_spec is None:
+            raise ConfigurationError(
+                "benchmark.mssp is REQUIRED: give CMS's figures (base_years, performance_year, national_per_capita, "
+                "update.national_growth, update.acpt) to build the MSSP benchmark (docs/benchmark.md)"
+            )
         county = None
         if county_puf:
             parts, read, rejected = [], 0, 0
@@ -111,7 +83,7 @@ def _run(
         crosswalk = read_string_table(engine, county_crosswalk) if county_crosswalk else None
         result = mssp_benchmark(
             tables,
-            spec.mssp,
+            spec.mssp_spec,
             fetch=engine.rows,
             materialize=engine.materialize,
             population=pop,

@@ -35,7 +35,7 @@ from apmkit.quality.scoring import EntityRates, baselines_from_rates, rates_from
 from apmkit.quality.spec import QualitySpec
 from apmkit.settlement import claims as claims_path
 from apmkit.settlement import quality_link
-from apmkit.settlement.engine import settle
+from apmkit.settlement.engine import check_performance_year, settle
 from apmkit.settlement.inputs import EntityInputs, apply_benchmarks, read_entity_rows
 from apmkit.settlement.render import (
     lines_table,
@@ -106,6 +106,10 @@ class Overrides:
     quality_rates: Path | None = None
     """CSV of supplied measure rates: ``entity_id, measure, rate`` (or ``eligible, numerator``)
     ``[, baseline_rate]``, for the quality section's measures apmkit does not compute."""
+    county_puf: tuple[Path, ...] = ()
+    """CMS county FFS benchmark PUF CSVs (one per year): regional per capita and risk for the MSSP benchmark."""
+    county_crosswalk: Path | None = None
+    """``county_fips, county_code``: members' FIPS county to the PUF's SSA county code."""
 
 
 @dataclass
@@ -220,6 +224,7 @@ class Workspace:
                 f"period {period!r} is neither a period of contract {document.id} "
                 f"({', '.join(document.periods) or 'none named'}) nor a calendar year (1900-2199)"
             ) from None
+        check_performance_year(document, period, document.period(period))  # before any stage runs
         resolved = _benchmark_for_period(resolved, period)
         check_episode_contract(resolved)
         given: dict[str, EntityInputs] = {}
@@ -309,7 +314,9 @@ class Workspace:
                 f"benchmark taken from {given_files.benchmark.name}, not built from the contract"
             )
         else:
-            entities = self._benchmark(resolved, tables, spending, links, entities, given, stages)
+            entities = self._benchmark(
+                resolved, tables, spending, links, entities, given, stages, given_files
+            )
 
         extra_lines: dict[str, tuple[StatementLine, ...]] = {}
         if resolved.quality is not None:
@@ -458,6 +465,7 @@ class Workspace:
         entities: list[EntityInputs],
         given: Mapping[str, EntityInputs],
         stages: _Stages,
+        files: Overrides | None = None,
     ) -> list[EntityInputs]:
         benchmark = contract.benchmark
         if benchmark is None:
@@ -468,7 +476,9 @@ class Workspace:
             return entities
         if benchmark.method == "general":
             return self._general_benchmark(contract, tables, spending, links, entities, given, stages)
-        return self._mssp_benchmark(contract, tables, links, entities, stages)
+        if benchmark.mssp_spec is None:
+            return _mssp_benchmark_given(entities, given, stages)
+        return self._mssp_benchmark(contract, tables, links, entities, stages, files or Overrides())
 
     def _general_benchmark(
         self,
@@ -562,11 +572,25 @@ class Workspace:
         links: ir.Table | None,
         entities: list[EntityInputs],
         stages: _Stages,
+        files: Overrides,
     ) -> list[EntityInputs]:
-        assert contract.benchmark is not None and contract.benchmark.mssp is not None
+        assert contract.benchmark is not None and contract.benchmark.mssp_spec is not None
         from apmkit.benchmark.mssp import mssp_benchmark
+        from apmkit.workspace.benchmark import county_rates, read_string_table
 
-        spec = contract.benchmark.mssp
+        spec = contract.benchmark.mssp_spec
+        if not files.county_puf:
+            raise ConfigurationError(
+                "benchmark.mssp: the regional per capita and the regional adjustment (42 CFR 425.654, 425.656) need "
+                "CMS's county rates: give the county FFS benchmark PUF with --county-puf (one file per year)"
+            )
+        county = county_rates(self.engine, files.county_puf)
+        stages.counts.update(county_rows_read=county.rows_read, county_cells_rejected=county.rows_rejected)
+        crosswalk = (
+            read_string_table(self.engine, files.county_crosswalk)
+            if files.county_crosswalk is not None
+            else None
+        )
         risk = None
         if contract.risk_adjustment is not None:
             # the MSSP risk ratio needs a score per benchmark year and the performance year
@@ -584,6 +608,8 @@ class Workspace:
                 materialize=self.engine.materialize,
                 population=population,
                 risk_scores=risk,
+                county=county.regional,
+                county_crosswalk=crosswalk,
             )
             built = result.lines_arrow()
             parts.append(
@@ -801,6 +827,29 @@ def _write_database(path: Path, parquet: Mapping[str, Path]) -> None:
             database.save_table(database.read_parquet(file), name)
 
 
+def _mssp_benchmark_given(
+    entities: list[EntityInputs], given: Mapping[str, EntityInputs], stages: _Stages
+) -> list[EntityInputs]:
+    """``benchmark.mssp: REQUIRED`` (a template not yet filled): each ACO's benchmark must come from ``--inputs``
+    (CMS's figure); an ACO without one is refused by the settlement, naming the field.
+
+    Raises
+    ------
+    ConfigurationError
+        No entity has a benchmark given: the section itself is what is missing.
+    """
+    if not any(g.benchmark is not None for g in given.values()):
+        raise ConfigurationError(
+            "benchmark.mssp is REQUIRED: fill it with CMS's figures (base_years, performance_year, "
+            "national_per_capita, update.national_growth, update.acpt; docs/benchmark.md) to build the benchmark "
+            "from claims, or give each ACO's benchmark in --inputs"
+        )
+    stages.assumptions.append(
+        "benchmark: each ACO's benchmark taken from --inputs (benchmark.mssp is not filled in the contract)"
+    )
+    return entities
+
+
 def _base_years(contract: Contract) -> tuple[int, ...]:
     benchmark = contract.benchmark
     if benchmark is None:
@@ -822,7 +871,7 @@ def _benchmark_for_period(contract: Contract, period: str) -> Contract:
     benchmark = contract.benchmark
     if benchmark is None:
         return contract
-    spec: Any = benchmark.general if benchmark.method == "general" else benchmark.mssp
+    spec: Any = benchmark.general if benchmark.method == "general" else benchmark.mssp_spec
     if spec is not None and spec.performance_year not in (None, year):
         raise ConfigurationError(
             f"period {period} starts in {year} but benchmark.{benchmark.method}.performance_year is "
