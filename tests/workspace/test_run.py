@@ -484,3 +484,39 @@ def test_episodes_section_adds_the_episodes_mart(population: Path, tmp_path: Pat
     kept = episodes[episodes["status"] == "kept"]
     # amounts are on kept episodes only, and each is anchor + post-anchor spending
     assert (kept["total_amount"] == kept["anchor_amount"] + kept["post_anchor_amount"]).all()
+
+
+def test_benchmark_command_builds_the_run_s_general_benchmark(
+    population: Path, contract_file: Path, run_out: Path, tmp_path: Path
+) -> None:
+    # `apmkit benchmark` on the same contract and the run's attribution measures spending under the contract's
+    # definitions, as the run does: the same entities, PMPMs and build-up (the run's figures are checked against
+    # an independent pandas computation above)
+    out = tmp_path / "bench"
+    done = _cli(
+        "benchmark",
+        *("--contract", str(contract_file), "--from", str(population), "--out", str(out)),
+        *("--attribution", str(run_out / "attribution.parquet")),
+    )
+    assert done.returncode == 0, done.stderr
+    ours = pd.read_parquet(out / "benchmark_entities.parquet").sort_values("entity_id").reset_index(drop=True)
+    run = (
+        pd.read_parquet(run_out / "benchmark_entities.parquet")
+        .sort_values("entity_id")
+        .reset_index(drop=True)
+    )
+    pd.testing.assert_frame_equal(ours, run)
+
+
+def test_benchmark_command_refuses_outlier_rules_spending_does_not_have(
+    population: Path, tmp_path: Path
+) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "benchmark:\n  method: general\n  general:\n    base_years: [2024]\n    performance_year: 2025\n"
+        "    outliers: {method: winsorize}\n",
+        encoding="utf-8",
+    )
+    done = _cli("benchmark", "--contract", str(spec), "--from", str(population), "--out", str(tmp_path / "o"))
+    assert done.returncode == 2
+    assert "outliers.method: winsorize is not a spending rule" in done.stderr

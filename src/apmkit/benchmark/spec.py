@@ -405,6 +405,11 @@ def parse_spec_section(document: object, source: str, key: str, model: type[_M])
     try:
         return model.model_validate(section)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in (key, *first["loc"]))
+        # a field that is a model or the REQUIRED marker reports both union members: keep the model's problem and
+        # drop pydantic's member tags ("function-after[...]") from the path
+        problems = exc.errors()
+        first = next(
+            (e for e in problems if not any(str(p).startswith("literal[") for p in e["loc"])), problems[0]
+        )
+        where = ".".join(str(part) for part in (key, *first["loc"]) if "[" not in str(part))
         raise ConfigurationError(f"{source}, field {where}: {first['msg']}") from None

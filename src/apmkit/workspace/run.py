@@ -21,11 +21,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from apmkit.benchmark.general import (
-    build_benchmarks,
-    entity_year_totals,
-    member_years_for_entities,
-)
+from apmkit.benchmark.general import general_benchmark
 from apmkit.contracts import Contract, parse_contract
 from apmkit.documents import read_text
 from apmkit.engines import Engine, check_output, staged_output
@@ -498,7 +494,6 @@ class Workspace:
             links = spending.member_years.select(
                 "member_id", entity_id=ibis.literal(contract.default_entity_id)
             ).distinct()
-        member_years = member_years_for_entities(spending.member_years, links, years)
         risk = None
         if spec.risk_adjust:
             if contract.risk_adjustment is None:
@@ -506,10 +501,12 @@ class Workspace:
                     "benchmark.general.risk_adjust needs a risk_adjustment section (scores for every year)"
                 )
             risk = self._scores_by_year(contract, tables, years)
-        totals = entity_year_totals(member_years, risk)
-        result = build_benchmarks(
-            self.engine.rows(totals),
+        result = general_benchmark(
+            spending.member_years,
             spec,
+            fetch=self.engine.rows,
+            links=links,
+            risk_scores=risk,
             completion_factor=contract.definitions.completion_factor,
         )
         stages.arrow["benchmark_lines"] = result.lines_arrow()
