@@ -118,7 +118,7 @@ def _cap(values: list[Decimal]) -> Decimal:
 
 
 def _expected_py3() -> dict[str, Decimal]:
-    """CJR PY3 for both hospitals, from 42 CFR 510.300-510.305 as summarised in methodology.md §3.1."""
+    """CJR PY3 for both hospitals: 42 CFR 510.300-510.305 (docs/reference/methodology.md §3.1)."""
     third = Decimal(1) / Decimal(3)
     baseline = [s for s in STAYS if 2014 <= s[2].year <= 2016]
     # the window runs 90 days with the discharge day as day 1 (510.210(a)); PY3 reconciles windows ending in 2018
@@ -273,7 +273,7 @@ def _bpci_contract(tmp_path: Path) -> Path:
 
 
 def _expected_bpci_2018() -> dict[str, Decimal]:
-    """From the template's component words: target = CMS benchmark price x (1 - 3 %) x episodes; a gain limited to
+    """BPCI Advanced (docs/reference/methodology.md §3.2), from the template's component words: target = CMS benchmark price x (1 - 3 %) x episodes; a gain limited to
     20 % of the target and reduced by 10 % x (1 - CQS / 100); a repayment limited to 20 % of the target and reduced
     by 10 % x CQS / 100. MS-DRG 469/470 stays are one clinical episode category (P0020-IP, major joint
     replacement of the lower extremity); no spending cap."""
