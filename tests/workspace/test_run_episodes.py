@@ -315,3 +315,15 @@ def test_bpci_advanced_template_settles_each_initiator(population: Path, tmp_pat
     for ccn, amount in expected.items():
         assert Decimal(str(summary.loc[ccn, "net_settlement"])).quantize(CENT) == amount
     assert expected[A] < 0 < expected[B]  # A above its target, B below
+
+
+def test_an_entity_given_without_episodes_is_refused_by_name(population: Path, tmp_path: Path) -> None:
+    # a hospital in --inputs with no episode ending in the period: refused naming the field, the others settle
+    quality = tmp_path / "cqs.csv"
+    quality.write_text(f"entity_id,quality_score\n{A},7\n{B},4\n149999,8\n", encoding="utf-8")
+    out = tmp_path / "out"
+    with Workspace(population) as workspace:
+        result = workspace.run(_contract(tmp_path), "PY3", inputs=quality, out=out)
+    assert sorted(s.entity_id for s in result.settlement.statements) == [A, B]
+    (refused,) = result.settlement.rejected
+    assert "field episodes is required" in refused["reason"]
