@@ -78,12 +78,12 @@ def to_cents(values: Objects) -> Ints:
 
 def minimum(a: Any, b: Any) -> Objects:
     """Element-wise lower of two Decimal arrays (or an array and a scalar)."""
-    return np.where(a <= b, a, b)  # type: ignore[no-any-return]
+    return np.where(a <= b, a, b)
 
 
 def maximum(a: Any, b: Any) -> Objects:
     """Element-wise higher of two Decimal arrays (or an array and a scalar)."""
-    return np.where(a >= b, a, b)  # type: ignore[no-any-return]
+    return np.where(a >= b, a, b)
 
 
 def div_round_half_up(numerator: Ints, denominator: int) -> Ints:
@@ -107,6 +107,12 @@ __all__ = [
     "full",
     "maximum",
     "minimum",
+    "pick",
     "round_half_up",
     "to_cents",
 ]
+
+
+def pick(condition: Any, if_true: Any, if_false: Any) -> Any:
+    """``numpy.where`` over Decimal (object) arrays and scalars."""
+    return np.where(condition, if_true, if_false)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 
 import numpy as np
+import numpy.typing as npt
 
 from apmkit.errors import ConfigurationError
 from apmkit.simulation.exact import Bools, Ints, Objects, div_round_half_up, full
@@ -38,8 +39,8 @@ from apmkit.simulation.terms import FixedInputs, ScenarioInputs
 PPM = 1_000_000
 """Multipliers are drawn to millionths and applied to cents with integer half-up division."""
 
-_CHUNK_DRAWS = 8_000_000
-"""Member-year draws held in memory at once (64 MB of indices and one gathered column)."""
+_CHUNK_DRAWS = 1 << 19
+"""Member-year draws gathered at once (small enough to stay in cache and reuse memory)."""
 
 
 @dataclass(frozen=True)
@@ -192,11 +193,14 @@ def pool_totals(pool: MemberPool, scenarios: int, *, cells: bool) -> Totals:
     )
 
 
-def _segment_sums(values: Ints, lengths: Ints) -> Ints:
-    """Sums of consecutive segments of ``values`` with the given lengths (zero-length segments sum to 0)."""
-    total = np.concatenate([[0], np.cumsum(values, dtype=np.int64)])
-    ends = np.cumsum(lengths)
-    return (total[ends] - total[ends - lengths]).astype(np.int64)
+def _segment_sums(values: npt.NDArray[np.int64], lengths: Ints) -> npt.NDArray[np.int64]:
+    """Sums of consecutive row segments of ``values`` with the given lengths (empty segments sum to 0)."""
+    out = np.zeros((lengths.shape[0], *values.shape[1:]), np.int64)
+    filled = np.flatnonzero(lengths)
+    if filled.size:
+        starts = (np.cumsum(lengths) - lengths)[filled]
+        out[filled] = np.add.reduceat(values, starts, axis=0)
+    return out
 
 
 def _draw_sums(
@@ -208,24 +212,23 @@ def _draw_sums(
     scores: bool,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, Ints]:
-    """Sums over ``lengths[k]`` member-years drawn with replacement from ``pool``, for every scenario ``k``."""
-    names = ["months", "truncated", "excess"] + (["score_months", "scored_months"] if scores else [])
-    if cells:
-        names += [f"cell:{c}" for c in pool.cells]
-    out = {name: np.zeros(lengths.shape[0], np.int64) for name in names}
-    columns: dict[str, Ints] = {
-        "months": pool.months,
-        "truncated": pool.truncated_cents,
-        "excess": pool.excess_cents,
-    }
+    """Sums over ``lengths[k]`` member-years drawn with replacement from ``pool``, for every scenario ``k``.
+
+    The member columns are one row per member (``members x columns``); each chunk of draws gathers whole rows
+    and sums them per scenario, so memory stays at a chunk of draws whatever the number of scenarios.
+    """
+    columns: dict[str, Ints] = {"months": pool.months, "truncated": pool.truncated_cents}
+    if pool.excess_cents.any():
+        columns["excess"] = pool.excess_cents
     if scores:
         columns["score_months"] = pool.score_micro * pool.months
         columns["scored_months"] = np.where(pool.scored, pool.months, 0)
     if cells:
         for i, c in enumerate(pool.cells):
             columns[f"cell:{c}"] = np.where(pool.cell == i, pool.months, 0)
-    if not columns["excess"].any():
-        del columns["excess"]
+    names = list(columns)
+    rows = np.ascontiguousarray(np.stack([columns[n] for n in names], axis=1), dtype=np.int64)
+    sums = np.zeros((lengths.shape[0], len(names)), np.int64)
     index_type = np.uint32 if pool.size < 2**32 else np.uint64
     start = 0
     count = lengths.shape[0]
@@ -237,11 +240,11 @@ def _draw_sums(
         draws = int(part.sum())
         if draws:
             index = rng.integers(0, pool.size, size=draws, dtype=index_type)
-            for name, column in columns.items():
-                out[name][start:stop] = _segment_sums(column[index], part)
+            sums[start:stop] = _segment_sums(np.take(rows, index, axis=0), part)
         if progress is not None:
             progress(stop - start)
         start = stop
+    out = {name: sums[:, j].copy() for j, name in enumerate(names)}
     return out
 
 

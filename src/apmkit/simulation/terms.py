@@ -33,6 +33,7 @@ from apmkit.simulation.exact import (
     full,
     maximum,
     minimum,
+    pick,
     round_half_up,
     to_cents,
 )
@@ -318,7 +319,7 @@ def _cap(
     lowest = parts[0]
     for part in parts[1:]:
         lowest = minimum(lowest, part)
-    return lowest  # type: ignore[no-any-return]
+    return lowest
 
 
 def _shared_savings(
@@ -377,11 +378,11 @@ def _shared_savings_terms(comp: c.SharedSavings, inputs: ScenarioInputs) -> Comp
                 below_msr = candidates
                 savings = savings | below_msr
     decided = savings | losses
-    generated = np.where(decided, difference, ZERO)
-    threshold = np.where(savings, msr, mlr if mlr is not None else ZERO)
-    magnitude = np.where(generated < ZERO, -generated, generated)
+    generated = pick(decided, difference, ZERO)
+    threshold = pick(savings, msr, mlr if mlr is not None else ZERO)
+    magnitude = pick(generated < ZERO, -generated, generated)
     if terms.sharing_basis == "above_minimum_rate":
-        base = np.where(decided & ~below_msr, magnitude - threshold * benchmark, magnitude)
+        base = pick(decided & ~below_msr, magnitude - threshold * benchmark, magnitude)
     else:
         base = magnitude
 
@@ -401,21 +402,18 @@ def _shared_savings_terms(comp: c.SharedSavings, inputs: ScenarioInputs) -> Comp
         def scaled() -> Objects:
             if score is None:
                 raise ValueError(f"quality_score is missing: quality method {method} scales the rate by it")
-            return maximum_rate * score  # type: ignore[no-any-return]
+            return maximum_rate * score
 
         if method == "gate":
-            final = np.where(met, maximum_rate, ZERO)
+            final = pick(met, maximum_rate, ZERO)
         elif method == "gate_or_sliding_scale":
             needs_score = ~met & alternative
             sliding = scaled() if needs_score.any() and needed else full(size, ZERO)
-            final = np.where(met, maximum_rate, np.where(alternative, sliding, ZERO))
+            final = pick(met, maximum_rate, pick(alternative, sliding, ZERO))
         else:  # scale
-            if met.any() and needed:
-                final = np.where(met, scaled(), ZERO)
-            else:
-                final = full(size, ZERO)
+            final = pick(met, scaled(), ZERO) if met.any() and needed else full(size, ZERO)
     if below is not None and below_msr.any():
-        final = np.where(below_msr, final * below.rate_factor, final)
+        final = pick(below_msr, final * below.rate_factor, final)
 
     earned = full(size, ZERO)
     if savings.any():
@@ -427,7 +425,7 @@ def _shared_savings_terms(comp: c.SharedSavings, inputs: ScenarioInputs) -> Comp
         else:
             before = base * final
             capped = (before if cap is None else minimum(before, cap)) * keep
-        earned = np.where(savings, capped, ZERO)
+        earned = pick(savings, capped, ZERO)
     owed = full(size, ZERO)
     if two_sided and losses.any():
         loss = terms.loss_rate
@@ -455,7 +453,7 @@ def _shared_savings_terms(comp: c.SharedSavings, inputs: ScenarioInputs) -> Comp
                     )
                 raw = ONE - loss.max_rate_factor * score
             bounded = minimum(maximum(raw, loss.floor), loss.ceiling)
-            loss_rate = np.where(not_met, when_not, bounded)
+            loss_rate = pick(not_met, when_not, bounded)
         before_loss = base * loss_rate
         euc_fraction = fixed.euc_affected_fraction
         loss_cap = _cap(
@@ -468,7 +466,7 @@ def _shared_savings_terms(comp: c.SharedSavings, inputs: ScenarioInputs) -> Comp
         )
         capped_loss = before_loss if loss_cap is None else minimum(before_loss, loss_cap)
         after = capped_loss * (ONE - euc_fraction) - fixed.euc_loss_reduction
-        owed = np.where(losses, maximum(after, ZERO), ZERO)
+        owed = pick(losses, maximum(after, ZERO), ZERO)
     earned_cents = to_cents(round_half_up(earned))
     owed_cents = to_cents(round_half_up(owed))
     return ComponentOutcome(
@@ -496,7 +494,7 @@ def _risk_corridor(
     gains = deviation > ZERO
     size = inputs.size
     shares = full(size, ZERO)
-    magnitude = np.where(deviation < ZERO, -deviation, deviation)
+    magnitude = pick(deviation < ZERO, -deviation, deviation)
     for side, bands in (
         (True, comp.gain_bands),
         (False, comp.gain_bands if comp.symmetric else comp.loss_bands),
@@ -509,10 +507,10 @@ def _risk_corridor(
             top = magnitude if band.upper is None else minimum(magnitude, band.upper)
             width = top - band.lower
             # the engine stops at the first band the deviation does not reach; widths only shrink after it
-            share = share + np.where(width > ZERO, width * band.entity_share, ZERO)
-        shares = np.where(chosen, share, shares)
+            share = share + pick(width > ZERO, width * band.entity_share, ZERO)
+        shares = pick(chosen, share, shares)
     amount = _money(shares * target, places)
-    return ComponentOutcome(np.where(gains, amount, -amount).astype(np.int64), _zero(size))
+    return ComponentOutcome(pick(gains, amount, -amount).astype(np.int64), _zero(size))
 
 
 def _cells(inputs: ScenarioInputs) -> dict[str, Ints]:
@@ -608,7 +606,7 @@ def _band_values(bands: list[c.ScoreBand], score: Objects) -> Objects:
     """The value of the highest band each score reaches (0 below the first band)."""
     out = full(score.shape[0], ZERO)
     for band in bands:
-        out = np.where(score >= band.min_score, band.value, out)
+        out = pick(score >= band.min_score, band.value, out)
     return out
 
 

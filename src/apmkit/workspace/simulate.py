@@ -314,10 +314,7 @@ def arrow_table(
     rows: Sequence[dict[str, Any]] | dict[str, list[Any]], schema: dict[str, pa.DataType]
 ) -> pa.Table:
     """Rows (or columns) as an Arrow table with the given column types."""
-    if isinstance(rows, dict):
-        columns = rows
-    else:
-        columns = {name: [row.get(name) for row in rows] for name in schema}
+    columns = rows if isinstance(rows, dict) else {name: [row.get(name) for row in rows] for name in schema}
     return pa.table({name: pa.array(columns[name], type=kind) for name, kind in schema.items()})
 
 

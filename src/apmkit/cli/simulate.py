@@ -1,0 +1,215 @@
+"""``apmkit simulate``: Monte Carlo of a contract's settlement (and ``sensitivity``, ``compare``, ``msr``)."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from apmkit.cli.common import QualityRatesOption, open_engine, progress, state
+from apmkit.errors import ConfigurationError
+from apmkit.simulation.model import Assumptions
+from apmkit.workspace import Overrides
+
+app = typer.Typer(
+    help="Monte Carlo of a contract's settlement on the population: distribution per entity, sensitivity, "
+    "comparison of contracts, MSR calibration.",
+    no_args_is_help=False,
+)
+
+ContractOption = Annotated[Path | None, typer.Option("--contract", help="Contract YAML.")]
+DataOption = Annotated[Path | None, typer.Option("--from", help="Folder of canonical tables.")]
+PeriodOption = Annotated[
+    str | None, typer.Option("--period", help="Performance period (year or contract period).")
+]
+OutOption = Annotated[Path | None, typer.Option("--out", help="Output folder, replaced whole on success.")]
+ScenariosOption = Annotated[int, typer.Option("--scenarios", help="Number of scenarios.")]
+SeedOption = Annotated[int, typer.Option("--seed", help="Random seed (a seed reproduces every draw).")]
+InputsOption = Annotated[
+    Path | None,
+    typer.Option("--inputs", help="CSV of per-entity values claims cannot hold (as `apmkit run`)."),
+]
+ResampleOption = Annotated[
+    bool,
+    typer.Option("--resample/--no-resample", help="Bootstrap member-years (off: the run's own members)."),
+]
+TrendOption = Annotated[
+    float, typer.Option("--trend", help="Mean spending change against the period (0.03 = +3 %).")
+]
+TrendSdOption = Annotated[float, typer.Option("--trend-sd", help="Standard deviation of the spending trend.")]
+UtilizationSdOption = Annotated[
+    float, typer.Option("--utilization-sd", help="Standard deviation of utilization.")
+]
+CodingOption = Annotated[
+    float, typer.Option("--coding-intensity", help="Mean risk-score drift (coding intensity).")
+]
+CodingSdOption = Annotated[
+    float, typer.Option("--coding-sd", help="Standard deviation of the risk-score drift.")
+]
+QualityMeanOption = Annotated[
+    float | None, typer.Option("--quality-mean", help="Mean quality score (default: the run's score).")
+]
+QualitySdOption = Annotated[
+    float, typer.Option("--quality-sd", help="Standard deviation of the quality score.")
+]
+QualityMinOption = Annotated[
+    float | None,
+    typer.Option(
+        "--quality-standard-min", help="Score at which the quality standard is met (default: the run's flag)."
+    ),
+]
+PanelSdOption = Annotated[float, typer.Option("--panel-sd", help="Standard deviation of the log panel size.")]
+ChurnOption = Annotated[
+    float, typer.Option("--churn", help="Share of the panel replaced by outside members.")
+]
+CostOption = Annotated[
+    str,
+    typer.Option("--care-management-pmpm", help="The provider's care-management cost per member month ($)."),
+]
+ReductionOption = Annotated[
+    float,
+    typer.Option("--cost-reduction", help="Spending reduction an initiative achieves (0.02 = 2 % lower)."),
+]
+
+
+def _money(text: str, option: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise ConfigurationError(f"{option}: not a number") from None
+    if not value.is_finite():
+        raise ConfigurationError(f"{option}: not a finite number")
+    return value
+
+
+def _required(**values: object) -> None:
+    missing = [
+        f"--{name.replace('_', '-').replace('data', 'from')}"
+        for name, value in values.items()
+        if value is None
+    ]
+    if missing:
+        raise ConfigurationError(f"missing option {', '.join(missing)}")
+
+
+def assumptions_from(
+    resample: bool,
+    trend: float,
+    trend_sd: float,
+    utilization_sd: float,
+    coding_intensity: float,
+    coding_sd: float,
+    quality_mean: float | None,
+    quality_sd: float,
+    quality_standard_min: float | None,
+    panel_sd: float,
+    churn: float,
+    care_management_pmpm: str,
+    cost_reduction: float,
+) -> Assumptions:
+    chosen = Assumptions(
+        resample=resample,
+        trend=trend,
+        trend_sd=trend_sd,
+        utilization_sd=utilization_sd,
+        coding_intensity=coding_intensity,
+        coding_sd=coding_sd,
+        quality_mean=quality_mean,
+        quality_sd=quality_sd,
+        quality_standard_min=quality_standard_min,
+        panel_sd=panel_sd,
+        churn=churn,
+        cost_reduction=cost_reduction,
+        care_management_pmpm=_money(care_management_pmpm, "--care-management-pmpm"),
+    )
+    chosen.check()
+    return chosen
+
+
+@app.callback(invoke_without_command=True)
+def simulate_command(
+    ctx: typer.Context,
+    contract: ContractOption = None,
+    data: DataOption = None,
+    period: PeriodOption = None,
+    out: OutOption = None,
+    scenarios: ScenariosOption = 10_000,
+    seed: SeedOption = 1,
+    inputs: InputsOption = None,
+    quality_rates: QualityRatesOption = None,
+    resample: ResampleOption = True,
+    trend: TrendOption = 0.0,
+    trend_sd: TrendSdOption = 0.0,
+    utilization_sd: UtilizationSdOption = 0.0,
+    coding_intensity: CodingOption = 0.0,
+    coding_sd: CodingSdOption = 0.0,
+    quality_mean: QualityMeanOption = None,
+    quality_sd: QualitySdOption = 0.0,
+    quality_standard_min: QualityMinOption = None,
+    panel_sd: PanelSdOption = 0.0,
+    churn: ChurnOption = 0.0,
+    care_management_pmpm: CostOption = "0",
+    cost_reduction: ReductionOption = 0.0,
+) -> None:
+    """Simulate a contract's settlement: the contract runs once, then each entity's performance period is
+    redrawn (bootstrap of member-years, panel size, churn, trend, utilization, coding, quality) and settled under
+    the contract's terms. Writes OUT/summary.parquet (one row per entity: expected_net, p05_net, p95_net,
+    prob_owe, cvar95, prob_clear_msr, ...), scenarios.parquet, distribution.parquet, charts/*.vl.json."""
+    if ctx.invoked_subcommand is not None:
+        return
+    _required(contract=contract, data=data, period=period, out=out)
+    assert contract is not None and data is not None and period is not None and out is not None
+    chosen = assumptions_from(
+        resample,
+        trend,
+        trend_sd,
+        utilization_sd,
+        coding_intensity,
+        coding_sd,
+        quality_mean,
+        quality_sd,
+        quality_standard_min,
+        panel_sd,
+        churn,
+        care_management_pmpm,
+        cost_reduction,
+    )
+    from apmkit.workspace.simulate import run_simulation
+
+    with open_engine() as engine, progress() as bar:
+        task = bar.add_task("simulate", total=None)
+
+        def tell(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=stage, completed=done, total=total or None)
+
+        result = run_simulation(
+            data,
+            contract,
+            period,
+            scenarios=scenarios,
+            seed=seed,
+            assumptions=chosen,
+            out=out,
+            inputs=inputs,
+            overrides=Overrides(quality_rates=quality_rates),
+            engine=engine,
+            progress=tell,
+        )
+    console = state.console
+    for row in result.summary:
+        clear = row["prob_clear_msr"]
+        console.print(
+            f"entity {row['entity_id']}: expected net {row['expected_net']:,} (5th-95th percentile "
+            f"{row['p05_net']:,} to {row['p95_net']:,}); CVaR 95 % {row['cvar95']:,}; P(owe) {row['prob_owe']:.1%}"
+            + ("" if clear is None else f"; P(clear MSR) {clear:.1%}"),
+            highlight=False,
+        )
+    for note in result.prepared.notes:
+        console.print(f"[yellow]⚠ {note}[/]")
+    typer.echo(str(out))
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="simulate")
