@@ -211,5 +211,233 @@ def simulate_command(
     typer.echo(str(out))
 
 
+AssumeOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--assume",
+        help="An assumption NAME=VALUE (repeatable): trend, trend_sd, utilization, utilization_sd, coding_intensity, "
+        "coding_sd, quality_mean, quality_sd, quality_standard_min, panel_sd, panel_scale, churn, cost_reduction, "
+        "care_management_pmpm.",
+    ),
+]
+AnalysisScenarios = Annotated[int, typer.Option("--scenarios", help="Scenarios per alternative.")]
+
+
+def _assumed(texts: list[str] | None, resample: bool) -> Assumptions:
+    from apmkit.simulation.analysis import with_assumption
+
+    chosen = Assumptions(resample=resample)
+    for text in texts or []:
+        name, _, value = text.partition("=")
+        if not value:
+            raise ConfigurationError(f"--assume {text!r}: write NAME=VALUE")
+        chosen = with_assumption(chosen, name.strip(), value.strip())
+    chosen.check()
+    return chosen
+
+
+def _bar_progress(bar: object, task: object) -> object:
+    def tell(stage: str, done: int, total: int) -> None:
+        bar.update(task, description=stage, completed=done, total=total or None)  # type: ignore[attr-defined]
+
+    return tell
+
+
+@app.command("sensitivity")
+def sensitivity_command(
+    contract: Annotated[Path, typer.Option("--contract", help="Contract YAML.")],
+    data: Annotated[Path, typer.Option("--from", help="Folder of canonical tables.")],
+    period: Annotated[str, typer.Option("--period", help="Performance period.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder, replaced whole on success.")],
+    vary: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--vary",
+            help="term:COMPONENT.FIELD=LOW,HIGH or assumption:NAME=LOW,HIGH (repeatable; default: trend, "
+            "utilization, coding, panel size, churn, quality and the main shared-savings terms).",
+        ),
+    ] = None,
+    scenarios: AnalysisScenarios = 2000,
+    seed: SeedOption = 1,
+    assume: AssumeOption = None,
+    resample: ResampleOption = True,
+    inputs: InputsOption = None,
+    quality_rates: QualityRatesOption = None,
+) -> None:
+    """Tornado: the expected net settlement as each contract term or assumption moves from a low to a high value
+    (same random numbers for every row). Writes OUT/sensitivity.parquet and charts/tornado.vl.json."""
+    from apmkit.workspace.simulate import run_sensitivity
+
+    with open_engine() as engine, progress() as bar:
+        task = bar.add_task("sensitivity", total=None)
+        result = run_sensitivity(
+            data,
+            contract,
+            period,
+            scenarios=scenarios,
+            seed=seed,
+            assumptions=_assumed(assume, resample),
+            variations=vary or [],
+            out=out,
+            inputs=inputs,
+            overrides=Overrides(quality_rates=quality_rates),
+            engine=engine,
+            progress=_bar_progress(bar, task),  # type: ignore[arg-type]
+        )
+    for row in result.tables["sensitivity"]:
+        state.console.print(
+            f"{row['entity_id']}: {row['parameter']} {row['low_value']} -> {row['high_value']}: expected net "
+            f"{row['expected_net_low']:,} to {row['expected_net_high']:,}",
+            highlight=False,
+        )
+    typer.echo(str(out))
+
+
+@app.command("compare")
+def compare_command(
+    contracts: Annotated[list[Path], typer.Argument(help="Two or more contract YAML files.")],
+    data: Annotated[Path, typer.Option("--from", help="Folder of canonical tables.")],
+    period: Annotated[str, typer.Option("--period", help="Performance period.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder, replaced whole on success.")],
+    scenarios: AnalysisScenarios = 2000,
+    seed: SeedOption = 1,
+    assume: AssumeOption = None,
+    resample: ResampleOption = True,
+    inputs: InputsOption = None,
+    quality_rates: QualityRatesOption = None,
+) -> None:
+    """Compare contracts on the same population and random numbers: expected net against CVaR 95 %, the
+    frontier, and which contract is best at each risk appetite. Writes OUT/compare.parquet, appetite.parquet and
+    charts/frontier.vl.json."""
+    from apmkit.workspace.simulate import run_compare
+
+    with open_engine() as engine, progress() as bar:
+        task = bar.add_task("compare", total=None)
+        result = run_compare(
+            data,
+            contracts,
+            period,
+            scenarios=scenarios,
+            seed=seed,
+            assumptions=_assumed(assume, resample),
+            out=out,
+            inputs=inputs,
+            overrides=Overrides(quality_rates=quality_rates),
+            engine=engine,
+            progress=_bar_progress(bar, task),  # type: ignore[arg-type]
+        )
+    for row in result.tables["compare"]:
+        state.console.print(
+            f"{row['contract']} / {row['entity_id']}: expected net {row['expected_net']:,}; CVaR 95 % "
+            f"{row['cvar95']:,}" + ("; on the frontier" if row["on_frontier"] else ""),
+            highlight=False,
+        )
+    for note in result.notes:
+        state.console.print(f"[yellow]⚠ {note}[/]")
+    typer.echo(str(out))
+
+
+@app.command("roi")
+def roi_command(
+    contract: Annotated[Path, typer.Option("--contract", help="Contract YAML.")],
+    data: Annotated[Path, typer.Option("--from", help="Folder of canonical tables.")],
+    period: Annotated[str, typer.Option("--period", help="Performance period.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder, replaced whole on success.")],
+    initiative: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--initiative", help="NAME:SPENDING_REDUCTION:COST_PMPM (repeatable), e.g. admissions:0.012:3.5"
+        ),
+    ] = None,
+    scenarios: AnalysisScenarios = 2000,
+    seed: SeedOption = 1,
+    assume: AssumeOption = None,
+    resample: ResampleOption = True,
+    inputs: InputsOption = None,
+    quality_rates: QualityRatesOption = None,
+) -> None:
+    """Break-even and ROI: the spending reduction at which each entity is whole after its care-management cost
+    (--assume care_management_pmpm=...), and the expected gain and ROI of named initiatives. Writes
+    OUT/break_even.parquet and initiatives.parquet."""
+    from apmkit.workspace.simulate import run_roi
+
+    with open_engine() as engine, progress() as bar:
+        task = bar.add_task("break-even and ROI", total=None)
+        result = run_roi(
+            data,
+            contract,
+            period,
+            scenarios=scenarios,
+            seed=seed,
+            assumptions=_assumed(assume, resample),
+            initiatives=initiative or [],
+            out=out,
+            inputs=inputs,
+            overrides=Overrides(quality_rates=quality_rates),
+            engine=engine,
+            progress=_bar_progress(bar, task),  # type: ignore[arg-type]
+        )
+    for row in result.tables["break_even"]:
+        value = row["break_even_reduction"]
+        state.console.print(
+            f"{row['entity_id']}: break-even spending reduction "
+            + (f"{value:.2%}" if value is not None else f"none ({row['note']})"),
+            highlight=False,
+        )
+    for row in result.tables["initiatives"]:
+        roi = row["roi"]
+        state.console.print(
+            f"{row['initiative']} / {row['entity_id']}: expected gain after cost {row['expected_gain_after_cost']:,}"
+            + ("" if roi is None else f"; ROI {roi:.2f}"),
+            highlight=False,
+        )
+    typer.echo(str(out))
+
+
+@app.command("cashflow")
+def cashflow_command(
+    contract: Annotated[Path, typer.Option("--contract", help="Contract YAML.")],
+    data: Annotated[Path, typer.Option("--from", help="Folder of canonical tables.")],
+    period: Annotated[str, typer.Option("--period", help="Performance period.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder, replaced whole on success.")],
+    settlement_lag_months: Annotated[
+        int,
+        typer.Option(
+            "--settlement-lag-months",
+            help="Months after the period's last month when the settlement is paid or recouped (required: it is "
+            "in your agreement).",
+        ),
+    ],
+    scenarios: AnalysisScenarios = 2000,
+    seed: SeedOption = 1,
+    assume: AssumeOption = None,
+    resample: ResampleOption = True,
+    inputs: InputsOption = None,
+    quality_rates: QualityRatesOption = None,
+) -> None:
+    """Monthly cash flow under the contract: payments during the period (capitation, fees, interim payments), the
+    settlement or recoupment, the care-management cost; expected with 5th-95th percentiles. Writes
+    OUT/cashflow.parquet and charts/cash_position.vl.json."""
+    from apmkit.workspace.simulate import run_cashflow
+
+    with open_engine() as engine, progress() as bar:
+        task = bar.add_task("cash flow", total=None)
+        run_cashflow(
+            data,
+            contract,
+            period,
+            scenarios=scenarios,
+            seed=seed,
+            assumptions=_assumed(assume, resample),
+            settlement_lag_months=settlement_lag_months,
+            out=out,
+            inputs=inputs,
+            overrides=Overrides(quality_rates=quality_rates),
+            engine=engine,
+            progress=_bar_progress(bar, task),  # type: ignore[arg-type]
+        )
+    typer.echo(str(out))
+
+
 def register(root: typer.Typer) -> None:
     root.add_typer(app, name="simulate")

@@ -8,6 +8,7 @@ docs/simulation.md.
 from apmkit.simulation.contract import (
     EntityOutcome,
     EntitySetup,
+    Simulator,
     scenario_rows,
     simulate,
     summary_row,
@@ -24,6 +25,7 @@ __all__ = [
     "MemberPool",
     "RunFigures",
     "ScenarioInputs",
+    "Simulator",
     "scenario_rows",
     "settle_scenarios",
     "simulate",

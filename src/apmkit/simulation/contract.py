@@ -88,6 +88,71 @@ def needs_scores(contract: Contract) -> bool:
     )
 
 
+class Simulator:
+    """Scenarios of a set of entities, drawn once per population assumption and settled under any contract.
+
+    The member draws (bootstrap, panel size, churn) of entity ``i`` come from the generator seeded
+    ``(seed, i, 0)`` and the multipliers (trend, utilization, coding, quality) from ``(seed, i, 1)``: a seed
+    reproduces a simulation, and two contracts or two assumption sets compared on one simulator see the same
+    random numbers (common random numbers), so their difference is the terms', not the sampling's. Member draws
+    are kept per population assumption (resample, panel size, churn) and reused.
+    """
+
+    def __init__(
+        self,
+        setups: Sequence[EntitySetup],
+        *,
+        scenarios: int,
+        seed: int,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        from apmkit.errors import ConfigurationError
+
+        if scenarios < 1:
+            raise ConfigurationError("--scenarios: must be at least 1")
+        self.setups = list(setups)
+        self.scenarios = scenarios
+        self.seed = seed
+        self.progress = progress
+        self._totals: dict[tuple[Any, ...], Totals] = {}
+
+    def totals(self, position: int, assumptions: Assumptions, *, cells: bool, scores: bool) -> Totals:
+        a = assumptions
+        key = (position, a.resample, a.panel_sd, a.panel_scale, a.churn, cells, scores)
+        if key not in self._totals:
+            setup = self.setups[position]
+            rng = np.random.default_rng([self.seed, position, 0])
+            self._totals[key] = draw_totals(
+                setup.pool,
+                setup.outside,
+                self.scenarios,
+                assumptions,
+                rng,
+                cells=cells,
+                scores=scores,
+                progress=self.progress,
+            )
+        return self._totals[key]
+
+    def run(self, contract: Contract, assumptions: Assumptions) -> list[EntityOutcome]:
+        """Every entity's scenarios settled under ``contract`` (resolved for the period)."""
+        assumptions.check()
+        check_simulated(contract)
+        cells, scores = needs_cells(contract), needs_scores(contract)
+        outcomes: list[EntityOutcome] = []
+        for position, setup in enumerate(self.setups):
+            totals = self.totals(position, assumptions, cells=cells, scores=scores)
+            rng = np.random.default_rng([self.seed, position, 1])
+            draws = draw_multipliers(self.scenarios, assumptions, rng, setup.fixed.quality_score)
+            inputs = scenario_inputs(
+                setup.fixed, setup.run, totals, draws, assumptions, risk_score=setup.risk_score
+            )
+            settled = settle_scenarios(contract, inputs)
+            cost = care_management_cost(totals.member_months, assumptions.care_management_pmpm)
+            outcomes.append(EntityOutcome(setup, totals, inputs, settled, cost))
+        return outcomes
+
+
 def simulate(
     contract: Contract,
     entities: Sequence[EntitySetup],
@@ -97,39 +162,9 @@ def simulate(
     assumptions: Assumptions,
     progress: Callable[[int], None] | None = None,
 ) -> list[EntityOutcome]:
-    """Draw and settle ``scenarios`` scenarios of every entity (``contract`` resolved for the period).
-
-    Each entity has its own generator seeded from ``(seed, entity position)``: a seed reproduces the run, and
-    one entity's draws do not depend on how many scenarios another drew.
-    """
-    from apmkit.errors import ConfigurationError
-
-    if scenarios < 1:
-        raise ConfigurationError("--scenarios: must be at least 1")
-    assumptions.check()
-    check_simulated(contract)
-    cells, scores = needs_cells(contract), needs_scores(contract)
-    outcomes: list[EntityOutcome] = []
-    for position, setup in enumerate(entities):
-        rng = np.random.default_rng([seed, position])
-        totals = draw_totals(
-            setup.pool,
-            setup.outside,
-            scenarios,
-            assumptions,
-            rng,
-            cells=cells,
-            scores=scores,
-            progress=progress,
-        )
-        draws = draw_multipliers(scenarios, assumptions, rng, setup.fixed.quality_score)
-        inputs = scenario_inputs(
-            setup.fixed, setup.run, totals, draws, assumptions, risk_score=setup.risk_score
-        )
-        settled = settle_scenarios(contract, inputs)
-        cost = care_management_cost(totals.member_months, assumptions.care_management_pmpm)
-        outcomes.append(EntityOutcome(setup, totals, inputs, settled, cost))
-    return outcomes
+    """Draw and settle ``scenarios`` scenarios of every entity (``contract`` resolved for the period); see
+    :class:`Simulator` for the seeding."""
+    return Simulator(entities, scenarios=scenarios, seed=seed, progress=progress).run(contract, assumptions)
 
 
 def summary_row(outcome: EntityOutcome) -> dict[str, Any]:
@@ -233,6 +268,7 @@ def _cents(value: Decimal) -> Decimal:
 __all__ = [
     "EntityOutcome",
     "EntitySetup",
+    "Simulator",
     "needs_cells",
     "needs_scores",
     "scenario_rows",

@@ -9,8 +9,8 @@ A scenario redraws each entity's performance period from what the run measured:
 * **attribution churn** — a binomial share (``churn``) of the panel replaced by member-years drawn from the
   members the entity does not hold (other entities and unattributed members of the same data);
 * **trend and utilization** — spending multiplied by ``(1 + trend) × (1 + utilization) × (1 − cost_reduction)``
-  with ``trend ~ N(trend, trend_sd)``, ``utilization ~ N(0, utilization_sd)`` (to millionths, then integer
-  half-up cents);
+  with ``trend ~ N(trend, trend_sd)``, ``utilization ~ N(utilization, utilization_sd)`` (to millionths, then
+  integer half-up cents);
 * **coding intensity** — risk scores multiplied by ``1 + d``, ``d ~ N(coding_intensity, coding_sd)``: a
   risk-adjusted benchmark (and a risk-adjusted capitation) moves with them;
 * **quality** — the quality score drawn from a beta distribution with the run's score (or ``quality_mean``) as
@@ -52,6 +52,8 @@ class Assumptions:
     trend: float = 0.0
     """Mean change of spending against the measured period."""
     trend_sd: float = 0.0
+    utilization: float = 0.0
+    """Mean change of utilization (spending) against the measured period, on top of the trend."""
     utilization_sd: float = 0.0
     coding_intensity: float = 0.0
     """Mean risk-score drift (coding intensity)."""
@@ -63,6 +65,8 @@ class Assumptions:
     """Score at which the quality standard is met in a scenario (None: the run's flag)."""
     panel_sd: float = 0.0
     """Standard deviation of the log panel size (mean-one log-normal factor)."""
+    panel_scale: float = 1.0
+    """Expected panel size as a multiple of the entity's attributed population."""
     churn: float = 0.0
     """Share of the panel replaced by members from outside the entity."""
     cost_reduction: float = 0.0
@@ -72,6 +76,9 @@ class Assumptions:
 
     def check(self) -> None:
         """Refuse impossible spreads, naming the assumption."""
+        for name in ("trend", "utilization", "coding_intensity"):
+            if not -1 < getattr(self, name) < 10 or not math.isfinite(getattr(self, name)):
+                raise ConfigurationError(f"assumption {name}: must be above -1 and below 10")
         for name in ("trend_sd", "utilization_sd", "coding_sd", "quality_sd", "panel_sd"):
             if getattr(self, name) < 0 or not math.isfinite(getattr(self, name)):
                 raise ConfigurationError(f"assumption {name}: must be a finite number ≥ 0")
@@ -83,9 +90,11 @@ class Assumptions:
             raise ConfigurationError("assumption quality_mean: must be between 0 and 1")
         if self.care_management_pmpm < 0:
             raise ConfigurationError("assumption care_management_pmpm: must be ≥ 0")
-        if not self.resample and (self.panel_sd or self.churn):
+        if not 0 < self.panel_scale <= 100 or not math.isfinite(self.panel_scale):
+            raise ConfigurationError("assumption panel_scale: must be above 0 and at most 100")
+        if not self.resample and (self.panel_sd or self.churn or self.panel_scale != 1):
             raise ConfigurationError(
-                "assumptions panel_sd and churn redraw members: they need resampling (resample: true)"
+                "assumptions panel_sd, panel_scale and churn redraw members: they need resampling (resample: true)"
             )
 
 
@@ -266,13 +275,13 @@ def draw_totals(
         if progress is not None:
             progress(scenarios)
         return pool_totals(pool, scenarios, cells=cells)
-    n = pool.size
+    n = pool.size * assumptions.panel_scale
     if assumptions.panel_sd:
         sigma = assumptions.panel_sd
         factor = np.exp(rng.normal(-(sigma**2) / 2, sigma, scenarios))
         panel = np.maximum(1, np.rint(n * factor)).astype(np.int64)
     else:
-        panel = np.full(scenarios, n, np.int64)
+        panel = np.full(scenarios, max(1, round(n)), np.int64)
     churned = (
         rng.binomial(panel, assumptions.churn).astype(np.int64) if assumptions.churn else np.zeros_like(panel)
     )
@@ -330,7 +339,9 @@ def draw_multipliers(
     if a.trend_sd:
         factor = 1.0 + rng.normal(a.trend, a.trend_sd, scenarios)
     if a.utilization_sd:
-        factor = factor * (1.0 + rng.normal(0.0, a.utilization_sd, scenarios))
+        factor = factor * (1.0 + rng.normal(a.utilization, a.utilization_sd, scenarios))
+    elif a.utilization:
+        factor = factor * (1.0 + a.utilization)
     factor = np.maximum(factor * (1.0 - a.cost_reduction), 0.0)
     spending = np.rint(factor * PPM).astype(np.int64)
     coding = np.full(scenarios, round(a.coding_intensity * PPM), np.int64)

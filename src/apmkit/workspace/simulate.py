@@ -122,6 +122,18 @@ def _member_pool(rows: pa.Table) -> MemberPool:
     )
 
 
+def _resolve(document: Contract, period: str) -> Contract:
+    """The contract with its glide path applied for ``period`` (an unknown period is an error naming it)."""
+    try:
+        resolved, _ = document.for_period(period)
+    except KeyError:
+        raise ConfigurationError(
+            f"period {period!r} is neither a period of contract {document.id} "
+            f"({', '.join(document.periods) or 'none named'}) nor a calendar year (1900-2199)"
+        ) from None
+    return resolved
+
+
 def prepare(
     workspace: Workspace,
     contract: Contract | str | Path,
@@ -141,13 +153,7 @@ def prepare(
     from apmkit.simulation.terms import check_simulated
 
     document = read_contract(contract)
-    try:
-        resolved, _ = document.for_period(period)
-    except KeyError:
-        raise ConfigurationError(
-            f"period {period!r} is neither a period of contract {document.id} "
-            f"({', '.join(document.periods) or 'none named'}) nor a calendar year (1900-2199)"
-        ) from None
+    resolved = _resolve(document, period)
     check_simulated(resolved)
     engine = workspace.engine
     with tempfile.TemporaryDirectory(prefix="apmkit-simulate-") as work:
@@ -397,3 +403,413 @@ __all__ = [
     "settings",
     "write_outputs",
 ]
+
+
+# ---- analytics: sensitivity, comparison, break-even and ROI, cash flow ----------------------------------------
+
+_NOT_POPULATION = {
+    "id",
+    "name",
+    "version",
+    "components",
+    "glide_path",
+    "unverified",
+    "sources",
+    "hcp_lan_category",
+    "payer",
+    "program",
+    "line_of_business",
+    "entity_type",
+    "rounding",
+}
+"""Contract fields that do not change who is measured or how (two contracts equal elsewhere share one run)."""
+
+
+def _write_tables(
+    engine: Engine,
+    out: Path,
+    tables: dict[str, tuple[Sequence[dict[str, Any]], dict[str, pa.DataType]]],
+    specs: dict[str, dict[str, Any]],
+    record: dict[str, Any],
+) -> dict[str, Path]:
+    """Parquet tables, Vega-Lite specs and ``simulation.json``, staged into ``out``."""
+    files: dict[str, Path] = {}
+    with staged_output(out) as staging:
+        for name, (rows, schema) in tables.items():
+            files[name] = engine.write_parquet(
+                engine.from_arrow(arrow_table(rows, schema)), staging / f"{name}.parquet"
+            )
+        if specs:
+            (staging / "charts").mkdir()
+        for name, spec in specs.items():
+            path = staging / "charts" / f"{name}.vl.json"
+            path.write_text(json.dumps(spec, indent=2), encoding="utf-8")
+            files[f"charts/{name}"] = path
+        path = staging / "simulation.json"
+        path.write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
+        files["simulation.json"] = path
+        written = {name: out / p.relative_to(staging) for name, p in files.items()}
+    return written
+
+
+@dataclass
+class AnalysisResult:
+    """Rows of an analysis (per table name) and the files written."""
+
+    tables: dict[str, list[dict[str, Any]]]
+    out: Path | None
+    files: dict[str, Path] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def _simulator(prepared: Prepared, scenarios: int, seed: int, progress: Progress | None) -> Any:
+    from apmkit.simulation.contract import Simulator
+
+    total = scenarios * len(prepared.setups)
+    done = [0]
+
+    def advance(count: int) -> None:
+        done[0] += count
+        if progress is not None:
+            progress("drawing scenarios", min(done[0], total), total)
+
+    return Simulator(prepared.setups, scenarios=scenarios, seed=seed, progress=advance)
+
+
+SENSITIVITY_COLUMNS: dict[str, pa.DataType] = {
+    "entity_id": pa.string(),
+    "parameter": pa.string(),
+    "low_value": pa.string(),
+    "high_value": pa.string(),
+    "base_expected_net": MONEY,
+    "expected_net_low": MONEY,
+    "expected_net_high": MONEY,
+    "swing": MONEY,
+    "cvar95_low": MONEY,
+    "cvar95_high": MONEY,
+}
+
+
+def run_sensitivity(
+    data: str | Path,
+    contract: Contract | str | Path,
+    period: str,
+    *,
+    scenarios: int,
+    seed: int,
+    assumptions: Assumptions,
+    variations: Sequence[str] = (),
+    out: str | Path | None = None,
+    inputs: Path | None = None,
+    overrides: Overrides | None = None,
+    engine: Engine | None = None,
+    progress: Progress | None = None,
+) -> AnalysisResult:
+    """Tornado: the expected net at each variation's low and high value (``--vary``; default: trend, utilization,
+    coding intensity, panel size, churn, quality and each shared-savings component's main terms)."""
+    from apmkit.simulation.analysis import Variation, default_variations, tornado
+
+    assumptions.check()
+    if out is not None:
+        check_output(Path(out))
+    tell = progress or (lambda _s, _d, _t: None)
+    with Workspace(data, engine=engine) as workspace:
+        prepared = prepare(
+            workspace,
+            contract,
+            period,
+            inputs=inputs,
+            overrides=overrides,
+            progress=lambda stage: tell(f"run: {stage}", 0, 0),
+        )
+        quality = prepared.setups[0].fixed.quality_score if prepared.setups else None
+        chosen = [Variation.parse(v) for v in variations] or default_variations(
+            prepared.contract, assumptions, quality
+        )
+        simulator = _simulator(prepared, scenarios, seed, progress)
+        rows = tornado(
+            simulator,
+            prepared.contract,
+            assumptions,
+            chosen,
+            progress=lambda label: tell(f"varying {label}", 0, 0),
+        )
+        files: dict[str, Path] = {}
+        if out is not None:
+            title = f"{prepared.contract.id}, period {period}: expected net settlement, low to high"
+            everyone = [r for r in rows if r["entity_id"] == (rows[-1]["entity_id"] if rows else "")]
+            from apmkit.simulation.analysis import ALL
+
+            shown = [r for r in rows if r["entity_id"] == ALL] or everyone
+            files = _write_tables(
+                workspace.engine,
+                Path(out),
+                {"sensitivity": (rows, SENSITIVITY_COLUMNS)},
+                {"tornado": charts.tornado_chart(shown, title)},
+                {
+                    **settings(prepared, assumptions, scenarios=scenarios, seed=seed),
+                    "variations": [v.__dict__ for v in chosen],
+                },
+            )
+    return AnalysisResult({"sensitivity": rows}, None if out is None else Path(out), files, prepared.notes)
+
+
+COMPARE_COLUMNS: dict[str, pa.DataType] = {
+    "contract": pa.string(),
+    "entity_id": pa.string(),
+    "expected_net": MONEY,
+    "p05_net": MONEY,
+    "p95_net": MONEY,
+    "cvar95": MONEY,
+    "prob_negative": pa.float64(),
+    "on_frontier": pa.bool_(),
+}
+APPETITE_COLUMNS: dict[str, pa.DataType] = {
+    "entity_id": pa.string(),
+    "risk_weight": pa.float64(),
+    "best_contract": pa.string(),
+    "score": MONEY,
+}
+
+
+def _population_key(contract: Contract) -> str:
+    return json.dumps(contract.model_dump(mode="json", exclude=_NOT_POPULATION), sort_keys=True)
+
+
+def run_compare(
+    data: str | Path,
+    contracts: Sequence[str | Path],
+    period: str,
+    *,
+    scenarios: int,
+    seed: int,
+    assumptions: Assumptions,
+    out: str | Path | None = None,
+    inputs: Path | None = None,
+    overrides: Overrides | None = None,
+    engine: Engine | None = None,
+    progress: Progress | None = None,
+) -> AnalysisResult:
+    """Contracts compared on the same population and the same random numbers: distribution of the net per
+    contract and entity, the expected-value / CVaR frontier, the best contract at each risk weight.
+
+    Contracts whose population sections (definitions, attribution, risk adjustment, benchmark, quality, target)
+    are equal share one run and one simulator; a contract that measures differently gets its own run, with the
+    same seed.
+    """
+    from apmkit.simulation.analysis import compare, frontier
+
+    if len(contracts) < 2:
+        raise ConfigurationError("simulate compare: give at least two contract files")
+    assumptions.check()
+    if out is not None:
+        check_output(Path(out))
+    tell = progress or (lambda _s, _d, _t: None)
+    rows: list[dict[str, Any]] = []
+    appetite_rows: list[dict[str, Any]] = []
+    notes: list[str] = []
+    named: list[tuple[str, Contract]] = []
+    seen: set[str] = set()
+    for path in contracts:
+        document = read_contract(path)
+        name = document.id if document.id not in seen else f"{document.id} ({Path(str(path)).name})"
+        seen.add(name)
+        named.append((name, document))
+    with Workspace(data, engine=engine) as workspace:
+        groups: dict[str, list[tuple[str, Contract]]] = {}
+        for name, document in named:
+            groups.setdefault(_population_key(_resolve(document, period)), []).append((name, document))
+        if len(groups) > 1:
+            notes.append(
+                f"the contracts measure the population differently ({len(groups)} runs): their rows compare terms and "
+                "measurement together"
+            )
+        all_rows: list[dict[str, Any]] = []
+        simulators: list[tuple[Any, list[tuple[str, Contract]]]] = []
+        for members in groups.values():
+            prepared = prepare(
+                workspace,
+                members[0][1],
+                period,
+                inputs=inputs,
+                overrides=overrides,
+                progress=lambda stage: tell(f"run: {stage}", 0, 0),
+            )
+            notes.extend(prepared.notes)
+            simulator = _simulator(prepared, scenarios, seed, progress)
+            simulators.append((simulator, [(name, _resolve(doc, period)) for name, doc in members]))
+        for simulator, alternatives in simulators:
+            all_rows.extend(compare(simulator, alternatives, assumptions))
+        rows = all_rows
+        appetite_rows = frontier(rows)  # over every contract together
+        files: dict[str, Path] = {}
+        if out is not None:
+            from apmkit.simulation.analysis import ALL
+
+            shown = [r for r in rows if r["entity_id"] == ALL] or rows
+            files = _write_tables(
+                workspace.engine,
+                Path(out),
+                {"compare": (rows, COMPARE_COLUMNS), "appetite": (appetite_rows, APPETITE_COLUMNS)},
+                {"frontier": charts.frontier_chart(shown, f"Contracts compared, period {period}")},
+                {
+                    "contracts": [n for n, _ in named],
+                    "period": period,
+                    "scenarios": scenarios,
+                    "seed": seed,
+                    "assumptions": {k: str(v) for k, v in assumptions.__dict__.items()},
+                    "notes": notes,
+                },
+            )
+    return AnalysisResult(
+        {"compare": rows, "appetite": appetite_rows}, None if out is None else Path(out), files, notes
+    )
+
+
+BREAK_EVEN_COLUMNS: dict[str, pa.DataType] = {
+    "entity_id": pa.string(),
+    "break_even_reduction": pa.float64(),
+    "note": pa.string(),
+}
+INITIATIVE_COLUMNS: dict[str, pa.DataType] = {
+    "initiative": pa.string(),
+    "entity_id": pa.string(),
+    "spending_reduction": pa.float64(),
+    "cost_pmpm": pa.decimal128(18, 6),
+    "expected_net_without": MONEY,
+    "expected_net_with": MONEY,
+    "expected_cost": MONEY,
+    "expected_gain_after_cost": MONEY,
+    "roi": pa.float64(),
+    "prob_gain": pa.float64(),
+}
+CASHFLOW_COLUMNS: dict[str, pa.DataType] = {
+    "entity_id": pa.string(),
+    "month": pa.date32(),
+    "item": pa.string(),
+    "expected": MONEY,
+    "p05": MONEY,
+    "p95": MONEY,
+}
+
+
+def run_roi(
+    data: str | Path,
+    contract: Contract | str | Path,
+    period: str,
+    *,
+    scenarios: int,
+    seed: int,
+    assumptions: Assumptions,
+    initiatives: Sequence[str] = (),
+    out: str | Path | None = None,
+    inputs: Path | None = None,
+    overrides: Overrides | None = None,
+    engine: Engine | None = None,
+    progress: Progress | None = None,
+) -> AnalysisResult:
+    """Break-even spending reduction after the care-management cost (``care_management_pmpm``) per entity, and
+    the expected gain and ROI of each named initiative (``NAME:SPENDING_REDUCTION:COST_PMPM``)."""
+    from apmkit.simulation.analysis import Initiative, break_even, initiative_roi
+
+    assumptions.check()
+    parsed = [Initiative.parse(text) for text in initiatives]
+    if out is not None:
+        check_output(Path(out))
+    tell = progress or (lambda _s, _d, _t: None)
+    with Workspace(data, engine=engine) as workspace:
+        prepared = prepare(
+            workspace,
+            contract,
+            period,
+            inputs=inputs,
+            overrides=overrides,
+            progress=lambda stage: tell(f"run: {stage}", 0, 0),
+        )
+        simulator = _simulator(prepared, scenarios, seed, progress)
+        tell("break-even", 0, 0)
+        even = break_even(simulator, prepared.contract, assumptions)
+        tell("initiatives", 0, 0)
+        roi = initiative_roi(simulator, prepared.contract, assumptions, parsed)
+        files: dict[str, Path] = {}
+        if out is not None:
+            files = _write_tables(
+                workspace.engine,
+                Path(out),
+                {"break_even": (even, BREAK_EVEN_COLUMNS), "initiatives": (roi, INITIATIVE_COLUMNS)},
+                {},
+                {
+                    **settings(prepared, assumptions, scenarios=scenarios, seed=seed),
+                    "initiatives": list(initiatives),
+                },
+            )
+    return AnalysisResult(
+        {"break_even": even, "initiatives": roi}, None if out is None else Path(out), files, prepared.notes
+    )
+
+
+def run_cashflow(
+    data: str | Path,
+    contract: Contract | str | Path,
+    period: str,
+    *,
+    scenarios: int,
+    seed: int,
+    assumptions: Assumptions,
+    settlement_lag_months: int,
+    out: str | Path | None = None,
+    inputs: Path | None = None,
+    overrides: Overrides | None = None,
+    engine: Engine | None = None,
+    progress: Progress | None = None,
+) -> AnalysisResult:
+    """Monthly receipts and payments under the contract per entity (expected, 5th and 95th percentile), with the
+    settlement ``settlement_lag_months`` after the period's last month."""
+    from apmkit.simulation.analysis import cash_flow
+
+    assumptions.check()
+    if out is not None:
+        check_output(Path(out))
+    tell = progress or (lambda _s, _d, _t: None)
+    with Workspace(data, engine=engine) as workspace:
+        prepared = prepare(
+            workspace,
+            contract,
+            period,
+            inputs=inputs,
+            overrides=overrides,
+            progress=lambda stage: tell(f"run: {stage}", 0, 0),
+        )
+        simulator = _simulator(prepared, scenarios, seed, progress)
+        outcomes = simulator.run(prepared.contract, assumptions)
+        start = prepared.contract.period(period).start
+        rows = cash_flow(prepared.contract, start, outcomes, settlement_lag_months=settlement_lag_months)
+        files: dict[str, Path] = {}
+        if out is not None:
+            position = [r for r in rows if r["item"] == "cumulative cash position"]
+            files = _write_tables(
+                workspace.engine,
+                Path(out),
+                {"cashflow": (rows, CASHFLOW_COLUMNS)},
+                {
+                    "cash_position": charts.line_chart(
+                        [
+                            {
+                                "month": r["month"].isoformat(),
+                                "expected": r["expected"],
+                                "entity_id": r["entity_id"],
+                            }
+                            for r in position
+                        ],
+                        "month",
+                        "expected",
+                        "entity_id",
+                        f"Expected cumulative cash position under {prepared.contract.id} ($)",
+                    )
+                },
+                {
+                    **settings(prepared, assumptions, scenarios=scenarios, seed=seed),
+                    "settlement_lag_months": settlement_lag_months,
+                },
+            )
+    return AnalysisResult({"cashflow": rows}, None if out is None else Path(out), files, prepared.notes)
