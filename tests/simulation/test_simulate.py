@@ -236,3 +236,62 @@ def test_cli_refuses_a_contract_it_cannot_simulate(population: Path, tmp_path: P
     assert done.returncode == 2
     assert "prospective_bundle" in done.stderr and "not simulated" in done.stderr
     assert not out.exists()
+
+
+def test_cli_compare_and_sensitivity(population: Path, contract_file: Path, tmp_path: Path) -> None:
+    richer = tmp_path / "richer.yaml"
+    richer.write_text(
+        CONTRACT.replace("id: sim_test", "id: sim_richer").replace(
+            "max_sharing_rate: 0.55", "max_sharing_rate: 0.75"
+        ),
+        encoding="utf-8",
+    )
+    base = [sys.executable, "-m", "apmkit", "--quiet", "simulate"]
+    common = [
+        "--from",
+        str(population),
+        "--period",
+        "2025",
+        "--scenarios",
+        "300",
+        "--assume",
+        "trend_sd=0.03",
+    ]
+    done = subprocess.run(
+        [*base, "compare", str(contract_file), str(richer), *common, "--out", str(tmp_path / "cmp")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    compared = pd.read_parquet(tmp_path / "cmp" / "compare.parquet")
+    assert set(compared["contract"]) == {"sim_test", "sim_richer"}
+    # the same scenarios under a higher sharing rate and the same loss rate: never worse in expectation
+    mean = compared.set_index(["contract", "entity_id"])["expected_net"]
+    for entity_id in compared["entity_id"].unique():
+        assert mean[("sim_richer", entity_id)] >= mean[("sim_test", entity_id)]
+    appetite = pd.read_parquet(tmp_path / "cmp" / "appetite.parquet")
+    assert set(appetite["risk_weight"]) == {i / 10 for i in range(11)}
+    done = subprocess.run(
+        [
+            *base,
+            "sensitivity",
+            "--contract",
+            str(contract_file),
+            *common,
+            "--vary",
+            "term:shared_savings.terms.max_sharing_rate=0.4,0.7",
+            "--vary",
+            "assumption:trend=-0.02,0.02",
+            "--out",
+            str(tmp_path / "tornado"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    tornado = pd.read_parquet(tmp_path / "tornado" / "sensitivity.parquet")
+    assert set(tornado["parameter"]) == {"term shared_savings.terms.max_sharing_rate", "assumption trend"}
+    assert (tornado["swing"] >= 0).all()
+    assert json.loads((tmp_path / "tornado" / "charts" / "tornado.vl.json").read_text())["mark"] == "bar"

@@ -79,7 +79,9 @@ def edit_term(contract: Contract, path: str, value: Any) -> Contract:
     parts = dotted.split(".")
     for part in parts[:-1]:
         if not isinstance(node.get(part), dict):
-            raise ConfigurationError(f"term {path!r}: {part!r} is not a section of component {component_id!r}")
+            raise ConfigurationError(
+                f"term {path!r}: {part!r} is not a section of component {component_id!r}"
+            )
         node = node[part]
     node[parts[-1]] = value
     try:
