@@ -67,7 +67,7 @@ def test_edit_term_revalidates_the_component() -> None:
     edited = edit_term(contract, "ss.terms.max_sharing_rate", "0.7")
     assert edited.components[0].terms.max_sharing_rate == Decimal("0.7")  # type: ignore[union-attr]
     assert contract.components[0].terms.max_sharing_rate == Decimal("0.5")  # type: ignore[union-attr]
-    with pytest.raises(ConfigurationError, match="term 'ss.terms.max_sharing_rate' = 1.5"):
+    with pytest.raises(ConfigurationError, match=r"term 'ss\.terms\.max_sharing_rate' = 1\.5"):
         edit_term(contract, "ss.terms.max_sharing_rate", "1.5")
     with pytest.raises(ConfigurationError, match="name a component"):
         edit_term(contract, "nope.rate", "1")
