@@ -295,3 +295,24 @@ def test_cli_compare_and_sensitivity(population: Path, contract_file: Path, tmp_
     assert set(tornado["parameter"]) == {"term shared_savings.terms.max_sharing_rate", "assumption trend"}
     assert (tornado["swing"] >= 0).all()
     assert json.loads((tmp_path / "tornado" / "charts" / "tornado.vl.json").read_text())["mark"] == "bar"
+
+
+def test_cli_msr(population: Path, contract_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "msr"
+    command = [sys.executable, "-m", "apmkit", "--quiet", "simulate", "msr", "--contract", str(contract_file)]
+    command += [
+        "--from",
+        str(population),
+        "--period",
+        "2025",
+        "--scenarios",
+        "300",
+        "--panel-sizes",
+        "500,5000",
+    ]
+    done = subprocess.run([*command, "--out", str(out)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    table = pd.read_parquet(out / "msr.parquet")
+    assert list(table["panel_size"]) == [500, 5000]
+    assert table.loc[1, "published_msr"] == 0.039
+    assert (table["simulated_msr"].diff().dropna() < 0).all()  # larger panels need a smaller MSR

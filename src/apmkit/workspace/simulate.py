@@ -813,3 +813,115 @@ def run_cashflow(
                 },
             )
     return AnalysisResult({"cashflow": rows}, None if out is None else Path(out), files, prepared.notes)
+
+
+MSR_COLUMNS: dict[str, pa.DataType] = {
+    "panel_size": pa.int64(),
+    "confidence": pa.float64(),
+    "simulated_msr": pa.float64(),
+    "published_msr": pa.float64(),
+    "difference": pa.float64(),
+    "false_positive_rate_simulated": pa.float64(),
+    "false_positive_rate_published": pa.float64(),
+    "null_rate_sd": pa.float64(),
+    "scenarios": pa.int64(),
+}
+
+
+def population_pool(prepared: Prepared) -> MemberPool:
+    """Every performance-period member-year of the run: each entity's members and the members none holds."""
+    pools = [setup.pool for setup in prepared.setups]
+    if prepared.setups and prepared.setups[0].outside is not None:
+        # the first entity's outside pool holds every other entity's members and the unattributed ones
+        first = prepared.setups[0]
+        assert first.outside is not None
+        return first.pool.concat(first.outside)
+    whole = pools[0]
+    for pool in pools[1:]:
+        whole = whole.concat(pool)
+    return whole
+
+
+def run_msr(
+    data: str | Path,
+    contract: Contract | str | Path,
+    period: str,
+    *,
+    confidence: float,
+    panel_sizes: Sequence[int],
+    scenarios: int,
+    seed: int,
+    assumptions: Assumptions,
+    out: str | Path | None = None,
+    inputs: Path | None = None,
+    overrides: Overrides | None = None,
+    engine: Engine | None = None,
+    progress: Progress | None = None,
+) -> AnalysisResult:
+    """MSR by panel size at ``confidence`` from null scenarios of the run's whole population, compared with CMS's
+    one-sided MSR table (42 CFR 425.604(b), as encoded in ``apmkit.programs.mssp``)."""
+    from apmkit.programs.mssp.rules import one_sided_msr_table
+    from apmkit.simulation.msr import calibrate
+
+    assumptions.check()
+    if out is not None:
+        check_output(Path(out))
+    tell = progress or (lambda _s, _d, _t: None)
+    with Workspace(data, engine=engine) as workspace:
+        prepared = prepare(
+            workspace,
+            contract,
+            period,
+            inputs=inputs,
+            overrides=overrides,
+            progress=lambda stage: tell(f"run: {stage}", 0, 0),
+        )
+        pool = population_pool(prepared)
+        done = [0]
+
+        def advance(count: int) -> None:
+            done[0] += count
+            tell("calibrating", done[0], len(panel_sizes))
+
+        table = one_sided_msr_table()
+        rows = calibrate(
+            pool,
+            panel_sizes,
+            confidence=confidence,
+            scenarios=scenarios,
+            seed=seed,
+            assumptions=assumptions,
+            published=table,
+            progress=advance,
+        )
+        files: dict[str, Path] = {}
+        if out is not None:
+            lines = [
+                {
+                    "panel_size": r["panel_size"],
+                    "msr": r["simulated_msr"],
+                    "source": f"simulated ({confidence:.0%})",
+                }
+                for r in rows
+            ] + [
+                {"panel_size": r["panel_size"], "msr": r["published_msr"], "source": "CMS 42 CFR 425.604(b)"}
+                for r in rows
+                if r["published_msr"] is not None
+            ]
+            files = _write_tables(
+                workspace.engine,
+                Path(out),
+                {"msr": (rows, MSR_COLUMNS)},
+                {
+                    "msr": charts.line_chart(
+                        lines, "panel_size", "msr", "source", "Minimum savings rate by panel size"
+                    )
+                },
+                {
+                    **settings(prepared, assumptions, scenarios=scenarios, seed=seed),
+                    "confidence": confidence,
+                    "population_member_years": pool.size,
+                    "published_table": table.citation,
+                },
+            )
+    return AnalysisResult({"msr": rows}, None if out is None else Path(out), files, prepared.notes)
