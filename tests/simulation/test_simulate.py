@@ -261,3 +261,64 @@ def test_cli_msr(population: Path, contract_file: Path, tmp_path: Path) -> None:
     assert list(table["panel_size"]) == [500, 5000]
     assert table.loc[1, "published_msr"] == 0.039
     assert (table["simulated_msr"].diff().dropna() < 0).all()  # larger panels need a smaller MSR
+
+
+CELLS_CONTRACT = """
+id: sim_cells
+name: capitation by risk tier
+attribution: {method: plurality, name: t, basis: visits, level: tin, lookback_months: 12, minimum_panel: 20}
+risk_adjustment: {model: V28, payment_year: 2025}
+target:
+  benchmark_per_person_year: 11000
+  risk_tiers:
+    - {min_score: 0, cell: low}
+    - {min_score: 1.2, cell: high}
+definitions:
+  cost_basis: allowed_amount
+  eligible_months: enrolled
+  runout_months: 3
+components:
+  - id: capitation
+    type: capitation
+    pmpm_by_cell: {low: 610.25, high: 1290.10}
+    risk_adjusted: true
+    stop_loss: {attachment_point: 40000, reimbursement_rate: 0.8}
+  - id: fees
+    type: care_management_fee
+    pbpm_by_tier: {low: 10.5, high: 45}
+  - id: corridor
+    type: risk_corridor
+    gain_bands:
+      - {lower: 0, upper: 0.03, entity_share: 0}
+      - {lower: 0.03, entity_share: 0.5}
+"""
+
+
+def test_zero_variance_with_cells_scores_and_stop_loss(population: Path, tmp_path: Path) -> None:
+    """Risk tiers from V28 scores, a risk-adjusted capitation by cell with stop-loss, tiered fees and a corridor:
+    with no spread every component equals the run's statement to the cent."""
+    path = tmp_path / "cells.yaml"
+    path.write_text(CELLS_CONTRACT, encoding="utf-8")
+    with Workspace(population) as workspace:
+        workspace.run(path, "2025", out=tmp_path / "run", formats=())
+    statement = pd.read_parquet(tmp_path / "run" / "summary.parquet").set_index("entity_id")
+    result = run_simulation(
+        population, path, "2025", scenarios=2, seed=1, assumptions=Assumptions(resample=False)
+    )
+    assert result.outcomes
+    for outcome in result.outcomes:
+        expected = statement.loc[outcome.entity_id]
+        for component in ("capitation", "fees", "corridor"):
+            cents = outcome.settlement.components[component].amount
+            assert (cents == int(Decimal(str(expected[f"amount_{component}"])) * 100)).all(), component
+        assert set(outcome.inputs.months_by_cell) == {"low", "high"}
+    assert any(o.settlement.components["capitation"].amount[0] != 0 for o in result.outcomes)
+    # with resampling and churn, members from outside the entity bring their cells too: every scored member has a
+    # cell (the lowest tier starts at 0) and unscored members have none, as on the claims path
+    spread = run_simulation(
+        population, path, "2025", scenarios=50, seed=2, assumptions=Assumptions(churn=0.1)
+    )
+    for outcome in spread.outcomes:
+        cells = sum(outcome.inputs.months_by_cell.values())
+        assert (cells == outcome.totals.scored_months).all()
+        assert (cells <= outcome.totals.member_months).all()

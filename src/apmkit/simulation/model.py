@@ -124,11 +124,14 @@ class MemberPool:
         excess_cents: Ints | None = None,
         score_micro: Ints | None = None,
         scored: Bools | None = None,
-        cell: list[str | None] | None = None,
+        cell_codes: Ints | None = None,
+        cells: tuple[str, ...] = (),
     ) -> MemberPool:
+        """A pool from member columns; ``cell_codes`` index ``cells`` (-1: no cell)."""
         n = int(np.asarray(months).shape[0])
-        names = tuple(sorted({c for c in (cell or []) if c is not None}))
-        index = {name: i for i, name in enumerate(names)}
+        codes = np.full(n, -1, np.int64) if cell_codes is None else np.asarray(cell_codes, np.int64)
+        if codes.size and (codes.max(initial=-1) >= len(cells) or codes.min(initial=-1) < -1):
+            raise ValueError("cell codes must index the cell names")
         return cls(
             months=np.asarray(months, dtype=np.int64),
             truncated_cents=np.asarray(truncated_cents, dtype=np.int64),
@@ -137,10 +140,8 @@ class MemberPool:
             else np.asarray(excess_cents, np.int64),
             score_micro=np.zeros(n, np.int64) if score_micro is None else np.asarray(score_micro, np.int64),
             scored=np.zeros(n, bool) if scored is None else np.asarray(scored, bool),
-            cell=np.asarray([-1 if c is None else index[c] for c in cell], np.int64)
-            if cell is not None
-            else np.full(n, -1, np.int64),
-            cells=names,
+            cell=codes,
+            cells=tuple(cells),
         )
 
     def concat(self, other: MemberPool) -> MemberPool:

@@ -17,13 +17,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from apmkit.contracts import Contract
 from apmkit.engines import Engine, check_output, staged_output
 from apmkit.errors import ConfigurationError
-from apmkit.money import decimal_to_cents
+from apmkit.money import decimal_to_cents, to_cents
 from apmkit.settlement import claims as claims_path
 from apmkit.settlement.inputs import EntityInputs
 from apmkit.settlement.statement import Settlement
@@ -100,25 +103,38 @@ class SimulationResult:
     files: dict[str, Path] = field(default_factory=dict)
 
 
-def _column(table: pa.Table, name: str) -> list[Any]:
-    return table.column(name).to_pylist()
-
-
-def _cents(values: list[Any]) -> np.ndarray:
-    return np.asarray([0 if v is None else decimal_to_cents(Decimal(v)) for v in values], dtype=np.int64)
+def _numbers(table: pa.Table, name: str) -> np.ndarray:
+    """An integer column as numpy (nulls as 0)."""
+    return np.asarray(pc.fill_null(table.column(name), 0).to_numpy(), dtype=np.int64)
 
 
 def _member_pool(rows: pa.Table) -> MemberPool:
-    scores = _column(rows, "risk_score")
+    """A pool from the member columns :func:`_member_columns` selected (integer cents and millionths)."""
+    encoded = pc.dictionary_encode(rows.column("cell")).combine_chunks()
+    codes = np.asarray(pc.fill_null(encoded.indices, -1).to_numpy(), dtype=np.int64)
     return MemberPool.from_columns(
-        months=np.asarray(_column(rows, "member_months"), dtype=np.int64),
-        truncated_cents=_cents(_column(rows, "truncated_expenditure")),
-        excess_cents=_cents(_column(rows, "stop_loss_excess")),
-        score_micro=np.asarray(
-            [0 if s is None else int((Decimal(s) * 1_000_000).to_integral_value()) for s in scores], np.int64
-        ),
-        scored=np.asarray([s is not None for s in scores], dtype=bool),
-        cell=[None if c is None else str(c) for c in _column(rows, "cell")],
+        months=_numbers(rows, "member_months"),
+        truncated_cents=_numbers(rows, "truncated_cents"),
+        excess_cents=_numbers(rows, "excess_cents"),
+        score_micro=_numbers(rows, "score_micro"),
+        scored=np.asarray(rows.column("scored").to_numpy(zero_copy_only=False), dtype=bool),
+        cell_codes=codes,
+        cells=tuple(str(name) for name in encoded.dictionary.to_pylist()),
+    )
+
+
+def _member_columns(detail: ir.Table) -> ir.Table:
+    """``member_detail`` as the simulation reads it: cents, score in millionths, scored flag, cell text."""
+    score = detail.risk_score.cast("decimal(38, 6)")
+    return detail.select(
+        entity_id=detail.entity_id.cast("string"),
+        member_id=detail.member_id.cast("string"),
+        member_months=detail.member_months.cast("int64"),
+        truncated_cents=to_cents(detail.truncated_expenditure),
+        excess_cents=to_cents(detail.stop_loss_excess),
+        score_micro=(score * 1_000_000).cast("int64").fill_null(0),
+        scored=detail.risk_score.notnull(),
+        cell=detail.cell.cast("string"),
     )
 
 
@@ -166,17 +182,37 @@ def prepare(
             progress=progress,
             overrides=overrides,
         )
-        detail = engine.to_arrow(engine.read_parquet(Path(work) / "run" / "member_detail.parquet"))
-        years = engine.to_arrow(engine.read_parquet(Path(work) / "run" / "member_years.parquet"))
-    spec = claims_path.ClaimsMeasureSpec.from_contract(resolved, period)
+        spec = claims_path.ClaimsMeasureSpec.from_contract(resolved, period)
+        detail_table = engine.read_parquet(Path(work) / "run" / "member_detail.parquet")
+        detail = engine.to_arrow(_member_columns(detail_table))
+        years = engine.read_parquet(Path(work) / "run" / "member_years.parquet")
+        performance = years.filter(years.year == spec.year)
+        outside = performance.anti_join(detail_table.select("member_id"), "member_id").select(
+            member_id=performance.member_id.cast("string"),
+            member_months=performance.member_months.cast("int64"),
+            truncated_cents=performance.truncated_cents.cast("int64"),
+            cost_cents=performance.cost_cents.cast("int64"),
+        )
+        scores_file = Path(work) / "run" / "risk_scores.parquet"
+        if scores_file.exists():
+            scores = engine.read_parquet(scores_file)
+            per_member = scores.group_by(member_id=scores.member_id.cast("string")).aggregate(
+                score=scores.score.cast("decimal(38, 6)").max()
+            )
+            outside = outside.left_join(per_member, "member_id").select(
+                "member_months",
+                "truncated_cents",
+                "cost_cents",
+                score_micro=(ibis._.score * 1_000_000).cast("int64"),
+            )
+        unattributed = engine.to_arrow(outside)
     settled = {s.entity_id: s for s in result.settlement.statements}
     entities: dict[str, EntityInputs] = {e.entity_id: e for e in result.entities if e.entity_id in settled}
     notes: list[str] = []
     refused = len(result.entities) - len(entities)
     if refused:
         notes.append(f"{refused} entities were not settled by the run and are not simulated")
-    entity_ids = detail.column("entity_id").to_numpy(zero_copy_only=False).astype(str)
-    outside_rows = _unattributed(years, detail, spec)
+    outside_rows = _unattributed(unattributed, spec, resolved)
     benchmark = resolved.benchmark
     risk_adjusted = bool(
         benchmark is not None
@@ -191,9 +227,9 @@ def prepare(
     )
     setups: list[EntitySetup] = []
     for entity_id, entity in entities.items():
-        mine = entity_ids == entity_id
-        pool = _member_pool(detail.filter(pa.array(mine)))
-        others = detail.filter(pa.array(~mine))
+        mine = pc.fill_null(pc.equal(detail.column("entity_id"), entity_id), False)
+        pool = _member_pool(detail.filter(mine))
+        others = detail.filter(pc.invert(mine))
         outside = _member_pool(others) if others.num_rows else None
         if outside_rows is not None:
             outside = outside_rows if outside is None else outside.concat(outside_rows)
@@ -225,28 +261,39 @@ def prepare(
 
 
 def _unattributed(
-    years: pa.Table, detail: pa.Table, spec: claims_path.ClaimsMeasureSpec
+    rows: pa.Table, spec: claims_path.ClaimsMeasureSpec, contract: Contract
 ) -> MemberPool | None:
-    """Performance-period member-years of members no entity holds (unscored; stop-loss excess from the
-    attachment point on their whole cost, carve-outs not known for them)."""
-    held = set(detail.column("member_id").to_pylist())
-    year = spec.year
-    mask = [
-        y == year and m not in held
-        for y, m in zip(_column(years, "year"), _column(years, "member_id"), strict=True)
-    ]
-    rows = years.filter(pa.array(mask))
+    """Performance-period member-years of members no entity holds: their risk score when the run scored them and
+    their cell from the contract's risk tiers (highest tier reached; none without a score, as on the claims path);
+    stop-loss excess from the attachment point on their whole cost (carve-outs are not known for them)."""
     if not rows.num_rows:
         return None
-    cost = np.asarray([int(v or 0) for v in _column(rows, "cost_cents")], np.int64)
+    cost = _numbers(rows, "cost_cents")
     attachment = spec.stop_loss_attachment
     excess = (
         np.maximum(cost - decimal_to_cents(attachment), 0) if attachment is not None else np.zeros_like(cost)
     )
+    scored = np.zeros(rows.num_rows, bool)
+    score = np.zeros(rows.num_rows, np.int64)
+    if "score_micro" in rows.column_names:
+        scored = np.asarray(
+            pc.is_valid(rows.column("score_micro")).to_numpy(zero_copy_only=False), dtype=bool
+        )
+        score = _numbers(rows, "score_micro")
+    tiers = sorted(contract.target.risk_tiers, key=lambda tier: tier.min_score)
+    names = tuple(sorted({tier.cell for tier in tiers}))
+    codes = np.full(rows.num_rows, -1, np.int64)
+    for tier in tiers:  # later, higher tiers overwrite (a handful of tiers, whole arrays)
+        reached = scored & (score >= decimal_to_cents(tier.min_score * 10_000))
+        codes = np.where(reached, names.index(tier.cell), codes)
     return MemberPool.from_columns(
-        months=np.asarray(_column(rows, "member_months"), np.int64),
-        truncated_cents=np.asarray([int(v or 0) for v in _column(rows, "truncated_cents")], np.int64),
+        months=_numbers(rows, "member_months"),
+        truncated_cents=_numbers(rows, "truncated_cents"),
         excess_cents=excess,
+        score_micro=score,
+        scored=scored,
+        cell_codes=codes,
+        cells=names,
     )
 
 
