@@ -186,3 +186,20 @@ def test_variation_and_assumption_errors_name_the_option() -> None:
         Variation.parse("assumption:nope=1,2")
     with pytest.raises(ConfigurationError, match="churn"):
         dataclasses.replace(Assumptions(), churn=2).check()
+
+
+def test_named_scenarios_side_by_side() -> None:
+    from apmkit.simulation.analysis import named_scenarios, parse_named
+
+    setup, total = entity()
+    contract = parse_contract(ONE_SIDED, source="c.yaml")
+    base = Assumptions(resample=False, cost_reduction=0.04)
+    lean = parse_named("lean:cost_reduction=0.06", base)
+    rows = named_scenarios(Simulator([setup], scenarios=2, seed=1), contract, [("base", base), lean])
+    by = {r["scenario"]: r for r in rows}
+    assert by["base"]["expected_net"] == (Decimal("0.5") * Decimal("0.04") * total).quantize(CENT)
+    assert by["lean"]["expected_net"] == (Decimal("0.5") * Decimal("0.06") * total).quantize(CENT)
+    with pytest.raises(ConfigurationError, match="--named"):
+        parse_named("no-settings", base)
+    with pytest.raises(ConfigurationError, match="unknown assumption"):
+        parse_named("x:nope=1", base)

@@ -228,6 +228,8 @@ def test_cli_compare_and_sensitivity(population: Path, contract_file: Path, tmp_
             "term:shared_savings.terms.max_sharing_rate=0.4,0.7",
             "--vary",
             "assumption:trend=-0.02,0.02",
+            "--named",
+            "recession:trend=0.05,churn=0.2",
             "--out",
             str(tmp_path / "tornado"),
         ],
@@ -240,6 +242,11 @@ def test_cli_compare_and_sensitivity(population: Path, contract_file: Path, tmp_
     assert set(tornado["parameter"]) == {"term shared_savings.terms.max_sharing_rate", "assumption trend"}
     assert (tornado["swing"] >= 0).all()
     assert json.loads((tmp_path / "tornado" / "charts" / "tornado.vl.json").read_text())["mark"] == "bar"
+    named = pd.read_parquet(tmp_path / "tornado" / "named_scenarios.parquet")
+    assert set(named["scenario"]) == {"base", "recession"}
+    # 5 % more spending leaves less to share
+    side = named.set_index(["scenario", "entity_id"])["expected_net"]
+    assert all(side[("recession", e)] <= side[("base", e)] for e in named["entity_id"].unique())
 
 
 def test_cli_msr(population: Path, contract_file: Path, tmp_path: Path) -> None:

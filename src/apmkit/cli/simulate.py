@@ -257,6 +257,14 @@ def sensitivity_command(
             "utilization, coding, panel size, churn, quality and the main shared-savings terms).",
         ),
     ] = None,
+    named: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--named",
+            help="A named assumption set NAME:ASSUMPTION=VALUE[,ASSUMPTION=VALUE...] shown side by side with the "
+            "base (repeatable), e.g. recession:trend=0.05,churn=0.2.",
+        ),
+    ] = None,
     scenarios: AnalysisScenarios = 2000,
     seed: SeedOption = 1,
     assume: AssumeOption = None,
@@ -265,7 +273,8 @@ def sensitivity_command(
     quality_rates: QualityRatesOption = None,
 ) -> None:
     """Tornado: the expected net settlement as each contract term or assumption moves from a low to a high value
-    (same random numbers for every row). Writes OUT/sensitivity.parquet and charts/tornado.vl.json."""
+    (same random numbers for every row), and named assumption sets side by side. Writes OUT/sensitivity.parquet,
+    named_scenarios.parquet (with --named) and charts/tornado.vl.json."""
     from apmkit.workspace.simulate import run_sensitivity
 
     with open_engine() as engine, progress() as bar:
@@ -278,6 +287,7 @@ def sensitivity_command(
             seed=seed,
             assumptions=_assumed(assume, resample),
             variations=vary or [],
+            named=named or [],
             out=out,
             inputs=inputs,
             overrides=Overrides(quality_rates=quality_rates),
@@ -288,6 +298,11 @@ def sensitivity_command(
         state.console.print(
             f"{row['entity_id']}: {row['parameter']} {row['low_value']} -> {row['high_value']}: expected net "
             f"{row['expected_net_low']:,} to {row['expected_net_high']:,}",
+            highlight=False,
+        )
+    for row in result.tables["named_scenarios"]:
+        state.console.print(
+            f"{row['entity_id']}: {row['scenario']}: expected net {row['expected_net']:,}; CVaR 95 % {row['cvar95']:,}",
             highlight=False,
         )
     typer.echo(str(out))

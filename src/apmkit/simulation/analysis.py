@@ -255,6 +255,32 @@ def tornado(
     return rows
 
 
+def parse_named(text: str, base: Assumptions) -> tuple[str, Assumptions]:
+    """``NAME:ASSUMPTION=VALUE[,ASSUMPTION=VALUE...]`` (e.g. ``recession:trend=0.05,churn=0.2``): a named set of
+    assumptions on top of ``base``."""
+    name, _, settings = text.partition(":")
+    if not name.strip() or not settings.strip():
+        raise ConfigurationError(f"--named {text!r}: write NAME:ASSUMPTION=VALUE[,ASSUMPTION=VALUE...]")
+    chosen = base
+    for part in settings.split(","):
+        key, _, value = part.partition("=")
+        if not value.strip():
+            raise ConfigurationError(f"--named {text!r}: {part!r} is not ASSUMPTION=VALUE")
+        chosen = with_assumption(chosen, key.strip(), value.strip())
+    return name.strip(), chosen
+
+
+def named_scenarios(
+    simulator: Simulator, contract: Contract, named: Sequence[tuple[str, Assumptions]]
+) -> list[dict[str, Any]]:
+    """Named assumption sets side by side: the distribution of the net per set and entity (same random numbers)."""
+    rows: list[dict[str, Any]] = []
+    for name, assumptions in named:
+        for entity_id, values in totals_by_entity(simulator.run(contract, assumptions)).items():
+            rows.append({"scenario": name, "entity_id": entity_id, **distribution(values)})
+    return rows
+
+
 def compare(
     simulator: Simulator, contracts: Sequence[tuple[str, Contract]], assumptions: Assumptions
 ) -> list[dict[str, Any]]:
@@ -511,6 +537,8 @@ __all__ = [
     "edit_term",
     "frontier",
     "initiative_roi",
+    "named_scenarios",
+    "parse_named",
     "tornado",
     "totals_by_entity",
     "with_assumption",

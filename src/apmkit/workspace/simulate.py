@@ -546,6 +546,7 @@ def run_sensitivity(
     seed: int,
     assumptions: Assumptions,
     variations: Sequence[str] = (),
+    named: Sequence[str] = (),
     out: str | Path | None = None,
     inputs: Path | None = None,
     overrides: Overrides | None = None,
@@ -553,10 +554,18 @@ def run_sensitivity(
     progress: Progress | None = None,
 ) -> AnalysisResult:
     """Tornado: the expected net at each variation's low and high value (``--vary``; default: trend, utilization,
-    coding intensity, panel size, churn, quality and each shared-savings component's main terms)."""
-    from apmkit.simulation.analysis import Variation, default_variations, tornado
+    coding intensity, panel size, churn, quality and each shared-savings component's main terms), and named
+    assumption sets side by side (``NAME:ASSUMPTION=VALUE,...``; the base assumptions first, as ``base``)."""
+    from apmkit.simulation.analysis import (
+        Variation,
+        default_variations,
+        named_scenarios,
+        parse_named,
+        tornado,
+    )
 
     assumptions.check()
+    sets = [parse_named(text, assumptions) for text in named]
     if out is not None:
         check_output(Path(out))
     tell = progress or (lambda _s, _d, _t: None)
@@ -581,6 +590,9 @@ def run_sensitivity(
             chosen,
             progress=lambda label: tell(f"varying {label}", 0, 0),
         )
+        side_by_side = (
+            named_scenarios(simulator, prepared.contract, [("base", assumptions), *sets]) if sets else []
+        )
         files: dict[str, Path] = {}
         if out is not None:
             title = f"{prepared.contract.id}, period {period}: expected net settlement, low to high"
@@ -591,15 +603,32 @@ def run_sensitivity(
             files = _write_tables(
                 workspace.engine,
                 Path(out),
-                {"sensitivity": (rows, SENSITIVITY_COLUMNS)},
+                {"sensitivity": (rows, SENSITIVITY_COLUMNS)}
+                | ({"named_scenarios": (side_by_side, NAMED_COLUMNS)} if side_by_side else {}),
                 {"tornado": charts.tornado_chart(shown, title)},
                 {
                     **settings(prepared, assumptions, scenarios=scenarios, seed=seed),
                     "variations": [v.__dict__ for v in chosen],
+                    "named": list(named),
                 },
             )
-    return AnalysisResult({"sensitivity": rows}, None if out is None else Path(out), files, prepared.notes)
+    return AnalysisResult(
+        {"sensitivity": rows, "named_scenarios": side_by_side},
+        None if out is None else Path(out),
+        files,
+        prepared.notes,
+    )
 
+
+NAMED_COLUMNS: dict[str, pa.DataType] = {
+    "scenario": pa.string(),
+    "entity_id": pa.string(),
+    "expected_net": MONEY,
+    "p05_net": MONEY,
+    "p95_net": MONEY,
+    "cvar95": MONEY,
+    "prob_negative": pa.float64(),
+}
 
 COMPARE_COLUMNS: dict[str, pa.DataType] = {
     "contract": pa.string(),
