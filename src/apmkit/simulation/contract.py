@@ -216,6 +216,7 @@ def scenario_rows(outcomes: Sequence[EntityOutcome]) -> dict[str, Any]:
             "member_months",
             "benchmark",
             "expenditure",
+            "savings",
             "savings_rate",
             "quality_score",
             "cleared_msr",
@@ -235,6 +236,9 @@ def scenario_rows(outcomes: Sequence[EntityOutcome]) -> dict[str, Any]:
         columns["member_months"] += outcome.totals.member_months.tolist()
         columns["benchmark"] += [_cents(v) for v in inputs.benchmark.tolist()]
         columns["expenditure"] += [_cents(v) for v in inputs.expenditure.tolist()]
+        columns["savings"] += [
+            _cents(b - e) for b, e in zip(inputs.benchmark.tolist(), inputs.expenditure.tolist(), strict=True)
+        ]
         rates = settled.savings_rate
         if rates is None:
             with_rates = [

@@ -70,6 +70,7 @@ SCENARIO_COLUMNS: dict[str, pa.DataType] = {
     "member_months": pa.int64(),
     "benchmark": MONEY,
     "expenditure": MONEY,
+    "savings": MONEY,
     "savings_rate": pa.float64(),
     "quality_score": pa.float64(),
     "cleared_msr": pa.bool_(),
