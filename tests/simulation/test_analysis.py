@@ -203,3 +203,23 @@ def test_named_scenarios_side_by_side() -> None:
         parse_named("no-settings", base)
     with pytest.raises(ConfigurationError, match="unknown assumption"):
         parse_named("x:nope=1", base)
+
+
+def test_compare_takes_a_glide_path_step_with_file_at_period(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from apmkit.workspace.simulate import _contract_at
+
+    path = tmp_path / "glide.yaml"
+    path.write_text(
+        ONE_SIDED.replace("periods: {PY1: {start: 2025-01-01, end: 2025-12-31}}", "")
+        + """
+glide_path:
+  - {period: "2026", set: {ss.terms.max_sharing_rate: 0.75}}
+""",
+        encoding="utf-8",
+    )
+    now, label = _contract_at(str(path), "2025")
+    later, later_label = _contract_at(f"{path}@2026", "2025")
+    assert (label, later_label) == ("one_sided", "one_sided@2026")
+    assert now.components[0].terms.max_sharing_rate == Decimal("0.5")  # type: ignore[union-attr]
+    assert later.components[0].terms.max_sharing_rate == Decimal("0.75")  # type: ignore[union-attr]
+    assert later.for_period("2025")[0].components[0].terms.max_sharing_rate == Decimal("0.75")  # type: ignore[union-attr]

@@ -310,7 +310,12 @@ def sensitivity_command(
 
 @app.command("compare")
 def compare_command(
-    contracts: Annotated[list[Path], typer.Argument(help="Two or more contract YAML files.")],
+    contracts: Annotated[
+        list[str],
+        typer.Argument(
+            help="Two or more contract YAML files; FILE@PERIOD takes the terms the file's glide path sets for PERIOD."
+        ),
+    ],
     data: Annotated[Path, typer.Option("--from", help="Folder of canonical tables.")],
     period: Annotated[str, typer.Option("--period", help="Performance period.")],
     out: Annotated[Path, typer.Option("--out", help="Output folder, replaced whole on success.")],

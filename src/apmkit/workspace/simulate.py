@@ -649,6 +649,22 @@ APPETITE_COLUMNS: dict[str, pa.DataType] = {
 }
 
 
+def _contract_at(given: str | Path, period: str) -> tuple[Contract, str]:
+    """A contract file, or ``FILE@PERIOD``: the file's terms as its glide path sets them for PERIOD (a later or
+    earlier step), settled on ``period``'s population. Returns the contract and its label."""
+    text = str(given)
+    path, at, step = text.rpartition("@")
+    if not at or not path:
+        document = read_contract(Path(text))
+        return document, document.id
+    document = read_contract(Path(path))
+    stepped = _resolve(document, step)
+    current = _resolve(document, period)
+    # the glide path is applied: the step's components replace the period's, everything else is the period's
+    changed = current.model_copy(update={"components": stepped.components, "glide_path": []})
+    return changed, f"{document.id}@{step}"
+
+
 def _population_key(contract: Contract) -> str:
     return json.dumps(contract.model_dump(mode="json", exclude=_NOT_POPULATION), sort_keys=True)
 
@@ -687,9 +703,9 @@ def run_compare(
     notes: list[str] = []
     named: list[tuple[str, Contract]] = []
     seen: set[str] = set()
-    for path in contracts:
-        document = read_contract(path)
-        name = document.id if document.id not in seen else f"{document.id} ({Path(str(path)).name})"
+    for given in contracts:
+        document, label = _contract_at(given, period)
+        name = label if label not in seen else f"{label} ({Path(str(given)).name})"
         seen.add(name)
         named.append((name, document))
     with Workspace(data, engine=engine) as workspace:
