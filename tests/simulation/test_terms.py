@@ -82,6 +82,16 @@ CONTRACTS = {
     schedule: quarterly
     share_of_expected: 0.25
 """,
+    "percent_of_premium": """
+  - id: cap
+    type: capitation
+    basis: percent_of_premium
+    percent_of_premium: 0.85
+    stop_loss: {attachment_point: 100000}
+  - id: p4r
+    type: pay_for_reporting
+    bonus_pbpm: 1.5
+""",
     "corridor_capitation_fees": """
   - id: cap
     type: capitation
@@ -119,7 +129,10 @@ CONTRACTS = {
 
 
 def contract(name: str):  # type: ignore[no-untyped-def]
-    return parse_contract(HEADER + CONTRACTS[name], source=f"{name}.yaml")
+    header = HEADER
+    if name == "percent_of_premium":
+        header = header.replace("components:", "target: {premium_per_member_month: 912.37}\ncomponents:")
+    return parse_contract(header + CONTRACTS[name], source=f"{name}.yaml")
 
 
 def random_scenarios(seed: int, size: int, *, cells: bool) -> tuple[EntityInputs, ScenarioInputs]:
@@ -131,6 +144,7 @@ def random_scenarios(seed: int, size: int, *, cells: bool) -> tuple[EntityInputs
         euc_affected_fraction=Decimal("0.25"),
         euc_loss_reduction=Decimal("1000"),
         alternative_quality_standard_met=True,
+        reported=True,
     )
     population = rng.integers(200, 9000, size).astype(np.int64)
     months = population * 12 - rng.integers(0, 100, size)

@@ -167,7 +167,10 @@ def settle_scenarios(contract: Contract, inputs: ScenarioInputs) -> ScenarioSett
     rate: Objects | None = None
     with exact():
         for comp in contract.components:
-            outcome = _MECHANISMS[comp.type](comp, inputs, results, places)
+            if comp.type == "capitation":
+                outcome = _capitation(comp, inputs, results, places, contract)
+            else:
+                outcome = _MECHANISMS[comp.type](comp, inputs, results, places)
             results[comp.id] = outcome
             if comp.type == "shared_savings" and cleared is None:
                 cleared = outcome.figures["cleared_msr"]
@@ -518,7 +521,11 @@ def _cells(inputs: ScenarioInputs) -> dict[str, Ints]:
 
 
 def _capitation(
-    comp: c.Capitation, inputs: ScenarioInputs, results: dict[str, ComponentOutcome], places: int
+    comp: c.Capitation,
+    inputs: ScenarioInputs,
+    results: dict[str, ComponentOutcome],
+    places: int,
+    contract: Contract | None = None,
 ) -> ComponentOutcome:
     size = inputs.size
     if comp.basis == "pmpm":
@@ -536,12 +543,13 @@ def _capitation(
     else:
         assert comp.percent_of_premium is not None
         premium = inputs.fixed.premium
+        per_month = None if contract is None else contract.target.premium_per_member_month
         if premium is not None:
             premium_array = full(size, premium)
+        elif per_month is not None:
+            premium_array = per_month * _months(inputs)  # premium PMPM × member months, as the engine
         else:
-            raise _missing(
-                inputs, "premium", comp, "percent-of-premium capitation is not simulated without it"
-            )
+            raise _missing(inputs, "premium", comp)
         total = comp.percent_of_premium * premium_array
     if comp.risk_adjusted:
         if inputs.risk_score is None:
