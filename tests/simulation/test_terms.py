@@ -92,6 +92,45 @@ CONTRACTS = {
     type: pay_for_reporting
     bonus_pbpm: 1.5
 """,
+    "withhold_incentive_adjustment_meos": """
+  - id: cap
+    type: capitation
+    default_pmpm: 480.55
+    stop_loss: {attachment_point: 150000, reimbursement_rate: 0.9}
+  - id: withhold
+    type: withhold
+    withhold_rate: 0.05
+    applies_to: [cap]
+    returned_by_score:
+      - {min_score: 0.5, value: 0.5}
+      - {min_score: 0.8, value: 1}
+  - id: ffs_withhold
+    type: withhold
+    withhold_rate: 0.02
+    score_input: performance_score
+    returned_by_score:
+      - {min_score: 0.6, value: 0.75}
+  - id: incentive
+    type: performance_incentive
+    prepaid_pbpm: 2.75
+    score_input: quality_score
+    earned_by_score:
+      - {min_score: 0.4, value: 0.5}
+      - {min_score: 0.75, value: 1}
+  - id: incentive_share
+    type: performance_incentive
+    prepaid_pbpm: 1.10
+    score_input: quality_score
+  - id: adjustment
+    type: performance_adjustment
+    applies_to: [cap]
+    minimum: -0.1
+    maximum: 0.05
+  - id: meos
+    type: episode_services_payment
+    pbpm: 160
+    dual_pbpm_addition: 30
+""",
     "corridor_capitation_fees": """
   - id: cap
     type: capitation
@@ -145,6 +184,10 @@ def random_scenarios(seed: int, size: int, *, cells: bool) -> tuple[EntityInputs
         euc_loss_reduction=Decimal("1000"),
         alternative_quality_standard_met=True,
         reported=True,
+        performance_score=Decimal("0.66"),
+        performance_adjustment=Decimal("0.0731"),
+        base_payments=Decimal("2345678.91"),
+        dual_member_months=1234,
     )
     population = rng.integers(200, 9000, size).astype(np.int64)
     months = population * 12 - rng.integers(0, 100, size)

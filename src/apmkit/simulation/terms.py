@@ -50,6 +50,10 @@ SIMULATED_TYPES: tuple[str, ...] = (
     "sequestration",
     "extreme_uncontrollable",
     "interim_payments",
+    "withhold",
+    "performance_incentive",
+    "performance_adjustment",
+    "episode_services_payment",
 )
 """Component types a simulation applies; any other type in a contract is an error naming it."""
 
@@ -70,6 +74,11 @@ class FixedInputs(Protocol):
     visits: int | None
     reported: bool | None
     interim_paid: Decimal | None
+    performance_score: Decimal | None
+    utilization_score: Decimal | None
+    performance_adjustment: Decimal | None
+    base_payments: Decimal | None
+    dual_member_months: int | None
 
 
 @dataclass(frozen=True)
@@ -680,6 +689,92 @@ def _interim_payments(
     return ComponentOutcome(_zero(size), interim)
 
 
+def _score(inputs: ScenarioInputs, name: str, comp: c.ComponentBase) -> Objects:
+    """A score input in every scenario: the quality score varies by scenario, the others are the run's."""
+    if name == "quality_score":
+        if inputs.quality_score is None:
+            raise _missing(inputs, "quality_score", comp)
+        return inputs.quality_score
+    value = getattr(inputs.fixed, name)
+    if value is None:
+        raise _missing(inputs, name, comp)
+    return full(inputs.size, value)
+
+
+def _withhold(
+    comp: c.Withhold, inputs: ScenarioInputs, results: dict[str, ComponentOutcome], places: int
+) -> ComponentOutcome:
+    size = inputs.size
+    if comp.applies_to:
+        # a capitation's capitation (not its stop-loss recovery), else the component's amount
+        base_cents = sum(
+            (results[ref].figures.get("capitation", results[ref].amount) for ref in comp.applies_to),
+            _zero(size),
+        )
+        base = _dollars(base_cents)
+    else:
+        if inputs.fixed.base_payments is None:
+            raise _missing(inputs, "base_payments", comp)
+        base = full(size, inputs.fixed.base_payments)
+    withheld = _money(base * comp.withhold_rate, places)
+    fraction = _band_values(comp.returned_by_score, _score(inputs, comp.score_input, comp))
+    returned = _money(_dollars(withheld) * fraction, places)
+    if not comp.applies_to:
+        return ComponentOutcome(returned, _zero(size))
+    return ComponentOutcome(returned - withheld, -withheld)
+
+
+def _performance_incentive(
+    comp: c.PerformanceIncentive, inputs: ScenarioInputs, results: dict[str, ComponentOutcome], places: int
+) -> ComponentOutcome:
+    pbpm = comp.prepaid_pbpm
+    assert isinstance(pbpm, Decimal)
+    prepaid = _money(pbpm * _months(inputs), places)
+    score = _score(inputs, comp.score_input, comp)
+    if comp.earned_by_score:
+        fraction = _band_values(comp.earned_by_score, score)
+    else:
+        if any(not ZERO <= v <= ONE for v in score.tolist()):
+            raise _missing(
+                inputs,
+                comp.score_input,
+                comp,
+                "it is the share of the incentive earned, which must be between 0 and 1",
+            )
+        fraction = score
+    earned = _money(_dollars(prepaid) * fraction, places)
+    return ComponentOutcome(earned, prepaid)
+
+
+def _performance_adjustment(
+    comp: c.PerformanceAdjustment, inputs: ScenarioInputs, results: dict[str, ComponentOutcome], places: int
+) -> ComponentOutcome:
+    requested = inputs.fixed.performance_adjustment
+    if requested is None:
+        raise _missing(inputs, "performance_adjustment", comp)
+    pct = min(max(requested, comp.minimum), comp.maximum)
+    base = sum((results[ref].amount for ref in comp.applies_to), _zero(inputs.size))
+    return ComponentOutcome(_money(_dollars(base) * pct, places), _zero(inputs.size))
+
+
+def _episode_services(
+    comp: c.MonthlyEnhancedOncologyServices,
+    inputs: ScenarioInputs,
+    results: dict[str, ComponentOutcome],
+    places: int,
+) -> ComponentOutcome:
+    pbpm, addition = comp.pbpm, comp.dual_pbpm_addition
+    assert isinstance(pbpm, Decimal) and isinstance(addition, Decimal)
+    total = pbpm * _months(inputs)
+    if addition:
+        duals = inputs.fixed.dual_member_months
+        if duals is None:
+            raise _missing(inputs, "dual_member_months", comp)
+        total = total + addition * duals
+    amount = _money(total, places)
+    return ComponentOutcome(amount, amount)
+
+
 _MECHANISMS: dict[str, Any] = {
     "shared_savings": _shared_savings,
     "risk_corridor": _risk_corridor,
@@ -692,6 +787,10 @@ _MECHANISMS: dict[str, Any] = {
     "sequestration": _sequestration,
     "extreme_uncontrollable": _extreme_uncontrollable,
     "interim_payments": _interim_payments,
+    "withhold": _withhold,
+    "performance_incentive": _performance_incentive,
+    "performance_adjustment": _performance_adjustment,
+    "episode_services_payment": _episode_services,
 }
 
 
