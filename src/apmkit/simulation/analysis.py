@@ -455,8 +455,9 @@ def cash_flow(
 ) -> list[dict[str, Any]]:
     """Monthly receipts (+) and payments (−) of each entity under the contract, expected and 5th/95th percentile.
 
-    Paid during the period: capitation and care-management fees monthly, population-based payments quarterly in
-    advance, infrastructure payments in the first month, interim payments on their schedule; the balance at
+    Paid during the period: capitation, care-management fees and monthly services payments monthly (a withhold
+    taken from them monthly too), population-based payments quarterly in advance, infrastructure payments and
+    prepaid incentives in the first month, interim payments on their schedule; the balance at
     settlement (net − paid: a payment, or a recoupment when negative) ``settlement_lag_months`` after the period's
     last month; the provider's care-management cost monthly. Fee-for-service claims payments are not included.
     """
@@ -476,7 +477,7 @@ def cash_flow(
             if not paid.any():
                 continue
             comp = types[component_id]
-            if comp.type in ("capitation", "care_management_fee"):
+            if comp.type in ("capitation", "care_management_fee", "withhold", "episode_services_payment"):
                 schedule = [(m, 12) for m in range(12)]
             elif comp.type == "population_based_payment":
                 schedule = [(m, 4) for m in (0, 3, 6, 9)]
