@@ -167,7 +167,7 @@ def main() -> None:
     loop_cpu = CPU["loop"] / args.loop_scenarios * args.scenarios
     print(
         f"    CPU time: vectorized {CPU['vectorized']:.2f} s, loop {loop_cpu:.1f} s for {args.scenarios:,} "
-        f"(projected); loop / vectorized {loop_cpu / CPU['vectorized']:.1f}x"
+        f"(projected); loop / vectorized {loop_cpu / max(CPU['vectorized'], 1e-9):.1f}x"
     )
 
 
