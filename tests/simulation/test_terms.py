@@ -82,6 +82,20 @@ CONTRACTS = {
     schedule: quarterly
     share_of_expected: 0.25
 """,
+    "mssp_guardrail_termination": """
+  - id: ss
+    type: shared_savings
+    terms:
+      sided: two_sided
+      minimum_savings_rate: {kind: fixed, rate: 0.02}
+      max_sharing_rate: 0.5
+      quality: {method: gate_or_sliding_scale}
+      loss_rate: {method: fixed, rate: 0.3}
+      loss_cap: {pct_of_benchmark: 0.04}
+      below_msr_sharing: {rate_factor: 0.5, min_population: 5000}
+      loss_benchmark_guardrail: {}
+      termination: {savings_forfeited: true, losses: prorated_share_input}
+""",
     "percent_of_premium": """
   - id: cap
     type: capitation
@@ -174,7 +188,19 @@ def contract(name: str):  # type: ignore[no-untyped-def]
     return parse_contract(header + CONTRACTS[name], source=f"{name}.yaml")
 
 
-def random_scenarios(seed: int, size: int, *, cells: bool) -> tuple[EntityInputs, ScenarioInputs]:
+FLAGS = {
+    "mssp_guardrail_termination": {
+        "guardrail_applies": True,
+        "below_msr_sharing_eligible": True,
+        "terminated_during_year": True,
+        "termination_loss_share": Decimal("0.5833"),
+    }
+}
+
+
+def random_scenarios(
+    seed: int, size: int, *, cells: bool, flags: dict[str, object] | None = None
+) -> tuple[EntityInputs, ScenarioInputs]:
     rng = np.random.default_rng(seed)
     fixed = EntityInputs(
         entity_id="E1",
@@ -188,6 +214,7 @@ def random_scenarios(seed: int, size: int, *, cells: bool) -> tuple[EntityInputs
         performance_adjustment=Decimal("0.0731"),
         base_payments=Decimal("2345678.91"),
         dual_member_months=1234,
+        **(flags or {}),  # type: ignore[arg-type]
     )
     population = rng.integers(200, 9000, size).astype(np.int64)
     months = population * 12 - rng.integers(0, 100, size)
@@ -205,6 +232,11 @@ def random_scenarios(seed: int, size: int, *, cells: bool) -> tuple[EntityInputs
     risk = np.empty(size, dtype=object)
     risk[:] = [Decimal(int(v)).scaleb(-6) for v in rng.integers(700_000, 1_400_000, size)]
     low = (months * rng.uniform(0.3, 0.7, size)).astype(np.int64)
+    recalculated = np.empty(size, dtype=object)
+    recalculated[:] = [
+        (b * Decimal(str(round(f, 4)))).quantize(Decimal("0.01"))
+        for b, f in zip(benchmark, rng.uniform(0.95, 1.08, size), strict=True)
+    ]
     scenario = ScenarioInputs(
         fixed=fixed,
         benchmark=benchmark,
@@ -216,6 +248,7 @@ def random_scenarios(seed: int, size: int, *, cells: bool) -> tuple[EntityInputs
         stop_loss_excess=excess,
         risk_score=risk,
         months_by_cell={"low": low, "high": months - low} if cells else {},
+        recalculated_benchmark=recalculated,
     )
     return fixed, scenario
 
@@ -235,6 +268,9 @@ def engine_amounts(
         "stop_loss_excess": scenario.stop_loss_excess[k] if scenario.stop_loss_excess is not None else None,
         "risk_score": scenario.risk_score[k] if scenario.risk_score is not None else None,
         "months_by_cell": {c: int(m[k]) for c, m in scenario.months_by_cell.items()},
+        "recalculated_benchmark": scenario.recalculated_benchmark[k]
+        if scenario.recalculated_benchmark is not None
+        else None,
     }
     statement = settle_entity(contract_model, "PY1", fixed.model_copy(update=update))
     amounts = {r.component_id: r.amount for r in statement.components}
@@ -247,7 +283,7 @@ def engine_amounts(
 def test_every_scenario_settles_as_the_engine_settles_it(name: str) -> None:
     model = contract(name)
     fixed, scenario = random_scenarios(
-        sorted(CONTRACTS).index(name), 300, cells="capitation" in CONTRACTS[name]
+        sorted(CONTRACTS).index(name), 300, cells="capitation" in CONTRACTS[name], flags=FLAGS.get(name)
     )
     settled = settle_scenarios(model, scenario)
     for k in range(scenario.size):
@@ -331,3 +367,17 @@ def test_caps_hold_and_sharing_is_monotone(seed: int, low: Decimal, step: Decima
     assert (lower.components["ss"].figures["owed_losses"] <= benchmark_cents * 0.05 + 1).all()
     # a higher sharing rate never pays less
     assert (higher.net >= lower.net).all()
+
+
+def test_guardrail_and_termination_change_outcomes_in_the_random_scenarios() -> None:
+    """The MSSP comparison above is not vacuous: the guardrail moves or cancels some losses, and the terminated
+    entity earns nothing while owing its pro-rated share."""
+    name = "mssp_guardrail_termination"
+    fixed, scenario = random_scenarios(sorted(CONTRACTS).index(name), 300, cells=False, flags=FLAGS[name])
+    guarded = settle_scenarios(contract(name), scenario)
+    plain = ScenarioInputs(
+        **{**scenario.__dict__, "fixed": fixed.model_copy(update={"guardrail_applies": False})}
+    )  # type: ignore[arg-type]
+    unguarded = settle_scenarios(contract(name), plain)
+    assert (guarded.net != unguarded.net).sum() > 5
+    assert (guarded.net <= 0).all() and (guarded.net < 0).sum() > 20

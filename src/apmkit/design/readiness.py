@@ -151,6 +151,9 @@ def _scenario_nets(
             months_by_cell={
                 cell: np.full(size, months, np.int64) for cell, months in entity.months_by_cell.items()
             },
+            recalculated_benchmark=None
+            if entity.recalculated_benchmark is None
+            else same(entity.recalculated_benchmark),
         )
         try:
             settled = settle_scenarios(resolved, inputs)

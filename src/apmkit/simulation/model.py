@@ -393,7 +393,7 @@ def scenario_inputs(
     """The entity's settlement inputs in every scenario.
 
     * benchmark = run benchmark × scenario member months / run member months × (1 + coding drift when the
-      benchmark is risk-adjusted);
+      benchmark is risk-adjusted); the recalculated benchmark of the MSSP loss guardrail scales the same way;
     * expenditure = scenario truncated spending × completion factor when the run's expenditure is exactly that
       (the claims path), else run expenditure × scenario / run truncated spending (e.g. MSSP's per-type
       measurement);
@@ -418,6 +418,17 @@ def scenario_inputs(
             run.benchmark * m / run_months * ((1 + d) if run.benchmark_risk_adjusted and d else 1)
             for m, d in zip(months, coding, strict=True)
         ]
+        recalculated: Objects | None = None
+        if fixed.recalculated_benchmark is not None:
+            # the MSSP guardrail's two-way benchmark scales as the benchmark does
+            recalculated = np.empty(size, dtype=object)
+            recalculated[:] = [
+                fixed.recalculated_benchmark
+                * m
+                / run_months
+                * ((1 + d) if run.benchmark_risk_adjusted and d else 1)
+                for m, d in zip(months, coding, strict=True)
+            ]
         expenditure = np.empty(size, dtype=object)
         if claims_path:
             expenditure[:] = [Decimal(int(t)).scaleb(-2) * run.completion_factor for t in spending.tolist()]
@@ -460,6 +471,7 @@ def scenario_inputs(
         stop_loss_excess=stop_loss,
         risk_score=scores,
         months_by_cell=dict(totals.cell_months),
+        recalculated_benchmark=recalculated,
     )
 
 

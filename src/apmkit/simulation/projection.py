@@ -126,6 +126,8 @@ class EntityToDate:
     member_months: tuple[int, ...]
     population: int
     benchmark_pmpm: Decimal
+    recalculated_pmpm: Decimal | None = None
+    """The MSSP guardrail's recalculated benchmark per member month (None: none)."""
 
 
 def project_entity(
@@ -177,6 +179,9 @@ def project_entity(
         quality_standard_met=None
         if entity.fixed.quality_standard_met is None
         else np.full(size, bool(entity.fixed.quality_standard_met)),
+        recalculated_benchmark=None
+        if entity.recalculated_pmpm is None
+        else np.asarray([entity.recalculated_pmpm * member_months] * size, dtype=object),
     )
     settled = settle_scenarios(contract, inputs)
     return {

@@ -79,6 +79,11 @@ class FixedInputs(Protocol):
     performance_adjustment: Decimal | None
     base_payments: Decimal | None
     dual_member_months: int | None
+    guardrail_applies: bool | None
+    recalculated_benchmark: Decimal | None
+    below_msr_sharing_eligible: bool | None
+    terminated_during_year: bool
+    termination_loss_share: Decimal | None
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,8 @@ class ScenarioInputs:
     stop_loss_excess: Objects | None = None
     risk_score: Objects | None = None
     months_by_cell: dict[str, Ints] = field(default_factory=dict)
+    recalculated_benchmark: Objects | None = None
+    """The benchmark recalculated without the ACPT (MSSP loss guardrail), scaled like the benchmark."""
 
     @property
     def size(self) -> int:
@@ -348,6 +355,17 @@ def _shared_savings_terms(comp: c.SharedSavings, inputs: ScenarioInputs) -> Comp
     terms = comp.terms
     size = inputs.size
     fixed = inputs.fixed
+    where = fixed.source or f"entity {fixed.entity_id}"
+    if fixed.guardrail_applies and terms.loss_benchmark_guardrail is None:
+        raise ConfigurationError(
+            f"{where}: field guardrail_applies is true but component {comp.id!r} has no loss_benchmark_guardrail "
+            "in its terms"
+        )
+    if fixed.below_msr_sharing_eligible and terms.below_msr_sharing is None:
+        raise ConfigurationError(
+            f"{where}: field below_msr_sharing_eligible is true but component {comp.id!r} has no below_msr_sharing "
+            "in its terms"
+        )
     benchmark, expenditure = inputs.benchmark, inputs.expenditure
     if any(v <= ZERO for v in benchmark.tolist()):
         raise ValueError("benchmark must be above 0 in every scenario")
@@ -366,18 +384,42 @@ def _shared_savings_terms(comp: c.SharedSavings, inputs: ScenarioInputs) -> Comp
     savings = savings.astype(bool)
     losses = losses.astype(bool)
     cleared = savings.copy()
-    if losses.any() and terms.loss_benchmark_guardrail is not None:
-        raise ConfigurationError(
-            f"component {comp.id!r}: the loss benchmark guardrail is not simulated (losses in "
-            f"{int(losses.sum())} scenarios would need the recalculated benchmark)"
-        )
+    guard = terms.loss_benchmark_guardrail
+    if losses.any() and guard is not None:
+        applies = fixed.guardrail_applies
+        if applies is None:
+            if guard.applies is None:
+                raise ValueError(
+                    "guardrail_applies is missing: losses may be measured against a recalculated benchmark "
+                    f"({guard.citation or 'terms loss_benchmark_guardrail'}); give true or false, or state it in the "
+                    "contract (loss_benchmark_guardrail.applies)"
+                )
+            applies = guard.applies
+        if applies:
+            if inputs.recalculated_benchmark is None:
+                raise ValueError(
+                    "recalculated_benchmark is missing: the loss benchmark guardrail applies "
+                    f"({guard.citation or 'terms loss_benchmark_guardrail'})"
+                )
+            recalculated = inputs.recalculated_benchmark
+            higher = losses & (recalculated > benchmark)
+            higher = higher.astype(bool)
+            # expenditure not above the recalculated benchmark: neither savings nor losses
+            within = higher & (expenditure <= recalculated)
+            moved = higher & ~within
+            benchmark = pick(moved, recalculated, benchmark)
+            difference = benchmark - expenditure
+            savings_rate = pick(moved, difference / benchmark, savings_rate)
+            assert mlr is not None
+            still = (-savings_rate >= mlr).astype(bool)
+            losses = (losses & ~within & (~moved | still)).astype(bool)
     below = terms.below_msr_sharing
     below_msr = np.zeros(size, dtype=bool)
     if below is not None:
         candidates = ~savings & ~losses & (savings_rate > ZERO) & (population >= below.min_population)
         candidates = candidates.astype(bool)
         if candidates.any():
-            eligible = getattr(fixed, "below_msr_sharing_eligible", None)
+            eligible = fixed.below_msr_sharing_eligible
             if eligible is None:
                 eligible = below.eligible
             if eligible is None:
@@ -390,6 +432,25 @@ def _shared_savings_terms(comp: c.SharedSavings, inputs: ScenarioInputs) -> Comp
                 below_msr = candidates
                 savings = savings | below_msr
     decided = savings | losses
+    forfeited = np.zeros(size, dtype=bool)
+    loss_share = ONE
+    if fixed.terminated_during_year:
+        clause = terms.termination
+        if clause is None:
+            raise ValueError(
+                "terminated_during_year is true but the terms do not say what termination during the period does "
+                "(terms.termination)"
+            )
+        if clause.savings_forfeited:
+            forfeited = savings.copy()
+        if losses.any() and clause.losses == "prorated_share_input":
+            share = fixed.termination_loss_share
+            if share is None:
+                raise ValueError(
+                    "termination_loss_share is missing: an entity whose agreement ended during the period owes a "
+                    f"pro-rated share of its losses ({clause.citation or 'terms termination'})"
+                )
+            loss_share = share
     generated = pick(decided, difference, ZERO)
     threshold = pick(savings, msr, mlr if mlr is not None else ZERO)
     magnitude = pick(generated < ZERO, -generated, generated)
@@ -437,7 +498,7 @@ def _shared_savings_terms(comp: c.SharedSavings, inputs: ScenarioInputs) -> Comp
         else:
             before = base * final
             capped = (before if cap is None else minimum(before, cap)) * keep
-        earned = pick(savings, capped, ZERO)
+        earned = pick(savings & ~forfeited, capped, ZERO)
     owed = full(size, ZERO)
     if two_sided and losses.any():
         loss = terms.loss_rate
@@ -476,7 +537,7 @@ def _shared_savings_terms(comp: c.SharedSavings, inputs: ScenarioInputs) -> Comp
             True,
             irrelevant=euc_fraction == ONE,
         )
-        capped_loss = before_loss if loss_cap is None else minimum(before_loss, loss_cap)
+        capped_loss = (before_loss if loss_cap is None else minimum(before_loss, loss_cap)) * loss_share
         after = capped_loss * (ONE - euc_fraction) - fixed.euc_loss_reduction
         owed = pick(losses, maximum(after, ZERO), ZERO)
     earned_cents = to_cents(round_half_up(earned))

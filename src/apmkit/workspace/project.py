@@ -233,6 +233,9 @@ def run_projection(
                 member_months=tuple(mm[m] for m in months),
                 population=int(entity.population or 0),
                 benchmark_pmpm=Decimal(entity.benchmark) / Decimal(entity.member_months),
+                recalculated_pmpm=None
+                if entity.recalculated_benchmark is None
+                else Decimal(entity.recalculated_benchmark) / Decimal(entity.member_months),
             )
             row = project_entity(
                 resolved,
