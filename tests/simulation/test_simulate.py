@@ -329,3 +329,57 @@ def test_zero_variance_with_cells_scores_and_stop_loss(population: Path, tmp_pat
         cells = sum(outcome.inputs.months_by_cell.values())
         assert (cells == outcome.totals.scored_months).all()
         assert (cells <= outcome.totals.member_months).all()
+
+
+def test_cli_roi_and_cashflow(population: Path, contract_file: Path, tmp_path: Path) -> None:
+    base = [sys.executable, "-m", "apmkit", "--quiet", "simulate"]
+    common = [
+        "--contract",
+        str(contract_file),
+        "--from",
+        str(population),
+        "--period",
+        "2025",
+        "--scenarios",
+        "200",
+    ]
+    done = subprocess.run(
+        [
+            *base,
+            "roi",
+            *common,
+            "--assume",
+            "care_management_pmpm=20",
+            "--initiative",
+            "admissions:0.02:3.5",
+            "--out",
+            str(tmp_path / "roi"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    even = pd.read_parquet(tmp_path / "roi" / "break_even.parquet")
+    assert even["entity_id"].is_unique
+    initiatives = pd.read_parquet(tmp_path / "roi" / "initiatives.parquet")
+    assert set(initiatives["initiative"]) == {"admissions"}
+    assert (initiatives["expected_cost"] > 0).all()
+    done = subprocess.run(
+        [*base, "cashflow", *common, "--settlement-lag-months", "8", "--out", str(tmp_path / "cash")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    flows = pd.read_parquet(tmp_path / "cash" / "cashflow.parquet")
+    settlement = flows[flows["item"].str.startswith("balance at settlement")]
+    assert set(pd.to_datetime(settlement["month"]).dt.strftime("%Y-%m")) == {"2026-08"}
+    # without --settlement-lag-months the command refuses (the timing is in the agreement)
+    refused = subprocess.run(
+        [*base, "cashflow", *common, "--out", str(tmp_path / "never")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert refused.returncode == 2 and not (tmp_path / "never").exists()
