@@ -39,6 +39,13 @@ TrendOption = Annotated[
     float, typer.Option("--trend", help="Mean spending change against the period (0.03 = +3 %).")
 ]
 TrendSdOption = Annotated[float, typer.Option("--trend-sd", help="Standard deviation of the spending trend.")]
+UtilizationOption = Annotated[
+    float, typer.Option("--utilization", help="Mean utilization change on top of the trend (0.02 = +2 %).")
+]
+PanelScaleOption = Annotated[
+    float,
+    typer.Option("--panel-scale", help="Expected panel size as a multiple of the attributed population."),
+]
 UtilizationSdOption = Annotated[
     float, typer.Option("--utilization-sd", help="Standard deviation of utilization.")
 ]
@@ -98,6 +105,7 @@ def assumptions_from(
     resample: bool,
     trend: float,
     trend_sd: float,
+    utilization: float,
     utilization_sd: float,
     coding_intensity: float,
     coding_sd: float,
@@ -105,6 +113,7 @@ def assumptions_from(
     quality_sd: float,
     quality_standard_min: float | None,
     panel_sd: float,
+    panel_scale: float,
     churn: float,
     care_management_pmpm: str,
     cost_reduction: float,
@@ -113,6 +122,7 @@ def assumptions_from(
         resample=resample,
         trend=trend,
         trend_sd=trend_sd,
+        utilization=utilization,
         utilization_sd=utilization_sd,
         coding_intensity=coding_intensity,
         coding_sd=coding_sd,
@@ -120,6 +130,7 @@ def assumptions_from(
         quality_sd=quality_sd,
         quality_standard_min=quality_standard_min,
         panel_sd=panel_sd,
+        panel_scale=panel_scale,
         churn=churn,
         cost_reduction=cost_reduction,
         care_management_pmpm=_money(care_management_pmpm, "--care-management-pmpm"),
@@ -142,6 +153,7 @@ def simulate_command(
     resample: ResampleOption = True,
     trend: TrendOption = 0.0,
     trend_sd: TrendSdOption = 0.0,
+    utilization: UtilizationOption = 0.0,
     utilization_sd: UtilizationSdOption = 0.0,
     coding_intensity: CodingOption = 0.0,
     coding_sd: CodingSdOption = 0.0,
@@ -149,6 +161,7 @@ def simulate_command(
     quality_sd: QualitySdOption = 0.0,
     quality_standard_min: QualityMinOption = None,
     panel_sd: PanelSdOption = 0.0,
+    panel_scale: PanelScaleOption = 1.0,
     churn: ChurnOption = 0.0,
     care_management_pmpm: CostOption = "0",
     cost_reduction: ReductionOption = 0.0,
@@ -165,6 +178,7 @@ def simulate_command(
         resample,
         trend,
         trend_sd,
+        utilization,
         utilization_sd,
         coding_intensity,
         coding_sd,
@@ -172,6 +186,7 @@ def simulate_command(
         quality_sd,
         quality_standard_min,
         panel_sd,
+        panel_scale,
         churn,
         care_management_pmpm,
         cost_reduction,
