@@ -257,7 +257,9 @@ def prepare(
             )
         )
     if outside_rows is None and len(setups) == 1:
-        notes.append("attribution churn, if chosen, draws from the entity's own members: the data hold no other members")
+        notes.append(
+            "attribution churn, if chosen, draws from the entity's own members: the data hold no other members"
+        )
     return Prepared(resolved, period, result.settlement, setups, notes)
 
 
