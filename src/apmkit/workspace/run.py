@@ -119,6 +119,8 @@ class RunResult:
     out: Path | None
     files: dict[str, Path] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
+    entities: tuple[EntityInputs, ...] = ()
+    """The per-entity inputs that were settled (simulation scales its scenarios from them)."""
 
     @property
     def total_net(self) -> Decimal:
@@ -348,7 +350,11 @@ class Workspace:
             say("writing the marts")
             files = self._write(Path(out), settlement, stages, formats)
         return RunResult(
-            settlement=settlement, out=None if out is None else Path(out), files=files, counts=stages.counts
+            settlement=settlement,
+            out=None if out is None else Path(out),
+            files=files,
+            counts=stages.counts,
+            entities=tuple(entities),
         )
 
     # ---- stages ----------------------------------------------------------------------------------------
