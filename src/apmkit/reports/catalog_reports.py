@@ -1,3 +1,6 @@
 """Imports every report module so each registers itself (:func:`apmkit.reports.framework.catalog`)."""
 
-from apmkit.reports import basic  # noqa: F401
+from apmkit.reports import (
+    admissions,  # noqa: F401
+    basic,  # noqa: F401
+)
