@@ -292,7 +292,7 @@ def test_split_messages_keeps_the_message_numbering() -> None:
 
 def test_empty_file_is_an_error_naming_it(engine: Engine, tmp_path: Path) -> None:
     (tmp_path / "empty.hl7").write_bytes(b"\r\n")
-    with pytest.raises(InputFileError, match="empty.hl7: file is empty"):
+    with pytest.raises(InputFileError, match=r"empty\.hl7: file is empty"):
         ingest(engine, "hl7-adt", tmp_path / "empty.hl7", tmp_path / "out")
     assert not (tmp_path / "out").exists()
 

@@ -175,7 +175,7 @@ def test_into_refuses_what_it_cannot_safely_replace(engine: Engine, tmp_path: Pa
         ingest(engine, "csv", feed, tmp_path / "single", payer="acme", into=True)
     with pytest.raises(ConfigurationError, match="--into needs --payer"):
         ingest(engine, "csv", feed, tmp_path / "new", into=True)
-    with pytest.raises(ConfigurationError, match="--payer '../x'"):
+    with pytest.raises(ConfigurationError, match=r"--payer '\.\./x'"):
         ingest(engine, "csv", feed, tmp_path / "new", payer="../x", into=True)
     assert not (tmp_path / "new").exists()
 

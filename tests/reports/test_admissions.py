@@ -10,17 +10,24 @@ visits, and a second payer whose member is the same person (follow-up across pay
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections import defaultdict
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from apmkit.engines import Engine
+from apmkit.ingest import ingest
 from apmkit.reports.framework import ReportInputs, ReportRequest, RunInfo, Scope
 from apmkit.schemas import ADT_EVENTS, ENROLLMENT, MEDICAL_CLAIMS, MEMBER_PERSONS
 
+FIXTURE_ADT = Path(__file__).parent.parent / "fixtures" / "hl7_adt" / "adt_batch.hl7"
 RUN = RunInfo(contract_id="c", period="2025", start=date(2025, 1, 1), end=date(2025, 12, 31), data="unused")
 PANEL = [  # member_id, entity_id, tin, npi
     ("M1", "E1", "T1", "N1"),
@@ -556,3 +563,94 @@ def test_payer_filter_and_claims_only(engine: Engine) -> None:
     people = {(e["person_id"], e["setting"]) for e in without_adt["events"].to_pylist()}
     assert ("M3", "emergency") not in people  # the ED visit known from ADT only
     assert ("M2", "inpatient") not in people  # known from ADT only
+
+
+def test_end_to_end_from_payer_feeds_through_the_command(engine: Engine, tmp_path: Path) -> None:
+    """Two payers' CSV feeds and an HL7 ADT feed loaded with --payer/--into, then `apmkit report admissions`
+    over a run folder whose attribution mart attributes both people (its other marts are not read)."""
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "apmkit", "--quiet", *args],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=300,
+        )
+
+    medicare, acme, hie = tmp_path / "medicare", tmp_path / "acme", tmp_path / "hie"
+    for folder in (medicare, acme, hie):
+        folder.mkdir()
+    (medicare / "members.csv").write_text("member_id,sex\n1EG4TE5MK73,F\n2EG4TE5MK74,M\n")
+    (medicare / "medical_claims.csv").write_text(
+        "claim_id,claim_line_number,claim_type,member_id,claim_from_date,claim_thru_date,admission_date,"
+        "discharge_date,discharge_status,service_date,hcpcs_code,rendering_npi\n"
+        "IP1,1,inpatient,1EG4TE5MK73,2025-03-02,2025-03-06,2025-03-02,2025-03-06,01,,,\n"
+        "F1,1,professional,1EG4TE5MK73,,,,,,2025-03-20,99214,1234567893\n"
+    )
+    (acme / "members.csv").write_text("member_id,sex,mbi\nB-100,F,1EG4TE5MK73\n")
+    (acme / "medical_claims.csv").write_text(
+        "claim_id,claim_line_number,claim_type,member_id,service_date,hcpcs_code,rendering_npi\n"
+        "F9,1,professional,B-100,2025-03-12,99495,1234567893\n"
+    )
+    # The HL7 fixture: 1EG4TE5MK73 admitted 2 March (the Medicare stay: deduplicated), discharged 6 March, an
+    # SNF stay from 6 March; 2EG4TE5MK74 observation (not listed) and an outpatient visit.
+    pop = tmp_path / "pop"
+    ingest(engine, "csv", medicare, pop, payer="medicare", into=True)
+    ingest(engine, "csv", acme, pop, payer="acme", into=True)
+    ingest(engine, "hl7-adt", FIXTURE_ADT, pop, payer="hie", into=True)
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "run.json").write_text(
+        json.dumps(
+            {
+                "contract_id": "c",
+                "period": "2025",
+                "start": "2025-01-01",
+                "end": "2025-12-31",
+                "data": str(tmp_path / "pop"),
+            }
+        )
+    )
+    pa_table = pa.table(
+        {
+            "member_id": ["1EG4TE5MK73", "2EG4TE5MK74"],
+            "entity_id": ["E1", "E1"],
+            "tin": ["T1", "T1"],
+            "npi": ["N1", "N1"],
+        }
+    )
+    pq.write_table(pa_table, out / "attribution.parquet")
+    result = run("report", "admissions", "--run", "run", "--by", "entity", "--out", "adm.json")
+    assert result.returncode == 0, result.stderr
+    tables = json.loads((tmp_path / "adm.json").read_text())["tables"]
+    summary = {(r["entity_id"], r["payer"], r["setting"]): r for r in tables["summary"]}
+    # The inpatient stay: one admission and one discharge (claims and ADT are the same visit), followed up
+    # by acme's TCM on day 6 (the same person under another payer). The SNF stay is known from ADT only and
+    # has no discharge yet; without enrollment its payer is the ADT feed's.
+    assert set(summary) == {("E1", "medicare", "inpatient"), ("E1", "hie", "snf")}
+    inpatient = summary[("E1", "medicare", "inpatient")]
+    assert (
+        inpatient["admissions"],
+        inpatient["discharges"],
+        inpatient["due_7"],
+        inpatient["followed_up_7"],
+    ) == (
+        1,
+        1,
+        1,
+        1,
+    )
+    snf = summary[("E1", "hie", "snf")]
+    assert (snf["admissions"], snf["discharges"], snf["follow_up_rate_7"]) == (1, 0, None)
+    events = {(e["date"], e["event"], e["setting"]): e for e in tables["events"]}
+    assert set(events) == {
+        ("2025-03-02", "admission", "inpatient"),
+        ("2025-03-06", "discharge", "inpatient"),
+        ("2025-03-06", "admission", "snf"),
+    }
+    discharge = events[("2025-03-06", "discharge", "inpatient")]
+    assert discharge["source"] == "claims+adt" and discharge["follow_up_date"] == "2025-03-12"
+    assert discharge["days_to_follow_up"] == 6 and discharge["follow_up_7"] is True
+    assert events[("2025-03-06", "admission", "snf")]["source"] == "adt"
