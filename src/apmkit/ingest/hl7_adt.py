@@ -248,7 +248,12 @@ def message_row(text: str, issues: Counter[str], ignored: Counter[str]) -> dict[
 
 
 def _record_text(raw: bytes) -> str:
-    return raw.decode("utf-8", errors="replace").replace("\r", "\n")
+    """The raw message for quarantine, segments one per line (Latin-1 when not UTF-8: no byte is lost)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    return text.replace("\r", "\n")
 
 
 def read_file(
