@@ -263,6 +263,8 @@ def test_bad_messages_are_quarantined_with_file_message_and_field(bad_load) -> N
         assert value not in text
     quarantine = pq.read_table(out / "quarantine.parquet").to_pylist()
     assert all(row["record"] for row in quarantine)  # nothing lost
+    records = {(row["source_file"], row["source_line"]): row["record"] for row in quarantine}
+    assert "SECR\u00e9TNAME" in records[("bad.hl7", 9)]  # the undecodable byte kept (as Latin-1)
 
 
 def test_bad_load_counts_reconcile(bad_load) -> None:
