@@ -310,3 +310,15 @@ def test_the_command_loads_an_adt_feed(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "out" / "ingest_report.json").read_text())
     assert report["format"] == "hl7-adt" and report["tables"]["adt_events"]["loaded"] == 7
+
+
+@pytest.mark.spark
+def test_spark_loads_the_same_events(spark_engine: Engine, tmp_path: Path) -> None:
+    ingest(spark_engine, "hl7-adt", BATCH, tmp_path / "out")
+    rows = {
+        row["event_id"]: row
+        for row in spark_engine.to_arrow(
+            spark_engine.read_parquet(tmp_path / "out" / "adt_events.parquet")
+        ).to_pylist()
+    }
+    _check_expected(rows, "adt_batch.hl7")
