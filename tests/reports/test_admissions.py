@@ -654,3 +654,9 @@ def test_end_to_end_from_payer_feeds_through_the_command(engine: Engine, tmp_pat
     assert discharge["source"] == "claims+adt" and discharge["follow_up_date"] == "2025-03-12"
     assert discharge["days_to_follow_up"] == 6 and discharge["follow_up_7"] is True
     assert events[("2025-03-06", "admission", "snf")]["source"] == "adt"
+
+
+@pytest.mark.spark
+def test_spark_gives_the_same_summary(spark_engine: Engine) -> None:
+    tables = build(spark_engine, ReportRequest("admissions", by="tin"))
+    assert _summary(tables["summary"], "tin") == reference_summary(2)
