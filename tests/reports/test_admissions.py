@@ -540,6 +540,7 @@ def test_daily_list_rows(engine: Engine) -> None:
 def test_small_cells_are_suppressed(engine: Engine) -> None:
     tables = build(engine, ReportRequest("admissions", by="entity", suppress_below=3))
     assert _summary(tables["summary"], "entity_id") == reference_summary(1, suppress_below=3)
+    assert "events" not in tables  # no patient list in a report shared outside the entity
     for row in tables["daily"].to_pylist():
         for column in ("admissions", "discharges"):
             assert row[column] is None or row[column] == 0 or row[column] >= 3

@@ -465,11 +465,15 @@ def admissions_report(inputs: ReportInputs, request: ReportRequest) -> ReportOut
     summary = suppress(summary, request.suppress_below, counts, list(rates)).order_by(
         [key, "payer", "setting"]
     )
+    tables = {"summary": summary, "daily": daily, "events": listed}
+    shared = request.suppress_below is not None and request.suppress_below > 1
+    if shared:  # a report shared outside the entity carries counts, never the list of patients
+        del tables["events"]
     sources = ", ".join(
         ["claims", *(["HL7 ADT (deduplicated against claims)"] if inputs.has("adt_events") else [])]
     )
     return ReportOutput(
-        tables={"summary": summary, "daily": daily, "events": listed},
+        tables=tables,
         charts={
             "daily": line_chart("daily", "date", "admissions", color="setting", title="admissions by day"),
             "follow_up": bar_chart(
@@ -489,6 +493,11 @@ def admissions_report(inputs: ReportInputs, request: ReportRequest) -> ReportOut
             "the person's enrolled payer that month",
             *scope_note(request),
             *suppression_note(request),
+            *(
+                ["the daily list of patients (events) is left out of a report with small-cell suppression"]
+                if shared
+                else []
+            ),
         ],
     )
 
