@@ -28,6 +28,7 @@ import ibis
 import ibis.expr.types as ir
 
 from apmkit.money import to_cents
+from apmkit.reports.framework import tidy
 
 TRANSFER_STATUSES = ("02", "05", "65", "66")
 EXPIRED_STATUS = "20"
@@ -63,7 +64,7 @@ COLUMNS = (
 
 def _claims(medical: ir.Table, start: date, end: date, cost_basis: str) -> ir.Table:
     kept = medical.filter(medical.adjustment_type.fill_null("original") != "void")
-    day = ibis.coalesce(kept.service_date, kept.claim_from_date)
+    day = ibis.coalesce(kept.service_date, kept.claim_from_date, kept.admission_date)
     kept = kept.mutate(_day=day.cast("date"), _cents=to_cents(kept[cost_basis].fill_null(0)))
     return kept.filter(kept._day.between(ibis.literal(start), ibis.literal(end + timedelta(days=31))))
 
@@ -110,7 +111,10 @@ def acute_stays(claims: ir.Table) -> ir.Table:
         & ~ordered._prev_status.fill_null("").isin(list(TRANSFER_STATUSES))
     )
     flagged = ordered.mutate(_new=ibis.ifelse(new_stay, 1, 0))
-    numbered = flagged.mutate(stay=flagged._new.sum().over(window))
+    running = ibis.cumulative_window(
+        group_by=flagged.member_id, order_by=[flagged.admit, flagged.discharge, flagged.claim_id]
+    )
+    numbered = flagged.mutate(stay=flagged._new.sum().over(running))
     last = ibis.window(
         group_by=[numbered.member_id, numbered.stay],
         order_by=[ibis.desc(numbered.discharge), ibis.desc(numbered.claim_id)],
@@ -226,7 +230,7 @@ def utilization_events(
         .aggregate(claim_cents=claims._cents.sum())
     )
     ed = ed_claims.filter(ed_claims.claim_type == "outpatient")
-    ed = ed.left_join(outpatient_cents, "claim_id").drop("claim_id_right")
+    ed = tidy(ed.left_join(outpatient_cents, "claim_id"))
     parts.append(
         _shape(
             ed,
@@ -266,7 +270,7 @@ def utilization_events(
         facility=obs_lines.facility_ccn.max(),
         npi=ibis.coalesce(obs_lines.attending_npi, obs_lines.rendering_npi).max(),
     )
-    obs = obs.left_join(outpatient_cents, "claim_id").drop("claim_id_right")
+    obs = tidy(obs.left_join(outpatient_cents, "claim_id"))
     parts.append(
         _shape(
             obs,

@@ -93,6 +93,7 @@ class RunInfo:
     data: str
     cost_basis: str = "allowed_amount"
     base_years: tuple[int, ...] = ()
+    include_pharmacy: bool = False
 
     @property
     def year(self) -> int:
@@ -106,6 +107,8 @@ class ReportInputs:
 
     tables: Mapping[str, ir.Table]
     run: RunInfo
+    fetch: Callable[[ir.Table], pa.Table] | None = None
+    """Executes a table (``Engine.to_arrow``): for the reports that fit a model in Python (prediction)."""
 
     def __getitem__(self, name: str) -> ir.Table:
         if name not in self.tables:
@@ -155,15 +158,18 @@ def register(
     return decorate
 
 
-def _load() -> None:
+def _load() -> tuple[str, ...]:
     # the report modules register themselves on import
-    from apmkit.reports import catalog_reports  # noqa: F401
+    from apmkit.reports.catalog_reports import ORDER
+
+    return ORDER
 
 
 def catalog() -> list[ReportInfo]:
     """Every registered report, in the order the docs list them."""
-    _load()
-    return [entry.info for entry in _REGISTRY.values()]
+    order = _load()
+    names = sorted(_REGISTRY, key=lambda n: (order.index(n) if n in order else len(order), n))
+    return [_REGISTRY[name].info for name in names]
 
 
 def lookup(name: str) -> tuple[ReportInfo, ReportFunction, tuple[str, ...]]:
@@ -268,13 +274,19 @@ def scoped_months(inputs: ReportInputs, request: ReportRequest, members: ir.Tabl
     joined = months.inner_join(members, "member_id")
     if inputs.has("enrollment"):
         payers = member_month_payers(inputs)
-        joined = joined.left_join(payers, ["member_id", "month"]).drop("member_id_right", "month_right")
+        joined = tidy(joined.left_join(payers, ["member_id", "month"]))
         joined = joined.mutate(payer=joined.payer.fill_null("(unknown)"))
     else:
         joined = joined.mutate(payer=ibis.literal("(unknown)"))
     if request.payer is not None:
         joined = joined.filter(joined.payer == request.payer)
     return joined
+
+
+def tidy(table: ir.Table) -> ir.Table:
+    """``table`` without the ``*_right`` key copies a join by column names leaves (left joins keep them)."""
+    extra = [c for c in table.columns if c.endswith("_right")]
+    return table.drop(*extra) if extra else table
 
 
 def ratio(
@@ -395,4 +407,5 @@ __all__ = [
     "scoped_months",
     "suppress",
     "suppression_note",
+    "tidy",
 ]

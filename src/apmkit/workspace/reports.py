@@ -48,6 +48,7 @@ def read_run_info(run_dir: Path) -> RunInfo:
             data=str(data["data"]),
             cost_basis=str(data.get("cost_basis", "allowed_amount")),
             base_years=tuple(int(y) for y in data.get("base_years", [])),
+            include_pharmacy=bool(data.get("include_pharmacy", False)),
         )
     except (ValueError, KeyError, TypeError) as exc:
         field = exc.args[0] if isinstance(exc, KeyError) else None
@@ -69,7 +70,7 @@ def open_inputs(engine: Engine, run_dir: Path, needs: tuple[str, ...]) -> Report
             canonical = engine.canonical(data) if data.is_dir() else None
         if canonical is not None and name in canonical.present():
             tables[name] = canonical[name]
-    return ReportInputs(tables=tables, run=info)
+    return ReportInputs(tables=tables, run=info, fetch=engine.to_arrow)
 
 
 def build_report(run_dir: Path, request: ReportRequest, *, engine: Engine | None = None) -> ReportResult:
@@ -89,6 +90,11 @@ def build_report(run_dir: Path, request: ReportRequest, *, engine: Engine | None
     finally:
         if engine is None:
             active.close()
+    notes = list(output.notes)
+    if info.name == "cost_opportunity" and "opportunity" in tables:
+        effect, said = settlement_effect(Path(run_dir), tables["opportunity"])
+        tables["settlement_effect"] = effect
+        notes += said
     charts = {}
     for name, spec in output.charts.items():
         filled = copy.deepcopy(spec)
@@ -96,9 +102,73 @@ def build_report(run_dir: Path, request: ReportRequest, *, engine: Engine | None
         if source in tables:
             filled["data"] = {"values": _json_rows(tables[source])}
         charts[name] = filled
-    return ReportResult(
-        name=info.name, title=info.title, tables=tables, charts=charts, notes=list(output.notes)
-    )
+    return ReportResult(name=info.name, title=info.title, tables=tables, charts=charts, notes=notes)
+
+
+def settlement_effect(run_dir: Path, opportunity: pa.Table) -> tuple[pa.Table, list[str]]:
+    """What the cost opportunity does to the settlement: each entity settled again under the run's contract with
+    its expenditure reduced by its total opportunity (docs/reference/analytics-definitions.md §4: re-run, never
+    scaled). Uses the contract and the settled entity inputs the run recorded in ``run.json``."""
+    from apmkit.contracts import parse_contract
+    from apmkit.settlement.engine import settle
+    from apmkit.settlement.inputs import EntityInputs
+
+    path = run_dir / "run.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    columns = [
+        "entity_id",
+        "expenditure",
+        "opportunity",
+        "net_settlement",
+        "net_settlement_at_peer_median",
+        "change",
+    ]
+    if "contract_yaml" not in data or "entity_inputs" not in data:
+        return pa.table({c: pa.array([], pa.string()) for c in columns}), [
+            "settlement effect: not computed (the run predates it: run `apmkit run` again)"
+        ]
+    contract = parse_contract(data["contract_yaml"], source=str(path))
+    period = str(data["period"])
+    totals: dict[str, Decimal] = {}
+    blanked = 0
+    for row in opportunity.to_pylist():
+        value = row.get("opportunity")
+        if value is None:
+            blanked += 1
+            continue
+        totals[str(row["entity_id"])] = totals.get(str(row["entity_id"]), Decimal(0)) + Decimal(value)
+    entities = [EntityInputs.model_validate(e) for e in data["entity_inputs"]]
+    chosen = [e for e in entities if e.entity_id in totals and e.expenditure is not None]
+    before = {s.entity_id: s for s in settle(contract, period, chosen).statements}
+    changed = [
+        e.model_copy(
+            update={"expenditure": max(Decimal(0), (e.expenditure or Decimal(0)) - totals[e.entity_id])}
+        )
+        for e in chosen
+    ]
+    after = {s.entity_id: s for s in settle(contract, period, changed).statements}
+    rows = []
+    for entity in chosen:
+        if entity.entity_id not in before or entity.entity_id not in after:
+            continue
+        now, then = before[entity.entity_id].net_settlement, after[entity.entity_id].net_settlement
+        rows.append(
+            {
+                "entity_id": entity.entity_id,
+                "expenditure": str(entity.expenditure),
+                "opportunity": str(totals[entity.entity_id]),
+                "net_settlement": str(now),
+                "net_settlement_at_peer_median": str(then),
+                "change": str(then - now),
+            }
+        )
+    notes = [
+        "settlement effect: each entity settled again under the run's contract with expenditure minus its "
+        "opportunity (every other input as settled)"
+    ]
+    if blanked:
+        notes.append(f"settlement effect leaves out {blanked} suppressed cells")
+    return pa.table({c: pa.array([r[c] for r in rows], pa.string()) for c in columns}), notes
 
 
 # ---- export --------------------------------------------------------------------------------------------------

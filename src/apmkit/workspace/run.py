@@ -317,6 +317,7 @@ class Workspace:
             )
 
         say("settlement")
+        stages.info["entity_inputs"] = [entity.model_dump(mode="json") for entity in entities]  # issue 16
         definitions_note = f"definitions (benchmark and actuals): {resolved.definitions.describe()}"
         settlement = settle(
             document,
@@ -799,13 +800,17 @@ def _record_for_reports(
     stages.marts["utilization"] = utilization_events(
         tables["medical_claims"], first, spec.period.end, cost_basis=cost_basis
     )
+    from apmkit.contracts.document import contract_to_yaml
+
     stages.info = {
+        "contract_yaml": contract_to_yaml(document),
         "contract_id": document.id,
         "period": period,
         "start": spec.period.start.isoformat(),
         "end": spec.period.end.isoformat(),
         "base_years": list(base_years),
         "cost_basis": cost_basis,
+        "include_pharmacy": resolved.definitions.include_pharmacy,
         "data": str(data.resolve()),
     }
 
