@@ -19,7 +19,7 @@ import pytest
 
 from apmkit.engines import Engine
 from apmkit.errors import ConfigurationError, InputFileError
-from apmkit.ingest import ingest
+from apmkit.ingest import IngestReport, ingest
 
 ADT = Path(__file__).parent.parent / "fixtures" / "hl7_adt" / "adt_batch.hl7"
 
@@ -198,3 +198,31 @@ def test_the_command_loads_two_payers(tmp_path: Path) -> None:
     assert len(rows(tmp_path / "pop", "enrollment")) == 6
     both = run("csv", "acme", "--out", "x", "--into", "pop")
     assert both.returncode == 2 and "exactly one of --out DIR or --into DIR" in both.stderr
+
+
+def test_a_member_id_two_payers_give_different_people_is_reported(engine: Engine, tmp_path: Path) -> None:
+    into = tmp_path / "pop"
+    ingest(
+        engine,
+        "csv",
+        write_feed(tmp_path / "a", {"members.csv": "member_id,birth_date,sex\nX1,1950-01-01,F\n"}),
+        into,
+        payer="a",
+        into=True,
+    )
+    same = write_feed(
+        tmp_path / "b", {"members.csv": "member_id,birth_date,sex\nX1,1950-01-01,F\nX2,1951-01-01,M\n"}
+    )
+    ingest(engine, "csv", same, into, payer="b", into=True)
+    assert not any(
+        "different birth date or sex" in w for w in IngestReport.read(into / "ingest_report.json").warnings
+    )
+    other = write_feed(tmp_path / "c", {"members.csv": "member_id,birth_date,sex\nX1,1980-06-06,M\n"})
+    ingest(engine, "csv", other, into, payer="c", into=True)
+    warnings = IngestReport.read(into / "ingest_report.json").warnings
+    assert any(
+        w.startswith("1 member ids are loaded by more than one payer with a different birth date or sex")
+        for w in warnings
+    )
+    kept = {r["member_id"]: (str(r["birth_date"]), r["sex"]) for r in rows(into, "members")}
+    assert kept == {"X1": ("1950-01-01", "F"), "X2": ("1951-01-01", "M")}  # payer a's row: first by name

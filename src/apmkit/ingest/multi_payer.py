@@ -134,6 +134,7 @@ def combine(engine: Engine, payers_dir: Path, out: Path) -> dict[str, Path]:
     """Write the combined tables, ``member_persons`` and the combined report under ``out``."""
     payers = _payers(payers_dir)
     written: dict[str, Path] = {}
+    warnings: list[str] = []
     for name in PAYER_TABLES + PERSON_TABLES:
         schema = TABLES[name]
         parts = []
@@ -145,6 +146,14 @@ def combine(engine: Engine, payers_dir: Path, out: Path) -> dict[str, Path]:
         if not parts:
             continue
         union = ibis.union(*parts) if len(parts) > 1 else parts[0]
+        if name == "members" and len(parts) > 1:
+            conflicts = engine.count(_conflicting_members(union))
+            if conflicts:
+                warnings.append(
+                    f"{conflicts} member ids are loaded by more than one payer with a different birth date or sex: "
+                    "the row of the first payer in name order is kept (give the other payer's members their MBI "
+                    "in members.mbi or a member_xref crosswalk if they are different people)"
+                )
         if name in PERSON_TABLES and schema.primary_key and len(parts) > 1:
             window = ibis.window(group_by=[union[k] for k in schema.primary_key], order_by=[union._rank])
             union = union.mutate(_n=ibis.row_number().over(window))
@@ -153,8 +162,20 @@ def combine(engine: Engine, payers_dir: Path, out: Path) -> dict[str, Path]:
     persons = member_persons(engine, payers_dir, payers, written)
     if persons is not None:
         written[MEMBER_PERSONS.name] = engine.write_parquet(persons, out / f"{MEMBER_PERSONS.name}.parquet")
-    combined_report(payers_dir, payers, out).write(out / "ingest_report.json")
+    report = combined_report(payers_dir, payers, out)
+    report.warnings.extend(warnings)
+    report.write(out / "ingest_report.json")
     return written
+
+
+def _conflicting_members(members: ibis.Table) -> ibis.Table:
+    """Member ids that several payers load with different birth dates or sexes (each payer is a ``_rank``)."""
+    per_id = members.group_by("member_id").aggregate(
+        payers=members._rank.nunique(),
+        births=members.birth_date.nunique(),
+        sexes=members.sex.nunique(),
+    )
+    return per_id.filter((per_id.payers > 1) & ((per_id.births > 1) | (per_id.sexes > 1)))
 
 
 def member_persons(
