@@ -146,21 +146,35 @@ def _decode(raw: bytes) -> str:
         ) from None
 
 
-def _value(message: hl7.Message, key: str) -> str | None:
-    """A field or component by accessor key (``PV1.F3.R1.C4``); None when absent or empty."""
-    try:
-        value = message[key]
-    except (IndexError, KeyError):
-        return None
-    text = str(value).strip() if value is not None else ""
-    return text or None
+class _Segments:
+    """The first segment of each type in a message, looked up once, and their fields by HL7 position."""
 
+    def __init__(self, message: hl7.Message):
+        self._first: dict[str, hl7.Segment] = {}
+        for segment in message:
+            name = str(segment[0])
+            self._first.setdefault(name, segment)
 
-def _repetitions(message: hl7.Message, segment: str, field: int) -> int:
-    try:
-        return len(message.segment(segment)[field])
-    except (IndexError, KeyError):
-        return 0
+    def has(self, name: str) -> bool:
+        return name in self._first
+
+    def get(self, name: str, field: int, rep: int = 1, comp: int = 1, sub: int = 1) -> str | None:
+        """Field ``name-field`` (repetition, component, subcomponent), escapes undone; None when absent or empty."""
+        segment = self._first.get(name)
+        if segment is None:
+            return None
+        try:
+            value = segment.extract_field(1, field, rep, comp, sub)
+        except IndexError:
+            return None
+        text = str(value).strip() if value is not None else ""
+        return text or None
+
+    def repetitions(self, name: str, field: int) -> int:
+        segment = self._first.get(name)
+        if segment is None or field >= len(segment):
+            return 0
+        return len(segment[field])
 
 
 def timestamp(value: str | None, field: str) -> datetime | None:
@@ -180,11 +194,9 @@ def timestamp(value: str | None, field: str) -> datetime | None:
     return moment
 
 
-def _member_id(message: hl7.Message) -> str | None:
-    count = _repetitions(message, "PID", 3)
-    ids = [
-        (_value(message, f"PID.F3.R{r}.C5"), _value(message, f"PID.F3.R{r}.C1")) for r in range(1, count + 1)
-    ]
+def _member_id(segments: _Segments) -> str | None:
+    count = segments.repetitions("PID", 3)
+    ids = [(segments.get("PID", 3, r, 5), segments.get("PID", 3, r, 1)) for r in range(1, count + 1)]
     for wanted in ("MC", "MB"):
         for kind, value in ids:
             if kind is not None and kind.upper() == wanted and value:
@@ -192,58 +204,50 @@ def _member_id(message: hl7.Message) -> str | None:
     return next((value for _, value in ids if value), None)
 
 
-def _attending_npi(message: hl7.Message, issues: Counter[str]) -> str | None:
-    count = _repetitions(message, "PV1", 7)
+def _attending_npi(segments: _Segments, issues: Counter[str]) -> str | None:
+    count = segments.repetitions("PV1", 7)
     for r in range(1, count + 1):
-        kind = (_value(message, f"PV1.F7.R{r}.C13") or "").upper()
-        authority = (_value(message, f"PV1.F7.R{r}.C9") or "").upper()
+        kind = (segments.get("PV1", 7, r, 13) or "").upper()
+        authority = (segments.get("PV1", 7, r, 9) or "").upper()
         if kind == "NPI" or authority == "NPI":
-            return _value(message, f"PV1.F7.R{r}.C1")
-    if count and _value(message, "PV1.F7.R1.C1"):
+            return segments.get("PV1", 7, r, 1)
+    if count and segments.get("PV1", 7, 1, 1):
         issues["attending doctors given without an NPI identifier (attending_npi left empty)"] += 1
     return None
-
-
-def _has_segment(message: hl7.Message, name: str) -> bool:
-    try:
-        message.segment(name)
-    except KeyError:
-        return False
-    return True
 
 
 def message_row(text: str, issues: Counter[str], ignored: Counter[str]) -> dict[str, Any] | None:
     """The ``adt_events`` fields of one message; None for a message that is not a loaded ADT event."""
     try:
-        message = hl7.parse(text)
+        segments = _Segments(hl7.parse(text))
     except Exception as exc:  # python-hl7 raises several types on malformed input
         raise _BadMessage(f"not a parseable HL7 v2 message ({type(exc).__name__})") from None
-    if not _has_segment(message, "MSH"):
+    if not segments.has("MSH"):
         raise _BadMessage("not a parseable HL7 v2 message (no MSH segment)")
-    kind = (_value(message, "MSH.F9.R1.C1") or "").upper()
-    trigger = (_value(message, "MSH.F9.R1.C2") or _value(message, "EVN.F1") or "").upper()
+    kind = (segments.get("MSH", 9, 1, 1) or "").upper()
+    trigger = (segments.get("MSH", 9, 1, 2) or segments.get("EVN", 1) or "").upper()
     if kind != "ADT" or trigger not in EVENTS:
         ignored[f"{kind or '(no type)'}^{trigger or '(no event)'}"] += 1
         return None
-    if not _has_segment(message, "PID"):
+    if not segments.has("PID"):
         raise _BadMessage("PID segment missing", "member_id")
-    if not _has_segment(message, "PV1"):
+    if not segments.has("PV1"):
         raise _BadMessage("PV1 segment missing", "patient_class")
-    event_time = _value(message, "EVN.F2.R1.C1") or _value(message, "MSH.F7.R1.C1")
+    event_time = segments.get("EVN", 2) or segments.get("MSH", 7)
     return {
-        "event_id": _value(message, "MSH.F10"),
-        "member_id": _member_id(message),
+        "event_id": segments.get("MSH", 10),
+        "member_id": _member_id(segments),
         "event_type": trigger,
         "event_time": timestamp(event_time, "event_time"),
-        "admit_time": timestamp(_value(message, "PV1.F44.R1.C1"), "admit_time"),
-        "discharge_time": timestamp(_value(message, "PV1.F45.R1.C1"), "discharge_time"),
-        "patient_class": _value(message, "PV1.F2.R1.C1"),
-        "hospital_service": _value(message, "PV1.F10.R1.C1"),
-        "_patient_type": _value(message, "PV1.F18.R1.C1"),
-        "facility_id": _value(message, "PV1.F3.R1.C4.S1") or _value(message, "MSH.F4.R1.C1"),
-        "attending_npi": _attending_npi(message, issues),
-        "discharge_disposition": _value(message, "PV1.F36.R1.C1"),
-        "visit_number": _value(message, "PV1.F19.R1.C1"),
+        "admit_time": timestamp(segments.get("PV1", 44), "admit_time"),
+        "discharge_time": timestamp(segments.get("PV1", 45), "discharge_time"),
+        "patient_class": segments.get("PV1", 2),
+        "hospital_service": segments.get("PV1", 10),
+        "_patient_type": segments.get("PV1", 18),
+        "facility_id": segments.get("PV1", 3, 1, 4, 1) or segments.get("MSH", 4),
+        "attending_npi": _attending_npi(segments, issues),
+        "discharge_disposition": segments.get("PV1", 36),
+        "visit_number": segments.get("PV1", 19),
     }
 
 
