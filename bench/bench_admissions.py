@@ -120,7 +120,7 @@ def main() -> None:
         engine.to_arrow(claims.group_by("claim_type").aggregate(rows=claims.count()))
         scan = time.perf_counter() - started
         started = time.perf_counter()
-        output = admissions_report(inputs, ReportRequest("admissions", by="tin", suppress_below=11))
+        output = admissions_report(inputs, ReportRequest("admissions", by="tin"))
         rows = {name: engine.to_arrow(table).num_rows for name, table in output.tables.items()}
         built = time.perf_counter() - started
         print(
