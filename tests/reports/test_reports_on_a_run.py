@@ -169,3 +169,15 @@ def test_prediction_worklists_and_validation(run_dir: Path) -> None:
     spend = spend.add(rx.groupby("member_id")["allowed_amount"].sum(), fill_value=0)
     for row in pd.concat([high, rising]).itertuples():
         assert row.cost_this_year == pytest.approx(float(spend.get(row.member_id, 0)), abs=0.02)
+
+
+def test_episodes_of_a_scoped_provider(run_dir: Path) -> None:
+    attribution = pd.read_parquet(run_dir / "attribution.parquet")
+    tin = attribution["tin"].dropna().value_counts().index[-1]
+    result = build_report(run_dir, ReportRequest("episodes", by="tin", scope=Scope(tins=frozenset({tin}))))
+    mine = set(attribution[attribution["tin"] == tin]["member_id"])
+    episodes = pd.read_parquet(run_dir / "episodes.parquet")
+    kept = episodes[(episodes["status"] == "kept") & episodes["member_id"].isin(mine)]
+    assert {r["tin"] for r in result.tables["summary"].to_pylist()} <= {tin}
+    assert sum(r["episodes"] for r in result.tables["by_hospital"].to_pylist()) == len(kept)
+    assert sum(r["episodes"] for r in result.tables["by_clinician"].to_pylist()) == len(kept)

@@ -75,10 +75,14 @@ class RegionalAdjustmentSpec(_Frozen):
         Cap on a negative adjustment, share of national per-capita BY3 (1.5% for 2024+; 5% before).
     apply_negative
         Agreements starting 2024+ do not apply a negative or zero single-value regional adjustment
-        (425.652(a)(8)(iii)); set True for the 2019-2023 rule.
+        (425.652(a)(8)(iii)); set True for the 2019-2023 rule (425.601(a)(8), with negative_cap_share 0.05; no
+        offset factor then unless negative_offset_factor is given).
     negative_offset_factor
-        Offset applied to a negative adjustment (min(1, max(0, dual share + weighted HCC - 1)));
-        None = computed from the ACO's BY3 dual share and risk score when those are available, else 1.
+        The offset factor of 42 CFR 425.656(c)(4)-(5): min(1, max(0, dual share + weighted BY3 HCC score - 1));
+        a negative adjustment is multiplied by 1 minus it (0 = full negative adjustment, 1 = none). None =
+        computed from the BY3 aged/dual person-year share (disabled and ESRD duals are not separated by the
+        enrollment types, so give the value from CMS's benchmark report when they matter) and the BY3 HCC scores
+        weighted by per-capita expenditure x person-years (score 1 without scores).
     """
 
     occurrence: int = Field(default=1, ge=1)

@@ -87,10 +87,23 @@ def open_gaps_table(
     year = report_year(inputs, request)
     start, end = year_window(inputs, year)
     measures = list(ECQM_DEFINITIONS)
+    population = inputs.keep(
+        inputs["members"].semi_join(members, inputs["members"].member_id == members.member_id)
+    )
     clinical = clinical_with_claims(inputs["clinical"], inputs["medical_claims"])
-    population = inputs["members"].semi_join(members, inputs["members"].member_id == members.member_id)
+    clinical = inputs.keep(clinical.semi_join(population, clinical.member_id == population.member_id))
     parts = [
-        care_gaps(ECQM_DEFINITIONS[m], population, clinical, start, end, providers=inputs["providers"])
+        inputs.keep(
+            care_gaps(
+                ECQM_DEFINITIONS[m],
+                population,
+                clinical,
+                start,
+                end,
+                providers=inputs["providers"],
+                materialize=inputs.materialize,
+            )
+        )
         for m in measures
     ]
     gaps = parts[0].union(*parts[1:], distinct=False) if len(parts) > 1 else parts[0]

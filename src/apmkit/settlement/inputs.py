@@ -79,6 +79,28 @@ class EntityInputs(BaseModel):
         default=None, ge=0, description="Member costs above the attachment point"
     )
     carved_out_expenditure: Decimal | None = Field(default=None, ge=0)
+    guardrail_applies: bool | None = Field(
+        default=None,
+        description="Whether the loss benchmark guardrail applies (MSSP: agreement period from 2024, two-sided)",
+    )
+    recalculated_benchmark: Decimal | None = Field(
+        default=None,
+        gt=0,
+        description="Total benchmark recalculated without the ACPT (MSSP two-way blend), for the guardrail ($)",
+    )
+    below_msr_sharing_eligible: bool | None = Field(
+        default=None,
+        description="Eligible for half-rate sharing below the MSR (MSSP: low-revenue BASIC ACO, agreement 2024+)",
+    )
+    terminated_during_year: bool = Field(
+        default=False, description="The agreement ended during the period (MSSP 42 CFR 425.221(b))"
+    )
+    termination_loss_share: Decimal | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Share of owed losses a terminated entity is liable for (MSSP: pro-rated share)",
+    )
     euc_affected_fraction: Decimal = Field(default=Decimal(0), ge=0, le=1)
     euc_loss_reduction: Decimal = Field(default=Decimal(0), ge=0)
     interim_paid: Decimal | None = Field(default=None, ge=0)
@@ -228,8 +250,11 @@ def apply_benchmarks(
     """Set each entity's benchmark from the output of ``apmkit benchmark``.
 
     Accepted layouts: ``entity_id, benchmark_pmpm`` (general method: × the entity's member months),
-    ``entity_id, benchmark`` (a total), or the one-row MSSP ``benchmark_summary`` (``settlement_benchmark``,
-    the total after the guardrail) when a single entity is settled.
+    ``entity_id, benchmark`` (a total), or the one-row MSSP ``benchmark_summary`` when a single entity is
+    settled: ``total_benchmark`` (three-way blend) with ``total_two_way_benchmark`` as the entity's
+    ``recalculated_benchmark`` and ``guardrail_applies``, so the settlement applies the guardrail (42 CFR
+    425.652(b)(5)); an older summary without the two-way total gives ``settlement_benchmark``, refused when its
+    status is ``no_savings_no_losses``.
 
     Raises
     ------
@@ -243,15 +268,34 @@ def apply_benchmarks(
     if "settlement_benchmark" in columns and "entity_id" not in columns:
         if len(rows) != 1 or len(entities) != 1:
             raise InputFileError(source, "an MSSP benchmark summary has one row and settles one entity")
-        total = Decimal(str(rows[0]["settlement_benchmark"]))
+        summary = rows[0]
         entity = entities[0]
+        guard: dict[str, Any] = {}
+        if summary.get("total_two_way_benchmark") is not None and summary.get("total_benchmark") is not None:
+            # The settlement applies the guardrail itself (42 CFR 425.652(b)(5)) with the contract's MLR.
+            total = Decimal(str(summary["total_benchmark"]))
+            how = f"{source}: total_benchmark (guardrail applied in settlement)"
+            guard = {"recalculated_benchmark": Decimal(str(summary["total_two_way_benchmark"]))}
+            if summary.get("guardrail_applies") is not None and entity.guardrail_applies is None:
+                guard["guardrail_applies"] = bool(summary["guardrail_applies"])
+        else:
+            if str(summary.get("guardrail_status")) == "no_savings_no_losses":
+                raise InputFileError(
+                    source,
+                    "guardrail status no_savings_no_losses needs total_benchmark and total_two_way_benchmark "
+                    "(rebuild it with apmkit benchmark); settling on settlement_benchmark would share savings",
+                    field="total_two_way_benchmark",
+                )
+            total = Decimal(str(summary["settlement_benchmark"]))
+            how = f"{source}: settlement_benchmark"
         return [
             entity.model_copy(
                 update={
                     "benchmark": total,
+                    **guard,
                     "detail": {
                         **entity.detail,
-                        "benchmark_source": f"{source}: settlement_benchmark",
+                        "benchmark_source": how,
                         # the guardrail decides which blend the benchmark is; the statement must show it
                         **(
                             {"guardrail_status": str(rows[0]["guardrail_status"])}

@@ -175,9 +175,15 @@ def compute_shared_savings_component(
         quality_standard_met=entity.quality_standard_met,
         alternative_quality_standard_met=entity.alternative_quality_standard_met,
         participant_revenue=entity.participant_revenue,
+        guardrail_applies=entity.guardrail_applies,
+        recalculated_benchmark=entity.recalculated_benchmark,
+        below_msr_sharing_eligible=entity.below_msr_sharing_eligible,
+        terminated_during_year=entity.terminated_during_year,
+        termination_loss_share=entity.termination_loss_share,
         euc_affected_fraction=entity.euc_affected_fraction,
         euc_loss_reduction=entity.euc_loss_reduction,
     )
+    _check_entity_flags(comp, ctx)
     try:
         result = compute_shared_savings(comp.terms, inputs)
     except ValueError as exc:
@@ -232,6 +238,23 @@ def compute_shared_savings_component(
     return _result(comp, amount, figures=figures, out=out)
 
 
+def _check_entity_flags(comp: c.SharedSavings, ctx: Context) -> None:
+    """Refuse an entity flag the component's terms cannot apply, rather than settle as if it were not given."""
+    entity = ctx.entity
+    where = entity.source or f"entity {entity.entity_id}"
+    terms = comp.terms
+    if entity.guardrail_applies and terms.loss_benchmark_guardrail is None:
+        raise MissingInputError(
+            f"{where}: field guardrail_applies is true but component {comp.id!r} has no loss_benchmark_guardrail "
+            "in its terms"
+        )
+    if entity.below_msr_sharing_eligible and terms.below_msr_sharing is None:
+        raise MissingInputError(
+            f"{where}: field below_msr_sharing_eligible is true but component {comp.id!r} has no below_msr_sharing "
+            "in its terms"
+        )
+
+
 def _shared_savings_at_places(
     comp: c.SharedSavings, result: Any, inputs: SharedSavingsInputs, ctx: Context
 ) -> tuple[Decimal, Decimal]:
@@ -254,8 +277,9 @@ def _shared_savings_at_places(
     owed_exact = result.shared_losses_before_cap
     if result.loss_cap is not None:
         owed_exact = min(owed_exact, result.loss_cap)
+    owed_exact *= result.loss_share
     owed_exact = max(ZERO, owed_exact * (ONE - inputs.euc_affected_fraction) - inputs.euc_loss_reduction)
-    if result.outcome != "savings":
+    if result.outcome != "savings" or result.savings_forfeited:
         earned_exact = ZERO
     if result.outcome != "losses":
         owed_exact = ZERO

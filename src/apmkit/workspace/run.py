@@ -579,7 +579,12 @@ class Workspace:
             updated.append(
                 entity.model_copy(
                     update={
-                        "benchmark": round_money(result.settlement_benchmark),
+                        # three-way total; the settlement applies the guardrail (42 CFR 425.652(b)(5))
+                        "benchmark": round_money(result.total_benchmark),
+                        "recalculated_benchmark": result.total_two_way_benchmark or None,
+                        "guardrail_applies": entity.guardrail_applies
+                        if entity.guardrail_applies is not None
+                        else (result.guardrail_applies or None),
                         "expenditure": round_money(expenditure),
                         "person_years": result.performance_year_person_years,
                         "detail": {

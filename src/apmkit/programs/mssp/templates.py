@@ -121,6 +121,11 @@ def mssp_contract_data(track: str) -> dict[str, Any]:
             "2024-01-01 sets it to true (or gives guardrail_applies per ACO) and gives recalculated_benchmark, "
             "42 CFR 425.652(b)(5)"
         )
+    if not one_sided:
+        unverified.append(
+            "termination.losses: a terminated ACO owes its losses x termination_loss_share (the pro-rated share "
+            "of 42 CFR 425.221(b)(2)(ii), named by 425.605(f)(2)(i); the (b)(2)(ii) text was not read)"
+        )
     if default_msr_election(track) == "variable" or one_sided:
         unverified.append(
             "one-sided MSR table below 5,000 beneficiaries is data-derived from CMS PUFs (docs/mssp.md)"
@@ -177,6 +182,7 @@ def verified_parameters(track: str) -> list[str]:
         "quality.method",
         "savings_cap",
         "minimum_savings_rate (bands from 5,000 beneficiaries)",
+        "termination.savings_forfeited (425.221(b)(1)-(2))",
     ]
     data = ["sequestration_rate by year", "minimum_savings_rate bands below 5,000 beneficiaries"]
     if track in ("track_2", "track_3", "enhanced", "basic_c", "basic_d", "basic_e"):
@@ -205,6 +211,9 @@ ENTITY_INPUTS: dict[str, str] = {
         "PY2024+: low-revenue ACO in an agreement period from 2024 (half rate below the MSR, 42 CFR 425.605(h))"
     ),
     "euc_affected_fraction / euc_loss_reduction": "extreme and uncontrollable circumstances share or amount",
+    "terminated_during_year / termination_loss_share": (
+        "agreement ended during the year: no shared savings; the pro-rated share of losses owed (42 CFR 425.221(b))"
+    ),
     "guardrail_applies / recalculated_benchmark": (
         "PY2024+, two-sided: ACPT guardrail for agreements from 2024 and the benchmark recalculated without the ACPT"
     ),
@@ -242,6 +251,8 @@ def _input_applies(track: str, name: str) -> bool:
         return years[-1] >= 2023
     if name.startswith("euc_"):
         return track not in _ONE_SIDED
+    if name.startswith("terminated_"):
+        return True
     return True
 
 
