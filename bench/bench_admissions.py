@@ -114,6 +114,7 @@ def main() -> None:
                 "adt_events": engine.read_parquet(folder / "adt_out" / "adt_events.parquet"),
             },
             run=RunInfo("bench", "2025", date(2025, 1, 1), date(2025, 12, 31), str(folder / "pop")),
+            materialize=engine.materialize,
         )
         claims = tables["medical_claims"]
         started = time.perf_counter()

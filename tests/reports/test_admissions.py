@@ -260,7 +260,7 @@ def _table(engine: Engine, schema, rows: list[dict[str, Any]]):
     return engine.from_arrow(pa.table(columns, schema=arrow))
 
 
-def make_inputs(engine: Engine, *, with_adt: bool = True) -> ReportInputs:
+def make_inputs(engine: Engine, *, with_adt: bool = True, materialize: bool = False) -> ReportInputs:
     enrollment = [
         {"member_id": m, "month": D(2025, month, 1), "payer": "medicare", "product": "ffs"}
         for m in ("M1", "M2", "M3", "M4", "M5")
@@ -299,7 +299,7 @@ def make_inputs(engine: Engine, *, with_adt: bool = True) -> ReportInputs:
         )
         rows = [dict(zip(keys, event, strict=True)) | {"payer": "hie"} for event in ADT]
         tables["adt_events"] = _table(engine, ADT_EVENTS, rows)
-    return ReportInputs(tables=tables, run=RUN)
+    return ReportInputs(tables=tables, run=RUN, materialize=engine.materialize if materialize else None)
 
 
 # ---- the independent reference ---------------------------------------------------------------------------
@@ -487,10 +487,12 @@ def _summary(result_table: pa.Table, key: str) -> dict:
     return rows
 
 
-def build(engine: Engine, request: ReportRequest, *, with_adt: bool = True) -> dict[str, pa.Table]:
+def build(
+    engine: Engine, request: ReportRequest, *, with_adt: bool = True, materialize: bool = False
+) -> dict[str, pa.Table]:
     from apmkit.reports.admissions import admissions_report
 
-    output = admissions_report(make_inputs(engine, with_adt=with_adt), request)
+    output = admissions_report(make_inputs(engine, with_adt=with_adt, materialize=materialize), request)
     return {name: engine.to_arrow(table) for name, table in output.tables.items()}
 
 
@@ -548,7 +550,7 @@ def test_small_cells_are_suppressed(engine: Engine) -> None:
 
 def test_a_tin_scope_sees_only_its_members(engine: Engine) -> None:
     request = ReportRequest("admissions", by="npi", scope=Scope(tins=frozenset({"T1"})))
-    tables = build(engine, request)
+    tables = build(engine, request, materialize=True)  # the visits computed once, as `apmkit report` does
     assert _summary(tables["summary"], "npi") == reference_summary(3, tins={"T1"})
     assert {e["person_id"] for e in tables["events"].to_pylist()} == {"M1", "M2"}
 

@@ -404,7 +404,8 @@ def admissions_report(inputs: ReportInputs, request: ReportRequest) -> ReportOut
     every = visits(inputs)
     if request.payer is not None:
         every = every.filter(every.payer == request.payer)
-    attributed = every.drop("member_id").inner_join(members, "person_id")
+    # Every table below reads the attributed visits: computed once when the caller gives a materialize hook.
+    attributed = inputs.keep(every.drop("member_id").inner_join(members, "person_id"))
     lo, hi = ibis.literal(start), ibis.literal(end)
     admitted = attributed.filter(attributed.admit_date.between(lo, hi))
     discharged = attributed.filter(
