@@ -67,7 +67,7 @@ def test_serve_starts_the_dashboard(users_file: Path, population: Path, tmp_path
     finally:
         process.terminate()
         output = process.communicate(timeout=20)[0]
-    assert f"serving http://127.0.0.1:{port}/ui/design" in output
+    assert f"serving http://127.0.0.1:{port}/ui " in output
     for private in (secret, DESIGNER[1]):
         assert private not in output
 

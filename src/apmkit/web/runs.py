@@ -1,0 +1,370 @@
+"""Runs from the dashboard: background jobs over :class:`apmkit.workspace.Workspace` and scoped reads of marts.
+
+The pages and the API call only this module for runs; it calls the application layer
+(:meth:`Workspace.run`, the same call as ``apmkit run``) and reads the marts a run wrote (Parquet, columns as
+:data:`apmkit.workspace.MART_TABLES` describes). Every read takes the signed-in user's
+:class:`~apmkit.web.auth.Scope` and filters on the server, in the query itself:
+
+- entity-level marts (``summary``, ``lines``, ``benchmark_lines``, ``benchmark_entities``): rows of the
+  entities the scope reaches - its entity ids, its TINs (an entity attributed at TIN level is the TIN), and the
+  entities of members attributed through one of its TINs;
+- member-level marts (``attribution``, ``member_detail``): rows of those entities, plus members attributed
+  through one of the scope's TINs or NPIs.
+
+A provider with an NPI only sees its attributed members, not the entity's statement.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from apmkit.contracts import Contract, load_template, parse_contract, template_names
+from apmkit.errors import ApmkitError, ConfigurationError
+from apmkit.web.auth import Scope
+from apmkit.web.state import AppState, Job
+
+log = logging.getLogger("apmkit.web")
+
+MAX_CONTRACT_CHARS = 64 * 1024
+MAX_PAGE_SIZE = 500
+RUN_STAGES = 7
+"""Progress messages a run reports (eligibility and spending ... writing the marts), for the progress bar."""
+
+STATEMENT_MARTS = ("summary", "lines", "benchmark_lines", "benchmark_entities")
+MEMBER_MARTS = ("attribution", "member_detail")
+
+
+class NotFound(LookupError):
+    """No such run, or nothing of it the user may see."""
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of rows and how many rows match in all."""
+
+    rows: list[dict[str, Any]]
+    total: int
+    page: int
+    size: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "total": self.total,
+            "page": self.page,
+            "size": self.size,
+            "pages": max(1, -(-self.total // self.size)),
+        }
+
+
+def contract_from_request(template: str | None, text: str | None) -> Contract:
+    """The contract a run request names: a template of the toolkit or contract YAML (strict, bounded)."""
+    if bool(template) == bool(text):
+        raise ConfigurationError("contract: give either a template name or the contract YAML, not both")
+    if template:
+        if template not in template_names():
+            raise ConfigurationError("template: not a template of the toolkit (GET /api/v1/templates)")
+        return load_template(template)
+    assert text is not None
+    if len(text) > MAX_CONTRACT_CHARS:
+        raise ConfigurationError(f"contract: larger than {MAX_CONTRACT_CHARS:,} characters")
+    return parse_contract(text, source="contract")
+
+
+def check_period(contract: Contract, period: str) -> None:
+    """Refuse a period the contract does not have (the same rule as ``apmkit run``)."""
+    try:
+        contract.period(period)
+    except KeyError:
+        raise ConfigurationError(
+            f"period: neither a period of contract {contract.id} "
+            f"({', '.join(contract.periods) or 'none named'}) nor a calendar year (1900-2199)"
+        ) from None
+
+
+class RunJobs:
+    """Starts runs in the background, one at a time, and reads what they wrote.
+
+    Parameters
+    ----------
+    state
+        The app state (the jobs table is the history).
+    data_dir
+        The canonical tables runs read; None = runs cannot be started.
+    runs_dir
+        Where each run writes its marts (``<runs_dir>/<job id>/``).
+    engine_name
+        ``duckdb`` or ``pyspark``.
+    """
+
+    def __init__(self, state: AppState, data_dir: Path | None, runs_dir: Path, engine_name: str = "duckdb"):
+        self.state = state
+        self.data_dir = data_dir
+        self.runs_dir = runs_dir
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        self.engine_name = engine_name
+        # One run at a time: each takes the machine's cores for a while; a queue is fairer than thrashing.
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="apmkit-run")
+        self._cache: dict[tuple[str, str], pa.Table] = {}
+        self._cache_lock = threading.Lock()
+        state.fail_unfinished_jobs()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def start(self, user: str, contract: Contract, period: str) -> Job:
+        """Queue a run of ``contract`` for ``period``; returns the job (status ``queued``)."""
+        if self.data_dir is None:
+            raise ConfigurationError("runs need canonical tables: start the server with --data")
+        check_period(contract, period)
+        job = self.state.create_job("run", user, contract.id, period)
+        self._pool.submit(self._run, job.id, contract, period)
+        log.info("run %s queued by %s", job.id, user)
+        return job
+
+    def _run(self, job_id: str, contract: Contract, period: str) -> None:
+        from apmkit.engines import Engine
+        from apmkit.workspace import Workspace
+
+        assert self.data_dir is not None
+        self.state.update_job(job_id, status="running", stage="starting", started_at=datetime.now(UTC))
+        try:
+            with Engine.connect(self.engine_name) as engine:
+                result = Workspace(self.data_dir, engine=engine).run(
+                    contract,
+                    period,
+                    out=self.runs_dir / job_id,
+                    formats=("json", "html", "xlsx"),
+                    progress=lambda stage: self.state.job_step(job_id, stage),
+                )
+        except ApmkitError as exc:
+            # apmkit errors name files and fields, never data values: safe to show.
+            self.state.update_job(job_id, status="failed", error=str(exc), finished_at=datetime.now(UTC))
+            log.info("run %s failed", job_id)
+        except Exception:
+            log.exception("run %s failed with an internal error", job_id)
+            self.state.update_job(
+                job_id, status="failed", error="internal error (see the server log)", finished_at=datetime.now(UTC)
+            )
+        else:
+            counts = {k: int(v) for k, v in result.counts.items()}
+            self.state.update_job(
+                job_id, status="done", stage="done", counts=counts, finished_at=datetime.now(UTC)
+            )
+            log.info("run %s done", job_id)
+
+    # ---- reading marts ----------------------------------------------------------------------------------
+
+    def job(self, run_id: str) -> Job:
+        job = self.state.get_job(run_id)
+        if job is None:
+            raise NotFound("no such run")
+        return job
+
+    def _finished(self, run_id: str) -> Path:
+        job = self.job(run_id)
+        folder = self.runs_dir / job.id
+        if job.status != "done" or not (folder / "summary.parquet").is_file():
+            raise NotFound("the run has not finished")
+        return folder
+
+    def _table(self, run_id: str, mart: str) -> pa.Table:
+        # Statement marts are small (one row per entity / line): cached per run. Member marts are read with
+        # the scope's filter pushed into the Parquet scan instead.
+        key = (run_id, mart)
+        with self._cache_lock:
+            cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        table = pq.read_table(self._finished(run_id) / f"{mart}.parquet")
+        with self._cache_lock:
+            if len(self._cache) > 64:
+                self._cache.clear()
+            self._cache[key] = table
+        return table
+
+    def visible_entities(self, run_id: str, scope: Scope | None) -> set[str] | None:
+        """The entities ``scope`` reaches in this run (None = every entity)."""
+        if scope is None:
+            return None
+        entities = set(scope.entity_ids) | set(scope.tins)
+        if scope.tins:
+            attribution = pq.read_table(
+                self._finished(run_id) / "attribution.parquet",
+                columns=["entity_id"],
+                filters=[("tin", "in", sorted(scope.tins)), ("attributed", "=", True)],
+            )
+            entities |= {e for e in attribution.column("entity_id").to_pylist() if e}
+        return entities
+
+    def summary(self, run_id: str, scope: Scope | None) -> list[dict[str, Any]]:
+        table = _only_entities(self._table(run_id, "summary"), "entity_id", self.visible_entities(run_id, scope))
+        return _rows(table.sort_by("entity_id"))
+
+    def statement(self, run_id: str, entity: str, scope: Scope | None) -> dict[str, Any]:
+        """Every traced line of one entity's statement, with its summary row."""
+        allowed = self.visible_entities(run_id, scope)
+        if allowed is not None and entity not in allowed:
+            raise NotFound("no such entity in this run")
+        summary = _only_entities(self._table(run_id, "summary"), "entity_id", {entity})
+        if summary.num_rows == 0:
+            raise NotFound("no such entity in this run")
+        lines = _only_entities(self._table(run_id, "lines"), "entity_id", {entity}).sort_by("sequence")
+        return {"entity_id": entity, "summary": _rows(summary)[0], "lines": _rows(lines)}
+
+    def benchmark(self, run_id: str, entity: str, scope: Scope | None) -> dict[str, Any]:
+        """The benchmark's build-up for one entity (benchmark_lines) and its key factors."""
+        allowed = self.visible_entities(run_id, scope)
+        if allowed is not None and entity not in allowed:
+            raise NotFound("no such entity in this run")
+        folder = self._finished(run_id)
+        lines: list[dict[str, Any]] = []
+        factors: dict[str, Any] | None = None
+        if (folder / "benchmark_lines.parquet").is_file():
+            table = _only_entities(self._table(run_id, "benchmark_lines"), "entity", {entity})
+            lines = _rows(table.sort_by("line"))
+        if (folder / "benchmark_entities.parquet").is_file():
+            found = _rows(_only_entities(self._table(run_id, "benchmark_entities"), "entity_id", {entity}))
+            factors = found[0] if found else None
+        return {"entity_id": entity, "lines": lines, "factors": factors}
+
+    def members(
+        self,
+        run_id: str,
+        scope: Scope | None,
+        *,
+        entity: str | None = None,
+        member: str | None = None,
+        page: int = 1,
+        size: int = 50,
+    ) -> Page:
+        """Member rows behind the figures (member_detail), scoped, filtered and paged."""
+        folder = self._finished(run_id)
+        table = pq.read_table(folder / "member_detail.parquet", filters=self._member_filter(run_id, scope, folder))
+        if entity:
+            table = table.filter(pc.equal(table["entity_id"], entity))
+        if member:
+            table = table.filter(pc.equal(table["member_id"], member))
+        return _page(table.sort_by([("entity_id", "ascending"), ("member_id", "ascending")]), page, size)
+
+    def attribution(
+        self,
+        run_id: str,
+        scope: Scope | None,
+        *,
+        entity: str | None = None,
+        member: str | None = None,
+        attributed: bool | None = None,
+        page: int = 1,
+        size: int = 50,
+    ) -> Page:
+        """Attribution rows (one per member: attributed or not, entity, step, reason), scoped, filtered, paged."""
+        folder = self._finished(run_id)
+        filters: list[Any] | None = None
+        if scope is not None:
+            entities = self.visible_entities(run_id, scope) or set()
+            filters = [
+                [(column, "in", sorted(values))]
+                for column, values in (("entity_id", entities), ("tin", scope.tins), ("npi", scope.npis))
+                if values
+            ] or [[("member_id", "in", [])]]
+        table = pq.read_table(folder / "attribution.parquet", filters=filters)
+        if entity:
+            table = table.filter(pc.equal(table["entity_id"], entity))
+        if member:
+            table = table.filter(pc.equal(table["member_id"], member))
+        if attributed is not None:
+            table = table.filter(pc.equal(table["attributed"], attributed))
+        return _page(table.sort_by("member_id"), page, size)
+
+    def _member_filter(self, run_id: str, scope: Scope | None, folder: Path) -> list[Any] | None:
+        if scope is None:
+            return None
+        entities = self.visible_entities(run_id, scope) or set()
+        members: set[str] = set()
+        if scope.npis or scope.tins:
+            through = [
+                [(column, "in", sorted(values)), ("attributed", "=", True)]
+                for column, values in (("tin", scope.tins), ("npi", scope.npis))
+                if values
+            ]
+            linked = pq.read_table(folder / "attribution.parquet", columns=["member_id"], filters=through)
+            members = set(linked.column("member_id").to_pylist())
+        disjuncts = [
+            [(column, "in", sorted(values))]
+            for column, values in (("entity_id", entities), ("member_id", members))
+            if values
+        ]
+        return disjuncts or [[("member_id", "in", [])]]
+
+    def file(self, run_id: str, name: str) -> Path:
+        """A statement file of a finished run (statement.json/html/xlsx) - only for unscoped users."""
+        if name not in ("statement.json", "statement.html", "statement.xlsx"):
+            raise NotFound("no such file")
+        path = self._finished(run_id) / name
+        if not path.is_file():
+            raise NotFound("no such file")
+        return path
+
+
+def _only_entities(table: pa.Table, column: str, entities: set[str] | None) -> pa.Table:
+    if entities is None:
+        return table
+    return table.filter(pc.is_in(table[column], value_set=pa.array(sorted(entities), type=pa.string())))
+
+
+def _page(table: pa.Table, page: int, size: int) -> Page:
+    size = max(1, min(size, MAX_PAGE_SIZE))
+    page = max(1, page)
+    return Page(rows=_rows(table.slice((page - 1) * size, size)), total=table.num_rows, page=page, size=size)
+
+
+def _json_value(value: Any) -> Any:
+    # Decimals as exact text (money is never a float); dates as ISO text.
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def _rows(table: pa.Table) -> list[dict[str, Any]]:
+    return [{k: _json_value(v) for k, v in row.items()} for row in table.to_pylist()]
+
+
+def rows_to_csv(rows: list[dict[str, Any]]) -> bytes:
+    """CSV of JSON-ready rows (the exports of the pages)."""
+    if not rows:
+        return b""
+    buffer = io.BytesIO()
+    table = pa.Table.from_pylist([{k: None if v is None else str(v) for k, v in r.items()} for r in rows])
+    pacsv.write_csv(table, buffer)
+    return buffer.getvalue()
+
+
+ProgressCallback = Callable[[str], None]
+
+__all__ = [
+    "MAX_PAGE_SIZE",
+    "RUN_STAGES",
+    "NotFound",
+    "Page",
+    "RunJobs",
+    "check_period",
+    "contract_from_request",
+    "rows_to_csv",
+]
