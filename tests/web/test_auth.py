@@ -70,7 +70,7 @@ def test_users_file_holds_hashes_only(tmp_path: Path) -> None:
     ("name", "role", "password", "message"),
     [
         ("ann", "provider", "long enough", "apmkit users add"),
-            ("ann", "superuser", "long enough", "designer or viewer"),
+        ("ann", "superuser", "long enough", "designer or viewer"),
         ("ann", "viewer", "short", "at least 8"),
         ("../ann", "viewer", "long enough", "user name"),
     ],

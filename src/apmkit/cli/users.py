@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from apmkit.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from apmkit.web.state import AppState
 
 users_app = typer.Typer(help="Dashboard users (app-state database of `apmkit serve`).", no_args_is_help=True)
 
@@ -20,7 +23,7 @@ Workdir = Annotated[Path, typer.Option(help="The server's work folder (as `apmki
 DEFAULT_WORKDIR = Path("apmkit_web")
 
 
-def _state(state_url: str | None, workdir: Path):  # type: ignore[no-untyped-def]
+def _state(state_url: str | None, workdir: Path) -> AppState:
     from apmkit.web.state import AppState, default_state_url
 
     return AppState(state_url or default_state_url(workdir))
@@ -39,9 +42,7 @@ def _password(password_stdin: bool) -> str:
 @users_app.command("add")
 def add_command(
     name: Annotated[str, typer.Argument(help="User name")],
-    role: Annotated[
-        str, typer.Option(help="admin, payer_analyst, provider, auditor, designer or viewer")
-    ],
+    role: Annotated[str, typer.Option(help="admin, payer_analyst, provider, auditor, designer or viewer")],
     tin: Annotated[list[str] | None, typer.Option("--tin", help="A TIN a provider may see (repeat)")] = None,
     entity: Annotated[
         list[str] | None, typer.Option("--entity", help="An entity id a provider may see (repeat)")

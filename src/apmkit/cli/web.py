@@ -24,7 +24,9 @@ web_app = typer.Typer(
 def serve_command(
     users: Annotated[
         Path | None,
-        typer.Option(help="Older YAML users file (`apmkit web add-user`), imported into the app state at start"),
+        typer.Option(
+            help="Older YAML users file (`apmkit web add-user`), imported into the app state at start"
+        ),
     ] = None,
     data: Annotated[
         Path | None,
@@ -37,7 +39,9 @@ def serve_command(
     ] = Path("apmkit_web"),
     state_url: Annotated[
         str | None,
-        typer.Option(help="SQLAlchemy URL of the app state, e.g. postgresql+psycopg://... (default: WORKDIR/state.db)"),
+        typer.Option(
+            help="SQLAlchemy URL of the app state, e.g. postgresql+psycopg://... (default: WORKDIR/state.db)"
+        ),
     ] = None,
     performance_year: Annotated[
         int, typer.Option(help="QP performance period for the Advanced APM test")

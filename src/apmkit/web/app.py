@@ -63,7 +63,6 @@ from apmkit.web.forms import (
     simulation_defaults,
 )
 from apmkit.web.guard import (
-    CONTENT_SECURITY_POLICY,
     BadJson,
     Hardened,
     HashPool,
@@ -155,7 +154,7 @@ class _HardenedFastAPI(FastAPI):
     """FastAPI whose whole middleware stack - error pages included - sits inside :class:`Hardened`."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        return Hardened(super().build_middleware_stack())  # type: ignore[arg-type,return-value]
+        return Hardened(super().build_middleware_stack())
 
 
 def create_app(settings: WebSettings) -> FastAPI:
@@ -185,9 +184,7 @@ def create_app(settings: WebSettings) -> FastAPI:
         state.close()
 
     # The schema is served at /api/v1/openapi.json to signed-in users only; no interactive docs page.
-    app = _HardenedFastAPI(
-        title="apmkit", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
-    )
+    app = _HardenedFastAPI(title="apmkit", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.app_state = state
     app.state.jobs = jobs
     app.add_middleware(
@@ -356,7 +353,9 @@ def create_app(settings: WebSettings) -> FastAPI:
         form = await request.form(max_files=0, max_fields=8)
         check_csrf(request, _text(form.get("csrf_token")))
         target = _local(_text(form.get("next")) or "")
-        user = await authenticate(request, _text(form.get("username")) or "", _text(form.get("password")) or "")
+        user = await authenticate(
+            request, _text(form.get("username")) or "", _text(form.get("password")) or ""
+        )
         if user is None:
             return render(request, "login.html", {"next": target, "failed": True}, status=401)
         start_session(request, user)
@@ -582,20 +581,21 @@ def create_app(settings: WebSettings) -> FastAPI:
         check_csrf(request, None)
         body = await _json_body(request)
         job = await start_run(request, user, body.get("template"), body.get("contract"), body.get("period"))
-        return JSONResponse(
-            {**job.to_dict(), "status_url": f"/api/v1/runs/{job.id}"}, status_code=202
-        )
+        return JSONResponse({**job.to_dict(), "status_url": f"/api/v1/runs/{job.id}"}, status_code=202)
 
     async def start_run(request: Request, user: User, template: Any, text: Any, period: Any) -> Any:
         if not isinstance(period, str) or not period.strip():
             raise ApiError(422, {"message": "period: required", "fields": {"period": ["required"]}})
-        if template is not None and not isinstance(template, str) or text is not None and not isinstance(text, str):
+        if (template is not None and not isinstance(template, str)) or (
+            text is not None and not isinstance(text, str)
+        ):
             raise ApiError(422, "template and contract must be text")
         try:
             contract = await run_in_threadpool(contract_from_request, template or None, text or None)
             job = jobs.start(user.name, contract, period.strip())
         except ApmkitError as exc:
-            field = str(exc).split(":")[0] if ":" in str(exc) else "contract"
+            head = str(exc).split(":")[0].split(",")[0].strip()
+            field = head if head in ("template", "period") else "contract"
             raise ApiError(422, {"message": str(exc), "fields": {field: [str(exc)]}}) from exc
         state.audit(user.name, "start_run", f"run {job.id}", address=address(request))
         return job
@@ -637,7 +637,9 @@ def create_app(settings: WebSettings) -> FastAPI:
         size: int = 50,
         user: User = Depends(api_user("read_members")),
     ) -> Response:
-        found = jobs.members(run_id, user.scope, entity=_short(entity), member=_short(member), page=page, size=size)
+        found = jobs.members(
+            run_id, user.scope, entity=_short(entity), member=_short(member), page=page, size=size
+        )
         audit(request, user, "read_member_detail", _target(run_id, entity, member, page), len(found.rows))
         return JSONResponse(found.to_dict())
 
@@ -653,7 +655,13 @@ def create_app(settings: WebSettings) -> FastAPI:
         user: User = Depends(api_user("read_members")),
     ) -> Response:
         found = jobs.attribution(
-            run_id, user.scope, entity=_short(entity), member=_short(member), attributed=attributed, page=page, size=size
+            run_id,
+            user.scope,
+            entity=_short(entity),
+            member=_short(member),
+            attributed=attributed,
+            page=page,
+            size=size,
         )
         audit(request, user, "read_attribution", _target(run_id, entity, member, page), len(found.rows))
         return JSONResponse(found.to_dict())
@@ -695,7 +703,11 @@ def create_app(settings: WebSettings) -> FastAPI:
         form = await request.form(max_files=0, max_fields=10)
         check_csrf(request, _text(form.get("csrf_token")))
         job = await start_run(
-            request, user, _text(form.get("template")) or None, _text(form.get("contract")) or None, _text(form.get("period"))
+            request,
+            user,
+            _text(form.get("template")) or None,
+            _text(form.get("contract")) or None,
+            _text(form.get("period")),
         )
         return RedirectResponse(f"/ui/runs/{job.id}", status_code=303)
 
@@ -718,7 +730,11 @@ def create_app(settings: WebSettings) -> FastAPI:
         statement = jobs.statement(run_id, entity, user.scope)
         return _csv(rows_to_csv(statement["lines"]), f"{run_id}-{entity}-statement.csv")
 
-    @app.get("/ui/runs/{run_id}/statements/{entity}/benchmark", response_class=HTMLResponse, include_in_schema=False)
+    @app.get(
+        "/ui/runs/{run_id}/statements/{entity}/benchmark",
+        response_class=HTMLResponse,
+        include_in_schema=False,
+    )
     def benchmark_page(
         request: Request, run_id: str, entity: str, user: User = Depends(page_user("read_runs"))
     ) -> Response:
@@ -734,9 +750,16 @@ def create_app(settings: WebSettings) -> FastAPI:
         page: int = 1,
         user: User = Depends(page_user("read_members")),
     ) -> Response:
-        found = jobs.members(run_id, user.scope, entity=_short(entity), member=_short(member), page=page, size=50)
+        found = jobs.members(
+            run_id, user.scope, entity=_short(entity), member=_short(member), page=page, size=50
+        )
         audit(request, user, "read_member_detail", _target(run_id, entity, member, page), len(found.rows))
-        context = {"job": jobs.job(run_id), "found": found.to_dict(), "entity": entity or "", "member": member or ""}
+        context = {
+            "job": jobs.job(run_id),
+            "found": found.to_dict(),
+            "entity": entity or "",
+            "member": member or "",
+        }
         context["query"] = _query(entity=entity, member=member)
         return render(request, "members.html", context)
 
@@ -763,7 +786,13 @@ def create_app(settings: WebSettings) -> FastAPI:
     ) -> Response:
         flag = {"yes": True, "no": False}.get(attributed or "")
         found = jobs.attribution(
-            run_id, user.scope, entity=_short(entity), member=_short(member), attributed=flag, page=page, size=50
+            run_id,
+            user.scope,
+            entity=_short(entity),
+            member=_short(member),
+            attributed=flag,
+            page=page,
+            size=50,
         )
         audit(request, user, "read_attribution", _target(run_id, entity, member, page), len(found.rows))
         context = {
@@ -777,13 +806,18 @@ def create_app(settings: WebSettings) -> FastAPI:
         return render(request, "attribution.html", context)
 
     @app.get("/ui/runs/{run_id}/files/{name}", include_in_schema=False)
-    def run_file(request: Request, run_id: str, name: str, user: User = Depends(page_user("read_runs"))) -> Response:
+    def run_file(
+        request: Request, run_id: str, name: str, user: User = Depends(page_user("read_runs"))
+    ) -> Response:
         if user.scope is not None:
             # The statement files hold every entity: a provider exports its own lines instead (lines.csv).
             raise Forbidden
         path = jobs.file(run_id, name)
         return FileResponse(
-            path, media_type=STATEMENT_FILES[name], filename=f"{run_id}-{name}", content_disposition_type="attachment"
+            path,
+            media_type=STATEMENT_FILES[name],
+            filename=f"{run_id}-{name}",
+            content_disposition_type="attachment",
         )
 
     @app.get("/ui/audit", response_class=HTMLResponse, include_in_schema=False)

@@ -178,7 +178,10 @@ def check_simulation(answers: DesignAnswers) -> FieldErrors:
     for field, value, largest in amounts:
         if value is not None and (not math.isfinite(value) or value > largest):
             errors[field] = [f"at most {largest:,}"]
-    for field, value in (("sim_quality_score", simulation.quality_score), ("sim_expenditure_sd", simulation.expenditure_sd)):
+    for field, value in (
+        ("sim_quality_score", simulation.quality_score),
+        ("sim_expenditure_sd", simulation.expenditure_sd),
+    ):
         if not math.isfinite(value):
             errors[field] = ["a finite number"]
     try:
@@ -195,12 +198,12 @@ def simulation_defaults() -> dict[str, Any]:
 
 __all__ = [
     "SIMULATION_FIELDS",
-    "check_simulation",
-    "long_fields",
     "FieldErrors",
     "FormValues",
     "answers_from_form",
+    "check_simulation",
     "field_errors",
     "field_of",
+    "long_fields",
     "simulation_defaults",
 ]

@@ -91,7 +91,9 @@ class Hardened:
         if declared == -1 or (declared is not None and declared > limit):
             # Answered before the body is read; the connection is closed so the client stops sending.
             status = 400 if declared == -1 else 413
-            await _plain(send_with_headers, status, "bad Content-Length" if status == 400 else "request body too large")
+            await _plain(
+                send_with_headers, status, "bad Content-Length" if status == 400 else "request body too large"
+            )
             return
         received = 0
 
@@ -218,7 +220,9 @@ class LoginThrottle:
     failure leaves the window. A successful sign-in clears the account's failures.
     """
 
-    def __init__(self, per_account: int = 5, per_address: int = 20, window: float = 900.0, max_keys: int = 100_000):
+    def __init__(
+        self, per_account: int = 5, per_address: int = 20, window: float = 900.0, max_keys: int = 100_000
+    ):
         self.per_account = per_account
         self.per_address = per_address
         self.window = window
@@ -289,8 +293,8 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "MAX_TERMS_CHARS",
     "BadJson",
-    "HashPool",
     "Hardened",
+    "HashPool",
     "LoginThrottle",
     "check_values",
     "parse_json",

@@ -158,7 +158,10 @@ class RunJobs:
         except Exception:
             log.exception("run %s failed with an internal error", job_id)
             self.state.update_job(
-                job_id, status="failed", error="internal error (see the server log)", finished_at=datetime.now(UTC)
+                job_id,
+                status="failed",
+                error="internal error (see the server log)",
+                finished_at=datetime.now(UTC),
             )
         else:
             counts = {k: int(v) for k, v in result.counts.items()}
@@ -212,7 +215,9 @@ class RunJobs:
         return entities
 
     def summary(self, run_id: str, scope: Scope | None) -> list[dict[str, Any]]:
-        table = _only_entities(self._table(run_id, "summary"), "entity_id", self.visible_entities(run_id, scope))
+        table = _only_entities(
+            self._table(run_id, "summary"), "entity_id", self.visible_entities(run_id, scope)
+        )
         return _rows(table.sort_by("entity_id"))
 
     def statement(self, run_id: str, entity: str, scope: Scope | None) -> dict[str, Any]:
@@ -254,7 +259,9 @@ class RunJobs:
     ) -> Page:
         """Member rows behind the figures (member_detail), scoped, filtered and paged."""
         folder = self._finished(run_id)
-        table = pq.read_table(folder / "member_detail.parquet", filters=self._member_filter(run_id, scope, folder))
+        table = pq.read_table(
+            folder / "member_detail.parquet", filters=self._member_filter(run_id, scope, folder)
+        )
         if entity:
             table = table.filter(pc.equal(table["entity_id"], entity))
         if member:

@@ -274,9 +274,7 @@ class AppState:
             raise ConfigurationError("--entity, --tin and --npi apply to the provider role only")
         if password_hash is None:
             if len(password) < MIN_PASSWORD_LENGTH:
-                raise ConfigurationError(
-                    f"the password must have at least {MIN_PASSWORD_LENGTH} characters"
-                )
+                raise ConfigurationError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
             password_hash = hash_password(password)
         now = _now()
         row = {
@@ -389,12 +387,19 @@ class AppState:
 
     # ---- audit ------------------------------------------------------------------------------------------
 
-    def audit(self, user: str, action: str, target: str, *, rows: int | None = None, address: str = "") -> None:
+    def audit(
+        self, user: str, action: str, target: str, *, rows: int | None = None, address: str = ""
+    ) -> None:
         """Record one access (who, what, when); never data values."""
         with self._write() as connection:
             connection.execute(
                 sa.insert(audit_table).values(
-                    at=_now(), user_name=user, action=action, target=target[:255], rows=rows, address=address[:64]
+                    at=_now(),
+                    user_name=user,
+                    action=action,
+                    target=target[:255],
+                    rows=rows,
+                    address=address[:64],
                 )
             )
 
@@ -469,7 +474,9 @@ class AppState:
             row = connection.execute(sa.select(jobs_table).where(jobs_table.c.id == job_id)).first()
         return None if row is None else _job(row._mapping)
 
-    def list_jobs(self, *, limit: int = 50, offset: int = 0, status: str | None = None) -> tuple[list[Job], int]:
+    def list_jobs(
+        self, *, limit: int = 50, offset: int = 0, status: str | None = None
+    ) -> tuple[list[Job], int]:
         where = [jobs_table.c.status == status] if status else []
         with self.engine.connect() as connection:
             total = connection.execute(
@@ -491,7 +498,11 @@ class AppState:
                 connection.execute(
                     sa.update(jobs_table)
                     .where(jobs_table.c.status.in_(("queued", "running")))
-                    .values(status="failed", error="the server stopped before the job finished", finished_at=_now())
+                    .values(
+                        status="failed",
+                        error="the server stopped before the job finished",
+                        finished_at=_now(),
+                    )
                 ).rowcount
             )
 
