@@ -11,8 +11,10 @@ them orchestrates stages itself.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -62,6 +64,7 @@ MART_TABLES: dict[str, str] = {
     "quality_populations": "each entity's measure populations (initial population, denominator, numerator)",
     "summary": "one row per settled entity: benchmark, expenditure, savings, each component, net settlement",
     "lines": "every statement line with its formula, inputs, source and clause",
+    "utilization": "utilization events (admissions, readmissions, ED, observation, SNF days, imaging) per member",
 }
 """The marts a run writes (Parquet in OUT and tables of OUT/run.duckdb)."""
 
@@ -127,6 +130,7 @@ class _Stages:
     arrow: dict[str, pa.Table] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     assumptions: list[str] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
 
 
 class Workspace:
@@ -241,6 +245,7 @@ class Workspace:
             expenditure=spending.monthly.mutate(amount=from_cents(spending.monthly.cents)),
             member_years=spending.member_years,
         )
+        _record_for_reports(stages, tables, document, resolved, period, spec, base_years, self.data)
 
         given_files = overrides or Overrides()
         say("attribution")
@@ -312,6 +317,7 @@ class Workspace:
             )
 
         say("settlement")
+        stages.info["entity_inputs"] = [entity.model_dump(mode="json") for entity in entities]  # issue 16
         definitions_note = f"definitions (benchmark and actuals): {resolved.definitions.describe()}"
         settlement = settle(
             document,
@@ -667,6 +673,8 @@ class Workspace:
             for name, arrow in stages.arrow.items():
                 files[name] = engine.write_parquet(engine.from_arrow(arrow), staging / f"{name}.parquet")
             files.update(write_statements(engine, staging, settlement, formats))
+            if stages.info:
+                files["run.json"] = _write_text(staging / "run.json", json.dumps(stages.info, indent=2))
             _write_database(
                 staging / "run.duckdb", {n: p for n, p in files.items() if p.suffix == ".parquet"}
             )
@@ -772,6 +780,39 @@ def _write_database(path: Path, parquet: Mapping[str, Path]) -> None:
     with Engine.connect("duckdb", database=path) as database:
         for name, file in parquet.items():
             database.save_table(database.read_parquet(file), name)
+
+
+def _record_for_reports(
+    stages: _Stages,
+    tables: Mapping[str, ir.Table],
+    document: Contract,
+    resolved: Contract,
+    period: str,
+    spec: claims_path.ClaimsMeasureSpec,
+    base_years: tuple[int, ...],
+    data: Path,
+) -> None:
+    """What the performance reports need (issue 16): ``run.json`` and the ``utilization`` events mart."""
+    from apmkit.reports.events import utilization_events
+
+    first = min([spec.period.start, *(date(y, 1, 1) for y in base_years)])
+    cost_basis = resolved.definitions.cost_basis
+    stages.marts["utilization"] = utilization_events(
+        tables["medical_claims"], first, spec.period.end, cost_basis=cost_basis
+    )
+    from apmkit.contracts.document import contract_to_yaml
+
+    stages.info = {
+        "contract_yaml": contract_to_yaml(document),
+        "contract_id": document.id,
+        "period": period,
+        "start": spec.period.start.isoformat(),
+        "end": spec.period.end.isoformat(),
+        "base_years": list(base_years),
+        "cost_basis": cost_basis,
+        "include_pharmacy": resolved.definitions.include_pharmacy,
+        "data": str(data.resolve()),
+    }
 
 
 def _base_years(contract: Contract) -> tuple[int, ...]:

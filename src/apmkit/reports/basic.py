@@ -1,0 +1,154 @@
+"""The attribution and gaps-in-care reports in the report framework."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import ibis
+import ibis.expr.types as ir
+
+from apmkit.reports.framework import (
+    ReportInputs,
+    ReportOutput,
+    ReportRequest,
+    bar_chart,
+    group_column,
+    line_chart,
+    panel,
+    ratio,
+    register,
+    report_year,
+    scope_note,
+    scoped_months,
+    suppress,
+    suppression_note,
+)
+
+
+def year_window(inputs: ReportInputs, year: int) -> tuple[date, date]:
+    """The dates of measured year ``year``: the run's period for its year, else the calendar year."""
+    if year == inputs.run.year:
+        return inputs.run.start, inputs.run.end
+    return date(year, 1, 1), date(year, 12, 31)
+
+
+@register(
+    "attribution",
+    "Attribution",
+    "Members attributed to each entity, TIN or NPI: counts, member-months in the period, the monthly trend "
+    "across the measured years, and the member list with the attributing step and visits.",
+    needs=("attribution", "member_months", "enrollment", "member_detail"),
+)
+def attribution_report(inputs: ReportInputs, request: ReportRequest) -> ReportOutput:
+    key = group_column(request)
+    year = report_year(inputs, request)
+    members = panel(inputs, request)
+    months = scoped_months(inputs, request, members)
+    in_year = months.filter(months.year == year)
+    summary = in_year.group_by([key, "payer"]).aggregate(
+        members=in_year.member_id.nunique(), member_months=in_year.count()
+    )
+    summary = summary.mutate(person_years=ratio(summary.member_months, 12, 2))
+    summary = suppress(summary, request.suppress_below, ["members"], ["member_months", "person_years"])
+    trend = months.group_by([key, "year", "month"]).aggregate(members=months.member_id.nunique())
+    trend = suppress(trend, request.suppress_below, ["members"]).order_by([key, "month"])
+    attribution = inputs["attribution"]
+    detail_cols = [c for c in ("step", "winner_visits", "winner_last_visit") if c in attribution.columns]
+    listed = members.inner_join(
+        attribution.select(
+            member_id=attribution.member_id.cast("string"), **{c: attribution[c] for c in detail_cols}
+        ),
+        "member_id",
+    )
+    listed = listed.select("member_id", "entity_id", "tin", "npi", *detail_cols).order_by([key, "member_id"])
+    return ReportOutput(
+        tables={"summary": summary.order_by([key, "payer"]), "trend": trend, "members": listed},
+        charts={
+            "trend": line_chart("trend", "month", "members", color=key, title="attributed members by month")
+        },
+        notes=[
+            f"period {year}; member-months are the run's eligible months (its definitions)",
+            *scope_note(request),
+            *suppression_note(request),
+        ],
+    )
+
+
+def open_gaps_table(
+    inputs: ReportInputs, request: ReportRequest, members: ir.Table
+) -> tuple[ir.Table, tuple[date, date], list[str]]:
+    """``patient_id, measure, gap, last_value, last_date, closes_with, npi (gap), entity_id, tin, npi ...``: the
+    open gaps of the scoped members (the run's quality measures, else every eCQM apmkit computes)."""
+    from apmkit.quality.claims import clinical_with_claims
+    from apmkit.quality.ecqm import ECQM_DEFINITIONS
+    from apmkit.quality.gaps import care_gaps
+
+    year = report_year(inputs, request)
+    start, end = year_window(inputs, year)
+    measures = list(ECQM_DEFINITIONS)
+    clinical = clinical_with_claims(inputs["clinical"], inputs["medical_claims"])
+    population = inputs["members"].semi_join(members, inputs["members"].member_id == members.member_id)
+    parts = [
+        care_gaps(ECQM_DEFINITIONS[m], population, clinical, start, end, providers=inputs["providers"])
+        for m in measures
+    ]
+    gaps = parts[0].union(*parts[1:], distinct=False) if len(parts) > 1 else parts[0]
+    gaps = gaps.rename(gap_npi="npi", gap_tin="tin")
+    joined = gaps.inner_join(members, gaps.patient_id == members.member_id).drop("member_id")
+    return joined, (start, end), [f"measures {', '.join(measures)}; measurement period {start}..{end}"]
+
+
+@register(
+    "gaps",
+    "Gaps in care",
+    "Open gaps in care of the attributed members (eCQMs apmkit computes), counted per measure and group, "
+    "with the patient list (last value, what closes the gap, the clinician best placed to close it); "
+    "exports as a DEQM gaps-in-care FHIR bundle (.fhir.json).",
+    needs=(
+        "attribution",
+        "member_detail",
+        "member_months",
+        "members",
+        "clinical",
+        "medical_claims",
+        "providers",
+    ),
+)
+def gaps_report(inputs: ReportInputs, request: ReportRequest) -> ReportOutput:
+    key = group_column(request)
+    members = panel(inputs, request)
+    gaps, (start, end), notes = open_gaps_table(inputs, request, members)
+    panel_size = members.group_by(key).aggregate(members=members.member_id.nunique())
+    counted = gaps.group_by([key, "measure"]).aggregate(open_gaps=gaps.patient_id.nunique())
+    summary = counted.inner_join(panel_size, key)
+    summary = summary.mutate(gaps_per_100_members=ratio(summary.open_gaps * 100, summary.members, 2))
+    summary = suppress(summary, request.suppress_below, ["open_gaps", "members"], ["gaps_per_100_members"])
+    listed = gaps.select(
+        "patient_id",
+        "measure",
+        "gap",
+        "last_value",
+        "last_date",
+        "closes_with",
+        "gap_npi",
+        "gap_tin",
+        "entity_id",
+        "tin",
+        "npi",
+    ).order_by([key, "measure", "patient_id"])
+    return ReportOutput(
+        tables={
+            "summary": summary.order_by([key, "measure"]),
+            "gaps": listed,
+            "period": ibis.memtable({"start": [start], "end": [end]}),
+        },
+        charts={
+            "open_gaps": bar_chart("summary", "measure", "open_gaps", color=key, title="open gaps by measure")
+        },
+        notes=[
+            *notes,
+            "groups by the attributed TIN/NPI; gap_npi is the clinician of the patient's latest visit",
+            *scope_note(request),
+            *suppression_note(request),
+        ],
+    )

@@ -1,0 +1,253 @@
+"""The population profile: members by age, sex, race/ethnicity, dual status and payer; top conditions (CMS-HCC
+V28 HCCs from the year's claims) and the count of conditions per member; the risk-score distribution; and cost
+and admissions stratified by race/ethnicity and dual status (equity stratification)."""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+from apmkit.reports.framework import (
+    ReportInputs,
+    ReportOutput,
+    ReportRequest,
+    bar_chart,
+    group_column,
+    ratio,
+    register,
+    report_year,
+    scope_note,
+    suppress,
+    suppression_note,
+    tidy,
+)
+from apmkit.reports.measures import months_with_risk, per_1000, pmpm, spending_by_month
+from apmkit.reports.utilization import scoped_events
+
+AGE_BANDS = (
+    (0, 64, "0-64"),
+    (65, 69, "65-69"),
+    (70, 74, "70-74"),
+    (75, 79, "75-79"),
+    (80, 84, "80-84"),
+    (85, 200, "85+"),
+)
+RISK_BANDS = (
+    (0.0, 0.5, "<0.5"),
+    (0.5, 1.0, "0.5-1.0"),
+    (1.0, 1.5, "1.0-1.5"),
+    (1.5, 2.0, "1.5-2.0"),
+    (2.0, 3.0, "2.0-3.0"),
+    (3.0, 1e9, "3.0+"),
+)
+TOP_HCCS = 10
+HCC_PAYMENT_YEARS = range(2024, 2028)
+
+
+def _band(
+    value: ir.NumericValue, bands: tuple[tuple[float, float, str], ...], *, closed: bool
+) -> ir.StringValue:
+    cases = [
+        ((value >= low) & ((value <= high) if closed else (value < high)), ibis.literal(label))
+        for low, high, label in bands
+    ]
+    return ibis.cases(*cases, else_=ibis.literal("(unknown)"))
+
+
+def member_profile(inputs: ReportInputs, request: ReportRequest, year: int) -> ir.Table:
+    """One row per scoped member eligible in ``year``: group columns, payer (the latest month's), member months,
+    score, age band (age on the period's last day), sex, race code, dual (latest dual status 01-10)."""
+    months = months_with_risk(inputs, request)
+    months = months.filter(months.year == year)
+    ranked = months.mutate(
+        _last=ibis.row_number().over(group_by=months.member_id, order_by=ibis.desc(months.month))
+    )
+    latest_payer = ranked.filter(ranked._last == 0).select("member_id", "payer")
+    per_member = months.group_by(["member_id", "entity_id", "tin", "npi"]).aggregate(
+        member_months=months.count(), score=months.score.max()
+    )
+    per_member = per_member.inner_join(latest_payer, "member_id")
+    members = inputs["members"]
+    end = inputs.run.end if year == inputs.run.year else ibis.date(year, 12, 31)
+    end_value = ibis.literal(end) if not isinstance(end, ir.Value) else end
+    demo = members.select(
+        member_id=members.member_id.cast("string"),
+        age=end_value.year()
+        - members.birth_date.year()
+        - ibis.ifelse(
+            (members.birth_date.month() > end_value.month())
+            | (
+                (members.birth_date.month() == end_value.month())
+                & (members.birth_date.day() > end_value.day())
+            ),
+            1,
+            0,
+        ),
+        sex=members.sex.fill_null("U"),
+        race=members.race_code.fill_null("(unknown)"),
+        dual=ibis.ifelse(
+            members.dual_status_code.fill_null("NA").isin(
+                ["01", "02", "03", "04", "05", "06", "08", "09", "10"]
+            ),
+            "dual",
+            "non-dual",
+        ),
+    )
+    demo = demo.distinct(on="member_id", keep="first")
+    joined = tidy(per_member.left_join(demo, "member_id"))
+    return joined.mutate(
+        age_band=_band(joined.age, AGE_BANDS, closed=True),
+        risk_band=_band(joined.score, RISK_BANDS, closed=False),
+        race=joined.race.fill_null("(unknown)"),
+        sex=joined.sex.fill_null("U"),
+        dual=joined.dual.fill_null("non-dual"),
+    )
+
+
+def distribution(profile: ir.Table, key: str) -> ir.Table:
+    """``[group], dimension, value, members, share``: members by age band, sex, race, dual, payer, risk band."""
+    parts = []
+    for dimension in ("age_band", "sex", "race", "dual", "payer", "risk_band"):
+        counted = profile.group_by([key, profile[dimension].name("value")]).aggregate(
+            members=profile.member_id.nunique()
+        )
+        parts.append(
+            counted.select(
+                key, dimension=ibis.literal(dimension), value=counted.value, members=counted.members
+            )
+        )
+    table = parts[0].union(*parts[1:], distinct=False)
+    totals = profile.group_by(key).aggregate(_total=profile.member_id.nunique())
+    table = table.inner_join(totals, key)
+    return table.select(key, "dimension", "value", "members", share=ratio(table.members, table._total, 4))
+
+
+def conditions(
+    inputs: ReportInputs, profile: ir.Table, key: str, year: int
+) -> tuple[ir.Table, ir.Table] | None:
+    """Top HCCs and the HCC count per member (CMS-HCC V28, payment year ``year + 1``: the year's diagnoses)."""
+    from apmkit.risk.claims import diagnoses_from_claims, persons_from_members
+    from apmkit.risk.scoring import score
+
+    payment_year = year + 1
+    if payment_year not in HCC_PAYMENT_YEARS or not inputs.has("medical_claims") or not inputs.has("members"):
+        return None
+    persons = persons_from_members(
+        inputs["members"].semi_join(profile, "member_id"),
+        inputs["enrollment"],
+        payment_year=payment_year,
+        covers_data_year=True,
+    )
+    diagnoses = diagnoses_from_claims(inputs["medical_claims"], payment_year=payment_year)
+    scored = score(persons, diagnoses, model="V28", payment_year=payment_year).scores
+    hccs = scored.select(member_id=scored.member_id.cast("string"), hccs=scored.hccs)
+    with_hcc = tidy(profile.select("member_id", key).left_join(hccs, "member_id"))
+    with_hcc = with_hcc.mutate(
+        hcc_list=ibis.ifelse(
+            with_hcc.hccs.fill_null("") == "",
+            ibis.literal([], type="array<string>"),
+            with_hcc.hccs.split(";"),
+        )
+    )
+    count = with_hcc.mutate(n=with_hcc.hcc_list.length())
+    count = count.mutate(conditions=ibis.ifelse(count.n >= 4, "4+", count.n.cast("string")))
+    counts = count.group_by([key, "conditions"]).aggregate(members=count.member_id.nunique())
+    exploded = with_hcc.select("member_id", key, hcc=with_hcc.hcc_list.unnest())
+    top = exploded.group_by([key, "hcc"]).aggregate(members=exploded.member_id.nunique())
+    top = top.mutate(
+        rank=ibis.row_number().over(group_by=top[key], order_by=[ibis.desc(top.members), top.hcc])
+    )
+    top = top.filter(top["rank"] < TOP_HCCS).mutate(rank=(top["rank"] + 1).cast("int32"))
+    return top.order_by([key, "rank"]), counts.order_by([key, "conditions"])
+
+
+def equity(inputs: ReportInputs, request: ReportRequest, profile: ir.Table, key: str, year: int) -> ir.Table:
+    """``[group], stratum, value, members, member_months, pmpm, admissions_per_1000`` by race and by dual status."""
+    months = months_with_risk(inputs, request)
+    months = months.filter(months.year == year)
+    strata = profile.select("member_id", "race", "dual")
+    months = months.inner_join(strata, "member_id")
+    spend = spending_by_month(inputs, months)
+    admissions = scoped_events(inputs, months)
+    admissions = admissions.filter(admissions.event == "admission")
+    parts = []
+    for stratum in ("race", "dual"):
+        base = months.group_by([key, months[stratum].name("value")]).aggregate(
+            members=months.member_id.nunique(), member_months=months.count()
+        )
+        cents = spend.group_by([key, spend[stratum].name("value")]).aggregate(cents=spend.cents.sum())
+        adm = admissions.group_by([key, admissions[stratum].name("value")]).aggregate(
+            admissions=admissions.quantity.sum()
+        )
+        joined = tidy(tidy(base.left_join(cents, [key, "value"])).left_join(adm, [key, "value"]))
+        parts.append(
+            joined.select(
+                key,
+                stratum=ibis.literal(stratum),
+                value=joined.value,
+                members=joined.members,
+                member_months=joined.member_months,
+                pmpm=pmpm(joined.cents.fill_null(0), joined.member_months),
+                admissions=joined.admissions.fill_null(0),
+                admissions_per_1000=per_1000(joined.admissions.fill_null(0), joined.member_months),
+            )
+        )
+    return parts[0].union(*parts[1:], distinct=False)
+
+
+@register(
+    "population",
+    "Population profile",
+    "Members by age, sex, race/ethnicity, dual status and payer; top conditions (CMS-HCC V28) and conditions per "
+    "member; the risk-score distribution; cost and admissions stratified by race/ethnicity and dual status.",
+    needs=(
+        "attribution",
+        "member_detail",
+        "member_months",
+        "enrollment",
+        "risk_scores",
+        "members",
+        "expenditure",
+        "utilization",
+        "medical_claims",
+    ),
+)
+def population_report(inputs: ReportInputs, request: ReportRequest) -> ReportOutput:
+    key = group_column(request)
+    year = report_year(inputs, request)
+    threshold = request.suppress_below
+    profile = member_profile(inputs, request, year)
+    tables: dict[str, ir.Table] = {
+        "distribution": suppress(distribution(profile, key), threshold, ["members"], ["share"]).order_by(
+            [key, "dimension", "value"]
+        ),
+        "equity": suppress(
+            equity(inputs, request, profile, key, year),
+            threshold,
+            ["members", "admissions"],
+            ["member_months", "pmpm", "admissions_per_1000"],
+        ).order_by([key, "stratum", "value"]),
+    }
+    notes = [
+        f"period {year}; members eligible in the period; age on the period's last day; dual = dual status 01-10",
+        "risk bands from the run's risk scores; race = the source race/ethnicity code as loaded",
+    ]
+    found = conditions(inputs, profile, key, year)
+    if found is None:
+        notes.append(
+            f"top conditions: not computed (CMS-HCC V28 covers payment years 2024-2027; asked {year + 1})"
+        )
+    else:
+        top, counts = found
+        tables["top_conditions"] = suppress(top, threshold, ["members"])
+        tables["condition_counts"] = suppress(counts, threshold, ["members"])
+        notes.append(
+            f"conditions: CMS-HCC V28 HCCs (payment year {year + 1}) from the year's risk-adjustment-eligible claims"
+        )
+    return ReportOutput(
+        tables=tables,
+        charts={
+            "distribution": bar_chart("distribution", "value", "members", color="dimension", title="members")
+        },
+        notes=[*notes, *scope_note(request), *suppression_note(request)],
+    )

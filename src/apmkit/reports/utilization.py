@@ -1,0 +1,218 @@
+"""The utilization report: admissions, readmissions, ED visits, observation stays, SNF days and imaging per
+1,000, risk adjusted and against peers; frequent ED users; high-cost drugs (docs/reference/analytics-definitions.md
+§1, §3, §4)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import ibis
+import ibis.expr.types as ir
+
+from apmkit.money import from_cents, to_cents
+from apmkit.reports.events import IMAGING_RULE, READMISSION_RULE
+from apmkit.reports.framework import (
+    ReportInputs,
+    ReportOutput,
+    ReportRequest,
+    bar_chart,
+    group_column,
+    line_chart,
+    ratio,
+    register,
+    report_year,
+    scope_note,
+    suppress,
+    suppression_note,
+    tidy,
+)
+from apmkit.reports.measures import months_with_risk, per_1000
+
+RATE_EVENTS = (
+    "admission",
+    "readmission",
+    "ed_visit",
+    "ed_to_admission",
+    "observation",
+    "snf_days",
+    "imaging",
+)
+FREQUENT_ED_VISITS = 4
+HIGH_COST_DRUGS = 20
+
+
+def scoped_events(inputs: ReportInputs, months: ir.Table) -> ir.Table:
+    """The utilization mart's events that fall in ``months`` (eligible member-months), with their columns."""
+    events = inputs["utilization"]
+    events = events.select(
+        member_id=events.member_id.cast("string"),
+        event=events.event,
+        month=events.month.cast("date"),
+        quantity=events.quantity.cast("int64"),
+        cents=events.cents.cast("int64"),
+        event_npi=events.npi,
+        event_tin=events.tin,
+        facility=events.facility,
+        place_of_service=events.place_of_service,
+    )
+    return events.inner_join(months, ["member_id", "month"])
+
+
+def rates_table(inputs: ReportInputs, request: ReportRequest, year: int) -> ir.Table:
+    """``[group], payer, event, member_months, events, per_1000, risk_adjusted_per_1000, peer_per_1000,
+    ratio_to_peer``; ``readmission`` also carries ``index_stays`` and ``rate`` (readmissions / index stays)."""
+    key = group_column(request)
+    months = months_with_risk(inputs, request)
+    months = months.filter(months.year == year)
+    peers = months_with_risk(inputs, request, scoped=False)
+    peers = peers.filter(peers.year == year)
+    kinds = ibis.memtable({"event": [*RATE_EVENTS, "index_stay"]})
+    base = months.group_by([key, "payer"]).aggregate(member_months=months.count(), _risk=months.score.sum())
+    grid = base.cross_join(kinds)
+    events = scoped_events(inputs, months)
+    counted = events.group_by([key, "payer", "event"]).aggregate(events=events.quantity.sum())
+    table = tidy(grid.left_join(counted, [key, "payer", "event"]))
+    table = table.mutate(events=table.events.fill_null(0))
+    peer_base = peers.group_by("payer").aggregate(peer_mm=peers.count(), peer_risk=peers.score.sum())
+    peer_events = scoped_events(inputs, peers)
+    peer_counted = peer_events.group_by(["payer", "event"]).aggregate(peer_events=peer_events.quantity.sum())
+    peer = tidy(peer_base.cross_join(kinds).left_join(peer_counted, ["payer", "event"]))
+    table = tidy(table.left_join(peer, ["payer", "event"]))
+    index = table.filter(table.event == "index_stay").select(key, "payer", index_stays=table.events)
+    table = tidy(table.filter(table.event != "index_stay").left_join(index, [key, "payer"]))
+    risk = table._risk / table.member_months.cast("float64").nullif(0)
+    peer_risk = table.peer_risk / table.peer_mm.cast("float64").nullif(0)
+    rate = per_1000(table.events, table.member_months)
+    peer_rate = per_1000(table.peer_events.fill_null(0), table.peer_mm)
+    return table.select(
+        key,
+        "payer",
+        "event",
+        "member_months",
+        "events",
+        per_1000=rate,
+        risk_score=risk.round(3),
+        # indirect standardization on risk: observed rate x peer risk / group risk
+        risk_adjusted_per_1000=(rate * peer_risk / risk.nullif(0)).round(2),
+        peer_per_1000=peer_rate,
+        ratio_to_peer=ratio(rate, peer_rate, 3),
+        index_stays=ibis.ifelse(table.event == "readmission", table.index_stays, ibis.null("int64")),
+        readmission_rate=ibis.ifelse(
+            table.event == "readmission", ratio(table.events, table.index_stays, 4), ibis.null("float64")
+        ),
+    )
+
+
+def frequent_ed_users(inputs: ReportInputs, request: ReportRequest, year: int) -> ir.Table:
+    """Members with at least :data:`FREQUENT_ED_VISITS` ED visits in the year's eligible months."""
+    months = months_with_risk(inputs, request)
+    months = months.filter(months.year == year)
+    events = scoped_events(inputs, months)
+    ed = events.filter(events.event == "ed_visit")
+    per_member = ed.group_by(["member_id", "entity_id", "tin", "npi"]).aggregate(ed_visits=ed.quantity.sum())
+    return per_member.filter(per_member.ed_visits >= FREQUENT_ED_VISITS).order_by(
+        [ibis.desc("ed_visits"), "member_id"]
+    )
+
+
+def drug_table(inputs: ReportInputs, request: ReportRequest, year: int, start: date, end: date) -> ir.Table:
+    """The :data:`HIGH_COST_DRUGS` NDCs with the highest spending among the group's eligible months."""
+    key = group_column(request)
+    months = months_with_risk(inputs, request)
+    months = months.filter(months.year == year).select("member_id", "month", key)
+    rx = inputs["pharmacy_claims"]
+    rx = rx.filter(rx.adjustment_type.fill_null("original") != "void")
+    rx = rx.filter(rx.dispensing_date.cast("date").between(ibis.literal(start), ibis.literal(end)))
+    rx = rx.select(
+        member_id=rx.member_id.cast("string"),
+        month=rx.dispensing_date.truncate("M").cast("date"),
+        ndc=rx.ndc,
+        cents=to_cents(rx[inputs.run.cost_basis].fill_null(0)),
+    )
+    scoped = rx.inner_join(months, ["member_id", "month"])
+    by = scoped.group_by([key, "ndc"]).aggregate(
+        fills=scoped.count(), members=scoped.member_id.nunique(), cents=scoped.cents.sum()
+    )
+    ranked = by.mutate(rank=ibis.row_number().over(group_by=by[key], order_by=[ibis.desc(by.cents), by.ndc]))
+    top = ranked.filter(ranked["rank"] < HIGH_COST_DRUGS)
+    return top.select(
+        key, "ndc", "fills", "members", spending=from_cents(top.cents), rank=(top["rank"] + 1).cast("int32")
+    ).order_by([key, "rank"])
+
+
+def trend_table(inputs: ReportInputs, request: ReportRequest) -> ir.Table:
+    """``[group], month, event, per_1000`` for admissions, ED visits and imaging over every measured year."""
+    key = group_column(request)
+    months = months_with_risk(inputs, request)
+    base = months.group_by([key, "year", "month"]).aggregate(member_months=months.count())
+    kinds = ibis.memtable({"event": ["admission", "ed_visit", "imaging"]})
+    grid = base.cross_join(kinds)
+    events = scoped_events(inputs, months)
+    counted = events.group_by([key, "month", "event"]).aggregate(events=events.quantity.sum())
+    table = tidy(grid.left_join(counted, [key, "month", "event"]))
+    table = table.mutate(events=table.events.fill_null(0))
+    return table.select(
+        key,
+        "year",
+        "month",
+        "event",
+        "member_months",
+        "events",
+        per_1000=per_1000(table.events, table.member_months),
+    ).order_by([key, "event", "month"])
+
+
+@register(
+    "utilization",
+    "Utilization",
+    "Admissions, 30-day readmissions, ED visits, observation stays, SNF days and imaging per 1,000 person-years, "
+    "risk adjusted and against peers, by group and payer; frequent ED users; high-cost drugs; monthly trend.",
+    needs=(
+        "attribution",
+        "member_detail",
+        "member_months",
+        "enrollment",
+        "risk_scores",
+        "utilization",
+        "pharmacy_claims",
+    ),
+)
+def utilization_report(inputs: ReportInputs, request: ReportRequest) -> ReportOutput:
+    key = group_column(request)
+    year = report_year(inputs, request)
+    start, end = (
+        (inputs.run.start, inputs.run.end)
+        if year == inputs.run.year
+        else (date(year, 1, 1), date(year, 12, 31))
+    )
+    threshold = request.suppress_below
+    rates = suppress(
+        rates_table(inputs, request, year),
+        threshold,
+        ["events", "index_stays"],
+        ["per_1000", "risk_adjusted_per_1000", "ratio_to_peer", "readmission_rate"],
+    )
+    tables: dict[str, ir.Table] = {
+        "rates": rates.order_by([key, "payer", "event"]),
+        "frequent_ed_users": frequent_ed_users(inputs, request, year),
+        "trend": suppress(trend_table(inputs, request), threshold, ["events"], ["per_1000"]),
+    }
+    notes = [
+        f"period {year}; per 1,000 = events / person-years x 1,000 over eligible member-months",
+        "risk adjusted = rate x peer risk / group risk; peers = every member of the run (same payer filter)",
+        f"readmissions: {READMISSION_RULE}; imaging: {IMAGING_RULE}",
+        f"frequent ED users: {FREQUENT_ED_VISITS} or more ED visits in the period",
+        "generic dispensing rate: not computed — apmkit ships no NDC brand/generic reference (FDA NDC directory)",
+    ]
+    if inputs.has("pharmacy_claims"):
+        drugs = drug_table(inputs, request, year, start, end)
+        tables["high_cost_drugs"] = suppress(drugs, threshold, ["members", "fills"], ["spending"])
+        notes.append(f"high-cost drugs: the {HIGH_COST_DRUGS} NDCs with the highest spending per group")
+    return ReportOutput(
+        tables=tables,
+        charts={
+            "rates": bar_chart("rates", "event", "per_1000", color=key, title="events per 1,000"),
+            "trend": line_chart("trend", "month", "per_1000", color="event", title="per 1,000 by month"),
+        },
+        notes=[*notes, *scope_note(request), *suppression_note(request)],
+    )

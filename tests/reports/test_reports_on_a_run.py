@@ -1,0 +1,159 @@
+"""The reports on the marts of a real run (synthetic population, three years): what the run records for them,
+gaps in care against the gaps engine of `apmkit quality gaps` with its DEQM export, the settlement effect of the
+cost opportunity against the contract's shared-savings terms computed by hand, episode figures and the
+prediction report's worklists against pandas."""
+
+from __future__ import annotations
+
+import json
+from decimal import ROUND_HALF_UP, Decimal
+from importlib.resources import files
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from apmkit.engines import Engine
+from apmkit.reports.framework import ReportRequest, Scope
+from apmkit.synth import generate
+from apmkit.workspace import Workspace
+from apmkit.workspace.reports import build_report, export_report
+from apmkit.workspace.run import MART_TABLES
+
+CENT = Decimal("0.01")
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("reports-run")
+    generate(500, root / "data", years=3, seed=5)
+    contract = root / "contract.yaml"
+    demo = Path(str(files("apmkit.demo_data") / "contract.yaml")).read_text(encoding="utf-8")
+    contract.write_text(demo + "episodes:\n  build: {overlap: precedence}\n", encoding="utf-8")
+    with Workspace(root / "data") as workspace:
+        workspace.run(contract, "2025", out=root / "out")
+    return root / "out"
+
+
+def test_the_run_records_what_the_reports_need(run_dir: Path) -> None:
+    info = json.loads((run_dir / "run.json").read_text())
+    assert info["contract_id"] == "demo_shared_savings" and info["period"] == "2025"
+    assert (info["start"], info["end"], info["base_years"]) == ("2025-01-01", "2025-12-31", [2024])
+    assert Path(info["data"]).is_absolute() and Path(info["data"]).is_dir()
+    assert "utilization" in MART_TABLES and (run_dir / "utilization.parquet").exists()
+    events = pd.read_parquet(run_dir / "utilization.parquet")
+    assert set(events["event"]) <= {
+        "admission",
+        "index_stay",
+        "readmission",
+        "ed_visit",
+        "ed_to_admission",
+        "observation",
+        "snf_days",
+        "imaging",
+    }
+
+
+def test_gaps_report_agrees_with_the_gaps_engine_and_exports_deqm(run_dir: Path, tmp_path: Path) -> None:
+    from apmkit.quality.ecqm import ECQM_DEFINITIONS
+    from apmkit.workspace.quality import open_gaps, quality_inputs
+
+    result = build_report(run_dir, ReportRequest("gaps", by="entity"))
+    attribution = pd.read_parquet(run_dir / "attribution.parquet")
+    attributed = attribution[attribution["attributed"] & attribution["entity_id"].notna()]
+    data = Path(json.loads((run_dir / "run.json").read_text())["data"])
+    from datetime import date
+
+    with Engine.duckdb() as engine, quality_inputs(engine, None, data) as inputs:
+        rows = [
+            {"member_id": m, "entity_id": e}
+            for m, e in zip(attributed.member_id, attributed.entity_id, strict=True)
+        ]
+        engine_gaps = engine.to_arrow(
+            open_gaps(
+                engine, inputs, list(ECQM_DEFINITIONS), date(2025, 1, 1), date(2025, 12, 31), attribution=rows
+            )
+        ).to_pandas()
+    engine_gaps = engine_gaps[engine_gaps["entity_id"].notna()]
+    expected = engine_gaps.groupby(["entity_id", "measure"])["patient_id"].nunique().to_dict()
+    got = {(r["entity_id"], r["measure"]): r["open_gaps"] for r in result.tables["summary"].to_pylist()}
+    assert got == expected and got
+    bundle = json.loads(export_report(result, tmp_path / "gaps.fhir.json").read_text())
+    assert bundle["resourceType"] == "Parameters"
+    issues = [
+        entry["resource"]
+        for parameter in bundle["parameter"]
+        for entry in parameter["resource"]["entry"]
+        if entry["resource"]["resourceType"] == "DetectedIssue"
+    ]
+    assert len(issues) == result.tables["gaps"].num_rows
+    first = bundle["parameter"][0]["resource"]
+    assert first["type"] == "document" and first["entry"][0]["resource"]["resourceType"] == "Composition"
+    assert issues[0]["code"]["coding"][0]["code"] == "CAREGAP"
+    assert issues[0]["modifierExtension"][0]["valueCodeableConcept"]["coding"][0]["code"] == "open-gap"
+
+
+def test_settlement_effect_follows_the_contracts_terms(run_dir: Path) -> None:
+    result = build_report(run_dir, ReportRequest("cost_opportunity", by="entity"))
+    summary = pd.read_parquet(run_dir / "summary.parquet").set_index("entity_id")
+    effect = result.tables["settlement_effect"].to_pylist()
+    assert effect
+    for row in effect:
+        # the demo contract: one-sided, MSR 2 %, 50 % of first-dollar savings, capped at 10 % of the benchmark
+        benchmark = Decimal(str(summary.loc[row["entity_id"], "benchmark"])).quantize(CENT)
+        expenditure = Decimal(row["expenditure"]) - Decimal(row["opportunity"])
+        savings = benchmark - expenditure
+        earned = (
+            min(savings * Decimal("0.5"), benchmark * Decimal("0.10"))
+            if savings >= benchmark * Decimal("0.02")
+            else Decimal(0)
+        )
+        assert Decimal(row["net_settlement_at_peer_median"]) == earned.quantize(CENT, ROUND_HALF_UP)
+        assert Decimal(row["net_settlement"]) == Decimal(
+            str(summary.loc[row["entity_id"], "net_settlement"])
+        ).quantize(CENT)
+
+
+def test_episode_figures(run_dir: Path) -> None:
+    result = build_report(run_dir, ReportRequest("episodes", by="entity"))
+    episodes = pd.read_parquet(run_dir / "episodes.parquet")
+    attribution = pd.read_parquet(run_dir / "attribution.parquet")
+    kept = episodes[episodes["status"] == "kept"].merge(
+        attribution[attribution["attributed"] & attribution["entity_id"].notna()][["member_id", "entity_id"]],
+        on="member_id",
+    )
+    for row in result.tables["summary"].to_pylist():
+        mine = kept[(kept.entity_id == row["entity_id"]) & (kept.episode_id == row["episode_id"])]
+        assert row["episodes"] == len(mine)
+        total = sum(Decimal(str(v)) for v in mine["total_amount"])
+        assert row["mean_total"] == (total / len(mine)).quantize(CENT, ROUND_HALF_UP)
+
+
+def test_prediction_worklists_and_validation(run_dir: Path) -> None:
+    attribution = pd.read_parquet(run_dir / "attribution.parquet")
+    tin = attribution["tin"].dropna().value_counts().index[0]
+    result = build_report(run_dir, ReportRequest("prediction", scope=Scope(tins=frozenset({tin}))))
+    metrics = {(r["model"], r["metric"]): r["value"] for r in result.tables["validation"].to_pylist()}
+    assert {("cost", "R2"), ("admission", "AUC"), ("admission", "Brier")} <= set(metrics)
+    calibration = result.tables["calibration"].to_pandas()
+    assert sorted(calibration.groupby("model")["decile"].count().tolist()) == [10, 10]
+    high = result.tables["high_risk"].to_pandas()
+    rising = result.tables["rising_risk"].to_pandas()
+    assert set(high["tin"]) <= {tin} and set(rising["tin"]) <= {tin}
+    if len(high) and len(rising):
+        assert high["predicted_cost"].min() > rising["predicted_cost"].max()
+    assert (rising["predicted_cost"] >= 1.5 * rising["cost_this_year"] - 0.01).all()
+    # this year's spending: the member's 2025 allowed amounts of non-void medical and pharmacy claims
+    data = Path(json.loads((run_dir / "run.json").read_text())["data"])
+    medical = pd.read_parquet(data / "medical_claims.parquet")
+    medical = medical[medical["adjustment_type"].fillna("original") != "void"]
+    day = pd.to_datetime(medical["service_date"].fillna(medical["claim_from_date"]))
+    spend = medical[day.dt.year == 2025].groupby("member_id")["allowed_amount"].sum()
+    rx = pd.read_parquet(data / "pharmacy_claims.parquet")
+    rx = rx[
+        (rx["adjustment_type"].fillna("original") != "void")
+        & (pd.to_datetime(rx["dispensing_date"]).dt.year == 2025)
+    ]
+    spend = spend.add(rx.groupby("member_id")["allowed_amount"].sum(), fill_value=0)
+    for row in pd.concat([high, rising]).itertuples():
+        assert row.cost_this_year == pytest.approx(float(spend.get(row.member_id, 0)), abs=0.02)
