@@ -389,3 +389,37 @@ def test_users_command_manages_providers(tmp_path: Path) -> None:
         runner.invoke(cli_app, ["users", "remove", "pia", *workdir]).exception, ConfigurationError
     )
     assert "pia" not in runner.invoke(cli_app, ["users", "list", *workdir]).output
+
+
+def test_report_pages_and_api_over_the_catalog(served: dict[str, Any], as_user: Any) -> None:
+    from apmkit.reports.framework import catalog
+
+    admin, provider = as_user("ada"), as_user("pia")
+    run_id, mine, out = served["run_id"], served["mine"], served["out"]
+    listed = admin.get("/api/v1/reports").json()["reports"]
+    assert [r["name"] for r in listed] == [r.name for r in catalog()]
+    attribution = pd.read_parquet(out / "attribution.parquet")
+    linked = attribution[attribution["attributed"]]
+    everyone = admin.get(f"/api/v1/runs/{run_id}/reports/attribution").json()
+    assert sorted(r["member_id"] for r in everyone["tables"]["members"]) == sorted(linked["member_id"])
+    # the provider's report is built from its own members only (the scope goes into the report's query)
+    own = provider.get(f"/api/v1/runs/{run_id}/reports/attribution", params={"by": "tin"}).json()
+    assert sorted(r["member_id"] for r in own["tables"]["members"]) == sorted(
+        linked.loc[linked["entity_id"] == mine, "member_id"]
+    )
+    assert {r["tin"] for r in own["tables"]["summary"]} == set(linked.loc[linked["entity_id"] == mine, "tin"])
+    page = provider.get(f"/ui/runs/{run_id}/reports/attribution")
+    assert page.status_code == 200
+    assert 'data-spec="chart-1-spec"' in page.text and "attributed members by month" in page.text
+    other_members = set(linked.loc[linked["entity_id"] == served["other"], "member_id"])
+    assert not any(member in page.text for member in other_members)
+    workbook = provider.get(f"/ui/runs/{run_id}/reports/attribution/export.xlsx")
+    assert workbook.status_code == 200 and workbook.content[:2] == b"PK"
+    table = provider.get(f"/ui/runs/{run_id}/reports/attribution/export.csv", params={"table": "members"})
+    assert len(list(csv.DictReader(io.StringIO(table.text)))) == len(own["tables"]["members"])
+    log = as_user("aud").get("/api/v1/audit", params={"who": "pia", "size": 5}).json()["entries"]
+    assert [e["action"] for e in log[:3]] == ["export_report", "export_report", "read_report"]
+    for bad in ({"by": "zip"}, {"suppress_below": "-1"}, {"suppress_below": "x"}):
+        assert admin.get(f"/api/v1/runs/{run_id}/reports/attribution", params=bad).status_code == 422, bad
+    assert admin.get(f"/api/v1/runs/{run_id}/reports/no_such_report").status_code == 422
+    assert as_user("vic").get("/api/v1/reports").status_code == 403

@@ -69,6 +69,7 @@ from apmkit.web.guard import (
     LoginThrottle,
     parse_json,
 )
+from apmkit.web.reports import EXPORTS, ReportQuery, ReportService
 from apmkit.web.runs import RUN_STAGES, NotFound, RunJobs, contract_from_request, rows_to_csv
 from apmkit.web.service import STARTING_POINT_LABELS, DesignRunner, starting_point_summary
 from apmkit.web.state import AppState, default_state_url
@@ -170,6 +171,7 @@ def create_app(settings: WebSettings) -> FastAPI:
     store = DesignStore(settings.workdir / "designs")
     runner = DesignRunner(settings.data_dir, store, settings.engine_name, settings.performance_year)
     jobs = RunJobs(state, settings.data_dir, settings.workdir / "runs", settings.engine_name)
+    reports = ReportService(jobs)
     throttle = LoginThrottle(settings.login_per_account, settings.login_per_address, settings.login_window)
     hashes = HashPool(settings.hash_workers)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -841,6 +843,125 @@ def create_app(settings: WebSettings) -> FastAPI:
             "query": _query(who=who, action=action),
         }
         return render(request, "audit.html", context)
+
+    # ---- reports ---------------------------------------------------------------------------------------
+
+    def report_of(
+        run_id: str,
+        name: str,
+        user: User,
+        by: str,
+        payer: str | None,
+        period: str | None,
+        suppress_below: int | None,
+    ) -> Any:
+        try:
+            request = reports.request(
+                name,
+                ReportQuery(by=by, payer=_short(payer), period=_short(period), suppress_below=suppress_below),
+                user.scope,
+            )
+            return reports.build(run_id, request)
+        except ApmkitError as exc:
+            raise ApiError(422, str(exc)) from exc
+
+    def audit_report(
+        request: Request, user: User, run_id: str, name: str, by: str, result: Any, what: str
+    ) -> None:
+        rows = sum(table.num_rows for table in result.tables.values())
+        audit(request, user, what, f"run {run_id}, report {name}, by {by}", rows)
+
+    @app.get("/api/v1/reports", tags=["reports"])
+    def api_reports(user: User = Depends(api_user("read_runs"))) -> Response:
+        return JSONResponse(
+            {
+                "reports": [
+                    {"name": r.name, "title": r.title, "description": r.description}
+                    for r in reports.catalog()
+                ]
+            }
+        )
+
+    @app.get("/api/v1/runs/{run_id}/reports/{name}", tags=["reports"])
+    async def api_report(
+        request: Request,
+        run_id: str,
+        name: str,
+        by: str = "entity",
+        payer: str | None = None,
+        period: str | None = None,
+        suppress_below: int | None = None,
+        user: User = Depends(api_user("read_runs")),
+    ) -> Response:
+        result = await run_in_threadpool(report_of, run_id, name, user, by, payer, period, suppress_below)
+        audit_report(request, user, run_id, name, by, result, "read_report")
+        return Response(ReportService.export(result, "json"), media_type="application/json")
+
+    @app.get("/ui/runs/{run_id}/reports", response_class=HTMLResponse, include_in_schema=False)
+    def reports_page(request: Request, run_id: str, user: User = Depends(page_user("read_runs"))) -> Response:
+        jobs.run_dir(run_id)
+        return render(request, "reports.html", {"job": jobs.job(run_id), "reports": reports.catalog()})
+
+    @app.get("/ui/runs/{run_id}/reports/{name}", response_class=HTMLResponse, include_in_schema=False)
+    async def report_page(
+        request: Request,
+        run_id: str,
+        name: str,
+        by: str = "entity",
+        payer: str | None = None,
+        period: str | None = None,
+        suppress_below: int | None = None,
+        user: User = Depends(page_user("read_runs")),
+    ) -> Response:
+        result = await run_in_threadpool(report_of, run_id, name, user, by, payer, period, suppress_below)
+        audit_report(request, user, run_id, name, by, result, "read_report")
+        query = _query(
+            by=by,
+            payer=payer,
+            period=period,
+            suppress_below=None if suppress_below is None else str(suppress_below),
+        )
+        context = {
+            "job": jobs.job(run_id),
+            "result": result,
+            "tables": ReportService.page_tables(result),
+            "charts": result.charts,
+            "by": by,
+            "payer": payer or "",
+            "period": period or "",
+            "suppress_below": "" if suppress_below is None else suppress_below,
+            "query": query,
+            "exports": list(EXPORTS),
+        }
+        return render(request, "report.html", context)
+
+    @app.get("/ui/runs/{run_id}/reports/{name}/export.{kind}", include_in_schema=False)
+    async def report_export(
+        request: Request,
+        run_id: str,
+        name: str,
+        kind: str,
+        table: str | None = None,
+        by: str = "entity",
+        payer: str | None = None,
+        period: str | None = None,
+        suppress_below: int | None = None,
+        user: User = Depends(page_user("read_runs")),
+    ) -> Response:
+        result = await run_in_threadpool(report_of, run_id, name, user, by, payer, period, suppress_below)
+        try:
+            if kind == "csv":
+                data = ReportService.table_csv(result, table or "")
+                media, filename = "text/csv; charset=utf-8", f"{run_id}-{name}-{table}.csv"
+            else:
+                data = await run_in_threadpool(ReportService.export, result, kind)
+                media, filename = EXPORTS[kind], f"{run_id}-{name}.{kind}"
+        except ApmkitError as exc:
+            raise ApiError(422, str(exc)) from exc
+        audit_report(request, user, run_id, name, by, result, "export_report")
+        return Response(
+            data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+        )
 
     return app
 

@@ -178,6 +178,10 @@ class RunJobs:
             raise NotFound("no such run")
         return job
 
+    def run_dir(self, run_id: str) -> Path:
+        """The folder of a finished run (NotFound while it is queued, running or failed)."""
+        return self._finished(run_id)
+
     def _finished(self, run_id: str) -> Path:
         job = self.job(run_id)
         folder = self.runs_dir / job.id
@@ -353,6 +357,11 @@ def _rows(table: pa.Table) -> list[dict[str, Any]]:
     return [{k: _json_value(v) for k, v in row.items()} for row in table.to_pylist()]
 
 
+def table_rows(table: pa.Table) -> list[dict[str, Any]]:
+    """JSON-ready rows of an Arrow table (decimals as exact text, dates as ISO text)."""
+    return _rows(table)
+
+
 def rows_to_csv(rows: list[dict[str, Any]]) -> bytes:
     """CSV of JSON-ready rows (the exports of the pages)."""
     if not rows:
@@ -374,4 +383,5 @@ __all__ = [
     "check_period",
     "contract_from_request",
     "rows_to_csv",
+    "table_rows",
 ]
