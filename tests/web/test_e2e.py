@@ -12,8 +12,8 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -145,8 +145,9 @@ def test_designer_runs_the_worksheet_and_a_viewer_cannot(server: str, browser: o
 @pytest.fixture(scope="module")
 def run_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """A server over a two-year population, with a payer analyst and two providers in its SQLite state."""
-    from apmkit.synth import generate
     from tests.web.test_runs import CONTRACT, PASSWORD
+
+    from apmkit.synth import generate
 
     data = tmp_path_factory.mktemp("e2e-run") / "data"
     generate(300, data, years=2, seed=11)
@@ -223,6 +224,20 @@ def test_a_background_run_its_statement_drill_down_export_and_a_provider_refused
     expect(page.locator("header.top")).to_be_hidden()
     expect(page.locator("#members")).to_be_visible()
     page.emulate_media(media="screen")
+
+    # a report of the catalog: its Vega-Lite chart drawn as SVG, its table, an export
+    page.goto(run_url)
+    page.click("#to-reports")
+    page.get_by_role("link", name="Attribution", exact=True).click()
+    expect(page.locator("h1")).to_have_text("Attribution")
+    expect(page.locator("#chart-1 svg")).to_be_visible()
+    expect(page.locator("#table-members tbody tr").first).to_be_visible()
+    assert _unlabelled_fields(page) == []
+    with page.expect_download() as report_download:
+        page.click("#export-xlsx")
+    workbook = tmp_path / "report.xlsx"
+    report_download.value.save_as(workbook)
+    assert workbook.read_bytes()[:2] == b"PK"
     context.close()
 
     # a provider of the first entity's TIN: the second entity is refused on the page and in the API
@@ -235,6 +250,9 @@ def test_a_background_run_its_statement_drill_down_export_and_a_provider_refused
     _sign_in(page, base, "pia", password, start=run_url.removeprefix(base))
     expect(page.locator("#summary tbody tr")).to_have_count(1)
     expect(page.locator("#summary")).to_contain_text(first_entity)
+    page.goto(f"{run_url}/reports/attribution")
+    expect(page.locator("#table-summary tbody tr")).to_have_count(1)
+    expect(page.locator("#table-members")).not_to_contain_text(second_entity)
     refused = page.goto(f"{run_url}/statements/{second_entity}")
     assert refused is not None and refused.status == 404
     api = page.request.get(f"{base}/api/v1/runs/{run_url.rsplit('/', 1)[1]}/statements/{second_entity}")
