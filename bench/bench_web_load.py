@@ -29,6 +29,7 @@ import httpx
 from _size import add_tiny_flag, shrink  # bench/_size.py (the script's folder is on sys.path)
 
 from apmkit.synth import generate
+from apmkit.web.state import AppState, default_state_url
 
 CONTRACT = """
 id: load_test
@@ -47,6 +48,8 @@ components:
             max_sharing_rate: 0.50, savings_cap: {pct_of_benchmark: 0.10}}
 """
 PASSWORD = "load-test-password"
+REPORTS = ("attribution", "performance", "utilization")
+"""Report pages in the mix; each is built once per scope before the timed load (its first-build time is printed)."""
 APMKIT = [sys.executable, "-m", "apmkit.cli.main", "--quiet"]
 
 
@@ -83,12 +86,13 @@ async def _user(
             "members page": f"/ui/runs/{run_id}/members?entity={entity}&page={{page}}",
             "attribution page": f"/ui/runs/{run_id}/attribution?entity={entity}&page={{page}}",
             "statement API": f"/api/v1/runs/{run_id}/statements/{entity}",
+            "report page": f"/ui/runs/{run_id}/reports/{{report}}",
             "health": "/api/v1/health",
             "static (baseline)": "/static/app.css",
         }
         while time.monotonic() < until:
             kind = random.choice(list(paths))
-            path = paths[kind].format(page=random.randint(1, 3))
+            path = paths[kind].format(page=random.randint(1, 3), report=random.choice(REPORTS))
             start = time.perf_counter()
             response = await client.get(path)
             timings[kind].append(time.perf_counter() - start)
@@ -176,20 +180,28 @@ def main() -> int:
                     e["entity_id"] for e in client.get(f"/api/v1/runs/{job['id']}/summary").json()["entities"]
                 ]
             # half analysts, half providers of the largest entity's TIN (entity = TIN at TIN-level attribution)
+            # (added in this process on the same SQLite file the server reads: 50 CLI starts would take minutes)
+            state = AppState(default_state_url(workdir))
             names = []
             for index in range(args.users):
                 name = f"provider{index}" if index % 2 else f"analyst{index}"
-                role = (
-                    ["--role", "provider", "--tin", entities[0]] if index % 2 else ["--role", "payer_analyst"]
-                )
-                subprocess.run(
-                    [*APMKIT, "users", "add", name, *role, "--password-stdin", "--workdir", str(workdir)],
-                    input=PASSWORD + "\n",
-                    text=True,
-                    check=True,
-                    capture_output=True,
-                )
+                if index % 2:
+                    state.add_user(name, "provider", PASSWORD, tins=[entities[0]])
+                else:
+                    state.add_user(name, "payer_analyst", PASSWORD)
                 names.append(name)
+            state.close()
+            # First builds of the report pages (the server caches each per run and request): analyst and provider.
+            builds: dict[str, float] = {}
+            for name in (names[0], names[1] if len(names) > 1 else names[0]):
+                with httpx.Client(base_url=base, timeout=600) as client:
+                    client.post("/api/v1/login", json={"username": name, "password": PASSWORD})
+                    for report in REPORTS:
+                        started = time.perf_counter()
+                        answer = client.get(f"/ui/runs/{job['id']}/reports/{report}")
+                        if answer.status_code != 200:
+                            raise SystemExit(f"report {report}: {answer.status_code}")
+                        builds[f"{report} ({name.rstrip('0123456789')})"] = time.perf_counter() - started
             timings, errors, elapsed = asyncio.run(_load(base, names, job["id"], entities, args.seconds))
         finally:
             server.terminate()

@@ -75,6 +75,7 @@ class ReportService:
         self._lock = threading.Lock()
         # Builds run DuckDB over the marts: two at a time at most, so a burst of first views cannot thrash.
         self._builds = threading.Semaphore(2)
+        self._building: dict[tuple[str, ReportRequest], threading.Lock] = {}
 
     @staticmethod
     def catalog() -> list[ReportInfo]:
@@ -111,15 +112,24 @@ class ReportService:
             if cached is not None:
                 self._cache.move_to_end(key)
         if cached is None:
-            with self._builds:
-                try:
-                    cached = build_report(folder, request)
-                except ApmkitError as exc:
-                    cached = exc
             with self._lock:
-                self._cache[key] = cached
-                while len(self._cache) > self.cache_size:
-                    self._cache.popitem(last=False)
+                # One build per request at a time: the others asking for it wait for that build.
+                building = self._building.setdefault(key, threading.Lock())
+            with building:
+                with self._lock:
+                    cached = self._cache.get(key)
+                if cached is None:
+                    with self._builds:
+                        try:
+                            cached = build_report(folder, request)
+                        except ApmkitError as exc:
+                            cached = exc
+                    with self._lock:
+                        self._cache[key] = cached
+                        while len(self._cache) > self.cache_size:
+                            self._cache.popitem(last=False)
+            with self._lock:
+                self._building.pop(key, None)
         if isinstance(cached, ApmkitError):
             raise cached
         return cached

@@ -190,8 +190,8 @@ class RunJobs:
         return folder
 
     def _table(self, run_id: str, mart: str) -> pa.Table:
-        # Statement marts are small (one row per entity / line): cached per run. Member marts are read with
-        # the scope's filter pushed into the Parquet scan instead.
+        # A finished run's marts never change: each is read once and kept (member marts too - the scope and
+        # the filters are then Arrow compute over the cached table, and a page is a slice of it).
         key = (run_id, mart)
         with self._cache_lock:
             cached = self._cache.get(key)
@@ -210,12 +210,13 @@ class RunJobs:
             return None
         entities = set(scope.entity_ids) | set(scope.tins)
         if scope.tins:
-            attribution = pq.read_table(
-                self._finished(run_id) / "attribution.parquet",
-                columns=["entity_id"],
-                filters=[("tin", "in", sorted(scope.tins)), ("attributed", "=", True)],
+            attribution = self._table(run_id, "attribution")
+            through = attribution.filter(
+                pc.and_(
+                    _is_in(attribution["tin"], scope.tins), pc.fill_null(attribution["attributed"], False)
+                )
             )
-            entities |= {e for e in attribution.column("entity_id").to_pylist() if e}
+            entities |= {e for e in through.column("entity_id").to_pylist() if e}
         return entities
 
     def summary(self, run_id: str, scope: Scope | None) -> list[dict[str, Any]]:
@@ -262,15 +263,18 @@ class RunJobs:
         size: int = 50,
     ) -> Page:
         """Member rows behind the figures (member_detail), scoped, filtered and paged."""
-        folder = self._finished(run_id)
-        table = pq.read_table(
-            folder / "member_detail.parquet", filters=self._member_filter(run_id, scope, folder)
-        )
+        table = self._sorted(run_id, "member_detail", ["entity_id", "member_id"])
+        if scope is not None:
+            entities = self.visible_entities(run_id, scope) or set()
+            reached = _is_in(table["entity_id"], entities)
+            if scope.tins or scope.npis:
+                reached = pc.or_(reached, _is_in(table["member_id"], self._members_through(run_id, scope)))
+            table = table.filter(reached)
         if entity:
             table = table.filter(pc.equal(table["entity_id"], entity))
         if member:
             table = table.filter(pc.equal(table["member_id"], member))
-        return _page(table.sort_by([("entity_id", "ascending"), ("member_id", "ascending")]), page, size)
+        return _page(table, page, size)
 
     def attribution(
         self,
@@ -284,43 +288,40 @@ class RunJobs:
         size: int = 50,
     ) -> Page:
         """Attribution rows (one per member: attributed or not, entity, step, reason), scoped, filtered, paged."""
-        folder = self._finished(run_id)
-        filters: list[Any] | None = None
+        table = self._sorted(run_id, "attribution", ["member_id"])
         if scope is not None:
             entities = self.visible_entities(run_id, scope) or set()
-            filters = [
-                [(column, "in", sorted(values))]
-                for column, values in (("entity_id", entities), ("tin", scope.tins), ("npi", scope.npis))
-                if values
-            ] or [[("member_id", "in", [])]]
-        table = pq.read_table(folder / "attribution.parquet", filters=filters)
+            reached = pc.or_(
+                pc.or_(_is_in(table["entity_id"], entities), _is_in(table["tin"], scope.tins)),
+                _is_in(table["npi"], scope.npis),
+            )
+            table = table.filter(pc.fill_null(reached, False))
         if entity:
             table = table.filter(pc.equal(table["entity_id"], entity))
         if member:
             table = table.filter(pc.equal(table["member_id"], member))
         if attributed is not None:
             table = table.filter(pc.equal(table["attributed"], attributed))
-        return _page(table.sort_by("member_id"), page, size)
+        return _page(table, page, size)
 
-    def _member_filter(self, run_id: str, scope: Scope | None, folder: Path) -> list[Any] | None:
-        if scope is None:
-            return None
-        entities = self.visible_entities(run_id, scope) or set()
-        members: set[str] = set()
-        if scope.npis or scope.tins:
-            through = [
-                [(column, "in", sorted(values)), ("attributed", "=", True)]
-                for column, values in (("tin", scope.tins), ("npi", scope.npis))
-                if values
-            ]
-            linked = pq.read_table(folder / "attribution.parquet", columns=["member_id"], filters=through)
-            members = set(linked.column("member_id").to_pylist())
-        disjuncts = [
-            [(column, "in", sorted(values))]
-            for column, values in (("entity_id", entities), ("member_id", members))
-            if values
-        ]
-        return disjuncts or [[("member_id", "in", [])]]
+    def _members_through(self, run_id: str, scope: Scope) -> set[str]:
+        """Members attributed through one of the scope's TINs or NPIs."""
+        attribution = self._table(run_id, "attribution")
+        through = pc.or_(_is_in(attribution["tin"], scope.tins), _is_in(attribution["npi"], scope.npis))
+        linked = attribution.filter(
+            pc.and_(pc.fill_null(through, False), pc.fill_null(attribution["attributed"], False))
+        )
+        return set(linked.column("member_id").to_pylist())
+
+    def _sorted(self, run_id: str, mart: str, keys: list[str]) -> pa.Table:
+        key = (run_id, f"{mart} sorted")
+        with self._cache_lock:
+            cached = self._cache.get(key)
+        if cached is None:
+            cached = self._table(run_id, mart).sort_by([(k, "ascending") for k in keys])
+            with self._cache_lock:
+                self._cache[key] = cached
+        return cached
 
     def file(self, run_id: str, name: str) -> Path:
         """A statement file of a finished run (statement.json/html/xlsx) - only for unscoped users."""
@@ -330,6 +331,10 @@ class RunJobs:
         if not path.is_file():
             raise NotFound("no such file")
         return path
+
+
+def _is_in(column: Any, values: Any) -> Any:
+    return pc.is_in(column, value_set=pa.array(sorted(values), type=pa.string()))
 
 
 def _only_entities(table: pa.Table, column: str, entities: set[str] | None) -> pa.Table:
