@@ -214,6 +214,7 @@ def main() -> int:
     print(
         f"load: {args.users} concurrent users for {elapsed:.1f} s: {total:,} requests = {total / elapsed:,.1f}/s, errors: {len(errors)}"
     )
+    print("first build of each report page: " + ", ".join(f"{k} {v:.1f} s" for k, v in builds.items()))
     print(f"{'request':<20} {'count':>7} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
     everything: list[float] = []
     for kind in sorted(timings):

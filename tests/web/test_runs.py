@@ -423,3 +423,20 @@ def test_report_pages_and_api_over_the_catalog(served: dict[str, Any], as_user: 
         assert admin.get(f"/api/v1/runs/{run_id}/reports/attribution", params=bad).status_code == 422, bad
     assert admin.get(f"/api/v1/runs/{run_id}/reports/no_such_report").status_code == 422
     assert as_user("vic").get("/api/v1/reports").status_code == 403
+
+
+def test_the_data_page_shows_the_feed_and_its_profile(
+    served: dict[str, Any], as_user: Any, two_years: Path
+) -> None:
+    analyst = as_user("ana")
+    before = analyst.get("/api/v1/data").json()
+    assert before["profile"] is None and before["ingest"] is None  # synth output: no ingest report
+    assert {"members", "enrollment", "medical_claims"} <= set(before["tables"])
+    profiled = analyst.post("/api/v1/data/profile").json()["profile"]
+    assert profiled["members"] == len(pd.read_parquet(two_years / "members.parquet"))
+    assert profiled["member_months"] == len(pd.read_parquet(two_years / "enrollment.parquet"))
+    page = analyst.get("/ui/data")
+    assert page.status_code == 200 and 'id="completeness"' in page.text
+    # the whole feed: not for a provider
+    assert as_user("pia").get("/ui/data").status_code == 403
+    assert as_user("pia").get("/api/v1/data").status_code == 403

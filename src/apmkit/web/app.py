@@ -69,6 +69,7 @@ from apmkit.web.guard import (
     LoginThrottle,
     parse_json,
 )
+from apmkit.web.data import DataStatus
 from apmkit.web.reports import EXPORTS, ReportQuery, ReportService
 from apmkit.web.runs import RUN_STAGES, NotFound, RunJobs, contract_from_request, rows_to_csv
 from apmkit.web.service import STARTING_POINT_LABELS, DesignRunner, starting_point_summary
@@ -172,6 +173,7 @@ def create_app(settings: WebSettings) -> FastAPI:
     runner = DesignRunner(settings.data_dir, store, settings.engine_name, settings.performance_year)
     jobs = RunJobs(state, settings.data_dir, settings.workdir / "runs", settings.engine_name)
     reports = ReportService(jobs)
+    data_status = DataStatus(settings.data_dir, settings.engine_name)
     throttle = LoginThrottle(settings.login_per_account, settings.login_per_address, settings.login_window)
     hashes = HashPool(settings.hash_workers)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -962,6 +964,45 @@ def create_app(settings: WebSettings) -> FastAPI:
         return Response(
             data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
         )
+
+    # ---- ingestion and data quality --------------------------------------------------------------------
+
+    def data_context() -> dict[str, Any]:
+        profile, profiled_at = data_status.profile()
+        return {
+            "has_data": settings.data_dir is not None,
+            "tables": data_status.tables(),
+            "ingest": data_status.ingest(),
+            "profile": profile,
+            "profiled_at": profiled_at,
+        }
+
+    @app.get("/api/v1/data", tags=["data"])
+    def api_data(user: User = Depends(api_user("read_data"))) -> Response:
+        return JSONResponse(data_context())
+
+    @app.post("/api/v1/data/profile", tags=["data"])
+    async def api_profile(request: Request, user: User = Depends(api_user("read_data"))) -> Response:
+        check_csrf(request, None)
+        try:
+            await run_in_threadpool(data_status.compute)
+        except ApmkitError as exc:
+            raise ApiError(422, str(exc)) from exc
+        return JSONResponse(data_context())
+
+    @app.get("/ui/data", response_class=HTMLResponse, include_in_schema=False)
+    def data_page(request: Request, user: User = Depends(page_user("read_data"))) -> Response:
+        return render(request, "data.html", data_context())
+
+    @app.post("/ui/data/profile", include_in_schema=False)
+    async def profile_page(request: Request, user: User = Depends(page_user("read_data"))) -> Response:
+        form = await request.form(max_files=0, max_fields=4)
+        check_csrf(request, _text(form.get("csrf_token")))
+        try:
+            await run_in_threadpool(data_status.compute)
+        except ApmkitError as exc:
+            raise ApiError(422, str(exc)) from exc
+        return RedirectResponse("/ui/data", status_code=303)
 
     return app
 

@@ -55,12 +55,14 @@ class Role(StrEnum):
 
 ROLE_PERMISSIONS: Mapping[Role, frozenset[str]] = {
     Role.admin: frozenset(
-        {"read_designs", "run_designs", "read_runs", "start_runs", "read_members", "read_audit"}
+        {"read_designs", "run_designs", "read_runs", "start_runs", "read_members", "read_audit", "read_data"}
     ),
-    Role.payer_analyst: frozenset({"read_designs", "run_designs", "read_runs", "start_runs", "read_members"}),
+    Role.payer_analyst: frozenset(
+        {"read_designs", "run_designs", "read_runs", "start_runs", "read_members", "read_data"}
+    ),
     # A provider reads runs and member rows of its own entities/TINs/NPIs only (Scope, applied per query).
     Role.provider: frozenset({"read_runs", "read_members"}),
-    Role.auditor: frozenset({"read_designs", "read_runs", "read_members", "read_audit"}),
+    Role.auditor: frozenset({"read_designs", "read_runs", "read_members", "read_audit", "read_data"}),
     Role.designer: frozenset({"read_designs", "run_designs"}),
     Role.viewer: frozenset({"read_designs"}),
 }
