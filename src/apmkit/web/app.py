@@ -53,6 +53,7 @@ from apmkit.design.worksheet import (
 from apmkit.errors import ApmkitError
 from apmkit.web import charts
 from apmkit.web.auth import User, UserStore, csrf_matches, new_csrf_token
+from apmkit.web.data import DataStatus
 from apmkit.web.forms import (
     FieldErrors,
     FormValues,
@@ -69,7 +70,6 @@ from apmkit.web.guard import (
     LoginThrottle,
     parse_json,
 )
-from apmkit.web.data import DataStatus
 from apmkit.web.reports import EXPORTS, ReportQuery, ReportService
 from apmkit.web.runs import RUN_STAGES, NotFound, RunJobs, contract_from_request, rows_to_csv
 from apmkit.web.service import STARTING_POINT_LABELS, DesignRunner, starting_point_summary
