@@ -65,6 +65,7 @@ def _percentile(values: list[float], share: float) -> float:
 
 
 async def _user(
+    think: float,
     base: str,
     name: str,
     run_id: str,
@@ -98,15 +99,19 @@ async def _user(
             timings[kind].append(time.perf_counter() - start)
             if response.status_code != 200:
                 errors.append(f"{kind}: {response.status_code}")
+            if think:
+                await asyncio.sleep(random.uniform(0.5 * think, 1.5 * think))
 
 
 async def _load(
-    base: str, users: list[str], run_id: str, entities: list[str], seconds: float
+    think: float, base: str, users: list[str], run_id: str, entities: list[str], seconds: float
 ) -> tuple[dict[str, list[float]], list[str], float]:
     timings: dict[str, list[float]] = defaultdict(list)
     errors: list[str] = []
     start = time.monotonic()
-    await asyncio.gather(*(_user(base, u, run_id, entities, start + seconds, timings, errors) for u in users))
+    await asyncio.gather(
+        *(_user(think, base, u, run_id, entities, start + seconds, timings, errors) for u in users)
+    )
     return timings, errors, time.monotonic() - start
 
 
@@ -115,8 +120,14 @@ def main() -> int:
     parser.add_argument("--members", type=int, default=20_000)
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=1.0,
+        help="mean pause of a user between requests, s (uniform 0.5x-1.5x; 0 = back to back, a saturation test)",
+    )
     add_tiny_flag(parser)
-    args = shrink(parser.parse_args(), members=300, users=5, seconds=3)
+    args = shrink(parser.parse_args(), members=300, users=5, seconds=3, think=0.2)
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -202,7 +213,9 @@ def main() -> int:
                         if answer.status_code != 200:
                             raise SystemExit(f"report {report}: {answer.status_code}")
                         builds[f"{report} ({name.rstrip('0123456789')})"] = time.perf_counter() - started
-            timings, errors, elapsed = asyncio.run(_load(base, names, job["id"], entities, args.seconds))
+            timings, errors, elapsed = asyncio.run(
+                _load(args.think, base, names, job["id"], entities, args.seconds)
+            )
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -212,7 +225,7 @@ def main() -> int:
         f"population: {args.members:,} members, 2 years (synth {synth_seconds:.1f} s); run through the API: {run_seconds:.1f} s"
     )
     print(
-        f"load: {args.users} concurrent users for {elapsed:.1f} s: {total:,} requests = {total / elapsed:,.1f}/s, errors: {len(errors)}"
+        f"load: {args.users} concurrent users (think time {args.think:g} s) for {elapsed:.1f} s: {total:,} requests = {total / elapsed:,.1f}/s, errors: {len(errors)}"
     )
     print("first build of each report page: " + ", ".join(f"{k} {v:.1f} s" for k, v in builds.items()))
     print(f"{'request':<20} {'count':>7} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
