@@ -259,3 +259,51 @@ def test_a_background_run_its_statement_drill_down_export_and_a_provider_refused
     assert api.status == 404
     provider.close()
     assert problems == []
+
+
+def test_every_report_page_of_the_catalog(run_server: dict[str, Any], browser: object) -> None:
+    """Each report of the catalog opens for the analyst: its charts drawn, its tables shown - or, for a report
+    the run cannot feed (no episodes section, too few years for prediction), the reason on the page."""
+    from playwright.sync_api import expect
+
+    from apmkit.reports.framework import catalog
+
+    base, password = run_server["base"], run_server["password"]
+    context = browser.new_context()  # type: ignore[attr-defined]
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    _sign_in(page, base, "ana", password, start="/ui/runs")
+    # a run of its own, started through the API from the signed-in page (the session's CSRF token)
+    csrf = json.loads(page.locator("body").get_attribute("hx-headers") or "{}")["X-CSRF-Token"]
+    started = page.request.post(
+        f"{base}/api/v1/runs",
+        data=json.dumps({"contract": run_server["contract"], "period": "2025"}),
+        headers={"X-CSRF-Token": csrf, "content-type": "application/json"},
+    )
+    assert started.status == 202
+    run_id = started.json()["id"]
+    deadline = time.monotonic() + 180
+    while page.request.get(f"{base}/api/v1/runs/{run_id}").json()["status"] != "done":
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    page.goto(f"{base}/ui/runs/{run_id}/reports")
+    # keyboard: the skip link is the first stop and leads to the content
+    page.keyboard.press("Tab")
+    expect(page.locator("a.skip")).to_be_focused()
+    shown = 0
+    for info in catalog():
+        response = page.goto(f"{base}/ui/runs/{run_id}/reports/{info.name}", timeout=300_000)
+        assert response is not None and response.status in (200, 422), info.name
+        if response.status == 422:
+            expect(page.locator("p.message")).not_to_be_empty()
+            continue
+        shown += 1
+        expect(page.locator("h1")).to_have_text(info.title)
+        charts = page.locator("div.chart")
+        for index in range(charts.count()):
+            expect(charts.nth(index).locator("svg")).to_be_visible(timeout=30_000)
+        assert page.locator("table.report-table").count() >= 1
+    assert shown >= len(catalog()) - 2
+    context.close()
+    assert problems == []
