@@ -168,6 +168,12 @@ def create_app(settings: WebSettings) -> FastAPI:
     if settings.users_file is not None:
         # The older users file: its users are imported (same hash, same role) at every start.
         for imported in UserStore(settings.users_file).all():
+            present = state.get_user(imported.name)
+            if present is not None and (present.role, present.password_hash) == (
+                imported.role,
+                imported.password_hash,
+            ):
+                continue  # unchanged: its sessions carry on
             state.add_user(imported.name, imported.role.value, "", password_hash=imported.password_hash)
     store = DesignStore(settings.workdir / "designs")
     runner = DesignRunner(settings.data_dir, store, settings.engine_name, settings.performance_year)
@@ -562,6 +568,29 @@ def create_app(settings: WebSettings) -> FastAPI:
         summary = json.loads(outcome.files["design.json"])
         return JSONResponse({"id": saved.id, **summary, "files": _file_urls(saved.id)}, status_code=201)
 
+    @app.post("/api/v1/simulations", tags=["designs"], status_code=202)
+    async def api_simulation(request: Request, user: User = Depends(api_user("run_designs"))) -> Response:
+        """The answers of POST /api/v1/design, run in the background: 202 and a job to poll."""
+        check_csrf(request, None)
+        body = await _json_body(request)
+        try:
+            answers: DesignAnswers = parse_answers(body, source="request body")
+        except ApmkitError as exc:
+            raise ApiError(422, {"message": str(exc), "fields": field_errors(exc)}) from exc
+        problems = check_simulation(answers)
+        if problems:
+            raise ApiError(422, {"message": "request body: out of range", "fields": problems})
+        job = jobs.start_design(user.name, answers, runner)
+        return JSONResponse({**job.to_dict(), "status_url": f"/api/v1/jobs/{job.id}"}, status_code=202)
+
+    @app.get("/api/v1/jobs/{job_id}", tags=["designs"])
+    def api_job(job_id: str, user: User = Depends(api_user(None))) -> Response:
+        job = jobs.job(job_id)
+        may = user.may("read_runs") if job.kind == "run" else user.may("read_designs")
+        if not may:
+            raise ApiError(403, f"the {user.role.value} role may not do this")
+        return JSONResponse(job.to_dict())
+
     @app.get("/api/v1/designs")
     def api_designs(user: User = Depends(api_user("read_designs"))) -> Response:
         return JSONResponse({"designs": [d.to_dict() for d in store.list()]})
@@ -609,14 +638,16 @@ def create_app(settings: WebSettings) -> FastAPI:
         page: int = 1, size: int = 20, status: str | None = None, user: User = Depends(api_user("read_runs"))
     ) -> Response:
         size = max(1, min(size, 100))
-        found, total = state.list_jobs(limit=size, offset=(max(1, page) - 1) * size, status=status)
+        found, total = state.list_jobs(
+            limit=size, offset=(max(1, page) - 1) * size, status=status, kind="run"
+        )
         return JSONResponse(
             {"runs": [j.to_dict() for j in found], "total": total, "page": max(1, page), "size": size}
         )
 
     @app.get("/api/v1/runs/{run_id}", tags=["runs"])
     def api_run(run_id: str, user: User = Depends(api_user("read_runs"))) -> Response:
-        job = jobs.job(run_id)
+        job = jobs.run(run_id)
         return JSONResponse({**job.to_dict(), "steps": RUN_STAGES})
 
     @app.get("/api/v1/runs/{run_id}/summary", tags=["runs"])
@@ -690,7 +721,7 @@ def create_app(settings: WebSettings) -> FastAPI:
 
     @app.get("/ui/runs", response_class=HTMLResponse, include_in_schema=False)
     def runs_page(request: Request, page: int = 1, user: User = Depends(page_user("read_runs"))) -> Response:
-        found, total = state.list_jobs(limit=20, offset=(max(1, page) - 1) * 20)
+        found, total = state.list_jobs(limit=20, offset=(max(1, page) - 1) * 20, kind="run")
         context = {
             "runs": found,
             "total": total,
@@ -717,7 +748,7 @@ def create_app(settings: WebSettings) -> FastAPI:
 
     @app.get("/ui/runs/{run_id}", response_class=HTMLResponse, include_in_schema=False)
     def run_page(request: Request, run_id: str, user: User = Depends(page_user("read_runs"))) -> Response:
-        job = jobs.job(run_id)
+        job = jobs.run(run_id)
         summary = jobs.summary(run_id, user.scope) if job.status == "done" else []
         name = "_run_status.html" if request.headers.get("HX-Request") else "run.html"
         return render(request, name, {"job": job, "summary": summary, "steps": RUN_STAGES})
@@ -727,7 +758,7 @@ def create_app(settings: WebSettings) -> FastAPI:
         request: Request, run_id: str, entity: str, user: User = Depends(page_user("read_runs"))
     ) -> Response:
         statement = jobs.statement(run_id, entity, user.scope)
-        return render(request, "statement.html", {"job": jobs.job(run_id), "statement": statement})
+        return render(request, "statement.html", {"job": jobs.run(run_id), "statement": statement})
 
     @app.get("/ui/runs/{run_id}/statements/{entity}/lines.csv", include_in_schema=False)
     def statement_export(run_id: str, entity: str, user: User = Depends(page_user("read_runs"))) -> Response:
@@ -743,7 +774,7 @@ def create_app(settings: WebSettings) -> FastAPI:
         request: Request, run_id: str, entity: str, user: User = Depends(page_user("read_runs"))
     ) -> Response:
         built = jobs.benchmark(run_id, entity, user.scope)
-        return render(request, "benchmark.html", {"job": jobs.job(run_id), "benchmark": built})
+        return render(request, "benchmark.html", {"job": jobs.run(run_id), "benchmark": built})
 
     @app.get("/ui/runs/{run_id}/members", response_class=HTMLResponse, include_in_schema=False)
     def members_page(
@@ -759,7 +790,7 @@ def create_app(settings: WebSettings) -> FastAPI:
         )
         audit(request, user, "read_member_detail", _target(run_id, entity, member, page), len(found.rows))
         context = {
-            "job": jobs.job(run_id),
+            "job": jobs.run(run_id),
             "found": found.to_dict(),
             "entity": entity or "",
             "member": member or "",
@@ -800,7 +831,7 @@ def create_app(settings: WebSettings) -> FastAPI:
         )
         audit(request, user, "read_attribution", _target(run_id, entity, member, page), len(found.rows))
         context = {
-            "job": jobs.job(run_id),
+            "job": jobs.run(run_id),
             "found": found.to_dict(),
             "entity": entity or "",
             "member": member or "",
@@ -902,7 +933,7 @@ def create_app(settings: WebSettings) -> FastAPI:
     @app.get("/ui/runs/{run_id}/reports", response_class=HTMLResponse, include_in_schema=False)
     def reports_page(request: Request, run_id: str, user: User = Depends(page_user("read_runs"))) -> Response:
         jobs.run_dir(run_id)
-        return render(request, "reports.html", {"job": jobs.job(run_id), "reports": reports.catalog()})
+        return render(request, "reports.html", {"job": jobs.run(run_id), "reports": reports.catalog()})
 
     @app.get("/ui/runs/{run_id}/reports/{name}", response_class=HTMLResponse, include_in_schema=False)
     async def report_page(
@@ -924,7 +955,7 @@ def create_app(settings: WebSettings) -> FastAPI:
             suppress_below=None if suppress_below is None else str(suppress_below),
         )
         context = {
-            "job": jobs.job(run_id),
+            "job": jobs.run(run_id),
             "result": result,
             "tables": ReportService.page_tables(result),
             "charts": result.charts,

@@ -170,11 +170,50 @@ class RunJobs:
             )
             log.info("run %s done", job_id)
 
+    def start_design(self, user: str, answers: Any, runner: Any) -> Job:
+        """Queue a design (draft, classify, simulate on the population, save) as a background job."""
+        job = self.state.create_job("design", user, answers.id, answers.simulation.period)
+        self._pool.submit(self._design, job.id, answers, runner, user)
+        log.info("design job %s queued by %s", job.id, user)
+        return job
+
+    def _design(self, job_id: str, answers: Any, runner: Any, user: str) -> None:
+        self.state.update_job(job_id, status="running", stage="simulating", started_at=datetime.now(UTC))
+        try:
+            saved, _ = runner.run(answers, user)
+        except ApmkitError as exc:
+            self.state.update_job(job_id, status="failed", error=str(exc), finished_at=datetime.now(UTC))
+        except Exception:
+            log.exception("design job %s failed with an internal error", job_id)
+            self.state.update_job(
+                job_id,
+                status="failed",
+                error="internal error (see the server log)",
+                finished_at=datetime.now(UTC),
+            )
+        else:
+            self.state.update_job(
+                job_id,
+                status="done",
+                stage="done",
+                steps_done=1,
+                result={"design_id": saved.id, "url": f"/ui/designs/{saved.id}"},
+                finished_at=datetime.now(UTC),
+            )
+
     # ---- reading marts ----------------------------------------------------------------------------------
 
-    def job(self, run_id: str) -> Job:
-        job = self.state.get_job(run_id)
+    def job(self, job_id: str) -> Job:
+        """A job of any kind (NotFound when there is none by that id)."""
+        job = self.state.get_job(job_id)
         if job is None:
+            raise NotFound("no such job")
+        return job
+
+    def run(self, run_id: str) -> Job:
+        """A run job (NotFound for another kind of job)."""
+        job = self.job(run_id)
+        if job.kind != "run":
             raise NotFound("no such run")
         return job
 
@@ -185,7 +224,7 @@ class RunJobs:
     def _finished(self, run_id: str) -> Path:
         job = self.job(run_id)
         folder = self.runs_dir / job.id
-        if job.status != "done" or not (folder / "summary.parquet").is_file():
+        if job.kind != "run" or job.status != "done" or not (folder / "summary.parquet").is_file():
             raise NotFound("the run has not finished")
         return folder
 

@@ -90,6 +90,7 @@ jobs_table = sa.Table(
     sa.Column("period", sa.String(32), nullable=False, default=""),
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("counts", sa.Text, nullable=False, default="{}"),
+    sa.Column("result", sa.Text, nullable=False, default="{}"),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
     sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
@@ -122,7 +123,8 @@ class AuditEntry:
 
 @dataclass(frozen=True)
 class Job:
-    """A background job (a run started from the dashboard)."""
+    """A background job: a run (``kind`` run) or a design simulated on the population (``kind`` design, whose
+    ``result`` names the saved design)."""
 
     id: str
     kind: str
@@ -134,6 +136,7 @@ class Job:
     period: str
     error: str | None
     counts: dict[str, int] = field(default_factory=dict)
+    result: dict[str, str] = field(default_factory=dict)
     created_at: str = ""
     started_at: str | None = None
     finished_at: str | None = None
@@ -150,6 +153,7 @@ class Job:
             "period": self.period,
             "error": self.error,
             "counts": self.counts,
+            "result": self.result,
             "created_at": self.created_at,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
@@ -448,6 +452,7 @@ class AppState:
                     contract_id=contract_id[:128],
                     period=period[:32],
                     counts="{}",
+                    result="{}",
                     created_at=_now(),
                 )
             )
@@ -456,8 +461,9 @@ class AppState:
         return job
 
     def update_job(self, job_id: str, **values: Any) -> None:
-        if "counts" in values:
-            values["counts"] = json.dumps(values["counts"])
+        for name in ("counts", "result"):
+            if name in values:
+                values[name] = json.dumps(values[name])
         with self._write() as connection:
             connection.execute(sa.update(jobs_table).where(jobs_table.c.id == job_id).values(**values))
 
@@ -475,9 +481,11 @@ class AppState:
         return None if row is None else _job(row._mapping)
 
     def list_jobs(
-        self, *, limit: int = 50, offset: int = 0, status: str | None = None
+        self, *, limit: int = 50, offset: int = 0, status: str | None = None, kind: str | None = None
     ) -> tuple[list[Job], int]:
         where = [jobs_table.c.status == status] if status else []
+        if kind:
+            where.append(jobs_table.c.kind == kind)
         with self.engine.connect() as connection:
             total = connection.execute(
                 sa.select(sa.func.count()).select_from(jobs_table).where(*where)
@@ -546,6 +554,7 @@ def _job(row: Any) -> Job:
         period=row["period"],
         error=row["error"],
         counts=json.loads(row["counts"] or "{}"),
+        result=json.loads(row["result"] or "{}"),
         created_at=_iso(row["created_at"]) or "",
         started_at=_iso(row["started_at"]),
         finished_at=_iso(row["finished_at"]),
