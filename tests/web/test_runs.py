@@ -240,6 +240,8 @@ def test_a_provider_is_refused_another_tins_data_on_the_pages(served: dict[str, 
         assert not any(member in page.text for member in theirs)
     export = provider.get(f"/ui/runs/{run_id}/members.csv").text
     assert not any(member in export for member in theirs)
+    exported = {row["member_id"] for row in csv.DictReader(io.StringIO(export))}
+    assert exported == set(members.loc[members["entity_id"] == mine, "member_id"])
 
 
 def test_an_npi_provider_sees_its_attributed_members_only(served: dict[str, Any], as_user: Any) -> None:
@@ -440,3 +442,21 @@ def test_the_data_page_shows_the_feed_and_its_profile(
     # the whole feed: not for a provider
     assert as_user("pia").get("/ui/data").status_code == 403
     assert as_user("pia").get("/api/v1/data").status_code == 403
+
+
+def test_the_member_export_holds_every_row_beyond_the_page_cap(
+    served: dict[str, Any], as_user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import apmkit.web.runs
+
+    monkeypatch.setattr(apmkit.web.runs, "MAX_PAGE_SIZE", 50)  # pages are capped; exports are not
+    admin = as_user("ada")
+    run_id = served["run_id"]
+    members = pd.read_parquet(served["out"] / "member_detail.parquet")
+    assert len(members) > 50
+    page = admin.get(f"/api/v1/runs/{run_id}/members", params={"size": 500}).json()
+    assert len(page["rows"]) == 50 and page["total"] == len(members)
+    export = admin.get(f"/ui/runs/{run_id}/members.csv").text
+    assert sorted(row["member_id"] for row in csv.DictReader(io.StringIO(export))) == sorted(
+        members["member_id"]
+    )

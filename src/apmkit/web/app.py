@@ -805,7 +805,7 @@ def create_app(settings: WebSettings) -> FastAPI:
         entity: str | None = None,
         user: User = Depends(page_user("read_members")),
     ) -> Response:
-        found = jobs.members(run_id, user.scope, entity=_short(entity), page=1, size=10**9)
+        found = jobs.members(run_id, user.scope, entity=_short(entity), page=1, size=None)
         audit(request, user, "export_member_detail", _target(run_id, entity, None, None), len(found.rows))
         return _csv(rows_to_csv(found.rows), f"{run_id}-members.csv")
 

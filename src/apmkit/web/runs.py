@@ -299,9 +299,10 @@ class RunJobs:
         entity: str | None = None,
         member: str | None = None,
         page: int = 1,
-        size: int = 50,
+        size: int | None = 50,
     ) -> Page:
-        """Member rows behind the figures (member_detail), scoped, filtered and paged."""
+        """Member rows behind the figures (member_detail), scoped, filtered and paged (``size`` None: every
+        row, for the export)."""
         table = self._sorted(run_id, "member_detail", ["entity_id", "member_id"])
         if scope is not None:
             entities = self.visible_entities(run_id, scope) or set()
@@ -382,7 +383,9 @@ def _only_entities(table: pa.Table, column: str, entities: set[str] | None) -> p
     return table.filter(pc.is_in(table[column], value_set=pa.array(sorted(entities), type=pa.string())))
 
 
-def _page(table: pa.Table, page: int, size: int) -> Page:
+def _page(table: pa.Table, page: int, size: int | None) -> Page:
+    if size is None:
+        return Page(rows=_rows(table), total=table.num_rows, page=1, size=max(1, table.num_rows))
     size = max(1, min(size, MAX_PAGE_SIZE))
     page = max(1, page)
     return Page(rows=_rows(table.slice((page - 1) * size, size)), total=table.num_rows, page=page, size=size)
