@@ -57,6 +57,11 @@ def serve_command(
 
     if data is not None and not data.is_dir():
         raise InputFileError(data, "not a folder of canonical tables (apmkit synth / ingest output)")
+    if users is None and state_url is None and not (workdir / "state.db").is_file():
+        # Checked before anything is created: a server nobody can sign in to is a mistake, not a default.
+        raise ConfigurationError(
+            f"no dashboard users in {workdir}: add one with `apmkit users add NAME --role ROLE --workdir {workdir}`"
+        )
     secret = os.environ.get(SECRET_ENV, "")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log = logging.getLogger("apmkit.web")
@@ -77,6 +82,8 @@ def serve_command(
     if secret:
         settings = dataclasses.replace(settings, secret=secret)
     app = create_app(settings)
+    if not app.state.app_state.list_users():
+        raise ConfigurationError("no dashboard users: add one with `apmkit users add NAME --role ROLE`")
     log.info("serving http://%s:%d/ui (designs and runs saved under %s)", host, port, workdir)
     uvicorn.run(app, host=host, port=port, log_level="info")
 
