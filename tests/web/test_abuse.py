@@ -227,6 +227,7 @@ def test_security_headers_on_404_405_422_and_500(settings: WebSettings) -> None:
         for response, status in (
             (client.get("/nowhere"), 404),
             (client.get("/api/v1/nowhere"), 404),
+            (client.get("/ui/nowhere"), 404),
             (client.put("/api/v1/login"), 405),
             (client.get("/ui/boom"), 500),
             (client.get("/static/app.css"), 200),
@@ -234,6 +235,7 @@ def test_security_headers_on_404_405_422_and_500(settings: WebSettings) -> None:
             assert response.status_code == status
             assert all(name in response.headers for name in HEADERS), response.request.url
         assert "defect" not in client.get("/ui/boom").text
+        assert "<h1>Not found</h1>" in client.get("/ui/nowhere").text
 
 
 def test_sign_in_is_throttled_per_account(client: TestClient, new_client: Any) -> None:

@@ -297,7 +297,9 @@ def create_app(settings: WebSettings) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        # 404s, 405s, 413 from the body limit and the form parser's 400s: a short JSON answer, no echo.
+        # 404s, 405s, 413 from the body limit and the form parser's 400s: a short answer, no echo.
+        if request.url.path.startswith("/ui/") and exc.status_code == 404:
+            return render(request, "message.html", {"title": "Not found", "message": "No such page."}, 404)
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
 
     def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
