@@ -34,6 +34,20 @@ _SPARK_LOCAL_ROWS = 100_000
 ENGINE_NAMES: tuple[str, ...] = ("duckdb", "pyspark")
 
 
+def spark_submitted_conf() -> dict[str, str]:
+    """The Spark settings this process was launched with by ``spark-submit`` (empty when it was not).
+
+    Under ``spark-submit`` the JVM starts first and hands its settings to Python through the gateway;
+    a plain ``python`` process has none until apmkit builds its own session.
+    """
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:
+        return {}
+    from pyspark import SparkConf, SparkContext
+
+    SparkContext._ensure_initialized()  # connects to spark-submit's JVM; starts nothing of its own
+    return dict(SparkConf(loadDefaults=True).getAll())
+
+
 class Engine:
     """A connection to one execution engine.
 
@@ -111,9 +125,20 @@ class Engine:
 
     @classmethod
     def spark(
-        cls, master: str | None = None, *, driver_memory: str = "4g", shuffle_partitions: int = 8
+        cls,
+        master: str | None = None,
+        *,
+        driver_memory: str | None = None,
+        shuffle_partitions: int | None = None,
     ) -> Engine:
-        """A PySpark session (local by default) configured for parity with DuckDB."""
+        """A PySpark session configured for parity with DuckDB: local by default, or the cluster of
+        ``spark-submit``.
+
+        Settings come, first to last: an argument given here, ``APMKIT_SPARK_MASTER`` for the master, what
+        ``spark-submit`` was given (``--master``, ``--conf``, ``spark-defaults.conf``), then apmkit's local
+        defaults (``local[2]``, 4g driver memory, 8 shuffle partitions). The parity settings (UTC session
+        time zone, Arrow transfer) are always applied.
+        """
         try:
             from pyspark.sql import SparkSession
         except ImportError as exc:  # pragma: no cover - depends on the optional extra
@@ -128,19 +153,31 @@ class Engine:
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
         workdir = Path(tempfile.mkdtemp(prefix="apmkit-spark-"))
-        session = (
-            SparkSession.builder.master(master or os.environ.get("APMKIT_SPARK_MASTER", "local[2]"))
-            .appName("apmkit")
-            .config("spark.driver.memory", driver_memory)
-            .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
-            .config("spark.sql.warehouse.dir", str(workdir / "warehouse"))
-            .config("spark.ui.enabled", "false")
+        submitted = spark_submitted_conf()
+        chosen = {
+            "spark.master": master or os.environ.get("APMKIT_SPARK_MASTER"),
+            "spark.driver.memory": driver_memory,
+            "spark.sql.shuffle.partitions": None if shuffle_partitions is None else str(shuffle_partitions),
+        }
+        local_defaults = {
+            "spark.master": "local[2]",
+            "spark.driver.memory": "4g",
+            "spark.sql.shuffle.partitions": "8",
+            "spark.sql.warehouse.dir": str(workdir / "warehouse"),
+            "spark.ui.enabled": "false",
+            "spark.driver.extraJavaOptions": f"-Dderby.system.home={workdir}",
+        }
+        builder = SparkSession.builder.appName("apmkit")
+        for key, default in local_defaults.items():
+            value = chosen.get(key) or (None if key in submitted else default)
+            if value is not None:
+                builder = builder.config(key, value)
+        builder = (
+            builder.config("spark.sql.session.timeZone", "UTC")
             .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-            .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={workdir}")
-            .getOrCreate()
         )
+        session = builder.getOrCreate()
         session.sparkContext.setLogLevel("ERROR")
         _complete_pyspark_compiler()
         backend = ibis.pyspark.connect(session)

@@ -19,11 +19,11 @@ import pytest
 
 from apmkit.benchmark.mssp import mssp_benchmark
 from apmkit.benchmark.spec import MsspBenchmarkSpec
-from apmkit.cli.benchmark import load_county_puf
 from apmkit.engines import Engine
 from apmkit.errors import InputFileError
 from apmkit.money import round_money
 from apmkit.schemas.canonical import ENROLLMENT, MEDICAL_CLAIMS, MEMBERS
+from apmkit.workspace.benchmark import load_county_puf
 
 YEARS = (2021, 2022, 2023, 2024)
 
@@ -202,3 +202,117 @@ def test_mssp_risk_restatement_growth_cap_and_puf_region(engine: Engine, fixture
     # ACO market share: 4 person-years of 3,199.50 + 55.92 + 680.42 + 160.92 assignable in the county
     share = next(line for line in result.lines if line.step == "national_weight").value
     assert share == (D(48) / D(12)) / (D("55.92") + D("680.42") + D("160.92") + D("3199.50"))
+
+
+def test_guardrail_no_savings_no_losses_reaches_the_settlement(engine: Engine) -> None:
+    """425.652(b)(5)(ii): spending above the three-way benchmark by the MLR but below the two-way one means
+    neither savings nor losses. The benchmark used to hand the settlement the two-way total as *the* benchmark,
+    which then paid savings against it; now the settlement gets both totals and applies the rule itself."""
+    from apmkit.programs.mssp.rules import mssp_terms
+    from apmkit.settlement.inputs import EntityInputs, apply_benchmarks
+    from apmkit.settlement.shared_savings import SharedSavingsInputs, compute_shared_savings
+
+    spec = {
+        **SPEC,
+        # two-way growth 1.0, ACPT 0.85: three-way update 2/3 x 1.0 + 1/3 x 0.85 = 0.95
+        "update": {
+            "national_growth": {"aged_non_dual": D("1.0")},
+            "regional_growth": {"aged_non_dual": D("1.0")},
+            "acpt": {"aged_non_dual": D("0.85")},
+        },
+    }
+    result = mssp_benchmark(
+        _population(engine),
+        MsspBenchmarkSpec.model_validate(spec),
+        fetch=engine.rows,
+        materialize=engine.materialize,
+        county=_county(engine),
+    )
+    # 4 person-years x 11,350 x 0.95 = 43,130.00 (three-way); x 1.0 = 45,400.00 (two-way); spend 44,000
+    assert result.total_benchmark == D("43130.00")
+    assert result.total_two_way_benchmark == D("45400.00")
+    assert result.guardrail_status == "no_savings_no_losses" and result.guardrail_applies
+    (entity,) = apply_benchmarks(
+        [EntityInputs(entity_id="ACO")], result.summary_arrow().to_pylist(), "benchmark_summary.parquet"
+    )
+    terms = mssp_terms("enhanced", 2024, msr_election=D("0.02"))
+    inputs = SharedSavingsInputs(
+        benchmark=entity.benchmark,
+        expenditure=D(44000),
+        quality_score=D("0.9"),
+        quality_standard_met=True,
+        guardrail_applies=entity.guardrail_applies,
+        recalculated_benchmark=entity.recalculated_benchmark,
+    )
+    settled = compute_shared_savings(terms, inputs)
+    assert settled.outcome == "neither" and settled.net == D(0)
+    # what the old hand-over did: the two-way total as the benchmark -> 3.08 % savings, paid
+    old = compute_shared_savings(terms, inputs.model_copy(update={"benchmark": D("45400.00")}))
+    assert old.net > 0
+
+
+def test_rebased_benchmark_of_a_second_agreement(engine: Engine) -> None:
+    """A renewing ACO (42 CFR 425.652(c)(2)): equal base-year weights, its second regional adjustment at 50 % for a
+    lower-spending ACO (425.656(c)), and the larger of that and its prior savings adjustment (425.652(a)(8)(iv)).
+    Every base year is $11,000 -> historical $11,000 with any weights; region $12,000 -> 50 % x 1,000 = $500
+    (cap 5 % x $11,500 = $575); PSA $112.50 (methodology §1.5 step 4) is smaller, so $500 applies:
+    11,500 before the update; update 1.0 -> 11,500.00 per capita, 4 person-years -> 46,000.00."""
+    spec = dict(
+        SPEC,
+        agreement_period=2,
+        regional={"occurrence": 2},
+        prior_savings={"per_capita_savings": [300, 0, 450], "proration_factor": "0.9"},
+    )
+    spec["update"] = {"national_growth": {"aged_non_dual": D(1)}}
+    result = mssp_benchmark(
+        _population(engine),
+        MsspBenchmarkSpec.model_validate(spec),
+        fetch=engine.rows,
+        materialize=engine.materialize,
+        county=_county(engine),
+    )
+    assert MsspBenchmarkSpec.model_validate(spec).weights[0] == D(1) / D(3)
+    assert result.adjustment_applied == "regional"
+    assert result.by_type["aged_non_dual"]["adjustment"] == D("500.00")
+    assert result.updated_per_capita == D("11500.00")
+    assert result.total_benchmark == D("46000.00")
+
+
+def test_rebased_benchmark_2019_2023_rule_applies_a_negative_adjustment(engine: Engine) -> None:
+    """A renewing ACO under the 2019-2023 rules (42 CFR 425.601(e)(2), (a)(8), (f)(2)): equal base-year weights; a
+    higher-spending ACO's second regional adjustment is 25 % of the difference, applied even when negative (cap
+    -5 % of national), with no offset factor; the update is the two-way blend (no ACPT).
+    Historical $11,000, region $10,000 -> 25 % x -1,000 = -$250 (cap -5 % x 11,500 = -$575) -> $10,750;
+    update 1.0 -> 4 person-years x 10,750 = $43,000.00."""
+    county = engine.from_arrow(
+        pa.table(
+            {
+                "year": pa.array([2023], pa.int32()),
+                "county_code": ["01000"],
+                "state_name": ["Alabama"],
+                "county_name": ["Autauga"],
+                "enrollment_type": ["aged_non_dual"],
+                "per_capita": pa.array([D("10000.00")], pa.decimal128(18, 2)),
+                "risk_score": pa.array([D("1.00000")], pa.decimal128(12, 5)),
+                "person_years": pa.array([D("100.00")], pa.decimal128(18, 2)),
+            }
+        )
+    )
+    spec = dict(
+        SPEC,
+        agreement_period=2,
+        regional={"occurrence": 2, "apply_negative": True, "negative_cap_share": "0.05"},
+        minimum_loss_rate=None,
+    )
+    spec["update"] = {"national_growth": {"aged_non_dual": D(1)}}
+    result = mssp_benchmark(
+        _population(engine),
+        MsspBenchmarkSpec.model_validate(spec),
+        fetch=engine.rows,
+        materialize=engine.materialize,
+        county=county,
+    )
+    assert result.by_type["aged_non_dual"]["adjustment"] == D("-250.00")
+    assert result.adjustment_applied == "regional"
+    assert result.updated_per_capita == D("10750.00")
+    assert result.total_benchmark == D("43000.00")

@@ -16,6 +16,7 @@ from apmkit.benchmark.mssp_steps import (
     cap_risk_ratios,
     combine_adjustments,
     guardrail,
+    negative_offset_factor,
     prior_savings_adjustment,
     regional_adjustment,
     update_factors,
@@ -181,3 +182,23 @@ def test_guardrail() -> None:
     assert guardrail(D(103), D(100), D(104), D("0.02")) == (D(104), "no_savings_no_losses")
     assert guardrail(D(101), D(100), D(104), D("0.02")) == (D(100), "three_way")
     assert guardrail(D(103), D(100), D(99), D("0.02")) == (D(100), "three_way")
+
+
+def test_negative_adjustment_is_multiplied_by_one_minus_the_offset() -> None:
+    # 42 CFR 425.656(c)(4)-(5): a negative per-type amount x (1 - offset), offset = dual share + (HCC - 1) in [0, 1].
+    # Higher-spending ACO, first occurrence: 15 % x (11,000 - 12,000) = -150 (floor -1.5 % x 11,500 = -172.50).
+    # Offset 0.2 (dual share 0.15 + score 1.05 - 1) -> -150 x 0.8 = -120. Offset 0 -> the full -150; offset 1 -> 0.
+    # (The factor was applied as the multiplier itself: -150 x 0.2 = -30, and an ACO with no duals and score 1
+    # lost its whole negative adjustment.)
+    args = (
+        {"aged_non_dual": D(12000)},
+        {"aged_non_dual": D(11000)},
+        {"aged_non_dual": D(11500)},
+        {"aged_non_dual": D(1)},
+        RegionalAdjustmentSpec(),
+    )
+    offset = negative_offset_factor(D("0.15"), D("1.05"))
+    assert offset == D("0.20")
+    assert regional_adjustment(*args, offset_factor=offset)[0]["aged_non_dual"] == D("-120.00")
+    assert regional_adjustment(*args, offset_factor=D(0))[0]["aged_non_dual"] == D("-150.00")
+    assert regional_adjustment(*args, offset_factor=D(1))[0]["aged_non_dual"] == D(0)

@@ -374,3 +374,11 @@ def test_cli_lists_reports_and_writes_one(handmade_run: Path, tmp_path: Path) ->
         text=True,
     )
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_a_baseline_year_is_a_period_too(handmade_run: Path) -> None:
+    result = build_report(handmade_run, ReportRequest("attribution", by="tin", period="2024"))
+    got = {(r["tin"], r["payer"]): (r["members"], r["member_months"]) for r in rows(result, "summary")}
+    assert got == {(T1, "A"): (1, 12), (T2, "A"): (1, 6)}  # m1 all of 2024, m4 from July
+    with pytest.raises(ApmkitError, match="--period"):
+        build_report(handmade_run, ReportRequest("attribution", period="last year"))

@@ -78,6 +78,18 @@ def test_gaps_report_agrees_with_the_gaps_engine_and_exports_deqm(run_dir: Path,
     expected = engine_gaps.groupby(["entity_id", "measure"])["patient_id"].nunique().to_dict()
     got = {(r["entity_id"], r["measure"]): r["open_gaps"] for r in result.tables["summary"].to_pylist()}
     assert got == expected and got
+    # equity: open gaps per 100 attributed members by dual status, from the gap list and the members table
+    people = pd.read_parquet(data / "members.parquet")[["member_id", "dual_status_code"]]
+    people["dual"] = people["dual_status_code"].isin(["01", "02", "03", "04", "05", "06", "08", "09", "10"])
+    panel = attributed[["member_id", "entity_id"]].merge(people, on="member_id", how="left")
+    listed = result.tables["gaps"].to_pandas()
+    for row in result.tables["equity"].to_pylist():
+        if row["stratum"] != "dual":
+            continue
+        mine = panel[(panel.entity_id == row["entity_id"]) & (panel.dual == (row["value"] == "dual"))]
+        open_gaps = int(listed[listed.patient_id.isin(mine.member_id)].shape[0])
+        assert (row["members"], row["open_gaps"]) == (len(mine), open_gaps)
+        assert row["gaps_per_100_members"] == round(open_gaps * 100 / len(mine), 2)
     bundle = json.loads(export_report(result, tmp_path / "gaps.fhir.json").read_text())
     assert bundle["resourceType"] == "Parameters"
     issues = [
@@ -157,3 +169,15 @@ def test_prediction_worklists_and_validation(run_dir: Path) -> None:
     spend = spend.add(rx.groupby("member_id")["allowed_amount"].sum(), fill_value=0)
     for row in pd.concat([high, rising]).itertuples():
         assert row.cost_this_year == pytest.approx(float(spend.get(row.member_id, 0)), abs=0.02)
+
+
+def test_episodes_of_a_scoped_provider(run_dir: Path) -> None:
+    attribution = pd.read_parquet(run_dir / "attribution.parquet")
+    tin = attribution["tin"].dropna().value_counts().index[-1]
+    result = build_report(run_dir, ReportRequest("episodes", by="tin", scope=Scope(tins=frozenset({tin}))))
+    mine = set(attribution[attribution["tin"] == tin]["member_id"])
+    episodes = pd.read_parquet(run_dir / "episodes.parquet")
+    kept = episodes[(episodes["status"] == "kept") & episodes["member_id"].isin(mine)]
+    assert {r["tin"] for r in result.tables["summary"].to_pylist()} <= {tin}
+    assert sum(r["episodes"] for r in result.tables["by_hospital"].to_pylist()) == len(kept)
+    assert sum(r["episodes"] for r in result.tables["by_clinician"].to_pylist()) == len(kept)

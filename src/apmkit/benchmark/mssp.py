@@ -98,7 +98,15 @@ class MsspBenchmarkResult:
     performance_year_expenditure
         Truncated, completed PY expenditure total when the data include the performance year.
     settlement_benchmark, guardrail_status
-        Benchmark for settlement after the guardrail (three-way unless the guardrail applies).
+        Benchmark after the guardrail (three-way unless the guardrail applies), as this build-up reads it. A
+        settlement does not use it: it takes ``total_benchmark``, ``total_two_way_benchmark`` and
+        ``guardrail_applies`` and applies the guardrail with the contract's MLR (so that "no savings, no
+        losses" is never read as savings against the two-way benchmark).
+    total_two_way_benchmark
+        ``updated_two_way_per_capita x person-years``, to the cent: the recalculated updated benchmark of
+        42 CFR 425.652(b)(5).
+    guardrail_applies
+        Whether the spec asks for the guardrail (``minimum_loss_rate`` given).
     member_years
         The per-member truncated expenditure table (engine side).
     """
@@ -115,6 +123,8 @@ class MsspBenchmarkResult:
     settlement_benchmark: Decimal
     guardrail_status: str
     member_years: ir.Table = field(repr=False)
+    total_two_way_benchmark: Decimal = ZERO
+    guardrail_applies: bool = False
 
     def lines_arrow(self) -> pa.Table:
         return lines_to_arrow(self.lines)
@@ -145,6 +155,8 @@ class MsspBenchmarkResult:
             else round_money(self.performance_year_expenditure),
             "settlement_benchmark": round_money(self.settlement_benchmark),
             "guardrail_status": self.guardrail_status,
+            "total_two_way_benchmark": round_money(self.total_two_way_benchmark),
+            "guardrail_applies": self.guardrail_applies,
         }
         schema = pa.schema(
             [
@@ -157,6 +169,8 @@ class MsspBenchmarkResult:
                 ("performance_year_expenditure", money),
                 ("settlement_benchmark", money),
                 ("guardrail_status", pa.string()),
+                ("total_two_way_benchmark", money),
+                ("guardrail_applies", pa.bool_()),
             ]
         )
         return pa.Table.from_pylist([row], schema=schema)
@@ -486,10 +500,22 @@ def mssp_benchmark(
             for k in types
         }
         offset = spec.regional.negative_offset_factor
+        if offset is None and spec.regional.apply_negative:
+            offset = (
+                ZERO  # 2019-2023 agreements (425.601(a)(8)): no offset factor; it came with 425.656(c)(4)
+            )
         if offset is None:
             total_py = sum(person_years[by3].values(), ZERO)
             dual_share = person_years[by3].get("aged_dual", ZERO) / total_py if total_py else ZERO
-            weighted_risk = mix_weighted(risk[by3], person_years[by3]) if by3 in risk else ONE
+            # 425.656(c)(4)(ii): each type's BY3 score weighted by BY3 per-capita expenditure x person-years
+            weighted_risk = (
+                mix_weighted(
+                    risk[by3],
+                    {k: per_capita.get(by3, {}).get(k, ZERO) * person_years[by3].get(k, ZERO) for k in types},
+                )
+                if by3 in risk
+                else ONE
+            )
             offset = negative_offset_factor(dual_share, weighted_risk)
         regional_by_type, regional_single, reg_lines = regional_adjustment(
             historical,
@@ -586,6 +612,7 @@ def mssp_benchmark(
     lines.append(Line("total_benchmark", "Total updated benchmark", total, "usd", year=py))
 
     py_expenditure = completed_total.get(py)
+    total_two_way = round_money(two_single * total_py)
     settlement, status = total, "three_way"
     if py_expenditure is not None:
         lines.append(
@@ -598,9 +625,7 @@ def mssp_benchmark(
             )
         )
         if spec.minimum_loss_rate is not None:
-            settlement, status = guardrail(
-                py_expenditure, total, round_money(two_single * total_py), spec.minimum_loss_rate
-            )
+            settlement, status = guardrail(py_expenditure, total, total_two_way, spec.minimum_loss_rate)
             lines.append(
                 Line(
                     "guardrail",
@@ -638,4 +663,6 @@ def mssp_benchmark(
         settlement_benchmark=settlement,
         guardrail_status=status,
         member_years=member_years,
+        total_two_way_benchmark=total_two_way,
+        guardrail_applies=spec.minimum_loss_rate is not None,
     )

@@ -148,14 +148,16 @@ def regional_adjustment(
     by3_person_years: PerType,
     spec: RegionalAdjustmentSpec,
     *,
-    offset_factor: Decimal = ONE,
+    offset_factor: Decimal = ZERO,
 ) -> tuple[dict[EnrollmentType, Decimal], Decimal, list[Line]]:
     """Regional adjustment per enrollment type (42 CFR 425.656).
 
     ``adj_k = pct x (regional_k - historical_k)``, with ``pct`` chosen by occurrence and by whether the
     ACO spends less than its region (BY3-mix-weighted sum of differences > 0); a positive adjustment is
     capped at ``positive_cap_share`` x national BY3 per capita, a negative one floored at
-    ``-negative_cap_share`` x national x ``offset_factor``.
+    ``-negative_cap_share`` x national and then multiplied by ``1 - offset_factor`` (425.656(c)(4): the offset
+    factor is dual share + (weighted BY3 HCC score - 1), bounded to [0, 1]; 0 = no offset, 1 = no negative
+    adjustment).
 
     Returns
     -------
@@ -185,7 +187,7 @@ def regional_adjustment(
             adjusted = min(raw, bound)
         else:
             bound = -spec.negative_cap_share * national_by3[k]
-            adjusted = max(raw, bound) * offset_factor
+            adjusted = max(raw, bound) * (ONE - offset_factor)
         adjustments[k] = adjusted
         lines.append(
             Line(

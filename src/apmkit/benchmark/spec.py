@@ -75,10 +75,14 @@ class RegionalAdjustmentSpec(_Frozen):
         Cap on a negative adjustment, share of national per-capita BY3 (1.5% for 2024+; 5% before).
     apply_negative
         Agreements starting 2024+ do not apply a negative or zero single-value regional adjustment
-        (425.652(a)(8)(iii)); set True for the 2019-2023 rule.
+        (425.652(a)(8)(iii)); set True for the 2019-2023 rule (425.601(a)(8), with negative_cap_share 0.05; no
+        offset factor then unless negative_offset_factor is given).
     negative_offset_factor
-        Offset applied to a negative adjustment (min(1, max(0, dual share + weighted HCC - 1)));
-        None = computed from the ACO's BY3 dual share and risk score when those are available, else 1.
+        The offset factor of 42 CFR 425.656(c)(4)-(5): min(1, max(0, dual share + weighted BY3 HCC score - 1));
+        a negative adjustment is multiplied by 1 minus it (0 = full negative adjustment, 1 = none). None =
+        computed from the BY3 aged/dual person-year share (disabled and ESRD duals are not separated by the
+        enrollment types, so give the value from CMS's benchmark report when they matter) and the BY3 HCC scores
+        weighted by per-capita expenditure x person-years (score 1 without scores).
     """
 
     occurrence: int = Field(default=1, ge=1)
@@ -358,12 +362,19 @@ class BenchmarkSpec(_Frozen):
     method
         ``mssp`` or ``general``; the matching section must be given.
     mssp, general
-        Parameters of the chosen method.
+        Parameters of the chosen method. ``mssp: REQUIRED`` (the shipped MSSP templates) says the section is
+        the ACO's to fill from CMS's figures (base years, national per capita, growth factors, ACPT): a run
+        stops naming it unless each ACO's benchmark is given as an input.
     """
 
     method: Literal["mssp", "general"]
-    mssp: MsspBenchmarkSpec | None = None
+    mssp: MsspBenchmarkSpec | Literal["REQUIRED"] | None = None
     general: GeneralBenchmarkSpec | None = None
+
+    @property
+    def mssp_spec(self) -> MsspBenchmarkSpec | None:
+        """The MSSP parameters when they are given (None when absent or still ``REQUIRED``)."""
+        return self.mssp if isinstance(self.mssp, MsspBenchmarkSpec) else None
 
     @model_validator(mode="after")
     def _check(self) -> BenchmarkSpec:
@@ -398,6 +409,11 @@ def parse_spec_section(document: object, source: str, key: str, model: type[_M])
     try:
         return model.model_validate(section)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in (key, *first["loc"]))
+        # a field that is a model or the REQUIRED marker reports both union members: keep the model's problem and
+        # drop pydantic's member tags ("function-after[...]") from the path
+        problems = exc.errors()
+        first = next(
+            (e for e in problems if not any(str(p).startswith("literal[") for p in e["loc"])), problems[0]
+        )
+        where = ".".join(str(part) for part in (key, *first["loc"]) if "[" not in str(part))
         raise ConfigurationError(f"{source}, field {where}: {first['msg']}") from None

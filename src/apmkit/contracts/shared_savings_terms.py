@@ -219,6 +219,28 @@ class LossBenchmarkGuardrail(TermsModel):
     citation: str = ""
 
 
+class TerminationTerms(TermsModel):
+    """What ending the agreement during the period does to that period's settlement.
+
+    MSSP 42 CFR 425.221(b)(2): an ACO whose agreement ends before December 31 of a performance year (or that CMS
+    terminates) earns no shared savings for that year; 425.605(f)(2)(i) speaks of the pro-rated share of losses a
+    terminated two-sided ACO owes (425.221(b)(2)(ii)). The share is an entity input (``termination_loss_share``),
+    required whenever losses are owed by a terminated entity.
+    """
+
+    savings_forfeited: bool = Field(
+        default=True, description="A terminated entity earns no shared savings for the period."
+    )
+    losses: Literal["prorated_share_input", "in_full"] = Field(
+        default="prorated_share_input",
+        description=(
+            "prorated_share_input: owed losses × the entity input termination_loss_share (e.g. months in the "
+            "agreement / 12); in_full: a terminated entity owes its losses like any other."
+        ),
+    )
+    citation: str = ""
+
+
 class SharedSavingsTerms(TermsModel):
     """Terms of a one- or two-sided shared savings arrangement (``shared_savings:`` in a contract).
 
@@ -265,6 +287,13 @@ class SharedSavingsTerms(TermsModel):
         default=None,
         description="Losses against a recalculated benchmark when it is higher (MSSP ACPT guardrail).",
     )
+    termination: TerminationTerms | None = Field(
+        default=None,
+        description=(
+            "What termination during the period does; None: a terminated entity (input terminated_during_year) "
+            "cannot be settled, because the contract does not say."
+        ),
+    )
     citation: str = Field(default="", description="Where these terms come from.")
 
     @model_validator(mode="after")
@@ -285,5 +314,6 @@ __all__ = [
     "QualityTerms",
     "Rate",
     "SharedSavingsTerms",
+    "TerminationTerms",
     "TermsModel",
 ]

@@ -86,7 +86,10 @@ class EpisodeBuildSpec(_Frozen):
     Parameters
     ----------
     definitions
-        Episode categories; None = the bundled BPCI Advanced-style list (34 categories) from
+        Episode categories; None = the bundled list named by ``bundled``.
+    bundled
+        The bundled definitions used when ``definitions`` is None: ``bpcia`` (the 34 BPCI Advanced-style
+        categories) or ``cjr`` (lower-extremity joint replacement, 42 CFR 510.300(a)), from
         ``apmkit.episodes.definitions``.
     overlap
         ``precedence``: when a member's episodes overlap, the one with the lower ``precedence`` value is
@@ -98,6 +101,7 @@ class EpisodeBuildSpec(_Frozen):
     """
 
     definitions: tuple[EpisodeDefinition, ...] | None = None
+    bundled: Literal["bpcia", "cjr"] = "bpcia"
     overlap: Literal["precedence", "first", "allow"] = "precedence"
     require_part_a_and_b: bool = True
     exclude_medicare_advantage: bool = True
@@ -180,8 +184,76 @@ class TargetPriceSpec(_Frozen):
     stop_loss: Decimal = Field(default=Decimal("0.10"), ge=0)
 
 
+class EpisodeBenchmarkPriceSpec(_Frozen):
+    """How a contract run (``apmkit run``) builds each episode initiator's benchmark episode prices from claims,
+    per price group, for the contract's ``episode_reconciliation`` component (which then applies the blend
+    weights, discount, quality bands, stop-gain / stop-loss of the period's glide path).
+
+    Parameters
+    ----------
+    initiator
+        The claim column naming the episode initiator, settled as the entity: ``facility_ccn`` (the anchor
+        hospital: CJR participant hospitals, BPCI Advanced hospital episode initiators).
+    baseline_year_offsets
+        Historical years relative to the settled period's first year (CJR PY3 2018: 2014-2016 = ``[-4, -3, -2]``);
+        baseline episodes are chosen by anchor start year.
+    baseline_years_by_period
+        Calendar baseline years for named periods where the rule does not follow the offsets (CJR PY2 and PY4
+        keep the previous year's baseline).
+    performance_episodes
+        Which kept episodes the period reconciles: ``ending_in_period`` (the window's last day in the period; CJR
+        42 CFR 510.305, BPCI Advanced) or ``starting_in_period`` (anchor start in the period).
+    prices
+        ``historical``: hospital-specific and regional prices are the capped mean baseline episode payments of the
+        initiator and of its region, per price group, from the claims in the run (the data must cover the region);
+        ``input``: the payer's benchmark price per price group is given per entity (``--inputs`` columns
+        ``benchmark_price.<price group>``), claims give the episodes and actual payments.
+    minimum_hospital_episodes
+        An initiator with fewer baseline episodes (all groups) is priced at the regional price (CJR: 20).
+    high_cost_cap_sd
+        Episode payments (baseline and performance) are capped at the regional mean + this many standard
+        deviations of their region and price group (CJR: 2); None = no cap.
+    annual_trend
+        Factor applied to the historical prices (1 = none; CMS updates historical payments for payment-system
+        changes, which claims cannot hold).
+    """
+
+    initiator: Literal["facility_ccn"] = "facility_ccn"
+    baseline_year_offsets: tuple[int, ...] = Field(default=(), max_length=10)
+    baseline_years_by_period: dict[str, tuple[int, ...]] = Field(default_factory=dict)
+    performance_episodes: Literal["ending_in_period", "starting_in_period"] = "ending_in_period"
+    prices: Literal["historical", "input"] = "historical"
+    minimum_hospital_episodes: int = Field(default=20, ge=0)
+    high_cost_cap_sd: Decimal | None = Field(default=Decimal(2), ge=0)
+    annual_trend: Decimal = Field(default=Decimal(1), gt=0)
+
+    @model_validator(mode="after")
+    def _years(self) -> EpisodeBenchmarkPriceSpec:
+        offsets = list(self.baseline_year_offsets)
+        if offsets != sorted(set(offsets)) or any(o >= 0 for o in offsets):
+            raise ValueError("baseline_year_offsets must be increasing negative years before the period")
+        if self.prices == "historical" and not offsets and not self.baseline_years_by_period:
+            raise ValueError("historical prices need baseline_year_offsets or baseline_years_by_period")
+        for name, years in self.baseline_years_by_period.items():
+            if not years or list(years) != sorted(set(years)):
+                raise ValueError(f"baseline_years_by_period.{name}: increasing calendar years")
+        return self
+
+    def baseline_years(self, period: str, first_year: int) -> tuple[int, ...]:
+        """The calendar baseline years of ``period`` (a named period, or a year whose offsets apply)."""
+        if period in self.baseline_years_by_period:
+            return self.baseline_years_by_period[period]
+        return tuple(first_year + offset for offset in self.baseline_year_offsets)
+
+
 class EpisodesSpec(_Frozen):
-    """The ``episodes:`` section of a contract: how to build episodes and how to price them."""
+    """The ``episodes:`` section of a contract: how to build episodes and how to price them.
+
+    ``pricing`` is the CJR target-price spec of ``apmkit episodes price``; ``benchmark_prices`` is how a contract
+    run prices episodes for its ``episode_reconciliation`` component (the component holds the discount, blend
+    weights, quality bands and limits, so a run contract gives ``benchmark_prices``, not ``pricing``).
+    """
 
     build: EpisodeBuildSpec = Field(default_factory=EpisodeBuildSpec)
     pricing: TargetPriceSpec | None = None
+    benchmark_prices: EpisodeBenchmarkPriceSpec | None = None

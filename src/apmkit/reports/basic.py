@@ -22,6 +22,7 @@ from apmkit.reports.framework import (
     scoped_months,
     suppress,
     suppression_note,
+    tidy,
 )
 
 
@@ -86,16 +87,68 @@ def open_gaps_table(
     year = report_year(inputs, request)
     start, end = year_window(inputs, year)
     measures = list(ECQM_DEFINITIONS)
+    population = inputs.keep(
+        inputs["members"].semi_join(members, inputs["members"].member_id == members.member_id)
+    )
     clinical = clinical_with_claims(inputs["clinical"], inputs["medical_claims"])
-    population = inputs["members"].semi_join(members, inputs["members"].member_id == members.member_id)
+    clinical = inputs.keep(clinical.semi_join(population, clinical.member_id == population.member_id))
     parts = [
-        care_gaps(ECQM_DEFINITIONS[m], population, clinical, start, end, providers=inputs["providers"])
+        inputs.keep(
+            care_gaps(
+                ECQM_DEFINITIONS[m],
+                population,
+                clinical,
+                start,
+                end,
+                providers=inputs["providers"],
+                materialize=inputs.materialize,
+            )
+        )
         for m in measures
     ]
     gaps = parts[0].union(*parts[1:], distinct=False) if len(parts) > 1 else parts[0]
     gaps = gaps.rename(gap_npi="npi", gap_tin="tin")
     joined = gaps.inner_join(members, gaps.patient_id == members.member_id).drop("member_id")
     return joined, (start, end), [f"measures {', '.join(measures)}; measurement period {start}..{end}"]
+
+
+DUAL_CODES = ("01", "02", "03", "04", "05", "06", "08", "09", "10")
+
+
+def gap_equity(inputs: ReportInputs, members: ir.Table, gaps: ir.Table, key: str) -> ir.Table:
+    """``[group], stratum, value, members, members_with_gaps, open_gaps, gaps_per_100_members`` by race code and
+    by dual status (equity stratification of quality)."""
+    people = inputs["members"]
+    strata = people.select(
+        member_id=people.member_id.cast("string"),
+        race=people.race_code.fill_null("(unknown)"),
+        dual=ibis.ifelse(people.dual_status_code.fill_null("NA").isin(list(DUAL_CODES)), "dual", "non-dual"),
+    ).distinct(on="member_id", keep="first")
+    panel_strata = tidy(members.left_join(strata, "member_id"))
+    panel_strata = panel_strata.mutate(
+        race=panel_strata.race.fill_null("(unknown)"), dual=panel_strata.dual.fill_null("non-dual")
+    )
+    per_member = gaps.group_by(member_id=gaps.patient_id).aggregate(_gaps=gaps.count())
+    joined = tidy(panel_strata.left_join(per_member, "member_id"))
+    parts = []
+    for stratum in ("race", "dual"):
+        by = joined.group_by([key, joined[stratum].name("value")]).aggregate(
+            members=joined.member_id.nunique(),
+            members_with_gaps=joined.member_id.nunique(where=joined._gaps.notnull()),
+            open_gaps=joined._gaps.fill_null(0).sum(),
+        )
+        parts.append(
+            by.select(
+                key,
+                stratum=ibis.literal(stratum),
+                value=by.value,
+                members=by.members,
+                members_with_gaps=by.members_with_gaps,
+                open_gaps=by.open_gaps,
+                gaps_per_100_members=ratio(by.open_gaps * 100, by.members, 2),
+            )
+        )
+    return parts[0].union(*parts[1:], distinct=False)
 
 
 @register(
@@ -123,6 +176,12 @@ def gaps_report(inputs: ReportInputs, request: ReportRequest) -> ReportOutput:
     summary = counted.inner_join(panel_size, key)
     summary = summary.mutate(gaps_per_100_members=ratio(summary.open_gaps * 100, summary.members, 2))
     summary = suppress(summary, request.suppress_below, ["open_gaps", "members"], ["gaps_per_100_members"])
+    equity = suppress(
+        gap_equity(inputs, members, gaps, key),
+        request.suppress_below,
+        ["members", "members_with_gaps", "open_gaps"],
+        ["gaps_per_100_members"],
+    )
     listed = gaps.select(
         "patient_id",
         "measure",
@@ -140,6 +199,7 @@ def gaps_report(inputs: ReportInputs, request: ReportRequest) -> ReportOutput:
         tables={
             "summary": summary.order_by([key, "measure"]),
             "gaps": listed,
+            "equity": equity.order_by([key, "stratum", "value"]),
             "period": ibis.memtable({"start": [start], "end": [end]}),
         },
         charts={

@@ -109,6 +109,12 @@ class ReportInputs:
     run: RunInfo
     fetch: Callable[[ir.Table], pa.Table] | None = None
     """Executes a table (``Engine.to_arrow``): for the reports that fit a model in Python (prediction)."""
+    materialize: Callable[[ir.Table], ir.Table] | None = None
+    """Computes a table once (``Engine.materialize``) where a report reads it many times (the eCQMs of the gaps)."""
+
+    def keep(self, table: ir.Table) -> ir.Table:
+        """``table`` computed once when the caller gave a ``materialize`` hook, else as it is."""
+        return table if self.materialize is None else self.materialize(table)
 
     def __getitem__(self, name: str) -> ir.Table:
         if name not in self.tables:

@@ -139,7 +139,9 @@ def conditions(
         covers_data_year=True,
     )
     diagnoses = diagnoses_from_claims(inputs["medical_claims"], payment_year=payment_year)
-    scored = score(persons, diagnoses, model="V28", payment_year=payment_year).scores
+    scored = score(
+        persons, diagnoses, model="V28", payment_year=payment_year, materialize=inputs.materialize
+    ).scores
     hccs = scored.select(member_id=scored.member_id.cast("string"), hccs=scored.hccs)
     with_hcc = tidy(profile.select("member_id", key).left_join(hccs, "member_id"))
     with_hcc = with_hcc.mutate(

@@ -13,6 +13,8 @@ its reasons. The model is fit on every member of the run; the worklists list the
 
 from __future__ import annotations
 
+from datetime import date
+
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
@@ -252,13 +254,85 @@ def worklists(
     return high.order_by(order), rising.order_by(order)
 
 
+def annotate(inputs: ReportInputs, lists: list[ir.Table], year: int) -> tuple[ir.Table, ir.Table, list[str]]:
+    """The worklists with the members' CMS-HCC V28 HCCs (payment year ``year + 1``, from the year's claims) and
+    their open gaps in care in ``year`` (the gaps report's eCQMs), added to the reasons."""
+    from apmkit.quality.claims import clinical_with_claims
+    from apmkit.quality.ecqm import ECQM_DEFINITIONS
+    from apmkit.quality.gaps import care_gaps
+    from apmkit.risk.claims import diagnoses_from_claims, persons_from_members
+    from apmkit.risk.scoring import score
+
+    notes: list[str] = []
+    listed = lists[0].select("member_id").union(lists[1].select("member_id")).distinct()
+    people = inputs.keep(inputs["members"].semi_join(listed, inputs["members"].member_id == listed.member_id))
+    annotated = []
+    hccs = None
+    if year + 1 in range(2024, 2028):
+        persons = persons_from_members(
+            people, inputs["enrollment"], payment_year=year + 1, covers_data_year=True
+        )
+        diagnoses = diagnoses_from_claims(inputs["medical_claims"], payment_year=year + 1)
+        scored = score(
+            persons, diagnoses, model="V28", payment_year=year + 1, materialize=inputs.materialize
+        ).scores
+        hccs = scored.select(member_id=scored.member_id.cast("string"), hccs=scored.hccs)
+        notes.append(f"reasons: CMS-HCC V28 HCCs (payment year {year + 1}) from the {year} claims")
+    else:
+        notes.append(f"reasons: no HCCs (CMS-HCC V28 covers payment years 2024-2027; asked {year + 1})")
+    gaps = None
+    if inputs.has("clinical"):
+        clinical = clinical_with_claims(inputs["clinical"], inputs["medical_claims"])
+        clinical = inputs.keep(clinical.semi_join(people, clinical.member_id == people.member_id))
+        start, end = (
+            (inputs.run.start, inputs.run.end)
+            if year == inputs.run.year
+            else (date(year, 1, 1), date(year, 12, 31))
+        )
+        parts = [
+            care_gaps(
+                definition, people, clinical, start, end, providers=None, materialize=inputs.materialize
+            )
+            for definition in ECQM_DEFINITIONS.values()
+        ]
+        union = parts[0].union(*parts[1:], distinct=False)
+        gaps = union.group_by(member_id=union.patient_id.cast("string")).aggregate(
+            open_gaps=union.measure.group_concat(", ")
+        )
+        notes.append(f"reasons: open gaps in care {start}..{end} ({', '.join(ECQM_DEFINITIONS)})")
+    for table in lists:
+        out = table
+        if hccs is not None:
+            out = tidy(out.left_join(hccs, "member_id"))
+            out = out.mutate(
+                reasons=out.reasons
+                + ibis.ifelse(out.hccs.fill_null("") != "", "; HCCs " + out.hccs.fill_null(""), "")
+            )
+        if gaps is not None:
+            out = tidy(out.left_join(gaps, "member_id"))
+            out = out.mutate(
+                reasons=out.reasons
+                + ibis.ifelse(out.open_gaps.notnull(), "; open gaps " + out.open_gaps.fill_null(""), "")
+            )
+        annotated.append(out.order_by([ibis.desc("predicted_cost"), "member_id"]))
+    return annotated[0], annotated[1], notes
+
+
 @register(
     "prediction",
     "Predictive risk stratification",
     "Next-year cost and admission-risk models trained on the population's history (scikit-learn, seeded) and "
     "validated on a held-out year (R², MAE, AUC, Brier, calibration by decile); high-risk and rising-risk "
     "worklists with their reasons.",
-    needs=("attribution", "member_detail", "enrollment", "members", "medical_claims", "pharmacy_claims"),
+    needs=(
+        "attribution",
+        "member_detail",
+        "enrollment",
+        "members",
+        "medical_claims",
+        "pharmacy_claims",
+        "clinical",
+    ),
 )
 def prediction_report(inputs: ReportInputs, request: ReportRequest) -> ReportOutput:
     import numpy as np
@@ -281,6 +355,7 @@ def prediction_report(inputs: ReportInputs, request: ReportRequest) -> ReportOut
     high, rising = worklists(
         ibis.memtable(scores), current_expr, panel(inputs, request), years[2], high_cut, rising_cut
     )
+    high, rising, said = annotate(inputs, [high, rising], years[2])
     return ReportOutput(
         tables={
             "validation": ibis.memtable(pa.Table.from_pylist(fitted["metrics"])),
@@ -304,9 +379,8 @@ def prediction_report(inputs: ReportInputs, request: ReportRequest) -> ReportOut
             f"high risk: predicted cost at or above the population's {1 - HIGH_RISK_SHARE:.0%} quantile "
             f"({high_cut:,.2f}); rising risk: not high risk, at or above the {1 - RISING_SHARE:.0%} quantile "
             f"({rising_cut:,.2f}) and at least {RISING_FACTOR} x this year's spending",
-            "reasons: admissions, ED visits and spending of the scored year (HCCs and open gaps: the population "
-            "and gaps reports)",
             "models fit on every member of the run; worklists list the members of the report's scope",
+            *said,
             *scope_note(request),
         ],
     )

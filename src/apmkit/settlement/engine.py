@@ -162,6 +162,7 @@ _INPUT_LABELS: tuple[tuple[str, str, Unit], ...] = (
     ("member_months", "Member months", "count"),
     ("person_years", "Person-years", "count"),
     ("benchmark", "Benchmark / target", "USD"),
+    ("recalculated_benchmark", "Recalculated benchmark (two-way blend, loss guardrail)", "USD"),
     ("expenditure", "Actual expenditure", "USD"),
     ("quality_score", "Quality score", "score"),
 )

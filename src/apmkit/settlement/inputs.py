@@ -11,12 +11,25 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 MONTHS_PREFIX = "months."
 """CSV columns ``months.<cell>`` give member months by cell (risk tier, capitation cell)."""
+
+GROUP_COLUMNS: dict[str, str] = {
+    "episodes.": "episodes_by_group",
+    "benchmark_price.": "benchmark_price_by_group",
+    "hospital_price.": "hospital_price_by_group",
+    "regional_price.": "regional_price_by_group",
+}
+"""CSV columns ``<field>.<price group>`` give episode counts and prices per episode price group (the group name
+keeps its case: ``benchmark_price.A0001-IP``)."""
+
+
+_Count = Annotated[int, Field(ge=0)]
+_Price = Annotated[Decimal, Field(ge=0)]
 
 
 class EntityInputs(BaseModel):
@@ -72,6 +85,18 @@ class EntityInputs(BaseModel):
     episode_payments: Decimal | None = Field(
         default=None, ge=0, description="Actual episode payments, capped ($)"
     )
+    episodes_by_group: dict[str, _Count] = Field(
+        default_factory=dict, description="Episodes by price group (several target prices per entity)"
+    )
+    benchmark_price_by_group: dict[str, _Price] = Field(
+        default_factory=dict, description="The payer's benchmark episode price by price group"
+    )
+    hospital_price_by_group: dict[str, _Price] = Field(
+        default_factory=dict, description="Hospital-specific historical episode price by price group"
+    )
+    regional_price_by_group: dict[str, _Price] = Field(
+        default_factory=dict, description="Regional historical episode price by price group"
+    )
     outlier_excess: Decimal | None = Field(
         default=None, ge=0, description="Episode costs above the outlier threshold"
     )
@@ -79,15 +104,37 @@ class EntityInputs(BaseModel):
         default=None, ge=0, description="Member costs above the attachment point"
     )
     carved_out_expenditure: Decimal | None = Field(default=None, ge=0)
+    guardrail_applies: bool | None = Field(
+        default=None,
+        description="Whether the loss benchmark guardrail applies (MSSP: agreement period from 2024, two-sided)",
+    )
+    recalculated_benchmark: Decimal | None = Field(
+        default=None,
+        gt=0,
+        description="Total benchmark recalculated without the ACPT (MSSP two-way blend), for the guardrail ($)",
+    )
+    below_msr_sharing_eligible: bool | None = Field(
+        default=None,
+        description="Eligible for half-rate sharing below the MSR (MSSP: low-revenue BASIC ACO, agreement 2024+)",
+    )
+    terminated_during_year: bool = Field(
+        default=False, description="The agreement ended during the period (MSSP 42 CFR 425.221(b))"
+    )
+    termination_loss_share: Decimal | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Share of owed losses a terminated entity is liable for (MSSP: pro-rated share)",
+    )
     euc_affected_fraction: Decimal = Field(default=Decimal(0), ge=0, le=1)
     euc_loss_reduction: Decimal = Field(default=Decimal(0), ge=0)
     interim_paid: Decimal | None = Field(default=None, ge=0)
     detail: dict[str, str] = Field(default_factory=dict, description="How measured values were derived")
 
 
-INPUT_COLUMNS: tuple[str, ...] = tuple(
-    name for name in EntityInputs.model_fields if name not in ("source", "months_by_cell", "detail")
-)
+_NOT_COLUMNS = ("source", "months_by_cell", "detail", *GROUP_COLUMNS.values())
+
+INPUT_COLUMNS: tuple[str, ...] = tuple(name for name in EntityInputs.model_fields if name not in _NOT_COLUMNS)
 
 _TRUE = {"1", "true", "t", "yes", "y"}
 _FALSE = {"0", "false", "f", "no", "n"}
@@ -158,6 +205,7 @@ def read_entity_rows(
         report.read += 1
         values: dict[str, Any] = {"source": f"{source} line {line}"}
         months: dict[str, int] = {}
+        groups: dict[str, dict[str, Any]] = {}
         reasons: list[str] = []
         for header, raw in row.items():
             if header is None:
@@ -174,9 +222,20 @@ def read_entity_rows(
                 if value is not None:
                     months[name.removeprefix(MONTHS_PREFIX)] = value
                 continue
-            if name not in EntityInputs.model_fields or name in ("source", "months_by_cell", "detail"):
+            prefix = next((p for p in GROUP_COLUMNS if name.startswith(p) and len(name) > len(p)), None)
+            if prefix is not None:
+                try:
+                    value = _cell_value(text, int if prefix == "episodes." else Decimal)
+                except ValueError as exc:
+                    reasons.append(f"field {header.strip()}: {exc}")
+                    continue
+                if value is not None:
+                    groups.setdefault(GROUP_COLUMNS[prefix], {})[header.strip()[len(prefix) :]] = value
+                continue
+            if name not in EntityInputs.model_fields or name in _NOT_COLUMNS:
                 reasons.append(
-                    f"field {header}: unknown column (known: {', '.join(INPUT_COLUMNS)}, months.<cell>)"
+                    f"field {header}: unknown column (known: {', '.join(INPUT_COLUMNS)}, months.<cell>, "
+                    "episodes.<group>, benchmark_price.<group>, hospital_price.<group>, regional_price.<group>)"
                 )
                 continue
             try:
@@ -188,6 +247,7 @@ def read_entity_rows(
                 values[name] = value
         if months:
             values["months_by_cell"] = months
+        values.update(groups)
         if not reasons:
             try:
                 entity = EntityInputs.model_validate(values)
@@ -228,8 +288,11 @@ def apply_benchmarks(
     """Set each entity's benchmark from the output of ``apmkit benchmark``.
 
     Accepted layouts: ``entity_id, benchmark_pmpm`` (general method: × the entity's member months),
-    ``entity_id, benchmark`` (a total), or the one-row MSSP ``benchmark_summary`` (``settlement_benchmark``,
-    the total after the guardrail) when a single entity is settled.
+    ``entity_id, benchmark`` (a total), or the one-row MSSP ``benchmark_summary`` when a single entity is
+    settled: ``total_benchmark`` (three-way blend) with ``total_two_way_benchmark`` as the entity's
+    ``recalculated_benchmark`` and ``guardrail_applies``, so the settlement applies the guardrail (42 CFR
+    425.652(b)(5)); an older summary without the two-way total gives ``settlement_benchmark``, refused when its
+    status is ``no_savings_no_losses``.
 
     Raises
     ------
@@ -243,15 +306,34 @@ def apply_benchmarks(
     if "settlement_benchmark" in columns and "entity_id" not in columns:
         if len(rows) != 1 or len(entities) != 1:
             raise InputFileError(source, "an MSSP benchmark summary has one row and settles one entity")
-        total = Decimal(str(rows[0]["settlement_benchmark"]))
+        summary = rows[0]
         entity = entities[0]
+        guard: dict[str, Any] = {}
+        if summary.get("total_two_way_benchmark") is not None and summary.get("total_benchmark") is not None:
+            # The settlement applies the guardrail itself (42 CFR 425.652(b)(5)) with the contract's MLR.
+            total = Decimal(str(summary["total_benchmark"]))
+            how = f"{source}: total_benchmark (guardrail applied in settlement)"
+            guard = {"recalculated_benchmark": Decimal(str(summary["total_two_way_benchmark"]))}
+            if summary.get("guardrail_applies") is not None and entity.guardrail_applies is None:
+                guard["guardrail_applies"] = bool(summary["guardrail_applies"])
+        else:
+            if str(summary.get("guardrail_status")) == "no_savings_no_losses":
+                raise InputFileError(
+                    source,
+                    "guardrail status no_savings_no_losses needs total_benchmark and total_two_way_benchmark "
+                    "(rebuild it with apmkit benchmark); settling on settlement_benchmark would share savings",
+                    field="total_two_way_benchmark",
+                )
+            total = Decimal(str(summary["settlement_benchmark"]))
+            how = f"{source}: settlement_benchmark"
         return [
             entity.model_copy(
                 update={
                     "benchmark": total,
+                    **guard,
                     "detail": {
                         **entity.detail,
-                        "benchmark_source": f"{source}: settlement_benchmark",
+                        "benchmark_source": how,
                         # the guardrail decides which blend the benchmark is; the statement must show it
                         **(
                             {"guardrail_status": str(rows[0]["guardrail_status"])}

@@ -48,6 +48,7 @@ from apmkit.contracts.shared_savings_terms import (
     QualityDefault,
     QualityTerms,
     SharedSavingsTerms,
+    TerminationTerms,
     TermsModel,
 )
 from apmkit.money import round_money
@@ -64,6 +65,7 @@ __all__ = [
     "SharedSavingsInputs",
     "SharedSavingsResult",
     "SharedSavingsTerms",
+    "TerminationTerms",
     "TraceLine",
     "compute_shared_savings",
     "variable_rate",
@@ -113,6 +115,19 @@ class SharedSavingsInputs(_Frozen):
         description=(
             "Eligible for reduced sharing below the MSR (MSSP: low-revenue ACO, agreement period from 2024); "
             "needed only when the terms have below_msr_sharing and the savings are positive but below the MSR."
+        ),
+    )
+    terminated_during_year: bool = Field(
+        default=False,
+        description="The agreement ended during the period (MSSP 42 CFR 425.221(b)); the terms say what follows.",
+    )
+    termination_loss_share: Decimal | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description=(
+            "Share of the period's owed losses a terminated entity is liable for (MSSP: the pro-rated share, "
+            "425.221(b)(2)(ii)); required when a terminated entity owes losses under prorated terms."
         ),
     )
     euc_affected_fraction: Decimal = Field(
@@ -171,6 +186,12 @@ class SharedSavingsResult(_Frozen):
     )
     owed_losses: Decimal
     net: Decimal
+    savings_forfeited: bool = Field(
+        default=False, description="Earned savings set to 0: the agreement ended during the period."
+    )
+    loss_share: Decimal = Field(
+        default=Decimal(1), description="Share of the limited losses owed (pro-rated after termination)."
+    )
     trace: tuple[TraceLine, ...]
 
 
@@ -547,6 +568,11 @@ def _compute(terms: SharedSavingsTerms, inputs: SharedSavingsInputs) -> SharedSa
             )
     below = terms.below_msr_sharing
     below_msr = False
+    if outcome == "neither" and below is not None and savings_rate > 0 and population is None:
+        raise ValueError(
+            "assigned_population is missing: savings below the MSR may be shared by an entity with at least "
+            f"{below.min_population} assigned beneficiaries ({below.citation or 'terms below_msr_sharing'})"
+        )
     if (
         outcome == "neither"
         and below is not None
@@ -584,6 +610,7 @@ def _compute(terms: SharedSavingsTerms, inputs: SharedSavingsInputs) -> SharedSa
         )
     )
 
+    termination = _termination(terms, inputs, outcome, trace)
     threshold = msr if outcome == "savings" else (mlr or _ZERO)
     if terms.sharing_basis == "above_minimum_rate" and outcome != "neither" and not below_msr:
         sharing_base = abs(generated) - threshold * benchmark
@@ -673,7 +700,7 @@ def _compute(terms: SharedSavingsTerms, inputs: SharedSavingsInputs) -> SharedSa
                 value=savings_before_cap,
             )
         )
-        earned = round_money(capped)
+        earned = _ZERO if termination.savings_forfeited else round_money(capped)
         trace.append(
             TraceLine(
                 label="Earned shared savings",
@@ -681,7 +708,8 @@ def _compute(terms: SharedSavingsTerms, inputs: SharedSavingsInputs) -> SharedSa
                     "min(shared savings before cap, savings cap), to cents"
                     if terms.sequestration_before_cap
                     else "min(shared savings before cap, savings cap) × (1 − sequestration_rate), to cents"
-                ),
+                )
+                + ("; 0: the agreement ended during the period" if termination.savings_forfeited else ""),
                 inputs={"before_cap": str(savings_before_cap), "savings_cap": str(savings_cap_amount)},
                 value=earned,
                 rule=terms.citation,
@@ -733,16 +761,23 @@ def _compute(terms: SharedSavingsTerms, inputs: SharedSavingsInputs) -> SharedSa
             if inputs.euc_affected_fraction == _ONE
             else "",
         )
-        capped_losses = _lower(losses_before_cap, loss_cap_amount)
+        capped_losses = _lower(losses_before_cap, loss_cap_amount) * termination.loss_share
         after_euc = capped_losses * (_ONE - inputs.euc_affected_fraction) - inputs.euc_loss_reduction
         owed = round_money(max(_ZERO, after_euc))
         trace.append(
             TraceLine(
                 label="Owed shared losses",
-                formula="max(0, min(before cap, loss cap) × (1 − EUC fraction) − EUC amount), to cents",
+                formula="max(0, min(before cap, loss cap)"
+                + (" × termination share" if termination.loss_share != _ONE else "")
+                + " × (1 − EUC fraction) − EUC amount), to cents",
                 inputs={
                     "before_cap": str(losses_before_cap),
                     "loss_cap": str(loss_cap_amount),
+                    **(
+                        {"termination_loss_share": str(termination.loss_share)}
+                        if termination.loss_share != _ONE
+                        else {}
+                    ),
                     "euc_affected_fraction": str(inputs.euc_affected_fraction),
                     "euc_loss_reduction": str(inputs.euc_loss_reduction),
                 },
@@ -780,8 +815,60 @@ def _compute(terms: SharedSavingsTerms, inputs: SharedSavingsInputs) -> SharedSa
         loss_cap_incomplete=loss_cap_incomplete,
         owed_losses=owed,
         net=net,
+        savings_forfeited=termination.savings_forfeited,
+        loss_share=termination.loss_share,
         trace=tuple(trace),
     )
+
+
+@dataclass(frozen=True)
+class _Termination:
+    savings_forfeited: bool = False
+    loss_share: Decimal = _ONE
+
+
+def _termination(
+    terms: SharedSavingsTerms, inputs: SharedSavingsInputs, outcome: str, trace: list[TraceLine]
+) -> _Termination:
+    """What ending the agreement during the period does to this settlement (nothing when it did not end)."""
+    if not inputs.terminated_during_year:
+        return _Termination()
+    clause = terms.termination
+    if clause is None:
+        raise ValueError(
+            "terminated_during_year is true but the terms do not say what termination during the period does "
+            "(terms.termination)"
+        )
+    forfeited = outcome == "savings" and clause.savings_forfeited
+    share = _ONE
+    if outcome == "losses" and clause.losses == "prorated_share_input":
+        if inputs.termination_loss_share is None:
+            raise ValueError(
+                "termination_loss_share is missing: an entity whose agreement ended during the period owes a "
+                f"pro-rated share of its losses ({clause.citation or 'terms termination'})"
+            )
+        share = inputs.termination_loss_share
+    trace.append(
+        TraceLine(
+            label="Termination during the period",
+            formula=(
+                "no shared savings for the period"
+                if forfeited
+                else f"owed losses × termination share {share}"
+                if outcome == "losses" and share != _ONE
+                else "no effect on this outcome"
+            ),
+            inputs={
+                "outcome": outcome,
+                "savings_forfeited": str(clause.savings_forfeited),
+                "losses": clause.losses,
+                "termination_loss_share": str(inputs.termination_loss_share),
+            },
+            value="applies",
+            rule=clause.citation,
+        )
+    )
+    return _Termination(savings_forfeited=forfeited, loss_share=share)
 
 
 def _lower(amount: Decimal, cap: Decimal | None) -> Decimal:

@@ -70,7 +70,7 @@ def open_inputs(engine: Engine, run_dir: Path, needs: tuple[str, ...]) -> Report
             canonical = engine.canonical(data) if data.is_dir() else None
         if canonical is not None and name in canonical.present():
             tables[name] = canonical[name]
-    return ReportInputs(tables=tables, run=info, fetch=engine.to_arrow)
+    return ReportInputs(tables=tables, run=info, fetch=engine.to_arrow, materialize=engine.materialize)
 
 
 def build_report(run_dir: Path, request: ReportRequest, *, engine: Engine | None = None) -> ReportResult:

@@ -24,6 +24,7 @@ from apmkit.settlement.shared_savings import (
     MinimumRateTerms,
     QualityTerms,
     SharedSavingsTerms,
+    TerminationTerms,
     variable_rate,
 )
 
@@ -222,6 +223,7 @@ def mssp_terms(
     citation = " ".join(period["citation"].split())
     below = period.get("below_msr_sharing")
     guard = period.get("loss_benchmark_guardrail")
+    ending = _rules()["termination"]
     return SharedSavingsTerms(
         sided=period["sided"],
         minimum_savings_rate=msr,
@@ -247,5 +249,10 @@ def mssp_terms(
         )
         if guard
         else None,
+        termination=TerminationTerms(
+            savings_forfeited=ending["savings_forfeited"],
+            losses=ending["losses"],
+            citation=" ".join(ending["citation"].split()),
+        ),
         citation=f"{citation}; sequestration: {sequestration_citation}",
     )

@@ -121,6 +121,11 @@ def mssp_contract_data(track: str) -> dict[str, Any]:
             "2024-01-01 sets it to true (or gives guardrail_applies per ACO) and gives recalculated_benchmark, "
             "42 CFR 425.652(b)(5)"
         )
+    if not one_sided:
+        unverified.append(
+            "termination.losses: a terminated ACO owes its losses x termination_loss_share (the pro-rated share "
+            "of 42 CFR 425.221(b)(2)(ii), named by 425.605(f)(2)(i); the (b)(2)(ii) text was not read)"
+        )
     if default_msr_election(track) == "variable" or one_sided:
         unverified.append(
             "one-sided MSR table below 5,000 beneficiaries is data-derived from CMS PUFs (docs/mssp.md)"
@@ -145,6 +150,11 @@ def mssp_contract_data(track: str) -> dict[str, Any]:
             "truncation": {"method": "percentile", "percentile": Decimal("0.99")},
             "runout_months": 3,
         },
+        # The benchmark is built from claims once the ACO fills this section with CMS's figures of its
+        # Historical Benchmark Report (base years, national per capita, growth factors, ACPT: claims cannot hold
+        # them) and the run is given CMS's county rates (--county-puf); until then the run asks for it by name,
+        # or takes each ACO's benchmark from --inputs.
+        "benchmark": {"method": "mssp", "mssp": "REQUIRED"},
         "components": [
             {
                 "id": "shared_savings",
@@ -177,6 +187,7 @@ def verified_parameters(track: str) -> list[str]:
         "quality.method",
         "savings_cap",
         "minimum_savings_rate (bands from 5,000 beneficiaries)",
+        "termination.savings_forfeited (425.221(b)(1)-(2))",
     ]
     data = ["sequestration_rate by year", "minimum_savings_rate bands below 5,000 beneficiaries"]
     if track in ("track_2", "track_3", "enhanced", "basic_c", "basic_d", "basic_e"):
@@ -205,6 +216,9 @@ ENTITY_INPUTS: dict[str, str] = {
         "PY2024+: low-revenue ACO in an agreement period from 2024 (half rate below the MSR, 42 CFR 425.605(h))"
     ),
     "euc_affected_fraction / euc_loss_reduction": "extreme and uncontrollable circumstances share or amount",
+    "terminated_during_year / termination_loss_share": (
+        "agreement ended during the year: no shared savings; the pro-rated share of losses owed (42 CFR 425.221(b))"
+    ),
     "guardrail_applies / recalculated_benchmark": (
         "PY2024+, two-sided: ACPT guardrail for agreements from 2024 and the benchmark recalculated without the ACPT"
     ),
@@ -242,6 +256,8 @@ def _input_applies(track: str, name: str) -> bool:
         return years[-1] >= 2023
     if name.startswith("euc_"):
         return track not in _ONE_SIDED
+    if name.startswith("terminated_"):
+        return True
     return True
 
 
@@ -256,7 +272,10 @@ def render_template(track: str) -> str:
         "# apmkit/programs/mssp/data/rules.yaml by apmkit.programs.mssp.templates (do not edit by hand; edit the\n"
         "# rules and regenerate). The glide path sets the terms that change in later performance years; other\n"
         "# years are refused (performance_years). Verified parameters and their sources: see `sources`;\n"
-        "# parameters to confirm: `unverified`. Inputs per ACO (not part of the template):\n"
+        "# parameters to confirm: `unverified`. benchmark.mssp is REQUIRED: fill it with CMS's figures (base_years,\n"
+        "# performance_year, national_per_capita, update.national_growth, update.acpt; docs/benchmark.md) and give\n"
+        "# the county FFS benchmark PUF (apmkit run --county-puf) to build the benchmark from claims, or give each\n"
+        "# ACO's benchmark in --inputs. Inputs per ACO (not part of the template):\n"
         + "\n".join(inputs)
         + "\n"
     )
