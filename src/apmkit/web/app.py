@@ -926,11 +926,18 @@ def create_app(settings: WebSettings) -> FastAPI:
         payer: str | None = None,
         period: str | None = None,
         suppress_below: int | None = None,
+        table: str | None = None,
+        page: int = 1,
+        size: int = 500,
         user: User = Depends(api_user("read_runs")),
     ) -> Response:
         result = await run_in_threadpool(report_of, run_id, name, user, by, payer, period, suppress_below)
+        try:
+            answer = ReportService.api_page(result, table=_short(table), page=page, size=size)
+        except ApmkitError as exc:
+            raise ApiError(422, str(exc)) from exc
         audit_report(request, user, run_id, name, by, result, "read_report")
-        return Response(ReportService.export(result, "json"), media_type="application/json")
+        return JSONResponse(answer)
 
     @app.get("/ui/runs/{run_id}/reports", response_class=HTMLResponse, include_in_schema=False)
     def reports_page(request: Request, run_id: str, user: User = Depends(page_user("read_runs"))) -> Response:

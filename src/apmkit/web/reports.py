@@ -26,6 +26,8 @@ from apmkit.reports.framework import Scope as ReportScope
 from apmkit.web.auth import Scope
 from apmkit.web.runs import RunJobs, rows_to_csv
 
+MAX_API_ROWS = 5000
+"""Rows of one table in one API answer (``size``); pages cover the rest."""
 MAX_SHOWN_ROWS = 200
 """Rows of each table shown on a report page (the exports hold every row)."""
 EXPORTS: dict[str, str] = {
@@ -150,6 +152,38 @@ class ReportService:
                 }
             )
         return shown
+
+    @staticmethod
+    def api_page(result: ReportResult, *, table: str | None, page: int, size: int) -> dict[str, Any]:
+        """The report for the API: notes, charts and a page of each table (or of the one named), with totals.
+
+        A whole report can hold a row per member; the API pages it (``size`` at most 5,000 rows) so no answer
+        grows with the population. The exports hold every row.
+        """
+        from apmkit.web.runs import table_rows
+
+        if table is not None and table not in result.tables:
+            raise ConfigurationError("table: not a table of this report")
+        size = max(1, min(size, MAX_API_ROWS))
+        page = max(1, page)
+        tables = {}
+        for name, data in result.tables.items():
+            if table is not None and name != table:
+                continue
+            tables[name] = {
+                "rows": table_rows(data.slice((page - 1) * size, size)),
+                "total": data.num_rows,
+                "page": page,
+                "size": size,
+                "pages": max(1, -(-data.num_rows // size)),
+            }
+        return {
+            "report": result.name,
+            "title": result.title,
+            "notes": result.notes,
+            "tables": tables,
+            "charts": result.charts,
+        }
 
     @staticmethod
     def export(result: ReportResult, kind: str) -> bytes:
