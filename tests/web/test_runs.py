@@ -9,6 +9,7 @@ unchanged and filtered - never typed in.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import stat
 import time
@@ -481,3 +482,15 @@ def test_the_member_export_holds_every_row_beyond_the_page_cap(
     assert sorted(row["member_id"] for row in csv.DictReader(io.StringIO(export))) == sorted(
         members["member_id"]
     )
+
+
+def test_report_builds_beyond_the_waiting_limit_are_503(served: dict[str, Any]) -> None:
+    """Each request waiting for a report build holds a server thread: past the limit (0 here) a new build is
+    refused at once with 503 and Retry-After, while pages that need no build are served."""
+    app = create_app(dataclasses.replace(served["settings"], report_waiting=0))
+    client = TestClient(app)
+    client.headers["X-CSRF-Token"] = _login(client, "ada")
+    busy = client.get(f"/api/v1/runs/{served['run_id']}/reports/variation")
+    assert busy.status_code == 503 and busy.headers["retry-after"] == "5"
+    assert "content-security-policy" in busy.headers
+    assert client.get(f"/api/v1/runs/{served['run_id']}/summary").status_code == 200

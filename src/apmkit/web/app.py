@@ -70,7 +70,7 @@ from apmkit.web.guard import (
     LoginThrottle,
     parse_json,
 )
-from apmkit.web.reports import EXPORTS, ReportQuery, ReportService
+from apmkit.web.reports import EXPORTS, ReportQuery, ReportsBusy, ReportService
 from apmkit.web.runs import RUN_STAGES, NotFound, RunJobs, contract_from_request, rows_to_csv
 from apmkit.web.service import STARTING_POINT_LABELS, DesignRunner, starting_point_summary
 from apmkit.web.state import AppState, default_state_url
@@ -132,6 +132,8 @@ class WebSettings:
     login_per_address: int = 20
     login_window: float = 900.0
     hash_workers: int = 2
+    report_waiting: int = 8
+    """Report requests that may wait for a build at once; more are answered 503 (each holds a server thread)."""
 
 
 class LoginRequired(Exception):
@@ -178,7 +180,7 @@ def create_app(settings: WebSettings) -> FastAPI:
     store = DesignStore(settings.workdir / "designs")
     runner = DesignRunner(settings.data_dir, store, settings.engine_name, settings.performance_year)
     jobs = RunJobs(state, settings.data_dir, settings.workdir / "runs", settings.engine_name)
-    reports = ReportService(jobs)
+    reports = ReportService(jobs, max_waiting=settings.report_waiting)
     data_status = DataStatus(settings.data_dir, settings.engine_name)
     throttle = LoginThrottle(settings.login_per_account, settings.login_per_address, settings.login_window)
     hashes = HashPool(settings.hash_workers)
@@ -899,6 +901,10 @@ def create_app(settings: WebSettings) -> FastAPI:
             return reports.build(run_id, request)
         except ApmkitError as exc:
             raise ApiError(422, str(exc)) from exc
+        except ReportsBusy:
+            raise ApiError(
+                503, "reports are being built for others: try again shortly", headers={"Retry-After": "5"}
+            ) from None
 
     def audit_report(
         request: Request, user: User, run_id: str, name: str, by: str, result: Any, what: str

@@ -37,6 +37,10 @@ EXPORTS: dict[str, str] = {
 }
 
 
+class ReportsBusy(Exception):
+    """Too many report builds are running or waiting: answered 503 with Retry-After."""
+
+
 @dataclass(frozen=True)
 class ReportQuery:
     """The parameters a page or API call gives (validated by :meth:`ReportService.request`)."""
@@ -69,9 +73,11 @@ class ReportService:
         Results kept (least recently used dropped first).
     """
 
-    def __init__(self, jobs: RunJobs, cache_size: int = 64):
+    def __init__(self, jobs: RunJobs, cache_size: int = 64, max_waiting: int = 8):
         self.jobs = jobs
         self.cache_size = cache_size
+        self.max_waiting = max_waiting
+        self._waiting = 0
         # A run's marts never change: results and refusals (a table the run did not write) are both kept.
         self._cache: OrderedDict[tuple[str, ReportRequest], ReportResult | ApmkitError] = OrderedDict()
         self._lock = threading.Lock()
@@ -115,23 +121,31 @@ class ReportService:
                 self._cache.move_to_end(key)
         if cached is None:
             with self._lock:
+                # Requests waiting for a build hold a server thread each: beyond a few, answer "busy" at once
+                # rather than let new report parameters tie up the threads every other page needs.
+                if self._waiting >= self.max_waiting:
+                    raise ReportsBusy
+                self._waiting += 1
                 # One build per request at a time: the others asking for it wait for that build.
                 building = self._building.setdefault(key, threading.Lock())
-            with building:
-                with self._lock:
-                    cached = self._cache.get(key)
-                if cached is None:
-                    with self._builds:
-                        try:
-                            cached = build_report(folder, request)
-                        except ApmkitError as exc:
-                            cached = exc
+            try:
+                with building:
                     with self._lock:
-                        self._cache[key] = cached
-                        while len(self._cache) > self.cache_size:
-                            self._cache.popitem(last=False)
-            with self._lock:
-                self._building.pop(key, None)
+                        cached = self._cache.get(key)
+                    if cached is None:
+                        with self._builds:
+                            try:
+                                cached = build_report(folder, request)
+                            except ApmkitError as exc:
+                                cached = exc
+                        with self._lock:
+                            self._cache[key] = cached
+                            while len(self._cache) > self.cache_size:
+                                self._cache.popitem(last=False)
+            finally:
+                with self._lock:
+                    self._waiting -= 1
+                    self._building.pop(key, None)
         if isinstance(cached, ApmkitError):
             raise cached
         return cached
@@ -209,4 +223,4 @@ class ReportService:
         return rows_to_csv(table_rows(result.tables[table]))
 
 
-__all__ = ["EXPORTS", "MAX_SHOWN_ROWS", "ReportQuery", "ReportService", "report_scope"]
+__all__ = ["EXPORTS", "MAX_SHOWN_ROWS", "ReportQuery", "ReportService", "ReportsBusy", "report_scope"]
