@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -118,7 +119,38 @@ def test_out_of_range_seed_on_the_page_is_shown_next_to_the_field(designer: tupl
     client, csrf = designer
     response = client.post("/ui/design", data=_worksheet_form(csrf, sim_seed="-1", sim_scenarios="10"))
     assert response.status_code == 422
-    assert "a whole number from 0" in response.text
+    assert "Input should be greater than or equal to 0" in response.text
+
+
+def test_out_of_range_settings_in_an_answers_file_are_one_line_errors(tmp_path: Path) -> None:
+    """The worksheet model itself bounds the simulation settings, so `apmkit design --answers` refuses them too."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    for field, value in (("seed", -1), ("benchmark_per_person_year", 1e308), ("participant_revenue", 1e14)):
+        answers = tmp_path / f"{field}.yaml"
+        answers.write_text(
+            yaml.safe_dump({"name": "x", "starting_point": "pioneer", "simulation": {field: value}}),
+            encoding="utf-8",
+        )
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "apmkit",
+                "design",
+                "--answers",
+                str(answers),
+                "--out",
+                str(tmp_path / "o"),
+            ],
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 2, result.stderr
+        assert "Traceback" not in result.stderr and f"simulation.{field}" in result.stderr
 
 
 def test_deep_json_is_400_not_500(designer: tuple[TestClient, str]) -> None:

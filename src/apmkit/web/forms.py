@@ -136,14 +136,6 @@ def field_errors(exc: ApmkitError) -> FieldErrors:
     return errors
 
 
-SEED_RANGE = (0, 2**32 - 1)
-"""Seeds the simulation's random generator accepts (numpy's SeedSequence takes non-negative integers)."""
-MAX_PER_PERSON_YEAR = 10_000_000
-"""Largest benchmark per person-year the worksheet accepts ($): beyond it the money arithmetic is meaningless."""
-MAX_REVENUE = 10**13
-"""Largest participant revenue the worksheet accepts ($10 trillion)."""
-
-
 def long_fields(form: FormValues) -> FieldErrors:
     """Form fields longer than the web layer accepts (``terms`` 64 KiB, any other 10,000 characters)."""
     from apmkit.web.guard import MAX_FIELD_CHARS, MAX_TERMS_CHARS
@@ -165,7 +157,7 @@ def check_simulation(answers: DesignAnswers) -> FieldErrors:
     import math
 
     from apmkit.contracts import load_template
-    from apmkit.design.worksheet import STARTING_POINTS
+    from apmkit.design.worksheet import MAX_PER_PERSON_YEAR, MAX_REVENUE, SEED_RANGE, STARTING_POINTS
 
     errors: FieldErrors = {}
     simulation = answers.simulation
