@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import ibis.expr.types as ir
@@ -21,7 +22,8 @@ import pyarrow as pa
 from apmkit.contracts import Contract
 from apmkit.engines import Engine
 from apmkit.episodes.benchmark_prices import benchmark_prices
-from apmkit.errors import ConfigurationError
+from apmkit.episodes.spec import TriggerCode
+from apmkit.errors import ConfigurationError, InputFileError
 from apmkit.settlement.inputs import EntityInputs
 
 
@@ -57,6 +59,58 @@ def check_episode_contract(contract: Contract) -> None:
         )
 
 
+def prepare_episode_contract(contract: Contract, folder: Path | None = None) -> Contract:
+    """:func:`check_episode_contract`, then the oncology episode list made concrete: ``trigger_codes`` read from
+    its CSV (``system, code``; a relative path is read from ``folder``, the contract file's folder, else the
+    current one) and ``include_pharmacy`` taken from ``definitions.include_pharmacy``.
+
+    Raises
+    ------
+    ConfigurationError
+        ``trigger_codes`` is still ``REQUIRED`` (CMS's initiating cancer therapy list is not shipped).
+    InputFileError
+        The CSV is missing, lacks a column, or a row has an unknown ``system`` or an empty ``code`` (row named).
+    """
+    check_episode_contract(contract)
+    episodes = contract.episodes
+    if episodes is None or episodes.build.oncology is None:
+        return contract
+    onc = episodes.build.oncology
+    codes = onc.trigger_codes
+    if codes == "REQUIRED":
+        raise ConfigurationError(
+            "episodes.build.oncology.trigger_codes is REQUIRED: give CMS's initiating cancer therapy list of the "
+            "performance period (Part B HCPCS and Part D NDC codes) inline as [{system: hcpcs, code: ...}] or as a "
+            "CSV path with columns system, code"
+        )
+    if isinstance(codes, str):
+        codes = _read_trigger_codes(Path(codes) if folder is None else folder / codes)
+    onc = onc.model_copy(
+        update={"trigger_codes": codes, "include_pharmacy": contract.definitions.include_pharmacy}
+    )
+    build = episodes.build.model_copy(update={"oncology": onc})
+    return contract.model_copy(update={"episodes": episodes.model_copy(update={"build": build})})
+
+
+def _read_trigger_codes(path: Path) -> tuple[TriggerCode, ...]:
+    from apmkit.documents import read_csv_rows
+
+    _, rows = read_csv_rows(path, required=("system", "code"))
+    codes = []
+    for line, row in enumerate(rows, start=2):
+        lowered = {str(k).lower(): v for k, v in row.items() if k is not None}
+        system = (lowered.get("system") or "").strip().lower()
+        code = (lowered.get("code") or "").strip()
+        if system not in ("hcpcs", "ndc"):
+            raise InputFileError(path, "system must be hcpcs or ndc", line=line, field="system")
+        if not code:
+            raise InputFileError(path, "empty code", line=line, field="code")
+        codes.append(TriggerCode.model_validate({"system": system, "code": code}))
+    if not codes:
+        raise InputFileError(path, "no trigger code")
+    return tuple(codes)
+
+
 def episode_entities(
     engine: Engine,
     contract: Contract,
@@ -76,6 +130,7 @@ def episode_entities(
     """
     assert contract.episodes is not None and contract.episodes.benchmark_prices is not None
     spec = contract.episodes.benchmark_prices
+    oncology = contract.episodes.build.oncology is not None
     window = contract.period(period)
     result = benchmark_prices(
         episodes,
@@ -95,6 +150,8 @@ def episode_entities(
             episodes_by_group=dict(item.episodes_by_group),
             episode_payments=item.actual_amount,
         )
+        if oncology:  # the MEOS months: Σ episode_months (and dual_months) of the practice's episodes
+            values.update(member_months=item.episode_months, dual_member_months=item.dual_months)
         for name, measured in (
             ("hospital_price_by_group", item.hospital_price_by_group),
             ("regional_price_by_group", item.regional_price_by_group),
@@ -111,6 +168,11 @@ def episode_entities(
             f"where {spec.initiator} = {item.initiator}",
             "region": str(item.region),
         }
+        if oncology:
+            detail["episode_months_source"] = (
+                "Σ episode_months (dual_months) of episode_performance.parquet "
+                f"where {spec.initiator} = {item.initiator}"
+            )
         if spec.prices == "historical":
             detail.update(
                 baseline_years=", ".join(str(y) for y in result.baseline_years),
@@ -136,6 +198,16 @@ def episode_entities(
         if spec.prices == "historical"
         else "the payer's benchmark prices per price group (--inputs benchmark_price.<group>)"
     )
+    if oncology:
+        onc = contract.episodes.build.oncology
+        assert onc is not None
+        stage.assumptions.append(
+            f"oncology episodes: {onc.episode_months}-month episodes from {len(onc.triggers)} trigger codes with a "
+            f"cancer diagnosis in the {onc.diagnosis_days_before} days before; cancer type = plurality of "
+            "cancer-diagnosed claim lines; practice = billing TIN with the most E&M visits (ties: earliest visit, "
+            f"then lowest TIN); spending = medical{' and Part D' if onc.include_pharmacy else ''} claims in the "
+            "window; MEOS months = episode months starting before death"
+        )
     stage.assumptions.append(
         f"episodes: entities are episode initiators ({spec.initiator}); episodes "
         f"{spec.performance_episodes.replace('_', ' ').replace(' period', ' the period')}; {how}"
