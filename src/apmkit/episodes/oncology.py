@@ -258,7 +258,7 @@ def _episode_months(kept: ir.Table, tables: Mapping[str, ir.Table], months: int)
         )
         for k in range(months)
     ]
-    each = ibis.union(*parts)
+    each = ibis.union(*parts) if len(parts) > 1 else parts[0]
     members = tables["members"].select(death_member="member_id", death_date="death_date")
     alive = each.left_join(members, each.member_id == members.death_member)
     alive = alive.filter(alive.death_date.isnull() | (alive.month_start <= alive.death_date))
