@@ -67,7 +67,8 @@ def prepare_episode_contract(contract: Contract, folder: Path | None = None) -> 
     Raises
     ------
     ConfigurationError
-        ``trigger_codes`` is still ``REQUIRED`` (CMS's initiating cancer therapy list is not shipped).
+        ``trigger_codes`` is still ``REQUIRED`` (CMS's initiating cancer therapy list is not shipped), or lists
+        Part D codes while ``definitions.include_pharmacy`` is false.
     InputFileError
         The CSV is missing, lacks a column, or a row has an unknown ``system`` or an empty ``code`` (row named).
     """
@@ -85,6 +86,12 @@ def prepare_episode_contract(contract: Contract, folder: Path | None = None) -> 
         )
     if isinstance(codes, str):
         codes = _read_trigger_codes(Path(codes) if folder is None else folder / codes)
+    if any(code.system == "ndc" for code in codes) and not contract.definitions.include_pharmacy:
+        # Part D triggers are read from pharmacy_claims: with pharmacy counted, a missing table stops the run
+        raise ConfigurationError(
+            "episodes.build.oncology.trigger_codes lists Part D (ndc) codes but definitions.include_pharmacy is "
+            "false: set it to true (Part D fills are then episode spending and pharmacy_claims is required)"
+        )
     onc = onc.model_copy(
         update={"trigger_codes": codes, "include_pharmacy": contract.definitions.include_pharmacy}
     )
@@ -166,9 +173,10 @@ def episode_entities(
             **values.get("detail", {}),
             "episode_payments_source": "Σ capped_amount of episode_performance.parquet "
             f"where {spec.initiator} = {item.initiator}",
-            "region": str(item.region),
         }
-        if oncology:
+        if not oncology:
+            detail["region"] = str(item.region)
+        else:
             detail["episode_months_source"] = (
                 "Σ episode_months (dual_months) of episode_performance.parquet "
                 f"where {spec.initiator} = {item.initiator}"
