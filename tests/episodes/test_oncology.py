@@ -4,7 +4,6 @@ the window, each case built by hand from the rule in docs/episodes.md ("Oncology
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -21,12 +20,6 @@ D = dt.date
 T1, T2, T3 = "111111111", "222222222", "333333333"
 CHEMO = "J9271"
 TYPES = {"breast": ("C50",), "prostate": ("C61",)}
-
-
-@pytest.fixture
-def engine() -> Iterator[Engine]:
-    with Engine.duckdb() as active:
-        yield active
 
 
 def _build(engine: Engine, lines: list[tuple], **options: object) -> list[dict]:
