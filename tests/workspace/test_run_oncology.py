@@ -15,6 +15,7 @@ payment = benchmark x (1 - discount) - actual, limited by stop-gain / stop-loss 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import subprocess
 import sys
 from decimal import ROUND_HALF_UP, Decimal
@@ -291,6 +292,12 @@ def test_episodes_mart_holds_the_rule_s_episodes(population: Path, tmp_path: Pat
     lines = pd.read_parquet(out / "lines.parquet")
     npra = lines[lines["label"] == "Net payment reconciliation amount (before limits)"]
     assert len(npra) == 2 and all("episode_performance.parquet" in s for s in npra["source"])
+    meos = lines[lines["component_id"] == "meos"].set_index("entity_id")
+    for tin, mine in performance.groupby("billing_tin"):
+        row = meos.loc[[tin]].iloc[0]
+        assert "episode_performance.parquet" in row["source"]
+        assert int(json.loads(row["inputs"])["episode_months"]) == int(mine["episode_months"].sum())
+        assert Decimal(str(row["value"])) == 160 * int(mine["episode_months"].sum())
 
 
 def test_trigger_list_from_a_csv_next_to_the_contract(population: Path, tmp_path: Path) -> None:
