@@ -150,3 +150,20 @@ def test_part_d_triggers_need_pharmacy_counted_and_the_list_is_required() -> Non
     ready = prepare_episode_contract(contract.model_copy(update={"episodes": episodes}))
     assert ready.episodes is not None and ready.episodes.build.oncology is not None
     assert ready.episodes.build.oncology.include_pharmacy is True
+
+
+def test_episode_pharmacy_rule_cannot_differ_from_the_definitions() -> None:
+    contract = load_template("oncology_care_model")
+    assert contract.episodes is not None and contract.episodes.build.oncology is not None
+    onc = OncologyEpisodeSpec.model_validate(
+        {
+            **contract.episodes.build.oncology.model_dump(exclude={"include_pharmacy"}),
+            "trigger_codes": [{"system": "hcpcs", "code": CHEMO}],
+            "include_pharmacy": False,
+        }
+    )
+    episodes = contract.episodes.model_copy(
+        update={"build": contract.episodes.build.model_copy(update={"oncology": onc})}
+    )
+    with pytest.raises(ApmkitError, match=r"oncology\.include_pharmacy false differs"):
+        prepare_episode_contract(contract.model_copy(update={"episodes": episodes}))

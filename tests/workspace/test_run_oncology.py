@@ -361,3 +361,23 @@ def test_eom_template_without_terms_names_them(population: Path) -> None:
     with Workspace(population) as workspace, pytest.raises(ApmkitError) as info:
         workspace.run(contract, "2025")
     assert "trigger_codes is REQUIRED" in str(info.value)
+
+
+def test_episodes_build_command_reads_the_trigger_csv_beside_the_contract(
+    population: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "triggers.csv").write_text(f"system,code\nhcpcs,{CHEMO}\nndc,{NDC}\n", encoding="utf-8")
+    contract = _contract(tmp_path, "oncology_care_model", triggers="triggers.csv")
+    options = ("--from", str(population), "--out", str(tmp_path / "built"), "--definitions", str(contract))
+    done = subprocess.run(
+        [sys.executable, "-m", "apmkit", "episodes", "build", *options],
+        capture_output=True,
+        text=True,
+        cwd="/",
+    )
+    assert done.returncode == 0, done.stderr
+    episodes = pd.read_parquet(tmp_path / "built" / "episodes.parquet")
+    # 5 kept (the four 2025 episodes and M5's 2024 one), M1's second dose inside its episode, M6, M7
+    assert (episodes["status"] == "kept").sum() == 5
+    assert (episodes["status"] == "not_attributed").sum() == 1
+    assert "not attributed 1" in " ".join((done.stdout + done.stderr).split())

@@ -22,7 +22,7 @@ import pyarrow as pa
 from apmkit.contracts import Contract
 from apmkit.engines import Engine
 from apmkit.episodes.benchmark_prices import benchmark_prices
-from apmkit.episodes.spec import TriggerCode
+from apmkit.episodes.spec import EpisodeBuildSpec, TriggerCode
 from apmkit.errors import ConfigurationError, InputFileError
 from apmkit.settlement.inputs import EntityInputs
 
@@ -76,7 +76,27 @@ def prepare_episode_contract(contract: Contract, folder: Path | None = None) -> 
     episodes = contract.episodes
     if episodes is None or episodes.build.oncology is None:
         return contract
+    pharmacy = contract.definitions.include_pharmacy
     onc = episodes.build.oncology
+    if "include_pharmacy" in onc.model_fields_set and onc.include_pharmacy != pharmacy:
+        raise ConfigurationError(
+            f"episodes.build.oncology.include_pharmacy {str(onc.include_pharmacy).lower()} differs from "
+            f"definitions.include_pharmacy {str(pharmacy).lower()}: episode spending follows the definitions "
+            "(leave it out of the episodes section)"
+        )
+    build = resolve_oncology_build(episodes.build, folder, include_pharmacy=pharmacy)
+    return contract.model_copy(update={"episodes": episodes.model_copy(update={"build": build})})
+
+
+def resolve_oncology_build(
+    spec: EpisodeBuildSpec, folder: Path | None, *, include_pharmacy: bool | None = None
+) -> EpisodeBuildSpec:
+    """``spec`` with its oncology trigger list read (a CSV path relative to ``folder``) and, when given,
+    ``include_pharmacy`` set; unchanged for other episodes. Errors as :func:`prepare_episode_contract`."""
+    onc = spec.oncology
+    if onc is None:
+        return spec
+    pharmacy = onc.include_pharmacy if include_pharmacy is None else include_pharmacy
     codes = onc.trigger_codes
     if codes == "REQUIRED":
         raise ConfigurationError(
@@ -86,17 +106,15 @@ def prepare_episode_contract(contract: Contract, folder: Path | None = None) -> 
         )
     if isinstance(codes, str):
         codes = _read_trigger_codes(Path(codes) if folder is None else folder / codes)
-    if any(code.system == "ndc" for code in codes) and not contract.definitions.include_pharmacy:
+    if any(code.system == "ndc" for code in codes) and not pharmacy:
         # Part D triggers are read from pharmacy_claims: with pharmacy counted, a missing table stops the run
         raise ConfigurationError(
             "episodes.build.oncology.trigger_codes lists Part D (ndc) codes but definitions.include_pharmacy is "
             "false: set it to true (Part D fills are then episode spending and pharmacy_claims is required)"
         )
-    onc = onc.model_copy(
-        update={"trigger_codes": codes, "include_pharmacy": contract.definitions.include_pharmacy}
+    return spec.model_copy(
+        update={"oncology": onc.model_copy(update={"trigger_codes": codes, "include_pharmacy": pharmacy})}
     )
-    build = episodes.build.model_copy(update={"oncology": onc})
-    return contract.model_copy(update={"episodes": episodes.model_copy(update={"build": build})})
 
 
 def _read_trigger_codes(path: Path) -> tuple[TriggerCode, ...]:
