@@ -368,7 +368,7 @@ TEMPLATE_NEEDS = {
     "commercial_upside_shared_savings": "field reported is required",
     "cpc_plus_track1": "REQUIRED",
     "cpc_plus_track2": "REQUIRED",
-    "enhancing_oncology_model": "REQUIRED",
+    "enhancing_oncology_model": "episodes.build.oncology.trigger_codes is REQUIRED",  # CMS's list: not shipped
     "mssp_basic_a": "benchmark.mssp is REQUIRED",
     "mssp_basic_b": "benchmark.mssp is REQUIRED",
     "mssp_basic_c": "benchmark.mssp is REQUIRED",
@@ -378,7 +378,7 @@ TEMPLATE_NEEDS = {
     "mssp_track1": "outside the performance years",
     "mssp_track2": "outside the performance years",
     "mssp_track3": "outside the performance years",
-    "oncology_care_model": "REQUIRED",
+    "oncology_care_model": "episodes.build.oncology.trigger_codes is REQUIRED",
     "primary_care_first": "REQUIRED",
 }
 
@@ -470,6 +470,74 @@ def test_cjr_template_settles_synth_hospitals_with_only_the_quality_score(
             assert "field regional_price." in row.reason
             refused |= {ccn for ccn in performance["facility_ccn"] if f"facility_ccn {ccn} " in row.reason}
     assert set(summary["entity_id"]) | refused == set(performance["facility_ccn"])
+
+
+@pytest.mark.parametrize("name", ["oncology_care_model", "enhancing_oncology_model"])
+def test_oncology_templates_settle_synth_practices_with_what_claims_cannot_hold(
+    name: str, population: Path, tmp_path: Path
+) -> None:
+    # the trigger list and the REQUIRED terms filled (test values); then only CMS's benchmark price per cancer
+    # type and the quality score are asked for, by name, and given they settle every practice with episodes
+    contract = tmp_path / f"{name}.yaml"
+    _cli("contract", "template", name, "--out", str(contract))
+    text = contract.read_text(encoding="utf-8").replace(
+        "trigger_codes: REQUIRED", "trigger_codes: [{system: hcpcs, code: J9271}]"
+    )
+    for term, value in (
+        ("pbpm", "70"),
+        ("dual_pbpm_addition", "30"),
+        ("discount", "0.05"),
+        ("quality_adjustment_of_gain", "0.1"),
+        ("quality_adjustment_of_loss", "0.1"),
+        ("quality_full_score", "100"),
+        ("stop_gain", "0.2"),
+        ("stop_loss", "0.2"),
+    ):
+        text = text.replace(f"{term}: REQUIRED", f"{term}: {value}")
+    contract.write_text(text, encoding="utf-8")
+    with Workspace(population) as workspace, pytest.raises(ApmkitError) as info:
+        workspace.run(contract, "2025", out=tmp_path / "o")
+    assert "field benchmark_price." in str(info.value) or "field quality_score" in str(info.value)
+    assert "\n" not in str(info.value)
+    # the practices and cancer types of the period's episodes, to give each its price
+    from apmkit.episodes.build import build_episodes
+    from apmkit.workspace.episodes import prepare_episode_contract
+
+    resolved = prepare_episode_contract(parse_contract(text), contract.parent)
+    assert resolved.episodes is not None
+    with Workspace(population) as workspace:
+        engine = workspace.engine
+        mart = build_episodes(
+            engine.canonical(population),
+            resolved.episodes.build,
+            fetch=engine.rows,
+            materialize=engine.materialize,
+        ).episodes
+        kept = engine.to_arrow(mart.filter(mart.status == "kept")).to_pandas()
+    kept = kept[kept["anchor_start"].astype(str).str.startswith("2025")]
+    assert len(kept) > 0
+    types = sorted(set(kept["cancer_type"]))
+    inputs = tmp_path / "inputs.csv"
+    inputs.write_text(
+        "entity_id,quality_score,"
+        + ",".join(f"benchmark_price.{t}" for t in types)
+        + "\n"
+        + "".join(
+            f"{tin},80," + ",".join("40000" for _ in types) + "\n" for tin in sorted(set(kept["billing_tin"]))
+        ),
+        encoding="utf-8",
+    )
+    out = tmp_path / "o"
+    done = _cli(
+        "run",
+        *("--contract", str(contract), "--from", str(population), "--period", "2025"),
+        *("--inputs", str(inputs), "--out", str(out)),
+    )
+    assert done.returncode == 0, done.stderr
+    summary = pd.read_parquet(out / "summary.parquet")
+    assert set(summary["entity_id"]) == set(kept["billing_tin"])
+    performance = pd.read_parquet(out / "episode_performance.parquet")
+    assert len(performance) == len(kept)
 
 
 def test_episodes_section_adds_the_episodes_mart(population: Path, tmp_path: Path) -> None:

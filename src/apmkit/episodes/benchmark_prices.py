@@ -45,6 +45,8 @@ class InitiatorEpisodes:
     baseline_episodes: int
     episodes_by_group: dict[str, int] = field(default_factory=dict)
     actual_cents: int = 0
+    episode_months: int = 0
+    dual_months: int = 0
     hospital_price_by_group: dict[str, Decimal] = field(default_factory=dict)
     regional_price_by_group: dict[str, Decimal] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -112,10 +114,19 @@ def benchmark_prices(
     years = spec.baseline_years(period, start.year) if spec.prices == "historical" else ()
     perf = performance_episodes(episodes, spec, start, end)
     perf = capped_episodes(hospital_region(perf, hospital_regions), spec.high_cost_cap_sd)
+    months = "episode_months" in perf.columns  # oncology episodes: the MEOS months of each episode
     perf_rows = fetch(
         perf.group_by([initiator, "region", "price_group"]).aggregate(
             episodes=perf.episode_key.count().cast("int64"),
             capped_cents=perf.capped_cents.sum().cast("int64"),
+            **(
+                {
+                    "episode_months": perf.episode_months.sum().cast("int64"),
+                    "dual_months": perf.dual_months.sum().cast("int64"),
+                }
+                if months
+                else {}
+            ),
         )
     )
     if not perf_rows:
@@ -131,6 +142,9 @@ def benchmark_prices(
         item = by_initiator.setdefault(key, InitiatorEpisodes(key, row["region"], 0))
         item.episodes_by_group[row["price_group"]] = int(row["episodes"])
         item.actual_cents += int(row["capped_cents"])
+        if months:
+            item.episode_months += int(row["episode_months"])
+            item.dual_months += int(row["dual_months"])
     if spec.prices == "historical":
         _historical_prices(episodes, spec, years, by_initiator, fetch, hospital_regions)
     initiators = [by_initiator[k] for k in sorted(by_initiator)]
@@ -150,6 +164,7 @@ def benchmark_prices(
             "total_amount",
             cap_amount=from_cents(perf.cap_cents),
             capped_amount=from_cents(perf.capped_cents),
+            **({"episode_months": perf.episode_months, "dual_months": perf.dual_months} if months else {}),
         ),
     )
 

@@ -422,6 +422,12 @@ def build_episodes(
         status, reason, anchor_amount, post_anchor_amount, total_amount, claim_lines`` (amounts
         ``decimal(18,2)``, NULL unless kept).
     """
+    if spec.oncology is not None:  # six-month chemotherapy episodes (OCM, EOM): apmkit.episodes.oncology
+        from apmkit.episodes.oncology import build_oncology_episodes
+
+        return EpisodeBuild(
+            episodes=build_oncology_episodes(tables, spec, fetch=fetch, materialize=materialize)
+        )
     definitions = _definitions(spec)
     candidates = candidate_episodes(tables["medical_claims"], definitions)
     checked = materialize(day_one_eligibility(candidates, tables["enrollment"], spec))

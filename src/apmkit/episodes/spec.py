@@ -80,6 +80,100 @@ class EpisodeDefinition(_Frozen):
         return self
 
 
+EM_OFFICE_VISITS: tuple[str, ...] = (
+    "99201",
+    "99202",
+    "99203",
+    "99204",
+    "99205",
+    "99211",
+    "99212",
+    "99213",
+    "99214",
+    "99215",
+)
+"""Office / outpatient evaluation and management visit codes (CPT 99201-99205 new, 99211-99215 established)."""
+
+CANCER_DX_PREFIXES: tuple[str, ...] = ("C", *(f"D{n}" for n in range(37, 49)))
+"""ICD-10-CM prefixes read as a cancer diagnosis: malignant neoplasms C00-C96 and neoplasms of uncertain behavior
+D37-D48 (apmkit's reading of the oncology models' cancer diagnosis, ⚠ not checked against CMS's code list)."""
+
+
+class TriggerCode(_Frozen):
+    """One initiating cancer therapy code: a Part B HCPCS (medical claim line) or a Part D NDC (pharmacy fill)."""
+
+    system: Literal["hcpcs", "ndc"]
+    code: str = Field(min_length=1, max_length=20)
+
+
+class OncologyEpisodeSpec(_Frozen):
+    """Six-month chemotherapy episodes of the Oncology Care Model / Enhancing Oncology Model, built from claims.
+
+    Parameters
+    ----------
+    trigger_codes
+        CMS's initiating cancer therapy list (it is not shipped: CMS publishes it per performance period): an
+        inline list of ``{system: hcpcs|ndc, code}``, or the path of a CSV with columns ``system, code``
+        (relative to the contract file), or ``REQUIRED`` (a template not yet filled: the run stops naming it).
+    episode_months
+        Episode length: the trigger date starts it and it ends the day before the same date ``episode_months``
+        later (6).
+    diagnosis_days_before
+        A trigger starts an episode only when a medical claim of the member with a cancer diagnosis of a listed
+        type is dated from this many days before the trigger to the trigger date.
+    cancer_dx_prefixes
+        ICD-10-CM prefixes (no dot) read as a cancer diagnosis; a line's first such diagnosis (dx_1, dx_2, ...)
+        is its cancer diagnosis.
+    cancer_types
+        Cancer type -> ICD-10-CM prefixes; an episode's type is the type with the most claim lines among the
+        member's cancer-diagnosed lines from ``diagnosis_days_before`` before the trigger to the episode's end
+        (ties: the alphabetically first type). The type is the episode's price group.
+    other_cancer_type
+        Type given to a cancer diagnosis of no listed type; None: such a diagnosis neither triggers nor types an
+        episode (EOM covers seven cancer types only).
+    em_codes
+        Evaluation and management visit codes; the episode is attributed to the billing TIN with the most of
+        these visits (distinct claims) during the episode; ties: the TIN with the earliest such visit, then the
+        lowest TIN. An episode without such a visit is ``not_attributed``.
+    em_requires_cancer_dx
+        Only visits whose line carries a cancer diagnosis count for attribution.
+    include_pharmacy
+        Part D fills in the episode count as its spending. The run sets it from ``definitions.include_pharmacy``.
+    """
+
+    trigger_codes: tuple[TriggerCode, ...] | str
+    episode_months: int = Field(default=6, ge=1, le=24)
+    diagnosis_days_before: int = Field(default=59, ge=0, le=365)
+    cancer_dx_prefixes: tuple[str, ...] = Field(default=CANCER_DX_PREFIXES, min_length=1)
+    cancer_types: dict[str, tuple[str, ...]] = Field(min_length=1)
+    other_cancer_type: str | None = None
+    em_codes: tuple[str, ...] = Field(default=EM_OFFICE_VISITS, min_length=1)
+    em_requires_cancer_dx: bool = True
+    include_pharmacy: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> OncologyEpisodeSpec:
+        if isinstance(self.trigger_codes, tuple) and not self.trigger_codes:
+            raise ValueError("trigger_codes: an empty list triggers no episode")
+        if isinstance(self.trigger_codes, str) and not self.trigger_codes.strip():
+            raise ValueError("trigger_codes: give a list, a CSV path or REQUIRED")
+        for name, prefixes in self.cancer_types.items():
+            if not name or not prefixes:
+                raise ValueError(f"cancer_types.{name}: a type needs a name and ICD-10-CM prefixes")
+        return self
+
+    @property
+    def triggers(self) -> tuple[TriggerCode, ...]:
+        """The trigger codes, once resolved to a list (the run reads a CSV path before building)."""
+        if isinstance(self.trigger_codes, str):
+            raise ValueError(
+                "episodes.build.oncology.trigger_codes is REQUIRED: give CMS's initiating cancer therapy codes"
+                if self.trigger_codes == "REQUIRED"
+                else f"episodes.build.oncology.trigger_codes: the CSV {self.trigger_codes} was not read"
+            )
+        return self.trigger_codes
+
+
 class EpisodeBuildSpec(_Frozen):
     """How episodes are built from claims.
 
@@ -98,6 +192,9 @@ class EpisodeBuildSpec(_Frozen):
         Day-one (anchor-month) eligibility rules, from the ``enrollment`` table.
     cost_basis
         ``paid_amount`` (Medicare payment) or ``allowed_amount``.
+    oncology
+        Build six-month chemotherapy episodes (OCM / EOM) instead of anchor + post-anchor episodes; the overlap
+        rule is then ``first`` (a new episode starts with the first trigger after the previous one ended).
     """
 
     definitions: tuple[EpisodeDefinition, ...] | None = None
@@ -107,6 +204,7 @@ class EpisodeBuildSpec(_Frozen):
     exclude_medicare_advantage: bool = True
     exclude_esrd: bool = True
     cost_basis: Literal["paid_amount", "allowed_amount"] = "paid_amount"
+    oncology: OncologyEpisodeSpec | None = None
 
 
 class QualityTier(_Frozen):
@@ -193,7 +291,8 @@ class EpisodeBenchmarkPriceSpec(_Frozen):
     ----------
     initiator
         The claim column naming the episode initiator, settled as the entity: ``facility_ccn`` (the anchor
-        hospital: CJR participant hospitals, BPCI Advanced hospital episode initiators).
+        hospital: CJR participant hospitals, BPCI Advanced hospital episode initiators) or ``billing_tin`` (the
+        practice an oncology episode is attributed to: OCM, EOM).
     baseline_year_offsets
         Historical years relative to the settled period's first year (CJR PY3 2018: 2014-2016 = ``[-4, -3, -2]``);
         baseline episodes are chosen by anchor start year.
@@ -218,7 +317,7 @@ class EpisodeBenchmarkPriceSpec(_Frozen):
         changes, which claims cannot hold).
     """
 
-    initiator: Literal["facility_ccn"] = "facility_ccn"
+    initiator: Literal["facility_ccn", "billing_tin"] = "facility_ccn"
     baseline_year_offsets: tuple[int, ...] = Field(default=(), max_length=10)
     baseline_years_by_period: dict[str, tuple[int, ...]] = Field(default_factory=dict)
     performance_episodes: Literal["ending_in_period", "starting_in_period"] = "ending_in_period"

@@ -44,7 +44,7 @@ from apmkit.settlement.render import (
 )
 from apmkit.settlement.statement import Settlement, StatementLine
 from apmkit.spending import Spending, measure_spending
-from apmkit.workspace.episodes import check_episode_contract, episode_entities, settles_episodes
+from apmkit.workspace.episodes import episode_entities, prepare_episode_contract, settles_episodes
 
 FORMATS = ("json", "parquet", "html", "xlsx")
 
@@ -228,7 +228,9 @@ class Workspace:
             ) from None
         check_performance_year(document, period, document.period(period))  # before any stage runs
         resolved = _benchmark_for_period(resolved, period)
-        check_episode_contract(resolved)
+        resolved = prepare_episode_contract(  # oncology trigger list read; REQUIRED named
+            resolved, None if isinstance(contract, Contract) else Path(contract).parent
+        )
         given: dict[str, EntityInputs] = {}
         stages = _Stages()
         rejected: list[dict[str, str]] = []
