@@ -4,8 +4,6 @@ hand arithmetic, and ``apmkit project`` end to end against an independent sum of
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import warnings
 from datetime import date
 from decimal import Decimal
@@ -18,6 +16,8 @@ import pytest
 from apmkit.contracts import parse_contract
 from apmkit.settlement.inputs import EntityInputs
 from apmkit.simulation.projection import EntityToDate, chain_ladder, month_ends, project_entity
+
+from .conftest import apmkit
 
 
 def raa() -> pd.DataFrame:
@@ -127,9 +127,10 @@ def test_cli_project_pays_to_date_what_the_claims_say(
     population: Path, contract_file: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "projection"
-    command = [sys.executable, "-m", "apmkit", "--quiet", "project", "--contract", str(contract_file)]
-    command += ["--from", str(population), "--as-of", "2025-06-30", "--scenarios", "200", "--out", str(out)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    done = apmkit(
+        *("project", "--contract", contract_file, "--from", population, "--as-of", "2025-06-30"),
+        *("--scenarios", 200, "--out", out),
+    )
     assert done.returncode == 0, done.stderr
     projection = pd.read_parquet(out / "projection.parquet")
     movement = pd.read_parquet(out / "movement.parquet")
