@@ -14,7 +14,14 @@ import pyarrow as pa
 from apmkit.engines import Engine
 from apmkit.simulation import charts
 from apmkit.workspace.simulate.distribution import settings
-from apmkit.workspace.simulate.job import MONEY, JobResult, Progress, SimulationRequest, open_job
+from apmkit.workspace.simulate.job import (
+    MONEY,
+    NET_DISTRIBUTION_COLUMNS,
+    JobResult,
+    Progress,
+    SimulationRequest,
+    open_job,
+)
 from apmkit.workspace.simulate.prepare import population_pool
 
 AnalysisResult = JobResult
@@ -34,11 +41,7 @@ SENSITIVITY_COLUMNS: dict[str, pa.DataType] = {
 NAMED_COLUMNS: dict[str, pa.DataType] = {
     "scenario": pa.string(),
     "entity_id": pa.string(),
-    "expected_net": MONEY,
-    "p05_net": MONEY,
-    "p95_net": MONEY,
-    "cvar95": MONEY,
-    "prob_negative": pa.float64(),
+    **NET_DISTRIBUTION_COLUMNS,
 }
 BREAK_EVEN_COLUMNS: dict[str, pa.DataType] = {
     "entity_id": pa.string(),

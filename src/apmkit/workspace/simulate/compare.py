@@ -15,16 +15,20 @@ from apmkit.errors import ConfigurationError
 from apmkit.simulation import charts
 from apmkit.simulation.contract import Simulator
 from apmkit.workspace.run import read_contract
-from apmkit.workspace.simulate.job import MONEY, JobResult, Progress, SimulationRequest, open_job, resolve
+from apmkit.workspace.simulate.job import (
+    MONEY,
+    NET_DISTRIBUTION_COLUMNS,
+    JobResult,
+    Progress,
+    SimulationRequest,
+    open_job,
+    resolve,
+)
 
 COMPARE_COLUMNS: dict[str, pa.DataType] = {
     "contract": pa.string(),
     "entity_id": pa.string(),
-    "expected_net": MONEY,
-    "p05_net": MONEY,
-    "p95_net": MONEY,
-    "cvar95": MONEY,
-    "prob_negative": pa.float64(),
+    **NET_DISTRIBUTION_COLUMNS,
     "on_frontier": pa.bool_(),
 }
 APPETITE_COLUMNS: dict[str, pa.DataType] = {

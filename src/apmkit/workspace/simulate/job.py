@@ -29,6 +29,15 @@ Progress = Callable[[str, int, int], None]
 
 MONEY = pa.decimal128(18, 2)
 
+NET_DISTRIBUTION_COLUMNS: dict[str, pa.DataType] = {
+    "expected_net": MONEY,
+    "p05_net": MONEY,
+    "p95_net": MONEY,
+    "cvar95": MONEY,
+    "prob_negative": pa.float64(),
+}
+"""The distribution of the net under one alternative (:func:`apmkit.simulation.analysis.distribution`)."""
+
 Tables = dict[str, tuple[Sequence[dict[str, Any]] | dict[str, list[Any]], dict[str, pa.DataType]]]
 """Table name -> (rows or columns, column types): one ``NAME.parquet`` each."""
 
@@ -198,6 +207,7 @@ def open_job(
 
 __all__ = [
     "MONEY",
+    "NET_DISTRIBUTION_COLUMNS",
     "Job",
     "JobResult",
     "Progress",
