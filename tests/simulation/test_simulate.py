@@ -16,7 +16,8 @@ from apmkit.contracts import parse_contract
 from apmkit.settlement.inputs import EntityInputs
 from apmkit.simulation import Assumptions, EntitySetup, MemberPool, RunFigures, simulate
 from apmkit.workspace import Workspace
-from apmkit.workspace.simulate import SUMMARY_COLUMNS, SimulationRequest, run_simulation
+from apmkit.workspace.simulate import SUMMARY_COLUMNS, SimulationRequest, prepare, run_simulation
+from apmkit.workspace.simulate.prepare import population_pool
 
 from .conftest import CONTRACT, apmkit
 
@@ -62,6 +63,24 @@ def test_a_seed_reproduces_the_simulation(population: Path, contract_file: Path,
         assert (a.settlement.net == b.settlement.net).all()
         assert (a.totals.population == b.totals.population).all()
         assert not (a.totals.truncated_cents == c.totals.truncated_cents).all()
+
+
+def test_members_outside_the_entities_come_in_member_order(
+    population: Path, contract_file: Path, run_out: Path
+) -> None:
+    """Churn and the MSR population draw the members no entity holds by position: they must come in member order,
+    not in the engine's join order (which differs between processes), or a seed would not reproduce the draws."""
+    years = pd.read_parquet(run_out / "member_years.parquet")
+    held = pd.read_parquet(run_out / "member_detail.parquet")["member_id"].astype(str)
+    years["member_id"] = years["member_id"].astype(str)
+    unattributed = years[(years["year"] == 2025) & ~years["member_id"].isin(held)]
+    order = ["member_id", "member_months", "truncated_cents", "cost_cents"]
+    expected = unattributed.sort_values(order)["truncated_cents"].astype("int64").to_numpy()
+    with Workspace(population) as workspace:
+        prepared = prepare(workspace, SimulationRequest(population, contract_file, "2025", 1, 1))
+    whole = population_pool(prepared)  # each entity's members, then the unattributed ones
+    assert whole.size > expected.size > 1
+    assert (whole.truncated_cents[-expected.size :] == expected).all()
 
 
 def _pool(values: np.ndarray) -> MemberPool:

@@ -115,12 +115,16 @@ def prepare(
                 score=scores.score.cast("decimal(38, 6)").max()
             )
             outside = outside.left_join(per_member, "member_id").select(
+                "member_id",
                 "member_months",
                 "truncated_cents",
                 "cost_cents",
                 score_micro=(ibis._.score * 1_000_000).cast("int64"),
             )
-        unattributed = engine.to_arrow(outside)
+        # in member order: a join's row order is the engine's, and churn draws rows by position (same seed, same draws)
+        unattributed = engine.to_arrow(
+            outside.order_by(["member_id", "member_months", "truncated_cents", "cost_cents"])
+        )
     settled = {s.entity_id: s for s in result.settlement.statements}
     entities: dict[str, EntityInputs] = {e.entity_id: e for e in result.entities if e.entity_id in settled}
     notes: list[str] = []
