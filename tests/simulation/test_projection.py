@@ -115,6 +115,23 @@ components:
     assert row["projected_net_p05"] == row["projected_net_p95"] == Decimal("300000.00")
 
 
+def test_line_charts_put_iso_dates_on_a_time_axis() -> None:
+    """The projection's movement chart plots as-of dates (ISO text): a temporal x axis, as the cash position's
+    months; the MSR chart's panel sizes stay quantitative."""
+    from apmkit.simulation.charts import line_chart
+
+    movement = [{"as_of": "2025-01-31", "projected_net": Decimal("12.5"), "entity_id": "A"}]
+    spec = line_chart(movement, "as_of", "projected_net", "entity_id", "movement")
+    assert spec["encoding"]["x"] == {"field": "as_of", "type": "temporal"}
+    assert spec["data"]["values"] == [{"as_of": "2025-01-31", "projected_net": 12.5, "entity_id": "A"}]
+    month = line_chart([{"month": "2025-02-01", "expected": Decimal(1)}], "month", "expected", None, "cash")
+    assert month["encoding"]["x"]["type"] == "temporal"
+    sizes = line_chart(
+        [{"panel_size": 500, "msr": 0.03, "source": "CMS"}], "panel_size", "msr", "source", "msr"
+    )
+    assert sizes["encoding"]["x"]["type"] == "quantitative"
+
+
 def test_month_ends() -> None:
     assert month_ends(date(2025, 1, 1), date(2025, 3, 15)) == [
         date(2025, 1, 31),

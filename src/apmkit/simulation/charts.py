@@ -139,10 +139,11 @@ def tornado_chart(rows: Sequence[dict[str, Any]], title: str) -> dict[str, Any]:
 def line_chart(
     rows: Sequence[dict[str, Any]], x: str, y: str, color: str | None, title: str
 ) -> dict[str, Any]:
-    """A line per ``color`` value of ``y`` against ``x`` (numbers or ISO dates)."""
+    """A line per ``color`` value of ``y`` against ``x`` (numbers, or ISO dates as text: a time axis)."""
     values = [{k: (_number(v) if isinstance(v, Decimal) else v) for k, v in row.items()} for row in rows]
+    dates = all(isinstance(row.get(x), str) for row in rows) if rows else "month" in x or "date" in x
     encoding: dict[str, Any] = {
-        "x": {"field": x, "type": "temporal" if "month" in x or "date" in x else "quantitative"},
+        "x": {"field": x, "type": "temporal" if dates else "quantitative"},
         "y": {"field": y, "type": "quantitative"},
     }
     if color:
