@@ -1,7 +1,7 @@
 """``apmkit simulate``: the contract run once, then its settlement drawn over scenarios (application jobs).
 
 Every job takes a :class:`SimulationRequest` (data, contract, period, scenarios, seed, assumptions, the run's
-inputs), opens the data (:func:`~.job.open_job`), runs the contract once (:func:`~.prepare.prepare`) and stages
+inputs), opens the data (:func:`~.job.open_job`), runs the contract once (:func:`~.preparation.prepare`) and stages
 its outputs into OUT (:func:`~.job.write_tables`): :func:`run_simulation` (the distribution per entity),
 :func:`run_sensitivity`, :func:`run_compare`, :func:`run_roi`, :func:`run_cashflow` and :func:`run_msr`.
 """
@@ -15,7 +15,7 @@ from apmkit.workspace.simulate.distribution import (
     run_simulation,
 )
 from apmkit.workspace.simulate.job import JobResult, Progress, SimulationRequest
-from apmkit.workspace.simulate.prepare import Prepared, prepare
+from apmkit.workspace.simulate.preparation import Prepared, prepare
 
 __all__ = [
     "SCENARIO_COLUMNS",

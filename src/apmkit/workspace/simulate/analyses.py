@@ -22,7 +22,7 @@ from apmkit.workspace.simulate.job import (
     SimulationRequest,
     open_job,
 )
-from apmkit.workspace.simulate.prepare import population_pool
+from apmkit.workspace.simulate.preparation import population_pool
 
 AnalysisResult = JobResult
 

@@ -1,6 +1,6 @@
 """``apmkit simulate``: the contract run once, then its settlement drawn over scenarios (application job).
 
-:func:`run_simulation` prepares the run (:mod:`.prepare`), draws and settles the scenarios
+:func:`run_simulation` prepares the run (:mod:`.preparation`), draws and settles the scenarios
 (:mod:`apmkit.simulation`, numpy) and writes the outputs, staged so OUT is replaced whole or not at all.
 """
 
@@ -24,7 +24,7 @@ from apmkit.workspace.simulate.job import (
     open_job,
     write_tables,
 )
-from apmkit.workspace.simulate.prepare import Prepared
+from apmkit.workspace.simulate.preparation import Prepared
 
 SUMMARY_COLUMNS: dict[str, pa.DataType] = {
     "entity_id": pa.string(),

@@ -22,7 +22,7 @@ from apmkit.simulation.model import Assumptions
 from apmkit.workspace.run import Overrides, RunResult, Workspace
 
 if TYPE_CHECKING:
-    from apmkit.workspace.simulate.prepare import Prepared
+    from apmkit.workspace.simulate.preparation import Prepared
 
 Progress = Callable[[str, int, int], None]
 """``progress(stage, done, total)``: the CLI's progress bar."""
@@ -158,8 +158,8 @@ class Job:
     tell: Progress
 
     def prepare(self, contract: Contract | str | Path | None = None, *, total: int = 0) -> Prepared:
-        """The contract (the request's by default) run once, as :func:`~.prepare.prepare` builds it."""
-        from apmkit.workspace.simulate.prepare import prepare
+        """The contract (the request's by default) run once, as :func:`~.preparation.prepare` builds it."""
+        from apmkit.workspace.simulate.preparation import prepare
 
         request = self.request if contract is None else self.request.with_contract(contract)
         return prepare(self.workspace, request, progress=lambda stage: self.tell(f"run: {stage}", 0, total))
