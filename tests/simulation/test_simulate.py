@@ -17,7 +17,7 @@ from apmkit.settlement.inputs import EntityInputs
 from apmkit.simulation import Assumptions, EntitySetup, MemberPool, RunFigures, simulate
 from apmkit.workspace import Workspace
 from apmkit.workspace.simulate import SUMMARY_COLUMNS, SimulationRequest, prepare, run_simulation
-from apmkit.workspace.simulate.prepare import population_pool
+from apmkit.workspace.simulate.preparation import population_pool
 
 from .conftest import CONTRACT, apmkit
 
