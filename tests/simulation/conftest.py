@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -63,3 +65,9 @@ def contract_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("contract") / "contract.yaml"
     path.write_text(CONTRACT, encoding="utf-8")
     return path
+
+
+def apmkit(*args: object) -> subprocess.CompletedProcess[str]:
+    """``python -m apmkit --quiet ARGS...`` with its output captured (the exit status is the caller's to check)."""
+    command = [sys.executable, "-m", "apmkit", "--quiet", *(str(arg) for arg in args)]
+    return subprocess.run(command, capture_output=True, text=True, check=False)

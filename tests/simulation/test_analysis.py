@@ -206,7 +206,7 @@ def test_named_scenarios_side_by_side() -> None:
 
 
 def test_compare_takes_a_glide_path_step_with_file_at_period(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from apmkit.workspace.simulate import _contract_at
+    from apmkit.workspace.simulate.compare import contract_at
 
     path = tmp_path / "glide.yaml"
     path.write_text(
@@ -217,8 +217,8 @@ glide_path:
 """,
         encoding="utf-8",
     )
-    now, label = _contract_at(str(path), "2025")
-    later, later_label = _contract_at(f"{path}@2026", "2025")
+    now, label = contract_at(str(path), "2025")
+    later, later_label = contract_at(f"{path}@2026", "2025")
     assert (label, later_label) == ("one_sided", "one_sided@2026")
     assert now.components[0].terms.max_sharing_rate == Decimal("0.5")  # type: ignore[union-attr]
     assert later.components[0].terms.max_sharing_rate == Decimal("0.75")  # type: ignore[union-attr]

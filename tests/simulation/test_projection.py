@@ -4,8 +4,6 @@ hand arithmetic, and ``apmkit project`` end to end against an independent sum of
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import warnings
 from datetime import date
 from decimal import Decimal
@@ -18,6 +16,8 @@ import pytest
 from apmkit.contracts import parse_contract
 from apmkit.settlement.inputs import EntityInputs
 from apmkit.simulation.projection import EntityToDate, chain_ladder, month_ends, project_entity
+
+from .conftest import apmkit
 
 
 def raa() -> pd.DataFrame:
@@ -115,6 +115,23 @@ components:
     assert row["projected_net_p05"] == row["projected_net_p95"] == Decimal("300000.00")
 
 
+def test_line_charts_put_iso_dates_on_a_time_axis() -> None:
+    """The projection's movement chart plots as-of dates (ISO text): a temporal x axis, as the cash position's
+    months; the MSR chart's panel sizes stay quantitative."""
+    from apmkit.simulation.charts import line_chart
+
+    movement = [{"as_of": "2025-01-31", "projected_net": Decimal("12.5"), "entity_id": "A"}]
+    spec = line_chart(movement, "as_of", "projected_net", "entity_id", "movement")
+    assert spec["encoding"]["x"] == {"field": "as_of", "type": "temporal"}
+    assert spec["data"]["values"] == [{"as_of": "2025-01-31", "projected_net": 12.5, "entity_id": "A"}]
+    month = line_chart([{"month": "2025-02-01", "expected": Decimal(1)}], "month", "expected", None, "cash")
+    assert month["encoding"]["x"]["type"] == "temporal"
+    sizes = line_chart(
+        [{"panel_size": 500, "msr": 0.03, "source": "CMS"}], "panel_size", "msr", "source", "msr"
+    )
+    assert sizes["encoding"]["x"]["type"] == "quantitative"
+
+
 def test_month_ends() -> None:
     assert month_ends(date(2025, 1, 1), date(2025, 3, 15)) == [
         date(2025, 1, 31),
@@ -127,9 +144,10 @@ def test_cli_project_pays_to_date_what_the_claims_say(
     population: Path, contract_file: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "projection"
-    command = [sys.executable, "-m", "apmkit", "--quiet", "project", "--contract", str(contract_file)]
-    command += ["--from", str(population), "--as-of", "2025-06-30", "--scenarios", "200", "--out", str(out)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    done = apmkit(
+        *("project", "--contract", contract_file, "--from", population, "--as-of", "2025-06-30"),
+        *("--scenarios", 200, "--out", out),
+    )
     assert done.returncode == 0, done.stderr
     projection = pd.read_parquet(out / "projection.parquet")
     movement = pd.read_parquet(out / "movement.parquet")

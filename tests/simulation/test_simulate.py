@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,9 +16,10 @@ from apmkit.contracts import parse_contract
 from apmkit.settlement.inputs import EntityInputs
 from apmkit.simulation import Assumptions, EntitySetup, MemberPool, RunFigures, simulate
 from apmkit.workspace import Workspace
-from apmkit.workspace.simulate import SUMMARY_COLUMNS, run_simulation
+from apmkit.workspace.simulate import SUMMARY_COLUMNS, SimulationRequest, prepare, run_simulation
+from apmkit.workspace.simulate.preparation import population_pool
 
-from .conftest import CONTRACT
+from .conftest import CONTRACT, apmkit
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +34,7 @@ def test_zero_variance_is_the_run_statement_to_the_cent(
     population: Path, contract_file: Path, run_out: Path, tmp_path: Path
 ) -> None:
     result = run_simulation(
-        population, contract_file, "2025", scenarios=3, seed=1, assumptions=Assumptions(resample=False)
+        SimulationRequest(population, contract_file, "2025", 3, 1, Assumptions(resample=False))
     )
     statement = pd.read_parquet(run_out / "summary.parquet").set_index("entity_id")
     assert len(result.outcomes) == len(statement) >= 2
@@ -53,7 +52,7 @@ def test_zero_variance_is_the_run_statement_to_the_cent(
 
 def test_a_seed_reproduces_the_simulation(population: Path, contract_file: Path, tmp_path: Path) -> None:
     spread = Assumptions(trend_sd=0.03, panel_sd=0.05, churn=0.1, coding_sd=0.01)
-    first = run_simulation(population, contract_file, "2025", scenarios=300, seed=7, assumptions=spread)
+    first = run_simulation(SimulationRequest(population, contract_file, "2025", 300, 7, spread))
     again = simulate(
         first.prepared.contract, first.prepared.setups, scenarios=300, seed=7, assumptions=spread
     )
@@ -64,6 +63,24 @@ def test_a_seed_reproduces_the_simulation(population: Path, contract_file: Path,
         assert (a.settlement.net == b.settlement.net).all()
         assert (a.totals.population == b.totals.population).all()
         assert not (a.totals.truncated_cents == c.totals.truncated_cents).all()
+
+
+def test_members_outside_the_entities_come_in_member_order(
+    population: Path, contract_file: Path, run_out: Path
+) -> None:
+    """Churn and the MSR population draw the members no entity holds by position: they must come in member order,
+    not in the engine's join order (which differs between processes), or a seed would not reproduce the draws."""
+    years = pd.read_parquet(run_out / "member_years.parquet")
+    held = pd.read_parquet(run_out / "member_detail.parquet")["member_id"].astype(str)
+    years["member_id"] = years["member_id"].astype(str)
+    unattributed = years[(years["year"] == 2025) & ~years["member_id"].isin(held)]
+    order = ["member_id", "member_months", "truncated_cents", "cost_cents"]
+    expected = unattributed.sort_values(order)["truncated_cents"].astype("int64").to_numpy()
+    with Workspace(population) as workspace:
+        prepared = prepare(workspace, SimulationRequest(population, contract_file, "2025", 1, 1))
+    whole = population_pool(prepared)  # each entity's members, then the unattributed ones
+    assert whole.size > expected.size > 1
+    assert (whole.truncated_cents[-expected.size :] == expected).all()
 
 
 def _pool(values: np.ndarray) -> MemberPool:
@@ -138,10 +155,20 @@ def test_bootstrap_total_is_normal_with_the_pool_variance() -> None:
 
 def test_cli_writes_one_summary_row_per_entity(population: Path, contract_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "sim"
-    command = [sys.executable, "-m", "apmkit", "--quiet", "simulate", "--contract", str(contract_file)]
-    command += ["--from", str(population), "--period", "2025", "--scenarios", "500", "--seed", "1"]
-    command += ["--out", str(out), "--trend-sd", "0.03", "--churn", "0.1", "--care-management-pmpm", "4.25"]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    done = apmkit(
+        *(
+            "simulate",
+            "--contract",
+            contract_file,
+            "--from",
+            population,
+            "--period",
+            2025,
+            "--scenarios",
+            500,
+        ),
+        *("--seed", 1, "--out", out, "--trend-sd", 0.03, "--churn", 0.1, "--care-management-pmpm", 4.25),
+    )
     assert done.returncode == 0, done.stderr
     summary = pd.read_parquet(out / "summary.parquet")
     assert list(summary.columns) == list(SUMMARY_COLUMNS)
@@ -171,13 +198,7 @@ def test_cli_refuses_a_contract_it_cannot_simulate(population: Path, tmp_path: P
         encoding="utf-8",
     )
     out = tmp_path / "never"
-    command = [sys.executable, "-m", "apmkit", "--quiet", "simulate", "--contract", str(path), "--from"]
-    done = subprocess.run(
-        [*command, str(population), "--period", "2025", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = apmkit("simulate", "--contract", path, "--from", population, "--period", 2025, "--out", out)
     assert done.returncode == 2
     assert "prospective_bundle" in done.stderr and "not simulated" in done.stderr
     assert not out.exists()
@@ -191,23 +212,8 @@ def test_cli_compare_and_sensitivity(population: Path, contract_file: Path, tmp_
         ),
         encoding="utf-8",
     )
-    base = [sys.executable, "-m", "apmkit", "--quiet", "simulate"]
-    common = [
-        "--from",
-        str(population),
-        "--period",
-        "2025",
-        "--scenarios",
-        "300",
-        "--assume",
-        "trend_sd=0.03",
-    ]
-    done = subprocess.run(
-        [*base, "compare", str(contract_file), str(richer), *common, "--out", str(tmp_path / "cmp")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    common = ["--from", population, "--period", 2025, "--scenarios", 300, "--assume", "trend_sd=0.03"]
+    done = apmkit("simulate", "compare", contract_file, richer, *common, "--out", tmp_path / "cmp")
     assert done.returncode == 0, done.stderr
     compared = pd.read_parquet(tmp_path / "cmp" / "compare.parquet")
     assert set(compared["contract"]) == {"sim_test", "sim_richer"}
@@ -217,25 +223,15 @@ def test_cli_compare_and_sensitivity(population: Path, contract_file: Path, tmp_
         assert mean[("sim_richer", entity_id)] >= mean[("sim_test", entity_id)]
     appetite = pd.read_parquet(tmp_path / "cmp" / "appetite.parquet")
     assert set(appetite["risk_weight"]) == {i / 10 for i in range(11)}
-    done = subprocess.run(
-        [
-            *base,
-            "sensitivity",
-            "--contract",
-            str(contract_file),
-            *common,
+    done = apmkit(
+        *("simulate", "sensitivity", "--contract", contract_file, *common),
+        *(
             "--vary",
             "term:shared_savings.terms.max_sharing_rate=0.4,0.7",
             "--vary",
             "assumption:trend=-0.02,0.02",
-            "--named",
-            "recession:trend=0.05,churn=0.2",
-            "--out",
-            str(tmp_path / "tornado"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
+        ),
+        *("--named", "recession:trend=0.05,churn=0.2", "--out", tmp_path / "tornado"),
     )
     assert done.returncode == 0, done.stderr
     tornado = pd.read_parquet(tmp_path / "tornado" / "sensitivity.parquet")
@@ -251,18 +247,10 @@ def test_cli_compare_and_sensitivity(population: Path, contract_file: Path, tmp_
 
 def test_cli_msr(population: Path, contract_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "msr"
-    command = [sys.executable, "-m", "apmkit", "--quiet", "simulate", "msr", "--contract", str(contract_file)]
-    command += [
-        "--from",
-        str(population),
-        "--period",
-        "2025",
-        "--scenarios",
-        "300",
-        "--panel-sizes",
-        "500,5000",
-    ]
-    done = subprocess.run([*command, "--out", str(out)], capture_output=True, text=True, check=False)
+    done = apmkit(
+        *("simulate", "msr", "--contract", contract_file, "--from", population, "--period", 2025),
+        *("--scenarios", 300, "--panel-sizes", "500,5000", "--out", out),
+    )
     assert done.returncode == 0, done.stderr
     table = pd.read_parquet(out / "msr.parquet")
     assert list(table["panel_size"]) == [500, 5000]
@@ -309,9 +297,7 @@ def test_zero_variance_with_cells_scores_and_stop_loss(population: Path, tmp_pat
     with Workspace(population) as workspace:
         workspace.run(path, "2025", out=tmp_path / "run", formats=())
     statement = pd.read_parquet(tmp_path / "run" / "summary.parquet").set_index("entity_id")
-    result = run_simulation(
-        population, path, "2025", scenarios=2, seed=1, assumptions=Assumptions(resample=False)
-    )
+    result = run_simulation(SimulationRequest(population, path, "2025", 2, 1, Assumptions(resample=False)))
     assert result.outcomes
     for outcome in result.outcomes:
         expected = statement.loc[outcome.entity_id]
@@ -322,9 +308,7 @@ def test_zero_variance_with_cells_scores_and_stop_loss(population: Path, tmp_pat
     assert any(o.settlement.components["capitation"].amount[0] != 0 for o in result.outcomes)
     # with resampling and churn, members from outside the entity bring their cells too: every scored member has a
     # cell (the lowest tier starts at 0) and unscored members have none, as on the claims path
-    spread = run_simulation(
-        population, path, "2025", scenarios=50, seed=2, assumptions=Assumptions(churn=0.1)
-    )
+    spread = run_simulation(SimulationRequest(population, path, "2025", 50, 2, Assumptions(churn=0.1)))
     for outcome in spread.outcomes:
         cells = sum(outcome.inputs.months_by_cell.values())
         assert (cells == outcome.totals.scored_months).all()
@@ -332,32 +316,10 @@ def test_zero_variance_with_cells_scores_and_stop_loss(population: Path, tmp_pat
 
 
 def test_cli_roi_and_cashflow(population: Path, contract_file: Path, tmp_path: Path) -> None:
-    base = [sys.executable, "-m", "apmkit", "--quiet", "simulate"]
-    common = [
-        "--contract",
-        str(contract_file),
-        "--from",
-        str(population),
-        "--period",
-        "2025",
-        "--scenarios",
-        "200",
-    ]
-    done = subprocess.run(
-        [
-            *base,
-            "roi",
-            *common,
-            "--assume",
-            "care_management_pmpm=20",
-            "--initiative",
-            "admissions:0.02:3.5",
-            "--out",
-            str(tmp_path / "roi"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
+    common = ["--contract", contract_file, "--from", population, "--period", 2025, "--scenarios", 200]
+    done = apmkit(
+        *("simulate", "roi", *common, "--assume", "care_management_pmpm=20"),
+        *("--initiative", "admissions:0.02:3.5", "--out", tmp_path / "roi"),
     )
     assert done.returncode == 0, done.stderr
     even = pd.read_parquet(tmp_path / "roi" / "break_even.parquet")
@@ -365,21 +327,11 @@ def test_cli_roi_and_cashflow(population: Path, contract_file: Path, tmp_path: P
     initiatives = pd.read_parquet(tmp_path / "roi" / "initiatives.parquet")
     assert set(initiatives["initiative"]) == {"admissions"}
     assert (initiatives["expected_cost"] > 0).all()
-    done = subprocess.run(
-        [*base, "cashflow", *common, "--settlement-lag-months", "8", "--out", str(tmp_path / "cash")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = apmkit("simulate", "cashflow", *common, "--settlement-lag-months", 8, "--out", tmp_path / "cash")
     assert done.returncode == 0, done.stderr
     flows = pd.read_parquet(tmp_path / "cash" / "cashflow.parquet")
     settlement = flows[flows["item"].str.startswith("balance at settlement")]
     assert set(pd.to_datetime(settlement["month"]).dt.strftime("%Y-%m")) == {"2026-08"}
     # without --settlement-lag-months the command refuses (the timing is in the agreement)
-    refused = subprocess.run(
-        [*base, "cashflow", *common, "--out", str(tmp_path / "never")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    refused = apmkit("simulate", "cashflow", *common, "--out", tmp_path / "never")
     assert refused.returncode == 2 and not (tmp_path / "never").exists()

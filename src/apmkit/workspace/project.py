@@ -11,9 +11,6 @@ with a band; the month-by-month table shows how the projection moved.
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -24,9 +21,10 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from apmkit.contracts import Contract
-from apmkit.engines import Engine, check_output
+from apmkit.engines import Engine
 from apmkit.errors import ConfigurationError
 from apmkit.money import to_cents
+from apmkit.settlement.inputs import EntityInputs
 from apmkit.simulation import charts
 from apmkit.simulation.projection import (
     Development,
@@ -36,8 +34,16 @@ from apmkit.simulation.projection import (
     project_entity,
 )
 from apmkit.spending.spec import Definitions
-from apmkit.workspace.run import Overrides, Workspace, read_contract
-from apmkit.workspace.simulate import MONEY, _resolve, _write_tables
+from apmkit.workspace.run import read_contract
+from apmkit.workspace.simulate.job import (
+    MONEY,
+    JobResult,
+    Progress,
+    SimulationRequest,
+    open_job,
+    resolve,
+    run_once,
+)
 
 PROJECTION_COLUMNS: dict[str, pa.DataType] = {
     "entity_id": pa.string(),
@@ -69,12 +75,7 @@ TRIANGLE_COLUMNS: dict[str, pa.DataType] = {
 }
 
 
-@dataclass
-class ProjectionResult:
-    tables: dict[str, list[dict[str, Any]]]
-    out: Path | None
-    files: dict[str, Path] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
+ProjectionResult = JobResult
 
 
 def claim_lines(tables: Any, definitions: Definitions) -> ir.Table:
@@ -121,81 +122,23 @@ def _lag(incurred: date, paid: date) -> int:
     return (paid.year - incurred.year) * 12 + paid.month - incurred.month
 
 
-def run_projection(
-    data: str | Path,
-    contract: Contract | str | Path,
-    period: str,
+def _project(
+    resolved: Contract,
+    entities: dict[str, EntityInputs],
+    triangle: list[dict[str, Any]],
+    member_months: list[dict[str, Any]],
+    by_entity: list[dict[str, Any]],
     *,
+    start: date,
+    period_end: date,
     as_of: date,
     scenarios: int,
     seed: int,
-    out: str | Path | None = None,
-    inputs: Path | None = None,
-    overrides: Overrides | None = None,
-    engine: Engine | None = None,
-    progress: Callable[[str, int, int], None] | None = None,
-) -> ProjectionResult:
-    """Project the year-end settlement of ``period`` as of ``as_of`` and how the projection moved month by month.
-
-    Writes ``projection.parquet`` (per entity at the as-of date), ``movement.parquet`` (per entity and month end),
-    ``completion.parquet`` (factors at the as-of date), ``triangle.parquet`` and ``charts/movement.vl.json``.
-    """
-    tell = progress or (lambda _s, _d, _t: None)
-    if scenarios < 100:
-        raise ConfigurationError("--scenarios: a projection band needs at least 100 scenarios")
-    if out is not None:
-        check_output(Path(out))
-    document = read_contract(contract)
-    resolved = _resolve(document, period)
-    window = resolved.period(period)
-    if not window.start <= as_of < window.end:
-        raise ConfigurationError(
-            f"--as-of {as_of.isoformat()}: must fall within period {period} ({window.start.isoformat()} to "
-            f"{window.end.isoformat()}) and before its last day"
-        )
-    with Workspace(data, engine=engine) as workspace:
-        active = workspace.engine
-        with tempfile.TemporaryDirectory(prefix="apmkit-project-") as work:
-            result = workspace.run(
-                document,
-                period,
-                out=Path(work) / "run",
-                inputs=inputs,
-                formats=(),
-                progress=lambda stage: tell(f"run: {stage}", 0, 0),
-                overrides=overrides,
-            )
-            links = active.read_parquet(Path(work) / "run" / "member_detail.parquet").select(
-                "entity_id", "member_id"
-            )
-            months_mart = active.read_parquet(Path(work) / "run" / "member_months.parquet")
-            links = active.materialize(links)
-            member_months = active.rows(
-                months_mart.filter(
-                    (months_mart.month >= ibis.literal(window.start))
-                    & (months_mart.month <= ibis.literal(as_of))
-                )
-                .inner_join(links, "member_id")
-                .group_by(["entity_id", "month"])
-                .aggregate(member_months=ibis._.member_id.nunique().cast("int64"))
-            )
-        tell("paid-lag triangle", 0, 0)
-        lines = claim_lines(workspace.engine.canonical(workspace.data), resolved.definitions)
-        known = lines.filter(
-            (lines.incurred_month <= ibis.literal(as_of)) & (lines.paid_month <= ibis.literal(as_of))
-        )
-        triangle = active.rows(
-            known.group_by(["incurred_month", "paid_month"]).aggregate(cents=known.cents.sum().cast("int64"))
-        )
-        in_period = known.filter(known.incurred_month >= ibis.literal(window.start))
-        by_entity = active.rows(
-            in_period.inner_join(links, "member_id")
-            .group_by(["entity_id", "incurred_month", "paid_month"])
-            .aggregate(cents=ibis._.cents.sum().cast("int64"))
-        )
-    settled = {s.entity_id for s in result.settlement.statements}
-    entities = {e.entity_id: e for e in result.entities if e.entity_id in settled}
-    ends = month_ends(window.start, as_of)
+    tell: Progress,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], Development, list[str]]:
+    """At each month end to ``as_of``: chain-ladder factors of the triangle known then and each entity's
+    projection. Returns the rows at ``as_of``, every month end's rows, the development at ``as_of`` and notes."""
+    ends = month_ends(start, as_of)
     projection_rows: list[dict[str, Any]] = []
     movement: list[dict[str, Any]] = []
     final_development: Development | None = None
@@ -242,7 +185,7 @@ def run_projection(
                 to_date,
                 development,
                 as_of=end,
-                period_end=window.end,
+                period_end=period_end,
                 scenarios=scenarios,
                 seed=seed,
             )
@@ -250,76 +193,133 @@ def run_projection(
             if end == as_of:
                 projection_rows.append(row)
     assert final_development is not None
-    completion = final_development.rows()
-    triangle_rows = [
-        {
-            "incurred_month": r["incurred_month"],
-            "lag": _lag(r["incurred_month"], r["paid_month"]),
-            "paid": Decimal(int(r["cents"])).scaleb(-2),
-        }
-        for r in sorted(triangle, key=lambda r: (r["incurred_month"], r["paid_month"]))
-    ]
-    files: dict[str, Path] = {}
-    if out is not None:
-        chart = charts.line_chart(
-            [
-                {
-                    "as_of": r["as_of"].isoformat(),
-                    "projected_net": r["projected_net"],
-                    "entity_id": r["entity_id"],
-                }
-                for r in movement
-            ],
-            "as_of",
-            "projected_net",
-            "entity_id",
-            f"Projected year-end net settlement by as-of month ({resolved.id}, period {period})",
+    return projection_rows, movement, final_development, notes
+
+
+def run_projection(
+    request: SimulationRequest,
+    *,
+    as_of: date,
+    out: str | Path | None = None,
+    engine: Engine | None = None,
+    progress: Progress | None = None,
+) -> JobResult:
+    """Project the year-end settlement of ``request.period`` as of ``as_of`` and how the projection moved month
+    by month (``request.scenarios`` and ``request.seed`` for the band; the assumptions are not used).
+
+    Writes ``projection.parquet`` (per entity at the as-of date), ``movement.parquet`` (per entity and month end),
+    ``completion.parquet`` (factors at the as-of date), ``triangle.parquet`` and ``charts/movement.vl.json``.
+    """
+    period, scenarios, seed = request.period, request.scenarios, request.seed
+    if scenarios < 100:
+        raise ConfigurationError("--scenarios: a projection band needs at least 100 scenarios")
+    if request.contract is None:
+        raise ConfigurationError("missing option --contract")
+    document = read_contract(request.contract)
+    resolved = resolve(document, period)
+    window = resolved.period(period)
+    if not window.start <= as_of < window.end:
+        raise ConfigurationError(
+            f"--as-of {as_of.isoformat()}: must fall within period {period} ({window.start.isoformat()} to "
+            f"{window.end.isoformat()}) and before its last day"
         )
-        with Engine.duckdb() if engine is None else _borrow(engine) as writer:
-            files = _write_tables(
-                writer,
-                Path(out),
-                {
-                    "projection": (projection_rows, PROJECTION_COLUMNS),
-                    "movement": (movement, PROJECTION_COLUMNS),
-                    "completion": (completion, COMPLETION_COLUMNS),
-                    "triangle": (triangle_rows, TRIANGLE_COLUMNS),
-                },
-                {"movement": chart},
-                {
-                    "contract_id": resolved.id,
-                    "period": period,
-                    "as_of": as_of.isoformat(),
-                    "scenarios": scenarios,
-                    "seed": seed,
-                    "ibnr_cv": final_development.ibnr_cv,
-                    "notes": notes,
-                },
+    with open_job(request, out, engine, progress) as job:
+        workspace, tell = job.workspace, job.tell
+        active = workspace.engine
+        running = run_once(
+            workspace,
+            request,
+            document,
+            prefix="apmkit-project-",
+            progress=lambda stage: tell(f"run: {stage}", 0, 0),
+        )
+        with running as (result, run):
+            links = active.read_parquet(run / "member_detail.parquet").select("entity_id", "member_id")
+            months_mart = active.read_parquet(run / "member_months.parquet")
+            links = active.materialize(links)
+            member_months = active.rows(
+                months_mart.filter(
+                    (months_mart.month >= ibis.literal(window.start))
+                    & (months_mart.month <= ibis.literal(as_of))
+                )
+                .inner_join(links, "member_id")
+                .group_by(["entity_id", "month"])
+                .aggregate(member_months=ibis._.member_id.nunique().cast("int64"))
             )
-    return ProjectionResult(
+        tell("paid-lag triangle", 0, 0)
+        lines = claim_lines(workspace.engine.canonical(workspace.data), resolved.definitions)
+        known = lines.filter(
+            (lines.incurred_month <= ibis.literal(as_of)) & (lines.paid_month <= ibis.literal(as_of))
+        )
+        triangle = active.rows(
+            known.group_by(["incurred_month", "paid_month"]).aggregate(cents=known.cents.sum().cast("int64"))
+        )
+        in_period = known.filter(known.incurred_month >= ibis.literal(window.start))
+        by_entity = active.rows(
+            in_period.inner_join(links, "member_id")
+            .group_by(["entity_id", "incurred_month", "paid_month"])
+            .aggregate(cents=ibis._.cents.sum().cast("int64"))
+        )
+        settled = {s.entity_id for s in result.settlement.statements}
+        projection_rows, movement, development, notes = _project(
+            resolved,
+            {e.entity_id: e for e in result.entities if e.entity_id in settled},
+            triangle,
+            member_months,
+            by_entity,
+            start=window.start,
+            period_end=window.end,
+            as_of=as_of,
+            scenarios=scenarios,
+            seed=seed,
+            tell=tell,
+        )
+        completion = development.rows()
+        triangle_rows = [
+            {
+                "incurred_month": r["incurred_month"],
+                "lag": _lag(r["incurred_month"], r["paid_month"]),
+                "paid": Decimal(int(r["cents"])).scaleb(-2),
+            }
+            for r in sorted(triangle, key=lambda r: (r["incurred_month"], r["paid_month"]))
+        ]
+        movement_points = [
+            {
+                "as_of": r["as_of"].isoformat(),
+                "projected_net": r["projected_net"],
+                "entity_id": r["entity_id"],
+            }
+            for r in movement
+        ]
+        title = f"Projected year-end net settlement by as-of month ({resolved.id}, period {period})"
+        files = job.write(
+            {
+                "projection": (projection_rows, PROJECTION_COLUMNS),
+                "movement": (movement, PROJECTION_COLUMNS),
+                "completion": (completion, COMPLETION_COLUMNS),
+                "triangle": (triangle_rows, TRIANGLE_COLUMNS),
+            },
+            {"movement": charts.line_chart(movement_points, "as_of", "projected_net", "entity_id", title)},
+            {
+                "contract_id": resolved.id,
+                "period": period,
+                "as_of": as_of.isoformat(),
+                "scenarios": scenarios,
+                "seed": seed,
+                "ibnr_cv": development.ibnr_cv,
+                "notes": notes,
+            },
+        )
+    return job.result(
         {
             "projection": projection_rows,
             "movement": movement,
             "completion": completion,
             "triangle": triangle_rows,
         },
-        None if out is None else Path(out),
         files,
         notes,
     )
-
-
-class _borrow:
-    """An engine the caller owns, used in a ``with`` block without closing it."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    def __enter__(self) -> Engine:
-        return self.engine
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 __all__ = ["ProjectionResult", "claim_lines", "run_projection"]
