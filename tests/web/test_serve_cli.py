@@ -74,12 +74,16 @@ def test_serve_starts_the_dashboard(users_file: Path, population: Path, tmp_path
 
 def test_serve_refuses_a_missing_data_folder_or_users_file(users_file: Path, tmp_path: Path) -> None:
     runner = CliRunner()
-    result = runner.invoke(cli_app, ["serve", "--users", str(users_file), "--data", str(tmp_path / "nope")])
+    workdir = ["--workdir", str(tmp_path / "work")]
+    result = runner.invoke(
+        cli_app, ["serve", "--users", str(users_file), "--data", str(tmp_path / "nope"), *workdir]
+    )
     assert isinstance(result.exception, InputFileError)
     assert "not a folder of canonical tables" in str(result.exception)
-    result = runner.invoke(cli_app, ["serve", "--users", str(tmp_path / "users.yaml")])
+    result = runner.invoke(cli_app, ["serve", "--users", str(tmp_path / "users.yaml"), *workdir])
     assert isinstance(result.exception, InputFileError)
     assert "apmkit web add-user" in str(result.exception)
+    assert not (tmp_path / "work").exists()  # refused before anything (the state database) was created
 
 
 def test_log_has_no_answers_passwords_or_secret(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:

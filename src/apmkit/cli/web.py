@@ -57,6 +57,8 @@ def serve_command(
 
     if data is not None and not data.is_dir():
         raise InputFileError(data, "not a folder of canonical tables (apmkit synth / ingest output)")
+    if users is not None and not users.is_file():
+        raise InputFileError(users, "users file not found (create it with `apmkit web add-user`)")
     if users is None and state_url is None and not (workdir / "state.db").is_file():
         # Checked before anything is created: a server nobody can sign in to is a mistake, not a default.
         raise ConfigurationError(
