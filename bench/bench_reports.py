@@ -42,7 +42,9 @@ def prepare(members: int, cache: Path) -> Path:
         contract.write_text(demo + "episodes:\n  build: {overlap: precedence}\n", encoding="utf-8")
         with Workspace(data) as workspace:
             workspace.run(contract, "2025", out=out)
-        print(f"apmkit run (writes the marts, the report marts included) {time.perf_counter() - started:.1f} s")
+        print(
+            f"apmkit run (writes the marts, the report marts included) {time.perf_counter() - started:.1f} s"
+        )
     return out
 
 
