@@ -22,10 +22,10 @@ from pathlib import Path
 
 from _size import add_tiny_flag, shrink  # bench/_size.py (the script's folder is on sys.path)
 
-from apmkit.benchmark.general import general_benchmark
 from apmkit.benchmark.mssp import mssp_benchmark
 from apmkit.benchmark.spec import GeneralBenchmarkSpec, MsspBenchmarkSpec
 from apmkit.engines import Engine
+from apmkit.workspace.benchmark import general_benchmark_from_claims, general_definitions
 
 TYPES = ("esrd", "disabled", "aged_dual", "aged_non_dual")
 
@@ -103,10 +103,9 @@ def main() -> None:
         mssp_s = time.perf_counter() - started
 
         started = time.perf_counter()
-        general = general_benchmark(
-            tables,
-            GeneralBenchmarkSpec(base_years=(2022, 2023, 2024), performance_year=2025),
-            fetch=engine.rows,
+        general_spec = GeneralBenchmarkSpec(base_years=(2022, 2023, 2024), performance_year=2025)
+        general = general_benchmark_from_claims(
+            engine, tables, general_spec, general_definitions(general_spec)
         )
         general_s = time.perf_counter() - started
         updated, n_lines = result.updated_per_capita, len(result.lines)

@@ -13,11 +13,20 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from apmkit.benchmark.general import general_benchmark, virtual_panels
+from apmkit.benchmark.general import GeneralBenchmarkResult, virtual_panels
 from apmkit.benchmark.spec import GeneralBenchmarkSpec
 from apmkit.engines import Engine
 from apmkit.money import round_money
 from apmkit.schemas.canonical import ENROLLMENT, MEDICAL_CLAIMS
+from apmkit.workspace.benchmark import general_benchmark_from_claims, general_definitions
+
+
+def general_benchmark(
+    tables: dict[str, Any], spec: GeneralBenchmarkSpec, engine: Engine, attribution: Any = None
+) -> GeneralBenchmarkResult:
+    """The general benchmark as `apmkit benchmark` and `apmkit run` build it: spending under the definitions the
+    spec implies (its cost basis and outlier rule), then the entity build-up."""
+    return general_benchmark_from_claims(engine, tables, spec, general_definitions(spec), links=attribution)
 
 
 def _tables(engine: Engine, costs: dict[str, dict[int, str]]) -> dict[str, Any]:
@@ -70,10 +79,7 @@ def test_general_build_up(engine: Engine) -> None:
         efficiency_adjustment=D("-0.02"),
         outliers={"method": "none"},
     )
-    result = {
-        e.entity_id: e
-        for e in general_benchmark(tables, spec, fetch=engine.rows, attribution=attribution).entities
-    }
+    result = {e.entity_id: e for e in general_benchmark(tables, spec, engine, attribution).entities}
     # P1: own 0.4 x 100 x 1.21 + 0.6 x 200 x 1.1 = 180.40; peer 0.4 x 200 x 1.21 + 0.6 x 250 x 1.1 = 261.80
     assert result["P1"].historical_pmpm == D("180.40")
     assert result["P1"].peer_pmpm == D("261.80")
@@ -101,7 +107,7 @@ def test_truncation_in_general_benchmark(engine: Engine) -> None:
     costs = {f"m{i:03d}": {2023: "1200.00"} for i in range(100)}
     costs["big"] = {2023: "120000.00"}
     spec = GeneralBenchmarkSpec(base_years=(2023,), performance_year=2024, outliers={"method": "truncate"})
-    (entity,) = general_benchmark(_tables(engine, costs), spec, fetch=engine.rows).entities
+    (entity,) = general_benchmark(_tables(engine, costs), spec, engine).entities
     assert entity.historical_pmpm == D(100)
 
 
@@ -143,6 +149,6 @@ def test_unattributed_rows_do_not_enter_the_peer(engine: Engine) -> None:
         annual_trend=D("0.10"),
         outliers={"method": "none"},
     )
-    result = general_benchmark(tables, spec, fetch=engine.rows, attribution=attribution)
+    result = general_benchmark(tables, spec, engine, attribution)
     assert [e.entity_id for e in result.entities] == ["P1", "P2"]
     assert result.entities[0].peer_pmpm == D("261.80")

@@ -19,11 +19,11 @@ import pytest
 
 from apmkit.benchmark.mssp import mssp_benchmark
 from apmkit.benchmark.spec import MsspBenchmarkSpec
-from apmkit.cli.benchmark import load_county_puf
 from apmkit.engines import Engine
 from apmkit.errors import InputFileError
 from apmkit.money import round_money
 from apmkit.schemas.canonical import ENROLLMENT, MEDICAL_CLAIMS, MEMBERS
+from apmkit.workspace.benchmark import load_county_puf
 
 YEARS = (2021, 2022, 2023, 2024)
 

@@ -70,7 +70,7 @@ def run_console_script(*args: str, cwd: Path) -> subprocess.CompletedProcess[str
 
 USAGE_ERRORS = [
     (("attribute",), "Missing option '--contract'"),
-    (("serve",), "Missing option '--users'"),
+    (("users", "add"), "Missing argument 'name'"),
     (("--no-such-option",), "No such option: --no-such-option"),
     (("risk", "score", "--no-such-option"), "No such option: --no-such-option"),
     (("no-such-command",), "No such command 'no-such-command'"),

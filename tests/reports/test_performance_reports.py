@@ -58,6 +58,7 @@ def rows(result, table: str) -> list[dict]:  # type: ignore[no-untyped-def]
 def test_catalog_names_every_report() -> None:
     names = [info.name for info in catalog()]
     assert names == [
+        "admissions",
         "attribution",
         "gaps",
         "performance",

@@ -1,4 +1,5 @@
-"""Shared fixtures of the web tests: a users file, a small synthetic population and signed-in clients."""
+"""Shared fixtures of the web tests: a users file, a small synthetic population, a real SQLite app state per test
+and signed-in clients."""
 
 from __future__ import annotations
 

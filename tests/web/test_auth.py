@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import stat
 from collections.abc import Callable
@@ -68,7 +69,8 @@ def test_users_file_holds_hashes_only(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "role", "password", "message"),
     [
-        ("ann", "admin", "long enough", "designer or viewer"),
+        ("ann", "provider", "long enough", "apmkit users add"),
+        ("ann", "superuser", "long enough", "designer or viewer"),
         ("ann", "viewer", "short", "at least 8"),
         ("../ann", "viewer", "long enough", "user name"),
     ],
@@ -191,15 +193,16 @@ def test_tampered_or_foreign_session_cookies_are_ignored(
     client, _ = viewer
     cookie = client.cookies[SESSION_COOKIE]
     payload = _payload(cookie)
-    assert payload["user"] == VIEWER[0]
-    # Claim to be the designer, keeping the viewer's signature.
-    forged_payload = base64.b64encode(json.dumps({**payload, "user": DESIGNER[0]}).encode()).decode()
+    # The cookie carries a random session token and the CSRF token: no user name, no role.
+    assert set(payload) == {"sid", "csrf"}
+    # Another token under the viewer's signature: the signature no longer matches.
+    forged_payload = base64.b64encode(json.dumps({**payload, "sid": "x" * 43}).encode()).decode()
     forged = ".".join([forged_payload, *cookie.split(".")[1:]])
     client.cookies.set(SESSION_COOKIE, forged)
     assert client.get("/ui/designs", follow_redirects=False).status_code == 303
     assert client.get("/api/v1/designs").status_code == 401
 
-    # A cookie signed by another server (another secret) is not accepted either.
+    # A cookie signed by another server (another secret) is not accepted either, even on the same database.
     other = create_app(WebSettings(settings.users_file, settings.workdir, secret="another secret"))
     with TestClient(other) as elsewhere:
         sign_in(elsewhere, *DESIGNER)
@@ -209,24 +212,37 @@ def test_tampered_or_foreign_session_cookies_are_ignored(
 
 
 def test_password_change_ends_existing_sessions(settings: WebSettings, tmp_path: Path) -> None:
-    users = tmp_path / "users.yaml"
-    add_user(users, "pat", "designer", "first password")
-    app = create_app(WebSettings(users, settings.workdir, secret="s"))
-    with TestClient(app) as client:
+    app = create_app(dataclasses.replace(settings, users_file=None))
+    state = app.state.app_state
+    state.add_user("pat", "designer", "first password")
+    with TestClient(app) as client, TestClient(app) as second:
         sign_in(client, "pat", "first password")
+        sign_in(second, "pat", "first password")
+        assert state.session_count("pat") == 2
         assert client.get("/api/v1/designs").status_code == 200
-        add_user(users, "pat", "designer", "second password")
+        # `apmkit users passwd` on the same database (another "process"): both sessions end at once.
+        changed = CliRunner().invoke(
+            cli_app,
+            ["users", "passwd", "pat", "--password-stdin", "--workdir", str(settings.workdir)],
+            input="second password\n",
+        )
+        assert changed.exit_code == 0, changed.output
         assert client.get("/api/v1/designs").status_code == 401
+        assert second.get("/ui/designs", follow_redirects=False).status_code == 303
+        assert state.session_count("pat") == 0
+        sign_in(client, "pat", "second password")
 
 
-def test_role_is_read_from_the_users_file_on_each_request(settings: WebSettings, tmp_path: Path) -> None:
-    users = tmp_path / "users.yaml"
-    add_user(users, "pat", "designer", "first password")
-    app = create_app(WebSettings(users, settings.workdir, secret="s"))
+def test_role_change_applies_at_once(settings: WebSettings) -> None:
+    app = create_app(dataclasses.replace(settings, users_file=None))
+    state = app.state.app_state
+    state.add_user("pat", "designer", "first password")
     with TestClient(app) as client:
         sign_in(client, "pat", "first password")
-        text = users.read_text(encoding="utf-8").replace("role: designer", "role: viewer")
-        users.write_text(text, encoding="utf-8")
+        assert client.get("/ui/design").status_code == 200
+        state.add_user("pat", "viewer", "first password")  # replacing a user ends its sessions
+        assert client.get("/ui/design", follow_redirects=False).status_code == 303
+        sign_in(client, "pat", "first password")
         assert client.get("/ui/design").status_code == 403
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from tests.web.conftest import TestClient, sign_in
+from tests.web.conftest import VIEWER, TestClient, sign_in
 
 from apmkit.classify import classify_lan
 from apmkit.contracts import contract_from_data
@@ -283,3 +284,45 @@ def test_viewer_reads_a_saved_design_and_its_files(
         assert reader.get(f"/ui/designs/{design_id}/files/meta.json").status_code == 404
         assert reader.get("/ui/designs/..%2F..%2Fusers/files/design.json").status_code == 404
         assert reader.get("/api/v1/designs/not-a-design").status_code == 404
+
+
+def test_a_design_simulation_runs_in_the_background(
+    designer: tuple[TestClient, str], new_client: Callable[[], TestClient]
+) -> None:
+    """POST /api/v1/simulations: the same answers as POST /api/v1/design, 202 and a job; the job's result is
+    the saved design, whose summary equals what the synchronous call computes for the same answers."""
+    import time
+
+    client, csrf = designer
+    answers = {
+        "name": "Background ACO",
+        "starting_point": "pioneer",
+        "quality": {"measures": ["CMS165", "ACR"]},
+        "simulation": {"period": "2025", "scenarios": 20, "seed": 5},
+    }
+    queued = client.post("/api/v1/simulations", json=answers, headers={"X-CSRF-Token": csrf})
+    assert queued.status_code == 202
+    job = queued.json()
+    status_url = job["status_url"]
+    assert job["kind"] == "design" and job["status"] in ("queued", "running", "done")
+    deadline = time.monotonic() + 120
+    while job["status"] not in ("done", "failed"):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+        job = client.get(status_url).json()
+    assert job["status"] == "done", job
+    saved = client.get(f"/api/v1/designs/{job['result']['design_id']}").json()
+    direct = client.post("/api/v1/design", json=answers, headers={"X-CSRF-Token": csrf}).json()
+    assert saved["simulation"] == direct["simulation"] and saved["lan"] == direct["lan"]
+    # range checks before queuing; a viewer may not start one; design jobs are not runs
+    bad = client.post(
+        "/api/v1/simulations", json={**answers, "simulation": {"seed": -1}}, headers={"X-CSRF-Token": csrf}
+    )
+    assert bad.status_code == 422 and "sim_seed" in bad.json()["detail"]["fields"]
+    assert client.get(f"/api/v1/runs/{job['id']}").status_code == 403  # a designer reads no runs
+    viewer = new_client()
+    viewer.headers["X-CSRF-Token"] = viewer.post(
+        "/api/v1/login", json={"username": VIEWER[0], "password": VIEWER[1]}
+    ).json()["csrf_token"]
+    assert viewer.post("/api/v1/simulations", json=answers).status_code == 403
+    assert viewer.get(f"/api/v1/jobs/{job['id']}").status_code == 200

@@ -67,7 +67,7 @@ def test_serve_starts_the_dashboard(users_file: Path, population: Path, tmp_path
     finally:
         process.terminate()
         output = process.communicate(timeout=20)[0]
-    assert f"serving http://127.0.0.1:{port}/ui/design" in output
+    assert f"serving http://127.0.0.1:{port}/ui " in output
     for private in (secret, DESIGNER[1]):
         assert private not in output
 
@@ -111,3 +111,16 @@ def test_log_has_no_answers_passwords_or_secret(client: TestClient, caplog: pyte
     assert "signed in" in text and "saved by dana" in text and "failed sign-in" in text
     for private in (DESIGNER[1], "wrong-guess-123", SECRET, answer, "Logged model", csrf):
         assert private not in text
+
+
+def test_serve_refuses_to_start_without_users(tmp_path: Path) -> None:
+    """Fail closed: no users file, no state database with users - no server, one line, exit 2, nothing created."""
+    process = subprocess.run(
+        [*APMKIT, "serve", "--workdir", str(tmp_path / "work"), "--port", str(_free_port())],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert process.returncode == 2
+    assert "no dashboard users" in process.stderr and "Traceback" not in process.stderr
+    assert not (tmp_path / "work").exists()

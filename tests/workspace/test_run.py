@@ -363,22 +363,22 @@ def test_true_up_after_run_out(population: Path, tmp_path: Path) -> None:
 TEMPLATE_NEEDS = {
     # what each shipped template asks for, by name, when run from claims alone (claims cannot hold it)
     "bpci_advanced": "REQUIRED",
-    "cjr": "field episodes is required",
+    "cjr": "field quality_score is required",  # on five years of claims (baseline 2021-2023): only the CQS
     "commercial_capitation": "field quality_score is required",
     "commercial_upside_shared_savings": "field reported is required",
     "cpc_plus_track1": "REQUIRED",
     "cpc_plus_track2": "REQUIRED",
-    "enhancing_oncology_model": "REQUIRED",
-    "mssp_basic_a": "field benchmark is required",
-    "mssp_basic_b": "field benchmark is required",
-    "mssp_basic_c": "field benchmark is required",
-    "mssp_basic_d": "field benchmark is required",
-    "mssp_basic_e": "field benchmark is required",
-    "mssp_enhanced": "field benchmark is required",
+    "enhancing_oncology_model": "episodes.build.oncology.trigger_codes is REQUIRED",  # CMS's list: not shipped
+    "mssp_basic_a": "benchmark.mssp is REQUIRED",
+    "mssp_basic_b": "benchmark.mssp is REQUIRED",
+    "mssp_basic_c": "benchmark.mssp is REQUIRED",
+    "mssp_basic_d": "benchmark.mssp is REQUIRED",
+    "mssp_basic_e": "benchmark.mssp is REQUIRED",
+    "mssp_enhanced": "benchmark.mssp is REQUIRED",
     "mssp_track1": "outside the performance years",
     "mssp_track2": "outside the performance years",
     "mssp_track3": "outside the performance years",
-    "oncology_care_model": "REQUIRED",
+    "oncology_care_model": "episodes.build.oncology.trigger_codes is REQUIRED",
     "primary_care_first": "REQUIRED",
 }
 
@@ -389,13 +389,25 @@ def test_every_template_is_listed() -> None:
     assert sorted(TEMPLATE_NEEDS) == sorted(template_names())
 
 
+EPISODE_TEMPLATES = {"cjr"}
+"""Templates whose episode prices come from historical claims: run on five years of synth data."""
+
+
+@pytest.fixture(scope="module")
+def long_population(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("run5") / "data"
+    generate(1500, folder, years=5, seed=11)
+    return folder
+
+
 @pytest.mark.parametrize("name", sorted(TEMPLATE_NEEDS))
 def test_every_template_runs_from_claims_or_names_what_it_needs(
-    name: str, population: Path, tmp_path: Path
+    name: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     # in-process (the CLI's one-line exit 2 for these errors is tested above): the error names what to give
     from apmkit.contracts import load_template
 
+    population = request.getfixturevalue("long_population" if name in EPISODE_TEMPLATES else "population")
     with Workspace(population) as workspace, pytest.raises(ApmkitError) as info:
         workspace.run(load_template(name), "2025", out=tmp_path / "o")
     assert TEMPLATE_NEEDS[name] in str(info.value)
@@ -423,6 +435,111 @@ def test_mssp_template_settles_with_what_claims_cannot_hold(population: Path, tm
     assert Decimal(str(summary["net_settlement"])) == statement.net_settlement
 
 
+def test_cjr_template_settles_synth_hospitals_with_only_the_quality_score(
+    long_population: Path, tmp_path: Path
+) -> None:
+    # template -> run from claims; the composite quality score is the one input claims cannot hold
+    contract = tmp_path / "cjr.yaml"
+    _cli("contract", "template", "cjr", "--out", str(contract))
+    with Workspace(long_population) as workspace:
+        built = workspace.engine.canonical(long_population)["medical_claims"]
+        ccns = workspace.engine.rows(
+            built.filter(built.ms_drg.isin(["469", "470"]), built.claim_type == "inpatient")
+            .select("facility_ccn")
+            .distinct()
+        )
+    inputs = tmp_path / "cqs.csv"
+    inputs.write_text(
+        "entity_id,quality_score\n" + "".join(f"{r['facility_ccn']},8\n" for r in ccns), encoding="utf-8"
+    )
+    out = tmp_path / "o"
+    done = _cli(
+        "run",
+        *("--contract", str(contract), "--from", str(long_population), "--period", "2025"),
+        *("--inputs", str(inputs), "--out", str(out)),
+    )
+    assert done.returncode == 0, done.stderr
+    summary = pd.read_parquet(out / "summary.parquet")
+    performance = pd.read_parquet(out / "episode_performance.parquet")
+    assert len(performance) > 0 and len(summary) > 0
+    # every hospital with episodes is settled, or refused naming the price claims could not give (a region
+    # without baseline episodes in one of its price groups)
+    refused = set()
+    if (out / "rejected.csv").exists():
+        for row in pd.read_csv(out / "rejected.csv", dtype=str).itertuples():
+            assert "field regional_price." in row.reason
+            refused |= {ccn for ccn in performance["facility_ccn"] if f"facility_ccn {ccn} " in row.reason}
+    assert set(summary["entity_id"]) | refused == set(performance["facility_ccn"])
+
+
+@pytest.mark.parametrize("name", ["oncology_care_model", "enhancing_oncology_model"])
+def test_oncology_templates_settle_synth_practices_with_what_claims_cannot_hold(
+    name: str, population: Path, tmp_path: Path
+) -> None:
+    # the trigger list and the REQUIRED terms filled (test values); then only CMS's benchmark price per cancer
+    # type and the quality score are asked for, by name, and given they settle every practice with episodes
+    contract = tmp_path / f"{name}.yaml"
+    _cli("contract", "template", name, "--out", str(contract))
+    text = contract.read_text(encoding="utf-8").replace(
+        "trigger_codes: REQUIRED", "trigger_codes: [{system: hcpcs, code: J9271}]"
+    )
+    for term, value in (
+        ("pbpm", "70"),
+        ("dual_pbpm_addition", "30"),
+        ("discount", "0.05"),
+        ("quality_adjustment_of_gain", "0.1"),
+        ("quality_adjustment_of_loss", "0.1"),
+        ("quality_full_score", "100"),
+        ("stop_gain", "0.2"),
+        ("stop_loss", "0.2"),
+    ):
+        text = text.replace(f"{term}: REQUIRED", f"{term}: {value}")
+    contract.write_text(text, encoding="utf-8")
+    with Workspace(population) as workspace, pytest.raises(ApmkitError) as info:
+        workspace.run(contract, "2025", out=tmp_path / "o")
+    assert "field benchmark_price." in str(info.value) or "field quality_score" in str(info.value)
+    assert "\n" not in str(info.value)
+    # the practices and cancer types of the period's episodes, to give each its price
+    from apmkit.episodes.build import build_episodes
+    from apmkit.workspace.episodes import prepare_episode_contract
+
+    resolved = prepare_episode_contract(parse_contract(text), contract.parent)
+    assert resolved.episodes is not None
+    with Workspace(population) as workspace:
+        engine = workspace.engine
+        mart = build_episodes(
+            engine.canonical(population),
+            resolved.episodes.build,
+            fetch=engine.rows,
+            materialize=engine.materialize,
+        ).episodes
+        kept = engine.to_arrow(mart.filter(mart.status == "kept")).to_pandas()
+    kept = kept[kept["anchor_start"].astype(str).str.startswith("2025")]
+    assert len(kept) > 0
+    types = sorted(set(kept["cancer_type"]))
+    inputs = tmp_path / "inputs.csv"
+    inputs.write_text(
+        "entity_id,quality_score,"
+        + ",".join(f"benchmark_price.{t}" for t in types)
+        + "\n"
+        + "".join(
+            f"{tin},80," + ",".join("40000" for _ in types) + "\n" for tin in sorted(set(kept["billing_tin"]))
+        ),
+        encoding="utf-8",
+    )
+    out = tmp_path / "o"
+    done = _cli(
+        "run",
+        *("--contract", str(contract), "--from", str(population), "--period", "2025"),
+        *("--inputs", str(inputs), "--out", str(out)),
+    )
+    assert done.returncode == 0, done.stderr
+    summary = pd.read_parquet(out / "summary.parquet")
+    assert set(summary["entity_id"]) == set(kept["billing_tin"])
+    performance = pd.read_parquet(out / "episode_performance.parquet")
+    assert len(performance) == len(kept)
+
+
 def test_episodes_section_adds_the_episodes_mart(population: Path, tmp_path: Path) -> None:
     contract = tmp_path / "with_episodes.yaml"
     contract.write_text(CONTRACT + "episodes:\n  build: {overlap: precedence}\n", encoding="utf-8")
@@ -435,3 +552,39 @@ def test_episodes_section_adds_the_episodes_mart(population: Path, tmp_path: Pat
     kept = episodes[episodes["status"] == "kept"]
     # amounts are on kept episodes only, and each is anchor + post-anchor spending
     assert (kept["total_amount"] == kept["anchor_amount"] + kept["post_anchor_amount"]).all()
+
+
+def test_benchmark_command_builds_the_run_s_general_benchmark(
+    population: Path, contract_file: Path, run_out: Path, tmp_path: Path
+) -> None:
+    # `apmkit benchmark` on the same contract and the run's attribution measures spending under the contract's
+    # definitions, as the run does: the same entities, PMPMs and build-up (the run's figures are checked against
+    # an independent pandas computation above)
+    out = tmp_path / "bench"
+    done = _cli(
+        "benchmark",
+        *("--contract", str(contract_file), "--from", str(population), "--out", str(out)),
+        *("--attribution", str(run_out / "attribution.parquet")),
+    )
+    assert done.returncode == 0, done.stderr
+    ours = pd.read_parquet(out / "benchmark_entities.parquet").sort_values("entity_id").reset_index(drop=True)
+    run = (
+        pd.read_parquet(run_out / "benchmark_entities.parquet")
+        .sort_values("entity_id")
+        .reset_index(drop=True)
+    )
+    pd.testing.assert_frame_equal(ours, run)
+
+
+def test_benchmark_command_refuses_outlier_rules_spending_does_not_have(
+    population: Path, tmp_path: Path
+) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "benchmark:\n  method: general\n  general:\n    base_years: [2024]\n    performance_year: 2025\n"
+        "    outliers: {method: winsorize}\n",
+        encoding="utf-8",
+    )
+    done = _cli("benchmark", "--contract", str(spec), "--from", str(population), "--out", str(tmp_path / "o"))
+    assert done.returncode == 2
+    assert "outliers.method: winsorize is not a spending rule" in done.stderr

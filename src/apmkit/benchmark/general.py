@@ -1,7 +1,8 @@
 """General (commercial / Medicaid) PMPM benchmarks per entity, with virtual panels.
 
-Per-member work runs on the engine (member-months, cost per member-year, outlier handling, entity-year
-totals); the per-entity build-up is exact Decimal arithmetic on those totals, one statement line per
+Per-member work runs on the engine: member-years come from :mod:`apmkit.spending` (eligible months, cost
+basis, truncation, run-out under a contract's ``definitions:``, the same measurement as the actual spending),
+joined to the entities and summed per entity and year; the per-entity build-up is exact Decimal arithmetic on those totals, one statement line per
 step. Build-up per entity (``GeneralBenchmarkSpec``):
 
 1. own PMPM per base year, trended to the performance year: ``pmpm_y x (1 + trend)^(PY - y)``;
@@ -25,89 +26,12 @@ import pyarrow as pa
 
 from apmkit.benchmark.mssp import lines_to_arrow
 from apmkit.benchmark.mssp_steps import ONE, ZERO, Line
-from apmkit.benchmark.spec import GeneralBenchmarkSpec, OutlierSpec
-from apmkit.money import div_round_half_up, round_money, to_cents
+from apmkit.benchmark.spec import GeneralBenchmarkSpec
+from apmkit.money import round_money
 from apmkit.portable import Fetch
 
 CENTS = Decimal(100)
 ALL = "all"
-
-
-def member_year_costs(
-    tables: Mapping[str, ir.Table], spec: GeneralBenchmarkSpec, attribution: ir.Table | None
-) -> ir.Table:
-    """Cost per member, year and entity: ``member_id, entity_id, panel_key, year, member_months, cost_cents``."""
-    base_years, performance_year = spec.years
-    years = [*base_years, performance_year]
-    enrollment = tables["enrollment"]
-    enrollment = enrollment.filter(enrollment.month.year().isin(years))
-    claims = tables["medical_claims"]
-    claims = claims.filter(claims.adjustment_type.fill_null("original") != "void")
-    if spec.lines_of_business is not None:
-        lobs = list(spec.lines_of_business)
-        enrollment = enrollment.filter(enrollment.line_of_business.isin(lobs))
-        claims = claims.filter(claims.line_of_business.isin(lobs))
-    months = enrollment.select("member_id", "month").distinct()
-    service = claims.service_date.fill_null(claims.claim_from_date)
-    spend = (
-        claims.select(
-            "member_id",
-            month=service.truncate("M").cast("date"),
-            cents=to_cents(claims[spec.cost_basis].fill_null(0)),
-        )
-        .group_by(["member_id", "month"])
-        .aggregate(cents=lambda t: t.cents.sum())
-    )
-    monthly = months.left_join(spend, ["member_id", "month"]).select(
-        months.member_id, year=months.month.year().cast("int32"), cents=spend.cents.fill_null(0)
-    )
-    per_member = monthly.group_by(["member_id", "year"]).aggregate(
-        member_months=monthly.member_id.count().cast("int64"), cost_cents=monthly.cents.sum().cast("int64")
-    )
-    if attribution is None:
-        return per_member.mutate(entity_id=ibis.literal(ALL), panel_key=ibis.literal(""))
-    if "attributed" in attribution.columns:
-        attribution = attribution.filter(attribution.attributed)
-    # an unattributed row (entity_id NULL) belongs to no entity and must not enter the peer PMPM
-    attribution = attribution.filter(attribution.entity_id.notnull())
-    keys = ["member_id", "year"] if "year" in attribution.columns else ["member_id"]
-    assigned = attribution.select(
-        "member_id",
-        *([attribution.year.cast("int32").name("year")] if "year" in keys else []),
-        entity_id=attribution.entity_id.cast("string"),
-        panel_key=(
-            attribution.panel_key.cast("string") if "panel_key" in attribution.columns else ibis.literal("")
-        ).fill_null(""),
-    ).distinct()
-    return per_member.join(assigned, keys)
-
-
-def handle_outliers(member_years: ir.Table, outliers: OutlierSpec) -> ir.Table:
-    """Apply truncation, exclusion or winsorization of annualized member cost, per year.
-
-    Adds ``annualized_cents`` and ``adjusted_cents`` (``adjusted_cents <= cost_cents`` except when
-    winsorizing raises members below the lower percentile).
-    """
-    t = member_years.mutate(
-        annualized_cents=div_round_half_up(member_years.cost_cents * 12, member_years.member_months)
-    )
-    if outliers.method == "none":
-        return t.mutate(adjusted_cents=t.cost_cents)
-    bounds = t.group_by("year").aggregate(
-        upper=t.annualized_cents.quantile(float(outliers.upper_percentile)),
-        lower=t.annualized_cents.quantile(float(outliers.lower_percentile)),
-    )
-    t = t.join(bounds, "year")
-    upper = div_round_half_up(t.upper.round(0).cast("int64") * t.member_months, 12)
-    lower = div_round_half_up(t.lower.round(0).cast("int64") * t.member_months, 12)
-    if outliers.method == "exclude":
-        t = t.filter(t.annualized_cents <= t.upper.round(0).cast("int64"))
-        adjusted = t.cost_cents
-    elif outliers.method == "truncate":
-        adjusted = ibis.least(t.cost_cents, upper)
-    else:
-        adjusted = ibis.greatest(ibis.least(t.cost_cents, upper), lower)
-    return t.mutate(adjusted_cents=adjusted.cast("int64")).drop("upper", "lower")
 
 
 def entity_year_totals(member_years: ir.Table, risk_scores: ir.Table | None) -> ir.Table:
@@ -387,43 +311,70 @@ def build_benchmarks(
 
 def member_years_for_entities(member_years: ir.Table, links: ir.Table, years: list[int]) -> ir.Table:
     """Spending member-years (:func:`apmkit.spending.member_years`) of attributed members, in the shape
-    :func:`entity_year_totals` takes: each member's years count for the entity it is attributed to."""
+    :func:`entity_year_totals` takes: each member's years count for the entity it is attributed to.
+
+    ``links`` is ``member_id, entity_id`` [, ``year``, ``panel_key``, ``attributed``]: with ``year`` a member's
+    year counts for that year's entity; rows not attributed (``attributed`` false or ``entity_id`` NULL) count for
+    no entity, so they never enter the peer PMPM.
+    """
     kept = member_years.filter(member_years.year.isin(years))
-    joined = kept.inner_join(links.select("member_id", "entity_id"), "member_id")
+    if "attributed" in links.columns:
+        links = links.filter(links.attributed)
+    links = links.filter(links.entity_id.notnull())
+    keys = ["member_id", "year"] if "year" in links.columns else ["member_id"]
+    assigned = links.select(
+        member_id=links.member_id.cast("string"),
+        **({"year": links.year.cast("int32")} if "year" in keys else {}),
+        entity_id=links.entity_id.cast("string"),
+        panel_key=(
+            links.panel_key.cast("string") if "panel_key" in links.columns else ibis.literal("")
+        ).fill_null(""),
+    ).distinct()
+    joined = kept.inner_join(assigned, keys)
     return joined.select(
         "member_id",
         "entity_id",
         "year",
         "member_months",
         "cost_cents",
-        panel_key=ibis.literal(""),
+        "panel_key",
         adjusted_cents=joined.truncated_cents,
     )
 
 
 def general_benchmark(
-    tables: Mapping[str, ir.Table],
+    member_years: ir.Table,
     spec: GeneralBenchmarkSpec,
     *,
     fetch: Fetch,
-    attribution: ir.Table | None = None,
+    links: ir.Table | None = None,
     risk_scores: ir.Table | None = None,
+    completion_factor: Decimal = ONE,
 ) -> GeneralBenchmarkResult:
-    """Benchmarks per attributed entity (or for the whole population without ``attribution``).
+    """Benchmarks per attributed entity (or one entity ``all`` without ``links``) from spending member-years.
 
     Parameters
     ----------
-    tables
-        Canonical tables (``enrollment``, ``medical_claims``).
+    member_years
+        :attr:`apmkit.spending.Spending.member_years` of the base years and the performance year, measured under
+        the contract's ``definitions:`` (cost basis, eligible months, truncation, run-out): the same measurement
+        as the actual spending, which is why the benchmark has no spending rules of its own.
     spec
         General benchmark parameters.
-    attribution
-        ``member_id, entity_id`` [, ``year``, ``panel_key``]: who each member's costs count for.
+    links
+        ``member_id, entity_id`` [, ``year``, ``panel_key``, ``attributed``]: who each member's costs count for.
     risk_scores
         ``member_id, year, score``; used when ``spec.risk_adjust``.
+    completion_factor
+        The definitions' completion factor (applied to each base year).
     fetch
         Returns the rows of the entity-year totals (``Engine.rows``).
     """
-    member_years = handle_outliers(member_year_costs(tables, spec, attribution), spec.outliers)
-    totals = entity_year_totals(member_years, risk_scores if spec.risk_adjust else None)
-    return build_benchmarks(fetch(totals), spec)
+    base_years, performance_year = spec.years
+    years = [*base_years, performance_year]
+    if links is None:
+        links = member_years.select("member_id", entity_id=ibis.literal(ALL)).distinct()
+    totals = entity_year_totals(
+        member_years_for_entities(member_years, links, years), risk_scores if spec.risk_adjust else None
+    )
+    return build_benchmarks(fetch(totals), spec, completion_factor=completion_factor)

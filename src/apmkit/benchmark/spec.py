@@ -362,12 +362,19 @@ class BenchmarkSpec(_Frozen):
     method
         ``mssp`` or ``general``; the matching section must be given.
     mssp, general
-        Parameters of the chosen method.
+        Parameters of the chosen method. ``mssp: REQUIRED`` (the shipped MSSP templates) says the section is
+        the ACO's to fill from CMS's figures (base years, national per capita, growth factors, ACPT): a run
+        stops naming it unless each ACO's benchmark is given as an input.
     """
 
     method: Literal["mssp", "general"]
-    mssp: MsspBenchmarkSpec | None = None
+    mssp: MsspBenchmarkSpec | Literal["REQUIRED"] | None = None
     general: GeneralBenchmarkSpec | None = None
+
+    @property
+    def mssp_spec(self) -> MsspBenchmarkSpec | None:
+        """The MSSP parameters when they are given (None when absent or still ``REQUIRED``)."""
+        return self.mssp if isinstance(self.mssp, MsspBenchmarkSpec) else None
 
     @model_validator(mode="after")
     def _check(self) -> BenchmarkSpec:
@@ -402,6 +409,11 @@ def parse_spec_section(document: object, source: str, key: str, model: type[_M])
     try:
         return model.model_validate(section)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in (key, *first["loc"]))
+        # a field that is a model or the REQUIRED marker reports both union members: keep the model's problem and
+        # drop pydantic's member tags ("function-after[...]") from the path
+        problems = exc.errors()
+        first = next(
+            (e for e in problems if not any(str(p).startswith("literal[") for p in e["loc"])), problems[0]
+        )
+        where = ".".join(str(part) for part in (key, *first["loc"]) if "[" not in str(part))
         raise ConfigurationError(f"{source}, field {where}: {first['msg']}") from None

@@ -5,151 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import ibis
-import ibis.expr.types as ir
-import pyarrow as pa
-import pyarrow.csv as pacsv
 import typer
-from rich.progress import Progress
 
-from apmkit.benchmark.county_puf import conform_county_puf
-from apmkit.benchmark.spec import BenchmarkSpec, parse_spec_section
 from apmkit.cli.common import open_engine, progress, state
-from apmkit.documents import read_csv_header, read_yaml
-from apmkit.engines import Engine
-from apmkit.errors import ConfigurationError, InputFileError
-
-
-def read_string_table(engine: Engine, path: Path) -> ir.Table:
-    """A small lookup table from Parquet, or from CSV with every column read as text (codes keep zeros)."""
-    if not path.exists():
-        raise InputFileError(path, "no such file")
-    if path.suffix.lower() != ".csv":
-        return engine.read_parquet(path)
-    names = read_csv_header(path)
-    table = pacsv.read_csv(
-        path,
-        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, encoding="utf-8-sig"),
-        convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string())),
-    )
-    return engine.from_arrow(table)
-
-
-def load_county_puf(engine: Engine, path: Path) -> tuple[ir.Table, ir.Table, int]:
-    """Read a county FFS benchmark PUF (CSV) as strings and conform it; returns (regional, rejects, rows read)."""
-    if not path.is_file():
-        raise InputFileError(path, "no such file")
-    names = read_csv_header(path)
-    raw = pacsv.read_csv(
-        path,
-        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, encoding="utf-8-sig"),
-        convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string())),
-    )
-    raw = raw.append_column("source_line", pa.array(range(2, raw.num_rows + 2), pa.int64()))
-    regional, rejects = conform_county_puf(engine.from_arrow(raw), path.name)
-    return regional, rejects, raw.num_rows
-
-
-def _risk_scores(engine: Engine, path: Path, year: int | None) -> ir.Table:
-    """Scores by member and year, from Parquet or from the CSV ``apmkit risk score`` writes (one payment year
-    per file: ``--risk-year`` labels it)."""
-    scores = read_string_table(engine, path)
-    missing = {"member_id", "score"} - set(scores.columns)
-    if missing:
-        raise InputFileError(path, "missing required columns", field=", ".join(sorted(missing)))
-    if year is not None:
-        return scores.mutate(year=ibis.literal(year))
-    if "year" not in scores.columns:
-        raise InputFileError(
-            path,
-            "no year column: give --risk-year for a file of one year's scores (as apmkit risk score writes)",
-            field="year",
-        )
-    return scores
-
-
-def _run(
-    engine: Engine,
-    bar: Progress,
-    spec: BenchmarkSpec,
-    data: Path,
-    out: Path,
-    population: Path | None,
-    risk_scores: Path | None,
-    county_puf: list[Path] | None,
-    attribution: Path | None,
-    county_crosswalk: Path | None = None,
-    risk_year: int | None = None,
-) -> None:
-    console = state.console
-    tables = engine.canonical(data)
-    task = bar.add_task("benchmark", total=3)
-    out.mkdir(parents=True, exist_ok=True)
-    pop = engine.read_parquet(population) if population else None
-    scores = _risk_scores(engine, risk_scores, risk_year) if risk_scores else None
-    if spec.method == "mssp":
-        from apmkit.benchmark.mssp import mssp_benchmark
-
-        assert spec.mssp is not None
-        county = None
-        if county_puf:
-            parts, read, rejected = [], 0, 0
-            for path in county_puf:
-                regional, rejects, rows = load_county_puf(engine, path)
-                parts.append(regional)
-                read += rows
-                rejected_here = engine.count(rejects)
-                rejected += rejected_here
-                if rejected_here:
-                    engine.write_parquet(rejects, out / f"rejects_{path.stem}.parquet")
-            county = engine.materialize(parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0])
-            console.print(
-                f"county PUF: read {read} rows, loaded {engine.count(county)} county/type rows, "
-                f"rejected {rejected} cells"
-            )
-        bar.advance(task)
-        crosswalk = read_string_table(engine, county_crosswalk) if county_crosswalk else None
-        result = mssp_benchmark(
-            tables,
-            spec.mssp,
-            fetch=engine.rows,
-            materialize=engine.materialize,
-            population=pop,
-            risk_scores=scores,
-            county=county,
-            county_crosswalk=crosswalk,
-        )
-        bar.advance(task)
-        engine.write_parquet(engine.from_arrow(result.lines_arrow()), out / "benchmark_lines.parquet")
-        engine.write_parquet(engine.from_arrow(result.by_type_arrow()), out / "benchmark_by_type.parquet")
-        engine.write_parquet(engine.from_arrow(result.summary_arrow()), out / "benchmark_summary.parquet")
-        engine.write_parquet(result.member_years, out / "member_year_expenditure.parquet")
-        console.print(
-            f"claim lines read {engine.count(tables['medical_claims']):,}; "
-            f"member-years loaded {engine.count(result.member_years):,}"
-        )
-        console.print(
-            f"MSSP benchmark: updated per capita {result.updated_per_capita:,.2f}, "
-            f"total {result.total_benchmark:,.2f} ({result.guardrail_status})"
-        )
-    else:
-        from apmkit.benchmark.general import general_benchmark
-
-        assert spec.general is not None
-        bar.advance(task)
-        assign = engine.read_parquet(attribution) if attribution else None
-        general = general_benchmark(
-            tables,
-            spec.general,
-            fetch=engine.rows,
-            attribution=assign,
-            risk_scores=scores,
-        )
-        bar.advance(task)
-        engine.write_parquet(engine.from_arrow(general.lines_arrow()), out / "benchmark_lines.parquet")
-        engine.write_parquet(engine.from_arrow(general.entities_arrow()), out / "benchmark_entities.parquet")
-        console.print(f"general benchmark: {len(general.entities)} entities")
-    bar.advance(task)
+from apmkit.workspace.benchmark import build_benchmark
 
 
 def benchmark_command(
@@ -190,28 +49,26 @@ def benchmark_command(
 
     Writes benchmark_lines.parquet (the statement build-up, line by line) and, for MSSP,
     benchmark_by_type.parquet, benchmark_summary.parquet and member_year_expenditure.parquet; for the
-    general method, benchmark_entities.parquet.
+    general method, benchmark_entities.parquet. Spending is measured as in `apmkit run` (the contract's
+    definitions).
     """
-    spec = parse_spec_section(read_yaml(contract), contract.name, "benchmark", BenchmarkSpec)
-    if spec.general is not None and spec.general.performance_year is None:
-        raise ConfigurationError(
-            f"{contract}: benchmark.general uses base_year_offsets (relative years): set performance_year, "
-            "or run the whole contract for a period with `apmkit run`"
-        )
     with open_engine() as engine, progress() as bar:
-        _run(
+        task = bar.add_task("benchmark", total=3)
+        built = build_benchmark(
             engine,
-            bar,
-            spec,
             data,
+            contract,
             out,
-            population,
-            risk_scores,
-            county_puf,
-            attribution,
-            county_crosswalk,
-            risk_year,
+            population=population,
+            risk_scores=risk_scores,
+            risk_year=risk_year,
+            county_puf=tuple(county_puf or ()),
+            county_crosswalk=county_crosswalk,
+            attribution=attribution,
+            step=lambda: bar.advance(task),
         )
+    for message in built.messages:
+        state.console.print(message)
     state.console.print(f"wrote {out}")
 
 

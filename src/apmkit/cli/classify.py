@@ -5,33 +5,18 @@ from __future__ import annotations
 import json
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from apmkit.classify import (
-    AdvancedApmFacts,
-    PortfolioEntry,
-    advanced_apm,
-    classify_lan,
-    determine_qp,
-    glide_path_stages,
-    portfolio_shares,
-)
-from apmkit.contracts import Contract, parse_contract
-from apmkit.errors import ConfigurationError, InputFileError
-from apmkit.ingest.readers import read_delimited
+from apmkit.classify import AdvancedApmFacts, advanced_apm, classify_lan, determine_qp, glide_path_stages
+from apmkit.errors import ConfigurationError
+from apmkit.workspace.classify import classify_portfolio
+from apmkit.workspace.run import read_contract
 
 classify_app = typer.Typer(help="Classify contracts: HCP-LAN category, Advanced APM, QP status, portfolio.")
-
-
-def read_contract(path: Path) -> Contract:
-    """Read and validate a contract file through the contracts package's loader."""
-    if not path.is_file():
-        raise InputFileError(path, "no such file")
-    return parse_contract(path.read_text(encoding="utf-8"), source=str(path))
 
 
 def _share(name: str, text: str | None) -> Decimal | None:
@@ -201,57 +186,15 @@ def portfolio_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Share of a payer's payments by HCP-LAN category across its contracts."""
-    raw = read_delimited(contracts_csv, required_columns=("contract", "payments"))
-    entries: list[PortfolioEntry] = []
-    rejected: list[dict[str, Any]] = [
-        {"line": r.source_line, "field": r.field, "reason": r.reason} for r in raw.rejects
-    ]
-    for row in raw.table.to_pylist():
-        line = row["source_line"]
-        amount = _row_amount(row.get("payments"))
-        if amount is None:
-            rejected.append({"line": line, "field": "payments", "reason": "not a non-negative amount"})
-            continue
-        path = contracts_csv.parent / str(row.get("contract") or "").strip()
-        if not row.get("contract") or not path.is_file():
-            rejected.append({"line": line, "field": "contract", "reason": "contract file not found"})
-            continue
-        try:
-            spec = read_contract(path)
-        except ConfigurationError as exc:
-            rejected.append({"line": line, "field": "contract", "reason": str(exc).splitlines()[0]})
-            continue
-        entries.append(
-            PortfolioEntry(
-                source=f"{contracts_csv.name} line {line}", classification=classify_lan(spec), payments=amount
-            )
-        )
-    table = portfolio_shares(entries)
-    counts = {"read": raw.read, "loaded": len(entries), "rejected": len(rejected)}
+    portfolio = classify_portfolio(contracts_csv)
+    table, counts, rejected = portfolio.table, portfolio.counts, portfolio.rejected
     if out is not None:
         import pyarrow.csv as pcsv
 
         out.parent.mkdir(parents=True, exist_ok=True)
         pcsv.write_csv(table, out)
     if as_json:
-        payload = {
-            "categories": [
-                {k: (str(v) if isinstance(v, Decimal) else v) for k, v in r.items()}
-                for r in table.to_pylist()
-            ],
-            "contracts": [
-                {
-                    "source": e.source,
-                    "contract_id": e.classification.contract_id,
-                    "category": e.classification.category,
-                    "payments": str(e.payments),
-                }
-                for e in entries
-            ],
-            "rejected": rejected,
-            "counts": counts,
-        }
-        typer.echo(json.dumps(payload, indent=2))
+        typer.echo(json.dumps(portfolio.to_dict(), indent=2))
         return
     console = Console()
     shown = Table("category", "name", "contracts", "payments", "share")
@@ -266,14 +209,6 @@ def portfolio_command(
             f"[yellow]rejected:[/] {contracts_csv.name}, line {item['line']}, field {item['field']}: {item['reason']}",
             highlight=False,
         )
-
-
-def _row_amount(text: Any) -> Decimal | None:
-    try:
-        value = Decimal(str(text).replace(",", "").replace("$", "").strip())
-    except (InvalidOperation, ValueError):
-        return None
-    return value if value.is_finite() and value >= 0 else None
 
 
 def register(app: typer.Typer) -> None:

@@ -38,7 +38,14 @@ def build_spec(definitions: str | None) -> EpisodeBuildSpec:
     if isinstance(document, list):
         document = {"episodes": {"build": {"definitions": document}}}
     section = parse_spec_section(document, path.name, "episodes", EpisodesSpec)
-    return section.build
+    from apmkit.workspace.episodes import resolve_oncology_build
+
+    definitions = document.get("definitions") if isinstance(document, dict) else None
+    pharmacy = definitions.get("include_pharmacy") if isinstance(definitions, dict) else None
+    # an oncology trigger CSV is read beside the YAML; a contract's definitions say whether Part D counts
+    return resolve_oncology_build(
+        section.build, path.parent, include_pharmacy=None if pharmacy is None else bool(pharmacy)
+    )
 
 
 def _build_and_write(
@@ -73,7 +80,9 @@ def build_command(
     console.print(
         f"claim lines read {lines_read:,}; episodes triggered {sum(counts.values()):,}: "
         f"kept {counts.get('kept', 0):,}, ineligible {counts.get('ineligible', 0):,}, "
-        f"overlap dropped {counts.get('overlap_dropped', 0):,} -> {path}"
+        f"overlap dropped {counts.get('overlap_dropped', 0):,}"
+        + (f", not attributed {counts['not_attributed']:,}" if "not_attributed" in counts else "")
+        + f" -> {path}"
     )
 
 

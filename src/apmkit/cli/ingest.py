@@ -10,6 +10,7 @@ from rich.table import Table
 
 from apmkit.cli.common import progress, state
 from apmkit.engines import Engine
+from apmkit.errors import ConfigurationError
 from apmkit.ingest import DEFAULT_MEMORY_LIMIT, FORMATS, IngestReport, ingest
 
 
@@ -56,7 +57,20 @@ def register(app: typer.Typer) -> None:
     def ingest_command(
         fmt: Annotated[str, typer.Argument(metavar="FORMAT", help=f"One of: {', '.join(FORMATS)}.")],
         path: Annotated[Path, typer.Argument(help="Input file or folder.")],
-        out: Annotated[Path, typer.Option("--out", help="Output folder for the canonical Parquet tables.")],
+        out: Annotated[
+            Path | None, typer.Option("--out", help="Output folder for the canonical Parquet tables.")
+        ] = None,
+        into: Annotated[
+            Path | None,
+            typer.Option(
+                "--into",
+                help="Multi-payer folder: replace only --payer's rows in it and rebuild the combined tables.",
+            ),
+        ] = None,
+        payer: Annotated[
+            str | None,
+            typer.Option("--payer", help="Payer of this feed: set on every enrollment, claim and ADT row."),
+        ] = None,
         db: Annotated[
             Path | None, typer.Option("--db", help="Also load the tables into this DuckDB database file.")
         ] = None,
@@ -83,19 +97,38 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Load FORMAT files at PATH into canonical tables (OUT/<table>.parquet), with quarantine and report.
 
-        OUT is replaced whole when the ingest succeeds; on any error it is left as it was.
+        OUT is replaced whole when the ingest succeeds; on any error it is left as it was. With
+        --payer P --into DIR, only payer P's rows in the multi-payer folder DIR are replaced.
         """
+        if (out is None) == (into is None):
+            raise ConfigurationError("give exactly one of --out DIR or --into DIR (with --payer)")
+        target = out if out is not None else into
+        assert target is not None
         engine = Engine.connect(
             state.engine_name, memory_limit=memory_limit or DEFAULT_MEMORY_LIMIT, temp_directory=temp_dir
         )
         with engine, progress() as bar:
             task = bar.add_task(f"ingest {fmt}", total=None)
             report = ingest(
-                engine, fmt, path, out, database=db, on_step=lambda msg: bar.update(task, description=msg)
+                engine,
+                fmt,
+                path,
+                target,
+                database=db,
+                on_step=lambda msg: bar.update(task, description=msg),
+                payer=payer,
+                into=into is not None,
             )
             bar.update(task, description="done")
         print_report(report)
-        state.console.print(f"wrote {out}/ (report: {out / 'ingest_report.json'})")
+        if into is not None:
+            state.console.print(
+                f"wrote payer {payer} into {into}/ (reports: {into / 'payers' / str(payer) / 'ingest_report.json'},"
+                f" combined {into / 'ingest_report.json'})",
+                highlight=False,
+            )
+        else:
+            state.console.print(f"wrote {target}/ (report: {target / 'ingest_report.json'})")
         failed = [check.name for check in report.checks if not check.passed]
         if failed:
             state.console.print(f"[red]error:[/] failed check(s): {', '.join(failed)}", highlight=False)

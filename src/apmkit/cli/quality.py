@@ -2,28 +2,24 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
-import ibis
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import typer
-from pydantic import ValidationError
 from rich.table import Table
 
 from apmkit.cli.common import open_engine, progress, state
-from apmkit.documents import read_csv_rows, read_yaml
+from apmkit.documents import read_csv_rows
 from apmkit.engines import Engine
 from apmkit.errors import ConfigurationError, InputFileError
 from apmkit.quality import cms529
 from apmkit.quality.ecqm import ECQM_DEFINITIONS
 from apmkit.quality.evaluate import MEASURES, POPULATIONS, measure_populations
 from apmkit.quality.gaps import gaps_by
-from apmkit.quality.spec import MeasurementPeriod, QualitySpec
+from apmkit.quality.spec import MeasurementPeriod
 from apmkit.workspace.quality import (
     QualityInputs,
     open_gaps,
@@ -31,6 +27,7 @@ from apmkit.workspace.quality import (
     rate_rows_from_populations,
     score_rows,
 )
+from apmkit.workspace.quality_scores import load_quality_spec, write_scores, write_table_csv
 
 quality_app = typer.Typer(
     name="quality", help="Quality measures: evaluate, gaps in care, scores.", no_args_is_help=True
@@ -69,13 +66,6 @@ def _inputs(engine: Engine, fhir: Path | None, canonical: Path | None) -> Iterat
             yield inputs
 
 
-def _write_csv(engine: Engine, expr: ibis.Table, out: Path) -> pa.Table:
-    data = engine.to_arrow(expr)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    pacsv.write_csv(data, out)
-    return data
-
-
 def _summary(data: pa.Table, title: str) -> None:
     table = Table(title=title)
     table.add_column("population")
@@ -87,18 +77,6 @@ def _summary(data: pa.Table, title: str) -> None:
             continue
         table.add_row(column, f"{sum(1 for v in values if v):,}", f"{sum(values):,}")
     state.console.print(table)
-
-
-def _load_spec(path: Path) -> QualitySpec:
-    document = read_yaml(path)
-    if isinstance(document, dict) and "quality" in document:
-        document = document["quality"]
-    try:
-        return QualitySpec.model_validate(document)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        raise InputFileError(path, first["msg"], field=field or None) from exc
 
 
 def _read_csv_rows(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
@@ -142,13 +120,13 @@ def evaluate_command(
                 window.end,
                 materialize=engine.materialize,
             )
-            data = _write_csv(engine, populations.order_by("patient_id"), out)
+            data = write_table_csv(engine, populations.order_by("patient_id"), out)
             bar.update(task, description=f"evaluated {chosen}")
         if ccde is not None and chosen == "CMS529":
             elements = cms529.core_clinical_data_elements(
                 inputs.members, inputs.clinical, window.start, window.end
             )
-            _write_csv(engine, elements.order_by(["member_id", "encounter_id", "element"]), ccde)
+            write_table_csv(engine, elements.order_by(["member_id", "encounter_id", "element"]), ccde)
             state.console.print(f"wrote {ccde}")
     _summary(data, f"{chosen} {window.start}..{window.end}: {data.num_rows:,} patients")
     state.console.print(f"wrote {out}")
@@ -184,7 +162,7 @@ def gaps_command(
     with open_engine() as engine, _inputs(engine, fhir, canonical) as inputs:
         assigned = _read_csv_rows(attribution, ("member_id", "entity_id")) if attribution else None
         gaps = open_gaps(engine, inputs, chosen, window.start, window.end, attribution=assigned)
-        data = _write_csv(engine, gaps.order_by(["measure", "patient_id"]), out)
+        data = write_table_csv(engine, gaps.order_by(["measure", "patient_id"]), out)
         level = "entity_id" if by == "entity" else by
         summary = engine.to_arrow(gaps_by(gaps, level)).to_pylist()
     table = Table(title=f"open gaps by {by} ({data.num_rows:,} in all)")
@@ -222,7 +200,7 @@ def score_command(
     ] = None,
 ) -> None:
     """Score entities: measure rates, deciles/points, quality score, gate and sharing-rate scaling."""
-    quality = _load_spec(spec)
+    quality = load_quality_spec(spec)
     if quality.scoring is None:
         raise InputFileError(spec, "the quality spec has no scoring section", field="scoring")
     if (rates is None) == (populations is None):
@@ -236,19 +214,7 @@ def score_command(
         rows = _read_csv_rows(source, ("entity_id", "measure"))
     extras = {row["entity_id"]: row for row in _read_csv_rows(entities, ("entity_id",))} if entities else {}
     output, measure_rows = score_rows(quality, rows, source=source, entities=extras, entities_source=entities)
-    columns = sorted(
-        {key for row in output for key in row}, key=lambda k: (k != "entity_id", k != "method", k)
-    )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(output)
-    measures_out = out.with_name(out.stem + "_measures.csv")
-    with open(measures_out, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(measure_rows[0]) if measure_rows else ["entity_id"])
-        writer.writeheader()
-        writer.writerows(measure_rows)
+    measures_out = write_scores(out, output, measure_rows)
     table = Table(title=f"quality scores ({quality.scoring.method})")
     for header in ("entity", "score", "standard / gate", "sharing multiplier"):
         table.add_column(header)

@@ -41,6 +41,16 @@ def run_command(
     ] = None,
     quality_rates: QualityRatesOption = None,
     formats: FormatsOption = ",".join(STATEMENT_FORMATS),
+    county_puf: Annotated[
+        list[Path] | None,
+        typer.Option("--county-puf", help="CMS county FFS benchmark PUF CSV (repeatable): MSSP benchmark."),
+    ] = None,
+    county_crosswalk: Annotated[
+        Path | None,
+        typer.Option(
+            "--county-crosswalk", help="CSV or Parquet of county_fips, county_code (SSA) for the PUF."
+        ),
+    ] = None,
 ) -> None:
     """Run a contract for a period: attribution, risk scores, benchmark, expenditure, quality and every payment
     component, with one set of definitions for benchmark and actuals. Writes the marts (Parquet and
@@ -59,7 +69,11 @@ def run_command(
             inputs=inputs,
             formats=chosen,
             progress=advance,
-            overrides=Overrides(quality_rates=quality_rates),
+            overrides=Overrides(
+                quality_rates=quality_rates,
+                county_puf=tuple(county_puf or ()),
+                county_crosswalk=county_crosswalk,
+            ),
         )
         bar.update(task, completed=STAGES)
     settlement = result.settlement

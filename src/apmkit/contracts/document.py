@@ -39,6 +39,8 @@ def _location(loc: tuple[Any, ...], data: Any) -> str:
             node = node[item] if isinstance(node, list) and item < len(node) else None
         else:
             key = str(item)
+            if "[" in key:
+                continue  # pydantic's union-member tag (``function-after[...]``), not a field
             if isinstance(node, dict) and key in node:
                 node = node[key]
                 parts.append(("." if parts else "") + key)
@@ -54,7 +56,10 @@ def _location(loc: tuple[Any, ...], data: Any) -> str:
 def format_validation_error(error: ValidationError, data: Any, source: str) -> str:
     """One line per broken rule: ``source: field.path: message``."""
     lines = []
-    for problem in error.errors(include_url=False, include_input=False):
+    problems = error.errors(include_url=False, include_input=False)
+    # a model-or-REQUIRED field reports the marker's mismatch too: show the model's problems only
+    tagged = [p for p in problems if not any(str(part).startswith("literal[") for part in p["loc"])]
+    for problem in tagged or problems:
         where = _location(tuple(problem["loc"]), data)
         message = problem["msg"].removeprefix("Value error, ")
         lines.append(f"{source}: {where}: {message}")

@@ -220,12 +220,13 @@ class Contract(Spec):
                     "benchmark.general.outliers: in a contract, truncation is definitions.truncation (the same rule "
                     "on the base years and the performance year)"
                 )
-        if benchmark.mssp is not None:
+        mssp = benchmark.mssp_spec
+        if mssp is not None:
             expected = {
                 "eligible_months": ("medicare_ffs_parts_ab", d.eligible_months),
                 "cost_basis": ("paid_amount", d.cost_basis),
                 "truncation.method": ("percentile", d.truncation.method),
-                "truncation.percentile": (benchmark.mssp.truncation_percentile, d.truncation.percentile),
+                "truncation.percentile": (mssp.truncation_percentile, d.truncation.percentile),
             }
             for name, (wanted, actual) in expected.items():
                 if actual != wanted:

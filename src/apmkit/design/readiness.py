@@ -89,18 +89,11 @@ def simulated_downside(
     rng = np.random.default_rng(seed)
     draws = rng.normal(float(trend), float(sd), size=scenarios)
     benchmark = entity.benchmark
-    rows = []
-    for index, draw in enumerate(draws):
-        # Round to a cent: scenarios are amounts a real year could produce.
-        expenditure = round_money(benchmark * (1 + to_decimal(round(float(draw), 6))))
-        rows.append(
-            entity.model_copy(update={"expenditure": max(expenditure, Decimal(0)), "entity_id": f"s{index}"})
-        )
-    result = settle(contract, period, rows)
-    if not result.statements:
-        reason = result.rejected[0]["reason"] if result.rejected else "no scenario settled"
-        raise ConfigurationError(f"simulation: {reason}")
-    nets = [s.net_settlement for s in result.statements]
+    # Round to a cent: scenarios are amounts a real year could produce.
+    expenditures = [
+        max(round_money(benchmark * (1 + to_decimal(round(float(draw), 6)))), Decimal(0)) for draw in draws
+    ]
+    nets = _scenario_nets(contract, period, entity, expenditures)
     fifth = _percentile(nets, Decimal("0.05"))
     mean = sum(nets, Decimal(0)) / len(nets)
     return Downside(
@@ -113,6 +106,69 @@ def simulated_downside(
             "95th-percentile loss = -(5th percentile of net settlement)"
         ),
     )
+
+
+def _scenario_nets(
+    contract: Contract, period: str, entity: EntityInputs, expenditures: list[Decimal]
+) -> list[Decimal]:
+    """The net settlement of each expenditure scenario.
+
+    The contract's terms are applied to all scenarios at once by the simulation module (its vectorized twin of
+    every mechanism settles each scenario exactly as the settlement engine does); a contract with a component the
+    simulation does not apply (episodes, bundles, withholds, ...) or an entity without member months is settled by
+    the engine, scenario by scenario.
+    """
+    import numpy as np
+
+    from apmkit.settlement.engine import check_performance_year
+    from apmkit.simulation.terms import SIMULATED_TYPES, ScenarioInputs, settle_scenarios
+
+    resolved = contract.for_period(period)[0]
+    simulated = all(component.type in SIMULATED_TYPES for component in resolved.components)
+    if simulated and entity.member_months is not None and resolved.rounding.money_places == 2:
+        check_performance_year(resolved, period, resolved.period(period))
+        size = len(expenditures)
+
+        def same(value: object) -> np.ndarray:
+            array = np.empty(size, dtype=object)
+            array[:] = [value] * size
+            return array
+
+        spending = np.empty(size, dtype=object)
+        spending[:] = expenditures
+        inputs = ScenarioInputs(
+            fixed=entity,
+            benchmark=same(entity.benchmark),
+            expenditure=spending,
+            population=np.full(size, entity.population or 0, np.int64),
+            member_months=np.full(size, entity.member_months, np.int64),
+            quality_score=None if entity.quality_score is None else same(entity.quality_score),
+            quality_standard_met=None
+            if entity.quality_standard_met is None
+            else np.full(size, bool(entity.quality_standard_met)),
+            stop_loss_excess=None if entity.stop_loss_excess is None else same(entity.stop_loss_excess),
+            risk_score=None if entity.risk_score is None else same(entity.risk_score),
+            months_by_cell={
+                cell: np.full(size, months, np.int64) for cell, months in entity.months_by_cell.items()
+            },
+            recalculated_benchmark=None
+            if entity.recalculated_benchmark is None
+            else same(entity.recalculated_benchmark),
+        )
+        try:
+            settled = settle_scenarios(resolved, inputs)
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"simulation: {exc}") from None
+        return [Decimal(int(cents)).scaleb(-2) for cents in settled.net.tolist()]
+    rows = [
+        entity.model_copy(update={"expenditure": expenditure, "entity_id": f"s{index}"})
+        for index, expenditure in enumerate(expenditures)
+    ]
+    result = settle(contract, period, rows)
+    if not result.statements:
+        reason = result.rejected[0]["reason"] if result.rejected else "no scenario settled"
+        raise ConfigurationError(f"simulation: {reason}")
+    return [s.net_settlement for s in result.statements]
 
 
 def loss_cap_downside(

@@ -108,16 +108,29 @@ class QualityAnswer(_Frozen):
         return value
 
 
+SEED_RANGE = (0, 2**32 - 1)
+"""numpy's seed range."""
+MAX_PER_PERSON_YEAR = 10_000_000
+"""The largest benchmark per person-year the worksheet accepts ($)."""
+MAX_REVENUE = 10**13
+"""The largest participant revenue the worksheet accepts ($)."""
+
+
 class SimulationAnswer(_Frozen):
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
     period: str = "2025"
-    benchmark_per_person_year: float | None = Field(default=None, gt=0)
+    benchmark_per_person_year: float | None = Field(default=None, gt=0, le=MAX_PER_PERSON_YEAR)
     quality_score: float = Field(default=0.9, ge=0, le=1)
     participant_revenue: float | None = Field(
-        default=None, gt=0, description="Participants' revenue ($), for revenue-based loss limits"
+        default=None,
+        gt=0,
+        le=MAX_REVENUE,
+        description="Participants' revenue ($), for revenue-based loss limits",
     )
     expenditure_sd: float = Field(default=0.05, gt=0, le=1)
     scenarios: int = Field(default=200, ge=10, le=5000)
-    seed: int = 7
+    seed: int = Field(default=7, ge=SEED_RANGE[0], le=SEED_RANGE[1])
 
 
 class DesignAnswers(_Frozen):

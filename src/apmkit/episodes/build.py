@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
-from apmkit.episodes.definitions import bpcia_definitions
+from apmkit.episodes.definitions import bpcia_definitions, cjr_definition
 from apmkit.episodes.spec import EpisodeBuildSpec, EpisodeDefinition
 from apmkit.errors import ApmkitError
 from apmkit.money import from_cents, to_cents
@@ -36,7 +36,10 @@ SUBGROUP_SUFFIX = "_subgroup"
 
 
 def _definitions(spec: EpisodeBuildSpec) -> tuple[EpisodeDefinition, ...]:
-    definitions = spec.definitions if spec.definitions is not None else bpcia_definitions()
+    if spec.definitions is not None:
+        definitions = spec.definitions
+    else:
+        definitions = (cjr_definition(),) if spec.bundled == "cjr" else bpcia_definitions()
     ids = [d.episode_id for d in definitions]
     if len(ids) != len(set(ids)):
         raise ApmkitError("episodes.build.definitions: episode_id values must be unique")
@@ -419,6 +422,12 @@ def build_episodes(
         status, reason, anchor_amount, post_anchor_amount, total_amount, claim_lines`` (amounts
         ``decimal(18,2)``, NULL unless kept).
     """
+    if spec.oncology is not None:  # six-month chemotherapy episodes (OCM, EOM): apmkit.episodes.oncology
+        from apmkit.episodes.oncology import build_oncology_episodes
+
+        return EpisodeBuild(
+            episodes=build_oncology_episodes(tables, spec, fetch=fetch, materialize=materialize)
+        )
     definitions = _definitions(spec)
     candidates = candidate_episodes(tables["medical_claims"], definitions)
     checked = materialize(day_one_eligibility(candidates, tables["enrollment"], spec))

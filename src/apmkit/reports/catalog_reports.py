@@ -1,6 +1,7 @@
 """Imports every report module so each registers itself (:func:`apmkit.reports.framework.catalog`)."""
 
 from apmkit.reports import (
+    admissions,  # noqa: F401
     basic,  # noqa: F401
     episode_analytics,  # noqa: F401
     performance,  # noqa: F401
@@ -11,6 +12,7 @@ from apmkit.reports import (
 )
 
 ORDER = (
+    "admissions",
     "attribution",
     "gaps",
     "performance",

@@ -77,6 +77,12 @@ MEMBERS = TableSchema(
         Column("esrd", "boolean", description="End-stage renal disease status"),
         Column("institutional", "boolean", description="Long-term institutional (90+ days) status"),
         Column("medicaid", "boolean", description="Any Medicaid eligibility"),
+        Column(
+            "mbi",
+            "string",
+            description="Medicare Beneficiary Identifier when member_id is another payer's own id (matches "
+            "members across payers)",
+        ),
         _provenance(),
     ),
 )
@@ -298,6 +304,71 @@ QUARANTINE = TableSchema(
 )
 
 
+ADT_EVENT_TYPES = ("A01", "A02", "A03", "A04", "A08")
+"""HL7 v2 ADT trigger events loaded: admit, transfer, discharge, register, update patient information."""
+ADT_SETTINGS = ("inpatient", "emergency", "observation", "snf", "outpatient")
+
+ADT_EVENTS = TableSchema(
+    name="adt_events",
+    version=SCHEMA_VERSION,
+    primary_key=("event_id", "facility_id"),
+    description=(
+        "HL7 v2 ADT messages (A01 admit, A02 transfer, A03 discharge, A04 register, A08 update): one row per "
+        "message. Times are the facility's local time as sent (a UTC offset in the message is dropped)."
+    ),
+    columns=columns(
+        Column("event_id", "string", required=True, description="Message control id (MSH-10)"),
+        Column(
+            "member_id",
+            "string",
+            required=True,
+            description="Patient identifier (PID-3: the Medicare number MC, else member number MB, else the "
+            "first); matched to members through member_xref",
+        ),
+        Column("event_type", "string", required=True, allowed=ADT_EVENT_TYPES, description="Trigger event"),
+        Column("event_time", "timestamp", required=True, description="Recorded time (EVN-2, else MSH-7)"),
+        Column("admit_time", "timestamp", description="Admit date/time (PV1-44)"),
+        Column("discharge_time", "timestamp", description="Discharge date/time (PV1-45)"),
+        Column("patient_class", "string", description="Patient class (PV1-2, HL7 table 0004: I, E, O, ...)"),
+        Column(
+            "setting",
+            "string",
+            allowed=ADT_SETTINGS,
+            description="Setting derived from patient class, hospital service and patient type",
+        ),
+        Column("hospital_service", "string", description="Hospital service (PV1-10)"),
+        Column("facility_id", "string", description="Facility (PV1-3 component 4, else MSH-4)"),
+        Column("attending_npi", "string", pattern=NPI_PATTERN, description="Attending doctor NPI (PV1-7)"),
+        Column("discharge_disposition", "string", description="Discharge disposition (PV1-36)"),
+        Column("visit_number", "string", description="Visit number (PV1-19)"),
+        Column("payer", "string", description="Payer whose feed the message came in (--payer)"),
+        _provenance(),
+    ),
+)
+
+MEMBER_PERSONS = TableSchema(
+    name="member_persons",
+    version=SCHEMA_VERSION,
+    primary_key=("payer", "member_id"),
+    description=(
+        "Written by a multi-payer load (`apmkit ingest ... --payer P --into DIR`): each payer's member matched "
+        "to one person id across payers (member_xref, else the member's MBI, else the member id itself)."
+    ),
+    columns=columns(
+        Column("payer", "string", required=True, description="Payer"),
+        Column("member_id", "string", required=True, description="The payer's member id"),
+        Column("person_id", "string", required=True, description="One id per person across payers"),
+        Column(
+            "matched_by",
+            "string",
+            allowed=("member_xref", "mbi", "member_id"),
+            description="How the person id was found",
+        ),
+        _provenance(),
+    ),
+)
+
+
 def _history(claims: TableSchema) -> TableSchema:
     return TableSchema(
         name=f"{claims.name}_history",
@@ -335,6 +406,8 @@ TABLES: dict[str, TableSchema] = {
         CLINICAL,
         MEDICAL_CLAIMS_HISTORY,
         PHARMACY_CLAIMS_HISTORY,
+        ADT_EVENTS,
+        MEMBER_PERSONS,
     )
 }
 """The canonical tables, by name. ``quarantine`` is an ingest output, not a canonical table."""

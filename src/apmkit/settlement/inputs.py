@@ -11,12 +11,25 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 MONTHS_PREFIX = "months."
 """CSV columns ``months.<cell>`` give member months by cell (risk tier, capitation cell)."""
+
+GROUP_COLUMNS: dict[str, str] = {
+    "episodes.": "episodes_by_group",
+    "benchmark_price.": "benchmark_price_by_group",
+    "hospital_price.": "hospital_price_by_group",
+    "regional_price.": "regional_price_by_group",
+}
+"""CSV columns ``<field>.<price group>`` give episode counts and prices per episode price group (the group name
+keeps its case: ``benchmark_price.A0001-IP``)."""
+
+
+_Count = Annotated[int, Field(ge=0)]
+_Price = Annotated[Decimal, Field(ge=0)]
 
 
 class EntityInputs(BaseModel):
@@ -72,6 +85,18 @@ class EntityInputs(BaseModel):
     episode_payments: Decimal | None = Field(
         default=None, ge=0, description="Actual episode payments, capped ($)"
     )
+    episodes_by_group: dict[str, _Count] = Field(
+        default_factory=dict, description="Episodes by price group (several target prices per entity)"
+    )
+    benchmark_price_by_group: dict[str, _Price] = Field(
+        default_factory=dict, description="The payer's benchmark episode price by price group"
+    )
+    hospital_price_by_group: dict[str, _Price] = Field(
+        default_factory=dict, description="Hospital-specific historical episode price by price group"
+    )
+    regional_price_by_group: dict[str, _Price] = Field(
+        default_factory=dict, description="Regional historical episode price by price group"
+    )
     outlier_excess: Decimal | None = Field(
         default=None, ge=0, description="Episode costs above the outlier threshold"
     )
@@ -107,9 +132,9 @@ class EntityInputs(BaseModel):
     detail: dict[str, str] = Field(default_factory=dict, description="How measured values were derived")
 
 
-INPUT_COLUMNS: tuple[str, ...] = tuple(
-    name for name in EntityInputs.model_fields if name not in ("source", "months_by_cell", "detail")
-)
+_NOT_COLUMNS = ("source", "months_by_cell", "detail", *GROUP_COLUMNS.values())
+
+INPUT_COLUMNS: tuple[str, ...] = tuple(name for name in EntityInputs.model_fields if name not in _NOT_COLUMNS)
 
 _TRUE = {"1", "true", "t", "yes", "y"}
 _FALSE = {"0", "false", "f", "no", "n"}
@@ -180,6 +205,7 @@ def read_entity_rows(
         report.read += 1
         values: dict[str, Any] = {"source": f"{source} line {line}"}
         months: dict[str, int] = {}
+        groups: dict[str, dict[str, Any]] = {}
         reasons: list[str] = []
         for header, raw in row.items():
             if header is None:
@@ -196,9 +222,20 @@ def read_entity_rows(
                 if value is not None:
                     months[name.removeprefix(MONTHS_PREFIX)] = value
                 continue
-            if name not in EntityInputs.model_fields or name in ("source", "months_by_cell", "detail"):
+            prefix = next((p for p in GROUP_COLUMNS if name.startswith(p) and len(name) > len(p)), None)
+            if prefix is not None:
+                try:
+                    value = _cell_value(text, int if prefix == "episodes." else Decimal)
+                except ValueError as exc:
+                    reasons.append(f"field {header.strip()}: {exc}")
+                    continue
+                if value is not None:
+                    groups.setdefault(GROUP_COLUMNS[prefix], {})[header.strip()[len(prefix) :]] = value
+                continue
+            if name not in EntityInputs.model_fields or name in _NOT_COLUMNS:
                 reasons.append(
-                    f"field {header}: unknown column (known: {', '.join(INPUT_COLUMNS)}, months.<cell>)"
+                    f"field {header}: unknown column (known: {', '.join(INPUT_COLUMNS)}, months.<cell>, "
+                    "episodes.<group>, benchmark_price.<group>, hospital_price.<group>, regional_price.<group>)"
                 )
                 continue
             try:
@@ -210,6 +247,7 @@ def read_entity_rows(
                 values[name] = value
         if months:
             values["months_by_cell"] = months
+        values.update(groups)
         if not reasons:
             try:
                 entity = EntityInputs.model_validate(values)

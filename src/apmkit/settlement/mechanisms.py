@@ -697,14 +697,89 @@ def _episode_quality(comp: c.EpisodeReconciliation, ctx: Context) -> tuple[Decim
     return reached.reduction, reached.eligible_for_payment, f"score ≥ {_text(reached.min_score)}"
 
 
+def _group_value(
+    ctx: Context, comp: c.EpisodeReconciliation, name: str, group: str, episodes: int
+) -> Decimal:
+    """The entity's ``<name>`` of one price group, or an error naming ``<name>.<group>``."""
+    value: Decimal | None = getattr(ctx.entity, f"{name}_by_group").get(group)
+    if value is None:
+        where = ctx.entity.source or f"entity {ctx.entity.entity_id}"
+        raise MissingInputError(
+            f"{where}: field {name}.{group} is required by component {comp.id!r} (episode_reconciliation; "
+            f"{episodes} episodes in price group {group})"
+        )
+    return value
+
+
+def _grouped_benchmark_amount(
+    comp: c.EpisodeReconciliation, ctx: Context, out: LineBuilder
+) -> tuple[Decimal, int]:
+    """Σ over price groups of benchmark price × episodes (CJR: four MS-DRG / fracture groups per hospital, each
+    with its own target price, 42 CFR 510.300(a)); one line per group, then the total."""
+    entity = ctx.entity
+    total = ZERO
+    for group, count in sorted(entity.episodes_by_group.items()):
+        if comp.price_source == "input" or group in entity.benchmark_price_by_group:
+            price = _group_value(ctx, comp, "benchmark_price", group, count)
+            formula = "input (the payer's benchmark price)"
+            inputs: dict[str, Any] = {"benchmark_price": price}
+        else:
+            hospital = (
+                _group_value(ctx, comp, "hospital_price", group, count) if comp.hospital_weight else ZERO
+            )
+            regional = (
+                _group_value(ctx, comp, "regional_price", group, count) if comp.regional_weight else ZERO
+            )
+            price = comp.hospital_weight * hospital + comp.regional_weight * regional
+            formula = "hospital weight × hospital price + regional weight × regional price"
+            inputs = {
+                "hospital_weight": comp.hospital_weight,
+                "hospital_price": hospital,
+                "regional_weight": comp.regional_weight,
+                "regional_price": regional,
+            }
+        out.add(
+            f"Benchmark episode price, group {group}",
+            price,
+            formula=formula,
+            inputs=inputs,
+            term="price_source" if "benchmark_price" in inputs else "hospital_weight/regional_weight",
+        )
+        out.add(
+            f"Benchmark amount, group {group}",
+            price * count,
+            formula="benchmark episode price × episodes",
+            inputs={"benchmark_price": price, "episodes": count},
+        )
+        total += price * count
+    episodes = sum(entity.episodes_by_group.values())
+    if entity.episodes is not None and entity.episodes != episodes:
+        where = entity.source or f"entity {entity.entity_id}"
+        raise MissingInputError(
+            f"{where}: field episodes ({entity.episodes}) differs from the sum of episodes.<group> ({episodes})"
+        )
+    out.add(
+        "Benchmark amount",
+        total,
+        formula="Σ over price groups of benchmark episode price × episodes",
+        inputs={"episodes": episodes},
+    )
+    return total, episodes
+
+
 def compute_episode_reconciliation(
     comp: c.EpisodeReconciliation, ctx: Context, out: LineBuilder
 ) -> ComponentResult:
     entity = ctx.entity
-    episodes = need(ctx, "episodes", comp)
+    grouped = bool(entity.episodes_by_group)
+    basis = price = ZERO
+    if grouped:
+        basis, episodes = _grouped_benchmark_amount(comp, ctx, out)
+    else:
+        episodes = need(ctx, "episodes", comp)
     actual = need(ctx, "episode_payments", comp)
     discount = rate_term(comp.discount)
-    if comp.price_source == "input" or entity.benchmark_price is not None:
+    if not grouped and (comp.price_source == "input" or entity.benchmark_price is not None):
         price = need(ctx, "benchmark_price", comp)
         out.add(
             "Benchmark episode price",
@@ -713,7 +788,7 @@ def compute_episode_reconciliation(
             inputs={"benchmark_price": price},
             term="price_source",
         )
-    else:
+    elif not grouped:
         hospital = entity.hospital_price if comp.hospital_weight else ZERO
         if comp.hospital_weight and hospital is None:
             hospital = need(ctx, "hospital_price", comp)
@@ -741,26 +816,37 @@ def compute_episode_reconciliation(
         inputs={"discount": discount, "quality_reduction": reduction, "quality_score": entity.quality_score},
         term="discount/quality_bands",
     )
-    target_price = price * (ONE - effective)
-    total_target = target_price * episodes
-    out.add(
-        "Quality-adjusted target price",
-        target_price,
-        formula="benchmark price × (1 − effective discount)",
-        inputs={"benchmark_price": price, "effective_discount": effective},
-    )
-    out.add(
-        "Total target amount",
-        total_target,
-        formula="target price × episodes",
-        inputs={"target_price": target_price, "episodes": episodes},
-    )
+    if grouped:
+        total_target = basis * (ONE - effective)
+        out.add(
+            "Total target amount",
+            total_target,
+            formula="benchmark amount × (1 − effective discount)",
+            inputs={"benchmark_amount": basis, "effective_discount": effective, "episodes": episodes},
+        )
+    else:
+        target_price = price * (ONE - effective)
+        total_target = target_price * episodes
+        out.add(
+            "Quality-adjusted target price",
+            target_price,
+            formula="benchmark price × (1 − effective discount)",
+            inputs={"benchmark_price": price, "effective_discount": effective},
+        )
+        out.add(
+            "Total target amount",
+            total_target,
+            formula="target price × episodes",
+            inputs={"target_price": target_price, "episodes": episodes},
+        )
     repay_target: Decimal | None = None
     if comp.downside and comp.repayment_discount is not None:
         repayment_discount = rate_term(comp.repayment_discount)
         if repayment_discount != discount:
             repay_discount = max(repayment_discount - reduction, ZERO)
-            repay_target = price * (ONE - repay_discount) * episodes
+            repay_target = (
+                basis * (ONE - repay_discount) if grouped else price * (ONE - repay_discount) * episodes
+            )
     # Quality adjustment of the reconciliation amount (BPCI Advanced CQS): a share of a gain withheld,
     # a share of a repayment forgiven, each scaled by the quality score.
     gain_cut = loss_cut = ZERO
@@ -830,7 +916,9 @@ def compute_episode_reconciliation(
             out.add(
                 "Total target amount at the repayment discount",
                 repay_target,
-                formula="benchmark price × (1 − (repayment discount − quality reduction)) × episodes",
+                formula="benchmark amount × (1 − (repayment discount − quality reduction))"
+                if grouped
+                else "benchmark price × (1 − (repayment discount − quality reduction)) × episodes",
                 inputs={"repayment_discount": comp.repayment_discount, "quality_reduction": reduction},
                 term="repayment_discount",
             )

@@ -1,16 +1,15 @@
-"""Users, password hashes, roles and CSRF tokens of the web layer.
+"""Users, password hashes, roles, scopes and CSRF tokens of the web layer.
 
-Passwords are stored only as scrypt hashes (stdlib :func:`hashlib.scrypt`, a random 16-byte salt per user) in a
-YAML users file that ``apmkit web add-user`` writes::
+Passwords are stored only as scrypt hashes (stdlib :func:`hashlib.scrypt`, a random 16-byte salt per user). The
+users live in the app-state database (:mod:`apmkit.web.state`, ``apmkit users ...``); the older YAML users file
+that ``apmkit web add-user`` writes is still read and imported into it when ``apmkit serve --users FILE`` starts::
 
     users:
       alice:
         role: designer
         password_hash: scrypt$16384$8$1$<salt, base64>$<hash, base64>
 
-Roles: ``designer`` may run designs and simulate them on the population; ``viewer`` may only read saved designs.
-The role is looked up in the users file on every request (the session cookie carries only the user name and a
-fingerprint of the password hash), so removing a user or changing a role or password takes effect at once.
+Roles and their permissions are :data:`ROLE_PERMISSIONS`; a provider also carries a :class:`Scope`.
 """
 
 from __future__ import annotations
@@ -46,26 +45,59 @@ MIN_PASSWORD_LENGTH = 8
 class Role(StrEnum):
     """What a signed-in user may do."""
 
+    admin = "admin"
+    payer_analyst = "payer_analyst"
+    provider = "provider"
+    auditor = "auditor"
     designer = "designer"
     viewer = "viewer"
 
 
 ROLE_PERMISSIONS: Mapping[Role, frozenset[str]] = {
+    Role.admin: frozenset(
+        {"read_designs", "run_designs", "read_runs", "start_runs", "read_members", "read_audit", "read_data"}
+    ),
+    Role.payer_analyst: frozenset(
+        {"read_designs", "run_designs", "read_runs", "start_runs", "read_members", "read_data"}
+    ),
+    # A provider reads runs and member rows of its own entities/TINs/NPIs only (Scope, applied per query).
+    Role.provider: frozenset({"read_runs", "read_members"}),
+    Role.auditor: frozenset({"read_designs", "read_runs", "read_members", "read_audit", "read_data"}),
     Role.designer: frozenset({"read_designs", "run_designs"}),
     Role.viewer: frozenset({"read_designs"}),
 }
 
 
 @dataclass(frozen=True)
+class Scope:
+    """What a provider may see: its entities, TINs and NPIs (any match grants a row)."""
+
+    entity_ids: frozenset[str] = frozenset()
+    tins: frozenset[str] = frozenset()
+    npis: frozenset[str] = frozenset()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.entity_ids or self.tins or self.npis)
+
+    def to_dict(self) -> dict[str, list[str]]:
+        return {"entity_ids": sorted(self.entity_ids), "tins": sorted(self.tins), "npis": sorted(self.npis)}
+
+
+@dataclass(frozen=True)
 class User:
-    """A user of the dashboard (no password, only its hash)."""
+    """A user of the dashboard (no password, only its hash).
+
+    ``scope`` is None for roles that see every entity and a :class:`Scope` for a provider.
+    """
 
     name: str
     role: Role
     password_hash: str
+    scope: Scope | None = None
 
     def may(self, permission: str) -> bool:
-        """Whether the user's role grants ``permission`` (``read_designs`` or ``run_designs``)."""
+        """Whether the user's role grants ``permission`` (see :data:`ROLE_PERMISSIONS`)."""
         return permission in ROLE_PERMISSIONS[self.role]
 
     @property
@@ -138,11 +170,23 @@ class UserStore:
             self._reload()
             return self._users.get(name)
 
+    def all(self) -> list[User]:
+        """Every user of the file."""
+        with self._lock:
+            self._reload()
+            return list(self._users.values())
+
     def authenticate(self, name: str, password: str) -> User | None:
         """The user when the password matches, else None (same work whether or not the user exists)."""
         user = self.get(name)
         matched = verify_password(password, user.password_hash if user else _DUMMY_HASH)
         return user if user is not None and matched else None
+
+
+_FILE_ROLES = (
+    "role must be admin, payer_analyst, auditor, designer or viewer "
+    "(providers, who see only their entities, are added with `apmkit users add`)"
+)
 
 
 def read_users(path: Path) -> dict[str, User]:
@@ -169,8 +213,10 @@ def read_users(path: Path) -> dict[str, User]:
             raise InputFileError(path, "expected role and password_hash", field=where)
         try:
             role = Role(str(entry.get("role")))
+            if role is Role.provider:
+                raise ValueError("a provider needs a scope")
         except ValueError as exc:
-            raise InputFileError(path, "role must be designer or viewer", field=f"{where}.role") from exc
+            raise InputFileError(path, _FILE_ROLES, field=f"{where}.role") from exc
         password_hash = entry.get("password_hash")
         if not isinstance(password_hash, str) or not password_hash.startswith("scrypt$"):
             raise InputFileError(
@@ -194,8 +240,10 @@ def add_user(path: Path, name: str, role: str, password: str) -> None:
         raise ConfigurationError(f"user name {name!r}: use 1-64 letters, digits, '_', '.', '@' or '-'")
     try:
         checked_role = Role(role)
+        if checked_role is Role.provider:
+            raise ValueError("a provider needs a scope")
     except ValueError as exc:
-        raise ConfigurationError("--role must be designer or viewer") from exc
+        raise ConfigurationError(f"--role: {_FILE_ROLES}") from exc
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ConfigurationError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
     entries: dict[str, Any] = {}
@@ -230,6 +278,7 @@ __all__ = [
     "MIN_PASSWORD_LENGTH",
     "ROLE_PERMISSIONS",
     "Role",
+    "Scope",
     "User",
     "UserStore",
     "add_user",

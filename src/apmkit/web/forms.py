@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from apmkit.design.capability import DOMAINS
-from apmkit.design.worksheet import PTAC_CRITERIA, SimulationAnswer
+from apmkit.design.worksheet import PTAC_CRITERIA, DesignAnswers, SimulationAnswer
 from apmkit.documents import parse_yaml
 from apmkit.errors import ApmkitError, ConfigurationError
 
@@ -136,6 +136,53 @@ def field_errors(exc: ApmkitError) -> FieldErrors:
     return errors
 
 
+def long_fields(form: FormValues) -> FieldErrors:
+    """Form fields longer than the web layer accepts (``terms`` 64 KiB, any other 10,000 characters)."""
+    from apmkit.web.guard import MAX_FIELD_CHARS, MAX_TERMS_CHARS
+
+    errors: FieldErrors = {}
+    for name, values in form.items():
+        limit = MAX_TERMS_CHARS if name == "terms" else MAX_FIELD_CHARS
+        if len(name) > 200 or any(len(value) > limit for value in values):
+            errors[name[:200]] = [f"at most {limit:,} characters"]
+    return errors
+
+
+def check_simulation(answers: DesignAnswers) -> FieldErrors:
+    """Range checks of the simulation settings the worksheet model leaves open (seed, amounts, period).
+
+    The period must be one the starting point's contract has or a calendar year 1900-2199 (the rule of
+    :meth:`apmkit.contracts.Contract.period`).
+    """
+    import math
+
+    from apmkit.contracts import load_template
+    from apmkit.design.worksheet import MAX_PER_PERSON_YEAR, MAX_REVENUE, SEED_RANGE, STARTING_POINTS
+
+    errors: FieldErrors = {}
+    simulation = answers.simulation
+    if not SEED_RANGE[0] <= simulation.seed <= SEED_RANGE[1]:
+        errors["sim_seed"] = [f"a whole number from {SEED_RANGE[0]} to {SEED_RANGE[1]:,}"]
+    amounts = (
+        ("sim_benchmark_per_person_year", simulation.benchmark_per_person_year, MAX_PER_PERSON_YEAR),
+        ("sim_participant_revenue", simulation.participant_revenue, MAX_REVENUE),
+    )
+    for field, value, largest in amounts:
+        if value is not None and (not math.isfinite(value) or value > largest):
+            errors[field] = [f"at most {largest:,}"]
+    for field, value in (
+        ("sim_quality_score", simulation.quality_score),
+        ("sim_expenditure_sd", simulation.expenditure_sd),
+    ):
+        if not math.isfinite(value):
+            errors[field] = ["a finite number"]
+    try:
+        load_template(STARTING_POINTS[answers.starting_point]).period(simulation.period)
+    except KeyError:
+        errors["sim_period"] = ["a period of the starting point's contract or a calendar year 1900-2199"]
+    return errors
+
+
 def simulation_defaults() -> dict[str, Any]:
     """The worksheet's default simulation settings, to pre-fill the form."""
     return SimulationAnswer().model_dump()
@@ -146,7 +193,9 @@ __all__ = [
     "FieldErrors",
     "FormValues",
     "answers_from_form",
+    "check_simulation",
     "field_errors",
     "field_of",
+    "long_fields",
     "simulation_defaults",
 ]

@@ -23,11 +23,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from apmkit.benchmark.general import (
-    build_benchmarks,
-    entity_year_totals,
-    member_years_for_entities,
-)
+from apmkit.benchmark.general import general_benchmark
 from apmkit.contracts import Contract, parse_contract
 from apmkit.documents import read_text
 from apmkit.engines import Engine, check_output, staged_output
@@ -37,7 +33,7 @@ from apmkit.quality.scoring import EntityRates, baselines_from_rates, rates_from
 from apmkit.quality.spec import QualitySpec
 from apmkit.settlement import claims as claims_path
 from apmkit.settlement import quality_link
-from apmkit.settlement.engine import settle
+from apmkit.settlement.engine import check_performance_year, settle
 from apmkit.settlement.inputs import EntityInputs, apply_benchmarks, read_entity_rows
 from apmkit.settlement.render import (
     lines_table,
@@ -48,6 +44,7 @@ from apmkit.settlement.render import (
 )
 from apmkit.settlement.statement import Settlement, StatementLine
 from apmkit.spending import Spending, measure_spending
+from apmkit.workspace.episodes import episode_entities, prepare_episode_contract, settles_episodes
 
 FORMATS = ("json", "parquet", "html", "xlsx")
 
@@ -61,6 +58,8 @@ MART_TABLES: dict[str, str] = {
     "benchmark_entities": "each entity's benchmark PMPM and key factors",
     "member_detail": "the performance period's member rows behind each entity's figures",
     "episodes": "episodes built with the contract's episodes section: trigger, window, status, spending",
+    "episode_performance": "the period's reconciled episodes per initiator: price group, region, capped payment",
+    "episode_prices": "each episode initiator's benchmark prices per price group (hospital, regional) and episodes",
     "quality_populations": "each entity's measure populations (initial population, denominator, numerator)",
     "summary": "one row per settled entity: benchmark, expenditure, savings, each component, net settlement",
     "lines": "every statement line with its formula, inputs, source and clause",
@@ -109,6 +108,10 @@ class Overrides:
     quality_rates: Path | None = None
     """CSV of supplied measure rates: ``entity_id, measure, rate`` (or ``eligible, numerator``)
     ``[, baseline_rate]``, for the quality section's measures apmkit does not compute."""
+    county_puf: tuple[Path, ...] = ()
+    """CMS county FFS benchmark PUF CSVs (one per year): regional per capita and risk for the MSSP benchmark."""
+    county_crosswalk: Path | None = None
+    """``county_fips, county_code``: members' FIPS county to the PUF's SSA county code."""
 
 
 @dataclass
@@ -119,6 +122,8 @@ class RunResult:
     out: Path | None
     files: dict[str, Path] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
+    entities: tuple[EntityInputs, ...] = ()
+    """The per-entity inputs that were settled (simulation scales its scenarios from them)."""
 
     @property
     def total_net(self) -> Decimal:
@@ -224,7 +229,11 @@ class Workspace:
                 f"period {period!r} is neither a period of contract {document.id} "
                 f"({', '.join(document.periods) or 'none named'}) nor a calendar year (1900-2199)"
             ) from None
+        check_performance_year(document, period, document.period(period))  # before any stage runs
         resolved = _benchmark_for_period(resolved, period)
+        resolved = prepare_episode_contract(  # oncology trigger list read; REQUIRED named
+            resolved, None if isinstance(contract, Contract) else Path(contract).parent
+        )
         given: dict[str, EntityInputs] = {}
         stages = _Stages()
         rejected: list[dict[str, str]] = []
@@ -296,6 +305,9 @@ class Workspace:
             given,
             source=f"claims in {self.data.name} (member rows: member_detail.parquet)",
         )
+        if settles_episodes(resolved):
+            say("episode initiators")
+            entities = self._episode_entities(resolved, period, given, stages)
         stages.counts.update(
             claim_lines_counted=sum(int(r["claim_lines"]) for r in measured),
             members=sum(int(r["population"]) for r in measured),
@@ -310,7 +322,9 @@ class Workspace:
                 f"benchmark taken from {given_files.benchmark.name}, not built from the contract"
             )
         else:
-            entities = self._benchmark(resolved, tables, spending, links, entities, given, stages)
+            entities = self._benchmark(
+                resolved, tables, spending, links, entities, given, stages, given_files
+            )
 
         extra_lines: dict[str, tuple[StatementLine, ...]] = {}
         if resolved.quality is not None:
@@ -343,10 +357,32 @@ class Workspace:
             say("writing the marts")
             files = self._write(Path(out), settlement, stages, formats)
         return RunResult(
-            settlement=settlement, out=None if out is None else Path(out), files=files, counts=stages.counts
+            settlement=settlement,
+            out=None if out is None else Path(out),
+            files=files,
+            counts=stages.counts,
+            entities=tuple(entities),
         )
 
     # ---- stages ----------------------------------------------------------------------------------------
+    def _episode_entities(
+        self, contract: Contract, period: str, given: Mapping[str, EntityInputs], stages: _Stages
+    ) -> list[EntityInputs]:
+        """Episode initiators as the entities (``workspace.episodes``), from the run's episodes mart."""
+        stage = episode_entities(
+            self.engine,
+            contract,
+            period,
+            stages.marts["episodes"],
+            given,
+            source=f"claims in {self.data.name}",
+        )
+        stages.marts.update(stage.marts)
+        stages.arrow.update(stage.arrow)
+        stages.counts.update(stage.counts, entities=len(stage.entities))
+        stages.assumptions.extend(stage.assumptions)
+        return stage.entities
+
     def _read_parquet(self, path: Path, what: str, required: tuple[str, ...] = ()) -> ir.Table:
         if not path.exists():
             raise InputFileError(path, f"no such {what} file")
@@ -378,6 +414,8 @@ class Workspace:
         stages: _Stages,
     ) -> ir.Table | None:
         if contract.attribution is None:
+            if settles_episodes(contract):
+                return None  # the entities are the episode initiators, not a population
             stages.assumptions.append(
                 "assumption: the contract has no attribution section; every eligible member belongs to "
                 f"entity {contract.default_entity_id} (default_entity_id)"
@@ -442,6 +480,7 @@ class Workspace:
         entities: list[EntityInputs],
         given: Mapping[str, EntityInputs],
         stages: _Stages,
+        files: Overrides | None = None,
     ) -> list[EntityInputs]:
         benchmark = contract.benchmark
         if benchmark is None:
@@ -452,7 +491,9 @@ class Workspace:
             return entities
         if benchmark.method == "general":
             return self._general_benchmark(contract, tables, spending, links, entities, given, stages)
-        return self._mssp_benchmark(contract, tables, links, entities, stages)
+        if benchmark.mssp_spec is None:
+            return _mssp_benchmark_given(entities, given, stages)
+        return self._mssp_benchmark(contract, tables, links, entities, stages, files or Overrides())
 
     def _general_benchmark(
         self,
@@ -472,7 +513,6 @@ class Workspace:
             links = spending.member_years.select(
                 "member_id", entity_id=ibis.literal(contract.default_entity_id)
             ).distinct()
-        member_years = member_years_for_entities(spending.member_years, links, years)
         risk = None
         if spec.risk_adjust:
             if contract.risk_adjustment is None:
@@ -480,10 +520,12 @@ class Workspace:
                     "benchmark.general.risk_adjust needs a risk_adjustment section (scores for every year)"
                 )
             risk = self._scores_by_year(contract, tables, years)
-        totals = entity_year_totals(member_years, risk)
-        result = build_benchmarks(
-            self.engine.rows(totals),
+        result = general_benchmark(
+            spending.member_years,
             spec,
+            fetch=self.engine.rows,
+            links=links,
+            risk_scores=risk,
             completion_factor=contract.definitions.completion_factor,
         )
         stages.arrow["benchmark_lines"] = result.lines_arrow()
@@ -546,11 +588,25 @@ class Workspace:
         links: ir.Table | None,
         entities: list[EntityInputs],
         stages: _Stages,
+        files: Overrides,
     ) -> list[EntityInputs]:
-        assert contract.benchmark is not None and contract.benchmark.mssp is not None
+        assert contract.benchmark is not None and contract.benchmark.mssp_spec is not None
         from apmkit.benchmark.mssp import mssp_benchmark
+        from apmkit.workspace.benchmark import county_rates, read_string_table
 
-        spec = contract.benchmark.mssp
+        spec = contract.benchmark.mssp_spec
+        if not files.county_puf:
+            raise ConfigurationError(
+                "benchmark.mssp: the regional per capita and the regional adjustment (42 CFR 425.654, 425.656) need "
+                "CMS's county rates: give the county FFS benchmark PUF with --county-puf (one file per year)"
+            )
+        county = county_rates(self.engine, files.county_puf)
+        stages.counts.update(county_rows_read=county.rows_read, county_cells_rejected=county.rows_rejected)
+        crosswalk = (
+            read_string_table(self.engine, files.county_crosswalk)
+            if files.county_crosswalk is not None
+            else None
+        )
         risk = None
         if contract.risk_adjustment is not None:
             # the MSSP risk ratio needs a score per benchmark year and the performance year
@@ -568,6 +624,8 @@ class Workspace:
                 materialize=self.engine.materialize,
                 population=population,
                 risk_scores=risk,
+                county=county.regional,
+                county_crosswalk=crosswalk,
             )
             built = result.lines_arrow()
             parts.append(
@@ -837,6 +895,29 @@ def _record_report_marts(engine: Engine, stages: _Stages, tables: Any) -> None:
     stages.marts.update(report_marts_of_run(engine, stages.info, available))
 
 
+def _mssp_benchmark_given(
+    entities: list[EntityInputs], given: Mapping[str, EntityInputs], stages: _Stages
+) -> list[EntityInputs]:
+    """``benchmark.mssp: REQUIRED`` (a template not yet filled): each ACO's benchmark must come from ``--inputs``
+    (CMS's figure); an ACO without one is refused by the settlement, naming the field.
+
+    Raises
+    ------
+    ConfigurationError
+        No entity has a benchmark given: the section itself is what is missing.
+    """
+    if not any(g.benchmark is not None for g in given.values()):
+        raise ConfigurationError(
+            "benchmark.mssp is REQUIRED: fill it with CMS's figures (base_years, performance_year, "
+            "national_per_capita, update.national_growth, update.acpt; docs/benchmark.md) to build the benchmark "
+            "from claims, or give each ACO's benchmark in --inputs"
+        )
+    stages.assumptions.append(
+        "benchmark: each ACO's benchmark taken from --inputs (benchmark.mssp is not filled in the contract)"
+    )
+    return entities
+
+
 def _base_years(contract: Contract) -> tuple[int, ...]:
     benchmark = contract.benchmark
     if benchmark is None:
@@ -858,7 +939,7 @@ def _benchmark_for_period(contract: Contract, period: str) -> Contract:
     benchmark = contract.benchmark
     if benchmark is None:
         return contract
-    spec: Any = benchmark.general if benchmark.method == "general" else benchmark.mssp
+    spec: Any = benchmark.general if benchmark.method == "general" else benchmark.mssp_spec
     if spec is not None and spec.performance_year not in (None, year):
         raise ConfigurationError(
             f"period {period} starts in {year} but benchmark.{benchmark.method}.performance_year is "

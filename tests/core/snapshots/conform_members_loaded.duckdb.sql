@@ -1186,6 +1186,7 @@ SELECT
   "t16"."esrd",
   CAST(NULL AS BOOLEAN) AS "institutional",
   CAST(NULL AS BOOLEAN) AS "medicaid",
+  CAST(NULL AS TEXT) AS "mbi",
   'csv' AS "source_format",
   "t16"."source_file",
   "t16"."source_line"

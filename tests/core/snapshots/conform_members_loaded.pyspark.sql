@@ -995,6 +995,7 @@ SELECT
   `t16`.`esrd`,
   CAST(NULL AS BOOLEAN) AS `institutional`,
   CAST(NULL AS BOOLEAN) AS `medicaid`,
+  CAST(NULL AS STRING) AS `mbi`,
   'csv' AS `source_format`,
   `t16`.`source_file`,
   `t16`.`source_line`

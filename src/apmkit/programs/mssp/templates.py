@@ -150,6 +150,11 @@ def mssp_contract_data(track: str) -> dict[str, Any]:
             "truncation": {"method": "percentile", "percentile": Decimal("0.99")},
             "runout_months": 3,
         },
+        # The benchmark is built from claims once the ACO fills this section with CMS's figures of its
+        # Historical Benchmark Report (base years, national per capita, growth factors, ACPT: claims cannot hold
+        # them) and the run is given CMS's county rates (--county-puf); until then the run asks for it by name,
+        # or takes each ACO's benchmark from --inputs.
+        "benchmark": {"method": "mssp", "mssp": "REQUIRED"},
         "components": [
             {
                 "id": "shared_savings",
@@ -267,7 +272,10 @@ def render_template(track: str) -> str:
         "# apmkit/programs/mssp/data/rules.yaml by apmkit.programs.mssp.templates (do not edit by hand; edit the\n"
         "# rules and regenerate). The glide path sets the terms that change in later performance years; other\n"
         "# years are refused (performance_years). Verified parameters and their sources: see `sources`;\n"
-        "# parameters to confirm: `unverified`. Inputs per ACO (not part of the template):\n"
+        "# parameters to confirm: `unverified`. benchmark.mssp is REQUIRED: fill it with CMS's figures (base_years,\n"
+        "# performance_year, national_per_capita, update.national_growth, update.acpt; docs/benchmark.md) and give\n"
+        "# the county FFS benchmark PUF (apmkit run --county-puf) to build the benchmark from claims, or give each\n"
+        "# ACO's benchmark in --inputs. Inputs per ACO (not part of the template):\n"
         + "\n".join(inputs)
         + "\n"
     )
