@@ -181,3 +181,116 @@ def test_episodes_of_a_scoped_provider(run_dir: Path) -> None:
     assert {r["tin"] for r in result.tables["summary"].to_pylist()} <= {tin}
     assert sum(r["episodes"] for r in result.tables["by_hospital"].to_pylist()) == len(kept)
     assert sum(r["episodes"] for r in result.tables["by_clinician"].to_pylist()) == len(kept)
+
+
+# ---- the report marts (issue 16: reports read pre-aggregated marts) ----------------------------------------
+
+
+def test_open_gaps_mart_equals_the_gaps_engine(run_dir: Path) -> None:
+    from datetime import date
+
+    from apmkit.quality.ecqm import ECQM_DEFINITIONS
+    from apmkit.workspace.quality import open_gaps, quality_inputs
+
+    mart = pd.read_parquet(run_dir / "open_gaps.parquet")
+    attribution = pd.read_parquet(run_dir / "attribution.parquet")
+    attributed = set(attribution[attribution["attributed"] & attribution["entity_id"].notna()].member_id)
+    data = Path(json.loads((run_dir / "run.json").read_text())["data"])
+    with Engine.duckdb() as engine, quality_inputs(engine, None, data) as inputs:
+        engine_gaps = engine.to_arrow(
+            open_gaps(engine, inputs, list(ECQM_DEFINITIONS), date(2025, 1, 1), date(2025, 12, 31))
+        ).to_pandas()
+    engine_gaps = engine_gaps[engine_gaps.patient_id.isin(attributed)]
+    columns = ["patient_id", "measure", "gap", "last_value", "last_date", "closes_with", "npi", "tin"]
+
+    def rows(frame: pd.DataFrame) -> set[tuple[object, ...]]:
+        return {
+            tuple(None if pd.isna(v) else str(v) for v in row)
+            for row in frame[columns].itertuples(index=False)
+        }
+
+    assert len(mart) == len(engine_gaps) > 0
+    assert rows(mart) == rows(engine_gaps)
+    assert set(mart.patient_id) <= attributed
+
+
+def test_member_hccs_mart_equals_the_risk_engine(run_dir: Path) -> None:
+    from apmkit.risk.claims import diagnoses_from_claims, persons_from_members
+    from apmkit.risk.scoring import score
+
+    mart = pd.read_parquet(run_dir / "member_hccs.parquet")
+    assert set(mart.year) == {2024, 2025} and set(mart.payment_year) == {2025, 2026}
+    data = Path(json.loads((run_dir / "run.json").read_text())["data"])
+    attribution = pd.read_parquet(run_dir / "attribution.parquet")
+    attributed = set(attribution[attribution["attributed"] & attribution["entity_id"].notna()].member_id)
+    for year in (2024, 2025):
+        with Engine.duckdb() as engine:
+            tables = engine.canonical(data)
+            persons = persons_from_members(
+                tables["members"], tables["enrollment"], payment_year=year + 1, covers_data_year=True
+            )
+            diagnoses = diagnoses_from_claims(tables["medical_claims"], payment_year=year + 1)
+            scored = engine.to_arrow(
+                score(persons, diagnoses, model="V28", payment_year=year + 1).scores.select(
+                    "member_id", "hccs"
+                )
+            ).to_pandas()
+        expected = {
+            m: (h or "") for m, h in zip(scored.member_id, scored.hccs, strict=True) if m in attributed
+        }
+        mine = mart[mart.year == year]
+        got = {m: (h or "") for m, h in zip(mine.member_id, mine.hccs, strict=True)}
+        assert got == expected and any(got.values())
+
+
+def test_member_year_features_mart_from_the_claims(run_dir: Path) -> None:
+    features = pd.read_parquet(run_dir / "member_year_features.parquet").set_index(["member_id", "year"])
+    data = Path(json.loads((run_dir / "run.json").read_text())["data"])
+    enrollment = pd.read_parquet(data / "enrollment.parquet")
+    months = (
+        enrollment.assign(year=pd.to_datetime(enrollment["month"]).dt.year)
+        .groupby(["member_id", "year"])["month"]
+        .nunique()
+    )
+    assert set(features.index) == set(months.index)
+    assert (features.loc[months.index, "enrolled_months"] == months.astype(float)).all()
+    medical = pd.read_parquet(data / "medical_claims.parquet")
+    medical = medical[medical["adjustment_type"].fillna("original") != "void"]
+    medical = medical.assign(
+        year=pd.to_datetime(medical["service_date"].fillna(medical["claim_from_date"])).dt.year
+    )
+    inpatient = (
+        medical[medical["claim_type"] == "inpatient"].groupby(["member_id", "year"])["allowed_amount"].sum()
+    )
+    admissions = (
+        medical[(medical["claim_type"] == "inpatient") & medical["bill_type"].fillna("").str.startswith("11")]
+        .groupby(["member_id", "year"])["claim_id"]
+        .nunique()
+    )
+    known = inpatient.index.intersection(features.index)
+    assert len(known) > 0
+    assert features.loc[known, "cost_inpatient"].to_numpy() == pytest.approx(
+        inpatient.loc[known].astype(float).to_numpy(), abs=0.01
+    )
+    known = admissions.index.intersection(features.index)
+    assert (features.loc[known, "admissions"] == admissions.loc[known].astype(float)).all()
+
+
+def test_reports_read_the_marts_and_equal_a_run_without_them(run_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    older = tmp_path / "run-without-report-marts"
+    shutil.copytree(run_dir, older)
+    for name in ("open_gaps", "member_hccs", "member_year_features"):
+        (older / f"{name}.parquet").unlink()
+    for name, tables in (
+        ("gaps", ("summary", "gaps", "equity")),
+        ("population", ("top_conditions", "condition_counts", "distribution")),
+        ("prediction", ("validation", "calibration", "high_risk", "rising_risk")),
+    ):
+        fast = build_report(run_dir, ReportRequest(name, by="tin"))
+        slow = build_report(older, ReportRequest(name, by="tin"))
+        for table in tables:
+            assert fast.tables[table].to_pylist() == slow.tables[table].to_pylist(), (name, table)
+        assert not any("at report time" in n for n in fast.notes), name
+        assert any("at report time" in n for n in slow.notes), name

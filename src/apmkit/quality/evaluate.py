@@ -176,6 +176,22 @@ def evaluate_measures(
     dict
         measure id → the table :func:`evaluate_definition` returns for it.
     """
+    return evaluate_measures_with_facts(definitions, members, clinical, start, end, materialize=materialize)[
+        0
+    ]
+
+
+def evaluate_measures_with_facts(
+    definitions: Sequence[MeasureDefinition],
+    members: ibis.Table,
+    clinical: ibis.Table,
+    start: dt.date,
+    end: dt.date,
+    *,
+    materialize: Materialize | None = None,
+) -> tuple[dict[str, ibis.Table], ibis.Table]:
+    """:func:`evaluate_measures` and the shared fact rows (member_id, fact, record_id, fact_day, fact_value)
+    behind them, as :func:`evaluate_with_facts` gives for one measure (the gaps of several measures)."""
     value_sets = {oid for definition in definitions for oid in definition.value_sets}
     codes = {code for definition in definitions for code in definition.codes}
     data = MeasureData(members, clinical, start, end, value_sets, codes, materialize=materialize)
@@ -190,7 +206,7 @@ def evaluate_measures(
     facts = data.materialize(union_all(tables))
     names = list(dict.fromkeys(name for definition in definitions for name in definition.fact_names))
     pivot = data.materialize(pivot_facts(facts, names))
-    return {definition.measure_id: _populations(definition, data, pivot) for definition in definitions}
+    return {definition.measure_id: _populations(definition, data, pivot) for definition in definitions}, facts
 
 
 def evaluate(

@@ -80,36 +80,22 @@ def open_gaps_table(
 ) -> tuple[ir.Table, tuple[date, date], list[str]]:
     """``patient_id, measure, gap, last_value, last_date, closes_with, npi (gap), entity_id, tin, npi ...``: the
     open gaps of the scoped members (the run's quality measures, else every eCQM apmkit computes)."""
-    from apmkit.quality.claims import clinical_with_claims
     from apmkit.quality.ecqm import ECQM_DEFINITIONS
-    from apmkit.quality.gaps import care_gaps
+    from apmkit.reports.marts import gaps_of_year
 
     year = report_year(inputs, request)
     start, end = year_window(inputs, year)
     measures = list(ECQM_DEFINITIONS)
-    population = inputs.keep(
-        inputs["members"].semi_join(members, inputs["members"].member_id == members.member_id)
-    )
-    clinical = clinical_with_claims(inputs["clinical"], inputs["medical_claims"])
-    clinical = inputs.keep(clinical.semi_join(population, clinical.member_id == population.member_id))
-    parts = [
-        inputs.keep(
-            care_gaps(
-                ECQM_DEFINITIONS[m],
-                population,
-                clinical,
-                start,
-                end,
-                providers=inputs["providers"],
-                materialize=inputs.materialize,
-            )
-        )
-        for m in measures
-    ]
-    gaps = parts[0].union(*parts[1:], distinct=False) if len(parts) > 1 else parts[0]
+    gaps, from_mart = gaps_of_year(inputs, members, start, end)
     gaps = gaps.rename(gap_npi="npi", gap_tin="tin")
     joined = gaps.inner_join(members, gaps.patient_id == members.member_id).drop("member_id")
-    return joined, (start, end), [f"measures {', '.join(measures)}; measurement period {start}..{end}"]
+    notes = [f"measures {', '.join(measures)}; measurement period {start}..{end}"]
+    if not from_mart:
+        notes.append(
+            f"open gaps evaluated at report time (the run wrote no open_gaps mart for {start}..{end}; "
+            "a run by `apmkit run` writes one for its performance period)"
+        )
+    return joined, (start, end), notes
 
 
 DUAL_CODES = ("01", "02", "03", "04", "05", "06", "08", "09", "10")
@@ -165,6 +151,7 @@ def gap_equity(inputs: ReportInputs, members: ir.Table, gaps: ir.Table, key: str
         "clinical",
         "medical_claims",
         "providers",
+        "open_gaps",
     ),
 )
 def gaps_report(inputs: ReportInputs, request: ReportRequest) -> ReportOutput:

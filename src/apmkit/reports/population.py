@@ -21,6 +21,7 @@ from apmkit.reports.framework import (
     suppression_note,
     tidy,
 )
+from apmkit.reports.marts import MEMBER_HCCS, measured_years
 from apmkit.reports.measures import months_with_risk, per_1000, pmpm, spending_by_month
 from apmkit.reports.utilization import scoped_events
 
@@ -126,23 +127,12 @@ def conditions(
     inputs: ReportInputs, profile: ir.Table, key: str, year: int
 ) -> tuple[ir.Table, ir.Table] | None:
     """Top HCCs and the HCC count per member (CMS-HCC V28, payment year ``year + 1``: the year's diagnoses)."""
-    from apmkit.risk.claims import diagnoses_from_claims, persons_from_members
-    from apmkit.risk.scoring import score
+    from apmkit.reports.marts import hccs_of_year
 
     payment_year = year + 1
     if payment_year not in HCC_PAYMENT_YEARS or not inputs.has("medical_claims") or not inputs.has("members"):
         return None
-    persons = persons_from_members(
-        inputs["members"].semi_join(profile, "member_id"),
-        inputs["enrollment"],
-        payment_year=payment_year,
-        covers_data_year=True,
-    )
-    diagnoses = diagnoses_from_claims(inputs["medical_claims"], payment_year=payment_year)
-    scored = score(
-        persons, diagnoses, model="V28", payment_year=payment_year, materialize=inputs.materialize
-    ).scores
-    hccs = scored.select(member_id=scored.member_id.cast("string"), hccs=scored.hccs)
+    hccs, _ = hccs_of_year(inputs, profile.select("member_id"), year)
     with_hcc = tidy(profile.select("member_id", key).left_join(hccs, "member_id"))
     with_hcc = with_hcc.mutate(
         hcc_list=ibis.ifelse(
@@ -212,6 +202,7 @@ def equity(inputs: ReportInputs, request: ReportRequest, profile: ir.Table, key:
         "expenditure",
         "utilization",
         "medical_claims",
+        "member_hccs",
     ),
 )
 def population_report(inputs: ReportInputs, request: ReportRequest) -> ReportOutput:
@@ -246,6 +237,11 @@ def population_report(inputs: ReportInputs, request: ReportRequest) -> ReportOut
         notes.append(
             f"conditions: CMS-HCC V28 HCCs (payment year {year + 1}) from the year's risk-adjustment-eligible claims"
         )
+        if not (inputs.has(MEMBER_HCCS) and year in measured_years(inputs)):
+            notes.append(
+                f"conditions scored at report time (the run wrote no member_hccs mart for {year}; "
+                "run `apmkit run` again to have them read from the marts)"
+            )
     return ReportOutput(
         tables=tables,
         charts={

@@ -31,6 +31,7 @@ from apmkit.reports.framework import (
     scope_note,
     tidy,
 )
+from apmkit.reports.marts import MEMBER_FEATURES
 
 CATEGORIES = ("inpatient", "outpatient", "professional", "snf", "hha", "hospice", "dme")
 FEATURES = (
@@ -257,49 +258,37 @@ def worklists(
 def annotate(inputs: ReportInputs, lists: list[ir.Table], year: int) -> tuple[ir.Table, ir.Table, list[str]]:
     """The worklists with the members' CMS-HCC V28 HCCs (payment year ``year + 1``, from the year's claims) and
     their open gaps in care in ``year`` (the gaps report's eCQMs), added to the reasons."""
-    from apmkit.quality.claims import clinical_with_claims
     from apmkit.quality.ecqm import ECQM_DEFINITIONS
-    from apmkit.quality.gaps import care_gaps
-    from apmkit.risk.claims import diagnoses_from_claims, persons_from_members
-    from apmkit.risk.scoring import score
+    from apmkit.reports.marts import gaps_of_year, hccs_of_year
 
     notes: list[str] = []
     listed = lists[0].select("member_id").union(lists[1].select("member_id")).distinct()
-    people = inputs.keep(inputs["members"].semi_join(listed, inputs["members"].member_id == listed.member_id))
+    people = inputs.keep(listed)
     annotated = []
     hccs = None
     if year + 1 in range(2024, 2028):
-        persons = persons_from_members(
-            people, inputs["enrollment"], payment_year=year + 1, covers_data_year=True
-        )
-        diagnoses = diagnoses_from_claims(inputs["medical_claims"], payment_year=year + 1)
-        scored = score(
-            persons, diagnoses, model="V28", payment_year=year + 1, materialize=inputs.materialize
-        ).scores
-        hccs = scored.select(member_id=scored.member_id.cast("string"), hccs=scored.hccs)
+        hccs, from_mart = hccs_of_year(inputs, people, year)
         notes.append(f"reasons: CMS-HCC V28 HCCs (payment year {year + 1}) from the {year} claims")
+        if not from_mart:
+            notes.append(f"HCCs scored at report time (the run wrote no member_hccs mart for {year})")
     else:
         notes.append(f"reasons: no HCCs (CMS-HCC V28 covers payment years 2024-2027; asked {year + 1})")
     gaps = None
-    if inputs.has("clinical"):
-        clinical = clinical_with_claims(inputs["clinical"], inputs["medical_claims"])
-        clinical = inputs.keep(clinical.semi_join(people, clinical.member_id == people.member_id))
+    if inputs.has("clinical") or inputs.has("open_gaps"):
         start, end = (
             (inputs.run.start, inputs.run.end)
             if year == inputs.run.year
             else (date(year, 1, 1), date(year, 12, 31))
         )
-        parts = [
-            care_gaps(
-                definition, people, clinical, start, end, providers=None, materialize=inputs.materialize
-            )
-            for definition in ECQM_DEFINITIONS.values()
-        ]
-        union = parts[0].union(*parts[1:], distinct=False)
+        union, from_mart = gaps_of_year(inputs, people, start, end, with_providers=False)
         gaps = union.group_by(member_id=union.patient_id.cast("string")).aggregate(
-            open_gaps=union.measure.group_concat(", ")
+            open_gaps=union.measure.group_concat(", ", order_by=union.measure)
         )
         notes.append(f"reasons: open gaps in care {start}..{end} ({', '.join(ECQM_DEFINITIONS)})")
+        if not from_mart:
+            notes.append(
+                f"open gaps evaluated at report time (the run wrote no open_gaps mart for {start}..{end})"
+            )
     for table in lists:
         out = table
         if hccs is not None:
@@ -332,6 +321,9 @@ def annotate(inputs: ReportInputs, lists: list[ir.Table], year: int) -> tuple[ir
         "medical_claims",
         "pharmacy_claims",
         "clinical",
+        "open_gaps",
+        "member_hccs",
+        "member_year_features",
     ),
 )
 def prediction_report(inputs: ReportInputs, request: ReportRequest) -> ReportOutput:
@@ -341,12 +333,15 @@ def prediction_report(inputs: ReportInputs, request: ReportRequest) -> ReportOut
         raise ConfigurationError("prediction: the caller gave no fetch hook (the model is fit in Python)")
     last = inputs.run.year
     years = (last - 2, last - 1, last)
-    # the features are computed once; the pairs are built over the fetched table
-    features = ibis.memtable(inputs.fetch(member_years(inputs)))
-    train = inputs.fetch(training_pairs(features, years[0]))
-    test = inputs.fetch(training_pairs(features, years[1]))
+    # the features are fetched once and the pairs built over them; they are read from the run's member_year_features mart (computed now for a run without it)
+    features_expr = inputs[MEMBER_FEATURES] if inputs.has(MEMBER_FEATURES) else member_years(inputs)
+    features = ibis.memtable(inputs.fetch(features_expr))
+    # rows in member order: the same data give the same model (the training order matters to the boosting's
+    # early-stopping split above 10,000 rows)
+    train = inputs.fetch(training_pairs(features, years[0]).order_by("member_id"))
+    test = inputs.fetch(training_pairs(features, years[1]).order_by("member_id"))
     current_expr = features.filter(features.year == years[2])
-    current = inputs.fetch(current_expr)
+    current = inputs.fetch(current_expr.order_by("member_id"))
     fitted = fit_and_score(train, test, current)
     scores: pa.Table = fitted["scores"]
     predicted = scores.column("predicted_cost").to_numpy(zero_copy_only=False)
@@ -380,6 +375,11 @@ def prediction_report(inputs: ReportInputs, request: ReportRequest) -> ReportOut
             f"({high_cut:,.2f}); rising risk: not high risk, at or above the {1 - RISING_SHARE:.0%} quantile "
             f"({rising_cut:,.2f}) and at least {RISING_FACTOR} x this year's spending",
             "models fit on every member of the run; worklists list the members of the report's scope",
+            *(
+                []
+                if inputs.has(MEMBER_FEATURES)
+                else ["features computed at report time (the run wrote no member_year_features mart)"]
+            ),
             *said,
             *scope_note(request),
         ],

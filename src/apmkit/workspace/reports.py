@@ -12,6 +12,7 @@ import copy
 import csv
 import datetime as dt
 import json
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -39,20 +40,40 @@ def read_run_info(run_dir: Path) -> RunInfo:
     if not path.exists():
         raise InputFileError(path, "missing: the run predates the reports; run `apmkit run` again")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return RunInfo(
-            contract_id=str(data["contract_id"]),
-            period=str(data["period"]),
-            start=dt.date.fromisoformat(data["start"]),
-            end=dt.date.fromisoformat(data["end"]),
-            data=str(data["data"]),
-            cost_basis=str(data.get("cost_basis", "allowed_amount")),
-            base_years=tuple(int(y) for y in data.get("base_years", [])),
-            include_pharmacy=bool(data.get("include_pharmacy", False)),
-        )
+        return run_info_from_record(json.loads(path.read_text(encoding="utf-8")))
     except (ValueError, KeyError, TypeError) as exc:
         field = exc.args[0] if isinstance(exc, KeyError) else None
         raise InputFileError(path, "not a run record", field=None if field is None else str(field)) from None
+
+
+def run_info_from_record(data: dict[str, Any]) -> RunInfo:
+    """The :class:`RunInfo` of a run record (the ``run.json`` document); KeyError names a missing field."""
+    return RunInfo(
+        contract_id=str(data["contract_id"]),
+        period=str(data["period"]),
+        start=dt.date.fromisoformat(data["start"]),
+        end=dt.date.fromisoformat(data["end"]),
+        data=str(data["data"]),
+        cost_basis=str(data.get("cost_basis", "allowed_amount")),
+        base_years=tuple(int(y) for y in data.get("base_years", [])),
+        include_pharmacy=bool(data.get("include_pharmacy", False)),
+    )
+
+
+def report_marts_of_run(engine: Engine, record: dict[str, Any], tables: Mapping[str, Any]) -> dict[str, Any]:
+    """The marts the slow reports read (:mod:`apmkit.reports.marts`: open gaps, member HCCs, member-year
+    features) for a run being written: ``record`` is its ``run.json`` document, ``tables`` the canonical tables
+    and the run's ``attribution`` / ``member_detail`` marts. Returns ibis tables by mart name (those the data
+    allow)."""
+    from apmkit.reports.marts import report_marts
+
+    inputs = ReportInputs(
+        tables=tables,
+        run=run_info_from_record(record),
+        fetch=engine.to_arrow,
+        materialize=engine.materialize,
+    )
+    return report_marts(inputs)
 
 
 def open_inputs(engine: Engine, run_dir: Path, needs: tuple[str, ...]) -> ReportInputs:
@@ -286,5 +307,7 @@ __all__ = [
     "export_report",
     "open_inputs",
     "read_run_info",
+    "report_marts_of_run",
     "report_to_json",
+    "run_info_from_record",
 ]
