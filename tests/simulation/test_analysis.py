@@ -177,6 +177,34 @@ def test_cash_flow_adds_up_to_the_net_and_lands_in_the_settlement_month() -> Non
     assert sum(r["expected"] for r in interim) == (Decimal("0.5") * Decimal("0.5") * Decimal("0.05") * total)
     final = [r for r in rows if r["item"] == "cumulative cash position"][-1]
     assert final["expected"] == net - cost
+    # fee-for-service receipts (cents by month offset) ride in their own column: the contract's rows and their
+    # numbers stay as they were; the position carries the receipts so far and runs on to their last month
+    entity_id = outcomes[0].entity_id
+    receipts = {entity_id: {0: 12_345, 3: -100, 25: 500}}
+    with_ffs = cash_flow(contract, date(2025, 1, 1), outcomes, settlement_lag_months=9, ffs=receipts)
+    strip = ("ffs_receipts",)
+    kept = [
+        {k: v for k, v in r.items() if k not in strip}
+        for r in with_ffs
+        if r["item"] != "fee-for-service receipts"
+    ]
+    assert kept[: len(rows)] == [{k: v for k, v in r.items() if k not in strip} for r in rows]
+    assert all(r["ffs_receipts"] is None for r in rows)
+    ffs = [
+        (r["month"], r["ffs_receipts"], r["expected"])
+        for r in with_ffs
+        if r["item"] == "fee-for-service receipts"
+    ]
+    assert ffs == [
+        (date(2025, 1, 1), Decimal("123.45"), None),
+        (date(2025, 4, 1), Decimal("-1.00"), None),
+        (date(2027, 2, 1), Decimal("5.00"), None),
+    ]
+    position = {r["month"]: r for r in with_ffs if r["item"] == "cumulative cash position"}
+    assert position[date(2025, 2, 1)]["ffs_receipts"] == Decimal("123.45")
+    assert position[date(2026, 9, 1)]["ffs_receipts"] == Decimal("122.45")
+    assert position[date(2027, 2, 1)]["ffs_receipts"] == Decimal("127.45")
+    assert position[date(2027, 2, 1)]["expected"] == net - cost
 
 
 def test_variation_and_assumption_errors_name_the_option() -> None:

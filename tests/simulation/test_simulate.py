@@ -335,3 +335,35 @@ def test_cli_roi_and_cashflow(population: Path, contract_file: Path, tmp_path: P
     # without --settlement-lag-months the command refuses (the timing is in the agreement)
     refused = apmkit("simulate", "cashflow", *common, "--out", tmp_path / "never")
     assert refused.returncode == 2 and not (tmp_path / "never").exists()
+
+
+def test_cashflow_ffs_receipts_are_the_claims_paid_to_the_entity_tins(
+    population: Path, contract_file: Path, run_out: Path
+) -> None:
+    """Fee-for-service receipts: an independent pandas sum of ``paid_amount`` over the claims Parquet, lines with a
+    2025 thru date billed under the entity's TIN (the contract attributes at TIN level: the entity is the TIN),
+    by the month of ``processed_date`` (the thru date when empty) — exact cents; the contract's flows unchanged."""
+    from apmkit.workspace.simulate import run_cashflow
+
+    request = SimulationRequest(population, contract_file, "2025", 20, 3)
+    rows = pd.DataFrame(run_cashflow(request, settlement_lag_months=8).tables["cashflow"])
+    claims = pd.read_parquet(population / "medical_claims.parquet")
+    thru = pd.to_datetime(claims["claim_thru_date"])
+    paid_on = pd.to_datetime(claims["processed_date"]).fillna(thru)
+    entities = set(pd.read_parquet(run_out / "summary.parquet")["entity_id"].astype(str))
+    mine = claims[(thru.dt.year == 2025) & claims["billing_tin"].astype(str).isin(entities)].copy()
+    mine["cents"] = [int(Decimal(str(v)) * 100) for v in mine["paid_amount"]]
+    mine["month"] = paid_on[mine.index].dt.strftime("%Y-%m")
+    expected = mine.groupby(["billing_tin", "month"])["cents"].sum()
+    assert expected.sum() > 0
+    ffs = rows[rows["item"] == "fee-for-service receipts"]
+    got = {(str(r.entity_id), r.month.strftime("%Y-%m")): int(r.ffs_receipts * 100) for r in ffs.itertuples()}
+    assert got == {(str(k[0]), k[1]): int(v) for k, v in expected.items()}
+    assert ffs["expected"].isna().all()
+    # the cumulative position carries the receipts so far; the contract's flows stay as they were (no FFS in them)
+    position = rows[rows["item"] == "cumulative cash position"]
+    for entity_id, group in position.groupby("entity_id"):
+        last = group.sort_values("month").iloc[-1]
+        assert int(last["ffs_receipts"] * 100) == int(expected[str(entity_id)].sum())
+    flows = rows[~rows["item"].isin(["cumulative cash position", "fee-for-service receipts"])]
+    assert flows["ffs_receipts"].isna().all()

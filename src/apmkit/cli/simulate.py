@@ -219,8 +219,8 @@ def cashflow_command(
     quality_rates: QualityRatesOption = None,
 ) -> None:
     """Monthly cash flow under the contract: payments during the period (capitation, fees, interim payments), the
-    settlement or recoupment, the care-management cost; expected with 5th-95th percentiles. Writes
-    OUT/cashflow.parquet and charts/cash_position.vl.json."""
+    settlement or recoupment, the care-management cost; expected with 5th-95th percentiles; and the entity's
+    fee-for-service receipts from the claims (column ffs_receipts). Writes OUT/cashflow.parquet and charts/cash_position.vl.json."""
     from apmkit.workspace.simulate import run_cashflow
 
     chosen = sim.assumed(assume, resample)

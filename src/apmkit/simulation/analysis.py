@@ -8,7 +8,7 @@ a difference between two rows is the terms' or the assumption's, not sampling no
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -452,6 +452,7 @@ def cash_flow(
     outcomes: Sequence[EntityOutcome],
     *,
     settlement_lag_months: int,
+    ffs: Mapping[str, Mapping[int, int]] | None = None,
 ) -> list[dict[str, Any]]:
     """Monthly receipts (+) and payments (−) of each entity under the contract, expected and 5th/95th percentile.
 
@@ -459,7 +460,13 @@ def cash_flow(
     taken from them monthly too), population-based payments quarterly in advance, infrastructure payments and
     prepaid incentives in the first month, interim payments on their schedule; the balance at
     settlement (net − paid: a payment, or a recoupment when negative) ``settlement_lag_months`` after the period's
-    last month; the provider's care-management cost monthly. Fee-for-service claims payments are not included.
+    last month; the provider's care-management cost monthly.
+
+    ``ffs`` (entity → month offset from ``period_start`` → cents) is the entity's fee-for-service receipts: a row
+    ``fee-for-service receipts`` per month with the amount in ``ffs_receipts`` (its ``expected``/``p05``/``p95``
+    empty: it is the data's, not a scenario's), and on each ``cumulative cash position`` row the receipts up to
+    that month in ``ffs_receipts`` (the position's ``expected``/``p05``/``p95`` stay the contract's flows alone).
+    Every other row's ``ffs_receipts`` is empty; without ``ffs`` the column is empty throughout.
     """
     if settlement_lag_months < 0:
         raise ConfigurationError("--settlement-lag-months: must be ≥ 0")
@@ -500,18 +507,43 @@ def cash_flow(
         cumulative: dict[int, Ints] = {}
         for (month, _item), values in flows.items():
             cumulative[month] = cumulative.get(month, np.zeros_like(values)) + values
+        receipts = dict((ffs or {}).get(outcome.entity_id, {}))
+        first, last = min([0, *receipts]), max([*cumulative, *receipts])
         running = np.zeros(outcome.totals.size, np.int64)
         position: dict[int, Ints] = {}
-        for month in range(max(cumulative) + 1):
+        for month in range(first, last + 1):
             running = running + cumulative.get(month, np.zeros_like(running))
             position[month] = running
         for (month, item), values in sorted(flows.items()):
             rows.append(_flow_row(outcome.entity_id, _month(period_start, month), item, values))
-        for month, values in position.items():
+        for month in sorted(receipts):
             rows.append(
-                _flow_row(outcome.entity_id, _month(period_start, month), "cumulative cash position", values)
+                {
+                    "entity_id": outcome.entity_id,
+                    "month": _month(period_start, month),
+                    "item": FFS_ITEM,
+                    "expected": None,
+                    "p05": None,
+                    "p95": None,
+                    "ffs_receipts": _cents(receipts[month]),
+                }
             )
+        received = 0
+        for month, values in position.items():
+            received += receipts.get(month, 0)
+            row = _flow_row(
+                outcome.entity_id, _month(period_start, month), "cumulative cash position", values
+            )
+            row["ffs_receipts"] = _cents(received) if ffs is not None else None
+            rows.append(row)
     return rows
+
+
+FFS_ITEM = "fee-for-service receipts"
+
+
+def _cents(cents: int) -> Decimal:
+    return Decimal(cents).scaleb(-2)
 
 
 def _flow_row(entity_id: str, month: date, item: str, values: Ints) -> dict[str, Any]:
@@ -522,12 +554,14 @@ def _flow_row(entity_id: str, month: date, item: str, values: Ints) -> dict[str,
         "expected": cents_mean(values),
         "p05": percentile(values, 5),
         "p95": percentile(values, 95),
+        "ffs_receipts": None,
     }
 
 
 __all__ = [
     "ALL",
     "ASSUMPTION_NAMES",
+    "FFS_ITEM",
     "Initiative",
     "Variation",
     "break_even",

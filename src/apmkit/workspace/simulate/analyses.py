@@ -67,6 +67,7 @@ CASHFLOW_COLUMNS: dict[str, pa.DataType] = {
     "expected": MONEY,
     "p05": MONEY,
     "p95": MONEY,
+    "ffs_receipts": MONEY,
 }
 MSR_COLUMNS: dict[str, pa.DataType] = {
     "panel_size": pa.int64(),
@@ -172,15 +173,20 @@ def run_cashflow(
     progress: Progress | None = None,
 ) -> JobResult:
     """Monthly receipts and payments under the contract per entity (expected, 5th and 95th percentile), with the
-    settlement ``settlement_lag_months`` after the period's last month."""
+    settlement ``settlement_lag_months`` after the period's last month, and the entity's fee-for-service receipts
+    from the data's ``medical_claims`` (:func:`.ffs.ffs_receipts`) in ``ffs_receipts``."""
     from apmkit.simulation.analysis import cash_flow
+    from apmkit.workspace.simulate.ffs import ffs_receipts
 
     with open_job(request, out, engine, progress) as job:
         prepared = job.prepare()
         outcomes = job.simulator(prepared).run(prepared.contract, request.assumptions)
         contract = prepared.contract
-        start = contract.period(request.period).start
-        rows = cash_flow(contract, start, outcomes, settlement_lag_months=settlement_lag_months)
+        window = contract.period(request.period)
+        start = window.start
+        job.tell("fee-for-service receipts", 0, 0)
+        ffs = ffs_receipts(job.workspace.engine, job.workspace.data, prepared.entity_tins, start, window.end)
+        rows = cash_flow(contract, start, outcomes, settlement_lag_months=settlement_lag_months, ffs=ffs)
         position = [
             {"month": r["month"].isoformat(), "expected": r["expected"], "entity_id": r["entity_id"]}
             for r in rows

@@ -39,6 +39,9 @@ class Prepared:
     settlement: Settlement
     setups: list[EntitySetup]
     notes: list[str] = field(default_factory=list)
+    entity_tins: pa.Table | None = None
+    """Distinct ``entity_id``, ``tin`` pairs of the run's attributed members (``attribution.parquet``): the TINs
+    whose fee-for-service claims are the entity's receipts; ``None`` when the run has no attribution."""
 
 
 def _numbers(table: pa.Table, name: str) -> np.ndarray:
@@ -121,6 +124,16 @@ def prepare(
                 "cost_cents",
                 score_micro=(ibis._.score * 1_000_000).cast("int64"),
             )
+        attribution_file = marts / "attribution.parquet"
+        entity_tins = None
+        if attribution_file.exists():
+            links = engine.read_parquet(attribution_file)
+            links = links.filter(links.attributed & links.entity_id.notnull() & links.tin.notnull())
+            entity_tins = engine.to_arrow(
+                links.select(entity_id=links.entity_id.cast("string"), tin=links.tin.cast("string"))
+                .distinct()
+                .order_by(["entity_id", "tin"])
+            )
         # in member order: a join's row order is the engine's, and churn draws rows by position (same seed, same draws)
         unattributed = engine.to_arrow(
             outside.order_by(["member_id", "member_months", "truncated_cents", "cost_cents"])
@@ -178,7 +191,7 @@ def prepare(
         notes.append(
             "attribution churn, if chosen, draws from the entity's own members: the data hold no other members"
         )
-    return Prepared(resolved, period, result.settlement, setups, notes)
+    return Prepared(resolved, period, result.settlement, setups, notes, entity_tins)
 
 
 def _unattributed(
