@@ -367,3 +367,26 @@ def test_cashflow_ffs_receipts_are_the_claims_paid_to_the_entity_tins(
         assert int(last["ffs_receipts"] * 100) == int(expected[str(entity_id)].sum())
     flows = rows[~rows["item"].isin(["cumulative cash position", "fee-for-service receipts"])]
     assert flows["ffs_receipts"].isna().all()
+
+
+def test_cashflow_without_an_attribution_section_leaves_ffs_out_and_says_so(
+    population: Path, tmp_path: Path
+) -> None:
+    """A contract with no attribution section settles every member under its default entity, which has no TINs:
+    the cash flow keeps the contract's flows and names the receipts it left out, instead of refusing."""
+    from apmkit.workspace.simulate import run_cashflow
+
+    from .conftest import CONTRACT
+
+    text = CONTRACT.replace(
+        "attribution: {method: plurality, name: t, basis: visits, level: tin, lookback_months: 12, minimum_panel: 20}\n",
+        "",
+    )
+    assert "attribution:" not in text
+    contract = tmp_path / "no_attribution.yaml"
+    contract.write_text(text, encoding="utf-8")
+    result = run_cashflow(SimulationRequest(population, contract, "2025", 20, 3), settlement_lag_months=8)
+    rows = pd.DataFrame(result.tables["cashflow"])
+    assert not rows.empty and "fee-for-service receipts" not in set(rows["item"])
+    assert rows["ffs_receipts"].isna().all()
+    assert any("fee-for-service receipts left out" in note for note in result.notes)

@@ -184,8 +184,18 @@ def run_cashflow(
         contract = prepared.contract
         window = contract.period(request.period)
         start = window.start
-        job.tell("fee-for-service receipts", 0, 0)
-        ffs = ffs_receipts(job.workspace.engine, job.workspace.data, prepared.entity_tins, start, window.end)
+        notes = list(prepared.notes)
+        ffs = None
+        if prepared.entity_tins is None:
+            notes.append(
+                "fee-for-service receipts left out: the contract has no attribution section, so no entity has TINs "
+                "whose claims are its receipts"
+            )
+        else:
+            job.tell("fee-for-service receipts", 0, 0)
+            ffs = ffs_receipts(
+                job.workspace.engine, job.workspace.data, prepared.entity_tins, start, window.end
+            )
         rows = cash_flow(contract, start, outcomes, settlement_lag_months=settlement_lag_months, ffs=ffs)
         position = [
             {"month": r["month"].isoformat(), "expected": r["expected"], "entity_id": r["entity_id"]}
@@ -198,7 +208,7 @@ def run_cashflow(
             {"cash_position": charts.line_chart(position, "month", "expected", "entity_id", title)},
             {**settings(prepared, request), "settlement_lag_months": settlement_lag_months},
         )
-    return job.result({"cashflow": rows}, files, prepared.notes)
+    return job.result({"cashflow": rows}, files, notes)
 
 
 def run_msr(
