@@ -92,7 +92,7 @@ def open_gaps_table(
     notes = [f"measures {', '.join(measures)}; measurement period {start}..{end}"]
     if not from_mart:
         notes.append(
-            f"open gaps evaluated at report time (the run wrote no open_gaps mart for {start}..{end}; "
+            f"open gaps evaluated at report time (no open_gaps mart for {start}..{end}; "
             "a run by `apmkit run` writes one for its performance period)"
         )
     return joined, (start, end), notes

@@ -112,29 +112,38 @@ def gaps_of_year(
     return evaluate_open_gaps(inputs, members, start, end, with_providers=with_providers), False
 
 
-def report_marts(inputs: ReportInputs) -> dict[str, ir.Table]:
-    """The marts above over the run's attributed panel, for the run to write (those its data allow)."""
+REPORT_MARTS = (OPEN_GAPS, MEMBER_HCCS, MEMBER_FEATURES)
+"""The marts built on a report's first use and kept in the run folder (see :func:`report_mart`)."""
+
+_NEEDS = ("members", "enrollment", "medical_claims", "attribution", "member_detail")
+
+
+def report_mart(inputs: ReportInputs, name: str) -> ir.Table | None:
+    """One of :data:`REPORT_MARTS` over the run's attributed panel; None when the data do not allow it (no
+    ``clinical`` for open gaps, no year with a V28 payment year for HCCs, a table missing)."""
     from apmkit.reports.prediction import member_years
 
-    marts: dict[str, ir.Table] = {}
-    if not all(inputs.has(n) for n in ("members", "enrollment", "medical_claims")):
-        return marts
+    if not all(inputs.has(n) for n in _NEEDS):
+        return None
+    if name == MEMBER_FEATURES:
+        return member_years(inputs)
     members = inputs.keep(panel(inputs, ReportRequest("marts")).select("member_id").distinct())
-    marts[MEMBER_FEATURES] = member_years(inputs)
-    years = [y for y in measured_years(inputs) if y + 1 in HCC_PAYMENT_YEARS]
-    parts = [
-        score_hccs(inputs, members, year + 1).mutate(
-            year=ibis.literal(year, type="int32"), payment_year=ibis.literal(year + 1, type="int32")
-        )
-        for year in years
-    ]
-    if parts:
-        marts[MEMBER_HCCS] = parts[0].union(*parts[1:], distinct=False) if len(parts) > 1 else parts[0]
-    if inputs.has("clinical"):
-        marts[OPEN_GAPS] = evaluate_open_gaps(
+    if name == MEMBER_HCCS:
+        years = [y for y in measured_years(inputs) if y + 1 in HCC_PAYMENT_YEARS]
+        parts = [
+            score_hccs(inputs, members, year + 1).mutate(
+                year=ibis.literal(year, type="int32"), payment_year=ibis.literal(year + 1, type="int32")
+            )
+            for year in years
+        ]
+        if not parts:
+            return None
+        return parts[0].union(*parts[1:], distinct=False) if len(parts) > 1 else parts[0]
+    if name == OPEN_GAPS and inputs.has("clinical"):
+        return evaluate_open_gaps(
             inputs, members, inputs.run.start, inputs.run.end, with_providers=inputs.has("providers")
         )
-    return marts
+    return None
 
 
 __all__ = [
@@ -142,10 +151,11 @@ __all__ = [
     "MEMBER_FEATURES",
     "MEMBER_HCCS",
     "OPEN_GAPS",
+    "REPORT_MARTS",
     "evaluate_open_gaps",
     "gaps_of_year",
     "hccs_of_year",
     "measured_years",
-    "report_marts",
+    "report_mart",
     "score_hccs",
 ]

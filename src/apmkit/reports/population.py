@@ -239,7 +239,7 @@ def population_report(inputs: ReportInputs, request: ReportRequest) -> ReportOut
         )
         if not (inputs.has(MEMBER_HCCS) and year in measured_years(inputs)):
             notes.append(
-                f"conditions scored at report time (the run wrote no member_hccs mart for {year}; "
+                f"conditions scored at report time (no member_hccs mart for {year}; "
                 "run `apmkit run` again to have them read from the marts)"
             )
     return ReportOutput(

@@ -270,7 +270,7 @@ def annotate(inputs: ReportInputs, lists: list[ir.Table], year: int) -> tuple[ir
         hccs, from_mart = hccs_of_year(inputs, people, year)
         notes.append(f"reasons: CMS-HCC V28 HCCs (payment year {year + 1}) from the {year} claims")
         if not from_mart:
-            notes.append(f"HCCs scored at report time (the run wrote no member_hccs mart for {year})")
+            notes.append(f"HCCs scored at report time (no member_hccs mart for {year})")
     else:
         notes.append(f"reasons: no HCCs (CMS-HCC V28 covers payment years 2024-2027; asked {year + 1})")
     gaps = None
@@ -287,7 +287,7 @@ def annotate(inputs: ReportInputs, lists: list[ir.Table], year: int) -> tuple[ir
         notes.append(f"reasons: open gaps in care {start}..{end} ({', '.join(ECQM_DEFINITIONS)})")
         if not from_mart:
             notes.append(
-                f"open gaps evaluated at report time (the run wrote no open_gaps mart for {start}..{end})"
+                f"open gaps evaluated at report time (no open_gaps mart for {start}..{end})"
             )
     for table in lists:
         out = table
@@ -378,7 +378,7 @@ def prediction_report(inputs: ReportInputs, request: ReportRequest) -> ReportOut
             *(
                 []
                 if inputs.has(MEMBER_FEATURES)
-                else ["features computed at report time (the run wrote no member_year_features mart)"]
+                else ["features computed at report time (no member_year_features mart)"]
             ),
             *said,
             *scope_note(request),

@@ -12,7 +12,6 @@ import copy
 import csv
 import datetime as dt
 import json
-from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -60,26 +59,17 @@ def run_info_from_record(data: dict[str, Any]) -> RunInfo:
     )
 
 
-def report_marts_of_run(engine: Engine, record: dict[str, Any], tables: Mapping[str, Any]) -> dict[str, Any]:
-    """The marts the slow reports read (:mod:`apmkit.reports.marts`: open gaps, member HCCs, member-year
-    features) for a run being written: ``record`` is its ``run.json`` document, ``tables`` the canonical tables
-    and the run's ``attribution`` / ``member_detail`` marts. Returns ibis tables by mart name (those the data
-    allow)."""
-    from apmkit.reports.marts import report_marts
-
-    inputs = ReportInputs(
-        tables=tables,
-        run=run_info_from_record(record),
-        fetch=engine.to_arrow,
-        materialize=engine.materialize,
-    )
-    return report_marts(inputs)
-
-
 def open_inputs(engine: Engine, run_dir: Path, needs: tuple[str, ...]) -> ReportInputs:
-    """The marts (OUT/<name>.parquet) and canonical tables (the run's data folder) named in ``needs``."""
+    """The marts (OUT/<name>.parquet) and canonical tables (the run's data folder) named in ``needs``.
+
+    A report mart (:data:`apmkit.reports.marts.REPORT_MARTS`: open gaps, member HCCs, member-year features) the
+    run folder does not hold yet is built on this first use and kept there (written beside it, then renamed into
+    place), so the run itself pays nothing for reports nobody asks for and later reports read it.
+    """
+    from apmkit.reports.marts import REPORT_MARTS
+
     info = read_run_info(run_dir)
-    tables = {}
+    tables: dict[str, Any] = {}
     canonical = None
     for name in needs:
         mart = run_dir / f"{name}.parquet"
@@ -91,7 +81,30 @@ def open_inputs(engine: Engine, run_dir: Path, needs: tuple[str, ...]) -> Report
             canonical = engine.canonical(data) if data.is_dir() else None
         if canonical is not None and name in canonical.present():
             tables[name] = canonical[name]
+    for name in needs:
+        if name in REPORT_MARTS and name not in tables and canonical is not None:
+            built = _build_report_mart(engine, run_dir, info, canonical, name)
+            if built is not None:
+                tables[name] = built
     return ReportInputs(tables=tables, run=info, fetch=engine.to_arrow, materialize=engine.materialize)
+
+
+def _build_report_mart(engine: Engine, run_dir: Path, info: RunInfo, canonical: Any, name: str) -> Any:
+    from apmkit.reports.marts import report_mart
+
+    available: dict[str, Any] = {n: canonical[n] for n in canonical.present()}
+    for mart in ("attribution", "member_detail"):
+        if (run_dir / f"{mart}.parquet").exists():
+            available[mart] = engine.read_parquet(run_dir / f"{mart}.parquet")
+    inputs = ReportInputs(tables=available, run=info, fetch=engine.to_arrow, materialize=engine.materialize)
+    table = report_mart(inputs, name)
+    if table is None:
+        return None
+    target = run_dir / f"{name}.parquet"
+    partial = run_dir / f".{name}.parquet.partial"
+    engine.write_parquet(table, partial)
+    partial.replace(target)  # whole or not at all: a report interrupted mid-build leaves no half mart
+    return engine.read_parquet(target)
 
 
 def build_report(run_dir: Path, request: ReportRequest, *, engine: Engine | None = None) -> ReportResult:
@@ -307,7 +320,6 @@ __all__ = [
     "export_report",
     "open_inputs",
     "read_run_info",
-    "report_marts_of_run",
     "report_to_json",
     "run_info_from_record",
 ]

@@ -64,9 +64,6 @@ MART_TABLES: dict[str, str] = {
     "summary": "one row per settled entity: benchmark, expenditure, savings, each component, net settlement",
     "lines": "every statement line with its formula, inputs, source and clause",
     "utilization": "utilization events (admissions, readmissions, ED, observation, SNF days, imaging) per member",
-    "open_gaps": "open gaps in care of the attributed members in the performance period (every eCQM apmkit computes)",
-    "member_hccs": "each attributed member's CMS-HCC V28 HCCs per measured year (payment year = year + 1)",
-    "member_year_features": "the prediction model's features of every member-year with enrollment",
 }
 """The marts a run writes (Parquet in OUT and tables of OUT/run.duckdb)."""
 
@@ -353,7 +350,6 @@ class Workspace:
         files: dict[str, Path] = {}
         if out is not None:
             say("report marts")
-            _record_report_marts(engine, stages, tables)  # issue 16: what the slow reports read
             say("writing the marts")
             files = self._write(Path(out), settlement, stages, formats)
         return RunResult(
@@ -881,18 +877,6 @@ def _record_for_reports(
         "include_pharmacy": resolved.definitions.include_pharmacy,
         "data": str(data.resolve()),
     }
-
-
-def _record_report_marts(engine: Engine, stages: _Stages, tables: Any) -> None:
-    """The marts the slow reports read instead of recomputing (issue 16; apmkit.reports.marts): open gaps,
-    member HCCs and member-year features, over the run's attributed panel."""
-    from apmkit.workspace.reports import report_marts_of_run
-
-    if not stages.info:
-        return
-    available: dict[str, ir.Table] = {name: tables[name] for name in tables.present()}
-    available.update({n: stages.marts[n] for n in ("attribution", "member_detail") if n in stages.marts})
-    stages.marts.update(report_marts_of_run(engine, stages.info, available))
 
 
 def _mssp_benchmark_given(
