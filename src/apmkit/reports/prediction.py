@@ -286,9 +286,7 @@ def annotate(inputs: ReportInputs, lists: list[ir.Table], year: int) -> tuple[ir
         )
         notes.append(f"reasons: open gaps in care {start}..{end} ({', '.join(ECQM_DEFINITIONS)})")
         if not from_mart:
-            notes.append(
-                f"open gaps evaluated at report time (no open_gaps mart for {start}..{end})"
-            )
+            notes.append(f"open gaps evaluated at report time (no open_gaps mart for {start}..{end})")
     for table in lists:
         out = table
         if hccs is not None:
