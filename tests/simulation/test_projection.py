@@ -47,8 +47,10 @@ def test_completion_factors_of_the_raa_sample_are_volume_weighted_link_ratios() 
     development = chain_ladder(rows, grain="Y")
     assert development.ages == tuple(range(1, len(ages) + 1))
     assert development.ldf[:-1] == pytest.approx(expected, rel=1e-12)
-    # the first link ratio of RAA is 2.999 (to three decimals, as chainladder's and Mack's examples show)
-    assert round(development.ldf[0], 3) == 2.999
+    # the published age-to-age factors of the RAA triangle (Mack 1994, "Measuring the variability of chain ladder
+    # reserve estimates"; the same figures in the chainladder and R ChainLadder examples), to three decimals
+    published = [2.999, 1.624, 1.271, 1.172, 1.113, 1.042, 1.033, 1.017, 1.009]
+    assert [round(f, 3) for f in development.ldf[:-1]] == published
     for k in range(len(ages)):
         assert development.cdf[k] == pytest.approx(float(np.prod(expected[k:])), rel=1e-12)
 
