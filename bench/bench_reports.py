@@ -43,7 +43,7 @@ def prepare(members: int, cache: Path) -> Path:
         with Workspace(data) as workspace:
             workspace.run(contract, "2025", out=out)
         print(
-            f"apmkit run (writes the marts, the report marts included) {time.perf_counter() - started:.1f} s"
+            f"apmkit run (writes the marts; report marts are built by the first report that needs them) {time.perf_counter() - started:.1f} s"
         )
     return out
 

@@ -349,7 +349,6 @@ class Workspace:
 
         files: dict[str, Path] = {}
         if out is not None:
-            say("report marts")
             say("writing the marts")
             files = self._write(Path(out), settlement, stages, formats)
         return RunResult(
