@@ -149,35 +149,15 @@ def long_fields(form: FormValues) -> FieldErrors:
 
 
 def check_simulation(answers: DesignAnswers) -> FieldErrors:
-    """Range checks of the simulation settings the worksheet model leaves open (seed, amounts, period).
-
-    The period must be one the starting point's contract has or a calendar year 1900-2199 (the rule of
-    :meth:`apmkit.contracts.Contract.period`).
-    """
-    import math
-
+    """The one simulation setting the worksheet model cannot check alone: the period must be one the starting
+    point's contract has or a calendar year 1900-2199 (the rule of :meth:`apmkit.contracts.Contract.period`).
+    Seed and amount ranges are bounds of :class:`apmkit.design.worksheet.SimulationAnswer` itself."""
     from apmkit.contracts import load_template
-    from apmkit.design.worksheet import MAX_PER_PERSON_YEAR, MAX_REVENUE, SEED_RANGE, STARTING_POINTS
+    from apmkit.design.worksheet import STARTING_POINTS
 
     errors: FieldErrors = {}
-    simulation = answers.simulation
-    if not SEED_RANGE[0] <= simulation.seed <= SEED_RANGE[1]:
-        errors["sim_seed"] = [f"a whole number from {SEED_RANGE[0]} to {SEED_RANGE[1]:,}"]
-    amounts = (
-        ("sim_benchmark_per_person_year", simulation.benchmark_per_person_year, MAX_PER_PERSON_YEAR),
-        ("sim_participant_revenue", simulation.participant_revenue, MAX_REVENUE),
-    )
-    for field, value, largest in amounts:
-        if value is not None and (not math.isfinite(value) or value > largest):
-            errors[field] = [f"at most {largest:,}"]
-    for field, value in (
-        ("sim_quality_score", simulation.quality_score),
-        ("sim_expenditure_sd", simulation.expenditure_sd),
-    ):
-        if not math.isfinite(value):
-            errors[field] = ["a finite number"]
     try:
-        load_template(STARTING_POINTS[answers.starting_point]).period(simulation.period)
+        load_template(STARTING_POINTS[answers.starting_point]).period(answers.simulation.period)
     except KeyError:
         errors["sim_period"] = ["a period of the starting point's contract or a calendar year 1900-2199"]
     return errors
