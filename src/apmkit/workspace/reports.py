@@ -81,23 +81,29 @@ def open_inputs(engine: Engine, run_dir: Path, needs: tuple[str, ...]) -> Report
             canonical = engine.canonical(data) if data.is_dir() else None
         if canonical is not None and name in canonical.present():
             tables[name] = canonical[name]
-    for name in needs:
-        if name in REPORT_MARTS and name not in tables and canonical is not None:
-            built = _build_report_mart(engine, run_dir, info, canonical, name)
+    missing = [n for n in needs if n in REPORT_MARTS and n not in tables]
+    if missing and canonical is not None:
+        source = _mart_source(engine, run_dir, info, canonical)
+        for name in missing:
+            built = _build_report_mart(engine, run_dir, source, name)
             if built is not None:
                 tables[name] = built
     return ReportInputs(tables=tables, run=info, fetch=engine.to_arrow, materialize=engine.materialize)
 
 
-def _build_report_mart(engine: Engine, run_dir: Path, info: RunInfo, canonical: Any, name: str) -> Any:
-    from apmkit.reports.marts import report_mart
-
+def _mart_source(engine: Engine, run_dir: Path, info: RunInfo, canonical: Any) -> ReportInputs:
+    """What the report marts are built from: the canonical tables and the run's attribution and member rows."""
     available: dict[str, Any] = {n: canonical[n] for n in canonical.present()}
     for mart in ("attribution", "member_detail"):
         if (run_dir / f"{mart}.parquet").exists():
             available[mart] = engine.read_parquet(run_dir / f"{mart}.parquet")
-    inputs = ReportInputs(tables=available, run=info, fetch=engine.to_arrow, materialize=engine.materialize)
-    table = report_mart(inputs, name)
+    return ReportInputs(tables=available, run=info, fetch=engine.to_arrow, materialize=engine.materialize)
+
+
+def _build_report_mart(engine: Engine, run_dir: Path, source: ReportInputs, name: str) -> Any:
+    from apmkit.reports.marts import report_mart
+
+    table = report_mart(source, name)
     if table is None:
         return None
     target = run_dir / f"{name}.parquet"
