@@ -23,11 +23,12 @@ from tests.web.conftest import SECRET, TestClient
 from typer.testing import CliRunner
 
 from apmkit.cli.main import app as cli_app
+from apmkit.contracts import parse_contract
 from apmkit.errors import ConfigurationError
 from apmkit.synth import generate
 from apmkit.web.app import WebSettings, create_app
-from apmkit.web.runs import RUN_STAGES
 from apmkit.web.state import AppState
+from apmkit.workspace.run_marts import run_stages
 
 CONTRACT = """
 id: web_run_test
@@ -142,7 +143,7 @@ def as_user(served: dict[str, Any]) -> Iterator[Any]:
 
 def test_a_background_run_reports_its_progress_and_history(served: dict[str, Any], as_user: Any) -> None:
     job = served["job"]
-    assert job["steps_done"] == RUN_STAGES == job["steps"]
+    assert job["steps_done"] == job["steps"] == len(run_stages(parse_contract(CONTRACT), "2025"))
     assert job["stage"] == "done" and job["user"] == "ana" and job["contract_id"] == "web_run_test"
     assert job["counts"]["entities"] == 3
     analyst = as_user("ana")
@@ -469,9 +470,9 @@ def test_the_data_page_shows_the_feed_and_its_profile(
 def test_the_member_export_holds_every_row_beyond_the_page_cap(
     served: dict[str, Any], as_user: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import apmkit.web.runs
+    import apmkit.workspace.run_marts
 
-    monkeypatch.setattr(apmkit.web.runs, "MAX_PAGE_SIZE", 50)  # pages are capped; exports are not
+    monkeypatch.setattr(apmkit.workspace.run_marts, "MAX_PAGE_SIZE", 50)  # pages are capped; exports are not
     admin = as_user("ada")
     run_id = served["run_id"]
     members = pd.read_parquet(served["out"] / "member_detail.parquet")

@@ -37,12 +37,32 @@ GROUP_COLUMN: dict[str, str] = {"entity": "entity_id", "tin": "tin", "npi": "npi
 
 @dataclass(frozen=True)
 class Scope:
-    """A provider's restriction: only members attributed to these entities / TINs / NPIs (None = no limit on
-    that level). Applied inside the query, before any aggregation."""
+    """A provider's grant: its entities, TINs and NPIs. Applied inside the query, before any aggregation.
+
+    One rule everywhere (reports, the dashboard's pages and API, exports, cached results): a row is the
+    provider's when ANY of its identifiers is granted - its entity is one of ``entity_ids``, OR its TIN is one of
+    ``tins``, OR its NPI is one of ``npis`` (:meth:`reaches`). A level left None (or empty) grants nothing, so
+    ``Scope()`` reaches no row; "no restriction" is a request without a scope. Any-match is monotone (granting
+    one more identifier never hides a row) and each row shown is matched by an identifier the provider holds."""
 
     entity_ids: frozenset[str] | None = None
     tins: frozenset[str] | None = None
     npis: frozenset[str] | None = None
+
+    def levels(self) -> tuple[tuple[str, frozenset[str]], ...]:
+        """``(column, granted identifiers)`` of each level the scope grants (columns of the attribution panel)."""
+        named = (("entity_id", self.entity_ids), ("tin", self.tins), ("npi", self.npis))
+        return tuple((column, values) for column, values in named if values)
+
+    def reaches(self, table: ir.Table, columns: Mapping[str, str] | None = None) -> ir.BooleanValue:
+        """True for the rows of ``table`` any granted identifier reaches. ``columns`` maps a level
+        (``entity_id``, ``tin``, ``npi``) to the column of ``table`` holding it (default: the level's name)."""
+        named = columns or {}
+        reached: ir.BooleanValue = ibis.literal(False)
+        for level, values in self.levels():
+            column = table[named.get(level, level)]
+            reached = reached | column.isin(sorted(values)).fill_null(False)
+        return reached
 
 
 @dataclass(frozen=True)
@@ -218,14 +238,11 @@ def report_year(inputs: ReportInputs, request: ReportRequest) -> int:
 
 
 def apply_scope(panel: ir.Table, scope: Scope | None) -> ir.Table:
-    """``panel`` (with ``entity_id, tin, npi``) restricted to the scope; applied to member rows."""
+    """``panel`` (with ``entity_id, tin, npi``) restricted to the scope (rows any granted identifier reaches,
+    :meth:`Scope.reaches`); applied to member rows."""
     if scope is None:
         return panel
-    kept = panel
-    for column, allowed in (("entity_id", scope.entity_ids), ("tin", scope.tins), ("npi", scope.npis)):
-        if allowed is not None:
-            kept = kept.filter(kept[column].isin(sorted(allowed)) if allowed else ibis.literal(False))
-    return kept
+    return panel.filter(scope.reaches(panel))
 
 
 def panel(inputs: ReportInputs, request: ReportRequest) -> ir.Table:
@@ -348,7 +365,7 @@ def scope_note(request: ReportRequest) -> list[str]:
         if values is not None:
             parts.append(f"{label} {', '.join(sorted(values)) or '(none)'}")
     return [
-        f"restricted to the members attributed to {'; '.join(parts)}; peer figures are whole-run aggregates"
+        f"restricted to the members attributed to {'; or '.join(parts)}; peer figures are whole-run aggregates"
     ]
 
 

@@ -24,12 +24,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from apmkit.documents import read_yaml
 from apmkit.errors import ConfigurationError, InputFileError
+
+if TYPE_CHECKING:
+    from apmkit.reports.framework import Scope as GrantedScope
 
 # scrypt cost: N=2**14, r=8, p=1 is the interactive-login setting of the scrypt paper (Percival 2009) and
 # costs about 16 MB and tens of milliseconds per check.
@@ -70,7 +73,9 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[str]] = {
 
 @dataclass(frozen=True)
 class Scope:
-    """What a provider may see: its entities, TINs and NPIs (any match grants a row)."""
+    """What a provider may see: its entities, TINs and NPIs, as stored with the user. Every read applies it as
+    :meth:`grant` - the report framework's scope, whose rule (a row is the provider's when ANY of its identifiers
+    is granted) the reports, the pages, the API, the exports and the cached results share."""
 
     entity_ids: frozenset[str] = frozenset()
     tins: frozenset[str] = frozenset()
@@ -82,6 +87,14 @@ class Scope:
 
     def to_dict(self) -> dict[str, list[str]]:
         return {"entity_ids": sorted(self.entity_ids), "tins": sorted(self.tins), "npis": sorted(self.npis)}
+
+    def grant(self) -> GrantedScope:
+        """The scope every read applies (:class:`apmkit.reports.framework.Scope`)."""
+        from apmkit.reports.framework import Scope as GrantedScope  # ibis: not for the users CLI's start
+
+        return GrantedScope(
+            entity_ids=self.entity_ids or None, tins=self.tins or None, npis=self.npis or None
+        )
 
 
 @dataclass(frozen=True)

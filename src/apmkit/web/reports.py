@@ -5,10 +5,11 @@ run's folder, with the signed-in provider's scope passed into the request, so th
 query before any aggregation. Results are cached per run and request (a run's marts never change), so a report
 page costs one build and then the rendering.
 
-Scope mapping: the dashboard's :class:`apmkit.web.auth.Scope` grants a row matching any of its entity ids, TINs or
-NPIs; the report framework's ``Scope`` requires every level it names. A provider given one kind of identifier
-(the usual case: ``--tin``) sees the same members either way; a provider given several kinds sees, in reports,
-only members matching all of them (never more).
+Scope: the signed-in provider's grant (:meth:`apmkit.web.auth.Scope.grant`, the report framework's
+:class:`~apmkit.reports.framework.Scope`) is part of the request and so of every cache key: a cached result or
+page body is only ever found again by a user with the same grant, and it was built with that grant applied inside
+the report's query. The rule (a row is the provider's when ANY of its identifiers is granted) is the one the
+dashboard's other reads apply (:mod:`apmkit.workspace.run_marts`).
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ from __future__ import annotations
 import tempfile
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from markupsafe import Markup
 
 from apmkit.errors import ApmkitError, ConfigurationError
 from apmkit.reports.framework import GROUPINGS, ReportInfo, ReportRequest, ReportResult, catalog
@@ -53,13 +57,15 @@ class ReportQuery:
 
 def report_scope(scope: Scope | None) -> ReportScope | None:
     """The report framework's scope for a dashboard user (None: every member)."""
-    if scope is None:
-        return None
-    return ReportScope(
-        entity_ids=scope.entity_ids or None,
-        tins=scope.tins or None,
-        npis=scope.npis or None,
-    )
+    return None if scope is None else scope.grant()
+
+
+@dataclass(frozen=True)
+class ReportBody:
+    """A report result and its page body (notes, charts and tables as HTML), kept per run and request."""
+
+    result: ReportResult
+    html: Markup
 
 
 class ReportService:
@@ -84,6 +90,27 @@ class ReportService:
         # Builds run DuckDB over the marts: two at a time at most, so a burst of first views cannot thrash.
         self._builds = threading.Semaphore(2)
         self._building: dict[tuple[str, ReportRequest], threading.Lock] = {}
+        # The rendered page bodies: a cached page costs the lookup and the page frame, not the tables' rendering.
+        self._bodies: OrderedDict[tuple[str, ReportRequest], ReportBody] = OrderedDict()
+
+    def cached_body(self, run_id: str, request: ReportRequest) -> ReportBody | None:
+        """The kept page body of this run and request (its scope included), or None."""
+        with self._lock:
+            found = self._bodies.get((run_id, request))
+            if found is not None:
+                self._bodies.move_to_end((run_id, request))
+            return found
+
+    def keep_body(
+        self, run_id: str, request: ReportRequest, result: ReportResult, render: Callable[[], str]
+    ) -> ReportBody:
+        """Render the page body of ``result`` (built for ``request``) and keep it."""
+        body = ReportBody(result=result, html=Markup(render()))  # the template autoescapes
+        with self._lock:
+            self._bodies[(run_id, request)] = body
+            while len(self._bodies) > self.cache_size:
+                self._bodies.popitem(last=False)
+        return body
 
     @staticmethod
     def catalog() -> list[ReportInfo]:
@@ -223,4 +250,12 @@ class ReportService:
         return rows_to_csv(table_rows(result.tables[table]))
 
 
-__all__ = ["EXPORTS", "MAX_SHOWN_ROWS", "ReportQuery", "ReportService", "ReportsBusy", "report_scope"]
+__all__ = [
+    "EXPORTS",
+    "MAX_SHOWN_ROWS",
+    "ReportBody",
+    "ReportQuery",
+    "ReportService",
+    "ReportsBusy",
+    "report_scope",
+]

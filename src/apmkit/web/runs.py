@@ -1,74 +1,34 @@
-"""Runs from the dashboard: background jobs over :class:`apmkit.workspace.Workspace` and scoped reads of marts.
+"""Runs from the dashboard: background jobs over :class:`apmkit.workspace.Workspace`, and what they wrote.
 
-The pages and the API call only this module for runs; it calls the application layer
-(:meth:`Workspace.run`, the same call as ``apmkit run``) and reads the marts a run wrote (Parquet, columns as
-:data:`apmkit.workspace.MART_TABLES` describes). Every read takes the signed-in user's
-:class:`~apmkit.web.auth.Scope` and filters on the server, in the query itself:
-
-- entity-level marts (``summary``, ``lines``, ``benchmark_lines``, ``benchmark_entities``): rows of the
-  entities the scope reaches - its entity ids, its TINs (an entity attributed at TIN level is the TIN), and the
-  entities of members attributed through one of its TINs;
-- member-level marts (``attribution``, ``member_detail``): rows of those entities, plus members attributed
-  through one of the scope's TINs or NPIs.
-
-A provider with an NPI only sees its attributed members, not the entity's statement.
+The pages and the API call only this module for runs. It starts runs with :meth:`Workspace.run` (the same call
+as ``apmkit run``), sizing each job's progress bar by :func:`apmkit.workspace.run_marts.run_stages`, and reads
+what a finished run wrote through :class:`apmkit.workspace.run_marts.RunMarts` - the application layer's scoped
+reads, given the signed-in user's grant (:meth:`apmkit.web.auth.Scope.grant`), so every query filters on the
+server by the one scope rule of the reports.
 """
 
 from __future__ import annotations
 
 import io
 import logging
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from apmkit.contracts import Contract, load_template, parse_contract, template_names
 from apmkit.errors import ApmkitError, ConfigurationError
 from apmkit.web.auth import Scope
 from apmkit.web.state import AppState, Job
+from apmkit.workspace.run_marts import NotFound, Page, RunMarts, json_rows, run_stages
 
 log = logging.getLogger("apmkit.web")
 
 MAX_CONTRACT_CHARS = 64 * 1024
-MAX_PAGE_SIZE = 500
-RUN_STAGES = 7
-"""Progress messages a run reports (eligibility and spending ... writing the marts), for the progress bar."""
-
-STATEMENT_MARTS = ("summary", "lines", "benchmark_lines", "benchmark_entities")
-MEMBER_MARTS = ("attribution", "member_detail")
-
-
-class NotFound(LookupError):
-    """No such run, or nothing of it the user may see."""
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of rows and how many rows match in all."""
-
-    rows: list[dict[str, Any]]
-    total: int
-    page: int
-    size: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "rows": self.rows,
-            "total": self.total,
-            "page": self.page,
-            "size": self.size,
-            "pages": max(1, -(-self.total // self.size)),
-        }
 
 
 def contract_from_request(template: str | None, text: str | None) -> Contract:
@@ -119,8 +79,7 @@ class RunJobs:
         self.engine_name = engine_name
         # One run at a time: each takes the machine's cores for a while; a queue is fairer than thrashing.
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="apmkit-run")
-        self._cache: dict[tuple[str, str], pa.Table] = {}
-        self._cache_lock = threading.Lock()
+        self.marts = RunMarts()
         state.fail_unfinished_jobs()
 
     def close(self) -> None:
@@ -131,7 +90,7 @@ class RunJobs:
         if self.data_dir is None:
             raise ConfigurationError("runs need canonical tables: start the server with --data")
         check_period(contract, period)
-        job = self.state.create_job("run", user, contract.id, period)
+        job = self.state.create_job("run", user, contract.id, period, steps=len(run_stages(contract, period)))
         self._pool.submit(self._run, job.id, contract, period)
         log.info("run %s queued by %s", job.id, user)
         return job
@@ -228,68 +187,17 @@ class RunJobs:
             raise NotFound("the run has not finished")
         return folder
 
-    def _table(self, run_id: str, mart: str) -> pa.Table:
-        # A finished run's marts never change: each is read once and kept (member marts too - the scope and
-        # the filters are then Arrow compute over the cached table, and a page is a slice of it).
-        key = (run_id, mart)
-        with self._cache_lock:
-            cached = self._cache.get(key)
-        if cached is not None:
-            return cached
-        table = pq.read_table(self._finished(run_id) / f"{mart}.parquet")
-        with self._cache_lock:
-            if len(self._cache) > 64:
-                self._cache.clear()
-            self._cache[key] = table
-        return table
-
-    def visible_entities(self, run_id: str, scope: Scope | None) -> set[str] | None:
-        """The entities ``scope`` reaches in this run (None = every entity)."""
-        if scope is None:
-            return None
-        entities = set(scope.entity_ids) | set(scope.tins)
-        if scope.tins:
-            attribution = self._table(run_id, "attribution")
-            through = attribution.filter(
-                pc.and_(
-                    _is_in(attribution["tin"], scope.tins), pc.fill_null(attribution["attributed"], False)
-                )
-            )
-            entities |= {e for e in through.column("entity_id").to_pylist() if e}
-        return entities
-
     def summary(self, run_id: str, scope: Scope | None) -> list[dict[str, Any]]:
-        table = _only_entities(
-            self._table(run_id, "summary"), "entity_id", self.visible_entities(run_id, scope)
-        )
-        return _rows(table.sort_by("entity_id"))
+        """The summary rows of the entities the user's scope reaches."""
+        return self.marts.summary(self._finished(run_id), _grant(scope))
 
     def statement(self, run_id: str, entity: str, scope: Scope | None) -> dict[str, Any]:
         """Every traced line of one entity's statement, with its summary row."""
-        allowed = self.visible_entities(run_id, scope)
-        if allowed is not None and entity not in allowed:
-            raise NotFound("no such entity in this run")
-        summary = _only_entities(self._table(run_id, "summary"), "entity_id", {entity})
-        if summary.num_rows == 0:
-            raise NotFound("no such entity in this run")
-        lines = _only_entities(self._table(run_id, "lines"), "entity_id", {entity}).sort_by("sequence")
-        return {"entity_id": entity, "summary": _rows(summary)[0], "lines": _rows(lines)}
+        return self.marts.statement(self._finished(run_id), entity, _grant(scope))
 
     def benchmark(self, run_id: str, entity: str, scope: Scope | None) -> dict[str, Any]:
         """The benchmark's build-up for one entity (benchmark_lines) and its key factors."""
-        allowed = self.visible_entities(run_id, scope)
-        if allowed is not None and entity not in allowed:
-            raise NotFound("no such entity in this run")
-        folder = self._finished(run_id)
-        lines: list[dict[str, Any]] = []
-        factors: dict[str, Any] | None = None
-        if (folder / "benchmark_lines.parquet").is_file():
-            table = _only_entities(self._table(run_id, "benchmark_lines"), "entity", {entity})
-            lines = _rows(table.sort_by("line"))
-        if (folder / "benchmark_entities.parquet").is_file():
-            found = _rows(_only_entities(self._table(run_id, "benchmark_entities"), "entity_id", {entity}))
-            factors = found[0] if found else None
-        return {"entity_id": entity, "lines": lines, "factors": factors}
+        return self.marts.benchmark(self._finished(run_id), entity, _grant(scope))
 
     def members(
         self,
@@ -303,18 +211,8 @@ class RunJobs:
     ) -> Page:
         """Member rows behind the figures (member_detail), scoped, filtered and paged (``size`` None: every
         row, for the export)."""
-        table = self._sorted(run_id, "member_detail", ["entity_id", "member_id"])
-        if scope is not None:
-            entities = self.visible_entities(run_id, scope) or set()
-            reached = _is_in(table["entity_id"], entities)
-            if scope.tins or scope.npis:
-                reached = pc.or_(reached, _is_in(table["member_id"], self._members_through(run_id, scope)))
-            table = table.filter(reached)
-        if entity:
-            table = table.filter(pc.equal(table["entity_id"], entity))
-        if member:
-            table = table.filter(pc.equal(table["member_id"], member))
-        return _page(table, page, size)
+        folder = self._finished(run_id)
+        return self.marts.members(folder, _grant(scope), entity=entity, member=member, page=page, size=size)
 
     def attribution(
         self,
@@ -328,40 +226,10 @@ class RunJobs:
         size: int = 50,
     ) -> Page:
         """Attribution rows (one per member: attributed or not, entity, step, reason), scoped, filtered, paged."""
-        table = self._sorted(run_id, "attribution", ["member_id"])
-        if scope is not None:
-            entities = self.visible_entities(run_id, scope) or set()
-            reached = pc.or_(
-                pc.or_(_is_in(table["entity_id"], entities), _is_in(table["tin"], scope.tins)),
-                _is_in(table["npi"], scope.npis),
-            )
-            table = table.filter(pc.fill_null(reached, False))
-        if entity:
-            table = table.filter(pc.equal(table["entity_id"], entity))
-        if member:
-            table = table.filter(pc.equal(table["member_id"], member))
-        if attributed is not None:
-            table = table.filter(pc.equal(table["attributed"], attributed))
-        return _page(table, page, size)
-
-    def _members_through(self, run_id: str, scope: Scope) -> set[str]:
-        """Members attributed through one of the scope's TINs or NPIs."""
-        attribution = self._table(run_id, "attribution")
-        through = pc.or_(_is_in(attribution["tin"], scope.tins), _is_in(attribution["npi"], scope.npis))
-        linked = attribution.filter(
-            pc.and_(pc.fill_null(through, False), pc.fill_null(attribution["attributed"], False))
+        folder = self._finished(run_id)
+        return self.marts.attribution(
+            folder, _grant(scope), entity=entity, member=member, attributed=attributed, page=page, size=size
         )
-        return set(linked.column("member_id").to_pylist())
-
-    def _sorted(self, run_id: str, mart: str, keys: list[str]) -> pa.Table:
-        key = (run_id, f"{mart} sorted")
-        with self._cache_lock:
-            cached = self._cache.get(key)
-        if cached is None:
-            cached = self._table(run_id, mart).sort_by([(k, "ascending") for k in keys])
-            with self._cache_lock:
-                self._cache[key] = cached
-        return cached
 
     def file(self, run_id: str, name: str) -> Path:
         """A statement file of a finished run (statement.json/html/xlsx) - only for unscoped users."""
@@ -373,40 +241,13 @@ class RunJobs:
         return path
 
 
-def _is_in(column: Any, values: Any) -> Any:
-    return pc.is_in(column, value_set=pa.array(sorted(values), type=pa.string()))
-
-
-def _only_entities(table: pa.Table, column: str, entities: set[str] | None) -> pa.Table:
-    if entities is None:
-        return table
-    return table.filter(pc.is_in(table[column], value_set=pa.array(sorted(entities), type=pa.string())))
-
-
-def _page(table: pa.Table, page: int, size: int | None) -> Page:
-    if size is None:
-        return Page(rows=_rows(table), total=table.num_rows, page=1, size=max(1, table.num_rows))
-    size = max(1, min(size, MAX_PAGE_SIZE))
-    page = max(1, page)
-    return Page(rows=_rows(table.slice((page - 1) * size, size)), total=table.num_rows, page=page, size=size)
-
-
-def _json_value(value: Any) -> Any:
-    # Decimals as exact text (money is never a float); dates as ISO text.
-    if isinstance(value, Decimal):
-        return format(value.normalize(), "f")
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value
-
-
-def _rows(table: pa.Table) -> list[dict[str, Any]]:
-    return [{k: _json_value(v) for k, v in row.items()} for row in table.to_pylist()]
+def _grant(scope: Scope | None) -> Any:
+    return None if scope is None else scope.grant()
 
 
 def table_rows(table: pa.Table) -> list[dict[str, Any]]:
     """JSON-ready rows of an Arrow table (decimals as exact text, dates as ISO text)."""
-    return _rows(table)
+    return json_rows(table)
 
 
 def rows_to_csv(rows: list[dict[str, Any]]) -> bytes:
@@ -422,8 +263,6 @@ def rows_to_csv(rows: list[dict[str, Any]]) -> bytes:
 ProgressCallback = Callable[[str], None]
 
 __all__ = [
-    "MAX_PAGE_SIZE",
-    "RUN_STAGES",
     "NotFound",
     "Page",
     "RunJobs",

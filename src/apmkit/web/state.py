@@ -86,6 +86,7 @@ jobs_table = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("stage", sa.String(128), nullable=False, default=""),
     sa.Column("steps_done", sa.Integer, nullable=False, default=0),
+    sa.Column("steps", sa.Integer, nullable=False, default=1, server_default="1"),
     sa.Column("contract_id", sa.String(128), nullable=False, default=""),
     sa.Column("period", sa.String(32), nullable=False, default=""),
     sa.Column("error", sa.Text, nullable=True),
@@ -140,6 +141,8 @@ class Job:
     created_at: str = ""
     started_at: str | None = None
     finished_at: str | None = None
+    steps: int = 1
+    """Progress steps the job reports in all (a run: the stages of its contract, ``run_stages``)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -230,6 +233,7 @@ class AppState:
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self._write_lock = threading.Lock()
         metadata.create_all(self.engine)
+        _add_missing_columns(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -438,7 +442,8 @@ class AppState:
 
     # ---- jobs -------------------------------------------------------------------------------------------
 
-    def create_job(self, kind: str, user: str, contract_id: str, period: str) -> Job:
+    def create_job(self, kind: str, user: str, contract_id: str, period: str, steps: int = 1) -> Job:
+        """A queued job; ``steps`` is how many progress steps it will report (the progress bar's length)."""
         job_id = f"{_now():%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
         with self._write() as connection:
             connection.execute(
@@ -449,6 +454,7 @@ class AppState:
                     status="queued",
                     stage="queued",
                     steps_done=0,
+                    steps=max(1, steps),
                     contract_id=contract_id[:128],
                     period=period[:32],
                     counts="{}",
@@ -542,6 +548,14 @@ def _user(row: Any) -> User:
     )
 
 
+def _add_missing_columns(engine: Engine) -> None:
+    """Columns added to a table after a state database was first made (``ALTER TABLE ... ADD COLUMN``)."""
+    present = {c["name"] for c in sa.inspect(engine).get_columns("jobs")}
+    if "steps" not in present:
+        with engine.begin() as connection:
+            connection.execute(sa.text("ALTER TABLE jobs ADD COLUMN steps INTEGER NOT NULL DEFAULT 1"))
+
+
 def _job(row: Any) -> Job:
     return Job(
         id=row["id"],
@@ -550,6 +564,7 @@ def _job(row: Any) -> Job:
         status=row["status"],
         stage=row["stage"],
         steps_done=row["steps_done"],
+        steps=row["steps"],
         contract_id=row["contract_id"],
         period=row["period"],
         error=row["error"],
