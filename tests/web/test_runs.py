@@ -47,6 +47,14 @@ definitions:
   eligible_months: enrolled
   truncation: {method: amount, amount: 100000}
   runout_months: 3
+quality:
+  measures: [CMS165, CMS122]
+  scoring:
+    method: points
+    minimum_denominator: 20
+    measures:
+      - {measure: CMS165, attainment_threshold: 0.60, benchmark: 0.80}
+      - {measure: CMS122, attainment_threshold: 0.45, benchmark: 0.15, inverse: true}
 components:
   - id: shared_savings
     type: shared_savings
@@ -96,6 +104,8 @@ def served(two_years: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         state.add_user("pia", "provider", PASSWORD, tins=[tin_of[mine]])
         npi = linked.loc[linked["entity_id"] == other, "npi"].value_counts().index[0]
         state.add_user("nia", "provider", PASSWORD, npis=[npi])
+        # a TIN of one entity and an NPI of another: the one scope rule grants rows matching either
+        state.add_user("mix", "provider", PASSWORD, tins=[tin_of[mine]], npis=[npi])
         client.cookies.clear()
         yield {
             "app": app,
@@ -107,6 +117,7 @@ def served(two_years: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             "mine": mine,
             "other": other,
             "npi": npi,
+            "tin": tin_of[mine],
         }
 
 
@@ -143,7 +154,8 @@ def as_user(served: dict[str, Any]) -> Iterator[Any]:
 
 def test_a_background_run_reports_its_progress_and_history(served: dict[str, Any], as_user: Any) -> None:
     job = served["job"]
-    assert job["steps_done"] == job["steps"] == len(run_stages(parse_contract(CONTRACT), "2025"))
+    # the contract's quality section adds a stage: 8 steps (the progress bar said "8 of 7" before)
+    assert job["steps_done"] == job["steps"] == len(run_stages(parse_contract(CONTRACT), "2025")) == 8
     assert job["stage"] == "done" and job["user"] == "ana" and job["contract_id"] == "web_run_test"
     assert job["counts"]["entities"] == 3
     analyst = as_user("ana")
@@ -495,3 +507,51 @@ def test_report_builds_beyond_the_waiting_limit_are_503(served: dict[str, Any]) 
     assert busy.status_code == 503 and busy.headers["retry-after"] == "5"
     assert "content-security-policy" in busy.headers
     assert client.get(f"/api/v1/runs/{served['run_id']}/summary").status_code == 200
+
+
+def test_one_scope_rule_for_the_pages_the_api_the_exports_and_the_reports(
+    served: dict[str, Any], as_user: Any
+) -> None:
+    """A provider granted TIN T and NPI N sees the rows whose TIN is T OR whose NPI is N (docs/web.md, "Scope"):
+    the same members in the attribution and member APIs, the member export and the attribution report - before
+    this, the reports required both (no member) while the pages granted either."""
+    run_id, out, tin, npi = served["run_id"], served["out"], served["tin"], served["npi"]
+    attribution = pd.read_parquet(out / "attribution.parquet")
+    linked = attribution[attribution["attributed"]]
+    expected = set(linked.loc[(linked["tin"] == tin) | (linked["npi"] == npi), "member_id"])
+    through_tin = set(linked.loc[linked["tin"] == tin, "member_id"])
+    assert through_tin < expected  # the NPI adds members of another entity
+    mix = as_user("mix")
+    rows = mix.get(f"/api/v1/runs/{run_id}/attribution", params={"size": 500}).json()["rows"]
+    assert all(r["tin"] == tin or r["npi"] == npi for r in rows)
+    assert {r["member_id"] for r in rows if r["attributed"]} == expected
+    members = mix.get(f"/api/v1/runs/{run_id}/members", params={"size": 500}).json()
+    assert {r["member_id"] for r in members["rows"]} == expected == set(
+        pd.read_parquet(out / "member_detail.parquet").query("member_id in @expected")["member_id"]
+    )
+    export = mix.get(f"/ui/runs/{run_id}/members.csv").text
+    assert {row["member_id"] for row in csv.DictReader(io.StringIO(export))} == expected
+    report = mix.get(f"/api/v1/runs/{run_id}/reports/attribution", params={"table": "members"}).json()
+    assert {r["member_id"] for r in report["tables"]["members"]["rows"]} == expected
+    # entity-level rows: the entity that is its TIN; the NPI's entity is another provider's statement
+    assert [e["entity_id"] for e in mix.get(f"/api/v1/runs/{run_id}/summary").json()["entities"]] == [tin]
+    assert mix.get(f"/api/v1/runs/{run_id}/statements/{served['other']}").status_code == 404
+
+
+def test_a_cached_report_is_never_served_to_another_scope(served: dict[str, Any], as_user: Any) -> None:
+    """Report results and page bodies are kept per run and request; the request holds the user's grant, so the
+    same URL built for one provider is built again - never reused - for another."""
+    run_id, out = served["run_id"], served["out"]
+    attribution = pd.read_parquet(out / "attribution.parquet")
+    linked = attribution[attribution["attributed"]]
+    by_tin = set(linked.loc[linked["entity_id"] == served["mine"], "member_id"])
+    by_npi = set(linked.loc[linked["npi"] == served["npi"], "member_id"])
+    assert by_tin and by_npi and not by_tin & by_npi
+    url = f"/ui/runs/{run_id}/reports/attribution?by=tin"
+    for name, own, others in (("pia", by_tin, by_npi), ("nia", by_npi, by_tin), ("pia", by_tin, by_npi)):
+        page = as_user(name).get(url)
+        assert page.status_code == 200
+        assert sum(member in page.text for member in own) == min(len(own), 200)  # the first 200 rows shown
+        assert not any(member in page.text for member in others), name
+        api = as_user(name).get(f"/api/v1/runs/{run_id}/reports/attribution", params={"by": "tin"}).json()
+        assert {r["member_id"] for r in api["tables"]["members"]["rows"]} == own
