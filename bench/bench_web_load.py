@@ -7,15 +7,23 @@ of attribution (both audited), the statement API and the health check. The basel
 the same server (the cost of any request). Half the users are providers scoped to one TIN.
 
 Usage: ``.venv/bin/python bench/bench_web_load.py [--members 20000] [--users 50] [--seconds 60]``
-(``--tiny``: 300 members, 5 users, 3 s). Prints p50/p95/max per request kind; exits 1 on any error.
+(``--tiny``: 300 members, 5 users, 3 s). Prints p50/p95/max per request kind and the machine's load average
+during the load; exits 1 on any error.
+
+``--run RUN --data DATA`` serves a COPY of an existing run folder (``apmkit run --out RUN`` on ``DATA``) instead
+of synthesizing a population and running it through the API - the 1M-member measurement::
+
+    bench/bench_web_load.py --run /tmp/apmkit-bench/run-1000000 --data /tmp/apmkit-bench/synth-1000000
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
+import shutil
 import socket
 import statistics
 import subprocess
@@ -28,8 +36,10 @@ from pathlib import Path
 import httpx
 from _size import add_tiny_flag, shrink  # bench/_size.py (the script's folder is on sys.path)
 
+from apmkit.contracts import parse_contract
 from apmkit.synth import generate
 from apmkit.web.state import AppState, default_state_url
+from apmkit.workspace.run_marts import run_stages
 
 CONTRACT = """
 id: load_test
@@ -105,14 +115,36 @@ async def _user(
 
 async def _load(
     think: float, base: str, users: list[str], run_id: str, entities: list[str], seconds: float
-) -> tuple[dict[str, list[float]], list[str], float]:
+) -> tuple[dict[str, list[float]], list[str], float, list[float]]:
     timings: dict[str, list[float]] = defaultdict(list)
     errors: list[str] = []
+    loads: list[float] = []
     start = time.monotonic()
+
+    async def sample_load() -> None:
+        while time.monotonic() < start + seconds:
+            loads.append(os.getloadavg()[0])
+            await asyncio.sleep(5)
+
     await asyncio.gather(
-        *(_user(think, base, u, run_id, entities, start + seconds, timings, errors) for u in users)
+        sample_load(),
+        *(_user(think, base, u, run_id, entities, start + seconds, timings, errors) for u in users),
     )
-    return timings, errors, time.monotonic() - start
+    return timings, errors, time.monotonic() - start, loads
+
+
+def _import_run(run: Path, workdir: Path) -> str:
+    """A finished run job in the server's state whose folder is a copy of ``run`` (never written in place)."""
+    info = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    contract = parse_contract(info["contract_yaml"], source="run.json") if "contract_yaml" in info else None
+    period = str(info.get("period", ""))
+    steps = len(run_stages(contract, period)) if contract is not None else 1
+    state = AppState(default_state_url(workdir))
+    job = state.create_job("run", "analyst", str(info.get("contract_id", "run")), period, steps=steps)
+    state.update_job(job.id, status="done", stage="done", steps_done=steps)
+    state.close()
+    shutil.copytree(run, workdir / "runs" / job.id)
+    return job.id
 
 
 def main() -> int:
@@ -126,14 +158,21 @@ def main() -> int:
         default=1.0,
         help="mean pause of a user between requests, s (uniform 0.5x-1.5x; 0 = back to back, a saturation test)",
     )
+    parser.add_argument("--run", type=Path, help="serve a copy of this run folder (with --data) instead")
+    parser.add_argument("--data", type=Path, help="the canonical tables the --run was made from")
     add_tiny_flag(parser)
     args = shrink(parser.parse_args(), members=300, users=5, seconds=3, think=0.2)
+    if (args.run is None) != (args.data is None):
+        parser.error("--run and --data go together")
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         data, workdir = root / "data", root / "work"
         started = time.perf_counter()
-        generate(args.members, data, years=2, seed=5)
+        if args.run is None:
+            generate(args.members, data, years=2, seed=5)
+        else:
+            data = args.data
         synth_seconds = time.perf_counter() - started
         env = {**os.environ, "APMKIT_WEB_SECRET": "load-test-secret"}
         subprocess.run(
@@ -153,6 +192,11 @@ def main() -> int:
             check=True,
             capture_output=True,
         )
+        imported = None
+        if args.run is not None:
+            started = time.perf_counter()
+            imported = _import_run(args.run, workdir)
+            synth_seconds = time.perf_counter() - started
         port = _free_port()
         server = subprocess.Popen(
             [*APMKIT, "serve", "--data", str(data), "--workdir", str(workdir), "--port", str(port)],
@@ -176,11 +220,14 @@ def main() -> int:
                     "/api/v1/login", json={"username": "analyst", "password": PASSWORD}
                 ).json()["csrf_token"]
                 started = time.perf_counter()
-                job = client.post(
-                    "/api/v1/runs",
-                    json={"contract": CONTRACT, "period": "2025"},
-                    headers={"X-CSRF-Token": csrf},
-                ).json()
+                if imported is not None:
+                    job = client.get(f"/api/v1/runs/{imported}").json()
+                else:
+                    job = client.post(
+                        "/api/v1/runs",
+                        json={"contract": CONTRACT, "period": "2025"},
+                        headers={"X-CSRF-Token": csrf},
+                    ).json()
                 while job["status"] not in ("done", "failed"):
                     time.sleep(0.5)
                     job = client.get(f"/api/v1/runs/{job['id']}").json()
@@ -213,7 +260,7 @@ def main() -> int:
                         if answer.status_code != 200:
                             raise SystemExit(f"report {report}: {answer.status_code}")
                         builds[f"{report} ({name.rstrip('0123456789')})"] = time.perf_counter() - started
-            timings, errors, elapsed = asyncio.run(
+            timings, errors, elapsed, loads = asyncio.run(
                 _load(args.think, base, names, job["id"], entities, args.seconds)
             )
         finally:
@@ -221,8 +268,15 @@ def main() -> int:
             server.wait(timeout=30)
 
     total = sum(len(v) for v in timings.values())
+    if args.run is None:
+        print(
+            f"population: {args.members:,} members, 2 years (synth {synth_seconds:.1f} s); run through the API: {run_seconds:.1f} s"
+        )
+    else:
+        print(f"run: a copy of {args.run} on {args.data} (copied in {synth_seconds:.1f} s)")
     print(
-        f"population: {args.members:,} members, 2 years (synth {synth_seconds:.1f} s); run through the API: {run_seconds:.1f} s"
+        f"machine: {os.cpu_count()} cores; 1-min load average during the load: "
+        f"mean {statistics.mean(loads or [0]):.1f}, max {max(loads or [0]):.1f}"
     )
     print(
         f"load: {args.users} concurrent users (think time {args.think:g} s) for {elapsed:.1f} s: {total:,} requests = {total / elapsed:,.1f}/s, errors: {len(errors)}"

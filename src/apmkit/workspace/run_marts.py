@@ -108,31 +108,50 @@ class RunMarts:
         Tables kept (whole marts and scoped shares; least recently used dropped first).
     """
 
-    def __init__(self, cache_size: int = 64):
+    def __init__(self, cache_size: int = 64, derived_size: int = 1024):
         self.cache_size = cache_size
+        self.derived_size = derived_size
         self._cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        # What requests derive from the kept tables (an entity's rows, JSON rows of a summary or a statement):
+        # kept apart, so many small results never push a whole mart out.
+        self._derived: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self._lock = threading.Lock()
         self._building: dict[tuple[Any, ...], threading.Lock] = {}
 
     # ---- the scoped tables ------------------------------------------------------------------------------
 
-    def _kept(self, key: tuple[Any, ...], build: Any) -> Any:
+    def _kept(self, key: tuple[Any, ...], build: Any, *, derived: bool = False) -> Any:
+        cache, size = (self._derived, self.derived_size) if derived else (self._cache, self.cache_size)
         with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
+            if key in cache:
+                cache.move_to_end(key)
+                return cache[key]
             building = self._building.setdefault(key, threading.Lock())
         with building:  # one build per key; others asking for it wait for that build
             with self._lock:
-                if key in self._cache:
-                    return self._cache[key]
-            value = build()
+                if key in cache:
+                    return cache[key]
+            try:
+                value = build()
+            finally:
+                with self._lock:
+                    self._building.pop(key, None)
             with self._lock:
-                self._cache[key] = value
-                self._building.pop(key, None)
-                while len(self._cache) > self.cache_size:
-                    self._cache.popitem(last=False)
+                cache[key] = value
+                while len(cache) > size:
+                    cache.popitem(last=False)
         return value
+
+    def _rows_of(
+        self, folder: Path, mart: str, scope: Scope | None, column: str, value: str | None
+    ) -> pa.Table:
+        """The scoped rows of ``mart`` whose ``column`` is ``value`` (all of them when ``value`` is None)."""
+        table = self.table(folder, mart, scope)
+        if value is None:
+            return table
+        return self._kept(
+            (folder, mart, scope, column, value), lambda: _only(table, column, value), derived=True
+        )
 
     def has(self, folder: Path, mart: str) -> bool:
         return (folder / f"{mart}.parquet").is_file()
@@ -176,29 +195,41 @@ class RunMarts:
         return set(self.table(folder, "summary", scope).column("entity_id").to_pylist())
 
     def summary(self, folder: Path, scope: Scope | None) -> list[dict[str, Any]]:
-        """One row per entity the scope reaches (its settlement figures), by entity id."""
-        return json_rows(self.table(folder, "summary", scope))
+        """One row per entity the scope reaches (its settlement figures), by entity id (kept: do not change)."""
+        return self._kept(
+            (folder, "summary rows", scope),
+            lambda: json_rows(self.table(folder, "summary", scope)),
+            derived=True,
+        )
 
     def statement(self, folder: Path, entity: str, scope: Scope | None) -> dict[str, Any]:
-        """Every traced line of one entity's statement, with its summary row."""
-        summary = _only(self.table(folder, "summary", scope), "entity_id", entity)
+        """Every traced line of one entity's statement, with its summary row (kept: do not change)."""
+        summary = self._rows_of(folder, "summary", scope, "entity_id", entity)
         if summary.num_rows == 0:
             raise NotFound("no such entity in this run")
-        lines = _only(self.table(folder, "lines", scope), "entity_id", entity)
-        return {"entity_id": entity, "summary": json_rows(summary)[0], "lines": json_rows(lines)}
+
+        def build() -> dict[str, Any]:
+            lines = self._rows_of(folder, "lines", scope, "entity_id", entity)
+            return {"entity_id": entity, "summary": json_rows(summary)[0], "lines": json_rows(lines)}
+
+        return self._kept((folder, "statement", scope, entity), build, derived=True)
 
     def benchmark(self, folder: Path, entity: str, scope: Scope | None) -> dict[str, Any]:
-        """The benchmark's build-up for one entity (benchmark_lines) and its key factors."""
-        if _only(self.table(folder, "summary", scope), "entity_id", entity).num_rows == 0:
+        """The benchmark's build-up for one entity (benchmark_lines) and its key factors (kept: do not change)."""
+        if self._rows_of(folder, "summary", scope, "entity_id", entity).num_rows == 0:
             raise NotFound("no such entity in this run")
-        lines: list[dict[str, Any]] = []
-        factors: dict[str, Any] | None = None
-        if self.has(folder, "benchmark_lines"):
-            lines = json_rows(_only(self.table(folder, "benchmark_lines", scope), "entity", entity))
-        if self.has(folder, "benchmark_entities"):
-            found = json_rows(_only(self.table(folder, "benchmark_entities", scope), "entity_id", entity))
-            factors = found[0] if found else None
-        return {"entity_id": entity, "lines": lines, "factors": factors}
+
+        def build() -> dict[str, Any]:
+            lines: list[dict[str, Any]] = []
+            factors: dict[str, Any] | None = None
+            if self.has(folder, "benchmark_lines"):
+                lines = json_rows(self._rows_of(folder, "benchmark_lines", scope, "entity", entity))
+            if self.has(folder, "benchmark_entities"):
+                found = json_rows(self._rows_of(folder, "benchmark_entities", scope, "entity_id", entity))
+                factors = found[0] if found else None
+            return {"entity_id": entity, "lines": lines, "factors": factors}
+
+        return self._kept((folder, "benchmark", scope, entity), build, derived=True)
 
     def members(
         self,
@@ -212,8 +243,7 @@ class RunMarts:
     ) -> Page:
         """Member rows behind the figures (member_detail), scoped, filtered and paged (``size`` None: every row,
         for an export)."""
-        table = self.table(folder, "member_detail", scope)
-        table = _only(_only(table, "entity_id", entity), "member_id", member)
+        table = _only(self._rows_of(folder, "member_detail", scope, "entity_id", entity), "member_id", member)
         return _page(table, page, size)
 
     def attribution(
@@ -228,8 +258,7 @@ class RunMarts:
         size: int = 50,
     ) -> Page:
         """Attribution rows (one per member: attributed or not, entity, step, reason), scoped, filtered, paged."""
-        table = self.table(folder, "attribution", scope)
-        table = _only(_only(table, "entity_id", entity), "member_id", member)
+        table = _only(self._rows_of(folder, "attribution", scope, "entity_id", entity), "member_id", member)
         if attributed is not None:
             table = table.filter(pc.equal(pc.fill_null(table["attributed"], False), attributed))
         return _page(table, page, size)
