@@ -526,8 +526,10 @@ def test_one_scope_rule_for_the_pages_the_api_the_exports_and_the_reports(
     assert all(r["tin"] == tin or r["npi"] == npi for r in rows)
     assert {r["member_id"] for r in rows if r["attributed"]} == expected
     members = mix.get(f"/api/v1/runs/{run_id}/members", params={"size": 500}).json()
-    assert {r["member_id"] for r in members["rows"]} == expected == set(
-        pd.read_parquet(out / "member_detail.parquet").query("member_id in @expected")["member_id"]
+    assert (
+        {r["member_id"] for r in members["rows"]}
+        == expected
+        == set(pd.read_parquet(out / "member_detail.parquet").query("member_id in @expected")["member_id"])
     )
     export = mix.get(f"/ui/runs/{run_id}/members.csv").text
     assert {row["member_id"] for row in csv.DictReader(io.StringIO(export))} == expected
