@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -24,6 +26,7 @@ from urllib.parse import urlencode
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 
 from apmkit.web.auth import User, csrf_matches, new_csrf_token
 from apmkit.web.data import DataStatus
@@ -97,6 +100,30 @@ class ApiError(Exception):
         self.headers = headers
 
 
+class Fragments:
+    """Rendered parts of pages that depend only on a finished run and the user's scope (a run's output never
+    changes), kept in a bounded in-process cache (least recently used dropped first). The key must hold the
+    scope: a fragment is only ever found again by a user with the same grant."""
+
+    def __init__(self, size: int = 256):
+        self.size = size
+        self._kept: OrderedDict[tuple[Any, ...], Markup] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...], render: Callable[[], str]) -> Markup:
+        with self._lock:
+            found = self._kept.get(key)
+            if found is not None:
+                self._kept.move_to_end(key)
+                return found
+        made = Markup(render())  # rendered by an autoescaping template
+        with self._lock:
+            self._kept[key] = made
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+        return made
+
+
 @dataclass
 class Web:
     """The services of one app and the checks its routes depend on."""
@@ -111,6 +138,7 @@ class Web:
     throttle: LoginThrottle
     hashes: HashPool
     templates: Jinja2Templates
+    fragments: Fragments = field(default_factory=Fragments)
 
     # ---- sessions, roles, CSRF -------------------------------------------------------------------------
 

@@ -99,8 +99,16 @@ def router(web: Web) -> APIRouter:
     @routes.get("/ui/runs/{run_id}", response_class=HTMLResponse, include_in_schema=False)
     def run_page(request: Request, run_id: str, user: User = Depends(web.page_user("read_runs"))) -> Response:
         job = jobs.run(run_id)
-        summary = jobs.summary(run_id, user.scope) if job.status == "done" else []
+        summary_html = None
+        if job.status == "done":
+            # the settlement table, rendered once per run and scope (thousands of entities at 1M members)
+            summary = jobs.summary(run_id, user.scope)
+            template = web.templates.env.get_template("_run_summary.html")
+            summary_html = web.fragments.get(
+                ("run summary", run_id, user.scope),
+                lambda: template.render(job=job, summary=summary, scoped=user.scope is not None),
+            )
         name = "_run_status.html" if request.headers.get("HX-Request") else "run.html"
-        return web.render(request, name, {"job": job, "summary": summary, "steps": job.steps})
+        return web.render(request, name, {"job": job, "summary_html": summary_html, "steps": job.steps})
 
     return routes
