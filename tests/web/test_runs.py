@@ -542,7 +542,7 @@ def test_one_scope_rule_for_the_pages_the_api_the_exports_and_the_reports(
 
 def test_a_cached_report_is_never_served_to_another_scope(served: dict[str, Any], as_user: Any) -> None:
     """Report results and page bodies are kept per run and request; the request holds the user's grant, so the
-    same URL built for one provider is built again - never reused - for another."""
+    same URL built for one provider is built again - never reused - for another (the run page's table too)."""
     run_id, out = served["run_id"], served["out"]
     attribution = pd.read_parquet(out / "attribution.parquet")
     linked = attribution[attribution["attributed"]]
@@ -557,3 +557,6 @@ def test_a_cached_report_is_never_served_to_another_scope(served: dict[str, Any]
         assert not any(member in page.text for member in others), name
         api = as_user(name).get(f"/api/v1/runs/{run_id}/reports/attribution", params={"by": "tin"}).json()
         assert {r["member_id"] for r in api["tables"]["members"]["rows"]} == own
+    # the run page's settlement table is kept per run and scope too
+    assert f"/statements/{served['mine']}" in as_user("pia").get(f"/ui/runs/{run_id}").text
+    assert "Nothing of this run is yours to see" in as_user("nia").get(f"/ui/runs/{run_id}").text
