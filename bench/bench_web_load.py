@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -80,6 +81,7 @@ async def _user(
     name: str,
     run_id: str,
     entities: list[str],
+    reports: list[str],
     until: float,
     timings: dict[str, list[float]],
     errors: list[str],
@@ -103,7 +105,7 @@ async def _user(
         }
         while time.monotonic() < until:
             kind = random.choice(list(paths))
-            path = paths[kind].format(page=random.randint(1, 3), report=random.choice(REPORTS))
+            path = paths[kind].format(page=random.randint(1, 3), report=random.choice(reports))
             start = time.perf_counter()
             response = await client.get(path)
             timings[kind].append(time.perf_counter() - start)
@@ -114,7 +116,13 @@ async def _user(
 
 
 async def _load(
-    think: float, base: str, users: list[str], run_id: str, entities: list[str], seconds: float
+    think: float,
+    base: str,
+    users: list[str],
+    run_id: str,
+    entities: list[str],
+    seconds: float,
+    reports: list[str],
 ) -> tuple[dict[str, list[float]], list[str], float, list[float]]:
     timings: dict[str, list[float]] = defaultdict(list)
     errors: list[str] = []
@@ -128,7 +136,7 @@ async def _load(
 
     await asyncio.gather(
         sample_load(),
-        *(_user(think, base, u, run_id, entities, start + seconds, timings, errors) for u in users),
+        *(_user(think, base, u, run_id, entities, reports, start + seconds, timings, errors) for u in users),
     )
     return timings, errors, time.monotonic() - start, loads
 
@@ -158,6 +166,7 @@ def main() -> int:
         default=1.0,
         help="mean pause of a user between requests, s (uniform 0.5x-1.5x; 0 = back to back, a saturation test)",
     )
+    parser.add_argument("--reports", nargs="+", default=list(REPORTS), help="report pages in the mix")
     parser.add_argument("--run", type=Path, help="serve a copy of this run folder (with --data) instead")
     parser.add_argument("--data", type=Path, help="the canonical tables the --run was made from")
     add_tiny_flag(parser)
@@ -250,25 +259,30 @@ def main() -> int:
                 names.append(name)
             state.close()
             # First builds of the report pages (the server caches each per run and request) and first reads of
-            # the marts each scope reads (the server keeps each): analyst and provider.
+            # the marts each scope reads (the server keeps each): analyst and provider side by side.
             builds: dict[str, float] = {}
-            for name in (names[0], names[1] if len(names) > 1 else names[0]):
-                with httpx.Client(base_url=base, timeout=1800) as client:
+
+            def warm(name: str) -> None:
+                who = name.rstrip("0123456789")
+                with httpx.Client(base_url=base, timeout=3600) as client:
                     client.post("/api/v1/login", json={"username": name, "password": PASSWORD})
                     started = time.perf_counter()
                     for page in ("", "/members?page=1", "/attribution?page=1"):
                         answer = client.get(f"/ui/runs/{job['id']}{page}")
                         if answer.status_code != 200:
                             raise SystemExit(f"run page {page}: {answer.status_code}")
-                    builds[f"marts ({name.rstrip('0123456789')})"] = time.perf_counter() - started
-                    for report in REPORTS:
+                    builds[f"marts ({who})"] = time.perf_counter() - started
+                    for report in args.reports:
                         started = time.perf_counter()
                         answer = client.get(f"/ui/runs/{job['id']}/reports/{report}")
                         if answer.status_code != 200:
                             raise SystemExit(f"report {report}: {answer.status_code}")
-                        builds[f"{report} ({name.rstrip('0123456789')})"] = time.perf_counter() - started
+                        builds[f"{report} ({who})"] = time.perf_counter() - started
+
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                list(pool.map(warm, sorted({names[0], names[1] if len(names) > 1 else names[0]})))
             timings, errors, elapsed, loads = asyncio.run(
-                _load(args.think, base, names, job["id"], entities, args.seconds)
+                _load(args.think, base, names, job["id"], entities, args.seconds, args.reports)
             )
         finally:
             server.terminate()
