@@ -106,9 +106,12 @@ class RunMarts:
     ----------
     cache_size
         Tables kept (whole marts and scoped shares; least recently used dropped first).
+    derived_size
+        Results derived from them kept (an entity's rows of a mart, a summary's or a statement's JSON rows; some
+        eight per entity a page reads - together about one more copy of the marts).
     """
 
-    def __init__(self, cache_size: int = 64, derived_size: int = 1024):
+    def __init__(self, cache_size: int = 64, derived_size: int = 4096):
         self.cache_size = cache_size
         self.derived_size = derived_size
         self._cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
