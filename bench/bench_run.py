@@ -85,7 +85,21 @@ def child(kind: str, data: Path, out: Path) -> dict[str, object]:
         raise SystemExit(f"{kind} failed: {output[-2000:]}")
     figures: dict[str, object] = json.loads(output.strip().splitlines()[-1])
     figures["peak_rss_bytes"] = usage.ru_maxrss * 1024  # Linux reports kilobytes
+    # CPU seconds (user + system, every thread): steadier than wall time on a shared, loaded machine
+    figures["cpu_seconds"] = usage.ru_utime + usage.ru_stime
     return figures
+
+
+def input_rows(data: Path) -> int:
+    """Rows of the input tables the floor reads (from the Parquet footers)."""
+    import pyarrow.parquet as pq
+
+    names = ("medical_claims", "pharmacy_claims", "clinical", "enrollment")
+    return sum(
+        pq.ParquetFile(data / f"{n}.parquet").metadata.num_rows
+        for n in names
+        if (data / f"{n}.parquet").exists()
+    )
 
 
 def population(members: int, cache: Path) -> Path:
@@ -111,7 +125,7 @@ def main() -> None:
         figures = floor(args.data) if args.child == "floor" else run(args.data, args.out)
         print(json.dumps(figures))
         return
-    sizes, times = [], []
+    sizes, times, cpus = [], [], []
     for members in args.members:
         data = population(members, args.cache)
         with tempfile.TemporaryDirectory() as work:
@@ -119,22 +133,34 @@ def main() -> None:
             measured = child("run", data, Path(work) / "run")
         seconds = float(measured["seconds"])  # type: ignore[arg-type]
         ratio = seconds / float(base["seconds"])  # type: ignore[arg-type]
+        cpu, base_cpu = float(measured["cpu_seconds"]), float(base["cpu_seconds"])  # type: ignore[arg-type]
+        rows = input_rows(data)
         print(
             f"{members:>10,} members: run {seconds:7.2f} s, peak RSS {int(measured['peak_rss_bytes']) / 2**30:5.2f} GiB "  # type: ignore[call-overload]
-            f"({measured['claim_lines']:,} claim lines counted, {members / seconds:,.0f} members/s); floor "
+            f"({measured['claim_lines']:,} claim lines counted, {members / seconds:,.0f} members/s, "
+            f"{rows / seconds:,.0f} input rows/s); floor "
             f"{float(base['seconds']):.2f} s (peak {int(base['peak_rss_bytes']) / 2**30:.2f} GiB); "  # type: ignore[call-overload]
             f"run / floor {ratio:.1f}x"
         )
+        print(f"    CPU seconds: run {cpu:.1f}, floor {base_cpu:.1f}, run / floor {cpu / base_cpu:.1f}x")
         stages = measured["stages"]
         assert isinstance(stages, dict)
         print("    stage shares: " + ", ".join(f"{k} {v / seconds:.0%}" for k, v in stages.items()))
         sizes.append(members)
         times.append(seconds)
+        cpus.append(cpu)
     if len(sizes) > 1:
-        xs, ys = [math.log(n) for n in sizes], [math.log(t) for t in times]
-        mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-        slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
-        print(f"scaling exponent of run time over {sizes[0]:,}-{sizes[-1]:,} members: {slope:.2f}")
+        print(
+            f"scaling exponent over {sizes[0]:,}-{sizes[-1]:,} members: wall {_exponent(sizes, times):.2f}, "
+            f"CPU {_exponent(sizes, cpus):.2f}"
+        )
+
+
+def _exponent(sizes: list[int], values: list[float]) -> float:
+    """Least-squares slope of log(value) on log(size)."""
+    xs, ys = [math.log(n) for n in sizes], [math.log(v) for v in values]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
 
 
 if __name__ == "__main__":
