@@ -139,7 +139,7 @@ def main() -> None:
             f"{members:>10,} members: run {seconds:7.2f} s, peak RSS {int(measured['peak_rss_bytes']) / 2**30:5.2f} GiB "  # type: ignore[call-overload]
             f"({measured['claim_lines']:,} claim lines counted, {members / seconds:,.0f} members/s, "
             f"{rows / seconds:,.0f} input rows/s); floor "
-            f"{float(base['seconds']):.2f} s (peak {int(base['peak_rss_bytes']) / 2**30:.2f} GiB); "  # type: ignore[call-overload]
+            f"{float(base['seconds']):.2f} s (peak {int(base['peak_rss_bytes']) / 2**30:.2f} GiB); "  # type: ignore[call-overload, arg-type]
             f"run / floor {ratio:.1f}x"
         )
         print(f"    CPU seconds: run {cpu:.1f}, floor {base_cpu:.1f}, run / floor {cpu / base_cpu:.1f}x")
