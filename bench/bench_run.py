@@ -119,6 +119,7 @@ def main() -> None:
         "--memory-limit",
         help="DuckDB memory limit of the floor and the run (APMKIT_MEMORY_LIMIT), e.g. 6GB; default: the engine's",
     )
+    parser.add_argument("--keep", type=Path, help="write each run's output to KEEP/run-<members> (kept)")
     parser.add_argument("--child", choices=["floor", "run"], help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -135,7 +136,8 @@ def main() -> None:
         data = population(members, args.cache)
         with tempfile.TemporaryDirectory() as work:
             base = child("floor", data, Path(work) / "floor")
-            measured = child("run", data, Path(work) / "run")
+            out = args.keep / f"run-{members}" if args.keep else Path(work) / "run"
+            measured = child("run", data, out)
         seconds = float(measured["seconds"])  # type: ignore[arg-type]
         ratio = seconds / float(base["seconds"])  # type: ignore[arg-type]
         cpu, base_cpu = float(measured["cpu_seconds"]), float(base["cpu_seconds"])  # type: ignore[arg-type]
@@ -148,6 +150,7 @@ def main() -> None:
             f"run / floor {ratio:.1f}x"
         )
         print(f"    CPU seconds: run {cpu:.1f}, floor {base_cpu:.1f}, run / floor {cpu / base_cpu:.1f}x")
+        print(f"    members settled {measured['members']:,}, total net {measured['net']}")
         stages = measured["stages"]
         assert isinstance(stages, dict)
         print("    stage shares: " + ", ".join(f"{k} {v / seconds:.0%}" for k, v in stages.items()))
