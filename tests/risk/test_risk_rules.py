@@ -175,6 +175,26 @@ def test_only_risk_adjustment_eligible_encounters_of_the_data_year_count(engine)
     assert sorted(r["dx_code"] for r in found) == ["E119", "I5022", "J449", "N184"]
 
 
+def test_every_diagnosis_position_counts_once_per_member_and_code(engine):
+    """dx_1..dx_25 are read position by position: a code in any position (after empty ones too) counts,
+    blank and whitespace-only positions do not, and a code repeated across positions, lines and claims is one
+    row. The materialized path (the run's) and the lazy one agree."""
+    claims = [
+        _claim("a", claim_type="inpatient", bill_type="111", dx_1="I5022", dx_7="N184", dx_25="E119"),
+        _claim("a", claim_line_number=2, claim_type="inpatient", bill_type="111", dx_1="I5022", dx_2="  "),
+        _claim("b", claim_type="professional", hcpcs_code="99213", dx_3="E119", dx_4="", dx_12=" J449 "),
+        _claim("c", member_id="m2", claim_type="professional", hcpcs_code="99213", dx_24="I5022"),
+        _claim("d", member_id="m2", claim_type="professional", hcpcs_code="80053", dx_1="C61"),  # lab: no
+    ]
+    table = engine.from_rows(claims, MEDICAL_CLAIMS)
+    expected = [("m1", " J449 "), ("m1", "E119"), ("m1", "I5022"), ("m1", "N184"), ("m2", "I5022")]
+    for materialize in (None, engine.materialize):
+        found = engine.to_arrow(
+            diagnoses_from_claims(table, payment_year=2026, materialize=materialize)
+        ).to_pylist()
+        assert sorted((r["member_id"], r["dx_code"]) for r in found) == expected
+
+
 def test_persons_from_canonical_members_and_enrollment(engine):
 
     members = engine.from_rows(

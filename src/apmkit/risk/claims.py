@@ -21,6 +21,7 @@ import ibis
 import ibis.expr.types as ir
 import ibis.selectors as s
 
+from apmkit.portable import Materialize
 from apmkit.risk._expr import one_of, trimmed
 from apmkit.risk.reference import eligible_cpt_hcpcs
 
@@ -101,8 +102,16 @@ def persons_from_members(
     )
 
 
-def diagnoses_from_claims(medical_claims: ir.Table, *, payment_year: int) -> ir.Table:
-    """Distinct ``member_id, dx_code`` from risk-adjustment-eligible claims of the data-collection year."""
+def diagnoses_from_claims(
+    medical_claims: ir.Table, *, payment_year: int, materialize: Materialize | None = None
+) -> ir.Table:
+    """Distinct ``member_id, dx_code`` from risk-adjustment-eligible claims of the data-collection year.
+
+    ``materialize`` (the run passes ``engine.materialize``) computes the eligible claims and their lines'
+    diagnosis columns once; each ``dx_`` column is then read on its own, NULLs dropped before the rows are
+    stacked (an unpivot makes 25 rows of every line, most of them NULL, before filtering them out). Without it
+    the expression stays one lazy unpivot (small inputs).
+    """
     data_year = payment_year - 1
     claims = medical_claims
     service_date = claims.claim_thru_date.fill_null(claims.service_date)
@@ -117,18 +126,26 @@ def diagnoses_from_claims(medical_claims: ir.Table, *, payment_year: int) -> ir.
         claims.claim_type, ("outpatient", "inpatient")
     )
     professional = claims.claim_type == "professional"
-    lines = claims.filter(in_year & not_void).mutate(
-        _inpatient=inpatient, _needs_procedure=outpatient | professional
-    )
+    lines = claims.filter(in_year & not_void)
+    flagged = lines.mutate(_inpatient=inpatient, _needs_procedure=outpatient | professional)
     codes = ibis.memtable(eligible_cpt_hcpcs(data_year))
-    eligible_lines = lines.filter(lines._needs_procedure).semi_join(
-        codes, lines.hcpcs_code == codes.hcpcs_code
+    eligible_lines = flagged.filter(flagged._needs_procedure).semi_join(
+        codes, flagged.hcpcs_code == codes.hcpcs_code
     )
     eligible_claims = (
-        lines.filter(lines._inpatient).select("claim_id").union(eligible_lines.select("claim_id"))
+        flagged.filter(flagged._inpatient).select("claim_id").union(eligible_lines.select("claim_id"))
     )
     eligible_claims = eligible_claims.distinct()
-    kept = lines.semi_join(eligible_claims, "claim_id").select("member_id", s.startswith("dx_"))
-    long = kept.pivot_longer(s.startswith("dx_"), names_to="dx_position", values_to="dx_code")
-    long = long.filter(long.dx_code.notnull() & (trimmed(long.dx_code) != ""))
-    return long.select("member_id", "dx_code").distinct()
+    dx_columns = [name for name in claims.columns if name.startswith("dx_")]
+    if materialize is None:
+        kept = flagged.semi_join(eligible_claims, "claim_id").select("member_id", *dx_columns)
+        long = kept.pivot_longer(s.startswith("dx_"), names_to="dx_position", values_to="dx_code")
+        long = long.filter(long.dx_code.notnull() & (trimmed(long.dx_code) != ""))
+        return long.select("member_id", "dx_code").distinct()
+    # The eligible claims come from a few columns; the diagnosis columns are read only for their lines.
+    eligible_claims = materialize(eligible_claims)
+    kept = materialize(lines.semi_join(eligible_claims, "claim_id").select("member_id", *dx_columns))
+    parts = [kept.select("member_id", dx_code=kept[name]) for name in dx_columns]
+    stacked = ibis.union(*[part.filter(part.dx_code.notnull()) for part in parts], distinct=True)
+    # Blank codes are dropped after the DISTINCT: the check runs once per member and code.
+    return stacked.filter(trimmed(stacked.dx_code) != "")

@@ -163,10 +163,12 @@ def spending_lines(
 
 def monthly_spending(lines: ir.Table, months: ir.Table) -> ir.Table:
     """``member_id, year, month, service_category, cents, claim_lines``: the spending mart, eligible months only."""
-    in_months = lines.semi_join(months, ["member_id", "year", "month"])
-    return in_months.group_by(["member_id", "year", "month", "service_category"]).aggregate(
-        cents=in_months.cents.sum().cast("int64"), claim_lines=in_months.count().cast("int64")
+    # Summed first, then kept to the eligible months: the semi-join's keys are group keys, so the result is
+    # the same, and the join probes one row per member, month and category instead of one per claim line.
+    summed = lines.group_by(["member_id", "year", "month", "service_category"]).aggregate(
+        cents=lines.cents.sum().cast("int64"), claim_lines=lines.count().cast("int64")
     )
+    return summed.semi_join(months, ["member_id", "year", "month"])
 
 
 def member_years(months: ir.Table, monthly: ir.Table, definitions: Definitions) -> ir.Table:
@@ -243,8 +245,8 @@ def measure_spending(
     tables
         Canonical tables: ``enrollment``, ``medical_claims`` and, when pharmacy is included, ``pharmacy_claims``.
     materialize
-        Called on the eligible months and the monthly mart (each read several times); pass
-        ``engine.materialize``.
+        Called on the eligible months, the monthly mart and the member-years (each read several times);
+        pass ``engine.materialize``.
     """
     keep = materialize if callable(materialize) else (lambda table: table)
     months = keep(eligible_months(tables["enrollment"], definitions, years))
@@ -253,5 +255,6 @@ def measure_spending(
         years=tuple(years),
         months=months,
         monthly=monthly,
-        member_years=member_years(months, monthly, definitions),
+        # read by the benchmark, the performance period's member rows and the marts: computed once
+        member_years=keep(member_years(months, monthly, definitions)),
     )

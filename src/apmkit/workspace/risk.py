@@ -93,7 +93,9 @@ def risk_score_job(
         )
         # Extracted once: it is counted here and read again by the scoring.
         diagnoses_t = engine.materialize(
-            diagnoses_from_claims(tables.medical_claims, payment_year=payment_year)
+            diagnoses_from_claims(
+                tables.medical_claims, payment_year=payment_year, materialize=engine.materialize
+            )
         )
         persons_name, diagnoses_name = "members", "medical_claims"
         persons_read = engine.count(persons_t)

@@ -452,7 +452,9 @@ class Workspace:
         from apmkit.risk.scoring import payment_scores
 
         persons = self._persons(tables, risk.payment_year, stages)
-        diagnoses = diagnoses_from_claims(tables["medical_claims"], payment_year=risk.payment_year)
+        diagnoses = diagnoses_from_claims(
+            tables["medical_claims"], payment_year=risk.payment_year, materialize=self.engine.materialize
+        )
         scored = payment_scores(persons, diagnoses, risk, materialize=self.engine.materialize)
         scores = self.engine.materialize(
             scored.select(
@@ -567,7 +569,9 @@ class Workspace:
             spec = contract.risk_adjustment.model_copy(update={"payment_year": year})
             try:
                 persons = self._persons(tables, year, None)
-                dx = diagnoses_from_claims(tables["medical_claims"], payment_year=year)
+                dx = diagnoses_from_claims(
+                    tables["medical_claims"], payment_year=year, materialize=self.engine.materialize
+                )
                 scored = payment_scores(persons, dx, spec, materialize=self.engine.materialize)
             except ApmkitError as exc:
                 raise ConfigurationError(f"benchmark.general.risk_adjust: year {year}: {exc}") from None
