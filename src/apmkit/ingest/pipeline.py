@@ -9,7 +9,10 @@ into a DuckDB database file. Counts reconcile exactly: read = loaded + quarantin
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +58,27 @@ class Staged:
     rejects: dict[str, list[Reject]] = field(default_factory=dict)
     checks: list[Check] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    _scratch: Path | None = field(default=None, repr=False)
+
+    def scratch(self) -> Path:
+        """A private folder for the files the staged tables read (e.g. a CSV streamed to Parquet).
+
+        Created on first use under ``APMKIT_TEMP_DIR`` (else the system temp folder); removed by
+        :meth:`cleanup` or, at the latest, when this object is garbage collected.
+        """
+        if self._scratch is None:
+            parent = os.environ.get("APMKIT_TEMP_DIR")
+            if parent:
+                Path(parent).mkdir(parents=True, exist_ok=True)
+            self._scratch = Path(tempfile.mkdtemp(prefix="apmkit-ingest-", dir=parent or None))
+            weakref.finalize(self, shutil.rmtree, self._scratch, True)
+        return self._scratch
+
+    def cleanup(self) -> None:
+        """Remove the scratch folder (after the pipeline has written its output)."""
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
 
     def add(self, table: str, raw: ibis.Table | None, rejects: list[Reject] | None = None) -> None:
         if table not in TABLES:
