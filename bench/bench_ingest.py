@@ -19,7 +19,7 @@ given; a temporary folder otherwise), not timed:
 
 Then, in the same run and each in its own child process (so its peak RSS is its own, ``os.wait4``): the
 floor, DuckDB (default settings) reading every one of the same files and writing it back as Parquet (CSV:
-``read_csv`` with its type detection; CCLF: each record cut into its layout's fields with ``substr``; FHIR:
+``read_csv`` with every column as text, as apmkit reads it; CCLF: each record cut into its layout's fields with ``substr``; FHIR:
 ``read_json`` of the NDJSON), and ``apmkit ingest <format>``. Prints both and the ratios (target: ingest
 within 3x the floor and under 8 GB). ``APMKIT_BENCH_SIZE=tiny`` (or ``--tiny``) runs a 200-member
 population and 300 FHIR resources, for the CI smoke run.
@@ -70,7 +70,7 @@ source, target = Path(sys.argv[1]), Path(sys.argv[2])
 target.mkdir(parents=True, exist_ok=True)
 con = duckdb.connect()
 for path in sorted(source.glob("*.csv")):
-    con.execute(f"COPY (SELECT * FROM read_csv('{path}')) TO '{target / path.stem}.parquet' (FORMAT parquet)")
+    con.execute(f"COPY (SELECT * FROM read_csv('{path}', all_varchar=true)) TO '{target / path.stem}.parquet' (FORMAT parquet)")
 """
 
 # Each record read as one line and cut into every field of its layout (positions given as JSON).
@@ -125,11 +125,14 @@ class Measured:
 def measure(command: list[str]) -> Measured:
     """Run ``command`` as a child process: wall time, its CPU time and its own peak RSS."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"failed ({os.waitstatus_to_exitcode(status)}): {' '.join(command)}")
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        if os.waitstatus_to_exitcode(status) != 0:
+            errors.seek(0)
+            sys.stderr.write(errors.read().decode(errors="replace")[-2000:])
+            raise SystemExit(f"failed ({os.waitstatus_to_exitcode(status)}): {' '.join(command[:6])} ...")
     return Measured(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
 
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from apmkit.engines import Engine
@@ -132,7 +133,7 @@ def risk_score_job(
         if extra.num_rows:
             extra = extra.select(list(REJECT_COLUMNS)).cast(rejected.schema)
             rejected = pa.concat_tables([rejected, extra])
-    persons_rejected = sum(1 for t in rejected.column("table").to_pylist() if t == "persons")
+    persons_rejected = pc.sum(pc.equal(rejected.column("table"), "persons")).as_py() or 0
     rejects.parent.mkdir(parents=True, exist_ok=True)
     pcsv.write_csv(rejected, rejects)
     if explain is not None:
