@@ -82,7 +82,9 @@ def measure(command: list[str]) -> Measured:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--members", type=int, default=1_000_000)
     parser.add_argument("--dx-per-member", type=int, default=8)
     parser.add_argument("--work", type=Path, default=None, help="keep (and reuse) the input CSVs here")
@@ -136,8 +138,11 @@ def main() -> None:
             runs["apmkit"].append(measure(score_command))
         best = {name: min(ms, key=lambda m: m.wall_s) for name, ms in runs.items()}
         size = (persons_csv.stat().st_size + diagnoses_csv.stat().st_size) / 1e6
-        scored = sum(1 for _ in open(scratch / "scores.csv")) - 1
-        print(f"risk score V28 PY{PAYMENT_YEAR}: {args.members:,} members, {size:,.0f} MB of CSV, {scored:,} scored")
+        with open(scratch / "scores.csv") as handle:
+            scored = sum(1 for _ in handle) - 1
+        print(
+            f"risk score V28 PY{PAYMENT_YEAR}: {args.members:,} members, {size:,.0f} MB of CSV, {scored:,} scored"
+        )
         print(f"  {'':8} {'wall s':>8} {'cpu s':>8} {'peak RSS MB':>12}")
         for name, m in best.items():
             print(f"  {name:8} {m.wall_s:8.2f} {m.cpu_s:8.2f} {m.peak_rss_mb:12,.0f}")
