@@ -33,7 +33,7 @@ HERE = Path(__file__).parent
 RESULTS = HERE / "results"
 START, END = "<!-- results -->", "<!-- /results -->"
 # Output lines worth a place in the summary: ratios against the same-run baseline, targets, peaks.
-HEADLINE = re.compile(r"ratio|target|[0-9.]+x\b|÷|/ floor|peak", re.IGNORECASE)
+HEADLINE = re.compile(r"ratio|[0-9]\.[0-9]+x\b|÷|peak RSS[: ]+[0-9]", re.IGNORECASE)
 
 
 def git_commit() -> str:
@@ -73,6 +73,7 @@ def load_average() -> list[float]:
 def run_script(script: Path, args: list[str]) -> dict[str, Any]:
     """Run one script as a child process, echoing its output; its wall time, peak RSS and output."""
     load_before = load_average()
+    commit = git_commit()  # before the run: files edited while it runs do not change what it measured
     started_at = dt.datetime.now(dt.UTC)
     started = time.perf_counter()
     process = subprocess.Popen(
@@ -94,7 +95,7 @@ def run_script(script: Path, args: list[str]) -> dict[str, Any]:
         "name": script.stem.removeprefix("bench_"),
         "command": " ".join(["python", f"bench/{script.name}", *args]),
         "date": started_at.isoformat(timespec="seconds"),
-        "commit": git_commit(),
+        "commit": commit,
         "machine": machine(),
         "load_average_before": load_before,
         "load_average_after": load_average(),
