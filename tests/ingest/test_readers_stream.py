@@ -60,6 +60,10 @@ def test_stream_delimited_matches_the_exact_reader(tmp_path, text):
     in_memory = read_delimited(path)
     assert in_memory.table.to_pylist() == exact.table.to_pylist()
     assert in_memory.rejects == exact.rejects
+    # Without the record text, every other column is the same.
+    bare = read_delimited(path, keep_record=False)
+    assert bare.table.drop_columns([RECORD]).to_pylist() == exact.table.drop_columns([RECORD]).to_pylist()
+    assert bare.rejects == exact.rejects
 
 
 def test_bad_bytes_in_a_late_block_are_rejected_with_their_line(tmp_path):

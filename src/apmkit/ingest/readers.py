@@ -175,6 +175,13 @@ def _blocks(handle: Any) -> Iterator[bytes]:
         yield pending
 
 
+def _check_utf8(block: bytes) -> None:
+    try:
+        pa.array([block], pa.binary()).cast(pa.string())
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        raise _NotFast from None
+
+
 def _block_lines(block: bytes) -> pa.Array:
     """The lines of a block as Arrow strings, without their line ends (a final ``\\r`` is removed)."""
     try:
@@ -237,6 +244,7 @@ def read_delimited(
     quoting: bool = True,
     required_columns: Sequence[str] = (),
     normalize_header: bool = False,
+    keep_record: bool = True,
 ) -> RawRecords:
     """Read a delimited file with a header row into string columns.
 
@@ -252,12 +260,15 @@ def read_delimited(
         Header names that must be present; a missing one is an :class:`InputFileError` for the file.
     normalize_header
         Lower-case and strip header names (for formats whose column names are case-insensitive).
+    keep_record
+        False: ``_record`` is left empty (NULL) on the fast path, for callers that never show a parsed
+        row's text (records rejected while parsing keep theirs).
     """
     path = Path(path)
     if not path.is_file():
         raise InputFileError(path, "no such file")
     try:
-        header, tables = _fast_delimited(path, delimiter, quoting)
+        header, tables = _fast_delimited(path, delimiter, quoting, keep_record)
         result = RawRecords(path, _concat(list(tables), _delimited_schema(header)), [], header)
     except _NotFast:
         result = _read_delimited_exact(path, _nonempty_bytes(path), delimiter, quoting)
@@ -336,7 +347,9 @@ def _header_names(header: list[str], path: Path) -> list[str]:
     return names
 
 
-def _fast_delimited(path: Path, delimiter: str, quoting: bool) -> tuple[list[str], Iterator[pa.Table]]:
+def _fast_delimited(
+    path: Path, delimiter: str, quoting: bool, keep_record: bool = True
+) -> tuple[list[str], Iterator[pa.Table]]:
     """pyarrow path for clean files: the header, then the records block by block.
 
     Raises :class:`_NotFast` (at once, or from the iterator) whenever line numbers could not be exact:
@@ -351,11 +364,11 @@ def _fast_delimited(path: Path, delimiter: str, quoting: bool) -> tuple[list[str
     except UnicodeDecodeError:
         raise _NotFast from None
     header = _header_names(next(csv.reader([first_line], delimiter=delimiter)), path)
-    return header, _delimited_tables(path, len(first), header, delimiter, quoting)
+    return header, _delimited_tables(path, len(first), header, delimiter, quoting, keep_record)
 
 
 def _delimited_tables(
-    path: Path, skip: int, header: list[str], delimiter: str, quoting: bool
+    path: Path, skip: int, header: list[str], delimiter: str, quoting: bool, keep_record: bool = True
 ) -> Iterator[pa.Table]:
     line = 2
     with open(path, "rb") as handle:
@@ -363,12 +376,18 @@ def _delimited_tables(
         for block in _blocks(handle):
             if block.startswith((b"\n", b"\r\n")) or b"\n\n" in block or b"\r\n\r\n" in block:
                 raise _NotFast
-            lines = _block_lines(block)
+            if keep_record:
+                lines = _block_lines(block)
+                count = len(lines)
+            else:
+                _check_utf8(block)
+                count = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+                lines = pa.nulls(count, pa.string())
             table = _parse_block(block, header, delimiter, quoting)
-            if table.num_rows != len(lines):
+            if table.num_rows != count:
                 raise _NotFast  # a quoted line break, or a line pyarrow skipped
-            numbers = pa.array(np.arange(line, line + len(lines), dtype=np.int64))
-            line += len(lines)
+            numbers = pa.array(np.arange(line, line + count, dtype=np.int64))
+            line += count
             yield _provenance(table, path, numbers, lines)
 
 
