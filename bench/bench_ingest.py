@@ -451,7 +451,7 @@ def main() -> None:
         data = args.data
         if data is None:
             data = work / f"synth-{args.members}"
-            if not (data / "members.parquet").exists():
+            if formats != ["fhir"] and not (data / "members.parquet").exists():  # FHIR is built from fixtures
                 generate(args.members, data, years=args.years, seed=7)
         results = []
         for fmt in formats:
