@@ -55,10 +55,12 @@ typecheck: venv
 imports: venv
 	$(BIN)/lint-imports
 
+# Results (output, date, commit, machine, wall time, peak RSS) go to bench/results/, summarized in its README.md.
 bench: venv
 	$(BIN)/python bench/run.py
 
 # Every bench/ script imported and run end to end at a tiny size (CI: a moved module breaks it here).
+# Tiny results are saved to a temporary folder and removed: bench/results/ and the tree stay as they are.
 bench-smoke: venv
 	APMKIT_BENCH_SIZE=tiny $(BIN)/python bench/run.py
 

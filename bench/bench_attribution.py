@@ -1,4 +1,5 @@
-"""Benchmark attribution (MSSP step-wise and claims plurality) on generated claim lines.
+"""Benchmark attribution (MSSP step-wise and claims plurality) on generated claim lines, and plurality
+against a plain pandas implementation of the same rule.
 
 Usage::
 
@@ -9,6 +10,11 @@ temporary folder, then read back through ``Engine.canonical`` like any ``--from`
 throughput of each method and its ratio to a baseline measured in the same run: one ibis expression that
 counts visits per member and NPI and keeps the top NPI per member (the "throwaway probe" shape of
 ARCHITECTURE.md's engine comparison), over the same lines.
+
+Peer: the plurality rule (visits = distinct member/clinician/date among primary-care codes of primary-care
+specialties in the 2025 window; the TIN/NPI pair with the most visits wins, ties to the most recent visit,
+then the highest allowed charges, then the lowest identifier) written in plain pandas from the Parquet
+files, timed from reading the files to the winners, and its winners compared with apmkit's.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import time
 from pathlib import Path
 
 import ibis
+import pandas as pd
 import pyarrow as pa
 from _size import add_tiny_flag, shrink  # bench/_size.py (the script's folder is on sys.path)
 
@@ -106,6 +113,47 @@ def baseline(claims: ibis.Table) -> ibis.Table:
     return ranked.filter(ranked["rank"] == 0)
 
 
+def pandas_plurality(
+    folder: Path, codes: set[str], specialties: tuple[str, ...], year: int
+) -> tuple[float, pd.DataFrame]:
+    """The plurality rule in plain pandas (the peer): winners per member and the seconds it took."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    start = time.perf_counter()
+    columns = [
+        "member_id",
+        "service_date",
+        "rendering_npi",
+        "billing_tin",
+        "rendering_specialty",
+        "hcpcs_code",
+        "allowed_amount",
+    ]
+    table = pq.read_table(folder / "medical_claims.parquet", columns=columns)
+    table = table.set_column(6, "allowed_amount", pc.cast(table["allowed_amount"], pa.float64()))
+    claims = table.to_pandas()
+    window = (claims.service_date >= dt.date(year, 1, 1)) & (claims.service_date <= dt.date(year, 12, 31))
+    lines = claims[
+        window & claims.hcpcs_code.isin(codes) & claims.rendering_specialty.isin(specialties)
+    ].copy()
+    lines["allowed_cents"] = (lines.allowed_amount * 100).round().astype("int64")
+    keys = ["member_id", "billing_tin", "rendering_npi"]
+    visits = lines.groupby([*keys, "service_date"], as_index=False)["allowed_cents"].sum()
+    scores = visits.groupby(keys, as_index=False).agg(
+        visits=("service_date", "size"),
+        allowed_cents=("allowed_cents", "sum"),
+        last_visit=("service_date", "max"),
+    )
+    scores["winner_id"] = "TIN_NPI:" + scores.billing_tin + "|" + scores.rendering_npi
+    scores = scores.sort_values(
+        ["member_id", "visits", "last_visit", "allowed_cents", "winner_id"],
+        ascending=[True, False, False, False, True],
+    )
+    winners = scores.drop_duplicates("member_id")[["member_id", "winner_id", "visits"]]
+    return time.perf_counter() - start, winners
+
+
 def timed(label: str, engine: Engine, expr: ibis.Table) -> tuple[float, int]:
     start = time.perf_counter()
     rows = engine.count(engine.materialize(expr))
@@ -171,6 +219,26 @@ def main() -> None:
             result = attribute(inputs, spec, as_of, materialize=engine.materialize)
             timed(f"{label}: last step", engine, result.attribution)
             results[label] = time.perf_counter() - start
+            if isinstance(spec, PluralitySpec):
+                att = result.attribution
+                ours = engine.to_arrow(
+                    att.filter(att.winner_id.notnull()).select("member_id", "winner_id", "winner_visits")
+                ).to_pandas()
+                codes = {c.code for c in mssp_primary_care_codes(2025) if c.condition == ""}
+                peer_s, peer = pandas_plurality(folder, codes, spec.primary_care_specialties, 2025)
+                both = ours.merge(peer, on="member_id", how="outer", indicator=True)
+                same = int(
+                    (
+                        (both._merge == "both")
+                        & (both.winner_id_x == both.winner_id_y)
+                        & (both.winner_visits == both.visits)
+                    ).sum()
+                )
+                print(
+                    f"  {'plurality in plain pandas':<28} {peer_s:8.1f} s  ({len(peer):,} winners; "
+                    f"{same:,} of {len(both):,} members with the same winner and visits as apmkit)"
+                )
+                print(f"  ratio apmkit plurality / pandas = {results[label] / peer_s:.2f}x")
             print(
                 f"  {label + ': total':<28} {results[label]:8.1f} s  (eligibility, lines, per-step caches, result)"
             )

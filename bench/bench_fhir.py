@@ -30,6 +30,8 @@ from apmkit.ingest import ingest
 from apmkit.ingest.readers import read_delimited
 
 FIXTURES = Path(__file__).parent.parent / "tests" / "fixtures"
+VALUE = re.compile(r'"value":\s*"-1000')
+ID = re.compile(r'"id":\s*"')
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -51,10 +53,9 @@ def build_fhir(folder: Path, eobs: int, clinical: int) -> int:
         for i in range(eobs):
             text = templates[i % len(templates)]
             # Fresh claim ids and ten patients per template line.
-            text = text.replace('"value": "-1000', f'"value": "{i}-1000').replace(
-                "Patient/-1000", f"Patient/{i % 997}-1000"
-            )
-            text = text.replace('"id": "', f'"id": "{i}-', 1)
+            # (The fixture is compact JSON: no space after the colons.)
+            text = VALUE.sub(f'"value":"{i}-1000', text).replace("Patient/-1000", f"Patient/{i % 997}-1000")
+            text = ID.sub(f'"id":"{i}-', text, count=1)
             handle.write(text + "\n")
             lines += 1
     with (folder / "Clinical.ndjson").open("w") as handle:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -21,7 +21,6 @@ from rich.progress import (
 
 from apmkit.engines import Engine
 from apmkit.errors import ConfigurationError
-from apmkit.workspace.run import FORMATS
 
 
 @dataclass
@@ -57,7 +56,15 @@ def progress() -> Iterator[Progress]:
         yield bar
 
 
-STATEMENT_FORMATS = FORMATS
+def __getattr__(name: str) -> Any:
+    # STATEMENT_FORMATS (the run's statement formats) is looked up on first use: importing the run
+    # layer here would make every command, even ``risk score``, pay for importing all of it.
+    if name == "STATEMENT_FORMATS":
+        from apmkit.workspace.run import FORMATS
+
+        return FORMATS
+    raise AttributeError(name)
+
 
 FormatsOption = Annotated[
     str, typer.Option("--format", help="Comma-separated statement formats: json, parquet, html, xlsx.")
@@ -74,6 +81,8 @@ QualityRatesOption = Annotated[
 
 def statement_formats(text: str) -> tuple[str, ...]:
     """The ``--format`` list, checked."""
+    from apmkit.workspace.run import FORMATS as STATEMENT_FORMATS
+
     chosen = tuple(f.strip().lower() for f in text.split(",") if f.strip())
     unknown = sorted(set(chosen) - set(STATEMENT_FORMATS))
     if unknown:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -44,9 +45,36 @@ def version() -> None:
     typer.echo(apmkit.__version__)
 
 
-def _register_commands() -> None:
-    for module_info in sorted(pkgutil.iter_modules(apmkit.cli.__path__), key=lambda m: m.name):
+def _command_module(argv: list[str]) -> str | None:
+    """The first word of a command line after the global options (``--engine pyspark risk score`` → ``risk``)."""
+    words = iter(argv)
+    for word in words:
+        if word == "--engine":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def _running_as_program() -> bool:
+    """True for the ``apmkit`` script and ``python -m apmkit``; False when imported (tests, the web)."""
+    program = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
+    return program.name == "apmkit" or (program.name == "__main__.py" and program.parent.name == "apmkit")
+
+
+def _register_commands(only: str | None = None) -> None:
+    """Register every command module's commands; with ``only`` (a module's name), that module's alone.
+
+    A command line that names its command's module (``apmkit risk score ...`` → ``apmkit.cli.risk``) then
+    imports that command's library only, not every other command's (about 1 s of startup saved).
+    """
+    modules = sorted(pkgutil.iter_modules(apmkit.cli.__path__), key=lambda m: m.name)
+    if only is not None and only not in {m.name for m in modules}:
+        only = None
+    for module_info in modules:
         if module_info.name in ("main", "common") or module_info.name.startswith("_"):
+            continue
+        if only is not None and module_info.name != only:
             continue
         module = importlib.import_module(f"apmkit.cli.{module_info.name}")
         register = getattr(module, "register", None)
@@ -54,7 +82,7 @@ def _register_commands() -> None:
             register(app)
 
 
-_register_commands()
+_register_commands(_command_module(sys.argv[1:]) if _running_as_program() else None)
 
 
 def _usage_error_types() -> tuple[type[BaseException], ...]:

@@ -86,14 +86,17 @@ def ingest(
     limit = memory_limit or (None if engine.memory_limit else DEFAULT_MEMORY_LIMIT)
     with engine.settings(memory_limit=limit, preserve_insertion_order=False):
         staged = stage(engine, Path(path))
-        if into:
-            assert payer is not None
-            return multi_payer.load_into(
-                engine, staged, payer, out, database=db, on_step=on_step, memory_limit=limit
-            )
-        if payer is not None:
-            multi_payer.stamp_payer(staged, payer)
-        return run(engine, staged, out, database=db, on_step=on_step, memory_limit=limit)
+        try:
+            if into:
+                assert payer is not None
+                return multi_payer.load_into(
+                    engine, staged, payer, out, database=db, on_step=on_step, memory_limit=limit
+                )
+            if payer is not None:
+                multi_payer.stamp_payer(staged, payer)
+            return run(engine, staged, out, database=db, on_step=on_step, memory_limit=limit)
+        finally:
+            staged.cleanup()
 
 
 __all__ = [

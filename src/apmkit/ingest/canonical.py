@@ -15,7 +15,7 @@ import ibis
 from apmkit.engines import Engine
 from apmkit.errors import InputFileError
 from apmkit.ingest.pipeline import Staged
-from apmkit.ingest.readers import RESERVED_SUFFIX, read_delimited
+from apmkit.ingest.readers import RECORD, RESERVED_SUFFIX, SOURCE_FILE, SOURCE_LINE, stream_delimited
 from apmkit.schemas import TABLES, TableSchema
 
 INPUT_TABLES = [name for name in TABLES if not name.endswith("_history")]
@@ -74,11 +74,16 @@ def stage(engine: Engine, path: Path, fmt: str = "csv") -> Staged:
         schema = TABLES[table_name]
         staged.files.append(file.name)
         if fmt == "csv":
-            records = read_delimited(file)
-            if records.table.num_rows == 0 and not records.rejects:
+            # Streamed to Parquet block by block (no whole file in memory), then read by the engine.
+            target = staged.scratch() / f"{len(staged.files)}-{table_name}.parquet"
+            records = stream_delimited(file, target)
+            if records.rows == 0 and not records.rejects:
                 # Loading it would replace the table with an empty one: fail, naming the file.
                 raise InputFileError(file, "file has a header row but no data rows")
-            raw = engine.from_arrow(records.table)
+            raw = engine.read_parquet(records.parquet)
+            # The raw text is looked up only for quarantined rows (Staged.records), not carried along.
+            staged.records.setdefault(table_name, []).append(raw.select(SOURCE_FILE, SOURCE_LINE, RECORD))
+            raw = raw.drop(RECORD)
             staged.add(table_name, _match_columns(raw, schema, file, staged), records.rejects)
         else:
             raw = engine.read_parquet_numbered(file)

@@ -35,13 +35,12 @@ from pathlib import Path
 
 import ibis
 import ibis.expr.types as ir
-import pyarrow.compute as pc
 
 from apmkit.engines import Engine
 from apmkit.errors import InputFileError
 from apmkit.ingest.codes import INSTITUTIONAL_CLAIM_TYPES
 from apmkit.ingest.pipeline import Staged, union_raw
-from apmkit.ingest.readers import RECORD, SOURCE_FILE, SOURCE_LINE, Reject, read_lines
+from apmkit.ingest.readers import RECORD, SOURCE_FILE, SOURCE_LINE, Reject, read_lines, stream_lines
 from apmkit.ingest.report import Check
 from apmkit.portable import trim_text
 
@@ -254,30 +253,39 @@ class _FileRecords:
 
 
 def _read_file(engine: Engine, path: Path, layout: Layout, staged: Staged) -> _FileRecords:
-    raw = read_lines(path)
-    records = raw.table
-    lengths = pc.utf8_length(records[RECORD])
-    too_long = pc.greater(lengths, layout.record_length)
-    too_short = pc.less(lengths, layout.minimum_length)
-    rejects = list(raw.rejects)
-    for mask, reason in (
-        (
-            too_long,
-            f"wrong record width: longer than the {layout.file} layout ({layout.record_length} characters)",
-        ),
-        (
-            too_short,
-            f"truncated record: shorter than the {layout.minimum_length} characters that hold the "
-            f"{layout.file} identifying fields",
-        ),
-    ):
-        bad = records.filter(mask)
-        rejects.extend(
-            Reject(path.name, line, None, reason, record)
-            for line, record in zip(bad[SOURCE_LINE].to_pylist(), bad[RECORD].to_pylist(), strict=True)
+    # The lines are streamed to Parquet (bounded memory); widths are checked by the engine over the file.
+    target = staged.scratch() / f"{len(list(staged.scratch().iterdir()))}-{layout.file}.parquet"
+    raw = stream_lines(path, target)
+    records = engine.read_parquet(raw.parquet)
+    length = records[RECORD].length()
+    too_long = length > layout.record_length
+    too_short = length < layout.minimum_length
+    stats = engine.to_arrow(
+        records.aggregate(
+            max_length=length.max(),
+            bad=(too_long | too_short).cast("int64").sum(),
+            short=((length < layout.record_length) & ~too_short).cast("int64").sum(),
         )
-    good = records.filter(pc.invert(pc.or_(too_long, too_short)))
-    short = pc.sum(pc.less(pc.utf8_length(good[RECORD]), layout.record_length)).as_py() or 0
+    ).to_pylist()[0]
+    rejects = list(raw.rejects)
+    if stats["bad"]:
+        long_reason = (
+            f"wrong record width: longer than the {layout.file} layout ({layout.record_length} characters)"
+        )
+        short_reason = (
+            f"truncated record: shorter than the {layout.minimum_length} characters that hold the "
+            f"{layout.file} identifying fields"
+        )
+        bad = engine.to_arrow(
+            records.filter(too_long | too_short).select(SOURCE_LINE, RECORD, _long=too_long)
+        ).to_pylist()
+        rejects.extend(
+            Reject(
+                path.name, row[SOURCE_LINE], None, long_reason if row["_long"] else short_reason, row[RECORD]
+            )
+            for row in bad
+        )
+    short = stats["short"] or 0
     if short:
         # Fields are only ever appended to the CCLF layouts, and trailing blanks are often trimmed:
         # a shorter record is read with its missing trailing fields blank.
@@ -285,11 +293,10 @@ def _read_file(engine: Engine, path: Path, layout: Layout, staged: Staged) -> _F
             f"{path.name}: {short} record(s) shorter than the {layout.file} layout "
             f"({layout.record_length} characters) were read with the missing trailing fields blank"
         )
-    max_length = pc.max(lengths).as_py() if len(records) else 0
-    table = engine.from_arrow(good)
+    table = records.filter(~(too_long | too_short)) if stats["bad"] else records
     table = table.mutate(_padded=table[RECORD].rpad(layout.record_length, " "))
     rejects.sort(key=lambda r: r.source_line)
-    return _FileRecords(table, rejects, raw.read, max_length or 0)
+    return _FileRecords(table, rejects, raw.read, stats["max_length"] or 0)
 
 
 def _field(table: ibis.Table, layout: Layout, name: str) -> ir.StringValue:

@@ -9,7 +9,10 @@ into a DuckDB database file. Counts reconcile exactly: read = loaded + quarantin
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +58,31 @@ class Staged:
     rejects: dict[str, list[Reject]] = field(default_factory=dict)
     checks: list[Check] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    records: dict[str, list[ibis.Table]] = field(default_factory=dict)
+    """Per canonical table, the raw text of its records (``source_file``, ``source_line``, ``_record``) when
+    the parts in ``tables`` leave ``_record`` out: only quarantined rows look their text up here, so the
+    text of every record is not carried through conformance."""
+    _scratch: Path | None = field(default=None, repr=False)
+
+    def scratch(self) -> Path:
+        """A private folder for the files the staged tables read (e.g. a CSV streamed to Parquet).
+
+        Created on first use under ``APMKIT_TEMP_DIR`` (else the system temp folder); removed by
+        :meth:`cleanup` or, at the latest, when this object is garbage collected.
+        """
+        if self._scratch is None:
+            parent = os.environ.get("APMKIT_TEMP_DIR")
+            if parent:
+                Path(parent).mkdir(parents=True, exist_ok=True)
+            self._scratch = Path(tempfile.mkdtemp(prefix="apmkit-ingest-", dir=parent or None))
+            weakref.finalize(self, shutil.rmtree, self._scratch, True)
+        return self._scratch
+
+    def cleanup(self) -> None:
+        """Remove the scratch folder (after the pipeline has written its output)."""
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
 
     def add(self, table: str, raw: ibis.Table | None, rejects: list[Reject] | None = None) -> None:
         if table not in TABLES:
@@ -169,8 +197,10 @@ def _write_tables(engine: Engine, staged: Staged, staging: Path, step: Progress)
                 checked = mark_duplicates(checked, schema, repeated)
             conformed = split_checked(checked, schema, staged.format)
             rejected_path = engine.write_parquet(conformed.quarantined, work / f"{name}.quarantine.parquet")
-            quarantine_parts.append(rejected_path)
             counts.quarantined = engine.count(engine.read_parquet(rejected_path))
+            if counts.quarantined and staged.records.get(name):
+                rejected_path = _with_records(engine, rejected_path, staged.records[name], work, name)
+            quarantine_parts.append(rejected_path)
             loaded = conformed.loaded
             probe = schema.select_from(checked)  # every parsed row: a superset of the loaded ones
         else:
@@ -233,6 +263,18 @@ def _write_tables(engine: Engine, staged: Staged, staging: Path, step: Progress)
     shutil.rmtree(work)
     report.write(staging / "ingest_report.json")
     return report
+
+
+def _with_records(engine: Engine, path: Path, records: list[ibis.Table], work: Path, name: str) -> Path:
+    """The quarantine rows of ``path`` with their raw text looked up by file and line in ``records``."""
+    quarantined = engine.read_parquet(path)
+    lines = union_raw([r.select(SOURCE_FILE, SOURCE_LINE, RECORD) for r in records])
+    lines = lines.select(_file=lines[SOURCE_FILE], _line=lines[SOURCE_LINE], _text=lines[RECORD])
+    joined = quarantined.left_join(
+        lines, (quarantined.source_file == lines._file) & (quarantined.source_line == lines._line)
+    )
+    joined = joined.mutate(record=ibis.coalesce(joined.record, joined._text))
+    return engine.write_parquet(QUARANTINE.select_from(joined), work / f"{name}.quarantine.records.parquet")
 
 
 def _write(engine: Engine, table: ibis.Table, folder: Path, name: str) -> Path:

@@ -5,8 +5,11 @@ Readers never guess types: every field comes back as a string, with ``source_fil
 and field of which file broke which rule. Lines that cannot even be split into records (wrong encoding,
 wrong number of fields) come back as :class:`Reject` entries instead of being dropped.
 
-Clean files take a fast path through pyarrow's CSV reader; a file with blank lines, quoted line breaks,
-ragged rows or bad bytes takes an exact path through the :mod:`csv` module that tracks line numbers.
+Clean files take a fast path through pyarrow's CSV reader, block by block (lines are split and numbered by
+Arrow compute, never as Python strings): :func:`stream_delimited` and :func:`stream_lines` write the records
+to a Parquet file as they go, so memory stays bounded whatever the file's size. A file with blank lines,
+quoted line breaks, ragged rows or bad bytes takes an exact path through the :mod:`csv` module that tracks
+line numbers (in memory).
 """
 
 from __future__ import annotations
@@ -18,8 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
 
 from apmkit.errors import InputFileError
 
@@ -89,7 +95,27 @@ def read_lines(path: Path, *, skip_blank: bool = True) -> RawRecords:
     path = Path(path)
     if not path.is_file():
         raise InputFileError(path, "no such file")
-    lines, rejects = _decode(path, path.read_bytes())
+    try:
+        return RawRecords(path, _concat(list(_fast_lines(path, skip_blank)), LINE_SCHEMA))
+    except _NotFast:
+        return _read_lines_exact(path, path.read_bytes(), skip_blank)
+
+
+def stream_lines(path: Path, target: Path, *, skip_blank: bool = True) -> StreamedRecords:
+    """:func:`read_lines` written to the Parquet file ``target`` block by block (bounded memory)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(path, "no such file")
+    rows = _write_stream(target, LINE_SCHEMA, _fast_lines(path, skip_blank))
+    if rows is not None:
+        return StreamedRecords(path, target, [], rows, [])
+    records = _read_lines_exact(path, path.read_bytes(), skip_blank)
+    pq.write_table(records.table, target)
+    return StreamedRecords(path, target, [], records.table.num_rows, records.rejects)
+
+
+def _read_lines_exact(path: Path, data: bytes, skip_blank: bool) -> RawRecords:
+    lines, rejects = _decode(path, data)
     bad = {r.source_line for r in rejects}
     numbers: list[int] = []
     records: list[str] = []
@@ -108,6 +134,109 @@ def read_lines(path: Path, *, skip_blank: bool = True) -> RawRecords:
     return RawRecords(path, table, rejects)
 
 
+@dataclass
+class StreamedRecords:
+    """Records of one file written to the Parquet file ``parquet`` (same columns as :class:`RawRecords`)."""
+
+    path: Path
+    parquet: Path
+    header: list[str]
+    rows: int
+    rejects: list[Reject] = field(default_factory=list)
+
+    @property
+    def read(self) -> int:
+        """Records read: parsed rows plus rows rejected while parsing (blank lines are not records)."""
+        return self.rows + len(self.rejects)
+
+
+BLOCK_BYTES = 32 << 20
+"""Bytes read at a time by the fast paths (each block ends at a line break)."""
+LINE_SCHEMA = pa.schema([(SOURCE_FILE, pa.string()), (SOURCE_LINE, pa.int64()), (RECORD, pa.string())])
+BOM = b"\xef\xbb\xbf"
+
+
+class _NotFast(Exception):
+    """The fast path cannot keep line numbers exact for this file: take the exact path."""
+
+
+def _blocks(handle: Any) -> Iterator[bytes]:
+    """The rest of an open binary file in blocks of about :data:`BLOCK_BYTES` that end at a line break."""
+    pending = b""
+    while chunk := handle.read(BLOCK_BYTES):
+        data = pending + chunk
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            pending = data
+            continue
+        yield data[: cut + 1]
+        pending = data[cut + 1 :]
+    if pending:
+        yield pending
+
+
+def _check_utf8(block: bytes) -> None:
+    try:
+        pa.array([block], pa.binary()).cast(pa.string())
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        raise _NotFast from None
+
+
+def _block_lines(block: bytes) -> pa.Array:
+    """The lines of a block as Arrow strings, without their line ends (a final ``\\r`` is removed)."""
+    try:
+        text = pa.array([block], pa.binary()).cast(pa.string())  # the cast checks the UTF-8 encoding
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        raise _NotFast from None
+    lines = pc.list_flatten(pc.split_pattern(text, "\n"))
+    if block.endswith(b"\n"):
+        lines = lines.slice(0, len(lines) - 1)
+    if b"\r" in block:
+        lines = pc.replace_substring_regex(lines, r"\r$", "")
+    return lines
+
+
+def _provenance(table: pa.Table, path: Path, numbers: pa.Array, lines: pa.Array) -> pa.Table:
+    table = table.append_column(SOURCE_FILE, pa.repeat(pa.scalar(path.name, pa.string()), len(numbers)))
+    table = table.append_column(SOURCE_LINE, numbers)
+    return table.append_column(RECORD, lines)
+
+
+def _fast_lines(path: Path, skip_blank: bool) -> Iterator[pa.Table]:
+    """Tables of ``source_file, source_line, _record`` block by block; raises :class:`_NotFast` on bad bytes."""
+    first_line = 1
+    with open(path, "rb") as handle:
+        for index, block in enumerate(_blocks(handle)):
+            if index == 0 and block.startswith(BOM):
+                block = block[len(BOM) :]
+            lines = _block_lines(block)
+            numbers = pa.array(np.arange(first_line, first_line + len(lines), dtype=np.int64))
+            first_line += len(lines)
+            if skip_blank:
+                keep = pc.not_equal(pc.utf8_trim_whitespace(lines), "")
+                lines, numbers = lines.filter(keep), numbers.filter(keep)
+            name = pa.repeat(pa.scalar(path.name, pa.string()), len(numbers))
+            yield pa.Table.from_arrays([name, numbers, lines], schema=LINE_SCHEMA)
+
+
+def _concat(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:
+    return pa.concat_tables(tables) if tables else schema.empty_table()
+
+
+def _write_stream(target: Path, schema: pa.Schema, tables: Iterator[pa.Table]) -> int | None:
+    """Write the tables to ``target``; the rows written, or None (nothing left behind) when not fast."""
+    rows = 0
+    try:
+        with pq.ParquetWriter(target, schema) as writer:
+            for table in tables:
+                writer.write_table(table)
+                rows += table.num_rows
+    except _NotFast:
+        target.unlink(missing_ok=True)
+        return None
+    return rows
+
+
 def read_delimited(
     path: Path,
     *,
@@ -115,6 +244,7 @@ def read_delimited(
     quoting: bool = True,
     required_columns: Sequence[str] = (),
     normalize_header: bool = False,
+    keep_record: bool = True,
 ) -> RawRecords:
     """Read a delimited file with a header row into string columns.
 
@@ -130,23 +260,73 @@ def read_delimited(
         Header names that must be present; a missing one is an :class:`InputFileError` for the file.
     normalize_header
         Lower-case and strip header names (for formats whose column names are case-insensitive).
+    keep_record
+        False: ``_record`` is left empty (NULL) on the fast path, for callers that never show a parsed
+        row's text (records rejected while parsing keep theirs).
     """
     path = Path(path)
     if not path.is_file():
         raise InputFileError(path, "no such file")
+    try:
+        header, tables = _fast_delimited(path, delimiter, quoting, keep_record)
+        result = RawRecords(path, _concat(list(tables), _delimited_schema(header)), [], header)
+    except _NotFast:
+        result = _read_delimited_exact(path, _nonempty_bytes(path), delimiter, quoting)
+    _finish_header(result, normalize_header, required_columns)
+    return result
+
+
+def stream_delimited(
+    path: Path,
+    target: Path,
+    *,
+    delimiter: str = ",",
+    quoting: bool = True,
+    required_columns: Sequence[str] = (),
+) -> StreamedRecords:
+    """:func:`read_delimited` written to the Parquet file ``target`` block by block (bounded memory on
+    the fast path; a file that needs the exact path is read whole)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(path, "no such file")
+    rows: int | None = None
+    try:
+        header, tables = _fast_delimited(path, delimiter, quoting)
+        rows = _write_stream(target, _delimited_schema(header), tables)
+    except _NotFast:
+        pass
+    if rows is not None:
+        result = StreamedRecords(path, target, header, rows)
+    else:
+        records = _read_delimited_exact(path, _nonempty_bytes(path), delimiter, quoting)
+        pq.write_table(records.table, target)
+        result = StreamedRecords(path, target, records.header, records.table.num_rows, records.rejects)
+    _finish_header(result, False, required_columns)
+    return result
+
+
+def _nonempty_bytes(path: Path) -> bytes:
     data = path.read_bytes()
     if not data.strip():
         raise InputFileError(path, "file is empty (no header row)")
-    fast = _read_delimited_fast(path, data, delimiter, quoting)
-    result = fast if fast is not None else _read_delimited_exact(path, data, delimiter, quoting)
+    return data
+
+
+def _finish_header(
+    result: RawRecords | StreamedRecords, normalize_header: bool, required_columns: Sequence[str]
+) -> None:
     if normalize_header:
+        assert isinstance(result, RawRecords)
         result.header = [name.strip().lower() for name in result.header]
         names = [*result.header, SOURCE_FILE, SOURCE_LINE, RECORD]
         result.table = result.table.rename_columns(names)
     missing = [c for c in required_columns if c not in result.header]
     if missing:
-        raise InputFileError(path, f"missing required column(s): {', '.join(missing)}", line=1)
-    return result
+        raise InputFileError(result.path, f"missing required column(s): {', '.join(missing)}", line=1)
+
+
+def _delimited_schema(header: list[str]) -> pa.Schema:
+    return pa.schema([(name, pa.string()) for name in header] + list(LINE_SCHEMA))
 
 
 RESERVED_SUFFIX = "__input"
@@ -167,14 +347,51 @@ def _header_names(header: list[str], path: Path) -> list[str]:
     return names
 
 
-def _read_delimited_fast(path: Path, data: bytes, delimiter: str, quoting: bool) -> RawRecords | None:
-    """pyarrow path for clean files; returns None whenever line numbers could not be exact."""
-    if b"\n\n" in data or b"\r\n\r\n" in data or data.startswith(b"\xef\xbb\xbf"):
-        return None
+def _fast_delimited(
+    path: Path, delimiter: str, quoting: bool, keep_record: bool = True
+) -> tuple[list[str], Iterator[pa.Table]]:
+    """pyarrow path for clean files: the header, then the records block by block.
+
+    Raises :class:`_NotFast` (at once, or from the iterator) whenever line numbers could not be exact:
+    a byte-order mark, a blank line, bad UTF-8, a quoted line break, a ragged row.
+    """
+    with open(path, "rb") as handle:
+        first = handle.readline()
+    if first.startswith(BOM) or not first.strip():
+        raise _NotFast
     try:
-        data.decode("utf-8")
+        first_line = first.rstrip(b"\n").rstrip(b"\r").decode("utf-8")
     except UnicodeDecodeError:
-        return None
+        raise _NotFast from None
+    header = _header_names(next(csv.reader([first_line], delimiter=delimiter)), path)
+    return header, _delimited_tables(path, len(first), header, delimiter, quoting, keep_record)
+
+
+def _delimited_tables(
+    path: Path, skip: int, header: list[str], delimiter: str, quoting: bool, keep_record: bool = True
+) -> Iterator[pa.Table]:
+    line = 2
+    with open(path, "rb") as handle:
+        handle.seek(skip)
+        for block in _blocks(handle):
+            if block.startswith((b"\n", b"\r\n")) or b"\n\n" in block or b"\r\n\r\n" in block:
+                raise _NotFast
+            if keep_record:
+                lines = _block_lines(block)
+                count = len(lines)
+            else:
+                _check_utf8(block)
+                count = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+                lines = pa.nulls(count, pa.string())
+            table = _parse_block(block, header, delimiter, quoting)
+            if table.num_rows != count:
+                raise _NotFast  # a quoted line break, or a line pyarrow skipped
+            numbers = pa.array(np.arange(line, line + count, dtype=np.int64))
+            line += count
+            yield _provenance(table, path, numbers, lines)
+
+
+def _parse_block(block: bytes, header: list[str], delimiter: str, quoting: bool) -> pa.Table:
     invalid = 0
 
     def on_invalid(_row: object) -> str:
@@ -182,12 +399,10 @@ def _read_delimited_fast(path: Path, data: bytes, delimiter: str, quoting: bool)
         invalid += 1
         return "skip"
 
-    first_line = data.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8")
-    header = _header_names(next(csv.reader([first_line], delimiter=delimiter)), path)
     try:
         table = pcsv.read_csv(
-            io.BytesIO(data),
-            read_options=pcsv.ReadOptions(column_names=header, skip_rows=1),
+            io.BytesIO(block),
+            read_options=pcsv.ReadOptions(column_names=header),
             parse_options=pcsv.ParseOptions(
                 delimiter=delimiter, quote_char='"' if quoting else False, invalid_row_handler=on_invalid
             ),
@@ -198,16 +413,10 @@ def _read_delimited_fast(path: Path, data: bytes, delimiter: str, quoting: bool)
             ),
         )
     except pa.ArrowInvalid:
-        return None
-    physical_lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
-    if invalid or table.num_rows != physical_lines - 1:
-        return None
-    lines = [line.removesuffix("\r") for line in data.decode("utf-8").split("\n")[1:physical_lines]]
-    n = table.num_rows
-    table = table.append_column(SOURCE_FILE, pa.array([path.name] * n, pa.string()))
-    table = table.append_column(SOURCE_LINE, pa.array(range(2, n + 2), pa.int64()))
-    table = table.append_column(RECORD, pa.array(lines, pa.string()))
-    return RawRecords(path, table, [], header)
+        raise _NotFast from None
+    if invalid:
+        raise _NotFast
+    return table
 
 
 def _read_delimited_exact(path: Path, data: bytes, delimiter: str, quoting: bool) -> RawRecords:

@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from apmkit.engines import Engine
@@ -41,7 +42,8 @@ def _read_csv(
     engine: Engine, path: Path, required: tuple[str, ...], table: str
 ) -> tuple[object, pa.Table, int]:
     """Read a CSV as strings with line numbers; return (ibis table, parse rejects, records read)."""
-    raw = read_delimited(path, required_columns=required, normalize_header=True)
+    # Parsed rows' text is never shown here (only parse rejects keep theirs): not built on the fast path.
+    raw = read_delimited(path, required_columns=required, normalize_header=True, keep_record=False)
     data = raw.table.drop_columns([c for c in (SOURCE_FILE, RECORD) if c in raw.table.column_names])
     parse_rejects = rejects_to_arrow(raw.rejects, table)
     return engine.from_arrow(data), parse_rejects, raw.read
@@ -134,7 +136,7 @@ def risk_score_job(
         if extra.num_rows:
             extra = extra.select(list(REJECT_COLUMNS)).cast(rejected.schema)
             rejected = pa.concat_tables([rejected, extra])
-    persons_rejected = sum(1 for t in rejected.column("table").to_pylist() if t == "persons")
+    persons_rejected = pc.sum(pc.equal(rejected.column("table"), "persons")).as_py() or 0
     rejects.parent.mkdir(parents=True, exist_ok=True)
     pcsv.write_csv(rejected, rejects)
     if explain is not None:
