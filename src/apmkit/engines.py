@@ -683,6 +683,8 @@ def _spark_backend(engine: Engine) -> Any:
     """
     from ibis.backends.pyspark import Backend
 
+    _ = ibis.pyspark  # loading the backend through ibis registers its options (ibis.options.pyspark)
+
     class SharingBackend(Backend):
         def compile(
             self, expr: Any, /, *, limit: Any = None, params: Any = None, pretty: bool = False

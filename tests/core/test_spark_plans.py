@@ -41,3 +41,10 @@ def test_a_materialized_table_does_not_carry_the_plan_that_made_it(spark_engine:
     plan = frame._jdf.queryExecution().optimizedPlan().toString()
     assert len(plan) < 2000, plan[:500]
     assert sorted(spark_engine.rows(t), key=lambda r: (r["k"], r["v"])) == ROWS.to_pylist()
+
+
+@pytest.mark.spark
+def test_float_literals_compile_on_spark(spark_engine: Engine) -> None:
+    # ibis's PySpark compiler reads its backend options for float literals: the engine's backend registers them
+    t = spark_engine.from_arrow(ROWS)
+    assert spark_engine.rows(t.filter(t.v > 45.5).select("v").order_by("v")) == [{"v": 50}, {"v": 60}]
