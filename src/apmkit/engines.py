@@ -24,6 +24,7 @@ from typing import Any, Literal
 import ibis
 import pyarrow as pa
 import pyarrow.parquet as pq
+from sqlglot import expressions as exp
 
 from apmkit.errors import ConfigurationError, InputFileError
 from apmkit.schemas import TABLES, TableSchema
@@ -80,6 +81,7 @@ class Engine:
         self._spark = spark_session
         self._workdir = workdir
         self._spill_dir = spill_dir
+        self._scratch: str | None = None
         self.memory_limit: str | None = None
         """The memory limit chosen when the engine was created (None: the engine's default)."""
 
@@ -180,8 +182,9 @@ class Engine:
         session = builder.getOrCreate()
         session.sparkContext.setLogLevel("ERROR")
         _complete_pyspark_compiler()
-        backend = ibis.pyspark.connect(session)
-        return cls(backend, "pyspark", spark_session=session, workdir=workdir)
+        engine = cls(None, "pyspark", spark_session=session, workdir=workdir)
+        engine.backend = _spark_backend(engine).connect(session)
+        return engine
 
     @classmethod
     def connect(
@@ -210,6 +213,7 @@ class Engine:
 
     def close(self) -> None:
         if self._spark is not None:
+            self._remove_shared_scratch()
             self._spark.stop()
             self._spark = None
         else:
@@ -220,6 +224,15 @@ class Engine:
         if self._spill_dir is not None:
             shutil.rmtree(self._spill_dir, ignore_errors=True)
             self._spill_dir = None
+
+    def _remove_shared_scratch(self) -> None:
+        """Delete the tables materialized under ``spark.checkpoint.dir`` (the local work folder goes with
+        the engine)."""
+        if not self._scratch or self._workdir is None or self._scratch.startswith(str(self._workdir)):
+            return
+        jvm = self._spark.sparkContext._jvm
+        path = jvm.org.apache.hadoop.fs.Path(self._scratch)
+        path.getFileSystem(self._spark.sparkContext._jsc.hadoopConfiguration()).delete(path, True)
 
     @contextmanager
     def settings(
@@ -350,13 +363,48 @@ class Engine:
 
     def materialize(self, expr: ibis.Table, name: str | None = None) -> ibis.Table:
         """Compute ``expr`` once and keep the result (a temp table), so later steps do not recompute it."""
-        if self.name == "pyspark":
-            # ibis registers in-memory tables (ibis.memtable) only when it executes; caching compiles the
-            # query itself, so register them first.
-            self.backend._run_pre_execute_hooks(expr)
-            return expr.cache()  # ibis's PySpark backend has no temporary tables; a cached DataFrame serves
         table_name = name or f"apmkit_{uuid.uuid4().hex[:12]}"
+        if self.name == "pyspark":
+            return self._spark_materialize(expr, table_name)
         return self.backend.create_table(table_name, expr, temp=True)
+
+    def _spark_materialize(self, expr: ibis.Table, table_name: str) -> ibis.Table:
+        """Compute ``expr`` now and keep it as Parquet (or checkpointed blocks), cutting its lineage.
+
+        A cached DataFrame (ibis's ``.cache()``) keeps the whole query that made it: every later query's
+        plan embeds the plans of all the cached tables it reads, so plans grew to megabytes and Spark spent
+        most of a run analysing and optimizing them. A table read back from Parquet is a plain file scan
+        with a known size, so Spark broadcasts the small ones instead of shuffling both sides of a join.
+        """
+        # ibis registers in-memory tables (ibis.memtable) only when it executes; register them first.
+        self.backend._run_pre_execute_hooks(expr)
+        return self._spark_keep(self._spark.sql(self.backend.compile(expr)), table_name)
+
+    def _spark_keep(self, frame: Any, table_name: str) -> ibis.Table:
+        scratch = self._spark_scratch()
+        if scratch is None:  # a cluster with no shared folder: keep the rows on the executors
+            frame = frame.localCheckpoint(eager=True)
+        else:
+            path = f"{scratch}/{table_name}"
+            frame.write.parquet(path)
+            frame = self._spark.read.parquet(path)
+        frame.createOrReplaceTempView(table_name)
+        return self.backend.table(table_name)
+
+    def _spark_scratch(self) -> str | None:
+        """Where Spark materializes intermediate tables: ``spark.checkpoint.dir`` when set (a folder every
+        executor reaches, e.g. HDFS or object storage), else the engine's local work folder on a local
+        master; None on a cluster with neither."""
+        if self._scratch is None:
+            conf = self._spark.sparkContext.getConf()
+            shared = conf.get("spark.checkpoint.dir", None)
+            if shared:
+                self._scratch = f"{shared.rstrip('/')}/apmkit-{uuid.uuid4().hex[:12]}"
+            elif conf.get("spark.master", "local").startswith("local") and self._workdir is not None:
+                self._scratch = str(self._workdir / "materialized")
+            else:
+                self._scratch = ""
+        return self._scratch or None
 
     def write_parquet(self, expr: ibis.Table, path: str | Path) -> Path:
         """Write a table to Parquet: one file on DuckDB, a folder of parts on Spark."""
@@ -614,3 +662,75 @@ def _complete_pyspark_compiler() -> None:
         return self.agg.bit_or(arg, where=where)
 
     PySparkCompiler.visit_BitOr = visit_bit_or
+
+
+_SHARED_WORK = (exp.Join, exp.Group, exp.Distinct, exp.Union, exp.Window, exp.AggFunc, exp.Explode)
+"""A subquery read more than once is computed once on Spark when it does any of this work; a plain scan,
+filter or projection is cheaper to read again than to write."""
+
+
+_WITH = "with_" if "with_" in exp.Select.arg_types else "with"  # sqlglot 28 renamed the argument
+
+
+def _spark_backend(engine: Engine) -> Any:
+    """ibis's PySpark backend, computing the subqueries a query reads more than once only once.
+
+    ibis writes a subquery that a query reads in several places as a common table expression. DuckDB
+    materializes such CTEs; Spark inlines every deterministic CTE at each reference, so a query that reads
+    the risk-eligible diagnoses eight times scanned and exploded the claims eight times (plans of
+    megabytes, dozens of broadcast jobs). Here each CTE that joins, groups, deduplicates, unions, explodes
+    or windows is computed first, kept as Parquet (:meth:`Engine.materialize`), and read from there.
+    """
+    from ibis.backends.pyspark import Backend
+
+    _ = ibis.pyspark  # loading the backend through ibis registers its options (ibis.options.pyspark)
+
+    class SharingBackend(Backend):
+        def compile(
+            self, expr: Any, /, *, limit: Any = None, params: Any = None, pretty: bool = False
+        ) -> str:
+            query = self.compiler.to_sqlglot(expr, limit=limit, params=params)
+            ctes = query.args.get(_WITH)
+            if ctes is not None:
+                query = _compute_shared(engine, query, ctes)
+            sql: str = query.sql(dialect=self.dialect, pretty=pretty, copy=False)
+            self._log(sql)
+            return sql
+
+    return SharingBackend()
+
+
+def _compute_shared(engine: Engine, query: exp.Expression, ctes: exp.With) -> exp.Expression:
+    """``query`` without its costly CTEs: each is computed once, in order, and read back as a table."""
+    renamed: dict[str, str] = {}
+    kept: list[exp.CTE] = []
+    for cte in ctes.expressions:
+        body = _rename_tables(cte.this, renamed)
+        if body.find(*_SHARED_WORK) is None:
+            kept.append(exp.CTE(this=body, alias=cte.args["alias"]))
+            continue
+        if kept:
+            body = body.copy()
+            body.set(_WITH, exp.With(expressions=[k.copy() for k in kept]))
+        name = f"apmkit_{uuid.uuid4().hex[:12]}"
+        frame = engine._spark.sql(body.sql(dialect=engine.backend.dialect))
+        engine._spark_keep(frame, name)
+        renamed[cte.alias] = name
+    query = _rename_tables(query, renamed)
+    query.set(_WITH, exp.With(expressions=kept) if kept else None)
+    return query
+
+
+def _rename_tables(tree: exp.Expression, renamed: Mapping[str, str]) -> exp.Expression:
+    """``tree`` with its references to the tables in ``renamed`` pointed at their new names (aliased to
+    the old name, so qualified columns still resolve)."""
+    if not renamed:
+        return tree
+    for table in tree.find_all(exp.Table):
+        new = renamed.get(table.name)
+        if new is None or table.args.get("db") or table.args.get("catalog"):
+            continue
+        if not table.alias:
+            table.set("alias", exp.TableAlias(this=exp.to_identifier(table.name, quoted=True)))
+        table.set("this", exp.to_identifier(new, quoted=True))
+    return tree
