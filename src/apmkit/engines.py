@@ -83,6 +83,7 @@ class Engine:
         self._spill_dir = spill_dir
         self._scratch: str | None = None
         self.memory_limit: str | None = None
+        self.configured_memory_limit: str | None = None  # the limit the engine was opened with, chosen or default
         """The memory limit chosen when the engine was created (None: the engine's default)."""
 
     # ---- construction -------------------------------------------------------------------------------
@@ -97,8 +98,10 @@ class Engine:
     ) -> Engine:
         """Embedded DuckDB, in memory by default or backed by a database file.
 
-        ``memory_limit`` (e.g. ``"4GB"``; ``APMKIT_MEMORY_LIMIT`` when None, else DuckDB's default of 80 %
-        of RAM) bounds the engine's buffers; what does not fit spills to ``temp_directory``
+        ``memory_limit`` (e.g. ``"4GB"``; ``APMKIT_MEMORY_LIMIT`` when None, else
+        :func:`default_memory_limit`: the smaller of 6 GB and half the machine's memory, where DuckDB's own default
+        of 80 % of RAM took a 1M-member run past 12 GB) bounds the engine's buffers; what does not fit spills to
+        ``temp_directory``
         (``APMKIT_TEMP_DIR`` when None). Without either, the engine spills to a private folder of its own
         under the system temp folder, removed when the engine closes (DuckDB's own default is ``.tmp`` in
         the current folder).
@@ -106,9 +109,8 @@ class Engine:
         config: dict[str, Any] = {}
         if threads:
             config["threads"] = threads
-        limit = memory_limit or os.environ.get("APMKIT_MEMORY_LIMIT")
-        if limit:
-            config["memory_limit"] = _check_memory_limit(limit)
+        chosen = memory_limit or os.environ.get("APMKIT_MEMORY_LIMIT")
+        config["memory_limit"] = _check_memory_limit(chosen) if chosen else default_memory_limit()
         parent = temp_directory or os.environ.get("APMKIT_TEMP_DIR")
         if parent:
             Path(parent).mkdir(parents=True, exist_ok=True)
@@ -120,7 +122,9 @@ class Engine:
             shutil.rmtree(spill_dir, ignore_errors=True)
             raise
         engine = cls(backend, "duckdb", spill_dir=spill_dir)
-        engine.memory_limit = config.get("memory_limit")
+        # Only a limit somebody chose: ingest applies its own (smaller) default when none was.
+        engine.memory_limit = config["memory_limit"] if chosen else None
+        engine.configured_memory_limit = config["memory_limit"]
         # An engine that is never closed still leaves no spill folder behind.
         weakref.finalize(engine, shutil.rmtree, spill_dir, True)
         return engine
@@ -263,8 +267,9 @@ class Engine:
             for key, value in previous.items():
                 if key == "memory_limit":
                     # The displayed value is rounded ("18.8 GiB"): go back to the chosen limit or the default.
-                    if self.memory_limit:
-                        con.execute(f"SET memory_limit = '{self.memory_limit}'")
+                    opened_with = self.memory_limit or self.configured_memory_limit
+                    if opened_with:
+                        con.execute(f"SET memory_limit = '{opened_with}'")
                     else:
                         con.execute("RESET memory_limit")
                 else:
@@ -450,6 +455,20 @@ def _parse_size(text: str) -> int | None:
         unit += "b"
     factor = _SIZE_UNITS.get(unit)
     return None if factor is None else int(float(match.group(1)) * factor)
+
+
+def default_memory_limit() -> str:
+    """DuckDB's buffer limit when nobody chose one: the smaller of 6 GB and half the machine's memory.
+
+    Measured on the demo contract at 1M members: with DuckDB's default (80 % of RAM) the run grew past 12 GB;
+    under a 6 GB limit it peaked at 6.4 GB and gave the same marts (docs/run.md, Performance)."""
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not a POSIX system: no way to ask, keep the cap
+        physical = 0
+    cap = 6 * 1000**3
+    limit = min(cap, physical // 2) if physical > 0 else cap
+    return f"{max(limit, 64 * 1000**2) // 1000**2}MB"
 
 
 def _check_memory_limit(limit: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import stat
 import subprocess
@@ -266,3 +267,22 @@ def test_memory_limit_applies_during_a_block_and_is_restored(tmp_path):
 def test_bad_memory_limit_is_a_configuration_error(limit):
     with pytest.raises(ConfigurationError, match="memory limit"):
         Engine.duckdb(memory_limit=limit)
+
+
+def test_an_engine_nobody_sized_is_capped_below_duckdbs_default(monkeypatch):
+    # DuckDB's own default (80 % of RAM) took a 1M-member run past 12 GB; the engine's default is the smaller of
+    # 6 GB and half the machine's memory, and a limit somebody chose (argument or APMKIT_MEMORY_LIMIT) wins.
+    monkeypatch.delenv("APMKIT_MEMORY_LIMIT", raising=False)
+    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    expected_bytes = min(6 * 1000**3, physical // 2)
+    with Engine.duckdb() as engine:
+        assert engine.memory_limit is None  # nobody chose: ingest still applies its own 4GB default
+        shown = engine.backend.con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        # DuckDB shows the limit in binary units cut to a tenth ("5.5 GiB" for 6 GB): compare within that step
+        number, unit = shown.split()
+        scale = {"MiB": 2**20, "GiB": 2**30, "MB": 1000**2, "GB": 1000**3}[unit]
+        assert 0 <= expected_bytes - float(number) * scale < 0.1 * scale
+    monkeypatch.setenv("APMKIT_MEMORY_LIMIT", "512MB")
+    with Engine.duckdb() as engine:
+        assert engine.memory_limit == "512MB"
+        assert _setting(engine, "memory_limit") in ("488.2 MiB", "512.0 MB")
