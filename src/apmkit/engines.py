@@ -83,8 +83,9 @@ class Engine:
         self._spill_dir = spill_dir
         self._scratch: str | None = None
         self.memory_limit: str | None = None
-        self.configured_memory_limit: str | None = None  # the limit the engine was opened with, chosen or default
         """The memory limit chosen when the engine was created (None: the engine's default)."""
+        self.configured_memory_limit: str | None = None
+        """The limit the engine was opened with, chosen or :func:`default_memory_limit` (DuckDB only)."""
 
     # ---- construction -------------------------------------------------------------------------------
     @classmethod
