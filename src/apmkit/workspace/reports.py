@@ -94,7 +94,7 @@ def open_inputs(engine: Engine, run_dir: Path, needs: tuple[str, ...]) -> Report
 def _mart_source(engine: Engine, run_dir: Path, info: RunInfo, canonical: Any) -> ReportInputs:
     """What the report marts are built from: the canonical tables and the run's attribution and member rows."""
     available: dict[str, Any] = {n: canonical[n] for n in canonical.present()}
-    for mart in ("attribution", "member_detail"):
+    for mart in ("attribution", "member_detail", "member_months", "risk_scores", "episodes"):
         if (run_dir / f"{mart}.parquet").exists():
             available[mart] = engine.read_parquet(run_dir / f"{mart}.parquet")
     return ReportInputs(tables=available, run=info, fetch=engine.to_arrow, materialize=engine.materialize)
