@@ -168,7 +168,9 @@ def claims_evidence(medical_claims: ir.Table, definitions: list, end: date) -> i
     # the claim's codes sit on its first line (as claims_as_clinical reads them)
     firsts = c.mutate(_first_line=c.claim_line_number.min().over(group_by=c.claim_id))
     headers = firsts.filter(firsts.claim_line_number == firsts._first_line)
-    headers = headers.select(claim_id=headers.claim_id, **common, **{col: headers[col] for col in (*DX_COLUMNS, *PX_COLUMNS)})
+    headers = headers.select(
+        claim_id=headers.claim_id, **common, **{col: headers[col] for col in (*DX_COLUMNS, *PX_COLUMNS)}
+    )
     for kind, prefix, columns_, resource_type, status, category, system in (
         ("dx", "Condition", DX_COLUMNS, "Condition", "active", "encounter-diagnosis", ICD10CM),
         ("px", "Procedure", PX_COLUMNS, "Procedure", "completed", "claim", ICD10PCS),
@@ -280,7 +282,9 @@ def whole_months(start: date, end: date) -> bool:
 
 def month_window(table: ir.Table, start: date, end: date) -> ir.Table:
     """Rows of a by-month mart whose ``month`` lies in ``start..end`` (whole months, see :func:`whole_months`)."""
-    return table.filter(table.month.cast("date").between(ibis.literal(start.replace(day=1)), ibis.literal(end)))
+    return table.filter(
+        table.month.cast("date").between(ibis.literal(start.replace(day=1)), ibis.literal(end))
+    )
 
 
 def professional_months(medical_claims: ir.Table, cost_basis: str) -> ir.Table:
@@ -294,7 +298,9 @@ def professional_months(medical_claims: ir.Table, cost_basis: str) -> ir.Table:
         & (medical_claims.adjustment_type.fill_null("original") != "void")
     )
     pos = claims.place_of_service.fill_null("")
-    site = ibis.cases(*[(pos.isin(list(codes)), ibis.literal(label)) for codes, label in SITES], else_="other")
+    site = ibis.cases(
+        *[(pos.isin(list(codes)), ibis.literal(label)) for codes, label in SITES], else_="other"
+    )
     lines = claims.select(
         member_id=claims.member_id.cast("string"),
         month=ibis.coalesce(claims.service_date, claims.claim_from_date).truncate("M").cast("date"),
@@ -377,6 +383,7 @@ def episode_clinicians(episodes: ir.Table, medical_claims: ir.Table) -> ir.Table
     claims = claims.semi_join(anchors, "anchor_claim_id")
     return claims.group_by("anchor_claim_id").aggregate(clinician=claims.clinician.max())
 
+
 _NEEDS = ("members", "enrollment", "medical_claims", "attribution", "member_detail")
 
 
@@ -387,9 +394,15 @@ def report_mart(inputs: ReportInputs, name: str) -> ir.Table | None:
 
     cost_basis = inputs.run.cost_basis
     if name == PROFESSIONAL_MONTHS:
-        return professional_months(inputs["medical_claims"], cost_basis) if inputs.has("medical_claims") else None
+        return (
+            professional_months(inputs["medical_claims"], cost_basis)
+            if inputs.has("medical_claims")
+            else None
+        )
     if name == PHARMACY_MONTHS:
-        return pharmacy_months(inputs["pharmacy_claims"], cost_basis) if inputs.has("pharmacy_claims") else None
+        return (
+            pharmacy_months(inputs["pharmacy_claims"], cost_basis) if inputs.has("pharmacy_claims") else None
+        )
     if name in (EPISODE_COMPONENTS, EPISODE_CLINICIANS):
         if not (inputs.has("episodes") and inputs.has("medical_claims")):
             return None
@@ -422,26 +435,26 @@ def report_mart(inputs: ReportInputs, name: str) -> ir.Table | None:
 __all__ = [
     "EPISODE_CLINICIANS",
     "EPISODE_COMPONENTS",
-    "PHARMACY_MONTHS",
-    "PROFESSIONAL_MONTHS",
-    "SITES",
-    "episode_clinicians",
-    "episode_components",
-    "kept_episode_windows",
-    "month_window",
-    "pharmacy_months",
-    "professional_months",
-    "whole_months",
     "HCC_PAYMENT_YEARS",
     "MEMBER_FEATURES",
     "MEMBER_HCCS",
     "OPEN_GAPS",
+    "PHARMACY_MONTHS",
+    "PROFESSIONAL_MONTHS",
     "REPORT_MARTS",
+    "SITES",
     "claims_evidence",
+    "episode_clinicians",
+    "episode_components",
     "evaluate_open_gaps",
     "gaps_of_year",
     "hccs_of_year",
+    "kept_episode_windows",
     "measured_years",
+    "month_window",
+    "pharmacy_months",
+    "professional_months",
     "report_mart",
     "score_hccs",
+    "whole_months",
 ]

@@ -27,10 +27,15 @@ def months_with_risk(inputs: ReportInputs, request: ReportRequest, *, scoped: bo
     """Scoped eligible member-months (every measured year) with ``score`` (1.0 when a member has none).
     ``scoped=False``: the whole run (for peer figures), still restricted to the payer."""
     chosen = request if scoped else replace(request, scope=None)
-    months = scoped_months(inputs, chosen, panel(inputs, chosen))
-    risk = member_risk(inputs)
-    joined = tidy(months.left_join(risk, "member_id"))
-    return joined.mutate(score=joined.score.fill_null(1.0))
+
+    def build() -> ir.Table:
+        months = scoped_months(inputs, chosen, panel(inputs, chosen))
+        risk = member_risk(inputs)
+        joined = tidy(months.left_join(risk, "member_id"))
+        return joined.mutate(score=joined.score.fill_null(1.0))
+
+    # every table of a report starts from these rows: computed once per report (scope and payer decide them)
+    return inputs.once(("months_with_risk", chosen.scope, chosen.payer), build)
 
 
 def pmpm(cents: ir.IntegerValue, member_months: ir.IntegerValue) -> ir.DecimalValue:

@@ -70,7 +70,7 @@ def cost_table(inputs: ReportInputs, request: ReportRequest, year: int) -> ir.Ta
     spend = spending_by_month(inputs, months)
     cents = spend.group_by([key, "payer"]).aggregate(cents=spend.cents.sum())
     base = months.group_by([key, "payer"]).aggregate(
-        members=months.member_id.nunique(), member_months=months.count(), _risk_sum=months.score.sum()
+        members=months.person_id.nunique(), member_months=months.count(), _risk_sum=months.score.sum()
     )
     joined = tidy(base.left_join(cents, [key, "payer"]))
     joined = joined.mutate(cents=joined.cents.fill_null(0))

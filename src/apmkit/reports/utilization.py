@@ -122,7 +122,7 @@ def scoped_fills(inputs: ReportInputs, request: ReportRequest, year: int, start:
     ``start..end`` within the group's eligible months of ``year``, with the group column."""
     key = group_column(request)
     months = months_with_risk(inputs, request)
-    months = months.filter(months.year == year).select("member_id", "month", key, "payer")
+    months = months.filter(months.year == year).select("member_id", "person_id", "month", key, "payer")
     return fills_in(inputs, start, end).inner_join(months, ["member_id", "month"])
 
 
@@ -133,7 +133,9 @@ def fills_in(inputs: ReportInputs, start: date, end: date) -> ir.Table:
         rx = month_window(inputs[PHARMACY_MONTHS], start, end)
     else:
         claims = inputs["pharmacy_claims"]
-        claims = claims.filter(claims.dispensing_date.cast("date").between(ibis.literal(start), ibis.literal(end)))
+        claims = claims.filter(
+            claims.dispensing_date.cast("date").between(ibis.literal(start), ibis.literal(end))
+        )
         rx = pharmacy_months(claims, inputs.run.cost_basis)
     return rx.select(
         member_id=rx.member_id.cast("string"),
@@ -150,7 +152,7 @@ def drug_table(inputs: ReportInputs, request: ReportRequest, year: int, start: d
     key = group_column(request)
     scoped = scoped_fills(inputs, request, year, start, end)
     by = scoped.group_by([key, "ndc"]).aggregate(
-        fills=scoped.fills.sum(), members=scoped.member_id.nunique(), cents=scoped.cents.sum()
+        fills=scoped.fills.sum(), members=scoped.person_id.nunique(), cents=scoped.cents.sum()
     )
     ranked = by.mutate(rank=ibis.row_number().over(group_by=by[key], order_by=[ibis.desc(by.cents), by.ndc]))
     top = ranked.filter(ranked["rank"] < HIGH_COST_DRUGS)
@@ -159,7 +161,9 @@ def drug_table(inputs: ReportInputs, request: ReportRequest, year: int, start: d
     ).order_by([key, "rank"])
 
 
-def generic_table(inputs: ReportInputs, request: ReportRequest, year: int, start: date, end: date) -> ir.Table:
+def generic_table(
+    inputs: ReportInputs, request: ReportRequest, year: int, start: date, end: date
+) -> ir.Table:
     """``[group], payer, fills, fills_with_indicator, generic_fills, generic_rate, peer_generic_rate``: generic
     fills / fills whose source gives a brand/generic indicator (docs/reference/analytics-definitions.md §3)."""
     from dataclasses import replace

@@ -214,7 +214,7 @@ def card_rows(inputs: ReportInputs, request: ReportRequest, year: int) -> ir.Tab
     visits / imaging per 1,000."""
     months = _year_months(inputs, request, year)
     base = months.group_by(["npi", "tin"]).aggregate(
-        members=months.member_id.nunique(), member_months=months.count(), risk_sum=months.score.sum()
+        members=months.person_id.nunique(), member_months=months.count(), risk_sum=months.score.sum()
     )
     spend = spending_by_month(inputs, months)
     cents = spend.group_by(["npi", "tin"]).aggregate(cents=spend.cents.sum())

@@ -71,6 +71,8 @@ def open_inputs(engine: Engine, run_dir: Path, needs: tuple[str, ...]) -> Report
     info = read_run_info(run_dir)
     tables: dict[str, Any] = {}
     canonical = None
+    # every report counts people: one person's member ids across payers (when the data hold the crosswalks)
+    needs = tuple(dict.fromkeys((*needs, "member_persons", "member_xref")))
     for name in needs:
         mart = run_dir / f"{name}.parquet"
         if mart.exists():
