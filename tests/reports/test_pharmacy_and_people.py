@@ -219,3 +219,118 @@ def test_pde_brand_generic_code(duckdb_engine: Engine, tmp_path: Path) -> None:
     assert {row.claim_id: row.brand_generic for row in loaded.itertuples()} == {
         claim: {"B": "brand", "G": "generic"}[code] for claim, code in codes.items()
     }
+
+
+# A test code list in the algorithm's structure (example codes, not CMS's tables).
+PLANNED_CSV = """category,code
+always_planned_procedure,0TY00Z0
+always_planned_diagnosis,Z51.11
+potentially_planned_procedure,0SR9019
+acute_diagnosis,S72001A
+"""
+
+# member, admit, discharge, status, principal dx, procedure
+STAYS = pd.DataFrame(
+    [
+        ("m1", date(2025, 3, 1), date(2025, 3, 5), "01", "I500", None),
+        ("m1", date(2025, 3, 15), date(2025, 3, 18), "01", "N186", "0TY00Z0"),  # always-planned procedure
+        ("m2", date(2025, 4, 1), date(2025, 4, 3), "01", "J189", None),
+        ("m2", date(2025, 4, 20), date(2025, 4, 21), "01", "Z5111", None),  # always-planned diagnosis
+        ("m3", date(2025, 5, 1), date(2025, 5, 4), "01", "I214", None),
+        (
+            "m3",
+            date(2025, 5, 10),
+            date(2025, 5, 12),
+            "01",
+            "M1611",
+            "0SR9019",
+        ),  # potentially planned, not acute
+        ("m4", date(2025, 6, 1), date(2025, 6, 2), "01", "I500", None),
+        (
+            "m4",
+            date(2025, 6, 10),
+            date(2025, 6, 14),
+            "01",
+            "S72001A",
+            "0SR9019",
+        ),  # potentially planned, acute
+        ("m5", date(2025, 7, 1), date(2025, 7, 3), "01", "J441", None),
+        ("m5", date(2025, 7, 8), date(2025, 7, 9), "01", "Z5111", None),  # planned first readmission
+        ("m5", date(2025, 7, 20), date(2025, 7, 25), "01", "J441", None),  # unplanned, but not the first
+    ],
+    columns=["member_id", "admit", "discharge", "status", "dx", "px"],
+)
+
+
+def expected_unplanned() -> set[tuple[str, date]]:
+    """(member, index discharge) of the index stays whose first readmission within 30 days is unplanned."""
+    codes = pd.read_csv(pd.io.common.StringIO(PLANNED_CSV), dtype=str)
+    codes["code"] = codes["code"].str.replace(".", "", regex=False)
+    listed = {c: set(g["code"]) for c, g in codes.groupby("category")}
+    found = set()
+    for member, stays in STAYS.sort_values("admit").groupby("member_id"):
+        rows = list(stays.itertuples())
+        for index in rows:
+            later = [r for r in rows if 1 <= (r.admit - index.discharge).days <= 30]
+            if not later:
+                continue
+            first = later[0]
+            planned = (
+                first.px in listed["always_planned_procedure"]
+                or first.dx in listed["always_planned_diagnosis"]
+                or (
+                    first.px in listed["potentially_planned_procedure"]
+                    and first.dx not in listed["acute_diagnosis"]
+                )
+            )
+            if not planned:
+                found.add((member, index.discharge))
+    return found
+
+
+def test_planned_readmissions_are_excluded(handmade_run: Path, tmp_path: Path) -> None:
+    from apmkit.errors import InputFileError
+
+    run = _copy_run(handmade_run, tmp_path, None, None)
+    data = Path(json.loads((run / "run.json").read_text())["data"])
+    claims = pa.table(
+        {
+            "claim_id": [f"i{i}" for i in range(len(STAYS))],
+            "claim_line_number": pa.array([1] * len(STAYS), pa.int32()),
+            "claim_type": ["inpatient"] * len(STAYS),
+            "bill_type": ["111"] * len(STAYS),
+            "member_id": STAYS["member_id"].tolist(),
+            "admission_date": pa.array(STAYS["admit"].tolist(), pa.date32()),
+            "discharge_date": pa.array(STAYS["discharge"].tolist(), pa.date32()),
+            "claim_from_date": pa.array(STAYS["admit"].tolist(), pa.date32()),
+            "claim_thru_date": pa.array(STAYS["discharge"].tolist(), pa.date32()),
+            "discharge_status": STAYS["status"].tolist(),
+            "dx_1": STAYS["dx"].tolist(),
+            "px_1": pa.array([None if pd.isna(v) else v for v in STAYS["px"]], pa.string()),
+            "allowed_amount": pa.array([Decimal("1000.00")] * len(STAYS), pa.decimal128(18, 2)),
+        }
+    )
+    pq.write_table(claims, data / "medical_claims.parquet")
+    codes = tmp_path / "planned.csv"
+    codes.write_text(PLANNED_CSV, encoding="utf-8")
+    result = build_report(run, ReportRequest("utilization", by="entity"), planned_readmissions=codes)
+    unplanned = expected_unplanned()
+    # m4's acute readmission; m5's planned stay is itself an index stay, readmitted unplanned on 20 July
+    assert unplanned == {("m4", date(2025, 6, 2)), ("m5", date(2025, 7, 9))}
+    entity_of = dict(zip(ATTRIBUTION["member_id"], ATTRIBUTION["entity_id"], strict=True))
+    payer_of = {(r.member_id, r.month): r.payer for r in ENROLLMENT.itertuples()}
+    expected: dict[tuple[str, str], int] = {}
+    for member, day in unplanned:
+        key = (entity_of[member], payer_of[(member, day.replace(day=1))])
+        expected[key] = expected.get(key, 0) + 1
+    got = {
+        (r["entity_id"], r["payer"]): r["events"]
+        for r in result.tables["rates"].to_pylist()
+        if r["event"] == "readmission" and r["events"]
+    }
+    assert got == expected
+    assert any("planned readmissions excluded" in note and "planned.csv" in note for note in result.notes)
+    codes.write_text("category,code\nalways_planned_procedure,0TY00Z0\nsometimes,Z5111\n", encoding="utf-8")
+    with pytest.raises(InputFileError) as error:
+        build_report(run, ReportRequest("utilization", by="entity"), planned_readmissions=codes)
+    assert "line 3" in str(error.value) and "category" in str(error.value)

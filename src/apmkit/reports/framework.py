@@ -112,6 +112,8 @@ class ReportInputs:
     materialize: Callable[[ir.Table], ir.Table] | None = None
     """Computes a table once (``Engine.materialize``) where a report reads it many times (the eCQMs of the gaps)."""
 
+    run_notes: dict[str, str] = field(default_factory=dict)
+    """What the caller says about an input it added (e.g. the file a code list came from), by table name."""
     memo: dict[Any, ir.Table] = field(default_factory=dict)
     """Tables a report reads several times, computed once per report (:meth:`once`)."""
 

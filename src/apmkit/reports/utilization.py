@@ -5,6 +5,7 @@ brand/generic indicator) and high-cost drugs (docs/reference/analytics-definitio
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import ibis
@@ -29,6 +30,7 @@ from apmkit.reports.framework import (
 )
 from apmkit.reports.marts import PHARMACY_MONTHS, month_window, pharmacy_months, whole_months
 from apmkit.reports.measures import months_with_risk, per_1000
+from apmkit.reports.planned import ALGORITHM, PLANNED_CODES, unplanned_readmissions
 
 RATE_EVENTS = (
     "admission",
@@ -166,8 +168,6 @@ def generic_table(
 ) -> ir.Table:
     """``[group], payer, fills, fills_with_indicator, generic_fills, generic_rate, peer_generic_rate``: generic
     fills / fills whose source gives a brand/generic indicator (docs/reference/analytics-definitions.md §3)."""
-    from dataclasses import replace
-
     key = group_column(request)
 
     def counts(table: ir.Table, by: list[str]) -> ir.Table:
@@ -241,6 +241,7 @@ def trend_table(inputs: ReportInputs, request: ReportRequest) -> ir.Table:
         "utilization",
         "pharmacy_claims",
         PHARMACY_MONTHS,
+        "medical_claims",
     ),
 )
 def utilization_report(inputs: ReportInputs, request: ReportRequest) -> ReportOutput:
@@ -252,6 +253,23 @@ def utilization_report(inputs: ReportInputs, request: ReportRequest) -> ReportOu
         else (date(year, 1, 1), date(year, 12, 31))
     )
     threshold = request.suppress_below
+    planned_note = f"readmissions: {READMISSION_RULE}"
+    if inputs.has(PLANNED_CODES):
+        # the readmissions recounted from the claims with the user's planned-readmission code list
+        events = inputs["utilization"]
+        recounted = unplanned_readmissions(
+            inputs["medical_claims"], inputs[PLANNED_CODES], start, end, inputs.run.cost_basis
+        )
+        kept = events.filter(events.event != "readmission")
+        kept = kept.select(*[kept[c].cast(recounted[c].type()) for c in recounted.columns])
+        inputs = replace(
+            inputs, tables={**inputs.tables, "utilization": kept.union(recounted, distinct=False)}
+        )
+        planned_note = (
+            "readmissions: 30-day, planned readmissions excluded — "
+            f"{ALGORITHM} ({inputs.run_notes.get(PLANNED_CODES, 'code list')}); only the first readmission "
+            "of an index stay is looked at"
+        )
     rates = suppress(
         rates_table(inputs, request, year),
         threshold,
@@ -266,7 +284,8 @@ def utilization_report(inputs: ReportInputs, request: ReportRequest) -> ReportOu
     notes = [
         f"period {year}; per 1,000 = events / person-years x 1,000 over eligible member-months",
         "risk adjusted = rate x peer risk / group risk; peers = every member of the run (same payer filter)",
-        f"readmissions: {READMISSION_RULE}; imaging: {IMAGING_RULE}",
+        planned_note,
+        f"imaging: {IMAGING_RULE}",
         f"frequent ED users: {FREQUENT_ED_VISITS} or more ED visits in the period",
     ]
     if inputs.has("pharmacy_claims") or inputs.has(PHARMACY_MONTHS):
