@@ -1,4 +1,4 @@
-"""Planned readmissions (docs/reference/analytics-definitions.md §3a): the structure of CMS's Planned Readmission
+"""Planned readmissions (docs/reference/analytics-definitions.md §3.1): the structure of CMS's Planned Readmission
 Algorithm version 4.0, over a code list the user supplies.
 
 apmkit does not ship the algorithm's code tables (they are AHRQ CCS categories mapped to ICD-10 codes, published

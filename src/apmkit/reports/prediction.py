@@ -363,8 +363,9 @@ def prediction_report(inputs: ReportInputs, request: ReportRequest) -> ReportOut
     current_expr = features.filter(features.year == years[2])
     current = inputs.fetch(current_expr.order_by("member_id"))
     fitted = fit_and_score(train, test, current)
+    metrics: list[dict[str, object]] = list(fitted["metrics"])  # type: ignore[call-overload]
     fitted["metrics"] = [
-        *fitted["metrics"],
+        *metrics,
         {"model": "training", "metric": "members", "value": float(train.num_rows)},
         {"model": "training", "metric": "population", "value": float(population)},
     ]

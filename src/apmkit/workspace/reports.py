@@ -116,7 +116,7 @@ def _build_report_mart(engine: Engine, run_dir: Path, source: ReportInputs, name
 
 
 def read_planned_codes(path: Path) -> pa.Table:
-    """The planned-readmission code list (``category, code``; docs/reference/analytics-definitions.md §3a) as an
+    """The planned-readmission code list (``category, code``; docs/reference/analytics-definitions.md §3.1) as an
     Arrow table, codes upper case without dots.
 
     Raises
@@ -174,7 +174,7 @@ def build_report(
     active = engine or Engine.duckdb()
     try:
         inputs = open_inputs(active, Path(run_dir), needs)
-        if codes is not None:
+        if codes is not None and planned_readmissions is not None:
             inputs.tables = {**inputs.tables, PLANNED_CODES: ibis.memtable(codes)}
             inputs.run_notes[PLANNED_CODES] = (
                 f"code list {Path(planned_readmissions).name}, {codes.num_rows} codes"
