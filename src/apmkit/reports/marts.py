@@ -245,12 +245,14 @@ def gaps_of_year(
     return evaluate_open_gaps(inputs, members, start, end, with_providers=with_providers), False
 
 
+MONTHS_PANEL = "member_month_panel"
 PROFESSIONAL_MONTHS = "professional_months"
 PHARMACY_MONTHS = "pharmacy_months"
 EPISODE_COMPONENTS = "episode_components"
 EPISODE_CLINICIANS = "episode_clinicians"
 
 REPORT_MARTS = (
+    MONTHS_PANEL,
     OPEN_GAPS,
     MEMBER_HCCS,
     MEMBER_FEATURES,
@@ -393,6 +395,12 @@ def report_mart(inputs: ReportInputs, name: str) -> ir.Table | None:
     from apmkit.reports.prediction import member_years
 
     cost_basis = inputs.run.cost_basis
+    if name == MONTHS_PANEL:
+        if not inputs.has("member_months") or not (inputs.has("attribution") or inputs.has("member_detail")):
+            return None
+        from apmkit.reports.measures import months_with_risk_of
+
+        return months_with_risk_of(inputs, ReportRequest("marts"))
     if name == PROFESSIONAL_MONTHS:
         return (
             professional_months(inputs["medical_claims"], cost_basis)
@@ -438,6 +446,7 @@ __all__ = [
     "HCC_PAYMENT_YEARS",
     "MEMBER_FEATURES",
     "MEMBER_HCCS",
+    "MONTHS_PANEL",
     "OPEN_GAPS",
     "PHARMACY_MONTHS",
     "PROFESSIONAL_MONTHS",

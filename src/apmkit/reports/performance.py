@@ -273,6 +273,7 @@ def trend_table(inputs: ReportInputs, request: ReportRequest) -> ir.Table:
         "pharmacy_claims",
         PROFESSIONAL_MONTHS,
         PHARMACY_MONTHS,
+        "member_month_panel",
     ),
 )
 def performance_report(inputs: ReportInputs, request: ReportRequest) -> ReportOutput:

@@ -203,6 +203,7 @@ def equity(inputs: ReportInputs, request: ReportRequest, profile: ir.Table, key:
         "utilization",
         "medical_claims",
         "member_hccs",
+        "member_month_panel",
     ),
 )
 def population_report(inputs: ReportInputs, request: ReportRequest) -> ReportOutput:

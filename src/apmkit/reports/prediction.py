@@ -50,7 +50,7 @@ HIGH_RISK_SHARE = 0.05
 RISING_SHARE = 0.20
 RISING_FACTOR = 1.5
 ED_CODES = (*(f"{c:04d}" for c in range(450, 460)), "0981")
-MAX_TRAINING = 50_000
+MAX_TRAINING = 20_000
 """Member-years the models are fit on at most (a stratified sample above it): training time stays bounded on a
 large population, the validation still scores every held-out member."""
 MODEL_VERSION = "sklearn HistGradientBoosting (max_iter=200, learning_rate=0.05, seed 20240101)"

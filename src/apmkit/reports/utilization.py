@@ -242,6 +242,7 @@ def trend_table(inputs: ReportInputs, request: ReportRequest) -> ir.Table:
         "pharmacy_claims",
         PHARMACY_MONTHS,
         "medical_claims",
+        "member_month_panel",
     ),
 )
 def utilization_report(inputs: ReportInputs, request: ReportRequest) -> ReportOutput:

@@ -44,6 +44,7 @@ NEEDS = (
     "risk_scores",
     "expenditure",
     "utilization",
+    "member_month_panel",
 )
 
 
