@@ -210,7 +210,10 @@ def population_report(inputs: ReportInputs, request: ReportRequest) -> ReportOut
     key = group_column(request)
     year = report_year(inputs, request)
     threshold = request.suppress_below
-    profile = member_profile(inputs, request, year)
+    # one row per member, read by every table: computed once
+    profile = inputs.once(
+        ("member_profile", request.scope, request.payer, year), lambda: member_profile(inputs, request, year)
+    )
     tables: dict[str, ir.Table] = {
         "distribution": suppress(distribution(profile, key), threshold, ["members"], ["share"]).order_by(
             [key, "dimension", "value"]
