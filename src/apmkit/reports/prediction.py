@@ -351,7 +351,8 @@ def prediction_report(inputs: ReportInputs, request: ReportRequest) -> ReportOut
     years = (last - 2, last - 1, last)
     # the features are fetched once and the pairs built over them; they are read from the run's member_year_features mart (computed now for a run without it)
     features_expr = inputs[MEMBER_FEATURES] if inputs.has(MEMBER_FEATURES) else member_years(inputs)
-    features = ibis.memtable(inputs.fetch(features_expr))
+    # the mart is read in place; features computed now are fetched once (the pairs below read them three times)
+    features = features_expr if inputs.has(MEMBER_FEATURES) else ibis.memtable(inputs.fetch(features_expr))
     # rows in member order: the same data give the same model (the training order matters to the boosting's
     # early-stopping split above 10,000 rows)
     pairs = training_pairs(features, years[0])
