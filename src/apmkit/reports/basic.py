@@ -20,12 +20,12 @@ from apmkit.reports.framework import (
     register,
     report_year,
     scope_note,
-    scoped_months,
     suppress,
     suppression_note,
     tidy,
     with_person,
 )
+from apmkit.reports.measures import months_with_risk
 
 
 def year_window(inputs: ReportInputs, year: int) -> tuple[date, date]:
@@ -40,13 +40,21 @@ def year_window(inputs: ReportInputs, year: int) -> tuple[date, date]:
     "Attribution",
     "Members attributed to each entity, TIN or NPI: counts, member-months in the period, the monthly trend "
     "across the measured years, and the member list with the attributing step and visits.",
-    needs=("attribution", "member_months", "enrollment", "member_detail"),
+    needs=(
+        "attribution",
+        "member_months",
+        "enrollment",
+        "member_detail",
+        "risk_scores",
+        "member_month_panel",
+    ),
 )
 def attribution_report(inputs: ReportInputs, request: ReportRequest) -> ReportOutput:
     key = group_column(request)
     year = report_year(inputs, request)
     members = panel(inputs, request)
-    months = scoped_months(inputs, request, members)
+    # the member-month panel mart when the run folder has it (the same rows as joining the marts here)
+    months = months_with_risk(inputs, request)
     in_year = months.filter(months.year == year)
     summary = in_year.group_by([key, "payer"]).aggregate(
         members=in_year.person_id.nunique(), member_months=in_year.count()
