@@ -324,3 +324,51 @@ def test_a_report_builds_its_mart_once_and_equals_the_report_time_computation(
         assert any("at report time" in n for n in output.notes), name
         for table in tables:
             assert first.tables[table].to_pylist() == slow[table], (name, table)
+
+
+def test_the_claims_marts_give_the_figures_of_the_claims(marts_built: Path) -> None:
+    """The professional, pharmacy, episode and member-month marts (built on first use) give each report the
+    figures the same report computes from the claims and the run's marts without them."""
+    from apmkit.reports.framework import lookup
+    from apmkit.reports.marts import (
+        EPISODE_CLINICIANS,
+        EPISODE_COMPONENTS,
+        MONTHS_PANEL,
+        PHARMACY_MONTHS,
+        PROFESSIONAL_MONTHS,
+    )
+    from apmkit.workspace.reports import open_inputs
+
+    for name, tables, marts in (
+        ("episodes", ("components", "by_clinician"), (EPISODE_COMPONENTS, EPISODE_CLINICIANS)),
+        ("variation", ("site_of_service", "observed_expected"), (PROFESSIONAL_MONTHS, MONTHS_PANEL)),
+        (
+            "utilization",
+            ("rates", "high_cost_drugs", "generic_dispensing"),
+            (PHARMACY_MONTHS, MONTHS_PANEL),
+        ),
+        (
+            "performance",
+            ("by_category", "professional_by_specialty", "cost"),
+            (PROFESSIONAL_MONTHS, MONTHS_PANEL),
+        ),
+    ):
+        _, function, needs = lookup(name)
+        with Engine.duckdb() as engine:
+            inputs = open_inputs(engine, marts_built, needs)
+            assert all(inputs.has(m) for m in marts), name
+            fast = {
+                t: engine.to_arrow(v).to_pylist()
+                for t, v in function(inputs, ReportRequest(name, by="tin")).tables.items()
+                if t in tables
+            }
+            for mart in marts:
+                del inputs.tables[mart]
+            slow = {
+                t: engine.to_arrow(v).to_pylist()
+                for t, v in function(inputs, ReportRequest(name, by="tin")).tables.items()
+                if t in tables
+            }
+        assert set(fast) == set(tables), name
+        assert fast == slow, name
+        assert all(fast[t] for t in tables), name

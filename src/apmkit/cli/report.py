@@ -29,6 +29,14 @@ def report_command(
         ),
     ] = None,
     list_reports: Annotated[bool, typer.Option("--list", help="Name the reports and exit.")] = False,
+    planned_readmissions: Annotated[
+        Path | None,
+        typer.Option(
+            "--planned-readmissions",
+            help="CSV (category, code) of CMS's Planned Readmission Algorithm: utilization excludes planned "
+            "readmissions.",
+        ),
+    ] = None,
 ) -> None:
     """Build a performance report (attribution, gaps in care, performance, utilization, ...) from a run's marts,
     by entity, TIN or NPI, and write it as CSV, Excel, PDF, JSON or FHIR."""
@@ -46,7 +54,7 @@ def report_command(
 
     request = ReportRequest(name=name, by=by, payer=payer, period=period)  # type: ignore[arg-type]
     with open_engine() as engine:
-        result = build_report(run, request, engine=engine)
+        result = build_report(run, request, engine=engine, planned_readmissions=planned_readmissions)
     written = export_report(result, out)
     for note in result.notes:
         state.console.print(f"[dim]{note}[/]", highlight=False)

@@ -136,6 +136,7 @@ _PDE_COLUMNS = {
     "SRVC_PRVDR_ID",
     "TOT_RX_CST_AMT",
     "CVRD_D_PLAN_PD_AMT",
+    "BRND_GNRC_CD",
 }
 _BENEFICIARY_COLUMNS = {
     "BENE_ID",
@@ -629,6 +630,13 @@ def _families(engine: Engine, claims: ibis.Table) -> ibis.Table:
     )
 
 
+def _brand_generic(code: ir.StringValue) -> ir.StringValue:
+    """PDE ``BRND_GNRC_CD`` (B = brand, G = generic) as ``brand`` / ``generic``; another code passes through
+    (conform quarantines it: ``brand_generic`` allows only the two), blank stays null."""
+    upper = code.upper()
+    return ibis.cases((upper == "B", "brand"), (upper == "G", "generic"), else_=code)
+
+
 def _pde(engine: Engine, table: ibis.Table) -> ibis.Table:
     claims = table.select(
         claim_id=_col(table, "PDE_ID"),
@@ -644,6 +652,8 @@ def _pde(engine: Engine, table: ibis.Table) -> ibis.Table:
         pharmacy_npi=_col(table, "SRVC_PRVDR_ID"),
         allowed_amount=_col(table, "TOT_RX_CST_AMT"),
         paid_amount=_col(table, "CVRD_D_PLAN_PD_AMT"),
+        # PDE brand/generic code: B brand, G generic (other or blank values left for conform to quarantine/null)
+        brand_generic=_brand_generic(_col(table, "BRND_GNRC_CD")),
         processed_date=_date(_col(table, "PD_DT")),
         _group=ibis.coalesce(_col(table, "CLM_GRP_ID"), _col(table, "PDE_ID")),
         _final=_col(table, "FINAL_ACTION"),

@@ -45,12 +45,14 @@ from apmkit.reports.framework import (
     group_column,
     line_chart,
     panel,
+    person_map,
     ratio,
     register,
     report_year,
     scope_note,
     suppress,
     suppression_note,
+    with_person,
 )
 
 INPATIENT, EMERGENCY, SNF = "inpatient", "emergency", "snf"
@@ -81,32 +83,6 @@ _VISIT_COLUMNS = (
     "attending_npi",
     "billing_tin",
 )
-
-
-def person_map(inputs: ReportInputs) -> ir.Table | None:
-    """``member_id, person_id``: one person id per member id (``member_persons``, else ``member_xref``)."""
-    if inputs.has("member_persons"):
-        persons = inputs["member_persons"]
-        return persons.group_by(member_id=persons.member_id.cast("string")).aggregate(
-            person_id=persons.person_id.cast("string").min()
-        )
-    if inputs.has("member_xref"):
-        xref = inputs["member_xref"]
-        return xref.group_by(member_id=xref.previous_id.cast("string")).aggregate(
-            person_id=xref.member_id.cast("string").min()
-        )
-    return None
-
-
-def with_person(table: ir.Table, persons: ir.Table | None) -> ir.Table:
-    """``table`` with ``person_id`` (its ``member_id`` mapped, else the member id itself)."""
-    if persons is None:
-        return table.mutate(person_id=table.member_id.cast("string"))
-    mapped = persons.rename(_mapped_member="member_id")
-    joined = table.left_join(mapped, table.member_id.cast("string") == mapped._mapped_member)
-    return joined.mutate(person_id=ibis.coalesce(joined.person_id, joined.member_id.cast("string"))).drop(
-        "_mapped_member"
-    )
 
 
 def _claim_day(claims: ir.Table) -> ir.Value:

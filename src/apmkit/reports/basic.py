@@ -15,15 +15,17 @@ from apmkit.reports.framework import (
     group_column,
     line_chart,
     panel,
+    person_map,
     ratio,
     register,
     report_year,
     scope_note,
-    scoped_months,
     suppress,
     suppression_note,
     tidy,
+    with_person,
 )
+from apmkit.reports.measures import months_with_risk
 
 
 def year_window(inputs: ReportInputs, year: int) -> tuple[date, date]:
@@ -38,20 +40,28 @@ def year_window(inputs: ReportInputs, year: int) -> tuple[date, date]:
     "Attribution",
     "Members attributed to each entity, TIN or NPI: counts, member-months in the period, the monthly trend "
     "across the measured years, and the member list with the attributing step and visits.",
-    needs=("attribution", "member_months", "enrollment", "member_detail"),
+    needs=(
+        "attribution",
+        "member_months",
+        "enrollment",
+        "member_detail",
+        "risk_scores",
+        "member_month_panel",
+    ),
 )
 def attribution_report(inputs: ReportInputs, request: ReportRequest) -> ReportOutput:
     key = group_column(request)
     year = report_year(inputs, request)
     members = panel(inputs, request)
-    months = scoped_months(inputs, request, members)
+    # the member-month panel mart when the run folder has it (the same rows as joining the marts here)
+    months = months_with_risk(inputs, request)
     in_year = months.filter(months.year == year)
     summary = in_year.group_by([key, "payer"]).aggregate(
-        members=in_year.member_id.nunique(), member_months=in_year.count()
+        members=in_year.person_id.nunique(), member_months=in_year.count()
     )
     summary = summary.mutate(person_years=ratio(summary.member_months, 12, 2))
     summary = suppress(summary, request.suppress_below, ["members"], ["member_months", "person_years"])
-    trend = months.group_by([key, "year", "month"]).aggregate(members=months.member_id.nunique())
+    trend = months.group_by([key, "year", "month"]).aggregate(members=months.person_id.nunique())
     trend = suppress(trend, request.suppress_below, ["members"]).order_by([key, "month"])
     attribution = inputs["attribution"]
     detail_cols = [c for c in ("step", "winner_visits", "winner_last_visit") if c in attribution.columns]
@@ -110,7 +120,7 @@ def gap_equity(inputs: ReportInputs, members: ir.Table, gaps: ir.Table, key: str
         race=people.race_code.fill_null("(unknown)"),
         dual=ibis.ifelse(people.dual_status_code.fill_null("NA").isin(list(DUAL_CODES)), "dual", "non-dual"),
     ).distinct(on="member_id", keep="first")
-    panel_strata = tidy(members.left_join(strata, "member_id"))
+    panel_strata = tidy(with_person(members, person_map(inputs)).left_join(strata, "member_id"))
     panel_strata = panel_strata.mutate(
         race=panel_strata.race.fill_null("(unknown)"), dual=panel_strata.dual.fill_null("non-dual")
     )
@@ -119,8 +129,8 @@ def gap_equity(inputs: ReportInputs, members: ir.Table, gaps: ir.Table, key: str
     parts = []
     for stratum in ("race", "dual"):
         by = joined.group_by([key, joined[stratum].name("value")]).aggregate(
-            members=joined.member_id.nunique(),
-            members_with_gaps=joined.member_id.nunique(where=joined._gaps.notnull()),
+            members=joined.person_id.nunique(),
+            members_with_gaps=joined.person_id.nunique(where=joined._gaps.notnull()),
             open_gaps=joined._gaps.fill_null(0).sum(),
         )
         parts.append(
@@ -158,7 +168,8 @@ def gaps_report(inputs: ReportInputs, request: ReportRequest) -> ReportOutput:
     key = group_column(request)
     members = panel(inputs, request)
     gaps, (start, end), notes = open_gaps_table(inputs, request, members)
-    panel_size = members.group_by(key).aggregate(members=members.member_id.nunique())
+    persons = with_person(members, person_map(inputs))
+    panel_size = persons.group_by(key).aggregate(members=persons.person_id.nunique())
     counted = gaps.group_by([key, "measure"]).aggregate(open_gaps=gaps.patient_id.nunique())
     summary = counted.inner_join(panel_size, key)
     summary = summary.mutate(gaps_per_100_members=ratio(summary.open_gaps * 100, summary.members, 2))

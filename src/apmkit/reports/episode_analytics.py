@@ -21,6 +21,12 @@ from apmkit.reports.framework import (
     suppression_note,
     tidy,
 )
+from apmkit.reports.marts import (
+    EPISODE_CLINICIANS,
+    EPISODE_COMPONENTS,
+    episode_clinicians,
+    episode_components,
+)
 
 
 def kept_episodes(inputs: ReportInputs, request: ReportRequest) -> ir.Table:
@@ -49,27 +55,19 @@ def _mean_money(cents: ir.IntegerValue, count: ir.IntegerValue) -> ir.DecimalVal
 def components(inputs: ReportInputs, episodes: ir.Table, key: str) -> ir.Table:
     """``[group], episode_id, component, spending, per_episode``: post-anchor claims (after the anchor's end, to
     the window's end; voids dropped) by setting — readmission (inpatient), snf, hha, outpatient, professional,
-    dme, hospice — beside the anchor."""
-    claims = inputs["medical_claims"]
-    claims = claims.filter(claims.adjustment_type.fill_null("original") != "void")
-    lines = claims.select(
-        c_member=claims.member_id.cast("string"),
-        c_claim=claims.claim_id.cast("string"),
-        c_type=claims.claim_type,
-        c_day=ibis.coalesce(claims.service_date, claims.claim_from_date).cast("date"),
-        c_cents=to_cents(claims[inputs.run.cost_basis].fill_null(0)),
+    dme, hospice — beside the anchor; from the ``episode_components`` mart (built from the claims when the run
+    folder lacks it)."""
+    if inputs.has(EPISODE_COMPONENTS):
+        post_rows = inputs[EPISODE_COMPONENTS]
+    else:
+        post_rows = episode_components(inputs["episodes"], inputs["medical_claims"], inputs.run.cost_basis)
+    post_rows = post_rows.select(
+        _key=post_rows.episode_key.cast("string"),
+        component=post_rows.component.cast("string"),
+        cents=post_rows.cents.cast("int64"),
     )
-    inside = episodes.inner_join(
-        lines,
-        (episodes.member_id == lines.c_member)
-        & (lines.c_claim != episodes.anchor_claim_id)
-        & (lines.c_day > episodes.anchor_end)
-        & (lines.c_day <= episodes.window_end),
-    )
-    setting = ibis.ifelse(inside.c_type == "inpatient", "readmission", inside.c_type)
-    post = inside.group_by([key, "episode_id", setting.name("component")]).aggregate(
-        cents=inside.c_cents.sum()
-    )
+    inside = episodes.inner_join(post_rows, episodes.episode_key == post_rows._key)
+    post = inside.group_by([key, "episode_id", "component"]).aggregate(cents=inside.cents.sum())
     counts = episodes.group_by([key, "episode_id"]).aggregate(
         episodes=episodes.episode_key.nunique(), anchor=episodes.anchor_cents.sum()
     )
@@ -111,7 +109,14 @@ def _summary(episodes: ir.Table, columns: list[str], peers: ir.Table | None) -> 
     "Kept episodes by type: count and mean anchor, post-anchor and total spending against the run's mean per "
     "episode type; spending by component and post-acute setting (anchor, readmission, SNF, HHA, outpatient, "
     "professional, DME, hospice); by hospital and by clinician.",
-    needs=("attribution", "member_detail", "episodes", "medical_claims"),
+    needs=(
+        "attribution",
+        "member_detail",
+        "episodes",
+        "medical_claims",
+        EPISODE_COMPONENTS,
+        EPISODE_CLINICIANS,
+    ),
 )
 def episodes_report(inputs: ReportInputs, request: ReportRequest) -> ReportOutput:
     key = group_column(request)
@@ -135,12 +140,13 @@ def episodes_report(inputs: ReportInputs, request: ReportRequest) -> ReportOutpu
         ["episodes"],
         [*money, "difference_from_peers"],
     )
-    claims = inputs["medical_claims"]
-    anchors = claims.select(
-        anchor_claim_id=claims.claim_id.cast("string"),
-        clinician=ibis.coalesce(claims.attending_npi, claims.operating_npi, claims.rendering_npi),
+    if inputs.has(EPISODE_CLINICIANS):
+        anchors = inputs[EPISODE_CLINICIANS]
+    else:
+        anchors = episode_clinicians(inputs["episodes"], inputs["medical_claims"])
+    anchors = anchors.select(
+        anchor_claim_id=anchors.anchor_claim_id.cast("string"), clinician=anchors.clinician.cast("string")
     )
-    anchors = anchors.group_by("anchor_claim_id").aggregate(clinician=anchors.clinician.max())
     with_npi = tidy(episodes.left_join(anchors, "anchor_claim_id"))
     with_npi = with_npi.mutate(clinician=with_npi.clinician.fill_null("(unknown)"))
     clinicians = suppress(

@@ -132,9 +132,21 @@ class ReportInputs:
     materialize: Callable[[ir.Table], ir.Table] | None = None
     """Computes a table once (``Engine.materialize``) where a report reads it many times (the eCQMs of the gaps)."""
 
+    run_notes: dict[str, str] = field(default_factory=dict)
+    """What the caller says about an input it added (e.g. the file a code list came from), by table name."""
+    memo: dict[Any, ir.Table] = field(default_factory=dict)
+    """Tables a report reads several times, computed once per report (:meth:`once`)."""
+
     def keep(self, table: ir.Table) -> ir.Table:
         """``table`` computed once when the caller gave a ``materialize`` hook, else as it is."""
         return table if self.materialize is None else self.materialize(table)
+
+    def once(self, key: Any, build: Callable[[], ir.Table]) -> ir.Table:
+        """The table ``build()`` gives, computed once (:meth:`keep`) and reused for the same ``key``: the scoped
+        member-months every table of a report starts from are read from the run's marts once, not per table."""
+        if key not in self.memo:
+            self.memo[key] = self.keep(build())
+        return self.memo[key]
 
     def __getitem__(self, name: str) -> ir.Table:
         if name not in self.tables:
@@ -274,6 +286,33 @@ def panel(inputs: ReportInputs, request: ReportRequest) -> ir.Table:
     return apply_scope(members, request.scope)
 
 
+def person_map(inputs: ReportInputs) -> ir.Table | None:
+    """``member_id, person_id``: one person id per member id (``member_persons`` of a multi-payer folder, else
+    ``member_xref``); None when the data have neither (every member id is its own person)."""
+    if inputs.has("member_persons"):
+        persons = inputs["member_persons"]
+        return persons.group_by(member_id=persons.member_id.cast("string")).aggregate(
+            person_id=persons.person_id.cast("string").min()
+        )
+    if inputs.has("member_xref"):
+        xref = inputs["member_xref"]
+        return xref.group_by(member_id=xref.previous_id.cast("string")).aggregate(
+            person_id=xref.member_id.cast("string").min()
+        )
+    return None
+
+
+def with_person(table: ir.Table, persons: ir.Table | None) -> ir.Table:
+    """``table`` with ``person_id`` (its ``member_id`` mapped, else the member id itself)."""
+    if persons is None:
+        return table.mutate(person_id=table.member_id.cast("string"))
+    mapped = persons.rename(_mapped_member="member_id")
+    joined = table.left_join(mapped, table.member_id.cast("string") == mapped._mapped_member)
+    return joined.mutate(person_id=ibis.coalesce(joined.person_id, joined.member_id.cast("string"))).drop(
+        "_mapped_member"
+    )
+
+
 def member_month_payers(inputs: ReportInputs) -> ir.Table:
     """``member_id, month, payer``: the payer of each enrolled member-month (the enrollment row's payer; a
     month enrolled with two payers belongs to each)."""
@@ -286,8 +325,9 @@ def member_month_payers(inputs: ReportInputs) -> ir.Table:
 
 
 def scoped_months(inputs: ReportInputs, request: ReportRequest, members: ir.Table) -> ir.Table:
-    """``member_id, year, month, payer`` + the panel's columns: eligible member-months of the scoped members
-    (every measured year), with their payer, restricted to ``request.payer``."""
+    """``member_id, year, month, payer, person_id`` + the panel's columns: eligible member-months of the scoped
+    members (every measured year), with their payer, restricted to ``request.payer``; ``person_id`` matches one
+    person's member ids across payers (:func:`person_map`), so member counts are counts of people."""
     months = inputs["member_months"]
     months = months.select(
         member_id=months.member_id.cast("string"),
@@ -303,7 +343,7 @@ def scoped_months(inputs: ReportInputs, request: ReportRequest, members: ir.Tabl
         joined = joined.mutate(payer=ibis.literal("(unknown)"))
     if request.payer is not None:
         joined = joined.filter(joined.payer == request.payer)
-    return joined
+    return with_person(joined, person_map(inputs))
 
 
 def tidy(table: ir.Table) -> ir.Table:
@@ -423,6 +463,7 @@ __all__ = [
     "lookup",
     "member_month_payers",
     "panel",
+    "person_map",
     "ratio",
     "register",
     "report_year",
@@ -431,4 +472,5 @@ __all__ = [
     "suppress",
     "suppression_note",
     "tidy",
+    "with_person",
 ]

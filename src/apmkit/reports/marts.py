@@ -20,7 +20,7 @@ from the canonical tables, and the report says so in its notes.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import ibis
 import ibis.expr.types as ir
@@ -44,21 +44,28 @@ def evaluate_open_gaps(
 ) -> ir.Table:
     """``GAP_COLUMNS``: the open gaps of ``members`` (``member_id``) in ``start..end`` for every eCQM apmkit
     computes, claims counted as clinical evidence (the gaps engine of ``apmkit quality gaps``). ``npi`` is the
-    clinician of the patient's latest visit and ``tin`` its TIN (from ``providers`` when ``with_providers``)."""
-    from apmkit.quality.claims import clinical_with_claims
+    clinician of the patient's latest visit and ``tin`` its TIN (from ``providers`` when ``with_providers``).
+
+    The claims are read as clinical records only where a record can matter (:func:`claims_evidence`), which
+    gives the same gaps as reading every claim line and code (most of them match no value set)."""
     from apmkit.quality.ecqm import ECQM_DEFINITIONS
     from apmkit.quality.gaps import care_gaps_of_measures
+    from apmkit.schemas import CLINICAL
 
+    definitions = list(ECQM_DEFINITIONS.values())
     people = inputs["members"]
     population = inputs.keep(people.semi_join(members, people.member_id == members.member_id))
-    clinical = clinical_with_claims(inputs["clinical"], inputs["medical_claims"])
-    clinical = inputs.keep(clinical.semi_join(population, clinical.member_id == population.member_id))
+    claims = inputs["medical_claims"]
+    claims = claims.semi_join(population, claims.member_id == population.member_id)
+    own = CLINICAL.select_from(inputs["clinical"])
+    own = own.semi_join(population, own.member_id == population.member_id)
+    clinical = inputs.keep(own.union(claims_evidence(claims, definitions, end), distinct=False))
     providers = inputs["providers"] if with_providers else None
     # one pass over the clinical records for every measure (tagged once, shared facts once)
     parts = [
         inputs.keep(part)
         for part in care_gaps_of_measures(
-            list(ECQM_DEFINITIONS.values()),
+            definitions,
             population,
             clinical,
             start,
@@ -68,6 +75,132 @@ def evaluate_open_gaps(
         )
     ]
     return parts[0].union(*parts[1:], distinct=False) if len(parts) > 1 else parts[0]
+
+
+def claims_evidence(medical_claims: ir.Table, definitions: list, end: date) -> ir.Table:
+    """The rows of :func:`apmkit.quality.claims.claims_as_clinical` (claim lines as ``Encounter`` and
+    ``Procedure`` records, diagnoses as ``Condition``, ICD-10-PCS codes as ``Procedure``) that can change a gap
+    of ``definitions``, as canonical ``clinical`` rows:
+
+    * its (code system, code) is in one of the measures' value sets or direct codes (the tagging joins on
+      exactly these; an untagged record is never a fact);
+    * it is an encounter of an inpatient-like class (CMS165 drops blood-pressure readings of such encounters,
+      whatever their code);
+    * it is the member's latest claims encounter with a performer up to ``end`` (the gaps name the clinician
+      of the latest visit; the latest of all visits is the latest clinical one or this one).
+
+    Diagnosis and procedure columns are unpivoted with one ``pivot_longer`` each and filtered by code before
+    any record is built (most claim codes match no value set)."""
+    from apmkit.quality.ecqm import INPATIENT_LIKE_CLASSES
+    from apmkit.quality.valuesets import CPT, HCPCS, ICD10CM, ICD10PCS, value_set_table
+    from apmkit.schemas import CLINICAL
+    from apmkit.schemas.canonical import DX_COLUMNS, PX_COLUMNS
+
+    oids = sorted({oid for d in definitions for oid in d.value_sets})
+    direct = sorted({code for d in definitions for code in d.codes})
+    codes = value_set_table(oids, extra=direct).select("code_system", "code").distinct()
+    hits = codes.mutate(_hit=ibis.literal(True))
+    c = medical_claims
+    start_ts = ibis.coalesce(c.service_date, c.claim_from_date, c.admission_date).cast("timestamp")
+    end_ts = ibis.coalesce(c.service_end_date, c.claim_thru_date, c.discharge_date, c.service_date).cast(
+        "timestamp"
+    )
+    common = {
+        "member_id": c.member_id,
+        "effective_start": start_ts,
+        "effective_end": end_ts,
+        "performer_npi": ibis.coalesce(c.rendering_npi, c.attending_npi, c.billing_npi),
+        "source_file": c.source_file,
+        "source_line": c.source_line,
+    }
+    coded = c.filter(c.hcpcs_code.notnull() & (c.hcpcs_code != ""))
+    lines = coded.select(
+        claim_id=coded.claim_id,
+        line=coded.claim_line_number.cast("string"),
+        category=ibis.ifelse(coded.claim_type.isin(["inpatient", "snf"]), "IMP", "AMB"),
+        # HCPCS level II codes start with a letter, CPT codes with a digit (as claims_as_clinical reads them)
+        code_system=ibis.ifelse(coded.hcpcs_code.re_search("^[A-Z]"), HCPCS, CPT),
+        code=coded.hcpcs_code,
+        **{k: v for k, v in common.items()},
+    )
+    lines = lines.left_join(hits, [lines.code_system == hits.code_system, lines.code == hits.code])
+    lines = lines.select(*[col for col in lines.columns if not col.endswith("_right")])
+    visits = lines.filter(lines.performer_npi.notnull() & (lines.effective_start.date() <= ibis.literal(end)))
+    visit_id = "Encounter/Claim/" + visits.claim_id + "/" + visits.line
+    ranked = visits.mutate(
+        _id=visit_id,
+        _rank=ibis.row_number().over(
+            group_by=visits.member_id, order_by=[ibis.desc(visits.effective_start), visit_id]
+        ),
+    )
+    latest = ranked.filter(ranked._rank == 0).select(_l_claim=ranked.claim_id, _l_line=ranked.line)
+    lines = lines.left_join(latest, (lines.claim_id == latest._l_claim) & (lines.line == latest._l_line))
+    hit = lines._hit.fill_null(False)
+    pieces = []
+    for resource_type, status, keep in (
+        (
+            "Encounter",
+            "finished",
+            hit | lines.category.isin(list(INPATIENT_LIKE_CLASSES)) | lines._l_claim.notnull(),
+        ),
+        ("Procedure", "completed", hit),
+    ):
+        kept = lines.filter(keep)
+        pieces.append(
+            kept.select(
+                record_id=f"{resource_type}/Claim/" + kept.claim_id + "/" + kept.line,
+                resource_type=ibis.literal(resource_type),
+                status=ibis.literal(status),
+                category=kept.category,
+                code_system=kept.code_system,
+                code=kept.code,
+                coding_index=ibis.literal(0, type="int32"),
+                component_index=ibis.literal(0, type="int32"),
+                member_id=kept.member_id,
+                effective_start=kept.effective_start,
+                effective_end=kept.effective_end,
+                performer_npi=kept.performer_npi,
+                source_format=ibis.literal("claims"),
+                source_file=kept.source_file,
+                source_line=kept.source_line,
+            )
+        )
+    # the claim's codes sit on its first line (as claims_as_clinical reads them)
+    firsts = c.mutate(_first_line=c.claim_line_number.min().over(group_by=c.claim_id))
+    headers = firsts.filter(firsts.claim_line_number == firsts._first_line)
+    headers = headers.select(
+        claim_id=headers.claim_id, **common, **{col: headers[col] for col in (*DX_COLUMNS, *PX_COLUMNS)}
+    )
+    for kind, prefix, columns_, resource_type, status, category, system in (
+        ("dx", "Condition", DX_COLUMNS, "Condition", "active", "encounter-diagnosis", ICD10CM),
+        ("px", "Procedure", PX_COLUMNS, "Procedure", "completed", "claim", ICD10PCS),
+    ):
+        wanted = codes.filter(codes.code_system == system).select(_code=codes.code)
+        long = headers.select("claim_id", *common, *columns_).pivot_longer(
+            list(columns_), names_to="_column", values_to="_code"
+        )
+        long = long.semi_join(wanted, "_code")
+        position = long._column.cases(*[(col, i) for i, col in enumerate(columns_, 1)]).cast("string")
+        pieces.append(
+            long.select(
+                record_id=f"{prefix}/Claim/" + long.claim_id + f"/{kind}" + position,
+                resource_type=ibis.literal(resource_type),
+                status=ibis.literal(status),
+                category=ibis.literal(category),
+                code_system=ibis.literal(system),
+                code=long._code,
+                coding_index=ibis.literal(0, type="int32"),
+                component_index=ibis.literal(0, type="int32"),
+                member_id=long.member_id,
+                effective_start=long.effective_start,
+                effective_end=long.effective_end,
+                performer_npi=long.performer_npi,
+                source_format=ibis.literal("claims"),
+                source_file=long.source_file,
+                source_line=long.source_line,
+            )
+        )
+    return CLINICAL.select_from(pieces[0].union(*pieces[1:], distinct=False))
 
 
 def score_hccs(inputs: ReportInputs, members: ir.Table, payment_year: int) -> ir.Table:
@@ -112,8 +245,146 @@ def gaps_of_year(
     return evaluate_open_gaps(inputs, members, start, end, with_providers=with_providers), False
 
 
-REPORT_MARTS = (OPEN_GAPS, MEMBER_HCCS, MEMBER_FEATURES)
+MONTHS_PANEL = "member_month_panel"
+PROFESSIONAL_MONTHS = "professional_months"
+PHARMACY_MONTHS = "pharmacy_months"
+EPISODE_COMPONENTS = "episode_components"
+EPISODE_CLINICIANS = "episode_clinicians"
+
+REPORT_MARTS = (
+    MONTHS_PANEL,
+    OPEN_GAPS,
+    MEMBER_HCCS,
+    MEMBER_FEATURES,
+    PROFESSIONAL_MONTHS,
+    PHARMACY_MONTHS,
+    EPISODE_COMPONENTS,
+    EPISODE_CLINICIANS,
+)
 """The marts built on a report's first use and kept in the run folder (see :func:`report_mart`)."""
+
+SITES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("11",), "office"),
+    (("19", "22"), "outpatient hospital"),
+    (("24",), "ambulatory surgical center"),
+    (("23",), "emergency room"),
+    (("21",), "inpatient"),
+    (("31", "32"), "nursing_facility"),
+    (("12",), "home"),
+    (("02", "10"), "telehealth"),
+)
+"""Place-of-service code sets and their site of service (CMS Place of Service code set;
+docs/reference/analytics-definitions.md §3)."""
+
+
+def whole_months(start: date, end: date) -> bool:
+    """True when ``start..end`` is whole calendar months, so a mart kept by month answers it exactly."""
+    return start.day == 1 and (end + timedelta(days=1)).day == 1
+
+
+def month_window(table: ir.Table, start: date, end: date) -> ir.Table:
+    """Rows of a by-month mart whose ``month`` lies in ``start..end`` (whole months, see :func:`whole_months`)."""
+    return table.filter(
+        table.month.cast("date").between(ibis.literal(start.replace(day=1)), ibis.literal(end))
+    )
+
+
+def professional_months(medical_claims: ir.Table, cost_basis: str) -> ir.Table:
+    """``member_id, month, specialty, site, lines, cents``: professional claim lines (voids dropped) by member,
+    month of service (service date, else the claim's from date), the rendering provider's CMS specialty code
+    (``(unknown)`` when blank) and site of service (:data:`SITES`, ``other`` else), on the cost basis."""
+    from apmkit.money import to_cents
+
+    claims = medical_claims.filter(
+        (medical_claims.claim_type == "professional")
+        & (medical_claims.adjustment_type.fill_null("original") != "void")
+    )
+    pos = claims.place_of_service.fill_null("")
+    site = ibis.cases(
+        *[(pos.isin(list(codes)), ibis.literal(label)) for codes, label in SITES], else_="other"
+    )
+    lines = claims.select(
+        member_id=claims.member_id.cast("string"),
+        month=ibis.coalesce(claims.service_date, claims.claim_from_date).truncate("M").cast("date"),
+        specialty=claims.rendering_specialty.fill_null("(unknown)").cast("string"),
+        site=site,
+        cents=to_cents(claims[cost_basis].fill_null(0)),
+    )
+    return lines.group_by(["member_id", "month", "specialty", "site"]).aggregate(
+        lines=lines.count(), cents=lines.cents.sum()
+    )
+
+
+def pharmacy_months(pharmacy_claims: ir.Table, cost_basis: str) -> ir.Table:
+    """``member_id, month, ndc, brand_generic, fills, cents``: pharmacy fills (voids dropped) by member, month
+    of dispensing, NDC and the source's brand/generic indicator (null where the source has none)."""
+    from apmkit.money import to_cents
+
+    rx = pharmacy_claims.filter(pharmacy_claims.adjustment_type.fill_null("original") != "void")
+    indicator = rx.brand_generic if "brand_generic" in rx.columns else ibis.null("string")
+    fills = rx.select(
+        member_id=rx.member_id.cast("string"),
+        month=rx.dispensing_date.truncate("M").cast("date"),
+        ndc=rx.ndc.cast("string"),
+        brand_generic=indicator.cast("string"),
+        cents=to_cents(rx[cost_basis].fill_null(0)),
+    )
+    return fills.group_by(["member_id", "month", "ndc", "brand_generic"]).aggregate(
+        fills=fills.count(), cents=fills.cents.sum()
+    )
+
+
+def kept_episode_windows(episodes: ir.Table) -> ir.Table:
+    """``episode_key, member_id, anchor_claim_id, anchor_end, window_end`` of the kept episodes."""
+    kept = episodes.filter(episodes.status == "kept")
+    return kept.select(
+        episode_key=kept.episode_key.cast("string"),
+        member_id=kept.member_id.cast("string"),
+        anchor_claim_id=kept.anchor_claim_id.cast("string"),
+        anchor_end=kept.anchor_end.cast("date"),
+        window_end=kept.window_end.cast("date"),
+    )
+
+
+def episode_components(episodes: ir.Table, medical_claims: ir.Table, cost_basis: str) -> ir.Table:
+    """``episode_key, component, cents``: each kept episode's post-anchor claim lines (after the anchor's end, to
+    the window's end; the anchor claim and voids left out) by setting — ``readmission`` for inpatient, else the
+    claim type."""
+    from apmkit.money import to_cents
+
+    windows = kept_episode_windows(episodes)
+    claims = medical_claims.filter(medical_claims.adjustment_type.fill_null("original") != "void")
+    lines = claims.select(
+        c_member=claims.member_id.cast("string"),
+        c_claim=claims.claim_id.cast("string"),
+        c_type=claims.claim_type,
+        c_day=ibis.coalesce(claims.service_date, claims.claim_from_date).cast("date"),
+        c_cents=to_cents(claims[cost_basis].fill_null(0)),
+    )
+    lines = lines.semi_join(windows, lines.c_member == windows.member_id)
+    inside = windows.inner_join(
+        lines,
+        (windows.member_id == lines.c_member)
+        & (lines.c_claim != windows.anchor_claim_id)
+        & (lines.c_day > windows.anchor_end)
+        & (lines.c_day <= windows.window_end),
+    )
+    setting = ibis.ifelse(inside.c_type == "inpatient", "readmission", inside.c_type)
+    return inside.group_by(["episode_key", setting.name("component")]).aggregate(cents=inside.c_cents.sum())
+
+
+def episode_clinicians(episodes: ir.Table, medical_claims: ir.Table) -> ir.Table:
+    """``anchor_claim_id, clinician``: the anchor claim's attending, else operating, else rendering NPI."""
+    anchors = kept_episode_windows(episodes).select("anchor_claim_id").distinct()
+    claims = medical_claims.select(
+        anchor_claim_id=medical_claims.claim_id.cast("string"),
+        clinician=ibis.coalesce(
+            medical_claims.attending_npi, medical_claims.operating_npi, medical_claims.rendering_npi
+        ),
+    )
+    claims = claims.semi_join(anchors, "anchor_claim_id")
+    return claims.group_by("anchor_claim_id").aggregate(clinician=claims.clinician.max())
+
 
 _NEEDS = ("members", "enrollment", "medical_claims", "attribution", "member_detail")
 
@@ -123,6 +394,29 @@ def report_mart(inputs: ReportInputs, name: str) -> ir.Table | None:
     ``clinical`` for open gaps, no year with a V28 payment year for HCCs, a table missing)."""
     from apmkit.reports.prediction import member_years
 
+    cost_basis = inputs.run.cost_basis
+    if name == MONTHS_PANEL:
+        if not inputs.has("member_months") or not (inputs.has("attribution") or inputs.has("member_detail")):
+            return None
+        from apmkit.reports.measures import months_with_risk_of
+
+        return months_with_risk_of(inputs, ReportRequest("marts"))
+    if name == PROFESSIONAL_MONTHS:
+        return (
+            professional_months(inputs["medical_claims"], cost_basis)
+            if inputs.has("medical_claims")
+            else None
+        )
+    if name == PHARMACY_MONTHS:
+        return (
+            pharmacy_months(inputs["pharmacy_claims"], cost_basis) if inputs.has("pharmacy_claims") else None
+        )
+    if name in (EPISODE_COMPONENTS, EPISODE_CLINICIANS):
+        if not (inputs.has("episodes") and inputs.has("medical_claims")):
+            return None
+        if name == EPISODE_COMPONENTS:
+            return episode_components(inputs["episodes"], inputs["medical_claims"], cost_basis)
+        return episode_clinicians(inputs["episodes"], inputs["medical_claims"])
     if not all(inputs.has(n) for n in _NEEDS):
         return None
     if name == MEMBER_FEATURES:
@@ -147,15 +441,29 @@ def report_mart(inputs: ReportInputs, name: str) -> ir.Table | None:
 
 
 __all__ = [
+    "EPISODE_CLINICIANS",
+    "EPISODE_COMPONENTS",
     "HCC_PAYMENT_YEARS",
     "MEMBER_FEATURES",
     "MEMBER_HCCS",
+    "MONTHS_PANEL",
     "OPEN_GAPS",
+    "PHARMACY_MONTHS",
+    "PROFESSIONAL_MONTHS",
     "REPORT_MARTS",
+    "SITES",
+    "claims_evidence",
+    "episode_clinicians",
+    "episode_components",
     "evaluate_open_gaps",
     "gaps_of_year",
     "hccs_of_year",
+    "kept_episode_windows",
     "measured_years",
+    "month_window",
+    "pharmacy_months",
+    "professional_months",
     "report_mart",
     "score_hccs",
+    "whole_months",
 ]

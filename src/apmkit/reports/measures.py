@@ -9,7 +9,15 @@ import ibis
 import ibis.expr.types as ir
 
 from apmkit.money import div_round_half_up, from_cents
-from apmkit.reports.framework import ReportInputs, ReportRequest, panel, ratio, scoped_months, tidy
+from apmkit.reports.framework import (
+    ReportInputs,
+    ReportRequest,
+    apply_scope,
+    panel,
+    ratio,
+    scoped_months,
+    tidy,
+)
 
 
 def member_risk(inputs: ReportInputs) -> ir.Table:
@@ -23,14 +31,44 @@ def member_risk(inputs: ReportInputs) -> ir.Table:
     )
 
 
-def months_with_risk(inputs: ReportInputs, request: ReportRequest, *, scoped: bool = True) -> ir.Table:
-    """Scoped eligible member-months (every measured year) with ``score`` (1.0 when a member has none).
-    ``scoped=False``: the whole run (for peer figures), still restricted to the payer."""
-    chosen = request if scoped else replace(request, scope=None)
-    months = scoped_months(inputs, chosen, panel(inputs, chosen))
+def months_with_risk_of(inputs: ReportInputs, request: ReportRequest) -> ir.Table:
+    """``member_id, year, month, payer, person_id, entity_id, tin, npi, score``: the eligible member-months of
+    ``request``'s scope and payer with each member's risk score (1.0 when it has none), from the run's marts."""
+    months = scoped_months(inputs, request, panel(inputs, request))
     risk = member_risk(inputs)
     joined = tidy(months.left_join(risk, "member_id"))
     return joined.mutate(score=joined.score.fill_null(1.0))
+
+
+def months_with_risk(inputs: ReportInputs, request: ReportRequest, *, scoped: bool = True) -> ir.Table:
+    """Scoped eligible member-months (every measured year) with ``score`` (1.0 when a member has none).
+    ``scoped=False``: the whole run (for peer figures), still restricted to the payer.
+
+    Read from the ``member_month_panel`` report mart (the whole run's rows, built on first use) when the run
+    folder has it — the scope and payer are then filters on it, the same rows as joining the marts again —
+    else joined from the marts once per report (:meth:`ReportInputs.once`)."""
+    from apmkit.reports.marts import MONTHS_PANEL
+
+    chosen = request if scoped else replace(request, scope=None)
+    if inputs.has(MONTHS_PANEL):
+        mart = inputs[MONTHS_PANEL]
+        rows = mart.select(
+            member_id=mart.member_id.cast("string"),
+            year=mart.year.cast("int32"),
+            month=mart.month.cast("date"),
+            entity_id=mart.entity_id.cast("string"),
+            tin=mart.tin.cast("string"),
+            npi=mart.npi.cast("string"),
+            payer=mart.payer.cast("string"),
+            person_id=mart.person_id.cast("string"),
+            score=mart.score.cast("float64"),
+        )
+        rows = apply_scope(rows, chosen.scope)
+        return rows if chosen.payer is None else rows.filter(rows.payer == chosen.payer)
+    # every table of a report starts from these rows: computed once per report (scope and payer decide them)
+    return inputs.once(
+        ("months_with_risk", chosen.scope, chosen.payer), lambda: months_with_risk_of(inputs, chosen)
+    )
 
 
 def pmpm(cents: ir.IntegerValue, member_months: ir.IntegerValue) -> ir.DecimalValue:
@@ -64,4 +102,12 @@ def data_through(inputs: ReportInputs, year: int) -> ir.Table:
     return spend.aggregate(through=spend.month.cast("date").max())
 
 
-__all__ = ["data_through", "member_risk", "months_with_risk", "per_1000", "pmpm", "spending_by_month"]
+__all__ = [
+    "data_through",
+    "member_risk",
+    "months_with_risk",
+    "months_with_risk_of",
+    "per_1000",
+    "pmpm",
+    "spending_by_month",
+]

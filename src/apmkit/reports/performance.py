@@ -25,6 +25,12 @@ from apmkit.reports.framework import (
     suppression_note,
     tidy,
 )
+from apmkit.reports.marts import (
+    PHARMACY_MONTHS,
+    PROFESSIONAL_MONTHS,
+    month_window,
+    whole_months,
+)
 from apmkit.reports.measures import data_through, months_with_risk, pmpm, spending_by_month
 
 
@@ -32,6 +38,28 @@ def _year_dates(inputs: ReportInputs, year: int) -> tuple[date, date]:
     if year == inputs.run.year:
         return inputs.run.start, inputs.run.end
     return date(year, 1, 1), date(year, 12, 31)
+
+
+def pharmacy_spending(inputs: ReportInputs, start: date, end: date) -> ir.Table:
+    """``member_id, month, service_category ('part_d'), cents``: pharmacy spending dispensed in ``start..end``
+    (voids dropped), from the ``pharmacy_months`` mart when the window is whole months, else from the claims."""
+    if inputs.has(PHARMACY_MONTHS) and whole_months(start, end):
+        mart = month_window(inputs[PHARMACY_MONTHS], start, end)
+        return mart.select(
+            member_id=mart.member_id.cast("string"),
+            month=mart.month.cast("date"),
+            service_category=ibis.literal("part_d"),
+            cents=mart.cents.cast("int64"),
+        )
+    rx = inputs["pharmacy_claims"]
+    rx = rx.filter(rx.adjustment_type.fill_null("original") != "void")
+    rx = rx.filter(rx.dispensing_date.cast("date").between(ibis.literal(start), ibis.literal(end)))
+    return rx.select(
+        member_id=rx.member_id.cast("string"),
+        month=rx.dispensing_date.truncate("M").cast("date"),
+        service_category=ibis.literal("part_d"),
+        cents=to_cents(rx[inputs.run.cost_basis].fill_null(0)),
+    )
 
 
 def cost_table(inputs: ReportInputs, request: ReportRequest, year: int) -> ir.Table:
@@ -42,7 +70,7 @@ def cost_table(inputs: ReportInputs, request: ReportRequest, year: int) -> ir.Ta
     spend = spending_by_month(inputs, months)
     cents = spend.group_by([key, "payer"]).aggregate(cents=spend.cents.sum())
     base = months.group_by([key, "payer"]).aggregate(
-        members=months.member_id.nunique(), member_months=months.count(), _risk_sum=months.score.sum()
+        members=months.person_id.nunique(), member_months=months.count(), _risk_sum=months.score.sum()
     )
     joined = tidy(base.left_join(cents, [key, "payer"]))
     joined = joined.mutate(cents=joined.cents.fill_null(0))
@@ -107,15 +135,7 @@ def category_table(inputs: ReportInputs, request: ReportRequest, year: int) -> t
     peer_spend = spending_by_month(inputs, peers).select("service_category", "cents")
     start, end = _year_dates(inputs, year)
     if inputs.has("pharmacy_claims") and not inputs.run.include_pharmacy:
-        rx = inputs["pharmacy_claims"]
-        rx = rx.filter(rx.adjustment_type.fill_null("original") != "void")
-        rx = rx.filter(rx.dispensing_date.cast("date").between(ibis.literal(start), ibis.literal(end)))
-        rx = rx.select(
-            member_id=rx.member_id.cast("string"),
-            month=rx.dispensing_date.truncate("M").cast("date"),
-            service_category=ibis.literal("part_d"),
-            cents=to_cents(rx[inputs.run.cost_basis].fill_null(0)),
-        )
+        rx = pharmacy_spending(inputs, start, end)
         scoped_rx = rx.inner_join(months.select("member_id", "month", key), ["member_id", "month"])
         spend = spend.union(scoped_rx.select(key, "service_category", "cents"), distinct=False)
         peer_rx = rx.semi_join(peers, ["member_id", "month"])
@@ -147,21 +167,32 @@ def specialty_table(inputs: ReportInputs, request: ReportRequest, year: int) -> 
     months = months_with_risk(inputs, request)
     months = months.filter(months.year == year)
     start, end = _year_dates(inputs, year)
-    claims = inputs["medical_claims"]
-    claims = claims.filter(
-        (claims.claim_type == "professional") & (claims.adjustment_type.fill_null("original") != "void")
-    )
-    day = ibis.coalesce(claims.service_date, claims.claim_from_date).cast("date")
-    claims = claims.filter(day.between(ibis.literal(start), ibis.literal(end)))
-    lines = claims.select(
-        member_id=claims.member_id.cast("string"),
-        month=ibis.coalesce(claims.service_date, claims.claim_from_date).truncate("M").cast("date"),
-        specialty=claims.rendering_specialty.fill_null("(unknown)"),
-        cents=to_cents(claims[inputs.run.cost_basis].fill_null(0)),
-    )
+    if inputs.has(PROFESSIONAL_MONTHS) and whole_months(start, end):
+        mart = month_window(inputs[PROFESSIONAL_MONTHS], start, end)
+        lines = mart.select(
+            member_id=mart.member_id.cast("string"),
+            month=mart.month.cast("date"),
+            specialty=mart.specialty,
+            lines=mart.lines.cast("int64"),
+            cents=mart.cents.cast("int64"),
+        )
+    else:
+        claims = inputs["medical_claims"]
+        claims = claims.filter(
+            (claims.claim_type == "professional") & (claims.adjustment_type.fill_null("original") != "void")
+        )
+        day = ibis.coalesce(claims.service_date, claims.claim_from_date).cast("date")
+        claims = claims.filter(day.between(ibis.literal(start), ibis.literal(end)))
+        lines = claims.select(
+            member_id=claims.member_id.cast("string"),
+            month=ibis.coalesce(claims.service_date, claims.claim_from_date).truncate("M").cast("date"),
+            specialty=claims.rendering_specialty.fill_null("(unknown)"),
+            lines=ibis.literal(1, type="int64"),
+            cents=to_cents(claims[inputs.run.cost_basis].fill_null(0)),
+        )
     scoped = lines.inner_join(months.select("member_id", "month", key), ["member_id", "month"])
     mm = months.group_by(key).aggregate(member_months=months.count())
-    by = scoped.group_by([key, "specialty"]).aggregate(cents=scoped.cents.sum(), lines=scoped.count())
+    by = scoped.group_by([key, "specialty"]).aggregate(cents=scoped.cents.sum(), lines=scoped.lines.sum())
     by = by.inner_join(mm, key)
     return by.select(
         key,
@@ -240,6 +271,9 @@ def trend_table(inputs: ReportInputs, request: ReportRequest) -> ir.Table:
         "quality_populations",
         "medical_claims",
         "pharmacy_claims",
+        PROFESSIONAL_MONTHS,
+        PHARMACY_MONTHS,
+        "member_month_panel",
     ),
 )
 def performance_report(inputs: ReportInputs, request: ReportRequest) -> ReportOutput:

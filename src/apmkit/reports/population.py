@@ -64,7 +64,7 @@ def member_profile(inputs: ReportInputs, request: ReportRequest, year: int) -> i
         _last=ibis.row_number().over(group_by=months.member_id, order_by=ibis.desc(months.month))
     )
     latest_payer = ranked.filter(ranked._last == 0).select("member_id", "payer")
-    per_member = months.group_by(["member_id", "entity_id", "tin", "npi"]).aggregate(
+    per_member = months.group_by(["member_id", "person_id", "entity_id", "tin", "npi"]).aggregate(
         member_months=months.count(), score=months.score.max()
     )
     per_member = per_member.inner_join(latest_payer, "member_id")
@@ -110,7 +110,7 @@ def distribution(profile: ir.Table, key: str) -> ir.Table:
     parts = []
     for dimension in ("age_band", "sex", "race", "dual", "payer", "risk_band"):
         counted = profile.group_by([key, profile[dimension].name("value")]).aggregate(
-            members=profile.member_id.nunique()
+            members=profile.person_id.nunique()
         )
         parts.append(
             counted.select(
@@ -118,7 +118,7 @@ def distribution(profile: ir.Table, key: str) -> ir.Table:
             )
         )
     table = parts[0].union(*parts[1:], distinct=False)
-    totals = profile.group_by(key).aggregate(_total=profile.member_id.nunique())
+    totals = profile.group_by(key).aggregate(_total=profile.person_id.nunique())
     table = table.inner_join(totals, key)
     return table.select(key, "dimension", "value", "members", share=ratio(table.members, table._total, 4))
 
@@ -133,7 +133,7 @@ def conditions(
     if payment_year not in HCC_PAYMENT_YEARS or not inputs.has("medical_claims") or not inputs.has("members"):
         return None
     hccs, _ = hccs_of_year(inputs, profile.select("member_id"), year)
-    with_hcc = tidy(profile.select("member_id", key).left_join(hccs, "member_id"))
+    with_hcc = tidy(profile.select("member_id", "person_id", key).left_join(hccs, "member_id"))
     with_hcc = with_hcc.mutate(
         hcc_list=ibis.ifelse(
             with_hcc.hccs.fill_null("") == "",
@@ -143,9 +143,9 @@ def conditions(
     )
     count = with_hcc.mutate(n=with_hcc.hcc_list.length())
     count = count.mutate(conditions=ibis.ifelse(count.n >= 4, "4+", count.n.cast("string")))
-    counts = count.group_by([key, "conditions"]).aggregate(members=count.member_id.nunique())
-    exploded = with_hcc.select("member_id", key, hcc=with_hcc.hcc_list.unnest())
-    top = exploded.group_by([key, "hcc"]).aggregate(members=exploded.member_id.nunique())
+    counts = count.group_by([key, "conditions"]).aggregate(members=count.person_id.nunique())
+    exploded = with_hcc.select("member_id", "person_id", key, hcc=with_hcc.hcc_list.unnest())
+    top = exploded.group_by([key, "hcc"]).aggregate(members=exploded.person_id.nunique())
     top = top.mutate(
         rank=ibis.row_number().over(group_by=top[key], order_by=[ibis.desc(top.members), top.hcc])
     )
@@ -165,7 +165,7 @@ def equity(inputs: ReportInputs, request: ReportRequest, profile: ir.Table, key:
     parts = []
     for stratum in ("race", "dual"):
         base = months.group_by([key, months[stratum].name("value")]).aggregate(
-            members=months.member_id.nunique(), member_months=months.count()
+            members=months.person_id.nunique(), member_months=months.count()
         )
         cents = spend.group_by([key, spend[stratum].name("value")]).aggregate(cents=spend.cents.sum())
         adm = admissions.group_by([key, admissions[stratum].name("value")]).aggregate(
@@ -203,13 +203,17 @@ def equity(inputs: ReportInputs, request: ReportRequest, profile: ir.Table, key:
         "utilization",
         "medical_claims",
         "member_hccs",
+        "member_month_panel",
     ),
 )
 def population_report(inputs: ReportInputs, request: ReportRequest) -> ReportOutput:
     key = group_column(request)
     year = report_year(inputs, request)
     threshold = request.suppress_below
-    profile = member_profile(inputs, request, year)
+    # one row per member, read by every table: computed once
+    profile = inputs.once(
+        ("member_profile", request.scope, request.payer, year), lambda: member_profile(inputs, request, year)
+    )
     tables: dict[str, ir.Table] = {
         "distribution": suppress(distribution(profile, key), threshold, ["members"], ["share"]).order_by(
             [key, "dimension", "value"]

@@ -8,7 +8,8 @@ y1 < y2 < y3 (the last three calendar years the data cover): train on features o
 the held-out pair y2 → y3 (cost: R², MAE, predictive ratio by decile; admission: AUC, Brier, calibration by
 decile), then score features of y3 for the year after: the high-risk worklist (the top 5 % of predicted cost) and
 the rising-risk worklist (not high risk, predicted cost at least 1.5 x this year's and in the top 20 %), each with
-its reasons. The model is fit on every member of the run; the worklists list the scoped members only.
+its reasons. The model is fit on every member of the run, or on a stratified sample of at most ``MAX_TRAINING``
+member-years when the population is larger (said in the validation block); the worklists list the scoped members.
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ HIGH_RISK_SHARE = 0.05
 RISING_SHARE = 0.20
 RISING_FACTOR = 1.5
 ED_CODES = (*(f"{c:04d}" for c in range(450, 460)), "0981")
+MAX_TRAINING = 20_000
+"""Member-years the models are fit on at most (a stratified sample above it): training time stays bounded on a
+large population, the validation still scores every held-out member."""
 MODEL_VERSION = "sklearn HistGradientBoosting (max_iter=200, learning_rate=0.05, seed 20240101)"
 
 
@@ -122,6 +126,20 @@ def training_pairs(features: ir.Table, first: int) -> ir.Table:
         member_id=later.member_id, next_cost=total, next_admitted=(later.admissions > 0).cast("int32")
     )
     return now.inner_join(outcome, "member_id")
+
+
+def stratified_sample(pairs: ir.Table, limit: int, population: int) -> ir.Table:
+    """A bounded, stratified, reproducible sample of ``pairs`` (``population`` rows): strata are admitted next year
+    (0/1) x decile of next-year cost; each stratum keeps ceil(its size x ``limit`` / ``population``) members, the
+    first in the order of a hash of ``member_id`` (so the same data give the same sample on one engine)."""
+    decile = ibis.ntile(10).over(order_by=[pairs.next_cost, pairs.member_id])
+    strata = pairs.mutate(_stratum=pairs.next_admitted.cast("int64") * 10 + decile.cast("int64"))
+    window = ibis.window(group_by=strata._stratum, order_by=[strata.member_id.hash(), strata.member_id])
+    ranked = strata.mutate(
+        _rank=ibis.row_number().over(window), _size=strata.count().over(group_by=strata._stratum)
+    )
+    quota = (ranked._size.cast("float64") * limit / population).ceil()
+    return ranked.filter(ranked._rank < quota).drop("_stratum", "_rank", "_size")
 
 
 def _deciles(predicted, actual, kind: str) -> list[dict[str, object]]:
@@ -333,14 +351,26 @@ def prediction_report(inputs: ReportInputs, request: ReportRequest) -> ReportOut
     years = (last - 2, last - 1, last)
     # the features are fetched once and the pairs built over them; they are read from the run's member_year_features mart (computed now for a run without it)
     features_expr = inputs[MEMBER_FEATURES] if inputs.has(MEMBER_FEATURES) else member_years(inputs)
-    features = ibis.memtable(inputs.fetch(features_expr))
+    # the mart is read in place; features computed now are fetched once (the pairs below read them three times)
+    features = features_expr if inputs.has(MEMBER_FEATURES) else ibis.memtable(inputs.fetch(features_expr))
     # rows in member order: the same data give the same model (the training order matters to the boosting's
     # early-stopping split above 10,000 rows)
-    train = inputs.fetch(training_pairs(features, years[0]).order_by("member_id"))
+    pairs = training_pairs(features, years[0])
+    population = int(inputs.fetch(pairs.aggregate(n=pairs.count())).column("n")[0].as_py() or 0)
+    if population > MAX_TRAINING:
+        pairs = stratified_sample(pairs, MAX_TRAINING, population)
+    train = inputs.fetch(pairs.order_by("member_id"))
     test = inputs.fetch(training_pairs(features, years[1]).order_by("member_id"))
     current_expr = features.filter(features.year == years[2])
     current = inputs.fetch(current_expr.order_by("member_id"))
     fitted = fit_and_score(train, test, current)
+    metrics: list[dict[str, object]] = list(fitted["metrics"])  # type: ignore[call-overload]
+    fitted["metrics"] = [
+        *metrics,
+        {"model": "training", "metric": "members", "value": float(train.num_rows)},
+        {"model": "training", "metric": "population", "value": float(population)},
+    ]
+    sampled = train.num_rows < population
     scores: pa.Table = fitted["scores"]
     predicted = scores.column("predicted_cost").to_numpy(zero_copy_only=False)
     high_cut = float(np.quantile(predicted, 1 - HIGH_RISK_SHARE)) if len(predicted) else 0.0
@@ -372,7 +402,14 @@ def prediction_report(inputs: ReportInputs, request: ReportRequest) -> ReportOut
             f"high risk: predicted cost at or above the population's {1 - HIGH_RISK_SHARE:.0%} quantile "
             f"({high_cut:,.2f}); rising risk: not high risk, at or above the {1 - RISING_SHARE:.0%} quantile "
             f"({rising_cut:,.2f}) and at least {RISING_FACTOR} x this year's spending",
-            "models fit on every member of the run; worklists list the members of the report's scope",
+            (
+                f"models fit on a stratified sample of {train.num_rows:,} of the run's {population:,} member-years "
+                f"{years[0]} -> {years[1]} (at most {MAX_TRAINING:,} plus one per stratum; strata: admitted next "
+                "year x decile of next-year cost; members drawn in a fixed hash order); validated on every member"
+                if sampled
+                else f"models fit on every member of the run ({population:,} member-years {years[0]} -> {years[1]})"
+            ),
+            "worklists list the members of the report's scope",
             *(
                 []
                 if inputs.has(MEMBER_FEATURES)

@@ -1,15 +1,17 @@
 """The utilization report: admissions, readmissions, ED visits, observation stays, SNF days and imaging per
-1,000, risk adjusted and against peers; frequent ED users; high-cost drugs (docs/reference/analytics-definitions.md
+1,000, risk adjusted and against peers; frequent ED users; generic dispensing rate (where the source gives a
+brand/generic indicator) and high-cost drugs (docs/reference/analytics-definitions.md
 §1, §3, §4)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import ibis
 import ibis.expr.types as ir
 
-from apmkit.money import from_cents, to_cents
+from apmkit.money import from_cents
 from apmkit.reports.events import IMAGING_RULE, READMISSION_RULE
 from apmkit.reports.framework import (
     ReportInputs,
@@ -26,7 +28,9 @@ from apmkit.reports.framework import (
     suppression_note,
     tidy,
 )
+from apmkit.reports.marts import PHARMACY_MONTHS, month_window, pharmacy_months, whole_months
 from apmkit.reports.measures import months_with_risk, per_1000
+from apmkit.reports.planned import ALGORITHM, PLANNED_CODES, unplanned_readmissions
 
 RATE_EVENTS = (
     "admission",
@@ -115,29 +119,90 @@ def frequent_ed_users(inputs: ReportInputs, request: ReportRequest, year: int) -
     )
 
 
+def scoped_fills(inputs: ReportInputs, request: ReportRequest, year: int, start: date, end: date) -> ir.Table:
+    """Pharmacy fills (``pharmacy_months`` rows: member, month, NDC, brand/generic, fills, cents) dispensed in
+    ``start..end`` within the group's eligible months of ``year``, with the group column."""
+    key = group_column(request)
+    months = months_with_risk(inputs, request)
+    months = months.filter(months.year == year).select("member_id", "person_id", "month", key, "payer")
+    return fills_in(inputs, start, end).inner_join(months, ["member_id", "month"])
+
+
+def fills_in(inputs: ReportInputs, start: date, end: date) -> ir.Table:
+    """``pharmacy_months`` rows dispensed in ``start..end``: the run folder's mart when the window is whole
+    months, else built from the claims of the window."""
+    if inputs.has(PHARMACY_MONTHS) and whole_months(start, end):
+        rx = month_window(inputs[PHARMACY_MONTHS], start, end)
+    else:
+        claims = inputs["pharmacy_claims"]
+        claims = claims.filter(
+            claims.dispensing_date.cast("date").between(ibis.literal(start), ibis.literal(end))
+        )
+        rx = pharmacy_months(claims, inputs.run.cost_basis)
+    return rx.select(
+        member_id=rx.member_id.cast("string"),
+        month=rx.month.cast("date"),
+        ndc=rx.ndc.cast("string"),
+        brand_generic=rx.brand_generic.cast("string"),
+        fills=rx.fills.cast("int64"),
+        cents=rx.cents.cast("int64"),
+    )
+
+
 def drug_table(inputs: ReportInputs, request: ReportRequest, year: int, start: date, end: date) -> ir.Table:
     """The :data:`HIGH_COST_DRUGS` NDCs with the highest spending among the group's eligible months."""
     key = group_column(request)
-    months = months_with_risk(inputs, request)
-    months = months.filter(months.year == year).select("member_id", "month", key)
-    rx = inputs["pharmacy_claims"]
-    rx = rx.filter(rx.adjustment_type.fill_null("original") != "void")
-    rx = rx.filter(rx.dispensing_date.cast("date").between(ibis.literal(start), ibis.literal(end)))
-    rx = rx.select(
-        member_id=rx.member_id.cast("string"),
-        month=rx.dispensing_date.truncate("M").cast("date"),
-        ndc=rx.ndc,
-        cents=to_cents(rx[inputs.run.cost_basis].fill_null(0)),
-    )
-    scoped = rx.inner_join(months, ["member_id", "month"])
+    scoped = scoped_fills(inputs, request, year, start, end)
     by = scoped.group_by([key, "ndc"]).aggregate(
-        fills=scoped.count(), members=scoped.member_id.nunique(), cents=scoped.cents.sum()
+        fills=scoped.fills.sum(), members=scoped.person_id.nunique(), cents=scoped.cents.sum()
     )
     ranked = by.mutate(rank=ibis.row_number().over(group_by=by[key], order_by=[ibis.desc(by.cents), by.ndc]))
     top = ranked.filter(ranked["rank"] < HIGH_COST_DRUGS)
     return top.select(
         key, "ndc", "fills", "members", spending=from_cents(top.cents), rank=(top["rank"] + 1).cast("int32")
     ).order_by([key, "rank"])
+
+
+def generic_table(
+    inputs: ReportInputs, request: ReportRequest, year: int, start: date, end: date
+) -> ir.Table:
+    """``[group], payer, fills, fills_with_indicator, generic_fills, generic_rate, peer_generic_rate``: generic
+    fills / fills whose source gives a brand/generic indicator (docs/reference/analytics-definitions.md §3)."""
+    key = group_column(request)
+
+    def counts(table: ir.Table, by: list[str]) -> ir.Table:
+        known = table.brand_generic.isin(["brand", "generic"])
+        return table.group_by(by).aggregate(
+            fills=table.fills.sum(),
+            fills_with_indicator=table.fills.sum(where=known).fill_null(0),
+            generic_fills=table.fills.sum(where=table.brand_generic == "generic").fill_null(0),
+        )
+
+    mine = counts(scoped_fills(inputs, request, year, start, end), [key, "payer"])
+    everyone = counts(scoped_fills(inputs, replace(request, scope=None), year, start, end), ["payer"])
+    everyone = everyone.select(
+        "payer", peer_generic_rate=ratio(everyone.generic_fills, everyone.fills_with_indicator, 4)
+    )
+    table = tidy(mine.left_join(everyone, "payer"))
+    return table.select(
+        key,
+        "payer",
+        "fills",
+        "fills_with_indicator",
+        "generic_fills",
+        generic_rate=ratio(table.generic_fills, table.fills_with_indicator, 4),
+        peer_generic_rate=table.peer_generic_rate,
+    )
+
+
+def has_brand_generic(inputs: ReportInputs, start: date, end: date) -> bool:
+    """True when some fill of the window carries a brand/generic indicator (one aggregate row fetched)."""
+    if inputs.fetch is None:
+        return False
+    rx = fills_in(inputs, start, end)
+    found = inputs.fetch(rx.aggregate(n=rx.fills.sum(where=rx.brand_generic.isin(["brand", "generic"]))))
+    value = found.column("n")[0].as_py()
+    return bool(value)
 
 
 def trend_table(inputs: ReportInputs, request: ReportRequest) -> ir.Table:
@@ -175,6 +240,9 @@ def trend_table(inputs: ReportInputs, request: ReportRequest) -> ir.Table:
         "risk_scores",
         "utilization",
         "pharmacy_claims",
+        PHARMACY_MONTHS,
+        "medical_claims",
+        "member_month_panel",
     ),
 )
 def utilization_report(inputs: ReportInputs, request: ReportRequest) -> ReportOutput:
@@ -186,6 +254,23 @@ def utilization_report(inputs: ReportInputs, request: ReportRequest) -> ReportOu
         else (date(year, 1, 1), date(year, 12, 31))
     )
     threshold = request.suppress_below
+    planned_note = f"readmissions: {READMISSION_RULE}"
+    if inputs.has(PLANNED_CODES):
+        # the readmissions recounted from the claims with the user's planned-readmission code list
+        events = inputs["utilization"]
+        recounted = unplanned_readmissions(
+            inputs["medical_claims"], inputs[PLANNED_CODES], start, end, inputs.run.cost_basis
+        )
+        kept = events.filter(events.event != "readmission")
+        kept = kept.select(*[kept[c].cast(recounted[c].type()) for c in recounted.columns])
+        inputs = replace(
+            inputs, tables={**inputs.tables, "utilization": kept.union(recounted, distinct=False)}
+        )
+        planned_note = (
+            "readmissions: 30-day, planned readmissions excluded — "
+            f"{ALGORITHM} ({inputs.run_notes.get(PLANNED_CODES, 'code list')}); only the first readmission "
+            "of an index stay is looked at"
+        )
     rates = suppress(
         rates_table(inputs, request, year),
         threshold,
@@ -200,14 +285,32 @@ def utilization_report(inputs: ReportInputs, request: ReportRequest) -> ReportOu
     notes = [
         f"period {year}; per 1,000 = events / person-years x 1,000 over eligible member-months",
         "risk adjusted = rate x peer risk / group risk; peers = every member of the run (same payer filter)",
-        f"readmissions: {READMISSION_RULE}; imaging: {IMAGING_RULE}",
+        planned_note,
+        f"imaging: {IMAGING_RULE}",
         f"frequent ED users: {FREQUENT_ED_VISITS} or more ED visits in the period",
-        "generic dispensing rate: not computed — apmkit ships no NDC brand/generic reference (FDA NDC directory)",
     ]
-    if inputs.has("pharmacy_claims"):
+    if inputs.has("pharmacy_claims") or inputs.has(PHARMACY_MONTHS):
         drugs = drug_table(inputs, request, year, start, end)
         tables["high_cost_drugs"] = suppress(drugs, threshold, ["members", "fills"], ["spending"])
         notes.append(f"high-cost drugs: the {HIGH_COST_DRUGS} NDCs with the highest spending per group")
+        if has_brand_generic(inputs, start, end):
+            tables["generic_dispensing"] = suppress(
+                generic_table(inputs, request, year, start, end),
+                threshold,
+                ["fills", "fills_with_indicator", "generic_fills"],
+                ["generic_rate"],
+            ).order_by([key, "payer"])
+            notes.append(
+                "generic dispensing rate = generic fills / fills whose source gives a brand/generic indicator "
+                "(pharmacy_claims.brand_generic); peers = every member of the run (same payer filter)"
+            )
+        else:
+            notes.append(
+                "generic dispensing rate: unavailable — the pharmacy claims carry no brand/generic indicator "
+                "(pharmacy_claims.brand_generic; e.g. PDE BRND_GNRC_CD) and apmkit does not guess one from the NDC"
+            )
+    else:
+        notes.append("generic dispensing rate and high-cost drugs: unavailable — no pharmacy claims")
     return ReportOutput(
         tables=tables,
         charts={

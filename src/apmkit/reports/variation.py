@@ -29,22 +29,13 @@ from apmkit.reports.framework import (
     suppression_note,
     tidy,
 )
+from apmkit.reports.marts import PROFESSIONAL_MONTHS, professional_months
 from apmkit.reports.measures import months_with_risk, per_1000, pmpm, spending_by_month
 from apmkit.reports.utilization import scoped_events
 
 Z95 = 1.96
 Z998 = 3.09
 OE_EVENTS = ("admission", "ed_visit", "imaging")
-SITES = (
-    (("11",), "office"),
-    (("19", "22"), "outpatient hospital"),
-    (("24",), "ambulatory surgical center"),
-    (("23",), "emergency room"),
-    (("21",), "inpatient"),
-    (("31", "32"), "nursing facility"),
-    (("12",), "home"),
-    (("02", "10"), "telehealth"),
-)
 NEEDS = (
     "attribution",
     "member_detail",
@@ -53,6 +44,7 @@ NEEDS = (
     "risk_scores",
     "expenditure",
     "utilization",
+    "member_month_panel",
 )
 
 
@@ -126,27 +118,23 @@ def observed_expected(inputs: ReportInputs, request: ReportRequest, year: int) -
 
 def site_of_service(inputs: ReportInputs, request: ReportRequest, year: int) -> ir.Table:
     """``[group], site, lines, spending, share_of_lines``: professional claim lines in the group's eligible months
-    by place-of-service category (CMS Place of Service code set)."""
-    from apmkit.money import to_cents
-
+    by place-of-service category (CMS Place of Service code set), from the ``professional_months`` mart (built
+    from the claims when the run folder lacks it)."""
     key = group_column(request)
     months = _year_months(inputs, request, year).select("member_id", "month", key)
-    claims = inputs["medical_claims"]
-    claims = claims.filter(
-        (claims.claim_type == "professional") & (claims.adjustment_type.fill_null("original") != "void")
-    )
-    pos = claims.place_of_service.fill_null("")
-    site = ibis.cases(
-        *[(pos.isin(list(codes)), ibis.literal(label)) for codes, label in SITES], else_="other"
-    )
-    lines = claims.select(
-        member_id=claims.member_id.cast("string"),
-        month=ibis.coalesce(claims.service_date, claims.claim_from_date).truncate("M").cast("date"),
-        site=site,
-        cents=to_cents(claims[inputs.run.cost_basis].fill_null(0)),
+    if inputs.has(PROFESSIONAL_MONTHS):
+        lines = inputs[PROFESSIONAL_MONTHS]
+    else:
+        lines = professional_months(inputs["medical_claims"], inputs.run.cost_basis)
+    lines = lines.select(
+        member_id=lines.member_id.cast("string"),
+        month=lines.month.cast("date"),
+        site=lines.site,
+        lines=lines.lines.cast("int64"),
+        cents=lines.cents.cast("int64"),
     )
     scoped = lines.inner_join(months, ["member_id", "month"])
-    by = scoped.group_by([key, "site"]).aggregate(lines=scoped.count(), cents=scoped.cents.sum())
+    by = scoped.group_by([key, "site"]).aggregate(lines=scoped.lines.sum(), cents=scoped.cents.sum())
     totals = by.group_by(key).aggregate(_all=by.lines.sum())
     by = by.inner_join(totals, key)
     return by.select(
@@ -160,7 +148,7 @@ def site_of_service(inputs: ReportInputs, request: ReportRequest, year: int) -> 
     "Each group (NPI, TIN or entity) against peers, risk adjusted: observed/expected cost, admissions, ED visits "
     "and imaging with funnel-plot control limits (95 % and 99.8 %; only points outside 99.8 % are flagged), and "
     "site of service of professional services (office, outpatient hospital, ASC, ...).",
-    needs=(*NEEDS, "medical_claims"),
+    needs=(*NEEDS, "medical_claims", PROFESSIONAL_MONTHS),
 )
 def variation_report(inputs: ReportInputs, request: ReportRequest) -> ReportOutput:
     key = group_column(request)
@@ -227,7 +215,7 @@ def card_rows(inputs: ReportInputs, request: ReportRequest, year: int) -> ir.Tab
     visits / imaging per 1,000."""
     months = _year_months(inputs, request, year)
     base = months.group_by(["npi", "tin"]).aggregate(
-        members=months.member_id.nunique(), member_months=months.count(), risk_sum=months.score.sum()
+        members=months.person_id.nunique(), member_months=months.count(), risk_sum=months.score.sum()
     )
     spend = spending_by_month(inputs, months)
     cents = spend.group_by(["npi", "tin"]).aggregate(cents=spend.cents.sum())

@@ -198,6 +198,13 @@ PHARMACY_CLAIMS = TableSchema(
         Column("pharmacy_npi", "string", description="Dispensing pharmacy identifier"),
         Column("allowed_amount", MONEY, description="Allowed (gross drug cost)"),
         Column("paid_amount", MONEY, description="Amount paid by the plan"),
+        Column(
+            "brand_generic",
+            "string",
+            allowed=("brand", "generic"),
+            description="Brand or generic drug dispensed, as the source says (PDE BRND_GNRC_CD B/G); "
+            "null when the source has no indicator (never derived from the NDC)",
+        ),
         _CLAIM_ADJUSTMENT,
         _provenance(),
     ),

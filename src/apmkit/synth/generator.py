@@ -1071,6 +1071,7 @@ class _RxBuilder:
                     member=ids,
                     day=day,
                     ndc=np.full(n, drug.ndc),
+                    brand_generic=np.full(n, "generic" if drug.generic else "brand"),
                     cents=cents,
                     prescriber=prescriber,
                     pharmacy=pharmacy,
@@ -1100,6 +1101,7 @@ class _RxBuilder:
             "pharmacy_npi": _strings(col["pharmacy"]),
             "allowed_amount": money(col["cents"]),
             "paid_amount": money((col["cents"] * 0.75).astype(np.int64)),
+            "brand_generic": _strings(col["brand_generic"]),
             "adjustment_type": _strings(np.full(n, "original")),
             "processed_date": _dates(col["day"] + 3),
         }

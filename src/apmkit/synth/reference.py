@@ -162,6 +162,8 @@ class Drug:
     name: str
     ndc: str
     monthly_cents: int
+    generic: bool = True
+    """Dispensed as a generic (``pharmacy_claims.brand_generic``); the two brands have no US generic."""
 
 
 DRUGS: tuple[Drug, ...] = (
@@ -169,8 +171,8 @@ DRUGS: tuple[Drug, ...] = (
     Drug("lisinopril", "68180051301", 900),
     Drug("atorvastatin", "00378395077", 1_500),
     Drug("furosemide", "00054829725", 800),
-    Drug("tiotropium", "00597007541", 52_000),
-    Drug("apixaban", "00003089421", 56_000),
+    Drug("tiotropium", "00597007541", 52_000, generic=False),
+    Drug("apixaban", "00003089421", 56_000, generic=False),
     Drug("sertraline", "16729000101", 1_100),
     Drug("methotrexate", "00054455025", 4_000),
 )

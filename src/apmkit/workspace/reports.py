@@ -71,6 +71,8 @@ def open_inputs(engine: Engine, run_dir: Path, needs: tuple[str, ...]) -> Report
     info = read_run_info(run_dir)
     tables: dict[str, Any] = {}
     canonical = None
+    # every report counts people: one person's member ids across payers (when the data hold the crosswalks)
+    needs = tuple(dict.fromkeys((*needs, "member_persons", "member_xref")))
     for name in needs:
         mart = run_dir / f"{name}.parquet"
         if mart.exists():
@@ -94,7 +96,7 @@ def open_inputs(engine: Engine, run_dir: Path, needs: tuple[str, ...]) -> Report
 def _mart_source(engine: Engine, run_dir: Path, info: RunInfo, canonical: Any) -> ReportInputs:
     """What the report marts are built from: the canonical tables and the run's attribution and member rows."""
     available: dict[str, Any] = {n: canonical[n] for n in canonical.present()}
-    for mart in ("attribution", "member_detail"):
+    for mart in ("attribution", "member_detail", "member_months", "risk_scores", "episodes"):
         if (run_dir / f"{mart}.parquet").exists():
             available[mart] = engine.read_parquet(run_dir / f"{mart}.parquet")
     return ReportInputs(tables=available, run=info, fetch=engine.to_arrow, materialize=engine.materialize)
@@ -113,18 +115,70 @@ def _build_report_mart(engine: Engine, run_dir: Path, source: ReportInputs, name
     return engine.read_parquet(target)
 
 
-def build_report(run_dir: Path, request: ReportRequest, *, engine: Engine | None = None) -> ReportResult:
-    """Build the report ``request.name`` from the run in ``run_dir``.
+def read_planned_codes(path: Path) -> pa.Table:
+    """The planned-readmission code list (``category, code``; docs/reference/analytics-definitions.md §3.1) as an
+    Arrow table, codes upper case without dots.
+
+    Raises
+    ------
+    InputFileError
+        No such file, a missing column, a category that is not one of
+        :data:`apmkit.reports.planned.CATEGORIES` or an empty code (file, line and field named).
+    """
+    from apmkit.documents import read_csv_rows
+    from apmkit.reports.planned import CATEGORIES
+
+    path = Path(path)
+    _, rows = read_csv_rows(path, required=("category", "code"))
+    categories, codes = [], []
+    for line, row in enumerate(rows, start=2):
+        lowered = {str(k).lower(): v for k, v in row.items() if k is not None}
+        category = (lowered.get("category") or "").strip().lower()
+        code = (lowered.get("code") or "").strip().upper().replace(".", "")
+        if category not in CATEGORIES:
+            raise InputFileError(
+                path, f"category must be one of {', '.join(CATEGORIES)}", line=line, field="category"
+            )
+        if not code:
+            raise InputFileError(path, "empty code", line=line, field="code")
+        categories.append(category)
+        codes.append(code)
+    if not codes:
+        raise InputFileError(path, "no codes (a planned-readmission list needs at least one row)")
+    return pa.table({"category": pa.array(categories, pa.string()), "code": pa.array(codes, pa.string())})
+
+
+def build_report(
+    run_dir: Path,
+    request: ReportRequest,
+    *,
+    engine: Engine | None = None,
+    planned_readmissions: Path | None = None,
+) -> ReportResult:
+    """Build the report ``request.name`` from the run in ``run_dir``. ``planned_readmissions`` is the CSV code list
+    of CMS's Planned Readmission Algorithm (:func:`read_planned_codes`): the utilization report then excludes
+    planned readmissions (other reports ignore it).
 
     Raises
     ------
     ApmkitError
-        Unknown report, no run record, a table the report needs is missing, a bad period or grouping.
+        Unknown report, no run record, a table the report needs is missing, a bad period or grouping, a bad
+        code list.
     """
+    import ibis
+
+    from apmkit.reports.planned import PLANNED_CODES
+
     info, function, needs = lookup(request.name)
+    codes = None if planned_readmissions is None else read_planned_codes(Path(planned_readmissions))
     active = engine or Engine.duckdb()
     try:
         inputs = open_inputs(active, Path(run_dir), needs)
+        if codes is not None and planned_readmissions is not None:
+            inputs.tables = {**inputs.tables, PLANNED_CODES: ibis.memtable(codes)}
+            inputs.run_notes[PLANNED_CODES] = (
+                f"code list {Path(planned_readmissions).name}, {codes.num_rows} codes"
+            )
         output = function(inputs, request)
         tables = {name: active.to_arrow(table) for name, table in output.tables.items()}
     finally:
@@ -325,6 +379,7 @@ __all__ = [
     "build_report",
     "export_report",
     "open_inputs",
+    "read_planned_codes",
     "read_run_info",
     "report_to_json",
     "run_info_from_record",
