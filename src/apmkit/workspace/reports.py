@@ -416,9 +416,9 @@ def export_report(result: ReportResult, path: Path) -> Path:
 
 __all__ = [
     "CHART_SERIES",
-    "chart_data",
     "EXPORT_SUFFIXES",
     "build_report",
+    "chart_data",
     "export_report",
     "open_inputs",
     "read_planned_codes",
