@@ -195,9 +195,9 @@ def build_report(
         filled = copy.deepcopy(spec)
         source = filled.get("data", {}).get("name")
         if source in tables:
-            drawn, said = chart_data(tables[source], filled)
+            drawn, left_out = chart_data(tables[source], filled)
             filled["data"] = {"values": _json_rows(drawn)}
-            notes += [f"chart {filled.get('title') or name!r}: {said}"] if said else []
+            notes += [f"chart {filled.get('title') or name!r}: {left_out}"] if left_out else []
         charts[name] = filled
     return ReportResult(name=info.name, title=info.title, tables=tables, charts=charts, notes=notes)
 
