@@ -372,3 +372,26 @@ def test_the_claims_marts_give_the_figures_of_the_claims(marts_built: Path) -> N
         assert set(fast) == set(tables), name
         assert fast == slow, name
         assert all(fast[t] for t in tables), name
+
+
+def test_two_first_uses_at_once_build_the_marts_once_and_agree(run_dir: Path, tmp_path: Path) -> None:
+    """Two users opening a report of a fresh run together (the dashboard) both get it: the marts are built one
+    after the other, never written over each other (before, both wrote the same partial file and one failed)."""
+    import shutil
+    from concurrent.futures import ThreadPoolExecutor
+
+    from apmkit.reports.marts import REPORT_MARTS
+
+    fresh = tmp_path / "fresh-run"
+    shutil.copytree(run_dir, fresh)
+    for name in REPORT_MARTS:
+        (fresh / f"{name}.parquet").unlink(missing_ok=True)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(
+            pool.map(lambda _: build_report(fresh, ReportRequest("attribution", by="tin")), range(2))
+        )
+    first, second = results
+    assert first.tables.keys() == second.tables.keys()
+    for table in first.tables:
+        assert first.tables[table].to_pylist() == second.tables[table].to_pylist(), table
+    assert not list(fresh.glob(".*.partial"))

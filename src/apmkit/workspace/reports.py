@@ -12,6 +12,8 @@ import copy
 import csv
 import datetime as dt
 import json
+import os
+import threading
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -86,12 +88,30 @@ def open_inputs(engine: Engine, run_dir: Path, needs: tuple[str, ...]) -> Report
             tables[name] = canonical[name]
     missing = [n for n in needs if n in REPORT_MARTS and n not in tables]
     if missing and canonical is not None:
-        source = _mart_source(engine, run_dir, info, canonical)
-        for name in missing:
-            built = _build_report_mart(engine, run_dir, source, name)
-            if built is not None:
-                tables[name] = built
+        # Two first uses of the same run (two users of the dashboard) build its marts one after the other: the
+        # second finds the first's files instead of writing over them.
+        with _mart_lock(run_dir):
+            source = None
+            for name in missing:
+                mart = run_dir / f"{name}.parquet"
+                if mart.exists():
+                    tables[name] = engine.read_parquet(mart)
+                    continue
+                source = source or _mart_source(engine, run_dir, info, canonical)
+                built = _build_report_mart(engine, run_dir, source, name)
+                if built is not None:
+                    tables[name] = built
     return ReportInputs(tables=tables, run=info, fetch=engine.to_arrow, materialize=engine.materialize)
+
+
+_MART_LOCKS: dict[Path, threading.Lock] = {}
+_MART_LOCKS_GUARD = threading.Lock()
+
+
+def _mart_lock(run_dir: Path) -> threading.Lock:
+    """The lock that serializes building the report marts of one run folder within this process."""
+    with _MART_LOCKS_GUARD:
+        return _MART_LOCKS.setdefault(Path(run_dir).resolve(), threading.Lock())
 
 
 def _mart_source(engine: Engine, run_dir: Path, info: RunInfo, canonical: Any) -> ReportInputs:
@@ -110,7 +130,7 @@ def _build_report_mart(engine: Engine, run_dir: Path, source: ReportInputs, name
     if table is None:
         return None
     target = run_dir / f"{name}.parquet"
-    partial = run_dir / f".{name}.parquet.partial"
+    partial = run_dir / f".{name}.{os.getpid()}.{threading.get_ident()}.parquet.partial"  # one per builder
     engine.write_parquet(table, partial)
     partial.replace(target)  # whole or not at all: a report interrupted mid-build leaves no half mart
     return engine.read_parquet(target)
