@@ -29,17 +29,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import duckdb
+from _child import measure  # bench/_child.py
 from _size import is_tiny  # bench/_size.py (the script's folder is on sys.path)
 
 from apmkit.ingest.cclf import Field, layouts
@@ -113,27 +112,6 @@ for path in sorted(source.glob("*.ndjson")):
 """
 
 FLOORS = {"parquet": PARQUET_FLOOR, "csv": CSV_FLOOR, "cclf": CCLF_FLOOR, "fhir": FHIR_FLOOR}
-
-
-@dataclass
-class Measured:
-    wall_s: float
-    cpu_s: float
-    peak_rss_mb: float
-
-
-def measure(command: list[str]) -> Measured:
-    """Run ``command`` as a child process: wall time, its CPU time and its own peak RSS."""
-    started = time.perf_counter()
-    with tempfile.TemporaryFile() as errors:
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)
-        _, status, usage = os.wait4(process.pid, 0)
-        wall = time.perf_counter() - started
-        if os.waitstatus_to_exitcode(status) != 0:
-            errors.seek(0)
-            sys.stderr.write(errors.read().decode(errors="replace")[-2000:])
-            raise SystemExit(f"failed ({os.waitstatus_to_exitcode(status)}): {' '.join(command[:6])} ...")
-    return Measured(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
 
 
 # ---- rendering ----------------------------------------------------------------------------------------

@@ -19,17 +19,14 @@ runs 200 members, for the CI smoke run.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import pyarrow.csv as pcsv
+from _child import Measured, measure  # bench/_child.py
 from _size import add_tiny_flag, shrink  # bench/_size.py (the script's folder is on sys.path)
 from bench_risk import PAYMENT_YEAR, population
 
@@ -59,26 +56,6 @@ COPY (
 ) TO '{out}' (HEADER)
 ''')
 """
-
-
-@dataclass
-class Measured:
-    wall_s: float
-    cpu_s: float
-    peak_rss_mb: float
-
-
-def measure(command: list[str]) -> Measured:
-    started = time.perf_counter()
-    with tempfile.TemporaryFile() as errors:
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)
-        _, status, usage = os.wait4(process.pid, 0)
-        wall = time.perf_counter() - started
-        if os.waitstatus_to_exitcode(status) != 0:
-            errors.seek(0)
-            sys.stderr.write(errors.read().decode(errors="replace")[-2000:])
-            raise SystemExit(f"failed ({os.waitstatus_to_exitcode(status)}): {' '.join(command)}")
-    return Measured(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
 
 
 def main() -> None:
