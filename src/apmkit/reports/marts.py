@@ -147,22 +147,14 @@ def claims_evidence(medical_claims: ir.Table, definitions: list, end: date) -> i
     ):
         kept = lines.filter(keep)
         pieces.append(
-            kept.select(
+            _clinical_records(
+                kept,
                 record_id=f"{resource_type}/Claim/" + kept.claim_id + "/" + kept.line,
-                resource_type=ibis.literal(resource_type),
-                status=ibis.literal(status),
+                resource_type=resource_type,
+                status=status,
                 category=kept.category,
                 code_system=kept.code_system,
                 code=kept.code,
-                coding_index=ibis.literal(0, type="int32"),
-                component_index=ibis.literal(0, type="int32"),
-                member_id=kept.member_id,
-                effective_start=kept.effective_start,
-                effective_end=kept.effective_end,
-                performer_npi=kept.performer_npi,
-                source_format=ibis.literal("claims"),
-                source_file=kept.source_file,
-                source_line=kept.source_line,
             )
         )
     # the claim's codes sit on its first line (as claims_as_clinical reads them)
@@ -182,25 +174,48 @@ def claims_evidence(medical_claims: ir.Table, definitions: list, end: date) -> i
         long = long.semi_join(wanted, "_code")
         position = long._column.cases(*[(col, i) for i, col in enumerate(columns_, 1)]).cast("string")
         pieces.append(
-            long.select(
+            _clinical_records(
+                long,
                 record_id=f"{prefix}/Claim/" + long.claim_id + f"/{kind}" + position,
-                resource_type=ibis.literal(resource_type),
-                status=ibis.literal(status),
+                resource_type=resource_type,
+                status=status,
                 category=ibis.literal(category),
                 code_system=ibis.literal(system),
                 code=long._code,
-                coding_index=ibis.literal(0, type="int32"),
-                component_index=ibis.literal(0, type="int32"),
-                member_id=long.member_id,
-                effective_start=long.effective_start,
-                effective_end=long.effective_end,
-                performer_npi=long.performer_npi,
-                source_format=ibis.literal("claims"),
-                source_file=long.source_file,
-                source_line=long.source_line,
             )
         )
     return CLINICAL.select_from(pieces[0].union(*pieces[1:], distinct=False))
+
+
+def _clinical_records(
+    rows: ir.Table,
+    *,
+    record_id: ir.StringValue,
+    resource_type: str,
+    status: str,
+    category: ir.StringValue,
+    code_system: ir.StringValue,
+    code: ir.StringValue,
+) -> ir.Table:
+    """``rows`` (claim lines with the member, dates, performer and source columns) as clinical records, in the
+    columns the eCQM engine reads; the record's id, type, status and coding as given."""
+    return rows.select(
+        record_id=record_id,
+        resource_type=ibis.literal(resource_type),
+        status=ibis.literal(status),
+        category=category,
+        code_system=code_system,
+        code=code,
+        coding_index=ibis.literal(0, type="int32"),
+        component_index=ibis.literal(0, type="int32"),
+        member_id=rows.member_id,
+        effective_start=rows.effective_start,
+        effective_end=rows.effective_end,
+        performer_npi=rows.performer_npi,
+        source_format=ibis.literal("claims"),
+        source_file=rows.source_file,
+        source_line=rows.source_line,
+    )
 
 
 def score_hccs(inputs: ReportInputs, members: ir.Table, payment_year: int) -> ir.Table:
