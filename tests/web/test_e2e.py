@@ -66,8 +66,11 @@ def server(users_file: Path, population: Path, tmp_path_factory: pytest.TempPath
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # Patience, not a timing check: expect() waits 5 s by default, which a page on a loaded 2-core CI machine
+    # can exceed (the every-report test failed so once at load 20); a defect still fails, 30 s later.
+    expect.set_options(timeout=30_000)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield chromium
