@@ -1,0 +1,174 @@
+"""The report aggregates (apmkit.reports.cells) against independent pandas sums of the hand-made run's frames
+(conftest.py), and the reports that read them against pandas computations with a provider's scope (any of
+entity, TIN or NPI), a payer filter and small-cell suppression."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from apmkit.engines import Engine
+from apmkit.reports.cells import (
+    CELL_MARTS,
+    EVENT_CELLS,
+    MONTH_CELLS,
+    PERSON_CELLS,
+    PROFESSIONAL_CELLS,
+    SPENDING_CELLS,
+)
+from apmkit.reports.framework import ReportRequest, Scope
+from apmkit.workspace.reports import build_report, open_inputs
+
+from .conftest import ATTRIBUTION, CLAIMS, ENROLLMENT, EXPENDITURE, MEMBER_MONTHS, N2, RISK, UTILIZATION
+
+CELL = ["entity_id", "tin", "npi", "payer", "year", "month"]
+# a provider holding entity E2 and NPI N2 (a TIN-1 clinician): any of them reaches the row
+SCOPE = Scope(entity_ids=frozenset({"E2"}), npis=frozenset({N2}))
+REACHED = {"m3", "m4", "m5"}
+
+
+@pytest.fixture(scope="module")
+def built(handmade_run: Path) -> Path:
+    with Engine.duckdb() as engine:
+        inputs = open_inputs(engine, handmade_run, CELL_MARTS)
+        assert all(inputs.has(name) for name in CELL_MARTS if name != "cells_pharmacy")
+    return handmade_run
+
+
+def months() -> pd.DataFrame:
+    """Eligible member-months (every year) of the attributed members with payer, panel columns and score."""
+    rows = MEMBER_MONTHS.merge(ENROLLMENT, on=["member_id", "month"])
+    panel = ATTRIBUTION[ATTRIBUTION["attributed"]].drop(columns=["attributed", "step"])
+    return rows.merge(panel, on="member_id").merge(RISK, on="member_id")
+
+
+def mart(run: Path, name: str, keys: list[str]) -> pd.DataFrame:
+    frame = pd.read_parquet(run / f"{name}.parquet")
+    frame["month"] = pd.to_datetime(frame["month"]).dt.date if "month" in frame else None
+    return frame.sort_values(keys).reset_index(drop=True)
+
+
+def _sorted(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    return frame.sort_values(keys).reset_index(drop=True)
+
+
+def test_month_and_person_cells(built: Path) -> None:
+    eligible = months()
+    expected = eligible.groupby(CELL, as_index=False).agg(
+        member_months=("member_id", "size"), risk_sum=("score", "sum")
+    )
+    got = mart(built, MONTH_CELLS, CELL)
+    assert got[CELL].to_dict("records") == _sorted(expected, CELL)[CELL].to_dict("records")
+    assert list(got.member_months) == list(_sorted(expected, CELL).member_months)
+    assert list(got.risk_sum) == pytest.approx(list(_sorted(expected, CELL).risk_sum))
+    people = eligible[["entity_id", "tin", "npi", "payer", "year", "member_id"]].drop_duplicates()
+    keys = ["entity_id", "tin", "npi", "payer", "year", "person_id"]
+    got_people = pd.read_parquet(built / f"{PERSON_CELLS}.parquet")
+    assert _sorted(got_people[keys], keys).to_dict("records") == _sorted(
+        people.rename(columns={"member_id": "person_id"}), keys
+    ).to_dict("records")
+
+
+def test_spending_event_and_professional_cells(built: Path) -> None:
+    eligible = months()
+    keys = [*CELL, "service_category"]
+    spend = EXPENDITURE.drop(columns=["year"]).merge(eligible, on=["member_id", "month"])
+    expected = _sorted(spend.groupby(keys, as_index=False)["cents"].sum(), keys)
+    assert mart(built, SPENDING_CELLS, keys)[[*keys, "cents"]].to_dict("records") == expected.to_dict(
+        "records"
+    )
+
+    keys = [*CELL, "event"]
+    events = UTILIZATION[["member_id", "month", "event", "quantity"]].merge(
+        eligible, on=["member_id", "month"]
+    )
+    expected = _sorted(events.groupby(keys, as_index=False)["quantity"].sum(), keys)
+    got = mart(built, EVENT_CELLS, keys)[[*keys, "quantity"]]
+    assert got.to_dict("records") == expected.to_dict("records")
+
+    keys = [*CELL, "specialty", "site"]
+    sites = {"11": "office", "22": "outpatient hospital", "24": "ambulatory surgical center"}
+    claims = CLAIMS.assign(
+        month=[d.replace(day=1) for d in CLAIMS["service_date"]],
+        specialty=CLAIMS["rendering_specialty"],
+        site=[sites[p] for p in CLAIMS["place_of_service"]],
+        cents=[round(a * 100) for a in CLAIMS["allowed_amount"]],
+    ).merge(eligible, on=["member_id", "month"])
+    expected = _sorted(
+        claims.groupby(keys, as_index=False).agg(lines=("claim_id", "size"), cents=("cents", "sum")), keys
+    )
+    got = mart(built, PROFESSIONAL_CELLS, keys)[[*keys, "lines", "cents"]]
+    assert got.to_dict("records") == expected.to_dict("records")
+
+
+def _pmpm(cents: int, member_months: int) -> Decimal:
+    return (Decimal(cents) / member_months / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def _scoped(payer: str) -> pd.DataFrame:
+    eligible = months()
+    return eligible[(eligible.year == 2025) & eligible.member_id.isin(REACHED) & (eligible.payer == payer)]
+
+
+def test_performance_and_utilization_with_scope_payer_and_suppression(built: Path) -> None:
+    """By NPI, scope E2 or N2, payer A, cells below 2 suppressed: each figure from the scoped rows only."""
+    request = ReportRequest("performance", by="npi", scope=SCOPE, payer="A", suppress_below=2)
+    mine = _scoped("A")
+    spend = EXPENDITURE.drop(columns=["year"]).merge(mine, on=["member_id", "month"])
+    result = build_report(built, request)
+    cost = {r["npi"]: r for r in result.tables["cost"].to_pylist()}
+    assert set(cost) == set(mine.npi)
+    for npi, group in mine.groupby("npi"):
+        members = group.member_id.nunique()
+        assert cost[npi]["members"] == (None if members == 1 else members)
+        cents = int(spend[spend.npi == npi].cents.sum())
+        small = members == 1
+        assert cost[npi]["member_months"] == (None if small else len(group))
+        assert cost[npi]["pmpm"] == (None if small else _pmpm(cents, len(group)))
+    trend = result.tables["trend"].to_pylist()
+    assert {(r["npi"], r["month"]): r["member_months"] for r in trend} == {
+        (npi, month): len(rows)
+        for (npi, month), rows in months()[
+            months().member_id.isin(REACHED) & (months().payer == "A")
+        ].groupby(["npi", "month"])
+    }
+
+    rates = build_report(
+        built, ReportRequest("utilization", by="npi", scope=SCOPE, payer="A", suppress_below=2)
+    )
+    events = UTILIZATION[["member_id", "month", "event", "quantity"]].merge(mine, on=["member_id", "month"])
+    for row in rates.tables["rates"].to_pylist():
+        count = int(events[(events.npi == row["npi"]) & (events.event == row["event"])].quantity.sum())
+        assert row["events"] == (None if count == 1 else count), row
+        assert row["member_months"] == len(mine[mine.npi == row["npi"]])
+
+
+def test_variation_cards_and_opportunity_with_scope_and_payer(built: Path) -> None:
+    mine = _scoped("A")
+    spend = EXPENDITURE.drop(columns=["year"]).merge(mine, on=["member_id", "month"])
+    events = UTILIZATION[["member_id", "month", "event", "quantity"]].merge(mine, on=["member_id", "month"])
+    variation = build_report(built, ReportRequest("variation", by="npi", scope=SCOPE, payer="A"))
+    for row in variation.tables["observed_expected"].to_pylist():
+        group = mine[mine.npi == row["npi"]]
+        assert row["member_months"] == len(group)
+        if row["measure"] == "cost":
+            assert row["observed"] == pytest.approx(spend[spend.npi == row["npi"]].cents.sum() / 100)
+        else:
+            kind = events[(events.npi == row["npi"]) & (events.event == row["measure"])]
+            assert row["observed"] == kind.quantity.sum()
+    cards = build_report(built, ReportRequest("report_cards", scope=SCOPE, payer="A"))
+    got = {r["npi"]: (r["members"], r["member_months"]) for r in cards.tables["cards"].to_pylist()}
+    assert got == {npi: (g.member_id.nunique(), len(g)) for npi, g in mine.groupby("npi")}
+    opportunity = build_report(built, ReportRequest("cost_opportunity", by="npi", scope=SCOPE, payer="A"))
+    for row in opportunity.tables["opportunity"].to_pylist():
+        group = mine[mine.npi == row["npi"]]
+        cents = int(
+            spend[(spend.npi == row["npi"]) & (spend.service_category == row["service_category"])].cents.sum()
+        )
+        assert (row["member_months"], row["pmpm"]) == (len(group), _pmpm(cents, len(group)))
+    assert {r["service_category"] for r in opportunity.tables["opportunity"].to_pylist()} == set(
+        spend.service_category
+    )
