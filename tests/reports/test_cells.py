@@ -172,3 +172,46 @@ def test_variation_cards_and_opportunity_with_scope_and_payer(built: Path) -> No
     assert {r["service_category"] for r in opportunity.tables["opportunity"].to_pylist()} == set(
         spend.service_category
     )
+
+
+def test_population_profile_and_equity_with_scope_and_payer(built: Path) -> None:
+    """The profile (``cells_profile``) and equity (``cells_equity``) aggregates: scope E2 or N2 on payer A, and
+    payer B alone (m2's last six months: its payer view, not its latest payer over both)."""
+    strata = {"m1": ("1", "non-dual"), "m2": ("2", "dual"), "m3": ("1", "non-dual")}
+    strata |= {"m4": ("1", "non-dual"), "m5": ("2", "dual")}
+    for request, mine, key in (
+        (ReportRequest("population", by="npi", scope=SCOPE, payer="A"), _scoped("A"), "npi"),
+        (ReportRequest("population", by="entity", payer="B"), months()[months().payer == "B"], "entity_id"),
+    ):
+        mine = mine[mine.year == 2025].assign(
+            race=lambda f: [strata[m][0] for m in f.member_id],
+            dual=lambda f: [strata[m][1] for m in f.member_id],
+        )
+        result = build_report(built, request)
+        payers = {
+            (r[key], r["value"]): r["members"]
+            for r in result.tables["distribution"].to_pylist()
+            if r["dimension"] == "payer"
+        }
+        assert payers == {(g, request.payer): rows.member_id.nunique() for g, rows in mine.groupby(key)}
+        spend = EXPENDITURE.drop(columns=["year"]).merge(mine, on=["member_id", "month"])
+        admissions = UTILIZATION[UTILIZATION.event == "admission"][["member_id", "month", "quantity"]]
+        admissions = admissions.merge(mine, on=["member_id", "month"])
+        expected = {}
+        for stratum in ("race", "dual"):
+            for (group, value), rows in mine.groupby([key, stratum]):
+                cents = int(spend[(spend[key] == group) & (spend[stratum] == value)].cents.sum())
+                count = int(
+                    admissions[(admissions[key] == group) & (admissions[stratum] == value)].quantity.sum()
+                )
+                expected[(group, stratum, value)] = (
+                    rows.member_id.nunique(),
+                    len(rows),
+                    _pmpm(cents, len(rows)),
+                    count,
+                )
+        got = {
+            (r[key], r["stratum"], r["value"]): (r["members"], r["member_months"], r["pmpm"], r["admissions"])
+            for r in result.tables["equity"].to_pylist()
+        }
+        assert got == expected

@@ -13,6 +13,10 @@ reports summed over member rows before:
 * ``cells_professional`` — professional ``lines`` and ``cents`` per cell, ``specialty`` and ``site``;
 * ``cells_pharmacy`` — pharmacy ``fills`` and ``cents`` per cell and ``brand_generic``, and ``cents_once``: the
   cents of the member-month's first payer row only (a month enrolled with two payers counted once);
+* ``cells_profile`` — one row per member, measured year and payer view (``*`` = every payer, else one payer's
+  months alone): the population profile's columns (:func:`apmkit.reports.population.member_profile`);
+* ``cells_equity`` — ``member_months``, ``cents`` and ``admissions`` per cell and the member's ``race`` and
+  ``dual`` strata;
 * ``cells_persons`` — the distinct ``person_id`` of each ``entity_id, tin, npi, payer, year`` (members are counted
   as people, which is not a sum over cells).
 
@@ -44,12 +48,23 @@ EVENT_CELLS = "cells_events"
 PROFESSIONAL_CELLS = "cells_professional"
 PHARMACY_CELLS = "cells_pharmacy"
 PERSON_CELLS = "cells_persons"
+PROFILE = "cells_profile"
+EQUITY_CELLS = "cells_equity"
 
-CELL_MARTS = (MONTH_CELLS, SPENDING_CELLS, EVENT_CELLS, PROFESSIONAL_CELLS, PHARMACY_CELLS, PERSON_CELLS)
+CELL_MARTS = (
+    MONTH_CELLS,
+    SPENDING_CELLS,
+    EVENT_CELLS,
+    PROFESSIONAL_CELLS,
+    PHARMACY_CELLS,
+    PERSON_CELLS,
+    PROFILE,
+    EQUITY_CELLS,
+)
 """The report aggregates, in the order they are built (each after the marts it reads, :data:`DEPENDS`)."""
 
 
-def _panel_rows(inputs: ReportInputs) -> ir.Table:
+def panel_rows(inputs: ReportInputs) -> ir.Table:
     """The whole run's eligible member-months with score (no scope, every payer)."""
     from apmkit.reports.measures import months_with_risk
 
@@ -58,7 +73,7 @@ def _panel_rows(inputs: ReportInputs) -> ir.Table:
 
 def month_cells(inputs: ReportInputs) -> ir.Table:
     """``CELL, member_months, risk_sum``."""
-    rows = _panel_rows(inputs)
+    rows = panel_rows(inputs)
     return rows.group_by(list(CELL)).aggregate(
         member_months=rows.count().cast("int64"), risk_sum=rows.score.cast("float64").sum()
     )
@@ -66,7 +81,7 @@ def month_cells(inputs: ReportInputs) -> ir.Table:
 
 def person_cells(inputs: ReportInputs) -> ir.Table:
     """``entity_id, tin, npi, payer, year, person_id``: the people of each cell's year (distinct)."""
-    rows = _panel_rows(inputs)
+    rows = panel_rows(inputs)
     return rows.select("entity_id", "tin", "npi", "payer", "year", "person_id").distinct()
 
 
@@ -74,7 +89,7 @@ def spending_cells(inputs: ReportInputs) -> ir.Table:
     """``CELL, service_category, cents``: the expenditure mart's rows in the cell's member-months."""
     from apmkit.reports.measures import spending_by_month
 
-    spend = spending_by_month(inputs, _panel_rows(inputs))
+    spend = spending_by_month(inputs, panel_rows(inputs))
     return spend.group_by([*CELL, "service_category"]).aggregate(cents=spend.cents.sum().cast("int64"))
 
 
@@ -82,7 +97,7 @@ def event_cells(inputs: ReportInputs) -> ir.Table:
     """``CELL, event, quantity``: the utilization mart's events in the cell's member-months."""
     from apmkit.reports.utilization import scoped_events
 
-    events = scoped_events(inputs, _panel_rows(inputs))
+    events = scoped_events(inputs, panel_rows(inputs))
     return events.group_by([*CELL, "event"]).aggregate(quantity=events.quantity.sum().cast("int64"))
 
 
@@ -103,7 +118,7 @@ def professional_cells(inputs: ReportInputs) -> ir.Table:
         lines=lines.lines.cast("int64"),
         cents=lines.cents.cast("int64"),
     )
-    rows = _panel_rows(inputs).select("member_id", *CELL)
+    rows = panel_rows(inputs).select("member_id", *CELL)
     joined = tidy(lines.inner_join(rows, ["member_id", "month"]))
     return joined.group_by([*CELL, "specialty", "site"]).aggregate(
         lines=joined.lines.sum().cast("int64"), cents=joined.cents.sum().cast("int64")
@@ -127,7 +142,7 @@ def pharmacy_cells(inputs: ReportInputs) -> ir.Table:
         fills=rx.fills.cast("int64"),
         cents=rx.cents.cast("int64"),
     )
-    rows = _panel_rows(inputs).select("member_id", *CELL)
+    rows = panel_rows(inputs).select("member_id", *CELL)
     rows = rows.mutate(
         _first=ibis.row_number().over(group_by=[rows.member_id, rows.month], order_by=[rows.payer]) == 0
     )
@@ -137,6 +152,18 @@ def pharmacy_cells(inputs: ReportInputs) -> ir.Table:
         cents=joined.cents.sum().cast("int64"),
         cents_once=joined.cents.sum(where=joined._first).fill_null(0).cast("int64"),
     )
+
+
+def _profile(inputs: ReportInputs) -> ir.Table:
+    from apmkit.reports.population import profile_views
+
+    return profile_views(inputs)
+
+
+def _equity(inputs: ReportInputs) -> ir.Table:
+    from apmkit.reports.population import equity_cells
+
+    return equity_cells(inputs)
 
 
 @dataclass(frozen=True)
@@ -154,6 +181,8 @@ _AGGREGATES: dict[str, _Aggregate] = {
         professional_cells, ("member_month_panel", "professional_months", "medical_claims")
     ),
     PHARMACY_CELLS: _Aggregate(pharmacy_cells, ("member_month_panel", "pharmacy_months", "pharmacy_claims")),
+    PROFILE: _Aggregate(_profile, ("member_month_panel", "members")),
+    EQUITY_CELLS: _Aggregate(_equity, ("member_month_panel", "members", "expenditure", "utilization")),
 }
 
 DEPENDS: dict[str, tuple[str, ...]] = {name: spec.needs for name, spec in _AGGREGATES.items()}
@@ -173,7 +202,9 @@ def build_cells(inputs: ReportInputs, name: str) -> ir.Table | None:
         return None
     if name == PHARMACY_CELLS and not (inputs.has("pharmacy_months") or inputs.has("pharmacy_claims")):
         return None
-    if name in (SPENDING_CELLS, EVENT_CELLS) and not all(inputs.has(n) for n in sources):
+    if name in (SPENDING_CELLS, EVENT_CELLS, PROFILE, EQUITY_CELLS) and not all(
+        inputs.has(n) for n in sources
+    ):
         return None
     return spec.build(inputs)
 
@@ -203,16 +234,19 @@ __all__ = [
     "CELL",
     "CELL_MARTS",
     "DEPENDS",
+    "EQUITY_CELLS",
     "EVENT_CELLS",
     "MONTH_CELLS",
     "PERSON_CELLS",
     "PHARMACY_CELLS",
     "PROFESSIONAL_CELLS",
+    "PROFILE",
     "SPENDING_CELLS",
     "build_cells",
     "cells",
     "event_cells",
     "month_cells",
+    "panel_rows",
     "person_cells",
     "pharmacy_cells",
     "professional_cells",
