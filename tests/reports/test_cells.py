@@ -215,3 +215,17 @@ def test_population_profile_and_equity_with_scope_and_payer(built: Path) -> None
             for r in result.tables["equity"].to_pylist()
         }
         assert got == expected
+
+
+def test_card_percentiles_count_the_peers_below_with_ties(built: Path) -> None:
+    """Percentile = share of the run's NPIs (same payer) with a lower value; ties are not below (several NPIs
+    share 0 imaging), a scoped provider's NPIs are ranked among every NPI."""
+    everyone = build_report(built, ReportRequest("report_cards", payer="A")).tables["cards"].to_pylist()
+    mine = build_report(built, ReportRequest("report_cards", scope=SCOPE, payer="A")).tables["percentiles"]
+    rows = mine.to_pylist()
+    assert {r["npi"] for r in rows} == {N2, "1000000003"}
+    for row in rows:
+        peers = [float(card[row["measure"]]) for card in everyone if card[row["measure"]] is not None]
+        below = sum(1 for value in peers if value < row["value"])
+        assert row["percentile"] == round(below * 100 / len(peers), 1), row
+    assert any(r["measure"] == "imaging_per_1000" and r["percentile"] == 0.0 for r in rows)

@@ -270,15 +270,28 @@ def report_cards(inputs: ReportInputs, request: ReportRequest) -> ReportOutput:
     everyone = card_rows(inputs, replace(request, scope=None), year)
     parts = []
     for measure in CARD_MEASURES:
-        mine = own.select("npi", "tin", measure=ibis.literal(measure), value=own[measure].cast("float64"))
-        peer_values = everyone.select(peer=everyone[measure].cast("float64"))
-        pairs = mine.cross_join(peer_values)
-        ranked = pairs.group_by(["npi", "tin", "measure", "value"]).aggregate(
-            _below=(pairs.peer < pairs.value).sum(), _n=pairs.peer.count()
+        mine = own.select("npi", "tin", value=own[measure].cast("float64"), _peer=ibis.literal(0))
+        peer_values = everyone.filter(everyone[measure].notnull())
+        peer_values = peer_values.select(
+            npi=ibis.null("string"),
+            tin=ibis.null("string"),
+            value=peer_values[measure].cast("float64"),
+            _peer=ibis.literal(1),
         )
+        # the NPI's values among the run's, sorted (an NPI before the peers of its own value): the peers
+        # counted up to an NPI's row are those with a lower value (a sort, not every pair of NPIs)
+        both = mine.union(peer_values, distinct=False)
+        both = both.mutate(_below=both._peer.cumsum(order_by=[both.value, both._peer]))
+        ranked = both.filter(both._peer == 0).cross_join(peer_values.aggregate(_n=peer_values.count()))
         parts.append(
             ranked.select(
-                "npi", "tin", "measure", "value", percentile=ratio(ranked._below * 100, ranked._n, 1)
+                "npi",
+                "tin",
+                measure=ibis.literal(measure),
+                value=ranked.value,
+                percentile=ibis.ifelse(
+                    ranked.value.isnull(), ibis.null("float64"), ratio(ranked._below * 100, ranked._n, 1)
+                ),
             )
         )
     ranks = parts[0].union(*parts[1:], distinct=False)
