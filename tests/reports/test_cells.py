@@ -34,7 +34,7 @@ REACHED = {"m3", "m4", "m5"}
 def built(handmade_run: Path) -> Path:
     with Engine.duckdb() as engine:
         inputs = open_inputs(engine, handmade_run, CELL_MARTS)
-        assert all(inputs.has(name) for name in CELL_MARTS if name != "cells_pharmacy")
+        assert all(inputs.has(name) for name in CELL_MARTS if name not in ("cells_pharmacy", "cells_drugs"))
     return handmade_run
 
 
@@ -229,3 +229,62 @@ def test_card_percentiles_count_the_peers_below_with_ties(built: Path) -> None:
         below = sum(1 for value in peers if value < row["value"])
         assert row["percentile"] == round(below * 100 / len(peers), 1), row
     assert any(r["measure"] == "imaging_per_1000" and r["percentile"] == 0.0 for r in rows)
+
+
+def test_pharmacy_aggregates_give_the_figures_of_the_fills(built: Path) -> None:
+    """High-cost drugs (``cells_drugs``), the generic dispensing rate and Part D (``cells_pharmacy``) against the
+    same tables computed from the pharmacy fills joined to the scoped member-months (the path without them), on
+    the hand-made run with pharmacy claims added: m2's fills straddle its payer change, one fill is voided."""
+    from dataclasses import replace
+    from datetime import date
+
+    import ibis
+
+    from apmkit.reports.marts import PHARMACY_MONTHS, pharmacy_months
+    from apmkit.reports.performance import category_table
+    from apmkit.reports.utilization import drug_table, generic_table
+
+    rx = pd.DataFrame(
+        [
+            ("m1", date(2025, 3, 5), "A1", "brand", 120.00, "original"),
+            ("m1", date(2025, 4, 5), "A1", "brand", 120.00, "original"),
+            ("m1", date(2025, 4, 9), "G1", "generic", 4.10, "original"),
+            ("m2", date(2025, 6, 1), "A1", "brand", 120.00, "original"),
+            ("m2", date(2025, 8, 1), "G1", "generic", 4.10, "original"),
+            ("m3", date(2025, 5, 2), "B2", None, 900.55, "original"),
+            ("m3", date(2025, 5, 3), "B2", None, 900.55, "void"),
+            ("m4", date(2025, 2, 2), "A1", "brand", 130.00, "original"),
+            ("m5", date(2025, 6, 6), "G1", "generic", 3.90, "original"),
+            ("m6", date(2025, 6, 6), "A1", "brand", 999.00, "original"),
+        ],
+        columns=["member_id", "dispensing_date", "ndc", "brand_generic", "allowed_amount", "adjustment_type"],
+    )
+    claims = ibis.memtable(rx).mutate(allowed_amount=lambda t: t.allowed_amount.cast("decimal(18, 2)"))
+    start, end = date(2025, 1, 1), date(2025, 12, 31)
+    with Engine.duckdb() as engine:
+        opened = open_inputs(engine, built, ("member_month_panel", "expenditure", *CELL_MARTS))
+        base = {n: t for n, t in opened.tables.items() if n not in ("cells_pharmacy", "cells_drugs")}
+        slow = replace(opened, tables={**base, "pharmacy_claims": claims}, memo={})
+        fast = replace(
+            opened,
+            tables={
+                **base,
+                "pharmacy_claims": claims,
+                PHARMACY_MONTHS: pharmacy_months(claims, "allowed_amount"),
+            },
+            memo={},
+        )
+        for request in (
+            ReportRequest("utilization", by="tin", scope=SCOPE, payer="A"),
+            ReportRequest("utilization", by="entity"),
+        ):
+            for table in (drug_table, generic_table):
+                got = sorted(engine.to_arrow(table(fast, request, 2025, start, end)).to_pylist(), key=str)
+                want = sorted(engine.to_arrow(table(slow, request, 2025, start, end)).to_pylist(), key=str)
+                assert got == want, table
+                assert got, table
+            got_cat = sorted(engine.to_arrow(category_table(fast, request, 2025)[0]).to_pylist(), key=str)
+            assert got_cat == sorted(
+                engine.to_arrow(category_table(slow, request, 2025)[0]).to_pylist(), key=str
+            )
+            assert any(r["service_category"] == "part_d" for r in got_cat)

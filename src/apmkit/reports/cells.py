@@ -17,6 +17,7 @@ reports summed over member rows before:
   months alone): the population profile's columns (:func:`apmkit.reports.population.member_profile`);
 * ``cells_equity`` — ``member_months``, ``cents`` and ``admissions`` per cell and the member's ``race`` and
   ``dual`` strata;
+* ``cells_drugs`` — pharmacy ``fills`` and ``cents`` per cell and ``ndc``;
 * ``cells_persons`` — the distinct ``person_id`` of each ``entity_id, tin, npi, payer, year`` (members are counted
   as people, which is not a sum over cells).
 
@@ -48,6 +49,7 @@ EVENT_CELLS = "cells_events"
 PROFESSIONAL_CELLS = "cells_professional"
 PHARMACY_CELLS = "cells_pharmacy"
 PERSON_CELLS = "cells_persons"
+DRUG_CELLS = "cells_drugs"
 PROFILE = "cells_profile"
 EQUITY_CELLS = "cells_equity"
 
@@ -57,6 +59,7 @@ CELL_MARTS = (
     EVENT_CELLS,
     PROFESSIONAL_CELLS,
     PHARMACY_CELLS,
+    DRUG_CELLS,
     PERSON_CELLS,
     PROFILE,
     EQUITY_CELLS,
@@ -125,23 +128,37 @@ def professional_cells(inputs: ReportInputs) -> ir.Table:
     )
 
 
-def pharmacy_cells(inputs: ReportInputs) -> ir.Table:
-    """``CELL, brand_generic, fills, cents, cents_once``: pharmacy fills (``pharmacy_months``) in the cell's
-    member-months; ``cents_once`` counts a member-month enrolled with several payers under its first payer
-    only (the Part D peer figure reads each member-month once)."""
+def _fills(inputs: ReportInputs) -> ir.Table:
     from apmkit.reports.marts import PHARMACY_MONTHS, pharmacy_months
 
     if inputs.has(PHARMACY_MONTHS):
         rx = inputs[PHARMACY_MONTHS]
     else:
         rx = pharmacy_months(inputs["pharmacy_claims"], inputs.run.cost_basis)
-    rx = rx.select(
+    return rx.select(
         member_id=rx.member_id.cast("string"),
         month=rx.month.cast("date"),
+        ndc=rx.ndc.cast("string"),
         brand_generic=rx.brand_generic.cast("string"),
         fills=rx.fills.cast("int64"),
         cents=rx.cents.cast("int64"),
     )
+
+
+def drug_cells(inputs: ReportInputs) -> ir.Table:
+    """``CELL, ndc, fills, cents``: pharmacy fills (``pharmacy_months``) in the cell's member-months by NDC."""
+    rows = panel_rows(inputs).select("member_id", *CELL)
+    joined = tidy(_fills(inputs).inner_join(rows, ["member_id", "month"]))
+    return joined.group_by([*CELL, "ndc"]).aggregate(
+        fills=joined.fills.sum().cast("int64"), cents=joined.cents.sum().cast("int64")
+    )
+
+
+def pharmacy_cells(inputs: ReportInputs) -> ir.Table:
+    """``CELL, brand_generic, fills, cents, cents_once``: pharmacy fills (``pharmacy_months``) in the cell's
+    member-months; ``cents_once`` counts a member-month enrolled with several payers under its first payer
+    only (the Part D peer figure reads each member-month once)."""
+    rx = _fills(inputs).drop("ndc")
     rows = panel_rows(inputs).select("member_id", *CELL)
     rows = rows.mutate(
         _first=ibis.row_number().over(group_by=[rows.member_id, rows.month], order_by=[rows.payer]) == 0
@@ -181,6 +198,7 @@ _AGGREGATES: dict[str, _Aggregate] = {
         professional_cells, ("member_month_panel", "professional_months", "medical_claims")
     ),
     PHARMACY_CELLS: _Aggregate(pharmacy_cells, ("member_month_panel", "pharmacy_months", "pharmacy_claims")),
+    DRUG_CELLS: _Aggregate(drug_cells, ("member_month_panel", "pharmacy_months", "pharmacy_claims")),
     PROFILE: _Aggregate(_profile, ("member_month_panel", "members")),
     EQUITY_CELLS: _Aggregate(_equity, ("member_month_panel", "members", "expenditure", "utilization")),
 }
@@ -200,7 +218,9 @@ def build_cells(inputs: ReportInputs, name: str) -> ir.Table | None:
     sources = [n for n in spec.needs if n != "member_month_panel"]
     if name == PROFESSIONAL_CELLS and not (inputs.has("professional_months") or inputs.has("medical_claims")):
         return None
-    if name == PHARMACY_CELLS and not (inputs.has("pharmacy_months") or inputs.has("pharmacy_claims")):
+    if name in (PHARMACY_CELLS, DRUG_CELLS) and not (
+        inputs.has("pharmacy_months") or inputs.has("pharmacy_claims")
+    ):
         return None
     if name in (SPENDING_CELLS, EVENT_CELLS, PROFILE, EQUITY_CELLS) and not all(
         inputs.has(n) for n in sources
@@ -234,6 +254,7 @@ __all__ = [
     "CELL",
     "CELL_MARTS",
     "DEPENDS",
+    "DRUG_CELLS",
     "EQUITY_CELLS",
     "EVENT_CELLS",
     "MONTH_CELLS",
@@ -244,6 +265,7 @@ __all__ = [
     "SPENDING_CELLS",
     "build_cells",
     "cells",
+    "drug_cells",
     "event_cells",
     "month_cells",
     "panel_rows",
