@@ -115,6 +115,7 @@ def main() -> None:
     add_tiny_flag(parser)
     args = shrink(parser.parse_args(), members=300)
     from apmkit.engines import Engine
+    from apmkit.errors import ApmkitError
     from apmkit.reports.framework import ReportRequest, catalog
     from apmkit.workspace.reports import build_report
 
@@ -138,12 +139,16 @@ def main() -> None:
         seconds = []
         rows = 0
         load = os.getloadavg()[0]
-        for _ in range(2):
-            started = time.perf_counter()
-            with Engine.duckdb() as engine:
-                result = build_report(run, ReportRequest(name, by=args.by), engine=engine)
-            seconds.append(time.perf_counter() - started)
-            rows = sum(t.num_rows for t in result.tables.values())
+        try:
+            for _ in range(2):
+                started = time.perf_counter()
+                with Engine.duckdb() as engine:
+                    result = build_report(run, ReportRequest(name, by=args.by), engine=engine)
+                seconds.append(time.perf_counter() - started)
+                rows = sum(t.num_rows for t in result.tables.values())
+        except ApmkitError as error:  # e.g. episodes of a contract without an episodes: section
+            print(f"{name:<18}not built: {error}", flush=True)
+            continue
         first, steady = seconds
         print(
             f"{name:<18}{first:>12.2f}{steady:>10.2f}{steady / floor if floor else float('nan'):>8.1f}{rows:>10,}"
