@@ -18,6 +18,8 @@ reports summed over member rows before:
 * ``cells_equity`` — ``member_months``, ``cents`` and ``admissions`` per cell and the member's ``race`` and
   ``dual`` strata;
 * ``cells_drugs`` — pharmacy ``fills`` and ``cents`` per cell and ``ndc``;
+* ``cells_drug_people`` — the distinct ``person_id`` of each ``entity_id, tin, npi, payer, year`` and ``ndc``
+  (people with a fill of the NDC in an eligible month of the year);
 * ``cells_persons`` — the distinct ``person_id`` of each ``entity_id, tin, npi, payer, year`` (members are counted
   as people, which is not a sum over cells).
 
@@ -50,6 +52,7 @@ PROFESSIONAL_CELLS = "cells_professional"
 PHARMACY_CELLS = "cells_pharmacy"
 PERSON_CELLS = "cells_persons"
 DRUG_CELLS = "cells_drugs"
+DRUG_PEOPLE = "cells_drug_people"
 PROFILE = "cells_profile"
 EQUITY_CELLS = "cells_equity"
 
@@ -60,6 +63,7 @@ CELL_MARTS = (
     PROFESSIONAL_CELLS,
     PHARMACY_CELLS,
     DRUG_CELLS,
+    DRUG_PEOPLE,
     PERSON_CELLS,
     PROFILE,
     EQUITY_CELLS,
@@ -154,6 +158,14 @@ def drug_cells(inputs: ReportInputs) -> ir.Table:
     )
 
 
+def drug_people(inputs: ReportInputs) -> ir.Table:
+    """``entity_id, tin, npi, payer, year, ndc, person_id``: the people with a fill of the NDC in an eligible
+    member-month of the year (distinct)."""
+    rows = panel_rows(inputs).select("member_id", "person_id", *CELL)
+    joined = tidy(_fills(inputs).inner_join(rows, ["member_id", "month"]))
+    return joined.select("entity_id", "tin", "npi", "payer", "year", "ndc", "person_id").distinct()
+
+
 def pharmacy_cells(inputs: ReportInputs) -> ir.Table:
     """``CELL, brand_generic, fills, cents, cents_once``: pharmacy fills (``pharmacy_months``) in the cell's
     member-months; ``cents_once`` counts a member-month enrolled with several payers under its first payer
@@ -199,6 +211,7 @@ _AGGREGATES: dict[str, _Aggregate] = {
     ),
     PHARMACY_CELLS: _Aggregate(pharmacy_cells, ("member_month_panel", "pharmacy_months", "pharmacy_claims")),
     DRUG_CELLS: _Aggregate(drug_cells, ("member_month_panel", "pharmacy_months", "pharmacy_claims")),
+    DRUG_PEOPLE: _Aggregate(drug_people, ("member_month_panel", "pharmacy_months", "pharmacy_claims")),
     PROFILE: _Aggregate(_profile, ("member_month_panel", "members")),
     EQUITY_CELLS: _Aggregate(_equity, ("member_month_panel", "members", "expenditure", "utilization")),
 }
@@ -218,7 +231,7 @@ def build_cells(inputs: ReportInputs, name: str) -> ir.Table | None:
     sources = [n for n in spec.needs if n != "member_month_panel"]
     if name == PROFESSIONAL_CELLS and not (inputs.has("professional_months") or inputs.has("medical_claims")):
         return None
-    if name in (PHARMACY_CELLS, DRUG_CELLS) and not (
+    if name in (PHARMACY_CELLS, DRUG_CELLS, DRUG_PEOPLE) and not (
         inputs.has("pharmacy_months") or inputs.has("pharmacy_claims")
     ):
         return None
@@ -255,6 +268,7 @@ __all__ = [
     "CELL_MARTS",
     "DEPENDS",
     "DRUG_CELLS",
+    "DRUG_PEOPLE",
     "EQUITY_CELLS",
     "EVENT_CELLS",
     "MONTH_CELLS",
@@ -266,6 +280,7 @@ __all__ = [
     "build_cells",
     "cells",
     "drug_cells",
+    "drug_people",
     "event_cells",
     "month_cells",
     "panel_rows",

@@ -12,7 +12,7 @@ import ibis
 import ibis.expr.types as ir
 
 from apmkit.money import from_cents
-from apmkit.reports.cells import DRUG_CELLS, EVENT_CELLS, MONTH_CELLS, PHARMACY_CELLS, cells
+from apmkit.reports.cells import DRUG_CELLS, DRUG_PEOPLE, EVENT_CELLS, MONTH_CELLS, PHARMACY_CELLS, cells
 from apmkit.reports.events import IMAGING_RULE, READMISSION_RULE
 from apmkit.reports.framework import (
     ReportInputs,
@@ -168,8 +168,9 @@ def fills_in(inputs: ReportInputs, start: date, end: date) -> ir.Table:
 def drug_table(inputs: ReportInputs, request: ReportRequest, year: int, start: date, end: date) -> ir.Table:
     """The :data:`HIGH_COST_DRUGS` NDCs with the highest spending among the group's eligible months.
 
-    When the window is whole months, fills and spending per group and NDC are summed from ``cells_drugs`` and
-    the members (people) are counted for the top NDCs only, from the scoped fills of those NDCs."""
+    When the window is whole months, fills and spending per group and NDC are summed from ``cells_drugs``; the
+    members (people) are counted from ``cells_drug_people`` for the performance period (whose window holds every
+    month of the year's cells), else from the scoped fills of the top NDCs."""
     key = group_column(request)
     if whole_months(start, end) and (inputs.has(DRUG_CELLS) or inputs.has(PHARMACY_MONTHS)):
         drugs = month_window(_year_cells(inputs, DRUG_CELLS, request, year), start, end)
@@ -178,12 +179,15 @@ def drug_table(inputs: ReportInputs, request: ReportRequest, year: int, start: d
             rank=ibis.row_number().over(group_by=by[key], order_by=[ibis.desc(by.cents), by.ndc])
         )
         top = ranked.filter(ranked["rank"] < HIGH_COST_DRUGS)
-        top_ndcs = top.select("ndc").distinct()
-        fills = fills_in(inputs, start, end)
-        fills = fills.semi_join(top_ndcs, "ndc")
-        months = months_with_risk(inputs, request)
-        months = months.filter(months.year == year).select("member_id", "person_id", "month", key)
-        picked = fills.inner_join(months, ["member_id", "month"])
+        if (year, start, end) == (inputs.run.year, inputs.run.start, inputs.run.end):
+            picked = _year_cells(inputs, DRUG_PEOPLE, request, year)
+        else:
+            top_ndcs = top.select("ndc").distinct()
+            fills = fills_in(inputs, start, end)
+            fills = fills.semi_join(top_ndcs, "ndc")
+            months = months_with_risk(inputs, request)
+            months = months.filter(months.year == year).select("member_id", "person_id", "month", key)
+            picked = fills.inner_join(months, ["member_id", "month"])
         people = picked.group_by([key, "ndc"]).aggregate(members=picked.person_id.nunique())
         top = tidy(top.inner_join(people, [key, "ndc"]))
         return top.select(
@@ -295,6 +299,7 @@ def trend_table(inputs: ReportInputs, request: ReportRequest) -> ir.Table:
         EVENT_CELLS,
         PHARMACY_CELLS,
         DRUG_CELLS,
+        DRUG_PEOPLE,
     ),
 )
 def utilization_report(inputs: ReportInputs, request: ReportRequest) -> ReportOutput:
