@@ -290,3 +290,45 @@ def test_pharmacy_aggregates_give_the_figures_of_the_fills(built: Path) -> None:
                 engine.to_arrow(category_table(slow, request, 2025)[0]).to_pylist(), key=str
             )
             assert any(r["service_category"] == "part_d" for r in got_cat)
+
+
+def test_people_by_month_count_a_person_of_two_cells_once(handmade_run: Path, tmp_path: Path) -> None:
+    """m1 enrolled with payers A and B in March 2025 is in two cells of that month: the attribution trend (people
+    per group and month, from ``cells_months`` and ``cells_shared_people``) counts m1 once, as the distinct
+    count of the member-months does; the payer filter keeps one cell."""
+    import json
+    import shutil
+    from datetime import date
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    run, data = tmp_path / "run", tmp_path / "data"
+    shutil.copytree(handmade_run, run, ignore=shutil.ignore_patterns("cells_*", "member_month_panel*"))
+    source = Path(json.loads((handmade_run / "run.json").read_text())["data"])
+    shutil.copytree(source, data)
+    record = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps({**record, "data": str(data)}))
+    enrollment = pq.read_table(data / "enrollment.parquet")
+    extra = pa.Table.from_pylist(
+        [{**enrollment.slice(0, 1).to_pylist()[0], "month": date(2025, 3, 1), "payer": "B"}],
+        schema=enrollment.schema,
+    )
+    pq.write_table(pa.concat_tables([enrollment, extra]), data / "enrollment.parquet")
+    extended = pd.concat(
+        [ENROLLMENT, pd.DataFrame([{"member_id": "m1", "month": date(2025, 3, 1), "payer": "B"}])]
+    )
+    eligible = MEMBER_MONTHS.merge(extended, on=["member_id", "month"])
+    eligible = eligible.merge(ATTRIBUTION[ATTRIBUTION["attributed"]], on="member_id")
+    for payer in (None, "A"):
+        chosen = eligible if payer is None else eligible[eligible.payer == payer]
+        result = build_report(run, ReportRequest("attribution", by="entity", payer=payer))
+        got = {(r["entity_id"], r["month"]): r["members"] for r in result.tables["trend"].to_pylist()}
+        expected = chosen.groupby(["entity_id", "month"]).member_id.nunique().to_dict()
+        assert got == expected
+        assert got[("E1", date(2025, 3, 1))] == 3
+        summary = {(r["entity_id"], r["payer"]): r for r in result.tables["summary"].to_pylist()}
+        in_year = chosen[chosen.year == 2025]
+        assert {k: (v["members"], v["member_months"]) for k, v in summary.items()} == {
+            k: (g.member_id.nunique(), len(g)) for k, g in in_year.groupby(["entity_id", "payer"])
+        }

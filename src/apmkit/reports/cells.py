@@ -7,7 +7,10 @@ A **cell** is one ``entity_id, tin, npi, payer, year, month`` of the run's eligi
 aggregate here is the sum, over the member-months of a cell (and a category, event, site, ...), of what the
 reports summed over member rows before:
 
-* ``cells_months`` — ``member_months`` (count) and ``risk_sum`` (Σ risk score) per cell;
+* ``cells_months`` — ``member_months`` (count), ``risk_sum`` (Σ risk score) and ``persons`` (distinct people)
+  per cell;
+* ``cells_shared_people`` — the people found in more than one cell of a month (one row per such cell): a count
+  of people over several cells is the cells' ``persons`` summed less these repeats (:func:`people_by_month`);
 * ``cells_spending`` — ``cents`` of the ``expenditure`` mart per cell and ``service_category``;
 * ``cells_events`` — ``quantity`` of the ``utilization`` mart's events per cell and ``event``;
 * ``cells_professional`` — professional ``lines`` and ``cents`` per cell, ``specialty`` and ``site``;
@@ -51,6 +54,7 @@ EVENT_CELLS = "cells_events"
 PROFESSIONAL_CELLS = "cells_professional"
 PHARMACY_CELLS = "cells_pharmacy"
 PERSON_CELLS = "cells_persons"
+SHARED_PEOPLE = "cells_shared_people"
 DRUG_CELLS = "cells_drugs"
 DRUG_PEOPLE = "cells_drug_people"
 PROFILE = "cells_profile"
@@ -65,6 +69,7 @@ CELL_MARTS = (
     DRUG_CELLS,
     DRUG_PEOPLE,
     PERSON_CELLS,
+    SHARED_PEOPLE,
     PROFILE,
     EQUITY_CELLS,
 )
@@ -79,11 +84,35 @@ def panel_rows(inputs: ReportInputs) -> ir.Table:
 
 
 def month_cells(inputs: ReportInputs) -> ir.Table:
-    """``CELL, member_months, risk_sum``."""
+    """``CELL, member_months, risk_sum, persons`` (the distinct people of the cell)."""
     rows = panel_rows(inputs)
     return rows.group_by(list(CELL)).aggregate(
-        member_months=rows.count().cast("int64"), risk_sum=rows.score.cast("float64").sum()
+        member_months=rows.count().cast("int64"),
+        risk_sum=rows.score.cast("float64").sum(),
+        persons=rows.person_id.nunique().cast("int64"),
     )
+
+
+def shared_people(inputs: ReportInputs) -> ir.Table:
+    """``CELL, person_id``: the people found in more than one cell of the same month (two payers that month, or
+    two member ids attributed apart), one row per cell they are in; what a count of people over several cells
+    subtracts (:func:`people_by_month`)."""
+    rows = panel_rows(inputs).select(*CELL, "person_id").distinct()
+    counts = rows.group_by(["person_id", "month"]).aggregate(_cells=rows.count())
+    return rows.semi_join(counts.filter(counts._cells > 1), ["person_id", "month"])
+
+
+def people_by_month(inputs: ReportInputs, request: ReportRequest, by: list[str]) -> ir.Table:
+    """``*by, members``: the distinct people of each ``by`` group of cells (``by`` holds ``month``), restricted to
+    the request's scope and payer: the cells' people summed, less one for each further cell of the group a person
+    is in (``cells_shared_people``)."""
+    months = cells(inputs, MONTH_CELLS, request)
+    summed = months.group_by(by).aggregate(members=months.persons.sum())
+    shared = cells(inputs, SHARED_PEOPLE, request)
+    repeats = shared.group_by([*by, "person_id"]).aggregate(_n=shared.count())
+    excess = repeats.group_by(by).aggregate(_excess=(repeats._n - 1).sum())
+    joined = tidy(summed.left_join(excess, by))
+    return joined.select(*by, members=(joined.members - joined._excess.fill_null(0)).cast("int64"))
 
 
 def person_cells(inputs: ReportInputs) -> ir.Table:
@@ -204,6 +233,7 @@ class _Aggregate:
 _AGGREGATES: dict[str, _Aggregate] = {
     MONTH_CELLS: _Aggregate(month_cells, ("member_month_panel",)),
     PERSON_CELLS: _Aggregate(person_cells, ("member_month_panel",)),
+    SHARED_PEOPLE: _Aggregate(shared_people, ("member_month_panel",)),
     SPENDING_CELLS: _Aggregate(spending_cells, ("member_month_panel", "expenditure")),
     EVENT_CELLS: _Aggregate(event_cells, ("member_month_panel", "utilization")),
     PROFESSIONAL_CELLS: _Aggregate(
@@ -276,6 +306,7 @@ __all__ = [
     "PHARMACY_CELLS",
     "PROFESSIONAL_CELLS",
     "PROFILE",
+    "SHARED_PEOPLE",
     "SPENDING_CELLS",
     "build_cells",
     "cells",
@@ -284,8 +315,10 @@ __all__ = [
     "event_cells",
     "month_cells",
     "panel_rows",
+    "people_by_month",
     "person_cells",
     "pharmacy_cells",
     "professional_cells",
+    "shared_people",
     "spending_cells",
 ]
