@@ -3,19 +3,22 @@
 A synthetic population (``apmkit synth``, three years) is generated once into ``--cache`` and run with the demo's
 shared-savings contract plus an episodes section; then, on DuckDB:
 
-* **baseline**: read every mart of the run once (Parquet) and count its rows — the least a report over the marts
-  must do;
+* **baselines**: read every mart of the run once (Parquet) and count its rows; and DuckDB summing the
+  ``expenditure`` mart's cents by month once (one scan of the largest member-level mart a report used to join);
 * **each report**, twice: the **first use** (``build_report`` builds the report marts it needs that the run folder
-  lacks — open gaps, HCCs, features, professional / pharmacy / episode marts — and keeps them there) and the
-  **steady state** (the same request again: it reads the marts) — seconds and the ratio to the baseline.
+  lacks — open gaps, HCCs, features, professional / pharmacy / episode / admission marts and the report
+  aggregates ``cells_*`` — and keeps them there) and the **steady state** (the same request again: it reads the
+  marts and aggregates) — seconds, the ratio of the steady state to the expenditure scan, and the 1-minute load
+  average when the report started (the machine may be shared).
 
 Usage::
 
     .venv/bin/python bench/bench_reports.py --members 100000 --cache /tmp/apmkit-bench-reports
     .venv/bin/python bench/bench_reports.py --run /tmp/apmkit-bench/run-1000000 --cache /tmp/reports-1m
 
-``--run DIR`` measures an existing run folder: it is copied into ``--cache`` first (the report marts are written
-into the run folder; the original is never touched).
+``--run DIR`` measures an existing run folder: it is copied into ``--cache`` first (hard links where the file
+system allows: report marts are new files renamed into place, so the original is never touched), without its
+report marts unless ``--keep-marts`` (then both columns are steady states).
 
 ``--tiny`` (or ``APMKIT_BENCH_SIZE=tiny``, ``make bench-smoke``) runs 300 members. Prints figures; asserts nothing
 about time.
@@ -24,6 +27,7 @@ about time.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import tempfile
 import time
@@ -64,14 +68,39 @@ def baseline(run: Path) -> float:
     return time.perf_counter() - started
 
 
-def copy_run(run: Path, cache: Path) -> Path:
-    """A copy of run folder ``run`` in ``cache`` without report marts (so first use builds them) or run.duckdb."""
+def expenditure_scan(run: Path) -> float:
+    """Seconds for DuckDB to sum the expenditure mart's cents by month once."""
+    import duckdb
+
+    started = time.perf_counter()
+    with duckdb.connect() as con:
+        con.execute(
+            "select month, sum(cents) from read_parquet(?) group by month", [str(run / "expenditure.parquet")]
+        ).fetchall()
+    return time.perf_counter() - started
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def copy_run(run: Path, cache: Path, *, keep_marts: bool = False) -> Path:
+    """A copy of run folder ``run`` in ``cache`` without run.duckdb, and without report marts (so first use builds
+    them) unless ``keep_marts``."""
     from apmkit.reports.marts import REPORT_MARTS
 
     target = cache / f"copy-of-{run.name}"
     shutil.rmtree(target, ignore_errors=True)
-    skipped = {"run.duckdb", *(f"{name}.parquet" for name in REPORT_MARTS)}
-    shutil.copytree(run, target, ignore=lambda _folder, names: [n for n in names if n in skipped])
+    skipped = {"run.duckdb"} | (set() if keep_marts else {f"{name}.parquet" for name in REPORT_MARTS})
+    shutil.copytree(
+        run,
+        target,
+        ignore=lambda _folder, names: [n for n in names if n in skipped or n.endswith(".partial")],
+        copy_function=_link_or_copy,
+    )
     return target
 
 
@@ -81,9 +110,12 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=None)
     parser.add_argument("--run", type=Path, default=None, help="an existing run folder (copied first)")
     parser.add_argument("--reports", nargs="*", default=None, help="only these reports")
+    parser.add_argument("--by", default="tin", choices=("entity", "tin", "npi"))
+    parser.add_argument("--keep-marts", action="store_true", help="copy --run with its report marts")
     add_tiny_flag(parser)
     args = shrink(parser.parse_args(), members=300)
     from apmkit.engines import Engine
+    from apmkit.errors import ApmkitError
     from apmkit.reports.framework import ReportRequest, catalog
     from apmkit.workspace.reports import build_report
 
@@ -91,27 +123,36 @@ def main() -> None:
     cache.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     if args.run is not None:
-        run = copy_run(args.run, cache)
+        run = copy_run(args.run, cache, keep_marts=args.keep_marts)
         print(f"run {args.run} copied to {run} in {time.perf_counter() - started:.1f} s")
     else:
         run = prepare(args.members, cache)
         print(f"members {args.members:,}; synth + run {time.perf_counter() - started:.1f} s; marts in {run}")
-    floor = baseline(run)
-    print(f"baseline: read every mart once {floor:.2f} s")
-    print(f"{'report':<18}{'first use s':>12}{'steady s':>10}{'x baseline':>12}{'rows':>10}", flush=True)
+    every = baseline(run)
+    floor = expenditure_scan(run)
+    print(f"baselines: read every mart once {every:.2f} s; sum the expenditure mart by month {floor:.2f} s")
+    print(
+        f"{'report':<18}{'first use s':>12}{'steady s':>10}{'x scan':>8}{'rows':>10}{'load':>7}", flush=True
+    )
     names = args.reports or [info.name for info in catalog()]
     for name in names:
         seconds = []
         rows = 0
-        for _ in range(2):
-            started = time.perf_counter()
-            with Engine.duckdb() as engine:
-                result = build_report(run, ReportRequest(name, by="tin"), engine=engine)
-            seconds.append(time.perf_counter() - started)
-            rows = sum(t.num_rows for t in result.tables.values())
+        load = os.getloadavg()[0]
+        try:
+            for _ in range(2):
+                started = time.perf_counter()
+                with Engine.duckdb() as engine:
+                    result = build_report(run, ReportRequest(name, by=args.by), engine=engine)
+                seconds.append(time.perf_counter() - started)
+                rows = sum(t.num_rows for t in result.tables.values())
+        except ApmkitError as error:  # e.g. episodes of a contract without an episodes: section
+            print(f"{name:<18}not built: {error}", flush=True)
+            continue
         first, steady = seconds
         print(
-            f"{name:<18}{first:>12.2f}{steady:>10.2f}{steady / floor if floor else float('nan'):>12.1f}{rows:>10,}",
+            f"{name:<18}{first:>12.2f}{steady:>10.2f}{steady / floor if floor else float('nan'):>8.1f}{rows:>10,}"
+            f"{load:>7.1f}",
             flush=True,
         )
     if args.cache is None:

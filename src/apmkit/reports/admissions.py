@@ -204,9 +204,13 @@ def _visit_id(table: ir.Table, source: str) -> ir.Value:
     return ibis.literal(":").join(parts)
 
 
-def visits(inputs: ReportInputs) -> ir.Table:
-    """Every visit of every person: claims and ADT deduplicated, with ``person_id``, ``payer``, ``source``,
-    ``via_ed`` and the follow-up columns (see the module docstring)."""
+ADMISSION_VISITS = "admission_visits"
+FOLLOW_UP_VISITS = "admission_follow_ups"
+
+
+def claim_visit_rows(inputs: ReportInputs) -> ir.Table:
+    """The ``admission_visits`` mart: every person's visits from claims (``_VISIT_COLUMNS``, ``person_id``,
+    ``via_ed``) and the person's enrolled payer in the admission month (``_enrolled_payer``)."""
     persons = person_map(inputs)
     claims = inputs["medical_claims"]
     stays, ed = claim_visits(claims)
@@ -239,10 +243,67 @@ def visits(inputs: ReportInputs) -> ir.Table:
     ed = ed.anti_join(keys, led).mutate(via_ed=ibis.literal(False))
     columns = [*_VISIT_COLUMNS, "person_id", "via_ed"]
     from_claims = ibis.union(stays.select(*columns), ed.select(*columns), distinct=False)
+    return _with_enrolled_payer(inputs, from_claims, persons)
+
+
+def _with_enrolled_payer(inputs: ReportInputs, visits_: ir.Table, persons: ir.Table | None) -> ir.Table:
+    """``visits_`` with ``_enrolled_payer``: the person's enrollment payer in the admission month (the smallest
+    when several; null when not enrolled or no enrollment table). Enrollment is read for these persons only."""
+    enrolled = _enrollment_payers(inputs, persons)
+    if enrolled is None:
+        return visits_.mutate(_enrolled_payer=ibis.null("string"))
+    enrolled = enrolled.semi_join(visits_, enrolled.person_id == visits_.person_id)
+    joined = visits_.left_join(
+        enrolled,
+        (visits_.person_id == enrolled.person_id)
+        & (visits_.admit_date.truncate("M").cast("date") == enrolled.month),
+    )
+    return joined.drop("person_id_right", "month")
+
+
+def follow_up_rows(inputs: ReportInputs) -> ir.Table:
+    """The ``admission_follow_ups`` mart: ``_fp, _day, _npi`` — each person's outpatient or professional claim
+    lines with a follow-up code (:data:`FOLLOW_UP_CODES`), their day and rendering NPI; plus one row without a
+    person whose day is the claims' last service date (the day follow-up windows close on, :func:`visits`)."""
+    claims = inputs["medical_claims"]
+    lines = claims.filter(
+        claims.claim_type.isin(["professional", "outpatient"])
+        & claims.hcpcs_code.fill_null("").isin(list(FOLLOW_UP_CODES))
+    )
+    lines = with_person(
+        lines.select(member_id=lines.member_id, _day=_claim_day(lines), _npi=lines.rendering_npi),
+        person_map(inputs),
+    )
+    last = claims.aggregate(_day=_claim_day(claims).max())
+    last = last.select(_fp=ibis.null("string"), _day=last._day, _npi=ibis.null("string"))
+    found = lines.select(_fp=lines.person_id.cast("string"), _day=lines._day, _npi=lines._npi.cast("string"))
+    return found.union(last, distinct=False)
+
+
+def visits(inputs: ReportInputs, people: ir.Table | None = None) -> ir.Table:
+    """Every visit of every person (of ``people``, ``person_id``, when given): claims and ADT deduplicated, with
+    ``person_id``, ``payer``, ``source``, ``via_ed`` and the follow-up columns (see the module docstring).
+
+    The claims' visits and follow-up lines are read from the ``admission_visits`` and ``admission_follow_ups``
+    marts (built on the report's first use) when the run folder has them, else computed from the claims; ADT
+    messages (a daily feed) are always read as loaded. Every step works person by person, so restricting to
+    ``people`` first gives their rows of the whole computation."""
+    persons = person_map(inputs)
+    columns = [*_VISIT_COLUMNS, "person_id", "via_ed"]
+    from_claims = inputs[ADMISSION_VISITS] if inputs.has(ADMISSION_VISITS) else claim_visit_rows(inputs)
+    follow = inputs[FOLLOW_UP_VISITS] if inputs.has(FOLLOW_UP_VISITS) else follow_up_rows(inputs)
+    as_of = follow._day.max().as_scalar()  # the claims' last service date (see follow_up_rows)
+    if people is not None:
+        from_claims = from_claims.semi_join(people, from_claims.person_id == people.person_id)
+        follow = follow.semi_join(people, follow._fp == people.person_id)
+    from_claims = from_claims.select(*columns, "_enrolled_payer")
 
     if inputs.has("adt_events"):
         adt = with_person(adt_visits(inputs["adt_events"]), persons).mutate(via_ed=ibis.literal(False))
         adt = adt.select(*columns)
+        if people is not None:
+            adt = adt.semi_join(people, adt.person_id == people.person_id)
+        adt = _with_enrolled_payer(inputs, adt, persons)
         adt_keys = adt.select(_p=adt.person_id, _s=adt.setting, _a=adt.admit_date)
         same = (
             (from_claims.person_id == adt_keys._p)
@@ -269,34 +330,20 @@ def visits(inputs: ReportInputs) -> ir.Table:
         parts = [from_claims.mutate(source=ibis.literal("claims"))]
     every = ibis.union(*parts, distinct=False)
     every = every.mutate(visit_id=_visit_id(every, "v"))
-
-    enrolled = _enrollment_payers(inputs, persons)
-    if enrolled is not None:
-        every = every.left_join(
-            enrolled,
-            (every.person_id == enrolled.person_id)
-            & (every.admit_date.truncate("M").cast("date") == enrolled.month),
-        ).drop("person_id_right", "month")
-        payer = ibis.ifelse(
-            every.source == "adt",
-            ibis.coalesce(every._enrolled_payer, every.payer),
-            ibis.coalesce(every.payer, every._enrolled_payer),
-        )
-        every = every.mutate(payer=payer).drop("_enrolled_payer")
+    payer = ibis.ifelse(
+        every.source == "adt",
+        ibis.coalesce(every._enrolled_payer, every.payer),
+        ibis.coalesce(every.payer, every._enrolled_payer),
+    )
+    every = every.mutate(payer=payer).drop("_enrolled_payer")
     every = every.mutate(payer=every.payer.fill_null(UNKNOWN_PAYER))
-    return with_follow_up(every, claims, persons)
+    return with_follow_up(every, follow, as_of)
 
 
-def with_follow_up(every: ir.Table, claims: ir.Table, persons: ir.Table | None) -> ir.Table:
-    """Add ``follow_up_expected, follow_up_date, follow_up_npi, days_to_follow_up, follow_up_7, follow_up_14``."""
-    lines = claims.filter(
-        claims.claim_type.isin(["professional", "outpatient"])
-        & claims.hcpcs_code.fill_null("").isin(list(FOLLOW_UP_CODES))
-    )
-    lines = with_person(
-        lines.select(member_id=lines.member_id, _day=_claim_day(lines), _npi=lines.rendering_npi), persons
-    )
-    visits_fu = lines.select(_fp=lines.person_id, _day=lines._day, _npi=lines._npi)
+def with_follow_up(every: ir.Table, visits_fu: ir.Table, as_of: ir.Value) -> ir.Table:
+    """Add ``follow_up_expected, follow_up_date, follow_up_npi, days_to_follow_up, follow_up_7, follow_up_14``
+    from the follow-up lines ``visits_fu`` (:func:`follow_up_rows`); windows close on ``as_of`` (the claims'
+    last service date)."""
     expected = every.discharge_date.notnull() & ~every.discharge_status.fill_null("").isin(
         list(NO_FOLLOW_UP_STATUSES)
     )
@@ -311,7 +358,6 @@ def with_follow_up(every: ir.Table, claims: ir.Table, persons: ir.Table | None) 
         follow_up_date=pairs._day.min(), follow_up_npi=pairs._npi.argmin(pairs._day)
     )
     joined = every.left_join(first, every.visit_id == first._fv).drop("_fv")
-    as_of = _claim_day(claims).max().as_scalar()
     days = joined.follow_up_date.delta(joined.discharge_date, unit="day").cast("int32")
     is_expected = joined.discharge_date.notnull() & ~joined.discharge_status.fill_null("").isin(
         list(NO_FOLLOW_UP_STATUSES)
@@ -369,6 +415,8 @@ EVENT_COLUMNS = (
         "enrollment",
         "member_persons",
         "member_xref",
+        ADMISSION_VISITS,
+        FOLLOW_UP_VISITS,
     ),
 )
 def admissions_report(inputs: ReportInputs, request: ReportRequest) -> ReportOutput:
@@ -377,7 +425,7 @@ def admissions_report(inputs: ReportInputs, request: ReportRequest) -> ReportOut
     start, end = year_window(inputs, year)
     persons = person_map(inputs)
     members = with_person(panel(inputs, request), persons)
-    every = visits(inputs)
+    every = visits(inputs, members.select("person_id").distinct())
     if request.payer is not None:
         every = every.filter(every.payer == request.payer)
     # Every table below reads the attributed visits: computed once when the caller gives a materialize hook.
@@ -480,12 +528,16 @@ def admissions_report(inputs: ReportInputs, request: ReportRequest) -> ReportOut
 
 
 __all__ = [
+    "ADMISSION_VISITS",
     "FOLLOW_UP_CODES",
+    "FOLLOW_UP_VISITS",
     "NO_FOLLOW_UP_STATUSES",
     "SETTINGS",
     "admissions_report",
     "adt_visits",
+    "claim_visit_rows",
     "claim_visits",
+    "follow_up_rows",
     "person_map",
     "visits",
     "with_person",

@@ -7,6 +7,7 @@ from datetime import date
 import ibis
 import ibis.expr.types as ir
 
+from apmkit.reports.cells import MONTH_CELLS, PERSON_CELLS, SHARED_PEOPLE, cells, people_by_month
 from apmkit.reports.framework import (
     ReportInputs,
     ReportOutput,
@@ -25,7 +26,6 @@ from apmkit.reports.framework import (
     tidy,
     with_person,
 )
-from apmkit.reports.measures import months_with_risk
 
 
 def year_window(inputs: ReportInputs, year: int) -> tuple[date, date]:
@@ -47,21 +47,30 @@ def year_window(inputs: ReportInputs, year: int) -> tuple[date, date]:
         "member_detail",
         "risk_scores",
         "member_month_panel",
+        MONTH_CELLS,
+        PERSON_CELLS,
+        SHARED_PEOPLE,
     ),
 )
 def attribution_report(inputs: ReportInputs, request: ReportRequest) -> ReportOutput:
     key = group_column(request)
     year = report_year(inputs, request)
     members = panel(inputs, request)
-    # the member-month panel mart when the run folder has it (the same rows as joining the marts here)
-    months = months_with_risk(inputs, request)
-    in_year = months.filter(months.year == year)
-    summary = in_year.group_by([key, "payer"]).aggregate(
-        members=in_year.person_id.nunique(), member_months=in_year.count()
+    # people and member-months from the report aggregates (cells of entity, TIN, NPI, payer and month)
+    months = cells(inputs, MONTH_CELLS, request)
+    months = months.filter(months.year == year)
+    persons = cells(inputs, PERSON_CELLS, request)
+    persons = persons.filter(persons.year == year)
+    people = persons.group_by([key, "payer"]).aggregate(members=persons.person_id.nunique())
+    summary = tidy(
+        people.inner_join(
+            months.group_by([key, "payer"]).aggregate(member_months=months.member_months.sum()),
+            [key, "payer"],
+        )
     )
     summary = summary.mutate(person_years=ratio(summary.member_months, 12, 2))
     summary = suppress(summary, request.suppress_below, ["members"], ["member_months", "person_years"])
-    trend = months.group_by([key, "year", "month"]).aggregate(members=months.person_id.nunique())
+    trend = people_by_month(inputs, request, [key, "year", "month"])
     trend = suppress(trend, request.suppress_below, ["members"]).order_by([key, "month"])
     attribution = inputs["attribution"]
     detail_cols = [c for c in ("step", "winner_visits", "winner_last_visit") if c in attribution.columns]

@@ -25,6 +25,7 @@ from datetime import date, timedelta
 import ibis
 import ibis.expr.types as ir
 
+from apmkit.reports.cells import CELL_MARTS, DEPENDS, build_cells
 from apmkit.reports.framework import ReportInputs, ReportRequest, panel
 
 OPEN_GAPS = "open_gaps"
@@ -275,8 +276,26 @@ REPORT_MARTS = (
     PHARMACY_MONTHS,
     EPISODE_COMPONENTS,
     EPISODE_CLINICIANS,
+    "admission_visits",
+    "admission_follow_ups",
+    *CELL_MARTS,
 )
-"""The marts built on a report's first use and kept in the run folder (see :func:`report_mart`)."""
+"""The marts built on a report's first use and kept in the run folder (see :func:`report_mart`); the report
+aggregates (:mod:`apmkit.reports.cells`) come last, after the marts they sum."""
+
+
+def with_sources(needs: tuple[str, ...]) -> tuple[str, ...]:
+    """``needs`` with the marts each report aggregate among them is built from placed before it (so a first
+    use builds ``member_month_panel`` once, then the aggregates from it)."""
+    ordered: list[str] = []
+    for name in needs:
+        for source in DEPENDS.get(name, ()):
+            if source not in ordered:
+                ordered.append(source)
+        if name not in ordered:
+            ordered.append(name)
+    return tuple(ordered)
+
 
 SITES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("11",), "office"),
@@ -410,6 +429,14 @@ def report_mart(inputs: ReportInputs, name: str) -> ir.Table | None:
     from apmkit.reports.prediction import member_years
 
     cost_basis = inputs.run.cost_basis
+    if name in CELL_MARTS:
+        return build_cells(inputs, name)
+    if name in ("admission_visits", "admission_follow_ups"):
+        from apmkit.reports.admissions import claim_visit_rows, follow_up_rows
+
+        if not inputs.has("medical_claims"):
+            return None
+        return claim_visit_rows(inputs) if name == "admission_visits" else follow_up_rows(inputs)
     if name == MONTHS_PANEL:
         if not inputs.has("member_months") or not (inputs.has("attribution") or inputs.has("member_detail")):
             return None
@@ -481,4 +508,5 @@ __all__ = [
     "report_mart",
     "score_hccs",
     "whole_months",
+    "with_sources",
 ]

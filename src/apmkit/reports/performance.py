@@ -10,6 +10,15 @@ import ibis
 import ibis.expr.types as ir
 
 from apmkit.money import div_round_half_up, from_cents, to_cents
+from apmkit.reports.cells import (
+    CELL,
+    MONTH_CELLS,
+    PERSON_CELLS,
+    PHARMACY_CELLS,
+    PROFESSIONAL_CELLS,
+    SPENDING_CELLS,
+    cells,
+)
 from apmkit.reports.framework import (
     ReportInputs,
     ReportOutput,
@@ -31,7 +40,7 @@ from apmkit.reports.marts import (
     month_window,
     whole_months,
 )
-from apmkit.reports.measures import data_through, months_with_risk, pmpm, spending_by_month
+from apmkit.reports.measures import data_through, months_with_risk, pmpm
 
 
 def _year_dates(inputs: ReportInputs, year: int) -> tuple[date, date]:
@@ -62,23 +71,33 @@ def pharmacy_spending(inputs: ReportInputs, start: date, end: date) -> ir.Table:
     )
 
 
+def _year_cells(
+    inputs: ReportInputs, name: str, request: ReportRequest, year: int, *, scoped: bool = True
+) -> ir.Table:
+    table = cells(inputs, name, request, scoped=scoped)
+    return table.filter(table.year == year)
+
+
 def cost_table(inputs: ReportInputs, request: ReportRequest, year: int) -> ir.Table:
     """``[group], payer, members, member_months, spending, pmpm, risk_score, risk_adjusted_pmpm, peer_pmpm``."""
     key = group_column(request)
-    months = months_with_risk(inputs, request)
-    months = months.filter(months.year == year)
-    spend = spending_by_month(inputs, months)
+    months = _year_cells(inputs, MONTH_CELLS, request, year)
+    persons = _year_cells(inputs, PERSON_CELLS, request, year)
+    spend = _year_cells(inputs, SPENDING_CELLS, request, year)
     cents = spend.group_by([key, "payer"]).aggregate(cents=spend.cents.sum())
     base = months.group_by([key, "payer"]).aggregate(
-        members=months.person_id.nunique(), member_months=months.count(), _risk_sum=months.score.sum()
+        member_months=months.member_months.sum(), _risk_sum=months.risk_sum.sum()
     )
+    members = persons.group_by([key, "payer"]).aggregate(members=persons.person_id.nunique())
+    base = tidy(base.inner_join(members, [key, "payer"]))
     joined = tidy(base.left_join(cents, [key, "payer"]))
     joined = joined.mutate(cents=joined.cents.fill_null(0))
-    peers = months_with_risk(inputs, request, scoped=False)
-    peers = peers.filter(peers.year == year)
-    peer_spend = spending_by_month(inputs, peers)
+    peers = _year_cells(inputs, MONTH_CELLS, request, year, scoped=False)
+    peer_spend = _year_cells(inputs, SPENDING_CELLS, request, year, scoped=False)
     peer_cents = peer_spend.group_by("payer").aggregate(peer_cents=peer_spend.cents.sum())
-    peer_base = peers.group_by("payer").aggregate(peer_mm=peers.count(), peer_risk_sum=peers.score.sum())
+    peer_base = peers.group_by("payer").aggregate(
+        peer_mm=peers.member_months.sum(), peer_risk_sum=peers.risk_sum.sum()
+    )
     peer = tidy(peer_base.left_join(peer_cents, "payer"))
     joined = tidy(joined.left_join(peer, "payer"))
     risk = ratio(joined._risk_sum, joined.member_months, 6)
@@ -111,12 +130,13 @@ def benchmark_for_groups(inputs: ReportInputs, request: ReportRequest, year: int
     """``[group], payer, benchmark_pmpm``: the member-month-weighted benchmark PMPM of the entities the group's
     members are attributed to (an entity's own benchmark when grouped by entity)."""
     key = group_column(request)
-    months = months_with_risk(inputs, request)
-    months = months.filter(months.year == year)
+    months = _year_cells(inputs, MONTH_CELLS, request, year)
     bench = inputs["benchmark_entities"]
     bench = bench.select(entity_id=bench.entity_id.cast("string"), bench_cents=to_cents(bench.benchmark_pmpm))
     joined = months.inner_join(bench, "entity_id")
-    totals = joined.group_by([key, "payer"]).aggregate(_bench=joined.bench_cents.sum(), _mm=joined.count())
+    totals = joined.group_by([key, "payer"]).aggregate(
+        _bench=(joined.bench_cents * joined.member_months).sum(), _mm=joined.member_months.sum()
+    )
     return totals.select(
         key, "payer", benchmark_pmpm=from_cents(div_round_half_up(totals._bench, totals._mm))
     )
@@ -126,28 +146,31 @@ def category_table(inputs: ReportInputs, request: ReportRequest, year: int) -> t
     """``[group], service_category, spending, pmpm, peer_pmpm``: the spending mart's categories, plus Part D
     from the pharmacy claims when the contract's definitions leave pharmacy out (said in a note)."""
     key = group_column(request)
-    months = months_with_risk(inputs, request)
-    months = months.filter(months.year == year)
-    peers = months_with_risk(inputs, request, scoped=False)
-    peers = peers.filter(peers.year == year)
+    months = _year_cells(inputs, MONTH_CELLS, request, year)
+    peers = _year_cells(inputs, MONTH_CELLS, request, year, scoped=False)
     notes: list[str] = []
-    spend = spending_by_month(inputs, months).select(key, "service_category", "cents")
-    peer_spend = spending_by_month(inputs, peers).select("service_category", "cents")
+    spend = _year_cells(inputs, SPENDING_CELLS, request, year)
+    spend = spend.select(key, "service_category", cents=spend.cents.cast("int64"))
+    peer_spend = _year_cells(inputs, SPENDING_CELLS, request, year, scoped=False)
+    peer_spend = peer_spend.select("service_category", cents=peer_spend.cents.cast("int64"))
     start, end = _year_dates(inputs, year)
     if inputs.has("pharmacy_claims") and not inputs.run.include_pharmacy:
-        rx = pharmacy_spending(inputs, start, end)
-        scoped_rx = rx.inner_join(months.select("member_id", "month", key), ["member_id", "month"])
-        spend = spend.union(scoped_rx.select(key, "service_category", "cents"), distinct=False)
-        peer_rx = rx.semi_join(peers, ["member_id", "month"])
-        peer_spend = peer_spend.union(peer_rx.select("service_category", "cents"), distinct=False)
+        rx = part_d_cells(inputs, request, year, start, end)
+        spend = spend.union(rx.select(key, "service_category", cents=rx.cents.cast("int64")), distinct=False)
+        peer_rx = part_d_cells(inputs, request, year, start, end, scoped=False)
+        # a peer member-month enrolled with several payers counts once (every payer: its first payer's row)
+        once = peer_rx.cents if request.payer is not None else peer_rx.cents_once
+        peer_spend = peer_spend.union(
+            peer_rx.select("service_category", cents=once.cast("int64")), distinct=False
+        )
         notes.append(
             "part_d: pharmacy claims in eligible months, outside the contract's definitions (which leave pharmacy out)"
         )
-    mm = months.group_by(key).aggregate(member_months=months.count())
+    mm = months.group_by(key).aggregate(member_months=months.member_months.sum())
     by_cat = spend.group_by([key, "service_category"]).aggregate(cents=spend.cents.sum())
     by_cat = by_cat.inner_join(mm, key)
     peer_cat = peer_spend.group_by("service_category").aggregate(peer_cents=peer_spend.cents.sum())
-    peer_cat = peer_cat.cross_join(peers.aggregate(peer_mm=peers.count()))
+    peer_cat = peer_cat.cross_join(peers.aggregate(peer_mm=peers.member_months.sum()))
     by_cat = tidy(by_cat.left_join(peer_cat, "service_category"))
     table = by_cat.select(
         key,
@@ -160,22 +183,37 @@ def category_table(inputs: ReportInputs, request: ReportRequest, year: int) -> t
     return table, notes
 
 
+def part_d_cells(
+    inputs: ReportInputs, request: ReportRequest, year: int, start: date, end: date, *, scoped: bool = True
+) -> ir.Table:
+    """``CELL, service_category ('part_d'), cents, cents_once``: pharmacy spending dispensed in ``start..end`` in
+    the eligible member-months of ``year`` (the ``cells_pharmacy`` aggregate when the window is whole months,
+    else summed from :func:`pharmacy_spending`)."""
+    if whole_months(start, end) and (inputs.has(PHARMACY_CELLS) or inputs.has(PHARMACY_MONTHS)):
+        rx = month_window(_year_cells(inputs, PHARMACY_CELLS, request, year, scoped=scoped), start, end)
+        return rx.mutate(service_category=ibis.literal("part_d"))
+    fills = pharmacy_spending(inputs, start, end)
+    months = months_with_risk(inputs, request, scoped=scoped)
+    months = months.filter(months.year == year).select("member_id", *CELL)
+    months = months.mutate(
+        _first=ibis.row_number().over(group_by=[months.member_id, months.month], order_by=[months.payer]) == 0
+    )
+    joined = tidy(fills.inner_join(months, ["member_id", "month"]))
+    return joined.group_by([*CELL, "service_category"]).aggregate(
+        cents=joined.cents.sum().cast("int64"),
+        cents_once=joined.cents.sum(where=joined._first).fill_null(0).cast("int64"),
+    )
+
+
 def specialty_table(inputs: ReportInputs, request: ReportRequest, year: int) -> ir.Table:
     """``[group], specialty, spending, pmpm``: professional claim lines in the group's eligible months, by the
     rendering provider's CMS specialty code (the contract's cost basis, voids dropped)."""
     key = group_column(request)
-    months = months_with_risk(inputs, request)
-    months = months.filter(months.year == year)
+    months = _year_cells(inputs, MONTH_CELLS, request, year)
     start, end = _year_dates(inputs, year)
-    if inputs.has(PROFESSIONAL_MONTHS) and whole_months(start, end):
-        mart = month_window(inputs[PROFESSIONAL_MONTHS], start, end)
-        lines = mart.select(
-            member_id=mart.member_id.cast("string"),
-            month=mart.month.cast("date"),
-            specialty=mart.specialty,
-            lines=mart.lines.cast("int64"),
-            cents=mart.cents.cast("int64"),
-        )
+    if whole_months(start, end):
+        lines = month_window(_year_cells(inputs, PROFESSIONAL_CELLS, request, year), start, end)
+        scoped = lines.select(key, "specialty", "lines", "cents")
     else:
         claims = inputs["medical_claims"]
         claims = claims.filter(
@@ -183,15 +221,19 @@ def specialty_table(inputs: ReportInputs, request: ReportRequest, year: int) -> 
         )
         day = ibis.coalesce(claims.service_date, claims.claim_from_date).cast("date")
         claims = claims.filter(day.between(ibis.literal(start), ibis.literal(end)))
-        lines = claims.select(
+        claim_lines = claims.select(
             member_id=claims.member_id.cast("string"),
             month=ibis.coalesce(claims.service_date, claims.claim_from_date).truncate("M").cast("date"),
             specialty=claims.rendering_specialty.fill_null("(unknown)"),
             lines=ibis.literal(1, type="int64"),
             cents=to_cents(claims[inputs.run.cost_basis].fill_null(0)),
         )
-    scoped = lines.inner_join(months.select("member_id", "month", key), ["member_id", "month"])
-    mm = months.group_by(key).aggregate(member_months=months.count())
+        member_months = months_with_risk(inputs, request)
+        member_months = member_months.filter(member_months.year == year)
+        scoped = claim_lines.inner_join(
+            member_months.select("member_id", "month", key), ["member_id", "month"]
+        )
+    mm = months.group_by(key).aggregate(member_months=months.member_months.sum())
     by = scoped.group_by([key, "specialty"]).aggregate(cents=scoped.cents.sum(), lines=scoped.lines.sum())
     by = by.inner_join(mm, key)
     return by.select(
@@ -207,14 +249,14 @@ def ytd_table(inputs: ReportInputs, request: ReportRequest, year: int) -> ir.Tab
     """Year to date through the last month with data, and projected to year end (YTD spending x 12 / months
     elapsed; no completion factor)."""
     key = group_column(request)
-    months = months_with_risk(inputs, request)
     start, _ = _year_dates(inputs, year)
-    months = months.filter(months.year == year).cross_join(data_through(inputs, year))
+    months = _year_cells(inputs, MONTH_CELLS, request, year).cross_join(data_through(inputs, year))
     months = months.filter(months.month <= months.through)
-    spend = spending_by_month(inputs, months.drop("through"))
+    spend = _year_cells(inputs, SPENDING_CELLS, request, year).cross_join(data_through(inputs, year))
+    spend = spend.filter(spend.month <= spend.through)
     cents = spend.group_by([key, "payer"]).aggregate(cents=spend.cents.sum())
     base = months.group_by([key, "payer"]).aggregate(
-        member_months=months.count(), through=months.through.max()
+        member_months=months.member_months.sum(), through=months.through.max()
     )
     joined = tidy(base.left_join(cents, [key, "payer"]))
     joined = joined.mutate(cents=joined.cents.fill_null(0))
@@ -236,10 +278,10 @@ def ytd_table(inputs: ReportInputs, request: ReportRequest, year: int) -> ir.Tab
 def trend_table(inputs: ReportInputs, request: ReportRequest) -> ir.Table:
     """``[group], year, month, member_months, pmpm`` over every measured year (baseline years and period)."""
     key = group_column(request)
-    months = months_with_risk(inputs, request)
-    spend = spending_by_month(inputs, months)
+    months = cells(inputs, MONTH_CELLS, request)
+    spend = cells(inputs, SPENDING_CELLS, request)
     cents = spend.group_by([key, "month"]).aggregate(cents=spend.cents.sum())
-    base = months.group_by([key, "year", "month"]).aggregate(member_months=months.count())
+    base = months.group_by([key, "year", "month"]).aggregate(member_months=months.member_months.sum())
     joined = tidy(base.left_join(cents, [key, "month"]))
     joined = joined.mutate(cents=joined.cents.fill_null(0))
     return joined.select(
@@ -274,6 +316,11 @@ def trend_table(inputs: ReportInputs, request: ReportRequest) -> ir.Table:
         PROFESSIONAL_MONTHS,
         PHARMACY_MONTHS,
         "member_month_panel",
+        MONTH_CELLS,
+        PERSON_CELLS,
+        SPENDING_CELLS,
+        PROFESSIONAL_CELLS,
+        PHARMACY_CELLS,
     ),
 )
 def performance_report(inputs: ReportInputs, request: ReportRequest) -> ReportOutput:
@@ -310,7 +357,7 @@ def performance_report(inputs: ReportInputs, request: ReportRequest) -> ReportOu
     }
     if request.by == "entity" and inputs.has("summary"):
         summary = inputs["summary"]
-        members = months_with_risk(inputs, request).select("entity_id").distinct()
+        members = cells(inputs, MONTH_CELLS, request).select("entity_id").distinct()
         kept = summary.filter(summary.entity_id.cast("string").isin(members.entity_id))
         tables["settlement"] = kept
         if inputs.has("quality_populations"):

@@ -4,6 +4,8 @@ and admissions stratified by race/ethnicity and dual status (equity stratificati
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import ibis
 import ibis.expr.types as ir
 
@@ -57,17 +59,96 @@ def _band(
 
 def member_profile(inputs: ReportInputs, request: ReportRequest, year: int) -> ir.Table:
     """One row per scoped member eligible in ``year``: group columns, payer (the latest month's), member months,
-    score, age band (age on the period's last day), sex, race code, dual (latest dual status 01-10)."""
+    score, age band (age on the period's last day), sex, race code, dual (latest dual status 01-10).
+
+    Read from the ``cells_profile`` aggregate (every measured year, every payer view) when the run folder has
+    it or ``year`` is a measured year: its rows of the year and of the request's payer (``*`` = every payer),
+    restricted to the scope."""
+    from apmkit.reports.cells import PROFILE, cells
+
+    if inputs.has(PROFILE) or year in measured_years(inputs):
+        every = cells(inputs, PROFILE, replace(request, payer=None))
+        chosen = every.filter((every.year == year) & (every.payer_view == (request.payer or "*")))
+        return chosen.drop("year", "payer_view")
     months = months_with_risk(inputs, request)
-    months = months.filter(months.year == year)
-    ranked = months.mutate(
-        _last=ibis.row_number().over(group_by=months.member_id, order_by=ibis.desc(months.month))
+    return _profile(inputs, months.filter(months.year == year), year)
+
+
+def profile_views(inputs: ReportInputs) -> ir.Table:
+    """``year, payer_view`` + the profile's columns: :func:`member_profile` of the whole run for every measured
+    year, once over every payer (``payer_view = '*'``) and once per payer (``payer_view`` = that payer)."""
+    from apmkit.reports.cells import panel_rows
+
+    rows = panel_rows(inputs)
+    parts = []
+    for year in measured_years(inputs):
+        months = rows.filter(rows.year == year)
+        every = _profile(inputs, months, year).mutate(payer_view=ibis.literal("*"))
+        parts.append(every.mutate(year=ibis.literal(year, type="int32")))
+        per_payer = _profile(inputs, months, year, by_payer=True)
+        per_payer = per_payer.mutate(payer_view=per_payer.payer)
+        parts.append(per_payer.mutate(year=ibis.literal(year, type="int32")))
+    return parts[0].union(*parts[1:], distinct=False)
+
+
+def _profile(inputs: ReportInputs, months: ir.Table, year: int, *, by_payer: bool = False) -> ir.Table:
+    """The profile rows of ``months`` (one year's scoped member-months); ``by_payer``: one row per member and
+    payer (each payer's months alone, as a payer filter reads them)."""
+    if by_payer:
+        per_member = months.group_by(
+            ["member_id", "person_id", "entity_id", "tin", "npi", "payer"]
+        ).aggregate(member_months=months.count(), score=months.score.max())
+    else:
+        ranked = months.mutate(
+            _last=ibis.row_number().over(group_by=months.member_id, order_by=ibis.desc(months.month))
+        )
+        latest_payer = ranked.filter(ranked._last == 0).select("member_id", "payer")
+        per_member = months.group_by(["member_id", "person_id", "entity_id", "tin", "npi"]).aggregate(
+            member_months=months.count(), score=months.score.max()
+        )
+        per_member = per_member.inner_join(latest_payer, "member_id")
+    joined = tidy(per_member.left_join(demographics(inputs, year), "member_id"))
+    return joined.select(
+        "member_id",
+        "person_id",
+        "entity_id",
+        "tin",
+        "npi",
+        member_months=joined.member_months.cast("int64"),
+        score=joined.score.cast("float64"),
+        payer=joined.payer,
+        age=joined.age,
+        age_band=_band(joined.age, AGE_BANDS, closed=True),
+        risk_band=_band(joined.score, RISK_BANDS, closed=False),
+        race=joined.race.fill_null("(unknown)"),
+        sex=joined.sex.fill_null("U"),
+        dual=joined.dual.fill_null("non-dual"),
     )
-    latest_payer = ranked.filter(ranked._last == 0).select("member_id", "payer")
-    per_member = months.group_by(["member_id", "person_id", "entity_id", "tin", "npi"]).aggregate(
-        member_months=months.count(), score=months.score.max()
-    )
-    per_member = per_member.inner_join(latest_payer, "member_id")
+
+
+def equity_cells(inputs: ReportInputs) -> ir.Table:
+    """``CELL, race, dual, member_months, cents, admissions``: the whole run's eligible member-months by cell and
+    the member's race and dual strata (:func:`demographics`), with their spending and admissions."""
+    from apmkit.reports.cells import CELL, panel_rows
+
+    rows = panel_rows(inputs)
+    strata = demographics(inputs, inputs.run.year).select("member_id", "race", "dual")
+    rows = tidy(rows.left_join(strata, "member_id"))
+    rows = rows.mutate(race=rows.race.fill_null("(unknown)"), dual=rows.dual.fill_null("non-dual"))
+    keys = [*CELL, "race", "dual"]
+    base = rows.group_by(keys).aggregate(member_months=rows.count().cast("int64"))
+    spend = spending_by_month(inputs, rows)
+    cents = spend.group_by(keys).aggregate(cents=spend.cents.sum().cast("int64"))
+    events = scoped_events(inputs, rows)
+    events = events.filter(events.event == "admission")
+    admissions = events.group_by(keys).aggregate(admissions=events.quantity.sum().cast("int64"))
+    joined = tidy(tidy(base.left_join(cents, keys)).left_join(admissions, keys))
+    return joined.mutate(cents=joined.cents.fill_null(0), admissions=joined.admissions.fill_null(0))
+
+
+def demographics(inputs: ReportInputs, year: int) -> ir.Table:
+    """``member_id, age, sex, race, dual``: each member's age on the last day of ``year`` (the period's end for
+    the performance period) and the strata (one row per member id)."""
     members = inputs["members"]
     end = inputs.run.end if year == inputs.run.year else ibis.date(year, 12, 31)
     end_value = ibis.literal(end) if not isinstance(end, ir.Value) else end
@@ -94,15 +175,7 @@ def member_profile(inputs: ReportInputs, request: ReportRequest, year: int) -> i
             "non-dual",
         ),
     )
-    demo = demo.distinct(on="member_id", keep="first")
-    joined = tidy(per_member.left_join(demo, "member_id"))
-    return joined.mutate(
-        age_band=_band(joined.age, AGE_BANDS, closed=True),
-        risk_band=_band(joined.score, RISK_BANDS, closed=False),
-        race=joined.race.fill_null("(unknown)"),
-        sex=joined.sex.fill_null("U"),
-        dual=joined.dual.fill_null("non-dual"),
-    )
+    return demo.distinct(on="member_id", keep="first")
 
 
 def distribution(profile: ir.Table, key: str) -> ir.Table:
@@ -154,24 +227,23 @@ def conditions(
 
 
 def equity(inputs: ReportInputs, request: ReportRequest, profile: ir.Table, key: str, year: int) -> ir.Table:
-    """``[group], stratum, value, members, member_months, pmpm, admissions_per_1000`` by race and by dual status."""
-    months = months_with_risk(inputs, request)
-    months = months.filter(months.year == year)
-    strata = profile.select("member_id", "race", "dual")
-    months = months.inner_join(strata, "member_id")
-    spend = spending_by_month(inputs, months)
-    admissions = scoped_events(inputs, months)
-    admissions = admissions.filter(admissions.event == "admission")
+    """``[group], stratum, value, members, member_months, pmpm, admissions_per_1000`` by race and by dual status:
+    members counted in the profile, member-months, spending and admissions summed from ``cells_equity``."""
+    from apmkit.reports.cells import EQUITY_CELLS, cells
+
+    table = cells(inputs, EQUITY_CELLS, request)
+    table = table.filter(table.year == year)
     parts = []
     for stratum in ("race", "dual"):
-        base = months.group_by([key, months[stratum].name("value")]).aggregate(
-            members=months.person_id.nunique(), member_months=months.count()
+        members = profile.group_by([key, profile[stratum].name("value")]).aggregate(
+            members=profile.person_id.nunique()
         )
-        cents = spend.group_by([key, spend[stratum].name("value")]).aggregate(cents=spend.cents.sum())
-        adm = admissions.group_by([key, admissions[stratum].name("value")]).aggregate(
-            admissions=admissions.quantity.sum()
+        sums = table.group_by([key, table[stratum].name("value")]).aggregate(
+            member_months=table.member_months.sum(),
+            cents=table.cents.sum(),
+            admissions=table.admissions.sum(),
         )
-        joined = tidy(tidy(base.left_join(cents, [key, "value"])).left_join(adm, [key, "value"]))
+        joined = tidy(members.inner_join(sums, [key, "value"]))
         parts.append(
             joined.select(
                 key,
@@ -204,6 +276,8 @@ def equity(inputs: ReportInputs, request: ReportRequest, profile: ir.Table, key:
         "medical_claims",
         "member_hccs",
         "member_month_panel",
+        "cells_profile",
+        "cells_equity",
     ),
 )
 def population_report(inputs: ReportInputs, request: ReportRequest) -> ReportOutput:

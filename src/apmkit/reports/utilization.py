@@ -12,6 +12,7 @@ import ibis
 import ibis.expr.types as ir
 
 from apmkit.money import from_cents
+from apmkit.reports.cells import DRUG_CELLS, DRUG_PEOPLE, EVENT_CELLS, MONTH_CELLS, PHARMACY_CELLS, cells
 from apmkit.reports.events import IMAGING_RULE, READMISSION_RULE
 from apmkit.reports.framework import (
     ReportInputs,
@@ -45,6 +46,13 @@ FREQUENT_ED_VISITS = 4
 HIGH_COST_DRUGS = 20
 
 
+def _year_cells(
+    inputs: ReportInputs, name: str, request: ReportRequest, year: int, *, scoped: bool = True
+) -> ir.Table:
+    table = cells(inputs, name, request, scoped=scoped)
+    return table.filter(table.year == year)
+
+
 def scoped_events(inputs: ReportInputs, months: ir.Table) -> ir.Table:
     """The utilization mart's events that fall in ``months`` (eligible member-months), with their columns."""
     events = inputs["utilization"]
@@ -66,19 +74,21 @@ def rates_table(inputs: ReportInputs, request: ReportRequest, year: int) -> ir.T
     """``[group], payer, event, member_months, events, per_1000, risk_adjusted_per_1000, peer_per_1000,
     ratio_to_peer``; ``readmission`` also carries ``index_stays`` and ``rate`` (readmissions / index stays)."""
     key = group_column(request)
-    months = months_with_risk(inputs, request)
-    months = months.filter(months.year == year)
-    peers = months_with_risk(inputs, request, scoped=False)
-    peers = peers.filter(peers.year == year)
+    months = _year_cells(inputs, MONTH_CELLS, request, year)
+    peers = _year_cells(inputs, MONTH_CELLS, request, year, scoped=False)
     kinds = ibis.memtable({"event": [*RATE_EVENTS, "index_stay"]})
-    base = months.group_by([key, "payer"]).aggregate(member_months=months.count(), _risk=months.score.sum())
+    base = months.group_by([key, "payer"]).aggregate(
+        member_months=months.member_months.sum(), _risk=months.risk_sum.sum()
+    )
     grid = base.cross_join(kinds)
-    events = scoped_events(inputs, months)
+    events = _year_cells(inputs, EVENT_CELLS, request, year)
     counted = events.group_by([key, "payer", "event"]).aggregate(events=events.quantity.sum())
     table = tidy(grid.left_join(counted, [key, "payer", "event"]))
     table = table.mutate(events=table.events.fill_null(0))
-    peer_base = peers.group_by("payer").aggregate(peer_mm=peers.count(), peer_risk=peers.score.sum())
-    peer_events = scoped_events(inputs, peers)
+    peer_base = peers.group_by("payer").aggregate(
+        peer_mm=peers.member_months.sum(), peer_risk=peers.risk_sum.sum()
+    )
+    peer_events = _year_cells(inputs, EVENT_CELLS, request, year, scoped=False)
     peer_counted = peer_events.group_by(["payer", "event"]).aggregate(peer_events=peer_events.quantity.sum())
     peer = tidy(peer_base.cross_join(kinds).left_join(peer_counted, ["payer", "event"]))
     table = tidy(table.left_join(peer, ["payer", "event"]))
@@ -108,11 +118,17 @@ def rates_table(inputs: ReportInputs, request: ReportRequest, year: int) -> ir.T
 
 
 def frequent_ed_users(inputs: ReportInputs, request: ReportRequest, year: int) -> ir.Table:
-    """Members with at least :data:`FREQUENT_ED_VISITS` ED visits in the year's eligible months."""
+    """Members with at least :data:`FREQUENT_ED_VISITS` ED visits in the year's eligible months (the ED visits
+    are picked out of the utilization mart before they are joined to the scoped member-months)."""
     months = months_with_risk(inputs, request)
     months = months.filter(months.year == year)
-    events = scoped_events(inputs, months)
-    ed = events.filter(events.event == "ed_visit")
+    visits = inputs["utilization"]
+    visits = visits.filter(visits.event == "ed_visit")
+    ed = visits.select(
+        member_id=visits.member_id.cast("string"),
+        month=visits.month.cast("date"),
+        quantity=visits.quantity.cast("int64"),
+    ).inner_join(months.select("member_id", "month", "entity_id", "tin", "npi"), ["member_id", "month"])
     per_member = ed.group_by(["member_id", "entity_id", "tin", "npi"]).aggregate(ed_visits=ed.quantity.sum())
     return per_member.filter(per_member.ed_visits >= FREQUENT_ED_VISITS).order_by(
         [ibis.desc("ed_visits"), "member_id"]
@@ -150,8 +166,38 @@ def fills_in(inputs: ReportInputs, start: date, end: date) -> ir.Table:
 
 
 def drug_table(inputs: ReportInputs, request: ReportRequest, year: int, start: date, end: date) -> ir.Table:
-    """The :data:`HIGH_COST_DRUGS` NDCs with the highest spending among the group's eligible months."""
+    """The :data:`HIGH_COST_DRUGS` NDCs with the highest spending among the group's eligible months.
+
+    When the window is whole months, fills and spending per group and NDC are summed from ``cells_drugs``; the
+    members (people) are counted from ``cells_drug_people`` for the performance period (whose window holds every
+    month of the year's cells), else from the scoped fills of the top NDCs."""
     key = group_column(request)
+    if whole_months(start, end) and (inputs.has(DRUG_CELLS) or inputs.has(PHARMACY_MONTHS)):
+        drugs = month_window(_year_cells(inputs, DRUG_CELLS, request, year), start, end)
+        by = drugs.group_by([key, "ndc"]).aggregate(fills=drugs.fills.sum(), cents=drugs.cents.sum())
+        ranked = by.mutate(
+            rank=ibis.row_number().over(group_by=by[key], order_by=[ibis.desc(by.cents), by.ndc])
+        )
+        top = ranked.filter(ranked["rank"] < HIGH_COST_DRUGS)
+        if (year, start, end) == (inputs.run.year, inputs.run.start, inputs.run.end):
+            picked = _year_cells(inputs, DRUG_PEOPLE, request, year)
+        else:
+            top_ndcs = top.select("ndc").distinct()
+            fills = fills_in(inputs, start, end)
+            fills = fills.semi_join(top_ndcs, "ndc")
+            months = months_with_risk(inputs, request)
+            months = months.filter(months.year == year).select("member_id", "person_id", "month", key)
+            picked = fills.inner_join(months, ["member_id", "month"])
+        people = picked.group_by([key, "ndc"]).aggregate(members=picked.person_id.nunique())
+        top = tidy(top.inner_join(people, [key, "ndc"]))
+        return top.select(
+            key,
+            "ndc",
+            "fills",
+            "members",
+            spending=from_cents(top.cents),
+            rank=(top["rank"] + 1).cast("int32"),
+        ).order_by([key, "rank"])
     scoped = scoped_fills(inputs, request, year, start, end)
     by = scoped.group_by([key, "ndc"]).aggregate(
         fills=scoped.fills.sum(), members=scoped.person_id.nunique(), cents=scoped.cents.sum()
@@ -167,8 +213,14 @@ def generic_table(
     inputs: ReportInputs, request: ReportRequest, year: int, start: date, end: date
 ) -> ir.Table:
     """``[group], payer, fills, fills_with_indicator, generic_fills, generic_rate, peer_generic_rate``: generic
-    fills / fills whose source gives a brand/generic indicator (docs/reference/analytics-definitions.md §3)."""
+    fills / fills whose source gives a brand/generic indicator (docs/reference/analytics-definitions.md §3).
+    Summed from the ``cells_pharmacy`` aggregate when the window is whole months."""
     key = group_column(request)
+
+    def fills(chosen: ReportRequest) -> ir.Table:
+        if whole_months(start, end) and (inputs.has(PHARMACY_CELLS) or inputs.has(PHARMACY_MONTHS)):
+            return month_window(_year_cells(inputs, PHARMACY_CELLS, chosen, year), start, end)
+        return scoped_fills(inputs, chosen, year, start, end)
 
     def counts(table: ir.Table, by: list[str]) -> ir.Table:
         known = table.brand_generic.isin(["brand", "generic"])
@@ -178,8 +230,8 @@ def generic_table(
             generic_fills=table.fills.sum(where=table.brand_generic == "generic").fill_null(0),
         )
 
-    mine = counts(scoped_fills(inputs, request, year, start, end), [key, "payer"])
-    everyone = counts(scoped_fills(inputs, replace(request, scope=None), year, start, end), ["payer"])
+    mine = counts(fills(request), [key, "payer"])
+    everyone = counts(fills(replace(request, scope=None)), ["payer"])
     everyone = everyone.select(
         "payer", peer_generic_rate=ratio(everyone.generic_fills, everyone.fills_with_indicator, 4)
     )
@@ -208,11 +260,11 @@ def has_brand_generic(inputs: ReportInputs, start: date, end: date) -> bool:
 def trend_table(inputs: ReportInputs, request: ReportRequest) -> ir.Table:
     """``[group], month, event, per_1000`` for admissions, ED visits and imaging over every measured year."""
     key = group_column(request)
-    months = months_with_risk(inputs, request)
-    base = months.group_by([key, "year", "month"]).aggregate(member_months=months.count())
+    months = cells(inputs, MONTH_CELLS, request)
+    base = months.group_by([key, "year", "month"]).aggregate(member_months=months.member_months.sum())
     kinds = ibis.memtable({"event": ["admission", "ed_visit", "imaging"]})
     grid = base.cross_join(kinds)
-    events = scoped_events(inputs, months)
+    events = cells(inputs, EVENT_CELLS, request)
     counted = events.group_by([key, "month", "event"]).aggregate(events=events.quantity.sum())
     table = tidy(grid.left_join(counted, [key, "month", "event"]))
     table = table.mutate(events=table.events.fill_null(0))
@@ -243,6 +295,11 @@ def trend_table(inputs: ReportInputs, request: ReportRequest) -> ir.Table:
         PHARMACY_MONTHS,
         "medical_claims",
         "member_month_panel",
+        MONTH_CELLS,
+        EVENT_CELLS,
+        PHARMACY_CELLS,
+        DRUG_CELLS,
+        DRUG_PEOPLE,
     ),
 )
 def utilization_report(inputs: ReportInputs, request: ReportRequest) -> ReportOutput:
@@ -263,8 +320,10 @@ def utilization_report(inputs: ReportInputs, request: ReportRequest) -> ReportOu
         )
         kept = events.filter(events.event != "readmission")
         kept = kept.select(*[kept[c].cast(recounted[c].type()) for c in recounted.columns])
+        # the events summed by cell are the run's: summed again from the recounted events
+        own = {n: t for n, t in inputs.tables.items() if n != EVENT_CELLS}
         inputs = replace(
-            inputs, tables={**inputs.tables, "utilization": kept.union(recounted, distinct=False)}
+            inputs, tables={**own, "utilization": kept.union(recounted, distinct=False)}, memo={}
         )
         planned_note = (
             "readmissions: 30-day, planned readmissions excluded — "

@@ -15,6 +15,14 @@ import ibis
 import ibis.expr.types as ir
 
 from apmkit.money import div_round_half_up, from_cents
+from apmkit.reports.cells import (
+    EVENT_CELLS,
+    MONTH_CELLS,
+    PERSON_CELLS,
+    PROFESSIONAL_CELLS,
+    SPENDING_CELLS,
+    cells,
+)
 from apmkit.reports.framework import (
     ReportInputs,
     ReportOutput,
@@ -29,9 +37,8 @@ from apmkit.reports.framework import (
     suppression_note,
     tidy,
 )
-from apmkit.reports.marts import PROFESSIONAL_MONTHS, professional_months
-from apmkit.reports.measures import months_with_risk, per_1000, pmpm, spending_by_month
-from apmkit.reports.utilization import scoped_events
+from apmkit.reports.marts import PROFESSIONAL_MONTHS
+from apmkit.reports.measures import per_1000, pmpm
 
 Z95 = 1.96
 Z998 = 3.09
@@ -45,24 +52,32 @@ NEEDS = (
     "expenditure",
     "utilization",
     "member_month_panel",
+    MONTH_CELLS,
+    PERSON_CELLS,
+    SPENDING_CELLS,
+    EVENT_CELLS,
 )
 
 
-def _year_months(inputs: ReportInputs, request: ReportRequest, year: int, *, scoped: bool = True) -> ir.Table:
-    months = months_with_risk(inputs, request, scoped=scoped)
-    return months.filter(months.year == year)
+def _year_cells(
+    inputs: ReportInputs, name: str, request: ReportRequest, year: int, *, scoped: bool = True
+) -> ir.Table:
+    table = cells(inputs, name, request, scoped=scoped)
+    return table.filter(table.year == year)
 
 
 def observed_expected(inputs: ReportInputs, request: ReportRequest, year: int) -> ir.Table:
     """``[group], measure, member_months, risk_score, observed, expected, oe, lower_95, upper_95, lower_998,
     upper_998, flag`` for cost (dollars; no funnel limits) and each of :data:`OE_EVENTS` (counts)."""
     key = group_column(request)
-    months = _year_months(inputs, request, year)
-    peers = _year_months(inputs, request, year, scoped=False)
-    base = months.group_by(key).aggregate(member_months=months.count(), risk_sum=months.score.sum())
-    peer_base = peers.aggregate(peer_mm=peers.count(), peer_risk_sum=peers.score.sum())
-    events = scoped_events(inputs, months)
-    peer_events = scoped_events(inputs, peers)
+    months = _year_cells(inputs, MONTH_CELLS, request, year)
+    peers = _year_cells(inputs, MONTH_CELLS, request, year, scoped=False)
+    base = months.group_by(key).aggregate(
+        member_months=months.member_months.sum(), risk_sum=months.risk_sum.sum()
+    )
+    peer_base = peers.aggregate(peer_mm=peers.member_months.sum(), peer_risk_sum=peers.risk_sum.sum())
+    events = _year_cells(inputs, EVENT_CELLS, request, year)
+    peer_events = _year_cells(inputs, EVENT_CELLS, request, year, scoped=False)
     kinds = ibis.memtable({"measure": list(OE_EVENTS)})
     observed = events.group_by([key, events.event.name("measure")]).aggregate(observed=events.quantity.sum())
     peer_observed = peer_events.group_by(peer_events.event.name("measure")).aggregate(
@@ -90,9 +105,9 @@ def observed_expected(inputs: ReportInputs, request: ReportRequest, year: int) -
         upper_998=(1 + Z998 / root).round(3),
         flag=ibis.cases((oe > 1 + Z998 / root, "high"), (oe < 1 - Z998 / root, "low"), else_=""),
     )
-    spend = spending_by_month(inputs, months)
+    spend = _year_cells(inputs, SPENDING_CELLS, request, year)
     cents = spend.group_by(key).aggregate(cents=spend.cents.sum())
-    peer_spend = spending_by_month(inputs, peers)
+    peer_spend = _year_cells(inputs, SPENDING_CELLS, request, year, scoped=False)
     peer_cents = peer_spend.aggregate(peer_cents=peer_spend.cents.sum())
     cost = tidy(base.left_join(cents, key)).cross_join(peer_cents).cross_join(peer_base)
     observed_dollars = cost.cents.fill_null(0).cast("float64") / 100
@@ -121,19 +136,7 @@ def site_of_service(inputs: ReportInputs, request: ReportRequest, year: int) -> 
     by place-of-service category (CMS Place of Service code set), from the ``professional_months`` mart (built
     from the claims when the run folder lacks it)."""
     key = group_column(request)
-    months = _year_months(inputs, request, year).select("member_id", "month", key)
-    if inputs.has(PROFESSIONAL_MONTHS):
-        lines = inputs[PROFESSIONAL_MONTHS]
-    else:
-        lines = professional_months(inputs["medical_claims"], inputs.run.cost_basis)
-    lines = lines.select(
-        member_id=lines.member_id.cast("string"),
-        month=lines.month.cast("date"),
-        site=lines.site,
-        lines=lines.lines.cast("int64"),
-        cents=lines.cents.cast("int64"),
-    )
-    scoped = lines.inner_join(months, ["member_id", "month"])
+    scoped = _year_cells(inputs, PROFESSIONAL_CELLS, request, year)
     by = scoped.group_by([key, "site"]).aggregate(lines=scoped.lines.sum(), cents=scoped.cents.sum())
     totals = by.group_by(key).aggregate(_all=by.lines.sum())
     by = by.inner_join(totals, key)
@@ -148,7 +151,7 @@ def site_of_service(inputs: ReportInputs, request: ReportRequest, year: int) -> 
     "Each group (NPI, TIN or entity) against peers, risk adjusted: observed/expected cost, admissions, ED visits "
     "and imaging with funnel-plot control limits (95 % and 99.8 %; only points outside 99.8 % are flagged), and "
     "site of service of professional services (office, outpatient hospital, ASC, ...).",
-    needs=(*NEEDS, "medical_claims", PROFESSIONAL_MONTHS),
+    needs=(*NEEDS, "medical_claims", PROFESSIONAL_MONTHS, PROFESSIONAL_CELLS),
 )
 def variation_report(inputs: ReportInputs, request: ReportRequest) -> ReportOutput:
     key = group_column(request)
@@ -213,19 +216,22 @@ def variation_report(inputs: ReportInputs, request: ReportRequest) -> ReportOutp
 def card_rows(inputs: ReportInputs, request: ReportRequest, year: int) -> ir.Table:
     """One row per NPI of ``request``'s scope: members, member-months, PMPM, risk, cost O/E, admissions / ED
     visits / imaging per 1,000."""
-    months = _year_months(inputs, request, year)
+    months = _year_cells(inputs, MONTH_CELLS, request, year)
+    persons = _year_cells(inputs, PERSON_CELLS, request, year)
     base = months.group_by(["npi", "tin"]).aggregate(
-        members=months.person_id.nunique(), member_months=months.count(), risk_sum=months.score.sum()
+        member_months=months.member_months.sum(), risk_sum=months.risk_sum.sum()
     )
-    spend = spending_by_month(inputs, months)
+    members = persons.group_by(["npi", "tin"]).aggregate(members=persons.person_id.nunique())
+    base = tidy(members.inner_join(base, ["npi", "tin"]))
+    spend = _year_cells(inputs, SPENDING_CELLS, request, year)
     cents = spend.group_by(["npi", "tin"]).aggregate(cents=spend.cents.sum())
-    events = scoped_events(inputs, months)
+    events = _year_cells(inputs, EVENT_CELLS, request, year)
     counted = events.group_by(["npi", "tin"]).aggregate(
         **{f"{e}s": events.quantity.sum(where=events.event == e) for e in OE_EVENTS}
     )
-    peers = _year_months(inputs, request, year, scoped=False)
-    peer_spend = spending_by_month(inputs, peers)
-    peer = peers.aggregate(peer_risk_sum=peers.score.sum()).cross_join(
+    peers = _year_cells(inputs, MONTH_CELLS, request, year, scoped=False)
+    peer_spend = _year_cells(inputs, SPENDING_CELLS, request, year, scoped=False)
+    peer = peers.aggregate(peer_risk_sum=peers.risk_sum.sum()).cross_join(
         peer_spend.aggregate(peer_cents=peer_spend.cents.sum())
     )
     table = tidy(tidy(base.left_join(cents, ["npi", "tin"])).left_join(counted, ["npi", "tin"])).cross_join(
@@ -264,15 +270,28 @@ def report_cards(inputs: ReportInputs, request: ReportRequest) -> ReportOutput:
     everyone = card_rows(inputs, replace(request, scope=None), year)
     parts = []
     for measure in CARD_MEASURES:
-        mine = own.select("npi", "tin", measure=ibis.literal(measure), value=own[measure].cast("float64"))
-        peer_values = everyone.select(peer=everyone[measure].cast("float64"))
-        pairs = mine.cross_join(peer_values)
-        ranked = pairs.group_by(["npi", "tin", "measure", "value"]).aggregate(
-            _below=(pairs.peer < pairs.value).sum(), _n=pairs.peer.count()
+        mine = own.select("npi", "tin", value=own[measure].cast("float64"), _peer=ibis.literal(0))
+        peer_values = everyone.filter(everyone[measure].notnull())
+        peer_values = peer_values.select(
+            npi=ibis.null("string"),
+            tin=ibis.null("string"),
+            value=peer_values[measure].cast("float64"),
+            _peer=ibis.literal(1),
         )
+        # the NPI's values among the run's, sorted (an NPI before the peers of its own value): the peers
+        # counted up to an NPI's row are those with a lower value (a sort, not every pair of NPIs)
+        both = mine.union(peer_values, distinct=False)
+        both = both.mutate(_below=both._peer.cumsum(order_by=[both.value, both._peer]))
+        ranked = both.filter(both._peer == 0).cross_join(peer_values.aggregate(_n=peer_values.count()))
         parts.append(
             ranked.select(
-                "npi", "tin", "measure", "value", percentile=ratio(ranked._below * 100, ranked._n, 1)
+                "npi",
+                "tin",
+                measure=ibis.literal(measure),
+                value=ranked.value,
+                percentile=ibis.ifelse(
+                    ranked.value.isnull(), ibis.null("float64"), ratio(ranked._below * 100, ranked._n, 1)
+                ),
             )
         )
     ranks = parts[0].union(*parts[1:], distinct=False)
@@ -320,17 +339,18 @@ def cost_opportunity_report(inputs: ReportInputs, request: ReportRequest) -> Rep
     threshold = request.suppress_below
     columns = ["entity_id"] if key == "entity_id" else ["entity_id", key]
 
-    def by_category(months: ir.Table, cols: list[str]) -> ir.Table:
-        base = months.group_by(cols).aggregate(member_months=months.count())
-        spend = spending_by_month(inputs, months)
+    def by_category(chosen: ReportRequest, cols: list[str], *, scoped: bool) -> ir.Table:
+        months = _year_cells(inputs, MONTH_CELLS, chosen, year, scoped=scoped)
+        base = months.group_by(cols).aggregate(member_months=months.member_months.sum())
+        spend = _year_cells(inputs, SPENDING_CELLS, chosen, year, scoped=scoped)
         cents = spend.group_by([*cols, "service_category"]).aggregate(cents=spend.cents.sum())
         cats = spend.select("service_category").distinct()
         grid = base.cross_join(cats)
         joined = tidy(grid.left_join(cents, [*cols, "service_category"]))
         return joined.mutate(cents=joined.cents.fill_null(0))
 
-    mine = by_category(_year_months(inputs, request, year), columns)
-    everyone = by_category(_year_months(inputs, request, year, scoped=False), [key])
+    mine = by_category(request, columns, scoped=True)
+    everyone = by_category(request, [key], scoped=False)
     everyone = everyone.mutate(pmpm_value=everyone.cents.cast("float64") / everyone.member_months.nullif(0))
     median = everyone.group_by("service_category").aggregate(
         peer_median_pmpm=everyone.pmpm_value.quantile(0.5), peer_groups=everyone[key].nunique()

@@ -69,13 +69,14 @@ def open_inputs(engine: Engine, run_dir: Path, needs: tuple[str, ...]) -> Report
     run folder does not hold yet is built on this first use and kept there (written beside it, then renamed into
     place), so the run itself pays nothing for reports nobody asks for and later reports read it.
     """
-    from apmkit.reports.marts import REPORT_MARTS
+    from apmkit.reports.marts import REPORT_MARTS, with_sources
 
     info = read_run_info(run_dir)
     tables: dict[str, Any] = {}
     canonical = None
-    # every report counts people: one person's member ids across payers (when the data hold the crosswalks)
-    needs = tuple(dict.fromkeys((*needs, "member_persons", "member_xref")))
+    # every report counts people: one person's member ids across payers (when the data hold the crosswalks);
+    # a report aggregate's sources are opened (and built) before it
+    needs = with_sources(tuple(dict.fromkeys((*needs, "member_persons", "member_xref"))))
     for name in needs:
         mart = run_dir / f"{name}.parquet"
         if mart.exists():
@@ -98,6 +99,8 @@ def open_inputs(engine: Engine, run_dir: Path, needs: tuple[str, ...]) -> Report
                     tables[name] = engine.read_parquet(mart)
                     continue
                 source = source or _mart_source(engine, run_dir, info, canonical)
+                # the aggregates sum the marts opened or built before them (the member-month panel first)
+                source.tables = {**source.tables, **tables}
                 built = _build_report_mart(engine, run_dir, source, name)
                 if built is not None:
                     tables[name] = built
