@@ -991,12 +991,17 @@ def _check_period_data(
     engine: Engine, spending: Spending, spec: claims_path.ClaimsMeasureSpec, period: str
 ) -> None:
     """An empty period is an error, not a zero: no eligible months or no claim lines at all in it."""
-    year = spec.year
-    months = engine.count(spending.months.filter(spending.months.year == year))
-    if not months:
+    # From the member-years (one row per member and year, already computed): their member months are the
+    # period's eligible member-months and their claim lines the monthly mart's (kept to eligible months).
+    years = spending.member_years.filter(spending.member_years.year == spec.year)
+    totals = engine.rows(
+        years.aggregate(
+            months=years.member_months.sum().fill_null(0), lines=years.claim_lines.sum().fill_null(0)
+        )
+    )[0]
+    if not totals["months"]:
         raise ApmkitError(f"period {period}: the enrollment table has no eligible member-month in the period")
-    lines = engine.execute(spending.monthly.filter(spending.monthly.year == year).claim_lines.sum())
-    if not lines:
+    if not totals["lines"]:
         raise ApmkitError(
             f"period {period}: no claim line in the period within the run-out "
             f"(through {spec.runout_end.isoformat()}); the claims table does not cover it"
