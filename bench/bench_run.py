@@ -18,7 +18,10 @@ Prints figures; asserts nothing about time. ``--members 2000`` is the smoke size
 Last measured (2-core, 24 GB machine shared with other jobs, load 13-21; docs/run.md "Performance"): after
 the run's diagnoses, spending and member-years changes, CPU seconds 25.6 / 75.6 / 287.8 at 100k / 300k / 1M
 members (exponent 1.05), run / floor 15x / 31x / 55x in CPU, peak RSS 1.34 / 3.27 / 6.39 GiB (1M with
-``--memory-limit 6GB``); before: 30.9 / 88.2 CPU seconds, 1.54 / 3.89 GiB at 100k / 300k.
+``--memory-limit 6GB``); before: 30.9 / 88.2 CPU seconds, 1.54 / 3.89 GiB at 100k / 300k. Later that day (load
+8-15), with each mart written once (computed into run.duckdb, copied to Parquet): 25.1 / 85.8 / 300.6 CPU
+seconds, peak 1.41 / 3.54 / 6.12 GiB; the code before it, same session: 28.9 / 81.4 / 336.9, 1.33 / 3.36 /
+6.33 GiB (within the noise at that load).
 """
 
 from __future__ import annotations

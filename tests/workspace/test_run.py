@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from apmkit.contracts import parse_contract
+from apmkit.engines import Engine
 from apmkit.errors import ApmkitError, ConfigurationError, InputFileError
 from apmkit.synth import generate
 from apmkit.workspace import Workspace
@@ -174,6 +175,29 @@ def test_marts_are_written_and_owner_only(run_out: Path) -> None:
         expenditure.groupby("year")["cents"].sum().to_dict()
         == member_years.groupby("year")["cost_cents"].sum().to_dict()
     )
+
+
+def test_run_database_holds_each_mart_as_its_parquet_file(run_out: Path, tmp_path: Path) -> None:
+    """Each mart is written once and copied: run.duckdb's table and the Parquet file hold the same rows and
+    types, and the database holds tables (no views over the files), so a moved output still opens."""
+    moved = tmp_path / "moved"
+    shutil.copytree(run_out, moved)
+    marts = sorted(path.stem for path in moved.glob("*.parquet"))
+    assert {"attribution", "expenditure", "member_detail", "summary", "lines", "utilization"} <= set(marts)
+    with Engine.connect("duckdb", database=moved / "run.duckdb") as database:
+        con = database.backend.con
+        assert con.execute("SELECT count(*) FROM duckdb_views() WHERE NOT internal").fetchone() == (0,)
+        tables = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        assert tables == set(marts)
+        for name in marts:
+            parquet = f"read_parquet('{moved / name}.parquet')"
+            assert (
+                con.execute(f'DESCRIBE "{name}"').fetchall()
+                == con.execute(f"DESCRIBE SELECT * FROM {parquet}").fetchall()
+            ), name
+            for one, other in ((f'"{name}"', parquet), (parquet, f'"{name}"')):
+                query = f"SELECT count(*) FROM (SELECT * FROM {one} EXCEPT ALL SELECT * FROM {other})"
+                assert con.execute(query).fetchone() == (0,), name
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:

@@ -146,6 +146,7 @@ def diagnoses_from_claims(
     eligible_claims = materialize(eligible_claims)
     kept = materialize(lines.semi_join(eligible_claims, "claim_id").select("member_id", *dx_columns))
     parts = [kept.select("member_id", dx_code=kept[name]) for name in dx_columns]
-    stacked = ibis.union(*[part.filter(part.dx_code.notnull()) for part in parts], distinct=True)
+    # One DISTINCT over the stacked codes: ``union(distinct=True)`` nests a DISTINCT at every pairwise union.
+    stacked = ibis.union(*[part.filter(part.dx_code.notnull()) for part in parts]).distinct()
     # Blank codes are dropped after the DISTINCT: the check runs once per member and code.
     return stacked.filter(trimmed(stacked.dx_code) != "")

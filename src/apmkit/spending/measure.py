@@ -174,12 +174,12 @@ def monthly_spending(lines: ir.Table, months: ir.Table) -> ir.Table:
 def member_years(months: ir.Table, monthly: ir.Table, definitions: Definitions) -> ir.Table:
     """``member_id, year, member_months, cost_cents, truncated_cents, claim_lines`` per eligible member-year.
 
-    Members with eligible months and no spending have a row with zero cents. ``truncated_cents <=
-    cost_cents`` always.
+    ``months`` holds one row per eligible member-month (:func:`eligible_months`). Members with eligible months
+    and no spending have a row with zero cents. ``truncated_cents <= cost_cents`` always.
     """
-    counts = months.group_by(["member_id", "year"]).aggregate(
-        member_months=months.month.nunique().cast("int64")
-    )
+    # ``months`` holds each eligible member-month once (:func:`eligible_months`): its rows per member and year
+    # are the distinct months, counted without a DISTINCT aggregate (a second hash table over every row).
+    counts = months.group_by(["member_id", "year"]).aggregate(member_months=months.count().cast("int64"))
     spend = monthly.group_by(["member_id", "year"]).aggregate(
         spent=monthly.cents.sum(), lines=monthly.claim_lines.sum()
     )

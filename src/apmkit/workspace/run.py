@@ -735,16 +735,29 @@ class Workspace:
         engine = self.engine
         files: dict[str, Path] = {}
         with staged_output(out, accept_existing=earlier_statement) as staging:
-            for name, table in stages.marts.items():
-                files[name] = engine.write_parquet(table, staging / f"{name}.parquet")
-            for name, arrow in stages.arrow.items():
-                files[name] = engine.write_parquet(engine.from_arrow(arrow), staging / f"{name}.parquet")
-            files.update(write_statements(engine, staging, settlement, formats))
-            if stages.info:
-                files["run.json"] = _write_text(staging / "run.json", json.dumps(stages.info, indent=2))
-            _write_database(
-                staging / "run.duckdb", {n: p for n, p in files.items() if p.suffix == ".parquet"}
-            )
+            if (
+                engine.name == "duckdb"
+            ):  # each mart computed once into run.duckdb, copied to Parquet from there
+                from apmkit.workspace.mart_store import write_marts_duckdb
+
+                tables = dict(stages.marts)
+                tables.update({name: engine.from_arrow(arrow) for name, arrow in stages.arrow.items()})
+                tables.update(_statement_tables(engine, settlement))
+                files.update(write_marts_duckdb(engine, staging, tables))
+                files.update(_write_documents(staging, settlement, formats))
+                if stages.info:
+                    files["run.json"] = _write_text(staging / "run.json", json.dumps(stages.info, indent=2))
+            else:
+                for name, table in stages.marts.items():
+                    files[name] = engine.write_parquet(table, staging / f"{name}.parquet")
+                for name, arrow in stages.arrow.items():
+                    files[name] = engine.write_parquet(engine.from_arrow(arrow), staging / f"{name}.parquet")
+                files.update(write_statements(engine, staging, settlement, formats))
+                if stages.info:
+                    files["run.json"] = _write_text(staging / "run.json", json.dumps(stages.info, indent=2))
+                _write_database(
+                    staging / "run.duckdb", {n: p for n, p in files.items() if p.suffix == ".parquet"}
+                )
         return {name: out / path.name for name, path in files.items()} | {"run.duckdb": out / "run.duckdb"}
 
 
@@ -753,8 +766,23 @@ def write_statements(
 ) -> dict[str, Path]:
     """The statement files: summary and lines as Parquet always, JSON/HTML/Excel as chosen, rejected rows."""
     files: dict[str, Path] = {}
-    for name, arrow in (("summary", summary_table(settlement)), ("lines", lines_table(settlement))):
-        files[name] = engine.write_parquet(engine.from_arrow(arrow), folder / f"{name}.parquet")
+    for name, table in _statement_tables(engine, settlement).items():
+        files[name] = engine.write_parquet(table, folder / f"{name}.parquet")
+    files.update(_write_documents(folder, settlement, formats))
+    return files
+
+
+def _statement_tables(engine: Engine, settlement: Settlement) -> dict[str, ir.Table]:
+    """The statement's ``summary`` and ``lines`` tables."""
+    return {
+        "summary": engine.from_arrow(summary_table(settlement)),
+        "lines": engine.from_arrow(lines_table(settlement)),
+    }
+
+
+def _write_documents(folder: Path, settlement: Settlement, formats: tuple[str, ...]) -> dict[str, Path]:
+    """The statement in the chosen ``formats`` (JSON, HTML, Excel) and the rejected rows."""
+    files: dict[str, Path] = {}
     if "json" in formats:
         files["statement.json"] = _write_text(folder / "statement.json", settlement_to_json(settlement))
     if "html" in formats:
@@ -963,12 +991,17 @@ def _check_period_data(
     engine: Engine, spending: Spending, spec: claims_path.ClaimsMeasureSpec, period: str
 ) -> None:
     """An empty period is an error, not a zero: no eligible months or no claim lines at all in it."""
-    year = spec.year
-    months = engine.count(spending.months.filter(spending.months.year == year))
-    if not months:
+    # From the member-years (one row per member and year, already computed): their member months are the
+    # period's eligible member-months and their claim lines the monthly mart's (kept to eligible months).
+    years = spending.member_years.filter(spending.member_years.year == spec.year)
+    totals = engine.rows(
+        years.aggregate(
+            months=years.member_months.sum().fill_null(0), lines=years.claim_lines.sum().fill_null(0)
+        )
+    )[0]
+    if not totals["months"]:
         raise ApmkitError(f"period {period}: the enrollment table has no eligible member-month in the period")
-    lines = engine.execute(spending.monthly.filter(spending.monthly.year == year).claim_lines.sum())
-    if not lines:
+    if not totals["lines"]:
         raise ApmkitError(
             f"period {period}: no claim line in the period within the run-out "
             f"(through {spec.runout_end.isoformat()}); the claims table does not cover it"
