@@ -82,11 +82,22 @@ def _spark_available() -> bool:
     return shutil.which("java") is not None
 
 
+# Settings of the parity subset's session in ``make test`` (tiny tables): Spark's per-query costs, not the
+# data, set these tests' time, and most of it is compiling generated Java for each query (whole-stage code
+# generation) and planning more shuffle partitions than a few rows fill. Spark computes the same results
+# interpreted, on fewer partitions; ``--engine pyspark`` (``make test-spark``) keeps apmkit's own settings.
+PARITY_SUBSET_CONF = {"spark.sql.codegen.wholeStage": "false"}
+
+
 @pytest.fixture(scope="session")
-def spark_engine() -> Iterator[Engine]:
+def spark_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
     if not _spark_available():
         pytest.skip("PySpark or Java not installed")
-    engine = Engine.spark(driver_memory="2g", shuffle_partitions=4)
+    full = request.config.getoption("--engine") == "pyspark"
+    engine = Engine.spark(driver_memory="2g", shuffle_partitions=4 if full else 2)
+    if not full:
+        for key, value in PARITY_SUBSET_CONF.items():
+            engine._spark.conf.set(key, value)
     yield engine
     engine.close()
 
