@@ -13,7 +13,8 @@ and, with ``--event-log DIR``, keeps Spark's event log there and prints the slow
     .venv/bin/python bench/bench_spark.py --data /tmp/apmkit-bench/synth-50000
     .venv/bin/python bench/bench_spark.py --members 100000 --cache /tmp/apmkit-bench
 
-Prints figures; asserts nothing about time. ``APMKIT_BENCH_SIZE=tiny`` runs 300 members.
+Prints figures; asserts nothing about time. ``APMKIT_BENCH_SIZE=tiny`` runs 300 members (and Spark without
+whole-stage code generation, on 2 shuffle partitions: a smoke run, whose figures mean nothing).
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ from _size import add_tiny_flag, is_tiny, shrink  # bench/_size.py (the script's
 CONTRACT = Path(str(files("apmkit.demo_data") / "contract.yaml"))
 
 
-def run(engine_name: str, data: Path, out: Path, event_log: Path | None) -> dict[str, Any]:
+def run(
+    engine_name: str, data: Path, out: Path, event_log: Path | None, tiny: bool = False
+) -> dict[str, Any]:
     from apmkit.engines import Engine
     from apmkit.workspace import Workspace
 
@@ -46,7 +49,9 @@ def run(engine_name: str, data: Path, out: Path, event_log: Path | None) -> dict
                 f"--conf spark.eventLog.enabled=true --conf spark.eventLog.dir={event_log.resolve()} "
                 "--conf spark.eventLog.compress=false --conf spark.eventLog.rolling.enabled=false pyspark-shell"
             )
-        engine = Engine.spark()
+        engine = Engine.spark(shuffle_partitions=2 if tiny else None)
+        if tiny:  # a smoke run: a few hundred rows, whose time goes to compiling generated Java per query
+            engine._spark.conf.set("spark.sql.codegen.wholeStage", "false")
     else:
         engine = Engine.duckdb()
     session = time.perf_counter() - started
@@ -84,8 +89,10 @@ def run(engine_name: str, data: Path, out: Path, event_log: Path | None) -> dict
     }
 
 
-def child(engine_name: str, data: Path, out: Path, event_log: Path | None) -> dict[str, Any]:
+def child(engine_name: str, data: Path, out: Path, event_log: Path | None, tiny: bool) -> dict[str, Any]:
     command = [sys.executable, __file__, "--child", engine_name, "--data", str(data), "--out", str(out)]
+    if tiny:
+        command.append("--tiny")
     if event_log is not None:
         command += ["--event-log", str(event_log)]
     done = subprocess.run(command, stdout=subprocess.PIPE, text=True)
@@ -152,13 +159,13 @@ def main() -> None:
     add_tiny_flag(parser)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(run(args.child, args.data, args.out, args.event_log)))
+        print(json.dumps(run(args.child, args.data, args.out, args.event_log, is_tiny(args))))
         return
     args = shrink(args, members=300, data=None)
     with tempfile.TemporaryDirectory() as work:
         data = args.data or population(args.members, Path(work) if is_tiny(args) else args.cache)
-        duck = child("duckdb", data, Path(work) / "duckdb", None)
-        spark = child("pyspark", data, Path(work) / "spark", args.event_log)
+        duck = child("duckdb", data, Path(work) / "duckdb", None, is_tiny(args))
+        spark = child("pyspark", data, Path(work) / "spark", args.event_log, is_tiny(args))
     print(f"{data.name}: {duck['members']:,} members settled; Spark session start {spark['session']:.1f} s")
     print(f"{'stage':<32}{'DuckDB s':>10}{'Spark s':>10}{'ratio':>8}  Spark jobs/stages")
     for name, seconds in spark["stages"].items():

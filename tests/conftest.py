@@ -22,11 +22,56 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--engine", default="duckdb", choices=["duckdb", "pyspark"], help="backend for `engine`")
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> Iterator[None]:
     for item in items:
-        if item.get_closest_marker("spark") is not None:
-            # One xdist worker owns the JVM (``--dist loadgroup``).
+        if item.get_closest_marker("spark") is not None and "spark_engine" in getattr(
+            item, "fixturenames", ()
+        ):
+            # One xdist worker owns the JVM (``--dist loadgroup``); a test that starts its own (spark-submit)
+            # runs on any worker.
             item.add_marker(pytest.mark.xdist_group("spark"))
+        elif _uses_a_module_fixture(item):
+            # A module's tests that share a module fixture (a population, a run) run on one worker, which
+            # builds it once; spread over both workers, each built it.
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+    result = yield  # the other plugins' hooks, xdist's among them
+    if getattr(config.option, "loadgroup", False):
+        _name_groups(items)
+    return result
+
+
+def _uses_a_module_fixture(item: pytest.Item) -> bool:
+    """Whether the test uses a fixture built once for its module (module scope, or written in the module)."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    module = item.nodeid.split("::")[0]
+    for name in getattr(item, "fixturenames", ()):
+        definitions = info.name2fixturedefs.get(name)
+        if not definitions:
+            continue
+        fixture = definitions[-1]
+        # a session fixture written in the test module serves that module only
+        if fixture.scope in ("class", "module") or fixture.baseid == module:
+            return True
+    return False
+
+
+def _name_groups(items: list[pytest.Item]) -> None:
+    """Suffix each grouped test's id with ``@group``, which is how ``--dist loadgroup`` sends a group to one
+    worker. pytest-xdist 3.8 writes the suffix to ``item._nodeid``, which pytest 9.2 no longer reads (the id is
+    ``item._id``): no group ever formed and every worker started its own JVM. Done here only when the suffix
+    is missing, so a fixed xdist takes over."""
+    from _pytest.nodeid import NodeId
+
+    for item in items:
+        names = {
+            str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+            for mark in item.iter_markers("xdist_group")
+        }
+        if names and item.nodeid.rfind("@") <= item.nodeid.rfind("]"):  # xdist's own test for a suffix
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(sorted(names))}")
 
 
 def _spark_available() -> bool:
@@ -37,11 +82,22 @@ def _spark_available() -> bool:
     return shutil.which("java") is not None
 
 
+# Settings of the parity subset's session in ``make test`` (tiny tables): Spark's per-query costs, not the
+# data, set these tests' time, and most of it is compiling generated Java for each query (whole-stage code
+# generation) and planning more shuffle partitions than a few rows fill. Spark computes the same results
+# interpreted, on fewer partitions; ``--engine pyspark`` (``make test-spark``) keeps apmkit's own settings.
+PARITY_SUBSET_CONF = {"spark.sql.codegen.wholeStage": "false"}
+
+
 @pytest.fixture(scope="session")
-def spark_engine() -> Iterator[Engine]:
+def spark_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
     if not _spark_available():
         pytest.skip("PySpark or Java not installed")
-    engine = Engine.spark(driver_memory="2g", shuffle_partitions=4)
+    full = request.config.getoption("--engine") == "pyspark"
+    engine = Engine.spark(driver_memory="2g", shuffle_partitions=4 if full else 2)
+    if not full:
+        for key, value in PARITY_SUBSET_CONF.items():
+            engine._spark.conf.set(key, value)
     yield engine
     engine.close()
 
