@@ -32,6 +32,8 @@ from typing import Any
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"
 START, END = "<!-- results -->", "<!-- /results -->"
+SMOKE_TOOLS = ("replicate_population.py",)
+"""Scripts in bench/ that make benchmark data rather than measure: run in the smoke run only, so they stay working."""
 # Output lines worth a place in the summary: ratios against the same-run baseline, targets, peaks.
 HEADLINE = re.compile(r"ratio|[0-9]\.[0-9]+x\b|÷|peak RSS[: ]+[0-9]", re.IGNORECASE)
 
@@ -171,6 +173,8 @@ def main(argv: list[str]) -> int:
             parser.error(f"no bench/bench_NAME.py for: {', '.join(sorted(unknown))}")
         scripts = [s for s in scripts if s.stem.removeprefix("bench_") in args.names]
     tiny = os.environ.get("APMKIT_BENCH_SIZE") == "tiny" or "--tiny" in passed
+    if tiny and not args.names:
+        scripts += [HERE / tool for tool in SMOKE_TOOLS]
     scratch = None
     out = args.out
     if out is None:
