@@ -168,6 +168,11 @@ def _fills(inputs: ReportInputs) -> ir.Table:
         rx = inputs[PHARMACY_MONTHS]
     else:
         rx = pharmacy_months(inputs["pharmacy_claims"], inputs.run.cost_basis)
+    return fill_rows(rx)
+
+
+def fill_rows(rx: ir.Table) -> ir.Table:
+    """``pharmacy_months`` rows with the column types every pharmacy table of the reports joins on."""
     return rx.select(
         member_id=rx.member_id.cast("string"),
         month=rx.month.cast("date"),
@@ -313,6 +318,7 @@ __all__ = [
     "drug_cells",
     "drug_people",
     "event_cells",
+    "fill_rows",
     "month_cells",
     "panel_rows",
     "people_by_month",

@@ -12,7 +12,15 @@ import ibis
 import ibis.expr.types as ir
 
 from apmkit.money import from_cents
-from apmkit.reports.cells import DRUG_CELLS, DRUG_PEOPLE, EVENT_CELLS, MONTH_CELLS, PHARMACY_CELLS, cells
+from apmkit.reports.cells import (
+    DRUG_CELLS,
+    DRUG_PEOPLE,
+    EVENT_CELLS,
+    MONTH_CELLS,
+    PHARMACY_CELLS,
+    cells,
+    fill_rows,
+)
 from apmkit.reports.events import IMAGING_RULE, READMISSION_RULE
 from apmkit.reports.framework import (
     ReportInputs,
@@ -155,14 +163,7 @@ def fills_in(inputs: ReportInputs, start: date, end: date) -> ir.Table:
             claims.dispensing_date.cast("date").between(ibis.literal(start), ibis.literal(end))
         )
         rx = pharmacy_months(claims, inputs.run.cost_basis)
-    return rx.select(
-        member_id=rx.member_id.cast("string"),
-        month=rx.month.cast("date"),
-        ndc=rx.ndc.cast("string"),
-        brand_generic=rx.brand_generic.cast("string"),
-        fills=rx.fills.cast("int64"),
-        cents=rx.cents.cast("int64"),
-    )
+    return fill_rows(rx)
 
 
 def drug_table(inputs: ReportInputs, request: ReportRequest, year: int, start: date, end: date) -> ir.Table:
