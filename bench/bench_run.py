@@ -30,6 +30,7 @@ import argparse
 import json
 import math
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -65,17 +66,24 @@ def run(data: Path, out: Path) -> dict[str, object]:
     from apmkit.workspace import Workspace
 
     stages: list[tuple[str, float]] = []
+    peaks: list[int] = []  # the process's peak RSS (bytes) when each stage starts
+
+    def progress(stage: str) -> None:
+        stages.append((stage, time.perf_counter()))
+        peaks.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+
     started, cpu = time.perf_counter(), time.process_time()
     with Workspace(data) as workspace:
-        result = workspace.run(
-            CONTRACT, "2025", out=out, progress=lambda stage: stages.append((stage, time.perf_counter()))
-        )
+        result = workspace.run(CONTRACT, "2025", out=out, progress=progress)
     ended, cpu = time.perf_counter(), time.process_time() - cpu
     marks = [*stages, ("end", ended)]
     shares = {name: round(marks[i + 1][1] - at, 3) for i, (name, at) in enumerate(marks[:-1])}
+    ends = [*peaks[1:], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024]
     return {
         "seconds": ended - started,
         "cpu_seconds": cpu,
+        # Peak RSS reached by the end of each stage: the stage where it jumps is the one that holds the memory.
+        "stage_peaks": {name: ends[i] for i, (name, _) in enumerate(stages)},
         "stages": {"contract and checks": round(stages[0][1] - started, 3) if stages else 0.0, **shares},
         "members": result.counts.get("members", 0),
         "claim_lines": result.counts.get("claim_lines_counted", 0),
@@ -162,6 +170,11 @@ def main() -> None:
         stages = measured["stages"]
         assert isinstance(stages, dict)
         print("    stage shares: " + ", ".join(f"{k} {v / seconds:.0%}" for k, v in stages.items()))
+        peaks = measured.get("stage_peaks", {})
+        assert isinstance(peaks, dict)
+        print(
+            "    peak RSS by the end of: " + ", ".join(f"{k} {v / 2**30:.2f} GiB" for k, v in peaks.items())
+        )
         sizes.append(members)
         times.append(seconds)
         cpus.append(cpu)
