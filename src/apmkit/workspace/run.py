@@ -735,29 +735,21 @@ class Workspace:
         engine = self.engine
         files: dict[str, Path] = {}
         with staged_output(out, accept_existing=earlier_statement) as staging:
-            if (
-                engine.name == "duckdb"
-            ):  # each mart computed once into run.duckdb, copied to Parquet from there
+            tables = dict(stages.marts)
+            tables.update({name: engine.from_arrow(arrow) for name, arrow in stages.arrow.items()})
+            tables.update(_statement_tables(engine, settlement))
+            if engine.name == "duckdb":
                 from apmkit.workspace.mart_store import write_marts_duckdb
 
-                tables = dict(stages.marts)
-                tables.update({name: engine.from_arrow(arrow) for name, arrow in stages.arrow.items()})
-                tables.update(_statement_tables(engine, settlement))
+                # each mart computed once into run.duckdb, then copied to Parquet from there
                 files.update(write_marts_duckdb(engine, staging, tables))
-                files.update(_write_documents(staging, settlement, formats))
-                if stages.info:
-                    files["run.json"] = _write_text(staging / "run.json", json.dumps(stages.info, indent=2))
             else:
-                for name, table in stages.marts.items():
+                for name, table in tables.items():
                     files[name] = engine.write_parquet(table, staging / f"{name}.parquet")
-                for name, arrow in stages.arrow.items():
-                    files[name] = engine.write_parquet(engine.from_arrow(arrow), staging / f"{name}.parquet")
-                files.update(write_statements(engine, staging, settlement, formats))
-                if stages.info:
-                    files["run.json"] = _write_text(staging / "run.json", json.dumps(stages.info, indent=2))
-                _write_database(
-                    staging / "run.duckdb", {n: p for n, p in files.items() if p.suffix == ".parquet"}
-                )
+                _write_database(staging / "run.duckdb", files)
+            files.update(_write_documents(staging, settlement, formats))
+            if stages.info:
+                files["run.json"] = _write_text(staging / "run.json", json.dumps(stages.info, indent=2))
         return {name: out / path.name for name, path in files.items()} | {"run.duckdb": out / "run.duckdb"}
 
 
