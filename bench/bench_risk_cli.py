@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import subprocess
 import sys
 import tempfile
 from importlib import resources
@@ -58,6 +59,15 @@ COPY (
 """
 
 
+def write_inputs(inputs: Path, members: int, dx_per_member: int) -> None:
+    """``persons.csv`` and ``diagnoses.csv`` of the population, and ``.done`` once both are whole."""
+    inputs.mkdir(parents=True, exist_ok=True)
+    persons, diagnoses = population(members, dx_per_member)
+    pcsv.write_csv(persons, inputs / "persons.csv")
+    pcsv.write_csv(diagnoses, inputs / "diagnoses.csv")
+    (inputs / ".done").touch()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -66,18 +76,22 @@ def main() -> None:
     parser.add_argument("--dx-per-member", type=int, default=8)
     parser.add_argument("--work", type=Path, default=None, help="keep (and reuse) the input CSVs here")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each side; the best counts")
+    parser.add_argument("--write-inputs", type=Path, help=argparse.SUPPRESS)
     add_tiny_flag(parser)
     args = shrink(parser.parse_args(), members=200, work=None, repeat=1)
+    if args.write_inputs is not None:
+        write_inputs(args.write_inputs, args.members, args.dx_per_member)
+        return
     scratch = Path(tempfile.mkdtemp(prefix="apmkit-bench-risk-cli-"))
     try:
         work = args.work or scratch
         inputs = work / f"risk-{args.members}"
         if not (inputs / ".done").exists():
-            inputs.mkdir(parents=True, exist_ok=True)
-            persons, diagnoses = population(args.members, args.dx_per_member)
-            pcsv.write_csv(persons, inputs / "persons.csv")
-            pcsv.write_csv(diagnoses, inputs / "diagnoses.csv")
-            (inputs / ".done").touch()
+            # In a child process: Linux keeps a process's peak RSS across exec, so a parent that had held
+            # the population would lend its peak to every command measured after it.
+            write = [sys.executable, __file__, "--members", str(args.members)]
+            write += ["--dx-per-member", str(args.dx_per_member), "--write-inputs", str(inputs)]
+            subprocess.run(write, check=True)
         persons_csv, diagnoses_csv = inputs / "persons.csv", inputs / "diagnoses.csv"
         data = resources.files("apmkit.risk.data")
         floor_command = [
