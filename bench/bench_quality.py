@@ -19,15 +19,20 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import sys
 import tempfile
 import time
+from importlib import resources
 from pathlib import Path
 
+import pandas as pd
 from _size import add_tiny_flag, shrink  # bench/_size.py (the script's folder is on sys.path)
 
 from apmkit.engines import Engine
 from apmkit.quality.ecqm import ECQM_DEFINITIONS
-from apmkit.quality.evaluate import POPULATIONS, evaluate_measures
+from apmkit.quality.evaluate import POPULATIONS, evaluate_definition, evaluate_measures
+
+COMPARED = ("initial_population", "denominator", "denominator_exclusion", "numerator")
 
 
 def base_population(folder: Path, members: int) -> Path:
@@ -64,15 +69,343 @@ def replicate(engine: Engine, base: Path, out: Path, target: int) -> tuple[int, 
     return target, clinical_rows
 
 
+# ---- the plain pandas peer: CMS122v13 written from the CQL ----------------------------------------------
+# DiabetesGlycemicStatusAssessmentGreaterThan9PercentFHIR 0.1.002 and the libraries it includes
+# (AdultOutpatientEncounters, Hospice, PalliativeCare, AdvancedIllnessandFrailty, QICoreCommon, Status), read
+# as a specification. Nothing below imports apmkit's measure logic: value sets are the VSAC expansions shipped
+# as package data (value_set_codes.csv), read as a plain CSV.
+
+VS_OFFICE_VISIT = "2.16.840.1.113883.3.464.1003.101.12.1001"
+VS_ANNUAL_WELLNESS = "2.16.840.1.113883.3.526.3.1240"
+VS_PREVENTIVE_ESTABLISHED = "2.16.840.1.113883.3.464.1003.101.12.1025"
+VS_PREVENTIVE_INITIAL = "2.16.840.1.113883.3.464.1003.101.12.1023"
+VS_HOME_HEALTHCARE = "2.16.840.1.113883.3.464.1003.101.12.1016"
+VS_ONLINE_ASSESSMENTS = "2.16.840.1.113883.3.464.1003.101.12.1089"
+VS_TELEPHONE_VISITS = "2.16.840.1.113883.3.464.1003.101.12.1080"
+VS_DIABETES = "2.16.840.1.113883.3.464.1003.103.12.1001"
+VS_HBA1C = "2.16.840.1.113883.3.464.1003.198.12.1013"
+VS_ENCOUNTER_INPATIENT = "2.16.840.1.113883.3.666.5.307"
+VS_HOSPICE_AMBULATORY = "2.16.840.1.113883.3.526.3.1584"
+VS_HOSPICE_ENCOUNTER = "2.16.840.1.113883.3.464.1003.1003"
+VS_HOSPICE_DIAGNOSIS = "2.16.840.1.113883.3.464.1003.1165"
+VS_PALLIATIVE_ENCOUNTER = "2.16.840.1.113883.3.464.1003.101.12.1090"
+VS_PALLIATIVE_INTERVENTION = "2.16.840.1.113883.3.464.1003.198.12.1135"
+VS_PALLIATIVE_DIAGNOSIS = "2.16.840.1.113883.3.464.1003.1167"
+VS_FRAILTY_DEVICE = "2.16.840.1.113883.3.464.1003.118.12.1300"
+VS_FRAILTY_DIAGNOSIS = "2.16.840.1.113883.3.464.1003.113.12.1074"
+VS_FRAILTY_ENCOUNTER = "2.16.840.1.113883.3.464.1003.101.12.1088"
+VS_FRAILTY_SYMPTOM = "2.16.840.1.113883.3.464.1003.113.12.1075"
+VS_ADVANCED_ILLNESS = "2.16.840.1.113883.3.464.1003.110.12.1082"
+VS_DEMENTIA_MEDICATIONS = "2.16.840.1.113883.3.464.1003.196.12.1510"
+LOINC_URI, SNOMED_URI, ICD10CM_URI = (
+    "http://loinc.org",
+    "http://snomed.info/sct",
+    "http://hl7.org/fhir/sid/icd-10-cm",
+)
+CERNER_URI = "https://fhir.cerner.com/24e03c9a-e2fd-45f4-8243-e38cc7e8418d/codeSet/71"
+DIRECT_CODES = {
+    "clinic": (CERNER_URI, "22282402"),
+    "gmi": (LOINC_URI, "97506-0"),
+    "hospice_mds": (LOINC_URI, "45755-6"),
+    "facit_pal": (LOINC_URI, "71007-9"),
+    "equipment_used": (LOINC_URI, "98181-1"),
+    "housing_status": (LOINC_URI, "71802-3"),
+}
+YES_QUALIFIER = (SNOMED_URI, "373066001")
+LIVES_IN_NURSING_HOME = (SNOMED_URI, "160734000")
+HOSPICE_DISCHARGES = {(SNOMED_URI, "428361000124107"), (SNOMED_URI, "428371000124100")}
+OUTPATIENT = (
+    VS_OFFICE_VISIT,
+    VS_ANNUAL_WELLNESS,
+    VS_PREVENTIVE_ESTABLISHED,
+    VS_PREVENTIVE_INITIAL,
+    VS_HOME_HEALTHCARE,
+    VS_ONLINE_ASSESSMENTS,
+    VS_TELEPHONE_VISITS,
+)
+CMS122_VALUE_SETS = (
+    *OUTPATIENT,
+    VS_DIABETES,
+    VS_HBA1C,
+    VS_ENCOUNTER_INPATIENT,
+    VS_HOSPICE_AMBULATORY,
+    VS_HOSPICE_ENCOUNTER,
+    VS_HOSPICE_DIAGNOSIS,
+    VS_PALLIATIVE_ENCOUNTER,
+    VS_PALLIATIVE_INTERVENTION,
+    VS_PALLIATIVE_DIAGNOSIS,
+    VS_FRAILTY_DEVICE,
+    VS_FRAILTY_DIAGNOSIS,
+    VS_FRAILTY_ENCOUNTER,
+    VS_FRAILTY_SYMPTOM,
+    VS_ADVANCED_ILLNESS,
+    VS_DEMENTIA_MEDICATIONS,
+)
+RESULT_DONE = ("final", "amended", "corrected")  # Status: isLaboratoryTestPerformed, isAssessmentPerformed
+CLINICAL_COLUMNS = [
+    "record_id",
+    "coding_index",
+    "component_index",
+    "member_id",
+    "resource_type",
+    "status",
+    "category",
+    "code_system",
+    "code",
+    "value_numeric",
+    "value_code_system",
+    "value_code",
+    "effective_start",
+    "effective_end",
+    "recorded_at",
+    "negated",
+]
+
+
+def value_set_codes(oids: tuple[str, ...]) -> tuple[pd.DataFrame, list[str]]:
+    """(value_set, code_system, code) of the VSAC expansions and the direct-reference codes, ICD-10-CM codes
+    without their dot (claims, and ``apmkit synth``, write them so); and every code as it may be written."""
+    path = resources.files("apmkit.quality").joinpath("data", "value_set_codes.csv")
+    with resources.as_file(path) as csv:
+        table = pd.read_csv(csv, dtype=str)
+    missing = set(oids) - set(table.value_set_oid)
+    if missing:
+        raise SystemExit(f"value sets missing from value_set_codes.csv: {sorted(missing)}")
+    table = table[table.value_set_oid.isin(oids)].rename(columns={"value_set_oid": "value_set"})
+    direct = pd.DataFrame(
+        [(name, system, code) for name, (system, code) in DIRECT_CODES.items()],
+        columns=["value_set", "code_system", "code"],
+    )
+    table = pd.concat([table, direct], ignore_index=True)
+    written = undotted(table.code_system, table.code)
+    spellings = sorted(set(table.code) | set(written))
+    return table.assign(code=written).drop_duplicates(), spellings
+
+
+def undotted(system: pd.Series, code: pd.Series) -> pd.Series:
+    return code.where(system != ICD10CM_URI, code.str.replace(".", "", regex=False))
+
+
+def day(moment: pd.Series) -> pd.Series:
+    return moment.dt.floor("D")
+
+
+def pandas_cms122(folder: Path, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """CMS122v13 populations per patient (initial population, denominator, exclusion, numerator), 0/1."""
+    low, high = pd.Timestamp(start), pd.Timestamp(end)
+    year_before = pd.Timestamp(start.replace(year=start.year - 1))
+    codes, spellings = value_set_codes(CMS122_VALUE_SETS)
+    members = pd.read_parquet(folder / "members.parquet", columns=["member_id", "birth_date"])
+    # Only records coded in one of the measure's value sets matter: let the Parquet reader skip the rest.
+    wanted = spellings
+    clinical = pd.read_parquet(
+        folder / "clinical.parquet", columns=CLINICAL_COLUMNS, filters=[("code", "in", wanted)]
+    )
+    clinical["code"] = undotted(clinical.code_system, clinical.code)
+    tagged = clinical.merge(codes, on=["code_system", "code"])
+    # A record's status, times and value are those of its resource row (component 0, first coding); a
+    # record is in a value set when any of its codings is.
+    first = clinical.sort_values(["component_index", "coding_index"]).drop_duplicates("record_id")
+    first = first.drop(columns=["code_system", "code", "coding_index", "component_index"])
+    records = tagged[["record_id", "value_set"]].drop_duplicates().merge(first, on="record_id")
+    records["negated"] = records.negated.fillna(False).astype(bool)
+    records["start_day"] = day(records.effective_start)
+    records["end_day"] = day(records.effective_end)
+    records["recorded_day"] = day(records.recorded_at)
+
+    def of(value_sets: tuple[str, ...] | str, resource_type: str) -> pd.DataFrame:
+        sets = (value_sets,) if isinstance(value_sets, str) else value_sets
+        rows = records[records.value_set.isin(sets) & (records.resource_type == resource_type)]
+        if resource_type != "Condition":  # a "not done" record is not a performed/ordered one
+            rows = rows[~rows.negated]
+        return rows.drop_duplicates("record_id")
+
+    def period(rows: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+        """FHIRHelpers ToInterval(Period): a missing start is unknown, a missing end open (ongoing)."""
+        return rows.start_day, rows.end_day
+
+    def during(rows: pd.DataFrame, lo: pd.Timestamp = low, hi: pd.Timestamp = high) -> pd.Series:
+        s, e = period(rows)
+        return (s >= lo) & e.notna() & (e <= hi)
+
+    def overlaps(rows: pd.DataFrame, lo: pd.Timestamp = low, hi: pd.Timestamp = high) -> pd.Series:
+        s, e = period(rows)
+        return (s <= hi) & (e.isna() | (e >= lo))
+
+    def ends_during(rows: pd.DataFrame) -> pd.Series:
+        e = rows.end_day
+        return e.notna() & (e >= low) & (e <= high)
+
+    def prevalence_overlaps(rows: pd.DataFrame) -> pd.Series:
+        """QICoreCommon prevalenceInterval() overlaps the period: an active (recurrence, relapse) condition
+        without abatement runs on; any other without abatement has an unknown end (never true); a missing
+        onset starts at the beginning of time."""
+        active = rows.status.isin(["active", "recurrence", "relapse"])
+        starts_in_time = rows.start_day.isna() | (rows.start_day <= high)
+        ends_after = rows.end_day.notna() & (rows.end_day >= low) | (rows.end_day.isna() & active)
+        return starts_in_time & ends_after
+
+    def members_of(rows: pd.DataFrame) -> pd.Series:
+        return members.member_id.isin(rows.member_id.unique())
+
+    birth = pd.to_datetime(members.birth_date)
+    had_birthday = (birth.dt.month * 100 + birth.dt.day) <= end.month * 100 + end.day
+    age = end.year - birth.dt.year - (~had_birthday).astype("int64")  # AgeInYearsAt(date from end of MP)
+
+    # AdultOutpatientEncounters."Qualifying Encounters": finished, period during day of the period.
+    visits = pd.concat([of(OUTPATIENT, "Encounter"), of("clinic", "Encounter")]).drop_duplicates("record_id")
+    visits = visits[(visits.status == "finished") & during(visits)]
+    diabetes = of(VS_DIABETES, "Condition")
+    diabetes = diabetes[prevalence_overlaps(diabetes)]
+    initial = age.between(18, 75) & members_of(visits) & members_of(diabetes)
+
+    # Hospice."Has Hospice Services"
+    inpatient = of(VS_ENCOUNTER_INPATIENT, "Encounter")
+    to_hospice = pd.Series(False, index=inpatient.index)
+    for system, code in HOSPICE_DISCHARGES:
+        to_hospice |= (inpatient.value_code_system == system) & (inpatient.value_code == code)
+    hospice_parts = [inpatient[(inpatient.status == "finished") & to_hospice & ends_during(inpatient)]]
+    rows = of(VS_HOSPICE_ENCOUNTER, "Encounter")
+    hospice_parts.append(rows[(rows.status == "finished") & overlaps(rows)])
+    rows = of("hospice_mds", "Observation")
+    hospice_parts.append(
+        rows[
+            rows.status.isin(RESULT_DONE)
+            & (rows.value_code_system == YES_QUALIFIER[0])
+            & (rows.value_code == YES_QUALIFIER[1])
+            & overlaps(rows)
+        ]
+    )
+    rows = of(VS_HOSPICE_AMBULATORY, "ServiceRequest")  # authoredOn during day of the period
+    hospice_parts.append(
+        rows[
+            rows.status.isin(["active", "completed"])
+            & (rows.recorded_day >= low)
+            & (rows.recorded_day <= high)
+        ]
+    )
+    rows = of(VS_HOSPICE_AMBULATORY, "Procedure")
+    hospice_parts.append(rows[(rows.status == "completed") & overlaps(rows)])
+    rows = of(VS_HOSPICE_DIAGNOSIS, "Condition")
+    hospice_parts.append(rows[prevalence_overlaps(rows)])
+    hospice = members_of(pd.concat(hospice_parts))
+
+    # AdvancedIllnessandFrailty."Is Age 66 or Older Living Long Term in a Nursing Home": the last housing
+    # status assessment ending on or before the end of the period says "lives in a nursing home".
+    housing = of("housing_status", "Observation")
+    housing = housing[housing.status.isin(RESULT_DONE)].copy()
+    # "ends on or before": a period without an end runs on (FHIRHelpers), so it never qualifies.
+    housing["ends_at"] = housing.effective_end
+    housing = housing[housing.ends_at.notna() & (day(housing.ends_at) <= high)]
+    housing = housing[housing.ends_at == housing.groupby("member_id").ends_at.transform("max")]
+    in_nursing_home = housing[
+        (housing.value_code_system == LIVES_IN_NURSING_HOME[0])
+        & (housing.value_code == LIVES_IN_NURSING_HOME[1])
+    ]
+    nursing_home = (age >= 66) & members_of(in_nursing_home)
+
+    # AdvancedIllnessandFrailty."Is Age 66 or Older with Advanced Illness and Frailty"
+    frailty_parts = []
+    rows = of(VS_FRAILTY_DEVICE, "DeviceRequest")
+    frailty_parts.append(
+        rows[
+            rows.status.isin(["active", "completed"])
+            & (rows.recorded_day >= low)
+            & (rows.recorded_day <= high)
+        ]
+    )
+    rows = of("equipment_used", "Observation")
+    device_codes = codes[codes.value_set == VS_FRAILTY_DEVICE]
+    rows = rows[rows.status.isin(RESULT_DONE) & ends_during(rows)]
+    rows = rows.merge(
+        device_codes, left_on=["value_code_system", "value_code"], right_on=["code_system", "code"]
+    )
+    frailty_parts.append(rows)
+    rows = of(VS_FRAILTY_DIAGNOSIS, "Condition")
+    frailty_parts.append(rows[prevalence_overlaps(rows)])
+    rows = of(VS_FRAILTY_ENCOUNTER, "Encounter")
+    frailty_parts.append(rows[(rows.status == "finished") & overlaps(rows)])
+    rows = of(VS_FRAILTY_SYMPTOM, "Observation")
+    frailty_parts.append(rows[rows.status.isin(["preliminary", *RESULT_DONE]) & overlaps(rows)])
+    frail = members_of(pd.concat(frailty_parts))
+    rows = of(VS_ADVANCED_ILLNESS, "Condition")  # prevalence starts during the year before or the period
+    ill = rows[rows.start_day.notna() & (rows.start_day >= year_before) & (rows.start_day <= high)]
+    rows = of(VS_DEMENTIA_MEDICATIONS, "MedicationRequest")  # request period overlaps that window
+    rows = rows.assign(start_day=rows.start_day.fillna(rows.recorded_day))
+    medicated = rows[rows.status.isin(["active", "completed"]) & overlaps(rows, year_before, high)]
+    frail_and_ill = (age >= 66) & frail & (members_of(ill) | members_of(medicated))
+
+    # PalliativeCare."Has Palliative Care in the Measurement Period"
+    palliative_parts = []
+    rows = of("facit_pal", "Observation")
+    palliative_parts.append(rows[rows.status.isin(RESULT_DONE) & overlaps(rows)])
+    rows = of(VS_PALLIATIVE_DIAGNOSIS, "Condition")
+    palliative_parts.append(rows[prevalence_overlaps(rows)])
+    rows = of(VS_PALLIATIVE_ENCOUNTER, "Encounter")
+    palliative_parts.append(rows[(rows.status == "finished") & overlaps(rows)])
+    rows = of(VS_PALLIATIVE_INTERVENTION, "Procedure")
+    palliative_parts.append(rows[(rows.status == "completed") & overlaps(rows)])
+    palliative = members_of(pd.concat(palliative_parts))
+
+    # Numerator: the lowest reading of the most recent glycemic status assessment day (latest() of the
+    # effective time during day of the period) is missing or above 9 %, or there is no assessment.
+    tests = pd.concat([of(VS_HBA1C, "Observation"), of("gmi", "Observation")]).drop_duplicates("record_id")
+    tests = tests[tests.status.isin(RESULT_DONE) & (tests.category == "laboratory")].copy()
+    tests["latest_day"] = tests.end_day.fillna(tests.start_day)
+    tests = tests[(tests.latest_day >= low) & (tests.latest_day <= high)]
+    last = tests[tests.latest_day == tests.groupby("member_id").latest_day.transform("max")].copy()
+    # "sort by value as Quantity": a reading without a quantity sorts first; a coded result is not a
+    # quantity but is a result, so only a reading without any value is "without result".
+    last["no_quantity"] = last.value_numeric.isna()
+    last["no_value"] = last.no_quantity & last.value_code.isna()
+    day_of = last.groupby("member_id").agg(
+        no_quantity=("no_quantity", "any"), no_value=("no_value", "any"), lowest=("value_numeric", "min")
+    )
+    without_result = day_of.index[day_of.no_value]
+    elevated = day_of.index[~day_of.no_quantity & (day_of.lowest > 9)]
+    numerator = members.member_id.isin(without_result) | members.member_id.isin(elevated) | ~members_of(tests)
+
+    denominator = initial
+    excluded = denominator & (hospice | nursing_home | frail_and_ill | palliative)
+    return pd.DataFrame(
+        {
+            "patient_id": members.member_id,
+            "initial_population": initial.astype("int8"),
+            "denominator": denominator.astype("int8"),
+            "denominator_exclusion": excluded.astype("int8"),
+            "numerator": (denominator & ~excluded & numerator).astype("int8"),
+        }
+    )
+
+
+def compare(ours: pd.DataFrame, peer: pd.DataFrame) -> int:
+    """Print both sides' population counts; the number of patients whose populations differ."""
+    both = ours.merge(peer, on="patient_id", how="outer", suffixes=("_apmkit", "_pandas"), indicator=True)
+    differing = both._merge != "both"
+    unmatched = int(differing.sum())
+    print(f"  {'population':<22} {'apmkit':>10} {'pandas':>10} {'patients differing':>19}")
+    for column in COMPARED:
+        a = both[f"{column}_apmkit"].fillna(-1).astype("int64")
+        b = both[f"{column}_pandas"].fillna(-1).astype("int64")
+        print(
+            f"  {column:<22} {int((a == 1).sum()):>10,} {int((b == 1).sum()):>10,} {int((a != b).sum()):>19,}"
+        )
+        differing |= a != b
+    if unmatched:
+        print(f"  patients on one side only: {unmatched:,}")
+    return int(differing.sum())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--members", type=int, default=1_000_000)
     parser.add_argument("--base-members", type=int, default=50_000)
     parser.add_argument("--base", type=Path, help="existing synth folder to replicate (skips generation)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--memory-limit", default="4GB", help="DuckDB's memory limit")
     parser.add_argument("--measures", default=",".join(ECQM_DEFINITIONS))
     add_tiny_flag(parser)
-    args = shrink(parser.parse_args(), members=500, base_members=500)
+    args = shrink(parser.parse_args(), members=500, base_members=500, memory_limit="1GB")
     start, end = dt.date(2025, 1, 1), dt.date(2025, 12, 31)
 
     with tempfile.TemporaryDirectory(prefix="bench-quality-") as work:
@@ -80,16 +413,17 @@ def main() -> None:
         t0 = time.perf_counter()
         base = args.base or base_population(folder / "base", args.base_members)
         t1 = time.perf_counter()
-        engine = Engine.duckdb(folder / "bench.duckdb", threads=args.threads)
-        members, clinical_rows = replicate(engine, base, folder / "data", args.members)
+        engine = Engine.duckdb(folder / "bench.duckdb", threads=args.threads, memory_limit=args.memory_limit)
+        data = folder / "data"
+        members, clinical_rows = replicate(engine, base, data, args.members)
         t2 = time.perf_counter()
         print(
             f"data: {members:,} patients, {clinical_rows:,} clinical rows "
             f"(base {t1 - t0:.1f} s, replicate {t2 - t1:.1f} s)"
         )
-        tables = engine.canonical(folder / "data")
+        tables = engine.canonical(data)
 
-        t, cpu = time.perf_counter(), time.process_time()
+        t = time.perf_counter()
         clinical = tables.clinical
         scan = clinical.group_by("member_id").aggregate(
             records=clinical.record_id.nunique(), latest=clinical.effective_start.max()
@@ -130,8 +464,33 @@ def main() -> None:
             f"all {len(definitions)} measures: {total:.1f} s wall ({members / total:,.0f} patients/s), "
             f"{cpu:.1f} s CPU in this process, x{total / baseline:.1f} baseline; target 120 s for 1,000,000 patients"
         )
+
+        # CMS122 alone, both ways, from the same Parquet files to per-patient populations.
+        print("CMS122 alone vs a plain pandas implementation written from the CQL:")
+        t, cpu = time.perf_counter(), time.process_time()
+        populations = evaluate_definition(
+            ECQM_DEFINITIONS["CMS122"],
+            tables.members,
+            tables.clinical,
+            start,
+            end,
+            materialize=engine.materialize,
+        )
+        engine.write_parquet(populations.select("patient_id", *COMPARED), folder / "CMS122-alone.parquet")
+        ours_s, ours_cpu = time.perf_counter() - t, time.process_time() - cpu
+        t, cpu = time.perf_counter(), time.process_time()
+        peer = pandas_cms122(data, start, end)
+        peer_s, peer_cpu = time.perf_counter() - t, time.process_time() - cpu
+        print(f"  apmkit  {ours_s:8.2f} s wall {ours_cpu:8.2f} s CPU  {members / ours_s:10,.0f} patients/s")
+        print(f"  pandas  {peer_s:8.2f} s wall {peer_cpu:8.2f} s CPU  {members / peer_s:10,.0f} patients/s")
+        print(f"  ratio apmkit CMS122 / pandas: wall {ours_s / peer_s:.2f}x, cpu {ours_cpu / peer_cpu:.2f}x")
+        ours = pd.read_parquet(folder / "CMS122-alone.parquet")
+        differing = compare(ours, peer)
         print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         engine.close()
+    if differing:
+        sys.exit(f"CMS122: apmkit and the pandas peer disagree for {differing:,} patients")
+    print("CMS122: apmkit and the pandas peer agree for every patient")
 
 
 if __name__ == "__main__":
