@@ -220,13 +220,19 @@ class MeasureData:
             matched.select(record_id=matched.record_id, tag=matched.value_set_oid).distinct()
         )
         # The header (one row per record) is its first row: the resource row (component 0) when present,
-        # else its first component (some producers write multi-component observations as components only).
+        # else its first component written (some producers write multi-component observations as components
+        # only, and a reading may lack its first component: a blood pressure with only a diastolic value).
         relevant = clinical.semi_join(self.tags.select("record_id").distinct(), "record_id")
         resource_rows = relevant.filter((relevant.component_index == 0) & (relevant.coding_index == 0))
-        first_components = relevant.filter((relevant.component_index == 1) & (relevant.coding_index == 0))
-        header = resource_rows.union(
-            first_components.anti_join(resource_rows.select("record_id"), "record_id"), distinct=False
+        components = relevant.filter((relevant.component_index > 0) & (relevant.coding_index == 0))
+        components = components.anti_join(resource_rows.select("record_id"), "record_id")
+        components = components.mutate(
+            first_component=components.component_index.min().over(group_by=components.record_id)
         )
+        first_components = components.filter(components.component_index == components.first_component).drop(
+            "first_component"
+        )
+        header = resource_rows.union(first_components, distinct=False)
         header = header.select(*HEADER_COLUMNS)
         header = header.mutate(
             start_day=header.effective_start.date(),
