@@ -107,6 +107,14 @@ VS_FRAILTY_ENCOUNTER = "2.16.840.1.113883.3.464.1003.101.12.1088"
 VS_FRAILTY_SYMPTOM = "2.16.840.1.113883.3.464.1003.113.12.1075"
 VS_ADVANCED_ILLNESS = "2.16.840.1.113883.3.464.1003.110.12.1082"
 VS_DEMENTIA_MEDICATIONS = "2.16.840.1.113883.3.464.1003.196.12.1510"
+VS_ESSENTIAL_HYPERTENSION = "2.16.840.1.113883.3.464.1003.104.12.1011"
+VS_PREGNANCY = "2.16.840.1.113883.3.526.3.378"
+VS_END_STAGE_RENAL_DISEASE = "2.16.840.1.113883.3.526.3.353"
+VS_KIDNEY_TRANSPLANT_RECIPIENT = "2.16.840.1.113883.3.464.1003.109.12.1029"
+VS_CKD_STAGE_5 = "2.16.840.1.113883.3.526.3.1002"
+VS_KIDNEY_TRANSPLANT = "2.16.840.1.113883.3.464.1003.109.12.1012"
+VS_DIALYSIS_SERVICES = "2.16.840.1.113883.3.464.1003.109.12.1013"
+VS_ESRD_MONTHLY_OUTPATIENT = "2.16.840.1.113883.3.464.1003.109.12.1014"
 LOINC_URI, SNOMED_URI, ICD10CM_URI = (
     "http://loinc.org",
     "http://snomed.info/sct",
@@ -120,7 +128,10 @@ DIRECT_CODES = {
     "facit_pal": (LOINC_URI, "71007-9"),
     "equipment_used": (LOINC_URI, "98181-1"),
     "housing_status": (LOINC_URI, "71802-3"),
+    "bp_panel": (LOINC_URI, "85354-9"),
 }
+SYSTOLIC, DIASTOLIC = (LOINC_URI, "8480-6"), (LOINC_URI, "8462-4")
+INPATIENT_LIKE = ["EMER", "IMP", "ACUTE", "NONAC", "PRENC", "SS"]  # CMS165: readings there do not count
 YES_QUALIFIER = (SNOMED_URI, "373066001")
 LIVES_IN_NURSING_HOME = (SNOMED_URI, "160734000")
 HOSPICE_DISCHARGES = {(SNOMED_URI, "428361000124107"), (SNOMED_URI, "428371000124100")}
@@ -133,10 +144,7 @@ OUTPATIENT = (
     VS_ONLINE_ASSESSMENTS,
     VS_TELEPHONE_VISITS,
 )
-CMS122_VALUE_SETS = (
-    *OUTPATIENT,
-    VS_DIABETES,
-    VS_HBA1C,
+EXCLUSION_VALUE_SETS = (
     VS_ENCOUNTER_INPATIENT,
     VS_HOSPICE_AMBULATORY,
     VS_HOSPICE_ENCOUNTER,
@@ -151,6 +159,26 @@ CMS122_VALUE_SETS = (
     VS_ADVANCED_ILLNESS,
     VS_DEMENTIA_MEDICATIONS,
 )
+EXCLUSION_CODES = ("clinic", "hospice_mds", "facit_pal", "equipment_used", "housing_status")
+PEER_CODES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # measure: (value sets, direct-reference codes)
+    "CMS122": ((*OUTPATIENT, *EXCLUSION_VALUE_SETS, VS_DIABETES, VS_HBA1C), (*EXCLUSION_CODES, "gmi")),
+    "CMS165": (
+        (
+            *OUTPATIENT,
+            *EXCLUSION_VALUE_SETS,
+            VS_ESSENTIAL_HYPERTENSION,
+            VS_PREGNANCY,
+            VS_END_STAGE_RENAL_DISEASE,
+            VS_KIDNEY_TRANSPLANT_RECIPIENT,
+            VS_CKD_STAGE_5,
+            VS_KIDNEY_TRANSPLANT,
+            VS_DIALYSIS_SERVICES,
+            VS_ESRD_MONTHLY_OUTPATIENT,
+        ),
+        (*EXCLUSION_CODES, "bp_panel"),
+    ),
+}
 RESULT_DONE = ("final", "amended", "corrected")  # Status: isLaboratoryTestPerformed, isAssessmentPerformed
 CLINICAL_COLUMNS = [
     "record_id",
@@ -168,11 +196,14 @@ CLINICAL_COLUMNS = [
     "effective_start",
     "effective_end",
     "recorded_at",
+    "encounter_id",
+    "component_code_system",
+    "component_code",
     "negated",
 ]
 
 
-def value_set_codes(oids: tuple[str, ...]) -> tuple[pd.DataFrame, list[str]]:
+def value_set_codes(oids: tuple[str, ...], direct_codes: tuple[str, ...]) -> tuple[pd.DataFrame, list[str]]:
     """(value_set, code_system, code) of the VSAC expansions and the direct-reference codes, ICD-10-CM codes
     without their dot (claims, and ``apmkit synth``, write them so); and every code as it may be written."""
     path = resources.files("apmkit.quality").joinpath("data", "value_set_codes.csv")
@@ -183,8 +214,7 @@ def value_set_codes(oids: tuple[str, ...]) -> tuple[pd.DataFrame, list[str]]:
         raise SystemExit(f"value sets missing from value_set_codes.csv: {sorted(missing)}")
     table = table[table.value_set_oid.isin(oids)].rename(columns={"value_set_oid": "value_set"})
     direct = pd.DataFrame(
-        [(name, system, code) for name, (system, code) in DIRECT_CODES.items()],
-        columns=["value_set", "code_system", "code"],
+        [(name, *DIRECT_CODES[name]) for name in direct_codes], columns=["value_set", "code_system", "code"]
     )
     table = pd.concat([table, direct], ignore_index=True)
     written = undotted(table.code_system, table.code)
@@ -200,12 +230,12 @@ def day(moment: pd.Series) -> pd.Series:
     return moment.dt.floor("D")
 
 
-def pandas_cms122(folder: Path, start: dt.date, end: dt.date) -> pd.DataFrame:
-    """CMS122v13 populations per patient (initial population, denominator, exclusion, numerator as 0/1) and
-    the definitions behind them (booleans)."""
+def pandas_measure(measure: str, folder: Path, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """CMS122v13 or CMS165v13 populations per patient (initial population, denominator, exclusion, numerator
+    as 0/1) and the definitions behind them (booleans)."""
     low, high = pd.Timestamp(start), pd.Timestamp(end)
     year_before = pd.Timestamp(start.replace(year=start.year - 1))
-    codes, spellings = value_set_codes(CMS122_VALUE_SETS)
+    codes, spellings = value_set_codes(*PEER_CODES[measure])
     members = pd.read_parquet(folder / "members.parquet", columns=["member_id", "birth_date"])
     # Only records coded in one of the measure's value sets matter: let the Parquet reader skip the rest.
     wanted = spellings
@@ -247,13 +277,13 @@ def pandas_cms122(folder: Path, start: dt.date, end: dt.date) -> pd.DataFrame:
         e = rows.end_day
         return e.notna() & (e >= low) & (e <= high)
 
-    def prevalence_overlaps(rows: pd.DataFrame) -> pd.Series:
-        """QICoreCommon prevalenceInterval() overlaps the period: an active (recurrence, relapse) condition
+    def prevalence_overlaps(rows: pd.DataFrame, lo: pd.Timestamp = low, hi: pd.Timestamp = high) -> pd.Series:
+        """QICoreCommon prevalenceInterval() overlaps [lo, hi]: an active (recurrence, relapse) condition
         without abatement runs on; any other without abatement has an unknown end (never true); a missing
         onset starts at the beginning of time."""
         active = rows.status.isin(["active", "recurrence", "relapse"])
-        starts_in_time = rows.start_day.isna() | (rows.start_day <= high)
-        ends_after = rows.end_day.notna() & (rows.end_day >= low) | (rows.end_day.isna() & active)
+        starts_in_time = rows.start_day.isna() | (rows.start_day <= hi)
+        ends_after = rows.end_day.notna() & (rows.end_day >= lo) | (rows.end_day.isna() & active)
         return starts_in_time & ends_after
 
     def members_of(rows: pd.DataFrame) -> pd.Series:
@@ -266,9 +296,6 @@ def pandas_cms122(folder: Path, start: dt.date, end: dt.date) -> pd.DataFrame:
     # AdultOutpatientEncounters."Qualifying Encounters": finished, period during day of the period.
     visits = pd.concat([of(OUTPATIENT, "Encounter"), of("clinic", "Encounter")]).drop_duplicates("record_id")
     visits = visits[(visits.status == "finished") & during(visits)]
-    diabetes = of(VS_DIABETES, "Condition")
-    diabetes = diabetes[prevalence_overlaps(diabetes)]
-    initial = age.between(18, 75) & members_of(visits) & members_of(diabetes)
 
     # Hospice."Has Hospice Services"
     inpatient = of(VS_ENCOUNTER_INPATIENT, "Encounter")
@@ -347,7 +374,7 @@ def pandas_cms122(folder: Path, start: dt.date, end: dt.date) -> pd.DataFrame:
     first_day = rows.start_day.fillna(rows.recorded_day)
     rows = rows.assign(start_day=first_day, end_day=rows.end_day.fillna(first_day))
     medicated = rows[rows.status.isin(["active", "completed"]) & overlaps(rows, year_before, high)]
-    frail_and_ill = (age >= 66) & frail & (members_of(ill) | members_of(medicated))
+    ill_or_medicated = members_of(ill) | members_of(medicated)
 
     # PalliativeCare."Has Palliative Care in the Measurement Period"
     palliative_parts = []
@@ -361,28 +388,123 @@ def pandas_cms122(folder: Path, start: dt.date, end: dt.date) -> pd.DataFrame:
     palliative_parts.append(rows[(rows.status == "completed") & overlaps(rows)])
     palliative = members_of(pd.concat(palliative_parts))
 
-    # Numerator: the lowest reading of the most recent glycemic status assessment day (latest() of the
-    # effective time during day of the period) is missing or above 9 %, or there is no assessment.
-    tests = pd.concat([of(VS_HBA1C, "Observation"), of("gmi", "Observation")]).drop_duplicates("record_id")
-    # isLaboratoryTestPerformed also asks for the laboratory category among the resource's categories;
-    # canonical clinical keeps the first category only, so it cannot be checked (docs/quality.md).
-    tests = tests[tests.status.isin(RESULT_DONE)].copy()
-    tests["latest_day"] = tests.end_day.fillna(tests.start_day)
-    tests = tests[(tests.latest_day >= low) & (tests.latest_day <= high)]
-    last = tests[tests.latest_day == tests.groupby("member_id").latest_day.transform("max")].copy()
-    # "sort by value as Quantity": a reading without a quantity sorts first; a coded result is not a
-    # quantity but is a result, so only a reading without any value is "without result".
-    last["no_quantity"] = last.value_numeric.isna()
-    last["no_value"] = last.no_quantity & last.value_code.isna()
-    day_of = last.groupby("member_id").agg(
-        no_quantity=("no_quantity", "any"), no_value=("no_value", "any"), lowest=("value_numeric", "min")
-    )
-    without_result = day_of.index[day_of.no_value]
-    elevated = day_of.index[~day_of.no_quantity & (day_of.lowest > 9)]
-    numerator = members.member_id.isin(without_result) | members.member_id.isin(elevated) | ~members_of(tests)
+    why = {
+        "qualifying_encounter": members_of(visits),
+        "hospice": hospice,
+        "nursing_home": nursing_home,
+        "frailty": frail,
+        "advanced_illness": members_of(ill),
+        "dementia_medication": members_of(medicated),
+        "palliative": palliative,
+    }
+    if measure == "CMS122":
+        diabetes = of(VS_DIABETES, "Condition")
+        diabetes = diabetes[prevalence_overlaps(diabetes)]
+        initial = age.between(18, 75) & members_of(visits) & members_of(diabetes)
+        excluded = initial & (hospice | nursing_home | ((age >= 66) & frail & ill_or_medicated) | palliative)
+        # Numerator: the lowest reading of the most recent glycemic status assessment day (latest() of the
+        # effective time during day of the period) is missing or above 9 %, or there is no assessment.
+        tests = pd.concat([of(VS_HBA1C, "Observation"), of("gmi", "Observation")]).drop_duplicates(
+            "record_id"
+        )
+        # isLaboratoryTestPerformed also asks for the laboratory category among the resource's categories;
+        # canonical clinical keeps the first category only, so it cannot be checked (docs/quality.md).
+        tests = tests[tests.status.isin(RESULT_DONE)].copy()
+        tests["latest_day"] = tests.end_day.fillna(tests.start_day)
+        tests = tests[(tests.latest_day >= low) & (tests.latest_day <= high)]
+        last = tests[tests.latest_day == tests.groupby("member_id").latest_day.transform("max")].copy()
+        # "sort by value as Quantity": a reading without a quantity sorts first; a coded result is not a
+        # quantity but is a result, so only a reading without any value is "without result".
+        last["no_quantity"] = last.value_numeric.isna()
+        last["no_value"] = last.no_quantity & last.value_code.isna()
+        day_of = last.groupby("member_id").agg(
+            no_quantity=("no_quantity", "any"), no_value=("no_value", "any"), lowest=("value_numeric", "min")
+        )
+        without_result = day_of.index[day_of.no_value]
+        elevated = day_of.index[~day_of.no_quantity & (day_of.lowest > 9)]
+        numerator = (
+            members.member_id.isin(without_result) | members.member_id.isin(elevated) | ~members_of(tests)
+        )
+
+        why |= {
+            "diabetes": members_of(diabetes),
+            "glycemic_assessment": members_of(tests),
+            "glycemic_without_result": members.member_id.isin(without_result),
+            "glycemic_elevated": members.member_id.isin(elevated),
+        }
+    else:
+        # Essential hypertension overlapping the first six months: Interval[start, start + 6 months).
+        half_year = pd.Timestamp(start.replace(month=start.month + 6)) - pd.Timedelta(days=1)
+        hypertension = of(VS_ESSENTIAL_HYPERTENSION, "Condition")
+        hypertension = hypertension[prevalence_overlaps(hypertension, low, half_year)]
+        initial = age.between(18, 85) & members_of(visits) & members_of(hypertension)
+        renal_sets = (
+            VS_PREGNANCY,
+            VS_END_STAGE_RENAL_DISEASE,
+            VS_KIDNEY_TRANSPLANT_RECIPIENT,
+            VS_CKD_STAGE_5,
+        )
+        renal = of(renal_sets, "Condition")
+        renal = renal[prevalence_overlaps(renal)]
+        procedures = of(
+            (VS_KIDNEY_TRANSPLANT, VS_DIALYSIS_SERVICES), "Procedure"
+        )  # ends on or before the end
+        procedures = procedures[(procedures.status == "completed") & (procedures.end_day <= high)]
+        esrd_visits = of(VS_ESRD_MONTHLY_OUTPATIENT, "Encounter")  # starts on or before the end
+        esrd_visits = esrd_visits[(esrd_visits.status == "finished") & (esrd_visits.start_day <= high)]
+        frail_exclusion = (age.between(66, 80) & frail & ill_or_medicated) | ((age >= 81) & frail)
+        excluded = initial & (
+            hospice
+            | members_of(renal)
+            | members_of(procedures)
+            | members_of(esrd_visits)
+            | frail_exclusion
+            | nursing_home
+            | palliative
+        )
+        # Numerator: lowest systolic < 140 and lowest diastolic < 90 mm[Hg] on the most recent day with a
+        # blood pressure reading (latest() of its effective time during day of the period) taken outside an
+        # emergency or inpatient encounter (any encounter, whatever its code, by its class).
+        readings = of("bp_panel", "Observation")
+        readings = readings[readings.status.isin(RESULT_DONE)].copy()
+        hospital = pd.read_parquet(
+            folder / "clinical.parquet",
+            columns=["record_id"],
+            filters=[("resource_type", "==", "Encounter"), ("category", "in", INPATIENT_LIKE)],
+        )
+        readings = readings[~readings.encounter_id.isin(hospital.record_id)]
+        readings["latest_day"] = readings.end_day.fillna(readings.start_day)
+        readings = readings[(readings.latest_day >= low) & (readings.latest_day <= high)]
+        parts = clinical[(clinical.component_index > 0) & clinical.record_id.isin(readings.record_id)]
+        for name, (system, code) in (("systolic", SYSTOLIC), ("diastolic", DIASTOLIC)):
+            part = parts[(parts.component_code_system == system) & (parts.component_code == code)]
+            readings[name] = readings.record_id.map(part.groupby("record_id").value_numeric.min())
+        last = readings[readings.latest_day == readings.groupby("member_id").latest_day.transform("max")]
+        # "sort asc" puts a reading without the component first: the day's lowest is then missing.
+        last = last.assign(systolic_missing=last.systolic.isna(), diastolic_missing=last.diastolic.isna())
+        day_of = last.groupby("member_id").agg(
+            systolic_missing=("systolic_missing", "any"),
+            diastolic_missing=("diastolic_missing", "any"),
+            systolic=("systolic", "min"),
+            diastolic=("diastolic", "min"),
+        )
+        controlled = day_of.index[
+            ~day_of.systolic_missing
+            & ~day_of.diastolic_missing
+            & (day_of.systolic < 140)
+            & (day_of.diastolic < 90)
+        ]
+        numerator = members.member_id.isin(controlled)
+        why |= {
+            "essential_hypertension": members_of(hypertension),
+            "pregnancy_or_renal_diagnosis": members_of(renal),
+            "esrd_procedure": members_of(procedures),
+            "esrd_encounter": members_of(esrd_visits),
+            "bp_reading": members_of(readings),
+            "bp_controlled": numerator,
+        }
 
     denominator = initial
-    excluded = denominator & (hospice | nursing_home | frail_and_ill | palliative)
     return pd.DataFrame(
         {
             "patient_id": members.member_id,
@@ -390,25 +512,15 @@ def pandas_cms122(folder: Path, start: dt.date, end: dt.date) -> pd.DataFrame:
             "denominator": denominator.astype("int8"),
             "denominator_exclusion": excluded.astype("int8"),
             "numerator": (denominator & ~excluded & numerator).astype("int8"),
-            # Why: the definitions behind the populations.
-            "qualifying_encounter": members_of(visits),
-            "diabetes": members_of(diabetes),
-            "hospice": hospice,
-            "nursing_home": nursing_home,
-            "frailty": frail,
-            "advanced_illness": members_of(ill),
-            "dementia_medication": members_of(medicated),
-            "palliative": palliative,
-            "glycemic_assessment": members_of(tests),
-            "glycemic_without_result": members.member_id.isin(without_result),
-            "glycemic_elevated": members.member_id.isin(elevated),
+            **why,  # the definitions behind the populations
         }
     )
 
 
-# ---- edge cases: every CMS122 path, both ways ------------------------------------------------------------
-# apmkit synth data reaches only part of CMS122 (no hospice, palliative care, frailty or nursing-home records,
-# every record complete), so the peer is also compared on generated records that take every path: each data
+# ---- edge cases: every CMS122 and CMS165 path, both ways -------------------------------------------------
+# apmkit synth data reaches only part of the measures (no hospice, palliative care, frailty, nursing-home or
+# renal records, no emergency or inpatient encounters, every record complete), so the peer is also compared
+# on generated records that take every path: each data
 # criterion with wrong statuses, negation, open and missing ends, times either side of the period, coded and
 # missing results, same-day readings, dotted and undotted ICD-10-CM codes, and a matching code in a second
 # coding only. Not timed.
@@ -440,6 +552,15 @@ EDGE_KINDS = (
     (VS_PALLIATIVE_DIAGNOSIS, "Condition", 1, "2023-06-01", 1000),
     (VS_PALLIATIVE_ENCOUNTER, "Encounter", 1, "2024-11-01", 500),
     (VS_PALLIATIVE_INTERVENTION, "Procedure", 1, "2024-11-01", 500),
+    (VS_ESSENTIAL_HYPERTENSION, "Condition", 15, "2023-06-01", 1000),
+    ("bp_panel", "Observation", 20, "2025-11-25", 45),
+    (VS_PREGNANCY, "Condition", 1, "2023-06-01", 1000),
+    (VS_END_STAGE_RENAL_DISEASE, "Condition", 1, "2023-06-01", 1000),
+    (VS_KIDNEY_TRANSPLANT_RECIPIENT, "Condition", 1, "2023-06-01", 1000),
+    (VS_CKD_STAGE_5, "Condition", 1, "2023-06-01", 1000),
+    (VS_KIDNEY_TRANSPLANT, "Procedure", 1, "2023-06-01", 1000),
+    (VS_DIALYSIS_SERVICES, "Procedure", 1, "2024-06-01", 700),
+    (VS_ESRD_MONTHLY_OUTPATIENT, "Encounter", 1, "2024-06-01", 700),
 )
 STATUSES = {
     "Encounter": ["finished"] * 4 + ["in-progress", "cancelled"],
@@ -468,7 +589,7 @@ def edge_values(kind: str, device: tuple[str, str]) -> list[tuple[str, str]]:
     return []
 
 
-def edge_cases(engine: Engine, folder: Path, patients: int, per_patient: int = 12) -> int:
+def edge_cases(engine: Engine, folder: Path, patients: int, per_patient: int = 20) -> int:
     """Write members.parquet and clinical.parquet of generated edge cases (DuckDB SQL); the clinical rows."""
     # The first code of each value set, as the expansion writes it (ICD-10-CM undotted half the time below).
     path = resources.files("apmkit.quality").joinpath("data", "value_set_codes.csv")
@@ -544,8 +665,10 @@ def edge_cases(engine: Engine, folder: Path, patients: int, per_patient: int = 1
             resource_type || '/edge-' || i || '-' || j as record_id,
             'E' || i as member_id,
             resource_type, status,
-            case when resource_type = 'Observation' then
-                case h3 % 7 when 0 then 'vital-signs' when 1 then null else 'laboratory' end end as category,
+            case resource_type
+                when 'Observation' then case h3 % 7 when 0 then 'vital-signs' when 1 then null else 'laboratory' end
+                when 'Encounter' then case h3 % 9 when 0 then 'EMER' when 1 then 'IMP' else 'AMB' end
+                end as category,
             code_system,
             case when code_system = '{ICD10CM_URI}' and h4 % 2 = 0 then replace(code, '.', '') else code end
                 as code,
@@ -557,20 +680,39 @@ def edge_cases(engine: Engine, folder: Path, patients: int, per_patient: int = 1
             case when resource_type like '%Request' and h2 % 11 <> 0
                 then moment - to_days(cast(h4 % 3 as integer)) end as recorded_at,
             (h2 % 23 = 0) as negated,
-            (h2 % 19 = 0) as second_coding
+            (h2 % 19 = 0) as second_coding,
+            -- blood pressure: the encounter it was taken in (sometimes an emergency or inpatient one) and its
+            -- components, either of which may be missing; sometimes only the components are written
+            case when code = '{DIRECT_CODES["bp_panel"][1]}' then 'Encounter/edge-' || i || '-' || (h3 % {per_patient})
+                end as encounter_id,
+            code = '{DIRECT_CODES["bp_panel"][1]}' as panel,
+            90 + h3 % 80 as systolic, 55 + h2 % 50 as diastolic, h4 % 13 = 0 as no_systolic,
+            h4 % 11 = 0 as no_diastolic, h2 % 5 = 0 as components_only,
+            cast(null as varchar) as component_code_system, cast(null as varchar) as component_code
         from shaped
         left join edge_values v
             on v.kind = shaped.kind and shaped.coded and v.value_no = h2 % greatest(shaped.value_choices, 1)
     """)
     # A record whose measure code is its second coding: the first is a local code in no value set.
-    con.execute("""
+    con.execute(f"""
         create or replace table edge_rows as
-        select *, 0 as coding_index, 0 as component_index from edge_clinical where not second_coding
+        select *, 0 as coding_index, 0 as component_index from edge_clinical
+        where not second_coding and not (panel and components_only)
         union all
         select * replace ('urn:local' as code_system, 'LOCAL-1' as code), 0, 0 from edge_clinical
-        where second_coding
+        where second_coding and not (panel and components_only)
         union all
-        select *, 1, 0 from edge_clinical where second_coding
+        select *, 1, 0 from edge_clinical where second_coding and not (panel and components_only)
+        union all
+        select * replace (
+            '{SYSTOLIC[0]}' as component_code_system, '{SYSTOLIC[1]}' as component_code,
+            cast(systolic as double) as value_numeric), 0, 1
+        from edge_clinical where panel and not no_systolic
+        union all
+        select * replace (
+            '{DIASTOLIC[0]}' as component_code_system, '{DIASTOLIC[1]}' as component_code,
+            cast(diastolic as double) as value_numeric), 0, 2
+        from edge_clinical where panel and not no_diastolic
     """)
     folder.mkdir(parents=True, exist_ok=True)
     engine.write_parquet(
@@ -676,52 +818,67 @@ def main() -> None:
             f"{cpu:.1f} s CPU in this process, x{total / baseline:.1f} baseline; target 120 s for 1,000,000 patients"
         )
 
-        # CMS122 alone, both ways, from the same Parquet files to per-patient populations.
-        print("CMS122 alone vs a plain pandas implementation written from the CQL:")
-        t, cpu = time.perf_counter(), time.process_time()
-        populations = evaluate_definition(
-            ECQM_DEFINITIONS["CMS122"],
-            tables.members,
-            tables.clinical,
-            start,
-            end,
-            materialize=engine.materialize,
-        )
-        engine.write_parquet(populations.select("patient_id", *COMPARED), folder / "CMS122-alone.parquet")
-        ours_s, ours_cpu = time.perf_counter() - t, time.process_time() - cpu
-        t, cpu = time.perf_counter(), time.process_time()
-        peer = pandas_cms122(data, start, end)
-        peer_s, peer_cpu = time.perf_counter() - t, time.process_time() - cpu
-        print(f"  apmkit  {ours_s:8.2f} s wall {ours_cpu:8.2f} s CPU  {members / ours_s:10,.0f} patients/s")
-        print(f"  pandas  {peer_s:8.2f} s wall {peer_cpu:8.2f} s CPU  {members / peer_s:10,.0f} patients/s")
-        print(f"  ratio apmkit CMS122 / pandas: wall {ours_s / peer_s:.2f}x, cpu {ours_cpu / peer_cpu:.2f}x")
-        ours = pd.read_parquet(folder / "CMS122-alone.parquet")
-        differing = compare(ours, peer)
+        # Each peer measure alone, both ways, from the same Parquet files to per-patient populations.
+        differing: dict[str, int] = {}
+        for measure in PEER_CODES:
+            print(f"{measure} alone vs a plain pandas implementation written from the CQL:")
+            t, cpu = time.perf_counter(), time.process_time()
+            populations = evaluate_definition(
+                ECQM_DEFINITIONS[measure],
+                tables.members,
+                tables.clinical,
+                start,
+                end,
+                materialize=engine.materialize,
+            )
+            engine.write_parquet(
+                populations.select("patient_id", *COMPARED), folder / f"{measure}-alone.parquet"
+            )
+            ours_s, ours_cpu = time.perf_counter() - t, time.process_time() - cpu
+            t, cpu = time.perf_counter(), time.process_time()
+            peer = pandas_measure(measure, data, start, end)
+            peer_s, peer_cpu = time.perf_counter() - t, time.process_time() - cpu
+            print(
+                f"  apmkit  {ours_s:8.2f} s wall {ours_cpu:8.2f} s CPU  {members / ours_s:10,.0f} patients/s"
+            )
+            print(
+                f"  pandas  {peer_s:8.2f} s wall {peer_cpu:8.2f} s CPU  {members / peer_s:10,.0f} patients/s"
+            )
+            print(
+                f"  ratio apmkit {measure} / pandas: wall {ours_s / peer_s:.2f}x, cpu {ours_cpu / peer_cpu:.2f}x"
+            )
+            differing[measure] = compare(pd.read_parquet(folder / f"{measure}-alone.parquet"), peer)
+            del peer
 
         edge_folder = folder / "edge-cases"
         rows = edge_cases(engine, edge_folder, args.edge_patients)
-        print(f"edge cases ({args.edge_patients:,} generated patients, {rows:,} clinical rows), not timed:")
         edge = engine.canonical(edge_folder)
-        populations = evaluate_definition(
-            ECQM_DEFINITIONS["CMS122"],
-            edge.members,
-            edge.clinical,
-            start,
-            end,
-            materialize=engine.materialize,
-        )
-        engine.write_parquet(populations.select("patient_id", *COMPARED), folder / "CMS122-edge.parquet")
-        edge_differing = compare(
-            pd.read_parquet(folder / "CMS122-edge.parquet"), pandas_cms122(edge_folder, start, end)
-        )
+        for measure in PEER_CODES:
+            print(
+                f"{measure} edge cases ({args.edge_patients:,} generated patients, {rows:,} rows), not timed:"
+            )
+            populations = evaluate_definition(
+                ECQM_DEFINITIONS[measure],
+                edge.members,
+                edge.clinical,
+                start,
+                end,
+                materialize=engine.materialize,
+            )
+            engine.write_parquet(
+                populations.select("patient_id", *COMPARED), folder / f"{measure}-edge.parquet"
+            )
+            differing[f"{measure} edge cases"] = compare(
+                pd.read_parquet(folder / f"{measure}-edge.parquet"),
+                pandas_measure(measure, edge_folder, start, end),
+            )
         print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         engine.close()
-    if differing or edge_differing:
-        sys.exit(
-            f"CMS122: apmkit and the pandas peer disagree for {differing:,} patients "
-            f"and {edge_differing:,} edge-case patients"
-        )
-    print("CMS122: apmkit and the pandas peer agree for every patient and every edge-case patient")
+    failed = {name: count for name, count in differing.items() if count}
+    if failed:
+        listed = ", ".join(f"{name}: {count:,} patients" for name, count in failed.items())
+        sys.exit(f"apmkit and the pandas peer disagree ({listed})")
+    print(f"apmkit and the pandas peer agree for every patient ({', '.join(differing)})")
 
 
 if __name__ == "__main__":
