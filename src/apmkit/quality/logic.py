@@ -220,13 +220,19 @@ class MeasureData:
             matched.select(record_id=matched.record_id, tag=matched.value_set_oid).distinct()
         )
         # The header (one row per record) is its first row: the resource row (component 0) when present,
-        # else its first component (some producers write multi-component observations as components only).
+        # else its first component written (some producers write multi-component observations as components
+        # only, and a reading may lack its first component: a blood pressure with only a diastolic value).
         relevant = clinical.semi_join(self.tags.select("record_id").distinct(), "record_id")
         resource_rows = relevant.filter((relevant.component_index == 0) & (relevant.coding_index == 0))
-        first_components = relevant.filter((relevant.component_index == 1) & (relevant.coding_index == 0))
-        header = resource_rows.union(
-            first_components.anti_join(resource_rows.select("record_id"), "record_id"), distinct=False
+        components = relevant.filter((relevant.component_index > 0) & (relevant.coding_index == 0))
+        components = components.anti_join(resource_rows.select("record_id"), "record_id")
+        components = components.mutate(
+            first_component=components.component_index.min().over(group_by=components.record_id)
         )
+        first_components = components.filter(components.component_index == components.first_component).drop(
+            "first_component"
+        )
+        header = resource_rows.union(first_components, distinct=False)
         header = header.select(*HEADER_COLUMNS)
         header = header.mutate(
             start_day=header.effective_start.date(),
@@ -269,12 +275,24 @@ def day_literal(day: dt.date) -> ir.DateScalar:
     return ibis.literal(day, type="date")
 
 
+REQUEST_TYPES = ("MedicationRequest", "ServiceRequest", "DeviceRequest")
+"""Requests: without a period of their own they are timed by when they were authored (a point in time)."""
+
+
 def interval_predicate(
     rows: ibis.Table, timing: Timing, low: dt.date, high: dt.date, *, prevalence: bool = False
 ) -> ir.BooleanValue:
     """The CQL timing relation of each record's interval to the window [low, high] (days)."""
     return _interval_relation(
-        rows.start_day, rows.end_day, rows.latest_day, rows.status, timing, low, high, prevalence=prevalence
+        rows.start_day,
+        rows.end_day,
+        rows.latest_day,
+        rows.status,
+        timing,
+        low,
+        high,
+        prevalence=prevalence,
+        point=rows.resource_type.isin(list(REQUEST_TYPES)),
     )
 
 
@@ -288,7 +306,9 @@ def _interval_relation(
     high: dt.date,
     *,
     prevalence: bool = False,
+    point: ir.BooleanValue | bool = False,
 ) -> ir.BooleanValue:
+    """``point``: where true, a record without an end lasts no longer than its start (requests)."""
     lo, hi = day_literal(low), day_literal(high)
     if prevalence:
         # QICoreCommon prevalenceInterval: an active condition runs to its abatement or indefinitely; an
@@ -303,22 +323,26 @@ def _interval_relation(
         if timing == "starts_during":
             return start.notnull() & (start >= lo) & (start <= hi)
         raise ValueError(f"timing {timing} is not defined for prevalence intervals")
-    end = ibis.coalesce(end_day, start)
-    begin = ibis.coalesce(start, end_day)
+    # FHIRHelpers ToInterval(Period): a period without a start is Interval(null, end], whose start is
+    # unknown, so no comparison with its start holds; one without an end is Interval[start, null], which
+    # runs on to the end of time: it overlaps and starts in a window, but never ends in one or lies within
+    # it. A dateTime is loaded as a period of one instant (start = end).
+    end = ibis.ifelse(end_day.isnull() & point, start, end_day)
+    begin = start
     if timing == "during":
-        return (begin >= lo) & (end <= hi)
+        return begin.notnull() & (begin >= lo) & end.notnull() & (end <= hi)
     if timing == "overlaps":
-        return (begin <= hi) & (end >= lo)
+        return begin.notnull() & (begin <= hi) & (end.isnull() | (end >= lo))
     if timing == "ends_during":
-        return (end >= lo) & (end <= hi)
+        return end.notnull() & (end >= lo) & (end <= hi)
     if timing == "starts_during":
-        return (begin >= lo) & (begin <= hi)
+        return begin.notnull() & (begin >= lo) & (begin <= hi)
     if timing == "latest_during":
         return (latest_day >= lo) & (latest_day <= hi)
     if timing == "ends_by_end":
-        return end <= hi
+        return end.notnull() & (end <= hi)
     if timing == "starts_by_end":
-        return begin <= hi
+        return begin.notnull() & (begin <= hi)
     if timing == "any":
         return ibis.literal(True)
     raise ValueError(f"unknown timing {timing}")
@@ -364,6 +388,7 @@ def criterion_predicate(rows: ibis.Table, criterion: Criterion, data: MeasureDat
             low,
             high,
             prevalence=criterion.prevalence,
+            point=rows.resource_type.isin(list(REQUEST_TYPES)),
         )
     conditions.append(timing)
     return ibis.and_(*conditions).fill_null(False)
