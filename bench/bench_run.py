@@ -21,7 +21,8 @@ members (exponent 1.05), run / floor 15x / 31x / 55x in CPU, peak RSS 1.34 / 3.2
 ``--memory-limit 6GB``); before: 30.9 / 88.2 CPU seconds, 1.54 / 3.89 GiB at 100k / 300k. Later that day (load
 8-15), with each mart written once (computed into run.duckdb, copied to Parquet): 25.1 / 85.8 / 300.6 CPU
 seconds, peak 1.41 / 3.54 / 6.12 GiB; the code before it, same session: 28.9 / 81.4 / 336.9, 1.33 / 3.36 /
-6.33 GiB (within the noise at that load).
+6.33 GiB (within the noise at that load). At 1M under ``--memory-limit 2GB``: peak 2.46 GiB, DuckDB tracked at most
+1.86 GiB per stage (the code before b104d12, whose second DuckDB database loaded run.duckdb: 3.14 GiB).
 """
 
 from __future__ import annotations
