@@ -21,7 +21,8 @@ members (exponent 1.05), run / floor 15x / 31x / 55x in CPU, peak RSS 1.34 / 3.2
 ``--memory-limit 6GB``); before: 30.9 / 88.2 CPU seconds, 1.54 / 3.89 GiB at 100k / 300k. Later that day (load
 8-15), with each mart written once (computed into run.duckdb, copied to Parquet): 25.1 / 85.8 / 300.6 CPU
 seconds, peak 1.41 / 3.54 / 6.12 GiB; the code before it, same session: 28.9 / 81.4 / 336.9, 1.33 / 3.36 /
-6.33 GiB (within the noise at that load).
+6.33 GiB (within the noise at that load). At 1M under ``--memory-limit 2GB``: peak 2.46 GiB, DuckDB tracked at most
+1.86 GiB per stage (the code before b104d12, whose second DuckDB database loaded run.duckdb: 3.14 GiB).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from importlib.resources import files
 from pathlib import Path
@@ -62,19 +64,71 @@ def floor(data: Path) -> dict[str, float]:
     return {"seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu}
 
 
+def _rss_now() -> int:
+    """The process's resident set size now (bytes; Linux), not its peak."""
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+class _EngineSampler:
+    """Samples, twice a second, the process's RSS and the memory DuckDB's buffer manager accounts for
+    (``duckdb_memory()``, the part its ``memory_limit`` bounds), from a second cursor on the run's connection.
+
+    Per stage it keeps the largest RSS, the largest tracked memory and the largest difference: memory the engine's
+    limit does not bound (Python and Arrow objects, a second engine, allocations DuckDB does not track).
+    """
+
+    def __init__(self, connection: object) -> None:
+        self.stage = "contract and checks"
+        self.by_stage: dict[str, dict[str, int]] = {}
+        self._cursor = connection.cursor()  # type: ignore[attr-defined]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        query = "SELECT sum(memory_usage_bytes), sum(temporary_storage_bytes) FROM duckdb_memory()"
+        while not self._stop.is_set():
+            tracked, spilled = self._cursor.execute(query).fetchone()
+            rss = _rss_now()
+            kept = self.by_stage.setdefault(self.stage, {"rss": 0, "tracked": 0, "outside": 0, "spilled": 0})
+            for key, value in (
+                ("rss", rss),
+                ("tracked", int(tracked)),
+                ("outside", rss - int(tracked)),
+                ("spilled", int(spilled)),
+            ):
+                kept[key] = max(kept[key], value)
+            self._stop.wait(0.5)
+
+    def close(self) -> dict[str, dict[str, int]]:
+        self._stop.set()
+        self._thread.join()
+        self._cursor.close()
+        return self.by_stage
+
+
 def run(data: Path, out: Path) -> dict[str, object]:
     from apmkit.workspace import Workspace
 
     stages: list[tuple[str, float]] = []
     peaks: list[int] = []  # the process's peak RSS (bytes) when each stage starts
+    sampler: _EngineSampler | None = None
 
     def progress(stage: str) -> None:
         stages.append((stage, time.perf_counter()))
         peaks.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+        if sampler is not None:
+            sampler.stage = stage
 
     started, cpu = time.perf_counter(), time.process_time()
     with Workspace(data) as workspace:
-        result = workspace.run(CONTRACT, "2025", out=out, progress=progress)
+        if workspace.engine.name == "duckdb":
+            sampler = _EngineSampler(workspace.engine.backend.con)
+        try:
+            result = workspace.run(CONTRACT, "2025", out=out, progress=progress)
+        finally:
+            engine_memory = sampler.close() if sampler is not None else {}
     ended, cpu = time.perf_counter(), time.process_time() - cpu
     marks = [*stages, ("end", ended)]
     shares = {name: round(marks[i + 1][1] - at, 3) for i, (name, at) in enumerate(marks[:-1])}
@@ -84,6 +138,8 @@ def run(data: Path, out: Path) -> dict[str, object]:
         "cpu_seconds": cpu,
         # Peak RSS reached by the end of each stage: the stage where it jumps is the one that holds the memory.
         "stage_peaks": {name: ends[i] for i, (name, _) in enumerate(stages)},
+        # Within each stage: the largest RSS, DuckDB's tracked memory, and RSS less tracked (outside its limit).
+        "engine_memory": engine_memory,
         "stages": {"contract and checks": round(stages[0][1] - started, 3) if stages else 0.0, **shares},
         "members": result.counts.get("members", 0),
         "claim_lines": result.counts.get("claim_lines_counted", 0),
@@ -175,6 +231,17 @@ def main() -> None:
         print(
             "    peak RSS by the end of: " + ", ".join(f"{k} {v / 2**30:.2f} GiB" for k, v in peaks.items())
         )
+        engine_memory = measured.get("engine_memory", {})
+        assert isinstance(engine_memory, dict)
+        if engine_memory:
+            print(
+                "    within each stage, largest RSS / DuckDB tracked / RSS outside the engine's limit / spilled (GiB): "
+                + ", ".join(
+                    f"{k} {v['rss'] / 2**30:.2f} / {v['tracked'] / 2**30:.2f} / {v['outside'] / 2**30:.2f}"
+                    f" / {v['spilled'] / 2**30:.2f}"
+                    for k, v in engine_memory.items()
+                )
+            )
         sizes.append(members)
         times.append(seconds)
         cpus.append(cpu)

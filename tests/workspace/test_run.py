@@ -200,6 +200,28 @@ def test_run_database_holds_each_mart_as_its_parquet_file(run_out: Path, tmp_pat
                 assert con.execute(query).fetchone() == (0,), name
 
 
+def test_a_duckdb_run_opens_one_database(
+    population: Path, contract_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run's memory is bounded by one engine's limit only if it opens one DuckDB database: each database has
+    a buffer pool and a limit of its own, so run.duckdb loaded from a second connection while the run's engine
+    still held its buffers added a second limit's worth (docs/run.md, Performance). The run's engine attaches it."""
+    import duckdb
+
+    opened: list[str] = []
+    connect = duckdb.connect
+
+    def counted(database: str = ":memory:", *args: object, **kwargs: object) -> duckdb.DuckDBPyConnection:
+        opened.append(str(database))
+        return connect(database, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(duckdb, "connect", counted)
+    with Workspace(population) as workspace:
+        workspace.run(contract_file, "2025", out=tmp_path / "run")
+    assert opened == [":memory:"]
+    assert (tmp_path / "run" / "run.duckdb").exists()
+
+
 def _snapshot(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
