@@ -278,6 +278,7 @@ REPORT_MARTS = (
     EPISODE_CLINICIANS,
     "admission_visits",
     "admission_follow_ups",
+    "admission_list",
     *CELL_MARTS,
 )
 """The marts built on a report's first use and kept in the run folder (see :func:`report_mart`); the report
@@ -431,11 +432,15 @@ def report_mart(inputs: ReportInputs, name: str) -> ir.Table | None:
     cost_basis = inputs.run.cost_basis
     if name in CELL_MARTS:
         return build_cells(inputs, name)
-    if name in ("admission_visits", "admission_follow_ups"):
-        from apmkit.reports.admissions import claim_visit_rows, follow_up_rows
+    if name in ("admission_visits", "admission_follow_ups", "admission_list"):
+        from apmkit.reports.admissions import claim_visit_list, claim_visit_rows, follow_up_rows
 
         if not inputs.has("medical_claims"):
             return None
+        if name == "admission_list":
+            if not (inputs.has("attribution") or inputs.has("member_detail")):
+                return None
+            return claim_visit_list(inputs)
         return claim_visit_rows(inputs) if name == "admission_visits" else follow_up_rows(inputs)
     if name == MONTHS_PANEL:
         if not inputs.has("member_months") or not (inputs.has("attribution") or inputs.has("member_detail")):
