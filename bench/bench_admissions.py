@@ -28,7 +28,7 @@ from _size import add_tiny_flag, shrink  # bench/_size.py (the script's folder i
 
 from apmkit.engines import Engine
 from apmkit.ingest import ingest
-from apmkit.reports.admissions import ADMISSION_VISITS, FOLLOW_UP_VISITS, admissions_report
+from apmkit.reports.admissions import ADMISSION_LIST, ADMISSION_VISITS, FOLLOW_UP_VISITS, admissions_report
 from apmkit.reports.framework import ReportInputs, ReportRequest, RunInfo
 from apmkit.reports.marts import report_mart
 from apmkit.synth import generate
@@ -133,11 +133,15 @@ def main() -> None:
             f"{scan:.2f} s; ratio {built / max(scan, 1e-9):.1f}x"
         )
         # what `apmkit report` does on a run folder: the first use writes the claims' visits and follow-up lines
-        # as marts, every later report reads them
+        # and the list of the attributed people's visits with their follow-up as marts, every later report reads
+        # them
         started = time.perf_counter()
         marts = {}
-        for name in (ADMISSION_VISITS, FOLLOW_UP_VISITS):
-            mart = report_mart(inputs, name)
+        for name in (ADMISSION_VISITS, FOLLOW_UP_VISITS, ADMISSION_LIST):
+            source = ReportInputs(
+                tables={**inputs.tables, **marts}, run=inputs.run, materialize=inputs.materialize
+            )
+            mart = report_mart(source, name)
             assert mart is not None
             engine.write_parquet(mart, folder / f"{name}.parquet")
             marts[name] = engine.read_parquet(folder / f"{name}.parquet")

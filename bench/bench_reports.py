@@ -8,8 +8,11 @@ shared-savings contract plus an episodes section; then, on DuckDB:
 * **each report**, twice: the **first use** (``build_report`` builds the report marts it needs that the run folder
   lacks — open gaps, HCCs, features, professional / pharmacy / episode / admission marts and the report
   aggregates ``cells_*`` — and keeps them there) and the **steady state** (the same request again: it reads the
-  marts and aggregates) — seconds, the ratio of the steady state to the expenditure scan, and the 1-minute load
-  average when the report started (the machine may be shared).
+  marts and aggregates) — seconds, the ratio of the steady state to the expenditure scan (wall, and CPU seconds
+  of this process with DuckDB's threads: steadier on a shared machine), and the 1-minute load average when the
+  report started;
+* for ``admissions``, the floor of its daily list: DuckDB reading the ``admission_list`` mart's visits of the
+  period into Arrow.
 
 Usage::
 
@@ -68,16 +71,39 @@ def baseline(run: Path) -> float:
     return time.perf_counter() - started
 
 
-def expenditure_scan(run: Path) -> float:
-    """Seconds for DuckDB to sum the expenditure mart's cents by month once."""
+def expenditure_scan(run: Path) -> tuple[float, float]:
+    """Seconds and CPU seconds (this process, DuckDB's threads included) for DuckDB to sum the expenditure mart's
+    cents by month once."""
     import duckdb
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     with duckdb.connect() as con:
         con.execute(
             "select month, sum(cents) from read_parquet(?) group by month", [str(run / "expenditure.parquet")]
         ).fetchall()
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
+
+
+def list_scan(run: Path) -> tuple[float, float, int] | None:
+    """The admissions list's floor: seconds, CPU seconds and rows for DuckDB to read the ``admission_list`` mart's
+    visits admitted or discharged in the performance period into Arrow (what the report's ``events`` table is,
+    before its sort and group counts); None before the mart exists."""
+    import json
+
+    import duckdb
+
+    mart = run / "admission_list.parquet"
+    if not mart.exists():
+        return None
+    record = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    started, cpu = time.perf_counter(), time.process_time()
+    with duckdb.connect() as con:
+        rows = con.sql(
+            "select * from read_parquet($1) where admit_date between $2::date and $3::date "
+            "or discharge_date between $2::date and $3::date",
+            params=[str(mart), record["start"], record["end"]],
+        ).to_arrow_table()
+    return time.perf_counter() - started, time.process_time() - cpu, rows.num_rows
 
 
 def _link_or_copy(source: str, target: str) -> None:
@@ -129,32 +155,46 @@ def main() -> None:
         run = prepare(args.members, cache)
         print(f"members {args.members:,}; synth + run {time.perf_counter() - started:.1f} s; marts in {run}")
     every = baseline(run)
-    floor = expenditure_scan(run)
-    print(f"baselines: read every mart once {every:.2f} s; sum the expenditure mart by month {floor:.2f} s")
+    floor, floor_cpu = expenditure_scan(run)
     print(
-        f"{'report':<18}{'first use s':>12}{'steady s':>10}{'x scan':>8}{'rows':>10}{'load':>7}", flush=True
+        f"baselines: read every mart once {every:.2f} s; sum the expenditure mart by month {floor:.2f} s "
+        f"({floor_cpu:.2f} CPU s)"
+    )
+    print(
+        f"{'report':<18}{'first use s':>12}{'steady s':>10}{'x scan':>8}{'CPU s':>8}{'x CPU':>8}{'rows':>10}"
+        f"{'load':>7}",
+        flush=True,
     )
     names = args.reports or [info.name for info in catalog()]
     for name in names:
-        seconds = []
+        seconds, cpus = [], []
         rows = 0
         load = os.getloadavg()[0]
         try:
             for _ in range(2):
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.process_time()
                 with Engine.duckdb() as engine:
                     result = build_report(run, ReportRequest(name, by=args.by), engine=engine)
                 seconds.append(time.perf_counter() - started)
+                cpus.append(time.process_time() - cpu)
                 rows = sum(t.num_rows for t in result.tables.values())
         except ApmkitError as error:  # e.g. episodes of a contract without an episodes: section
             print(f"{name:<18}not built: {error}", flush=True)
             continue
         first, steady = seconds
         print(
-            f"{name:<18}{first:>12.2f}{steady:>10.2f}{steady / floor if floor else float('nan'):>8.1f}{rows:>10,}"
-            f"{load:>7.1f}",
+            f"{name:<18}{first:>12.2f}{steady:>10.2f}{steady / floor if floor else float('nan'):>8.1f}"
+            f"{cpus[1]:>8.2f}{cpus[1] / floor_cpu if floor_cpu else float('nan'):>8.1f}{rows:>10,}{load:>7.1f}",
             flush=True,
         )
+        if name == "admissions" and (listing := list_scan(run)) is not None:
+            wall, cpu_s, listed = listing
+            print(
+                f"  floor of the list: DuckDB reads the admission_list mart's {listed:,} visits of the period "
+                f"into Arrow in {wall:.2f} s ({cpu_s:.2f} CPU s); the report / that: {steady / wall:.1f}x wall, "
+                f"{cpus[1] / cpu_s if cpu_s else float('nan'):.1f}x CPU",
+                flush=True,
+            )
     if args.cache is None:
         shutil.rmtree(cache, ignore_errors=True)
 

@@ -41,6 +41,7 @@ from apmkit.reports.framework import (
     ReportInputs,
     ReportOutput,
     ReportRequest,
+    apply_scope,
     bar_chart,
     group_column,
     line_chart,
@@ -206,6 +207,7 @@ def _visit_id(table: ir.Table, source: str) -> ir.Value:
 
 ADMISSION_VISITS = "admission_visits"
 FOLLOW_UP_VISITS = "admission_follow_ups"
+ADMISSION_LIST = "admission_list"
 
 
 def claim_visit_rows(inputs: ReportInputs) -> ir.Table:
@@ -280,64 +282,118 @@ def follow_up_rows(inputs: ReportInputs) -> ir.Table:
     return found.union(last, distinct=False)
 
 
-def visits(inputs: ReportInputs, people: ir.Table | None = None) -> ir.Table:
-    """Every visit of every person (of ``people``, ``person_id``, when given): claims and ADT deduplicated, with
-    ``person_id``, ``payer``, ``source``, ``via_ed`` and the follow-up columns (see the module docstring).
+LIST_COLUMNS = (
+    "setting",
+    "person_id",
+    "member_id",
+    "payer",
+    "entity_id",
+    "tin",
+    "npi",
+    "facility",
+    "attending_npi",
+    "billing_tin",
+    "admit_date",
+    "discharge_date",
+    "discharge_status",
+    "via_ed",
+    "visit_id",
+    "follow_up_expected",
+    "follow_up_date",
+    "follow_up_npi",
+    "days_to_follow_up",
+    "follow_up_7",
+    "follow_up_14",
+)
+"""A listed visit: the visit, its payer and follow-up, and the attributed member (``member_id``, entity, TIN,
+NPI) it is listed under; the report adds ``source``."""
 
-    The claims' visits and follow-up lines are read from the ``admission_visits`` and ``admission_follow_ups``
-    marts (built on the report's first use) when the run folder has them, else computed from the claims; ADT
-    messages (a daily feed) are always read as loaded. Every step works person by person, so restricting to
-    ``people`` first gives their rows of the whole computation."""
-    persons = person_map(inputs)
-    columns = [*_VISIT_COLUMNS, "person_id", "via_ed"]
+
+def _claims_and_follow_ups(inputs: ReportInputs) -> tuple[ir.Table, ir.Table]:
+    """The claims' visits and follow-up lines: the ``admission_visits`` and ``admission_follow_ups`` marts when
+    the run folder has them, else computed from the claims."""
     from_claims = inputs[ADMISSION_VISITS] if inputs.has(ADMISSION_VISITS) else claim_visit_rows(inputs)
     follow = inputs[FOLLOW_UP_VISITS] if inputs.has(FOLLOW_UP_VISITS) else follow_up_rows(inputs)
-    as_of = follow._day.max().as_scalar()  # the claims' last service date (see follow_up_rows)
-    if people is not None:
-        from_claims = from_claims.semi_join(people, from_claims.person_id == people.person_id)
-        follow = follow.semi_join(people, follow._fp == people.person_id)
-    from_claims = from_claims.select(*columns, "_enrolled_payer")
+    return from_claims, follow
 
-    if inputs.has("adt_events"):
-        adt = with_person(adt_visits(inputs["adt_events"]), persons).mutate(via_ed=ibis.literal(False))
-        adt = adt.select(*columns)
-        if people is not None:
-            adt = adt.semi_join(people, adt.person_id == people.person_id)
-        adt = _with_enrolled_payer(inputs, adt, persons)
-        adt_keys = adt.select(_p=adt.person_id, _s=adt.setting, _a=adt.admit_date)
-        same = (
-            (from_claims.person_id == adt_keys._p)
-            & (from_claims.setting == adt_keys._s)
-            & (adt_keys._a >= from_claims.admit_date.sub(ibis.interval(days=1)))
-            & (adt_keys._a <= from_claims.admit_date.add(ibis.interval(days=1)))
-        )
-        claim_keys = from_claims.select(
-            _p=from_claims.person_id, _s=from_claims.setting, _a=from_claims.admit_date
-        )
-        adt_only = adt.anti_join(
-            claim_keys,
-            (adt.person_id == claim_keys._p)
-            & (adt.setting == claim_keys._s)
-            & (adt.admit_date >= claim_keys._a.sub(ibis.interval(days=1)))
-            & (adt.admit_date <= claim_keys._a.add(ibis.interval(days=1))),
-        )
-        parts = [
-            from_claims.semi_join(adt_keys, same).mutate(source=ibis.literal("claims+adt")),
-            from_claims.anti_join(adt_keys, same).mutate(source=ibis.literal("claims")),
-            adt_only.mutate(source=ibis.literal("adt")),
-        ]
-    else:
-        parts = [from_claims.mutate(source=ibis.literal("claims"))]
-    every = ibis.union(*parts, distinct=False)
-    every = every.mutate(visit_id=_visit_id(every, "v"))
-    payer = ibis.ifelse(
-        every.source == "adt",
-        ibis.coalesce(every._enrolled_payer, every.payer),
-        ibis.coalesce(every.payer, every._enrolled_payer),
+
+def _listed(
+    visits_: ir.Table, follow: ir.Table, as_of: ir.Value, members: ir.Table, *, adt: bool
+) -> ir.Table:
+    """``visits_`` (``_VISIT_COLUMNS``, ``person_id``, ``via_ed``, ``_enrolled_payer``) with their payer, id and
+    follow-up (:func:`with_follow_up`), once per attributed member of the person (``members``: ``person_id`` and
+    the panel's columns), as :data:`LIST_COLUMNS`. A visit's payer: the claim's, else the person's enrolled payer
+    that month; for an ADT visit the enrolled payer first, else the feed's."""
+    every = visits_.mutate(visit_id=_visit_id(visits_, "v"))
+    first, second = (every._enrolled_payer, every.payer) if adt else (every.payer, every._enrolled_payer)
+    every = every.mutate(payer=ibis.coalesce(first, second).fill_null(UNKNOWN_PAYER)).drop("_enrolled_payer")
+    followed = with_follow_up(every, follow, as_of)
+    attributed = followed.drop("member_id").inner_join(members, "person_id")
+    return attributed.select(*LIST_COLUMNS)
+
+
+def claim_visit_list(inputs: ReportInputs) -> ir.Table:
+    """The ``admission_list`` mart: every claims visit of every person attributed in the run, once per attributed
+    member of the person, as :data:`LIST_COLUMNS` — everything the report lists of a claims visit but its
+    ``source`` (``claims`` or ``claims+adt``, which depends on the ADT messages loaded when the report runs).
+
+    Follow-up is found among the person's follow-up lines and its windows close on the claims' last service
+    date, both of the whole run: computing it here for every person gives each person's rows of the report's
+    computation over any scope (every step works person by person)."""
+    from_claims, follow = _claims_and_follow_ups(inputs)
+    as_of = follow._day.max().as_scalar()  # the claims' last service date (see follow_up_rows)
+    members = with_person(panel(inputs, ReportRequest("marts")), person_map(inputs))
+    people = members.select("person_id").distinct()
+    from_claims = from_claims.semi_join(people, from_claims.person_id == people.person_id)
+    follow = follow.semi_join(people, follow._fp == people.person_id)
+    return _listed(from_claims, follow, as_of, members, adt=False)
+
+
+def listed_visits(inputs: ReportInputs, request: ReportRequest) -> ir.Table:
+    """The visits of the request's scope, as :data:`LIST_COLUMNS` and ``source``: the claims visits of the
+    ``admission_list`` mart restricted to the scope (computed from the claims when the run folder lacks it),
+    and, when an ADT feed is loaded, its visits deduplicated against them (see the module docstring)."""
+    claims_list = inputs[ADMISSION_LIST] if inputs.has(ADMISSION_LIST) else claim_visit_list(inputs)
+    claims_list = apply_scope(claims_list, request.scope)
+    if not inputs.has("adt_events"):
+        return claims_list.mutate(source=ibis.literal("claims"))
+    # the ADT messages (a daily feed) are read as loaded: their visits are deduplicated now, for the scope only
+    persons = person_map(inputs)
+    members = with_person(panel(inputs, request), persons)
+    people = members.select("person_id").distinct()
+    _, follow = _claims_and_follow_ups(inputs)
+    as_of = follow._day.max().as_scalar()
+    follow = follow.semi_join(people, follow._fp == people.person_id)
+    columns = [*_VISIT_COLUMNS, "person_id", "via_ed"]
+    adt = with_person(adt_visits(inputs["adt_events"]), persons).mutate(via_ed=ibis.literal(False))
+    adt = adt.select(*columns)
+    adt = adt.semi_join(people, adt.person_id == people.person_id)
+    adt = _with_enrolled_payer(inputs, adt, persons)
+    adt_keys = adt.select(_p=adt.person_id, _s=adt.setting, _a=adt.admit_date)
+    # the scope's list holds every claims visit of the scope's people (under each of their attributed members)
+    claim_keys = claims_list.select(
+        _p=claims_list.person_id, _s=claims_list.setting, _a=claims_list.admit_date
     )
-    every = every.mutate(payer=payer).drop("_enrolled_payer")
-    every = every.mutate(payer=every.payer.fill_null(UNKNOWN_PAYER))
-    return with_follow_up(every, follow, as_of)
+    same = (
+        (claims_list.person_id == adt_keys._p)
+        & (claims_list.setting == adt_keys._s)
+        & (adt_keys._a >= claims_list.admit_date.sub(ibis.interval(days=1)))
+        & (adt_keys._a <= claims_list.admit_date.add(ibis.interval(days=1)))
+    )
+    adt_only = adt.anti_join(
+        claim_keys,
+        (adt.person_id == claim_keys._p)
+        & (adt.setting == claim_keys._s)
+        & (adt.admit_date >= claim_keys._a.sub(ibis.interval(days=1)))
+        & (adt.admit_date <= claim_keys._a.add(ibis.interval(days=1))),
+    )
+    from_adt = _listed(adt_only, follow, as_of, members, adt=True)
+    return ibis.union(
+        claims_list.semi_join(adt_keys, same).mutate(source=ibis.literal("claims+adt")),
+        claims_list.anti_join(adt_keys, same).mutate(source=ibis.literal("claims")),
+        from_adt.mutate(source=ibis.literal("adt")),
+        distinct=False,
+    )
 
 
 def with_follow_up(every: ir.Table, visits_fu: ir.Table, as_of: ir.Value) -> ir.Table:
@@ -354,8 +410,14 @@ def with_follow_up(every: ir.Table, visits_fu: ir.Table, as_of: ir.Value) -> ir.
         & (visits_fu._day > candidates.discharge_date)
         & (visits_fu._day <= candidates.discharge_date.add(ibis.interval(days=max(FOLLOW_UP_DAYS)))),
     )
-    first = pairs.group_by(_fv=pairs.visit_id).aggregate(
-        follow_up_date=pairs._day.min(), follow_up_npi=pairs._npi.argmin(pairs._day)
+    # the first follow-up day; of several lines that day, the smallest NPI (an argmin over the day alone picked
+    # any of them, so two runs could name different clinicians)
+    first_day = pairs.group_by(_fd_visit=pairs.visit_id).aggregate(_fd=pairs._day.min())
+    on_day = pairs.inner_join(
+        first_day, (pairs.visit_id == first_day._fd_visit) & (pairs._day == first_day._fd)
+    )
+    first = on_day.group_by(_fv=on_day.visit_id).aggregate(
+        follow_up_date=on_day._day.min(), follow_up_npi=on_day._npi.min()
     )
     joined = every.left_join(first, every.visit_id == first._fv).drop("_fv")
     days = joined.follow_up_date.delta(joined.discharge_date, unit="day").cast("int32")
@@ -417,20 +479,24 @@ EVENT_COLUMNS = (
         "member_xref",
         ADMISSION_VISITS,
         FOLLOW_UP_VISITS,
+        ADMISSION_LIST,
     ),
 )
 def admissions_report(inputs: ReportInputs, request: ReportRequest) -> ReportOutput:
     key = group_column(request)
     year = report_year(inputs, request)
     start, end = year_window(inputs, year)
-    persons = person_map(inputs)
-    members = with_person(panel(inputs, request), persons)
-    every = visits(inputs, members.select("person_id").distinct())
-    if request.payer is not None:
-        every = every.filter(every.payer == request.payer)
-    # Every table below reads the attributed visits: computed once when the caller gives a materialize hook.
-    attributed = inputs.keep(every.drop("member_id").inner_join(members, "person_id"))
     lo, hi = ibis.literal(start), ibis.literal(end)
+    attributed = listed_visits(inputs, request)
+    if request.payer is not None:
+        attributed = attributed.filter(attributed.payer == request.payer)
+    # every table below reads the scope's visits of the period: read from the marts once (with a materialize hook)
+    attributed = inputs.keep(
+        attributed.filter(
+            attributed.admit_date.between(lo, hi)
+            | (attributed.discharge_date.notnull() & attributed.discharge_date.between(lo, hi))
+        )
+    )
     admitted = attributed.filter(attributed.admit_date.between(lo, hi))
     discharged = attributed.filter(
         attributed.discharge_date.notnull() & attributed.discharge_date.between(lo, hi)
@@ -451,7 +517,7 @@ def admissions_report(inputs: ReportInputs, request: ReportRequest) -> ReportOut
         rows(admitted, "admission", admitted.admit_date, False),
         rows(discharged, "discharge", discharged.discharge_date, True),
         distinct=False,
-    ).order_by(["date", "event", key, "setting", "person_id"])
+    ).order_by(["date", "event", key, "setting", "person_id", "admit_date", "facility", "member_id", "payer"])
 
     daily = listed.group_by([key, "payer", "date", "setting"]).aggregate(
         admissions=(listed.event == "admission").sum().cast("int64"),
@@ -528,6 +594,7 @@ def admissions_report(inputs: ReportInputs, request: ReportRequest) -> ReportOut
 
 
 __all__ = [
+    "ADMISSION_LIST",
     "ADMISSION_VISITS",
     "FOLLOW_UP_CODES",
     "FOLLOW_UP_VISITS",
@@ -535,10 +602,11 @@ __all__ = [
     "SETTINGS",
     "admissions_report",
     "adt_visits",
+    "claim_visit_list",
     "claim_visit_rows",
     "claim_visits",
     "follow_up_rows",
+    "listed_visits",
     "person_map",
-    "visits",
     "with_person",
 ]

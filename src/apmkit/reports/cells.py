@@ -18,6 +18,12 @@ reports summed over member rows before:
   cents of the member-month's first payer row only (a month enrolled with two payers counted once);
 * ``cells_profile`` — one row per member, measured year and payer view (``*`` = every payer, else one payer's
   months alone): the population profile's columns (:func:`apmkit.reports.population.member_profile`);
+* ``cells_profile_people`` — the people of ``cells_profile`` counted per ``entity_id, tin, npi``, year, payer view,
+  ``dimension`` and ``value`` (each distribution dimension, the HCCs of ``member_hccs`` and the HCC count,
+  ``members`` for everyone): ``members`` counts the people with one profile row in the year and payer view (they
+  are in one cell, so cells sum); a person with several rows (two member ids) is listed by ``person_id`` instead,
+  and a group counts ``members`` summed plus those listed people, distinct (:func:`apmkit.reports.population
+  .profile_people`);
 * ``cells_equity`` — ``member_months``, ``cents`` and ``admissions`` per cell and the member's ``race`` and
   ``dual`` strata;
 * ``cells_drugs`` — pharmacy ``fills`` and ``cents`` per cell and ``ndc``;
@@ -58,6 +64,7 @@ SHARED_PEOPLE = "cells_shared_people"
 DRUG_CELLS = "cells_drugs"
 DRUG_PEOPLE = "cells_drug_people"
 PROFILE = "cells_profile"
+PROFILE_PEOPLE = "cells_profile_people"
 EQUITY_CELLS = "cells_equity"
 
 CELL_MARTS = (
@@ -71,6 +78,7 @@ CELL_MARTS = (
     PERSON_CELLS,
     SHARED_PEOPLE,
     PROFILE,
+    PROFILE_PEOPLE,
     EQUITY_CELLS,
 )
 """The report aggregates, in the order they are built (each after the marts it reads, :data:`DEPENDS`)."""
@@ -223,6 +231,12 @@ def _profile(inputs: ReportInputs) -> ir.Table:
     return profile_views(inputs)
 
 
+def _profile_people(inputs: ReportInputs) -> ir.Table:
+    from apmkit.reports.population import profile_people
+
+    return profile_people(inputs)
+
+
 def _equity(inputs: ReportInputs) -> ir.Table:
     from apmkit.reports.population import equity_cells
 
@@ -248,6 +262,7 @@ _AGGREGATES: dict[str, _Aggregate] = {
     DRUG_CELLS: _Aggregate(drug_cells, ("member_month_panel", "pharmacy_months", "pharmacy_claims")),
     DRUG_PEOPLE: _Aggregate(drug_people, ("member_month_panel", "pharmacy_months", "pharmacy_claims")),
     PROFILE: _Aggregate(_profile, ("member_month_panel", "members")),
+    PROFILE_PEOPLE: _Aggregate(_profile_people, ("member_month_panel", "members", "member_hccs", PROFILE)),
     EQUITY_CELLS: _Aggregate(_equity, ("member_month_panel", "members", "expenditure", "utilization")),
 }
 
@@ -273,6 +288,8 @@ def build_cells(inputs: ReportInputs, name: str) -> ir.Table | None:
     if name in (SPENDING_CELLS, EVENT_CELLS, PROFILE, EQUITY_CELLS) and not all(
         inputs.has(n) for n in sources
     ):
+        return None
+    if name == PROFILE_PEOPLE and not inputs.has("members"):
         return None
     return spec.build(inputs)
 
@@ -311,6 +328,7 @@ __all__ = [
     "PHARMACY_CELLS",
     "PROFESSIONAL_CELLS",
     "PROFILE",
+    "PROFILE_PEOPLE",
     "SHARED_PEOPLE",
     "SPENDING_CELLS",
     "build_cells",

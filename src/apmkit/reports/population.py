@@ -4,6 +4,7 @@ and admissions stratified by race/ethnicity and dual status (equity stratificati
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import ibis
@@ -45,6 +46,12 @@ RISK_BANDS = (
 )
 TOP_HCCS = 10
 HCC_PAYMENT_YEARS = range(2024, 2028)
+DIMENSIONS = ("age_band", "sex", "race", "dual", "payer", "risk_band")
+"""The distribution's dimensions: columns of the profile."""
+EVERYONE = "members"
+"""The ``cells_profile_people`` dimension that counts everyone of the profile (value ``''``)."""
+HCC, CONDITIONS = "hcc", "conditions"
+"""The ``cells_profile_people`` dimensions of each HCC and of the HCC count per member (0-4+)."""
 
 
 def _band(
@@ -89,6 +96,77 @@ def profile_views(inputs: ReportInputs) -> ir.Table:
         per_payer = per_payer.mutate(payer_view=per_payer.payer)
         parts.append(per_payer.mutate(year=ibis.literal(year, type="int32")))
     return parts[0].union(*parts[1:], distinct=False)
+
+
+def profile_people(inputs: ReportInputs) -> ir.Table:
+    """The ``cells_profile_people`` aggregate: ``entity_id, tin, npi, year, payer_view, dimension, value, members,
+    person_id`` — the people of the profile (``cells_profile``, every measured year and payer view) by
+    :data:`DIMENSIONS`, :data:`EVERYONE`, and with the ``member_hccs`` mart :data:`HCC` and :data:`CONDITIONS`.
+
+    Every count of the population report is of distinct people per group and value, and a group (an entity, TIN
+    or NPI, within a scope) is a set of ``entity_id, tin, npi`` places. A person with one profile row in the year
+    and payer view is in one place, so ``members`` (the count of such people in the place) sums over places; a
+    person with several rows (several member ids of one person) is a row with its ``person_id`` and ``members =
+    0``, and a group adds those people, distinct (:func:`counted_people`)."""
+    from apmkit.reports.cells import PROFILE
+
+    profile = inputs[PROFILE] if inputs.has(PROFILE) else profile_views(inputs)
+    place = ["entity_id", "tin", "npi", "year", "payer_view"]
+    rows_of = profile.group_by(["year", "payer_view", "person_id"]).aggregate(_rows=profile.count())
+    rows = tidy(profile.inner_join(rows_of, ["year", "payer_view", "person_id"]))
+    valued: list[tuple[str, ir.Table]] = [
+        (dimension, rows.select(*place, "person_id", "_rows", value=rows[dimension].cast("string")))
+        for dimension in DIMENSIONS
+    ]
+    valued.append((EVERYONE, rows.select(*place, "person_id", "_rows", value=ibis.literal(""))))
+    if inputs.has(MEMBER_HCCS):
+        mart = inputs[MEMBER_HCCS]
+        hccs = mart.select(
+            member_id=mart.member_id.cast("string"), year=mart.year.cast("int32"), hccs=mart.hccs
+        )
+        with_hcc = tidy(rows.left_join(hccs, ["member_id", "year"]))
+        hcc_list = _hcc_list(with_hcc.hccs)
+        n = hcc_list.length()
+        valued.append(
+            (
+                CONDITIONS,
+                with_hcc.select(
+                    *place, "person_id", "_rows", value=ibis.ifelse(n >= 4, "4+", n.cast("string"))
+                ),
+            )
+        )
+        # an HCC listed twice for a member is one condition: one row per member and HCC
+        valued.append(
+            (HCC, with_hcc.select(*place, "person_id", "_rows", value=hcc_list.unnest()).distinct())
+        )
+    parts = []
+    for dimension, table in valued:
+        single = table.filter(table._rows == 1)
+        summed = single.group_by([*place, "value"]).aggregate(members=single.count().cast("int64"))
+        parts.append(summed.mutate(dimension=ibis.literal(dimension), person_id=ibis.null("string")))
+        shared = table.filter(table._rows > 1).select(*place, "value", "person_id").distinct()
+        parts.append(
+            shared.mutate(
+                dimension=ibis.literal(dimension),
+                members=ibis.literal(0, type="int64"),
+                person_id=shared.person_id,
+            )
+        )
+    columns = [*place, "dimension", "value", "members", "person_id"]
+    return ibis.union(*[part.select(*columns) for part in parts], distinct=False)
+
+
+def counted_people(counts: ir.Table, key: str, dimension: str) -> ir.Table:
+    """``key, value, members``: the distinct people per group and value of ``dimension`` in the rows of
+    ``cells_profile_people`` (already restricted to a year, payer view and scope)."""
+    rows = counts.filter(counts.dimension == dimension)
+    return rows.group_by([key, "value"]).aggregate(
+        members=(rows.members.sum() + rows.person_id.nunique()).cast("int64")
+    )
+
+
+def _hcc_list(hccs: ir.StringValue) -> ir.ArrayValue:
+    return ibis.ifelse(hccs.fill_null("") == "", ibis.literal([], type="array<string>"), hccs.split(";"))
 
 
 def _profile(inputs: ReportInputs, months: ir.Table, year: int, *, by_payer: bool = False) -> ir.Table:
@@ -196,6 +274,33 @@ def distribution(profile: ir.Table, key: str) -> ir.Table:
     return table.select(key, "dimension", "value", "members", share=ratio(table.members, table._total, 4))
 
 
+def distribution_of_people(counts: ir.Table, key: str) -> ir.Table:
+    """:func:`distribution` from ``cells_profile_people`` rows (a year, payer view and scope)."""
+    parts = []
+    for dimension in DIMENSIONS:
+        counted = counted_people(counts, key, dimension)
+        parts.append(
+            counted.select(
+                key, dimension=ibis.literal(dimension), value=counted.value, members=counted.members
+            )
+        )
+    table = parts[0].union(*parts[1:], distinct=False)
+    totals = counted_people(counts, key, EVERYONE).select(key, _total="members")
+    table = table.inner_join(totals, key)
+    return table.select(key, "dimension", "value", "members", share=ratio(table.members, table._total, 4))
+
+
+def conditions_of_people(counts: ir.Table, key: str) -> tuple[ir.Table, ir.Table]:
+    """:func:`conditions` from ``cells_profile_people`` rows (a year, payer view and scope)."""
+    top = counted_people(counts, key, HCC).rename(hcc="value")
+    top = top.mutate(
+        rank=ibis.row_number().over(group_by=top[key], order_by=[ibis.desc(top.members), top.hcc])
+    )
+    top = top.filter(top["rank"] < TOP_HCCS).mutate(rank=(top["rank"] + 1).cast("int32"))
+    counts_ = counted_people(counts, key, CONDITIONS).rename(conditions="value")
+    return top.order_by([key, "rank"]), counts_.order_by([key, "conditions"])
+
+
 def conditions(
     inputs: ReportInputs, profile: ir.Table, key: str, year: int
 ) -> tuple[ir.Table, ir.Table] | None:
@@ -207,13 +312,7 @@ def conditions(
         return None
     hccs, _ = hccs_of_year(inputs, profile.select("member_id"), year)
     with_hcc = tidy(profile.select("member_id", "person_id", key).left_join(hccs, "member_id"))
-    with_hcc = with_hcc.mutate(
-        hcc_list=ibis.ifelse(
-            with_hcc.hccs.fill_null("") == "",
-            ibis.literal([], type="array<string>"),
-            with_hcc.hccs.split(";"),
-        )
-    )
+    with_hcc = with_hcc.mutate(hcc_list=_hcc_list(with_hcc.hccs))
     count = with_hcc.mutate(n=with_hcc.hcc_list.length())
     count = count.mutate(conditions=ibis.ifelse(count.n >= 4, "4+", count.n.cast("string")))
     counts = count.group_by([key, "conditions"]).aggregate(members=count.person_id.nunique())
@@ -226,18 +325,23 @@ def conditions(
     return top.order_by([key, "rank"]), counts.order_by([key, "conditions"])
 
 
-def equity(inputs: ReportInputs, request: ReportRequest, profile: ir.Table, key: str, year: int) -> ir.Table:
+def equity(
+    inputs: ReportInputs,
+    request: ReportRequest,
+    members_by: Callable[[str], ir.Table],
+    key: str,
+    year: int,
+) -> ir.Table:
     """``[group], stratum, value, members, member_months, pmpm, admissions_per_1000`` by race and by dual status:
-    members counted in the profile, member-months, spending and admissions summed from ``cells_equity``."""
+    members (``members_by(stratum)``: ``key, value, members``, the profile's people), member-months, spending
+    and admissions summed from ``cells_equity``."""
     from apmkit.reports.cells import EQUITY_CELLS, cells
 
     table = cells(inputs, EQUITY_CELLS, request)
     table = table.filter(table.year == year)
     parts = []
     for stratum in ("race", "dual"):
-        members = profile.group_by([key, profile[stratum].name("value")]).aggregate(
-            members=profile.person_id.nunique()
-        )
+        members = members_by(stratum)
         sums = table.group_by([key, table[stratum].name("value")]).aggregate(
             member_months=table.member_months.sum(),
             cents=table.cents.sum(),
@@ -277,6 +381,7 @@ def equity(inputs: ReportInputs, request: ReportRequest, profile: ir.Table, key:
         "member_hccs",
         "member_month_panel",
         "cells_profile",
+        "cells_profile_people",
         "cells_equity",
     ),
 )
@@ -284,16 +389,36 @@ def population_report(inputs: ReportInputs, request: ReportRequest) -> ReportOut
     key = group_column(request)
     year = report_year(inputs, request)
     threshold = request.suppress_below
-    # one row per member, read by every table: computed once
-    profile = inputs.once(
-        ("member_profile", request.scope, request.payer, year), lambda: member_profile(inputs, request, year)
-    )
+    from apmkit.reports.cells import PROFILE_PEOPLE, cells
+
+    counts: ir.Table | None = None
+    if inputs.has(PROFILE_PEOPLE) and year in measured_years(inputs):
+        # the people per group and value, summed over the places of the scope (cells_profile_people)
+        every = cells(inputs, PROFILE_PEOPLE, replace(request, payer=None))
+        counts = inputs.once(
+            ("profile_people", request.scope, request.payer, year),
+            lambda: every.filter((every.year == year) & (every.payer_view == (request.payer or "*"))),
+        )
+
+    def profile() -> ir.Table:  # one row per member, read by every table: computed once
+        return inputs.once(
+            ("member_profile", request.scope, request.payer, year),
+            lambda: member_profile(inputs, request, year),
+        )
+
+    def members_by(stratum: str) -> ir.Table:
+        if counts is not None:
+            return counted_people(counts, key, stratum)
+        rows = profile()
+        return rows.group_by([key, rows[stratum].name("value")]).aggregate(members=rows.person_id.nunique())
+
+    shown = distribution_of_people(counts, key) if counts is not None else distribution(profile(), key)
     tables: dict[str, ir.Table] = {
-        "distribution": suppress(distribution(profile, key), threshold, ["members"], ["share"]).order_by(
+        "distribution": suppress(shown, threshold, ["members"], ["share"]).order_by(
             [key, "dimension", "value"]
         ),
         "equity": suppress(
-            equity(inputs, request, profile, key, year),
+            equity(inputs, request, members_by, key, year),
             threshold,
             ["members", "admissions"],
             ["member_months", "pmpm", "admissions_per_1000"],
@@ -303,19 +428,26 @@ def population_report(inputs: ReportInputs, request: ReportRequest) -> ReportOut
         f"period {year}; members eligible in the period; age on the period's last day; dual = dual status 01-10",
         "risk bands from the run's risk scores; race = the source race/ethnicity code as loaded",
     ]
-    found = conditions(inputs, profile, key, year)
+    hccs_read = inputs.has(MEMBER_HCCS) and year in measured_years(inputs)
+    found: tuple[ir.Table, ir.Table] | None
+    if year + 1 not in HCC_PAYMENT_YEARS or not inputs.has("medical_claims") or not inputs.has("members"):
+        found = None
+    elif counts is not None and hccs_read:
+        found = conditions_of_people(counts, key)
+    else:
+        found = conditions(inputs, profile(), key, year)
     if found is None:
         notes.append(
             f"top conditions: not computed (CMS-HCC V28 covers payment years 2024-2027; asked {year + 1})"
         )
     else:
-        top, counts = found
+        top, condition_counts = found
         tables["top_conditions"] = suppress(top, threshold, ["members"])
-        tables["condition_counts"] = suppress(counts, threshold, ["members"])
+        tables["condition_counts"] = suppress(condition_counts, threshold, ["members"])
         notes.append(
             f"conditions: CMS-HCC V28 HCCs (payment year {year + 1}) from the year's risk-adjustment-eligible claims"
         )
-        if not (inputs.has(MEMBER_HCCS) and year in measured_years(inputs)):
+        if not hccs_read:
             notes.append(
                 f"conditions scored at report time (no member_hccs mart for {year}; "
                 "run `apmkit run` again to have them read from the marts)"
