@@ -7,8 +7,10 @@ in ``make test``) and are skipped when Java is missing.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,13 @@ import pytest
 from apmkit.engines import Engine
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+# One OpenMP thread per test process (set before anything loads the OpenMP runtime, which reads it once).
+# ``make test`` runs two xdist workers on two cores: scikit-learn's gradient boosting (the prediction report)
+# with a team of threads per worker spin-waited for cores the other worker held, and a fit of 200 trees on
+# a few hundred members took 50 s instead of half a second (same predictions: the threads split the work of
+# each tree, not the trees).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -86,7 +95,33 @@ def _spark_available() -> bool:
 # data, set these tests' time, and most of it is compiling generated Java for each query (whole-stage code
 # generation) and planning more shuffle partitions than a few rows fill. Spark computes the same results
 # interpreted, on fewer partitions; ``--engine pyspark`` (``make test-spark``) keeps apmkit's own settings.
-PARITY_SUBSET_CONF = {"spark.sql.codegen.wholeStage": "false"}
+PARITY_SUBSET_CONF = {
+    "spark.sql.codegen.wholeStage": "false",
+    # the same for the expressions that whole-stage generation no longer covers (projections, predicates,
+    # orderings): Spark's interpreted implementations instead of generated and compiled Java
+    "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+}
+# The JVM's own compiler: a session of a few minutes that runs each query once never earns back the C2
+# compiler's optimizing compilations, which took cores from the other worker; nor does a small heap need
+# parallel garbage collection threads. Measured on tests/attribution/test_spark_parity.py: 81 s of JVM CPU
+# time with the defaults, 42 s with these and the factory mode above.
+PARITY_SUBSET_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+
+
+@contextmanager
+def _driver_java_options(options: str) -> Iterator[None]:
+    """Launch the driver JVM with ``options`` (``spark.driver.defaultJavaOptions``, which apmkit does not set;
+    its own ``extraJavaOptions`` come after), through the arguments PySpark gives ``spark-submit``; the
+    environment is restored once the JVM runs, so other tests' ``spark-submit`` processes start unchanged."""
+    previous = os.environ.get("PYSPARK_SUBMIT_ARGS")
+    os.environ["PYSPARK_SUBMIT_ARGS"] = f"--conf 'spark.driver.defaultJavaOptions={options}' pyspark-shell"
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["PYSPARK_SUBMIT_ARGS"]
+        else:
+            os.environ["PYSPARK_SUBMIT_ARGS"] = previous
 
 
 @pytest.fixture(scope="session")
@@ -94,8 +129,11 @@ def spark_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
     if not _spark_available():
         pytest.skip("PySpark or Java not installed")
     full = request.config.getoption("--engine") == "pyspark"
-    engine = Engine.spark(driver_memory="2g", shuffle_partitions=4 if full else 2)
-    if not full:
+    if full:
+        engine = Engine.spark(driver_memory="2g", shuffle_partitions=4)
+    else:
+        with _driver_java_options(PARITY_SUBSET_JAVA_OPTIONS):
+            engine = Engine.spark(driver_memory="2g", shuffle_partitions=2)
         for key, value in PARITY_SUBSET_CONF.items():
             engine._spark.conf.set(key, value)
     yield engine
