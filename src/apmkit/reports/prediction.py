@@ -177,6 +177,7 @@ def fit_and_score(train: pa.Table, test: pa.Table, current: pa.Table) -> dict[st
     import numpy as np
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
     from sklearn.metrics import brier_score_loss, mean_absolute_error, r2_score, roc_auc_score
+    from threadpoolctl import threadpool_limits
 
     if train.num_rows < 20 or test.num_rows < 20:
         raise ConfigurationError(
@@ -189,12 +190,16 @@ def fit_and_score(train: pa.Table, test: pa.Table, current: pa.Table) -> dict[st
     test_adm = test.column("next_admitted").to_numpy(zero_copy_only=False).astype(int)
     if len(np.unique(train_adm)) < 2:
         raise ConfigurationError("prediction: in the training year no member (or every member) was admitted")
-    cost_model = HistGradientBoostingRegressor(max_iter=200, learning_rate=0.05, random_state=SEED)
-    cost_model.fit(_matrix(train), train_cost)
-    adm_model = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, random_state=SEED)
-    adm_model.fit(_matrix(train), train_adm)
-    predicted_cost = cost_model.predict(_matrix(test))
-    predicted_adm = adm_model.predict_proba(_matrix(test))[:, 1]
+    # One OpenMP thread: the fits are bounded (MAX_TRAINING rows), where threads gain little, and OpenMP's
+    # threads spin-wait for a core another process holds: on a busy 2-core machine the same fit took 52.8 s
+    # instead of 0.45 s. The models and their predictions do not depend on the thread count.
+    with threadpool_limits(limits=1, user_api="openmp"):
+        cost_model = HistGradientBoostingRegressor(max_iter=200, learning_rate=0.05, random_state=SEED)
+        cost_model.fit(_matrix(train), train_cost)
+        adm_model = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, random_state=SEED)
+        adm_model.fit(_matrix(train), train_adm)
+        predicted_cost = cost_model.predict(_matrix(test))
+        predicted_adm = adm_model.predict_proba(_matrix(test))[:, 1]
     auc = float(roc_auc_score(test_adm, predicted_adm)) if len(np.unique(test_adm)) > 1 else None
     metrics = [
         {"model": "cost", "metric": "R2", "value": round(float(r2_score(test_cost, predicted_cost)), 4)},
