@@ -282,7 +282,7 @@ def follow_up_rows(inputs: ReportInputs) -> ir.Table:
     return found.union(last, distinct=False)
 
 
-LIST_COLUMNS = (
+_LISTED_VISIT_COLUMNS = (
     "setting",
     "person_id",
     "member_id",
@@ -297,7 +297,8 @@ LIST_COLUMNS = (
     "discharge_date",
     "discharge_status",
     "via_ed",
-    "visit_id",
+)
+_FOLLOW_UP_COLUMNS = (
     "follow_up_expected",
     "follow_up_date",
     "follow_up_npi",
@@ -305,6 +306,7 @@ LIST_COLUMNS = (
     "follow_up_7",
     "follow_up_14",
 )
+LIST_COLUMNS = (*_LISTED_VISIT_COLUMNS, "visit_id", *_FOLLOW_UP_COLUMNS)
 """A listed visit: the visit, its payer and follow-up, and the attributed member (``member_id``, entity, TIN,
 NPI) it is listed under; the report adds ``source``."""
 
@@ -436,31 +438,7 @@ def with_follow_up(every: ir.Table, visits_fu: ir.Table, as_of: ir.Value) -> ir.
     return joined.mutate(**columns)
 
 
-EVENT_COLUMNS = (
-    "date",
-    "event",
-    "setting",
-    "person_id",
-    "member_id",
-    "payer",
-    "entity_id",
-    "tin",
-    "npi",
-    "facility",
-    "attending_npi",
-    "billing_tin",
-    "admit_date",
-    "discharge_date",
-    "discharge_status",
-    "via_ed",
-    "source",
-    "follow_up_expected",
-    "follow_up_date",
-    "follow_up_npi",
-    "days_to_follow_up",
-    "follow_up_7",
-    "follow_up_14",
-)
+EVENT_COLUMNS = ("date", "event", *_LISTED_VISIT_COLUMNS, "source", *_FOLLOW_UP_COLUMNS)
 
 
 @register(
