@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.quality.fhir_resources import active_condition
 
 from apmkit.engines import Engine
 from apmkit.ingest import ingest
@@ -33,18 +34,7 @@ LEFT_PROCEDURE = ("http://www.cms.gov/Medicare/Coding/ICD10", "0HTU0ZZ")  # rese
 def condition(
     patient: str, n: int, code: tuple[str, str], site: str | None, onset: str = "2020-05-01"
 ) -> dict[str, Any]:
-    resource: dict[str, Any] = {
-        "resourceType": "Condition",
-        "id": f"{patient}-c{n}",
-        "clinicalStatus": {
-            "coding": [
-                {"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}
-            ]
-        },
-        "code": {"coding": [{"system": code[0], "code": code[1]}]},
-        "subject": {"reference": f"Patient/{patient}"},
-        "onsetDateTime": f"{onset}T00:00:00.000Z",
-    }
+    resource = active_condition(patient, n, code, onset)
     if site is not None:
         # A body-structure coding first, the laterality second: the laterality is what the measure reads.
         resource["bodySite"] = [

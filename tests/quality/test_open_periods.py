@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.quality.fhir_resources import active_condition
 
 from apmkit.engines import Engine
 from apmkit.ingest import ingest
@@ -47,18 +48,7 @@ def encounter(patient: str, n: int, code: tuple[str, str], period: dict[str, str
 
 
 def condition(patient: str, n: int, code: tuple[str, str], onset: str) -> dict[str, Any]:
-    return {
-        "resourceType": "Condition",
-        "id": f"{patient}-c{n}",
-        "clinicalStatus": {
-            "coding": [
-                {"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}
-            ]
-        },
-        "code": {"coding": [{"system": code[0], "code": code[1]}]},
-        "subject": {"reference": f"Patient/{patient}"},
-        "onsetDateTime": f"{onset}T00:00:00.000Z",
-    }
+    return active_condition(patient, n, code, onset)
 
 
 def dementia_request(patient: str, authored: str) -> dict[str, Any]:
