@@ -379,17 +379,7 @@ def criterion_predicate(rows: ibis.Table, criterion: Criterion, data: MeasureDat
         day = rows.recorded_day
         timing = _interval_relation(day, day, day, rows.status, criterion.timing, low, high)
     else:
-        timing = _interval_relation(
-            rows.start_day,
-            rows.end_day,
-            rows.latest_day,
-            rows.status,
-            criterion.timing,
-            low,
-            high,
-            prevalence=criterion.prevalence,
-            point=rows.resource_type.isin(list(REQUEST_TYPES)),
-        )
+        timing = interval_predicate(rows, criterion.timing, low, high, prevalence=criterion.prevalence)
     conditions.append(timing)
     return ibis.and_(*conditions).fill_null(False)
 
