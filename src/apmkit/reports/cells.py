@@ -247,23 +247,34 @@ def _equity(inputs: ReportInputs) -> ir.Table:
 class _Aggregate:
     build: Callable[[ReportInputs], ir.Table]
     needs: tuple[str, ...]
+    """The marts it reads when the run has them (report marts among them are built first)."""
+    requires: tuple[tuple[str, ...], ...] = ()
+    """Without one table of each of these groups the run lacks what it sums: no aggregate."""
 
 
+_PROFESSIONAL = ("professional_months", "medical_claims")
+_PHARMACY = ("pharmacy_months", "pharmacy_claims")
 _AGGREGATES: dict[str, _Aggregate] = {
     MONTH_CELLS: _Aggregate(month_cells, ("member_month_panel",)),
     PERSON_CELLS: _Aggregate(person_cells, ("member_month_panel",)),
     SHARED_PEOPLE: _Aggregate(shared_people, ("member_month_panel",)),
-    SPENDING_CELLS: _Aggregate(spending_cells, ("member_month_panel", "expenditure")),
-    EVENT_CELLS: _Aggregate(event_cells, ("member_month_panel", "utilization")),
+    SPENDING_CELLS: _Aggregate(spending_cells, ("member_month_panel", "expenditure"), (("expenditure",),)),
+    EVENT_CELLS: _Aggregate(event_cells, ("member_month_panel", "utilization"), (("utilization",),)),
     PROFESSIONAL_CELLS: _Aggregate(
-        professional_cells, ("member_month_panel", "professional_months", "medical_claims")
+        professional_cells, ("member_month_panel", *_PROFESSIONAL), (_PROFESSIONAL,)
     ),
-    PHARMACY_CELLS: _Aggregate(pharmacy_cells, ("member_month_panel", "pharmacy_months", "pharmacy_claims")),
-    DRUG_CELLS: _Aggregate(drug_cells, ("member_month_panel", "pharmacy_months", "pharmacy_claims")),
-    DRUG_PEOPLE: _Aggregate(drug_people, ("member_month_panel", "pharmacy_months", "pharmacy_claims")),
-    PROFILE: _Aggregate(_profile, ("member_month_panel", "members")),
-    PROFILE_PEOPLE: _Aggregate(_profile_people, ("member_month_panel", "members", "member_hccs", PROFILE)),
-    EQUITY_CELLS: _Aggregate(_equity, ("member_month_panel", "members", "expenditure", "utilization")),
+    PHARMACY_CELLS: _Aggregate(pharmacy_cells, ("member_month_panel", *_PHARMACY), (_PHARMACY,)),
+    DRUG_CELLS: _Aggregate(drug_cells, ("member_month_panel", *_PHARMACY), (_PHARMACY,)),
+    DRUG_PEOPLE: _Aggregate(drug_people, ("member_month_panel", *_PHARMACY), (_PHARMACY,)),
+    PROFILE: _Aggregate(_profile, ("member_month_panel", "members"), (("members",),)),
+    PROFILE_PEOPLE: _Aggregate(
+        _profile_people, ("member_month_panel", "members", "member_hccs", PROFILE), (("members",),)
+    ),
+    EQUITY_CELLS: _Aggregate(
+        _equity,
+        ("member_month_panel", "members", "expenditure", "utilization"),
+        (("members",), ("expenditure",), ("utilization",)),
+    ),
 }
 
 DEPENDS: dict[str, tuple[str, ...]] = {name: spec.needs for name, spec in _AGGREGATES.items()}
@@ -278,18 +289,7 @@ def build_cells(inputs: ReportInputs, name: str) -> ir.Table | None:
         return None
     if not (inputs.has("attribution") or inputs.has("member_detail") or inputs.has("member_month_panel")):
         return None
-    sources = [n for n in spec.needs if n != "member_month_panel"]
-    if name == PROFESSIONAL_CELLS and not (inputs.has("professional_months") or inputs.has("medical_claims")):
-        return None
-    if name in (PHARMACY_CELLS, DRUG_CELLS, DRUG_PEOPLE) and not (
-        inputs.has("pharmacy_months") or inputs.has("pharmacy_claims")
-    ):
-        return None
-    if name in (SPENDING_CELLS, EVENT_CELLS, PROFILE, EQUITY_CELLS) and not all(
-        inputs.has(n) for n in sources
-    ):
-        return None
-    if name == PROFILE_PEOPLE and not inputs.has("members"):
+    if not all(any(inputs.has(n) for n in group) for group in spec.requires):
         return None
     return spec.build(inputs)
 
