@@ -311,12 +311,13 @@ LIST_COLUMNS = (*_LISTED_VISIT_COLUMNS, "visit_id", *_FOLLOW_UP_COLUMNS)
 NPI) it is listed under; the report adds ``source``."""
 
 
-def _claims_and_follow_ups(inputs: ReportInputs) -> tuple[ir.Table, ir.Table]:
+def _claims_and_follow_ups(inputs: ReportInputs) -> tuple[ir.Table, ir.Table, ir.Value]:
     """The claims' visits and follow-up lines: the ``admission_visits`` and ``admission_follow_ups`` marts when
-    the run folder has them, else computed from the claims."""
+    the run folder has them, else computed from the claims; and the claims' last service date, where follow-up
+    windows close (see :func:`follow_up_rows`)."""
     from_claims = inputs[ADMISSION_VISITS] if inputs.has(ADMISSION_VISITS) else claim_visit_rows(inputs)
     follow = inputs[FOLLOW_UP_VISITS] if inputs.has(FOLLOW_UP_VISITS) else follow_up_rows(inputs)
-    return from_claims, follow
+    return from_claims, follow, follow._day.max().as_scalar()
 
 
 def _listed(
@@ -342,13 +343,23 @@ def claim_visit_list(inputs: ReportInputs) -> ir.Table:
     Follow-up is found among the person's follow-up lines and its windows close on the claims' last service
     date, both of the whole run: computing it here for every person gives each person's rows of the report's
     computation over any scope (every step works person by person)."""
-    from_claims, follow = _claims_and_follow_ups(inputs)
-    as_of = follow._day.max().as_scalar()  # the claims' last service date (see follow_up_rows)
+    from_claims, follow, as_of = _claims_and_follow_ups(inputs)
     members = with_person(panel(inputs, ReportRequest("marts")), person_map(inputs))
     people = members.select("person_id").distinct()
     from_claims = from_claims.semi_join(people, from_claims.person_id == people.person_id)
     follow = follow.semi_join(people, follow._fp == people.person_id)
     return _listed(from_claims, follow, as_of, members, adt=False)
+
+
+def _same_visit(person: ir.Value, setting: ir.Value, admitted: ir.Value, keys: ir.Table) -> ir.BooleanValue:
+    """A visit and a key (``_p`` person, ``_s`` setting, ``_a`` admit date) of the other source are one visit:
+    the same person and setting, admitted within a day of each other."""
+    return (
+        (person == keys._p)
+        & (setting == keys._s)
+        & (keys._a >= admitted.sub(ibis.interval(days=1)))
+        & (keys._a <= admitted.add(ibis.interval(days=1)))
+    )
 
 
 def listed_visits(inputs: ReportInputs, request: ReportRequest) -> ir.Table:
@@ -363,8 +374,7 @@ def listed_visits(inputs: ReportInputs, request: ReportRequest) -> ir.Table:
     persons = person_map(inputs)
     members = with_person(panel(inputs, request), persons)
     people = members.select("person_id").distinct()
-    _, follow = _claims_and_follow_ups(inputs)
-    as_of = follow._day.max().as_scalar()
+    _, follow, as_of = _claims_and_follow_ups(inputs)
     follow = follow.semi_join(people, follow._fp == people.person_id)
     columns = [*_VISIT_COLUMNS, "person_id", "via_ed"]
     adt = with_person(adt_visits(inputs["adt_events"]), persons).mutate(via_ed=ibis.literal(False))
@@ -376,19 +386,8 @@ def listed_visits(inputs: ReportInputs, request: ReportRequest) -> ir.Table:
     claim_keys = claims_list.select(
         _p=claims_list.person_id, _s=claims_list.setting, _a=claims_list.admit_date
     )
-    same = (
-        (claims_list.person_id == adt_keys._p)
-        & (claims_list.setting == adt_keys._s)
-        & (adt_keys._a >= claims_list.admit_date.sub(ibis.interval(days=1)))
-        & (adt_keys._a <= claims_list.admit_date.add(ibis.interval(days=1)))
-    )
-    adt_only = adt.anti_join(
-        claim_keys,
-        (adt.person_id == claim_keys._p)
-        & (adt.setting == claim_keys._s)
-        & (adt.admit_date >= claim_keys._a.sub(ibis.interval(days=1)))
-        & (adt.admit_date <= claim_keys._a.add(ibis.interval(days=1))),
-    )
+    same = _same_visit(claims_list.person_id, claims_list.setting, claims_list.admit_date, adt_keys)
+    adt_only = adt.anti_join(claim_keys, _same_visit(adt.person_id, adt.setting, adt.admit_date, claim_keys))
     from_adt = _listed(adt_only, follow, as_of, members, adt=True)
     return ibis.union(
         claims_list.semi_join(adt_keys, same).mutate(source=ibis.literal("claims+adt")),
