@@ -126,13 +126,10 @@ def profile_people(inputs: ReportInputs) -> ir.Table:
         )
         with_hcc = tidy(rows.left_join(hccs, ["member_id", "year"]))
         hcc_list = _hcc_list(with_hcc.hccs)
-        n = hcc_list.length()
         valued.append(
             (
                 CONDITIONS,
-                with_hcc.select(
-                    *place, "person_id", "_rows", value=ibis.ifelse(n >= 4, "4+", n.cast("string"))
-                ),
+                with_hcc.select(*place, "person_id", "_rows", value=_condition_count(hcc_list.length())),
             )
         )
         # an HCC listed twice for a member is one condition: one row per member and HCC
@@ -167,6 +164,20 @@ def counted_people(counts: ir.Table, key: str, dimension: str) -> ir.Table:
 
 def _hcc_list(hccs: ir.StringValue) -> ir.ArrayValue:
     return ibis.ifelse(hccs.fill_null("") == "", ibis.literal([], type="array<string>"), hccs.split(";"))
+
+
+def _top_hccs(top: ir.Table, key: str) -> ir.Table:
+    """The :data:`TOP_HCCS` HCCs of each group with the most members (``key, hcc, members``), ranked from 1."""
+    top = top.mutate(
+        rank=ibis.row_number().over(group_by=top[key], order_by=[ibis.desc(top.members), top.hcc])
+    )
+    top = top.filter(top["rank"] < TOP_HCCS).mutate(rank=(top["rank"] + 1).cast("int32"))
+    return top.order_by([key, "rank"])
+
+
+def _condition_count(hccs: ir.IntegerValue) -> ir.StringValue:
+    """A member's count of HCCs as the report shows it: 0-3, then 4+."""
+    return ibis.ifelse(hccs >= 4, "4+", hccs.cast("string"))
 
 
 def _profile(inputs: ReportInputs, months: ir.Table, year: int, *, by_payer: bool = False) -> ir.Table:
@@ -292,13 +303,9 @@ def distribution_of_people(counts: ir.Table, key: str) -> ir.Table:
 
 def conditions_of_people(counts: ir.Table, key: str) -> tuple[ir.Table, ir.Table]:
     """:func:`conditions` from ``cells_profile_people`` rows (a year, payer view and scope)."""
-    top = counted_people(counts, key, HCC).rename(hcc="value")
-    top = top.mutate(
-        rank=ibis.row_number().over(group_by=top[key], order_by=[ibis.desc(top.members), top.hcc])
-    )
-    top = top.filter(top["rank"] < TOP_HCCS).mutate(rank=(top["rank"] + 1).cast("int32"))
+    top = _top_hccs(counted_people(counts, key, HCC).rename(hcc="value"), key)
     counts_ = counted_people(counts, key, CONDITIONS).rename(conditions="value")
-    return top.order_by([key, "rank"]), counts_.order_by([key, "conditions"])
+    return top, counts_.order_by([key, "conditions"])
 
 
 def conditions(
@@ -313,16 +320,11 @@ def conditions(
     hccs, _ = hccs_of_year(inputs, profile.select("member_id"), year)
     with_hcc = tidy(profile.select("member_id", "person_id", key).left_join(hccs, "member_id"))
     with_hcc = with_hcc.mutate(hcc_list=_hcc_list(with_hcc.hccs))
-    count = with_hcc.mutate(n=with_hcc.hcc_list.length())
-    count = count.mutate(conditions=ibis.ifelse(count.n >= 4, "4+", count.n.cast("string")))
+    count = with_hcc.mutate(conditions=_condition_count(with_hcc.hcc_list.length()))
     counts = count.group_by([key, "conditions"]).aggregate(members=count.person_id.nunique())
     exploded = with_hcc.select("member_id", "person_id", key, hcc=with_hcc.hcc_list.unnest())
     top = exploded.group_by([key, "hcc"]).aggregate(members=exploded.person_id.nunique())
-    top = top.mutate(
-        rank=ibis.row_number().over(group_by=top[key], order_by=[ibis.desc(top.members), top.hcc])
-    )
-    top = top.filter(top["rank"] < TOP_HCCS).mutate(rank=(top["rank"] + 1).cast("int32"))
-    return top.order_by([key, "rank"]), counts.order_by([key, "conditions"])
+    return _top_hccs(top, key), counts.order_by([key, "conditions"])
 
 
 def equity(
