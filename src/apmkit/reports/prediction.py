@@ -193,13 +193,14 @@ def fit_and_score(train: pa.Table, test: pa.Table, current: pa.Table) -> dict[st
     # One OpenMP thread: the fits are bounded (MAX_TRAINING rows), where threads gain little, and OpenMP's
     # threads spin-wait for a core another process holds: on a busy 2-core machine the same fit took 52.8 s
     # instead of 0.45 s. The models and their predictions do not depend on the thread count.
+    train_matrix, test_matrix = _matrix(train), _matrix(test)
     with threadpool_limits(limits=1, user_api="openmp"):
         cost_model = HistGradientBoostingRegressor(max_iter=200, learning_rate=0.05, random_state=SEED)
-        cost_model.fit(_matrix(train), train_cost)
+        cost_model.fit(train_matrix, train_cost)
         adm_model = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, random_state=SEED)
-        adm_model.fit(_matrix(train), train_adm)
-        predicted_cost = cost_model.predict(_matrix(test))
-        predicted_adm = adm_model.predict_proba(_matrix(test))[:, 1]
+        adm_model.fit(train_matrix, train_adm)
+        predicted_cost = cost_model.predict(test_matrix)
+        predicted_adm = adm_model.predict_proba(test_matrix)[:, 1]
     auc = float(roc_auc_score(test_adm, predicted_adm)) if len(np.unique(test_adm)) > 1 else None
     metrics = [
         {"model": "cost", "metric": "R2", "value": round(float(r2_score(test_cost, predicted_cost)), 4)},
@@ -218,12 +219,13 @@ def fit_and_score(train: pa.Table, test: pa.Table, current: pa.Table) -> dict[st
         {"model": "admission", "metric": "observed_rate", "value": round(float(test_adm.mean()), 4)},
     ]
     calibration = _deciles(predicted_cost, test_cost, "cost") + _deciles(predicted_adm, test_adm, "admission")
+    current_matrix = _matrix(current)
     scores = pa.table(
         {
             "member_id": current.column("member_id"),
-            "predicted_cost": pa.array(np.round(cost_model.predict(_matrix(current)), 2), pa.float64()),
+            "predicted_cost": pa.array(np.round(cost_model.predict(current_matrix), 2), pa.float64()),
             "admission_probability": pa.array(
-                np.round(adm_model.predict_proba(_matrix(current))[:, 1], 4), pa.float64()
+                np.round(adm_model.predict_proba(current_matrix)[:, 1], 4), pa.float64()
             ),
         }
     )
