@@ -10,17 +10,13 @@ that text, not from apmkit's output.
 from __future__ import annotations
 
 import datetime as dt
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.quality.fhir_resources import active_condition
+from tests.quality.fhir_resources import active_condition, measure_rows
 
 from apmkit.engines import Engine
-from apmkit.ingest import ingest
 from apmkit.quality.ecqm import CMS125
-from apmkit.quality.evaluate import evaluate_measures
 
 SNOMED = "http://snomed.info/sct"
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
@@ -121,17 +117,8 @@ CASES: dict[str, tuple[list[dict[str, Any]], int]] = {
 
 @pytest.fixture(scope="module")
 def excluded(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> dict[str, int]:
-    folder = tmp_path_factory.mktemp("cms125_laterality")
-    with open(folder / "cases.ndjson", "w") as handle:
-        for patient, (records, _) in CASES.items():
-            for resource in patient_resources(patient, records):
-                handle.write(json.dumps(resource) + "\n")
-    ingest(engine, "fhir", folder, folder / "canonical")
-    tables = engine.canonical(Path(folder / "canonical"))
-    result = evaluate_measures(
-        [CMS125], tables.members, tables.clinical, dt.date(2025, 1, 1), dt.date(2025, 12, 31)
-    )["CMS125"]
-    rows = engine.to_arrow(result).to_pylist()
+    resources = [r for patient, (records, _) in CASES.items() for r in patient_resources(patient, records)]
+    rows = measure_rows(engine, tmp_path_factory.mktemp("cms125_laterality"), resources, CMS125)
     assert {r["patient_id"]: r["initial_population"] for r in rows} == dict.fromkeys(CASES, 1)
     return {r["patient_id"]: r["denominator_exclusion"] for r in rows}
 

@@ -11,18 +11,13 @@ patient is built by hand for one path; the expected populations follow from that
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.quality.fhir_resources import active_condition
+from tests.quality.fhir_resources import active_condition, measure_rows
 
 from apmkit.engines import Engine
-from apmkit.ingest import ingest
 from apmkit.quality.ecqm import CMS122
-from apmkit.quality.evaluate import evaluate_measures
 
 SNOMED = "http://snomed.info/sct"
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
@@ -127,22 +122,16 @@ CASES: dict[str, tuple[str, list[dict[str, Any]], tuple[int, int]]] = {
 
 @pytest.fixture(scope="module")
 def populations(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, int]]:
-    folder = tmp_path_factory.mktemp("open_periods")
-    with open(folder / "cases.ndjson", "w") as handle:
-        for patient, (birth, records, _) in CASES.items():
-            resources = [
-                {"resourceType": "Patient", "id": patient, "gender": "female", "birthDate": birth},
-                condition(patient, 0, DIABETES, "2020-01-01"),
-                *records,
-            ]
-            for resource in resources:
-                handle.write(json.dumps(resource) + "\n")
-    ingest(engine, "fhir", folder, folder / "canonical")
-    tables = engine.canonical(Path(folder / "canonical"))
-    result = evaluate_measures(
-        [CMS122], tables.members, tables.clinical, dt.date(2025, 1, 1), dt.date(2025, 12, 31)
-    )["CMS122"]
-    rows = engine.to_arrow(result).to_pylist()
+    resources = [
+        resource
+        for patient, (birth, records, _) in CASES.items()
+        for resource in (
+            {"resourceType": "Patient", "id": patient, "gender": "female", "birthDate": birth},
+            condition(patient, 0, DIABETES, "2020-01-01"),
+            *records,
+        )
+    ]
+    rows = measure_rows(engine, tmp_path_factory.mktemp("open_periods"), resources, CMS122)
     return {r["patient_id"]: (r["initial_population"], r["denominator_exclusion"]) for r in rows}
 
 
