@@ -18,7 +18,7 @@ import ibis
 import pyarrow as pa
 
 from apmkit.engines import Engine
-from apmkit.ingest.conform import conform
+from apmkit.ingest.conform import conform, split_checked
 from apmkit.ingest.readers import RECORD, SOURCE_FILE, SOURCE_LINE, Reject, read_delimited, rejects_to_arrow
 from apmkit.ingest.x12_835 import read_835
 from apmkit.schemas import QUARANTINE, TableSchema
@@ -73,7 +73,9 @@ def _conform(
         parsed = 0
     else:
         raw = engine.from_arrow(raw_arrow)
-        result = conform(raw, schema, source_format=source_format)
+        # The checks run once: both sides are filters of the checked rows.
+        checked = engine.materialize(conform(raw, schema, source_format=source_format).checked)
+        result = split_checked(checked, schema, source_format)
         loaded_table = engine.materialize(result.loaded)
         bad = engine.materialize(result.quarantined)
         parsed = raw_arrow.num_rows
