@@ -374,6 +374,23 @@ class Engine:
             return self._spark_materialize(expr, table_name)
         return self.backend.create_table(table_name, expr, temp=True)
 
+    def stage(self, expr: ibis.Table, name: str | None = None) -> ibis.Table:
+        """Compute ``expr`` once into a Parquet file of the engine's private scratch folder and read it from there.
+
+        For tables too large to keep as :meth:`materialize` keeps them. A DuckDB temp table holds its rows
+        uncompressed, in memory and then in the spill folder: the open-gaps inputs of a 1M-member run (own
+        clinical records and the claims read as clinical evidence) filled 70 GB of disk that way, where the
+        same 12.2 million rows of 100,000 members take 0.15 GB of Parquet (against 1.7 GB of temp table and
+        6.1 GB spilled) and were computed in 41 s instead of 64 s. The file is removed when the engine closes.
+        On Spark this is :meth:`materialize`, which already keeps its tables as Parquet.
+        """
+        if self.name == "pyspark":
+            return self.materialize(expr, name)
+        if self._spill_dir is None:
+            self._spill_dir = Path(tempfile.mkdtemp(prefix="apmkit-duckdb-"))
+        path = self._spill_dir / f"{name or 'apmkit_' + uuid.uuid4().hex[:12]}.parquet"
+        return self.read_parquet(self.write_parquet(expr, path))
+
     def _spark_materialize(self, expr: ibis.Table, table_name: str) -> ibis.Table:
         """Compute ``expr`` now and keep it as Parquet (or checkpointed blocks), cutting its lineage.
 

@@ -131,6 +131,9 @@ class ReportInputs:
     """Executes a table (``Engine.to_arrow``): for the reports that fit a model in Python (prediction)."""
     materialize: Callable[[ir.Table], ir.Table] | None = None
     """Computes a table once (``Engine.materialize``) where a report reads it many times (the eCQMs of the gaps)."""
+    stage: Callable[[ir.Table], ir.Table] | None = None
+    """Computes a large table once into compressed files (``Engine.stage``): the clinical records and tags of
+    the open-gaps mart, which as temp tables outgrew the disk at 1M members."""
 
     run_notes: dict[str, str] = field(default_factory=dict)
     """What the caller says about an input it added (e.g. the file a code list came from), by table name."""
@@ -140,6 +143,10 @@ class ReportInputs:
     def keep(self, table: ir.Table) -> ir.Table:
         """``table`` computed once when the caller gave a ``materialize`` hook, else as it is."""
         return table if self.materialize is None else self.materialize(table)
+
+    def keep_large(self, table: ir.Table) -> ir.Table:
+        """``table`` computed once into files when the caller gave a ``stage`` hook, else as :meth:`keep`."""
+        return self.keep(table) if self.stage is None else self.stage(table)
 
     def once(self, key: Any, build: Callable[[], ir.Table]) -> ir.Table:
         """The table ``build()`` gives, computed once (:meth:`keep`) and reused for the same ``key``: the scoped

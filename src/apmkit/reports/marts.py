@@ -60,7 +60,9 @@ def evaluate_open_gaps(
     claims = claims.semi_join(population, claims.member_id == population.member_id)
     own = CLINICAL.select_from(inputs["clinical"])
     own = own.semi_join(population, own.member_id == population.member_id)
-    clinical = inputs.keep(own.union(claims_evidence(claims, definitions, end), distinct=False))
+    # The records, their tags and facts are the size of the claims (12 million rows at 100,000 members): kept
+    # as compressed files where the caller can (``stage``), not as temp tables.
+    clinical = inputs.keep_large(own.union(claims_evidence(claims, definitions, end), distinct=False))
     providers = inputs["providers"] if with_providers else None
     # one pass over the clinical records for every measure (tagged once, shared facts once)
     parts = [
@@ -72,7 +74,7 @@ def evaluate_open_gaps(
             start,
             end,
             providers=providers,
-            materialize=inputs.materialize,
+            materialize=inputs.stage or inputs.materialize,
         )
     ]
     return parts[0].union(*parts[1:], distinct=False) if len(parts) > 1 else parts[0]

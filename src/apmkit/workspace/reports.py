@@ -104,7 +104,9 @@ def open_inputs(engine: Engine, run_dir: Path, needs: tuple[str, ...]) -> Report
                 built = _build_report_mart(engine, run_dir, source, name)
                 if built is not None:
                     tables[name] = built
-    return ReportInputs(tables=tables, run=info, fetch=engine.to_arrow, materialize=engine.materialize)
+    return ReportInputs(
+        tables=tables, run=info, fetch=engine.to_arrow, materialize=engine.materialize, stage=engine.stage
+    )
 
 
 _MART_LOCKS: dict[Path, threading.Lock] = {}
@@ -123,7 +125,9 @@ def _mart_source(engine: Engine, run_dir: Path, info: RunInfo, canonical: Any) -
     for mart in ("attribution", "member_detail", "member_months", "risk_scores", "episodes"):
         if (run_dir / f"{mart}.parquet").exists():
             available[mart] = engine.read_parquet(run_dir / f"{mart}.parquet")
-    return ReportInputs(tables=available, run=info, fetch=engine.to_arrow, materialize=engine.materialize)
+    return ReportInputs(
+        tables=available, run=info, fetch=engine.to_arrow, materialize=engine.materialize, stage=engine.stage
+    )
 
 
 def _build_report_mart(engine: Engine, run_dir: Path, source: ReportInputs, name: str) -> Any:
