@@ -17,6 +17,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from apmkit.engines import Engine, staged_output
@@ -286,3 +287,19 @@ def test_an_engine_nobody_sized_is_capped_below_duckdbs_default(monkeypatch):
     with Engine.duckdb() as engine:
         assert engine.memory_limit == "512MB"
         assert _setting(engine, "memory_limit") in ("488.2 MiB", "512.0 MB")
+
+
+def test_a_staged_table_is_a_private_parquet_file_removed_with_the_engine(tmp_path):
+    # Engine.stage keeps large intermediates (the open-gaps records) compressed on disk, not as temp tables.
+    rows = pa.table({"member_id": ["M1", "M2", "M3"], "cents": [100, -250, 0]})
+    with Engine.duckdb(temp_directory=tmp_path / "spill") as engine:
+        source = engine.from_arrow(rows)
+        staged = engine.stage(source.filter(source.cents != 0))
+        assert sorted(engine.rows(staged), key=lambda r: r["member_id"]) == [
+            {"member_id": "M1", "cents": 100},
+            {"member_id": "M2", "cents": -250},
+        ]
+        [file] = (tmp_path / "spill").rglob("*.parquet")
+        assert file.parent == Path(_setting(engine, "temp_directory"))  # the engine's own folder
+        assert stat.S_IMODE(file.parent.stat().st_mode) & 0o077 == 0  # patient rows: not readable by others
+    assert not list((tmp_path / "spill").rglob("*.parquet"))
