@@ -129,14 +129,23 @@ def claims_evidence(medical_claims: ir.Table, definitions: list, end: date) -> i
     lines = lines.left_join(hits, [lines.code_system == hits.code_system, lines.code == hits.code])
     lines = lines.select(*[col for col in lines.columns if not col.endswith("_right")])
     visits = lines.filter(lines.performer_npi.notnull() & (lines.effective_start.date() <= ibis.literal(end)))
-    visit_id = "Encounter/Claim/" + visits.claim_id + "/" + visits.line
-    ranked = visits.mutate(
-        _id=visit_id,
-        _rank=ibis.row_number().over(
-            group_by=visits.member_id, order_by=[ibis.desc(visits.effective_start), visit_id]
-        ),
+    # Each member's latest visit (ties: the smallest record id) by aggregates over four columns: a window over
+    # every claim line sorted the lines whole and spilled tens of GB at 1M members.
+    visits = visits.select(
+        "member_id",
+        "effective_start",
+        "claim_id",
+        "line",
+        _id="Encounter/Claim/" + visits.claim_id + "/" + visits.line,
     )
-    latest = ranked.filter(ranked._rank == 0).select(_l_claim=ranked.claim_id, _l_line=ranked.line)
+    last_day = visits.group_by("member_id").agg(_last=visits.effective_start.max())
+    on_last = visits.join(
+        last_day, [visits.member_id == last_day.member_id, visits.effective_start == last_day._last]
+    )
+    latest = on_last.group_by(on_last.member_id).agg(
+        _l_claim=on_last.claim_id.argmin(on_last._id), _l_line=on_last.line.argmin(on_last._id)
+    )
+    latest = latest.select("_l_claim", "_l_line")
     lines = lines.left_join(latest, (lines.claim_id == latest._l_claim) & (lines.line == latest._l_line))
     hit = lines._hit.fill_null(False)
     pieces = []
@@ -161,8 +170,11 @@ def claims_evidence(medical_claims: ir.Table, definitions: list, end: date) -> i
             )
         )
     # the claim's codes sit on its first line (as claims_as_clinical reads them)
-    firsts = c.mutate(_first_line=c.claim_line_number.min().over(group_by=c.claim_id))
-    headers = firsts.filter(firsts.claim_line_number == firsts._first_line)
+    # (found by an aggregate and a join: a window over the claims sorted every line with all its code columns)
+    first_lines = c.group_by("claim_id").agg(_first_line=c.claim_line_number.min())
+    headers = c.join(
+        first_lines, [c.claim_id == first_lines.claim_id, c.claim_line_number == first_lines._first_line]
+    )
     headers = headers.select(
         claim_id=headers.claim_id, **common, **{col: headers[col] for col in (*DX_COLUMNS, *PX_COLUMNS)}
     )
