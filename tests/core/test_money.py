@@ -25,6 +25,19 @@ def test_cents_round_trip_is_exact(engine):
     assert [r["back"] for r in rows] == amounts
 
 
+def test_cents_are_exact_on_both_sides_of_the_narrow_path(engine):
+    # to_cents takes a 64-bit path below 10^13 dollars and the widened one above: both give amount x 100.
+    edges = ["9999999999999.99", "10000000000000.00", "10000000000000.01", "123456789012345.67", "0.01"]
+    amounts = [Decimal(a) for a in edges] + [-Decimal(a) for a in edges] + [None]
+    for arrow_type in (pa.decimal128(18, 2), pa.decimal128(38, 2), pa.decimal128(12, 2)):
+        fits = 10 ** (arrow_type.precision - arrow_type.scale)
+        kept = [a for a in amounts if a is None or abs(a) < fits]
+        t = engine.from_arrow(pa.table({"a": pa.array(kept, arrow_type)}))
+        rows = engine.to_arrow(t.select(c=to_cents(t.a), back=from_cents(to_cents(t.a)))).to_pylist()
+        assert [r["c"] for r in rows] == [None if a is None else int(a * 100) for a in kept]
+        assert [r["back"] for r in rows] == kept
+
+
 @given(st.integers(min_value=-(10**12), max_value=10**12), st.integers(min_value=1, max_value=10**6))
 def test_round_money_is_half_up(numerator: int, denominator: int) -> None:
     exact = Decimal(numerator) / Decimal(denominator) / 100
