@@ -144,9 +144,12 @@ def diagnoses_from_claims(
         return long.select("member_id", "dx_code").distinct()
     # The eligible claims come from a few columns; the diagnosis columns are read only for their lines.
     eligible_claims = materialize(eligible_claims)
-    kept = materialize(lines.semi_join(eligible_claims, "claim_id").select("member_id", *dx_columns))
+    kept = lines.semi_join(eligible_claims, "claim_id").select("member_id", *dx_columns)
     parts = [kept.select("member_id", dx_code=kept[name]) for name in dx_columns]
+    # The lines are read once per position in one query: DuckDB computes a CTE read several times once (and the
+    # Spark engine computes it first), which cost half of storing the lines' 26 columns as a table of their own.
     # One DISTINCT over the stacked codes: ``union(distinct=True)`` nests a DISTINCT at every pairwise union.
-    stacked = ibis.union(*[part.filter(part.dx_code.notnull()) for part in parts]).distinct()
-    # Blank codes are dropped after the DISTINCT: the check runs once per member and code.
+    stacked = materialize(ibis.union(*[part.filter(part.dx_code.notnull()) for part in parts]).distinct())
+    # Blank codes are dropped after the DISTINCT, from the stored result: the check runs once per member and
+    # code (on the lazy DISTINCT, DuckDB pushed it below into every position's rows).
     return stacked.filter(trimmed(stacked.dx_code) != "")
