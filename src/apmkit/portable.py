@@ -5,7 +5,8 @@ Use these instead of the ibis methods they replace; each records the divergence 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from functools import reduce
 from typing import Any
 
 import ibis.expr.types as ir
@@ -27,3 +28,14 @@ _EDGE_BLANKS = "^[ \t\r\n]+|[ \t\r\n]+$"
 def trim_text(text: ir.StringValue) -> ir.StringValue:
     """``text`` without surrounding blanks, identically on DuckDB and Spark (replaces ``str.strip()``)."""
     return text.re_replace(_EDGE_BLANKS, "")
+
+
+def one_of(value: ir.Value, choices: Iterable[str]) -> ir.BooleanValue:
+    """``value`` equals one of ``choices``, written as OR-ed equalities (replaces ``isin`` of a constant list).
+
+    DuckDB plans an ``IN`` list of five or more constants as a hash MARK join, which made input
+    conformance ~20x slower than plain comparisons; OR-ed equalities stay a cheap filter on both
+    DuckDB and Spark.
+    """
+    tests = [value == choice for choice in choices]
+    return reduce(lambda left, right: left | right, tests)

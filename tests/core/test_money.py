@@ -25,6 +25,22 @@ def test_cents_round_trip_is_exact(engine):
     assert [r["back"] for r in rows] == amounts
 
 
+def test_cents_are_exact_on_both_sides_of_the_narrow_path(engine):
+    # to_cents takes a 64-bit path below 10^13 dollars and the widened one above: both give amount x 100.
+    edges = ["9999999999999.99", "10000000000000.00", "10000000000000.01", "123456789012345.67", "0.01"]
+    cases = [
+        (pa.decimal128(18, 2), [Decimal(a) for a in edges] + [-Decimal(a) for a in edges]),
+        (pa.decimal128(38, 2), [Decimal(a) for a in edges] + [-Decimal(a) for a in edges]),
+        # NULL amounts have NULL cents (small values: Spark returns integers with NULLs through float64)
+        (pa.decimal128(12, 2), [Decimal("9999999999.99"), None, Decimal("-0.01")]),
+    ]
+    for arrow_type, amounts in cases:
+        t = engine.from_arrow(pa.table({"a": pa.array(amounts, arrow_type)}))
+        rows = engine.to_arrow(t.select(c=to_cents(t.a), back=from_cents(to_cents(t.a)))).to_pylist()
+        assert [r["c"] for r in rows] == [None if a is None else int(a * 100) for a in amounts]
+        assert [r["back"] for r in rows] == amounts
+
+
 @given(st.integers(min_value=-(10**12), max_value=10**12), st.integers(min_value=1, max_value=10**6))
 def test_round_money_is_half_up(numerator: int, denominator: int) -> None:
     exact = Decimal(numerator) / Decimal(denominator) / 100

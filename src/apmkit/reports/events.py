@@ -28,6 +28,7 @@ import ibis
 import ibis.expr.types as ir
 
 from apmkit.money import to_cents
+from apmkit.portable import one_of
 from apmkit.reports.framework import tidy
 
 TRANSFER_STATUSES = ("02", "05", "65", "66")
@@ -217,20 +218,24 @@ def utilization_events(
     )
 
     revenue = claims.revenue_code.fill_null("")
-    ed_lines = claims.filter(revenue.isin(list(ED_REVENUE)))
+    ed_lines = claims.filter(one_of(revenue, ED_REVENUE))  # an IN list is a hash join over every line
     ed_claims = ed_lines.group_by("member_id", "claim_id", "claim_type").aggregate(
         day=ed_lines._day.min(),
         npi=ibis.coalesce(ed_lines.attending_npi, ed_lines.rendering_npi).max(),
         tin=ed_lines.billing_tin.max(),
         facility=ed_lines.facility_ccn.max(),
     )
-    outpatient_cents = (
-        claims.filter(claims.claim_type == "outpatient")
-        .group_by("claim_id")
-        .aggregate(claim_cents=claims._cents.sum())
-    )
+    outpatient = claims.filter(claims.claim_type == "outpatient")
+
+    def outpatient_cents(of: ir.Table) -> ir.Table:
+        """``claim_id, claim_cents``: each of ``of``'s claims summed over all its outpatient lines (only those
+        claims: summing every outpatient claim, once for the ED visits and again for observation, was most of
+        this mart's cost)."""
+        lines = outpatient.semi_join(of.select("claim_id"), "claim_id")
+        return lines.group_by("claim_id").aggregate(claim_cents=lines._cents.sum())
+
     ed = ed_claims.filter(ed_claims.claim_type == "outpatient")
-    ed = tidy(ed.left_join(outpatient_cents, "claim_id"))
+    ed = tidy(ed.left_join(outpatient_cents(ed), "claim_id"))
     parts.append(
         _shape(
             ed,
@@ -270,7 +275,7 @@ def utilization_events(
         facility=obs_lines.facility_ccn.max(),
         npi=ibis.coalesce(obs_lines.attending_npi, obs_lines.rendering_npi).max(),
     )
-    obs = tidy(obs.left_join(outpatient_cents, "claim_id"))
+    obs = tidy(obs.left_join(outpatient_cents(obs), "claim_id"))
     parts.append(
         _shape(
             obs,

@@ -107,8 +107,8 @@ def diagnoses_from_claims(
 ) -> ir.Table:
     """Distinct ``member_id, dx_code`` from risk-adjustment-eligible claims of the data-collection year.
 
-    ``materialize`` (the run passes ``engine.materialize``) computes the eligible claims and their lines'
-    diagnosis columns once; each ``dx_`` column is then read on its own, NULLs dropped before the rows are
+    ``materialize`` (the run passes ``engine.materialize``) computes the eligible claims and the distinct codes
+    once; each ``dx_`` column of the eligible lines is read on its own, NULLs dropped before the rows are
     stacked (an unpivot makes 25 rows of every line, most of them NULL, before filtering them out). Without it
     the expression stays one lazy unpivot (small inputs).
     """
@@ -121,32 +121,34 @@ def diagnoses_from_claims(
     bill_prefix = ibis.ifelse(bill_type.length() == 4, bill_type.substr(1, 2), bill_type.substr(0, 2))
     in_year = service_date.year() == data_year
     not_void = claims.adjustment_type.fill_null("original") != "void"
-    inpatient = one_of(bill_prefix, INPATIENT_BILL_TYPES) & one_of(claims.claim_type, ("inpatient",))
-    outpatient = one_of(bill_prefix, OUTPATIENT_BILL_TYPES) & one_of(
-        claims.claim_type, ("outpatient", "inpatient")
+    inpatient = one_of(claims.claim_type, ("inpatient",)) & one_of(bill_prefix, INPATIENT_BILL_TYPES)
+    outpatient = one_of(claims.claim_type, ("outpatient", "inpatient")) & one_of(
+        bill_prefix, OUTPATIENT_BILL_TYPES
     )
     professional = claims.claim_type == "professional"
     lines = claims.filter(in_year & not_void)
-    flagged = lines.mutate(_inpatient=inpatient, _needs_procedure=outpatient | professional)
+    # Each kind of claim is a filter of its own (the claim type first, so the bill type is read only for the
+    # lines of that type), not a flag computed for every line of the year.
     codes = ibis.memtable(eligible_cpt_hcpcs(data_year))
-    eligible_lines = flagged.filter(flagged._needs_procedure).semi_join(
-        codes, flagged.hcpcs_code == codes.hcpcs_code
-    )
-    eligible_claims = (
-        flagged.filter(flagged._inpatient).select("claim_id").union(eligible_lines.select("claim_id"))
-    )
-    eligible_claims = eligible_claims.distinct()
+    procedure_lines = lines.filter(outpatient | professional)
+    eligible_lines = procedure_lines.semi_join(codes, procedure_lines.hcpcs_code == codes.hcpcs_code)
+    # Read only by semi-joins below: a claim listed twice (inpatient, or several eligible lines) is still one
+    # claim, so the list is not made distinct (a hash aggregate over every eligible line).
+    eligible_claims = lines.filter(inpatient).select("claim_id").union(eligible_lines.select("claim_id"))
     dx_columns = [name for name in claims.columns if name.startswith("dx_")]
     if materialize is None:
-        kept = flagged.semi_join(eligible_claims, "claim_id").select("member_id", *dx_columns)
+        kept = lines.semi_join(eligible_claims, "claim_id").select("member_id", *dx_columns)
         long = kept.pivot_longer(s.startswith("dx_"), names_to="dx_position", values_to="dx_code")
         long = long.filter(long.dx_code.notnull() & (trimmed(long.dx_code) != ""))
         return long.select("member_id", "dx_code").distinct()
     # The eligible claims come from a few columns; the diagnosis columns are read only for their lines.
     eligible_claims = materialize(eligible_claims)
-    kept = materialize(lines.semi_join(eligible_claims, "claim_id").select("member_id", *dx_columns))
+    kept = lines.semi_join(eligible_claims, "claim_id").select("member_id", *dx_columns)
     parts = [kept.select("member_id", dx_code=kept[name]) for name in dx_columns]
+    # The lines are read once per position in one query: DuckDB computes a CTE read several times once (and the
+    # Spark engine computes it first), which cost half of storing the lines' 26 columns as a table of their own.
     # One DISTINCT over the stacked codes: ``union(distinct=True)`` nests a DISTINCT at every pairwise union.
-    stacked = ibis.union(*[part.filter(part.dx_code.notnull()) for part in parts]).distinct()
-    # Blank codes are dropped after the DISTINCT: the check runs once per member and code.
+    stacked = materialize(ibis.union(*[part.filter(part.dx_code.notnull()) for part in parts]).distinct())
+    # Blank codes are dropped after the DISTINCT, from the stored result: the check runs once per member and
+    # code (on the lazy DISTINCT, DuckDB pushed it below into every position's rows).
     return stacked.filter(trimmed(stacked.dx_code) != "")
