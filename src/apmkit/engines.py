@@ -389,7 +389,10 @@ class Engine:
         if self._spill_dir is None:
             self._spill_dir = Path(tempfile.mkdtemp(prefix="apmkit-duckdb-"))
         path = self._spill_dir / f"{name or 'apmkit_' + uuid.uuid4().hex[:12]}.parquet"
-        return self.read_parquet(self.write_parquet(expr, path))
+        staged = self.read_parquet(self.write_parquet(expr, path))
+        # Parquet round-trips some types with a different ibis spelling (timestamp as timestamp(6)): the staged
+        # table keeps the expression's own schema, so it unions and joins as the expression did.
+        return staged if staged.schema() == expr.schema() else staged.cast(expr.schema())
 
     def _spark_materialize(self, expr: ibis.Table, table_name: str) -> ibis.Table:
         """Compute ``expr`` now and keep it as Parquet (or checkpointed blocks), cutting its lineage.

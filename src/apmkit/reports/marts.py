@@ -20,6 +20,7 @@ from the canonical tables, and the report says so in its notes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 
 import ibis
@@ -62,7 +63,8 @@ def evaluate_open_gaps(
     own = own.semi_join(population, own.member_id == population.member_id)
     # The records, their tags and facts are the size of the claims (12 million rows at 100,000 members): kept
     # as compressed files where the caller can (``stage``), not as temp tables.
-    clinical = inputs.keep_large(own.union(claims_evidence(claims, definitions, end), distinct=False))
+    evidence = claims_evidence(claims, definitions, end, keep=inputs.keep_large)
+    clinical = inputs.keep_large(own.union(evidence, distinct=False))
     providers = inputs["providers"] if with_providers else None
     # one pass over the clinical records for every measure (tagged once, shared facts once)
     parts = [
@@ -80,7 +82,13 @@ def evaluate_open_gaps(
     return parts[0].union(*parts[1:], distinct=False) if len(parts) > 1 else parts[0]
 
 
-def claims_evidence(medical_claims: ir.Table, definitions: list, end: date) -> ir.Table:
+def claims_evidence(
+    medical_claims: ir.Table,
+    definitions: list,
+    end: date,
+    *,
+    keep: Callable[[ir.Table], ir.Table] | None = None,
+) -> ir.Table:
     """The rows of :func:`apmkit.quality.claims.claims_as_clinical` (claim lines as ``Encounter`` and
     ``Procedure`` records, diagnoses as ``Condition``, ICD-10-PCS codes as ``Procedure``) that can change a gap
     of ``definitions``, as canonical ``clinical`` rows:
@@ -93,7 +101,11 @@ def claims_evidence(medical_claims: ir.Table, definitions: list, end: date) -> i
       of the latest visit; the latest of all visits is the latest clinical one or this one).
 
     Diagnosis and procedure columns are unpivoted with one ``pivot_longer`` each and filtered by code before
-    any record is built (most claim codes match no value set)."""
+    any record is built (most claim codes match no value set).
+
+    ``keep`` (``Engine.stage``) computes the coded lines and the claims' first-line keys once, each read twice:
+    without it the engine keeps them as it chooses (DuckDB materialized them uncompressed, or built a hash
+    table of whole claims, and at 1M members spilled tens of GB)."""
     from apmkit.quality.ecqm import INPATIENT_LIKE_CLASSES
     from apmkit.quality.valuesets import CPT, HCPCS, ICD10CM, ICD10PCS, value_set_table
     from apmkit.schemas import CLINICAL
@@ -128,6 +140,8 @@ def claims_evidence(medical_claims: ir.Table, definitions: list, end: date) -> i
     )
     lines = lines.left_join(hits, [lines.code_system == hits.code_system, lines.code == hits.code])
     lines = lines.select(*[col for col in lines.columns if not col.endswith("_right")])
+    if keep is not None:
+        lines = keep(lines)
     visits = lines.filter(lines.performer_npi.notnull() & (lines.effective_start.date() <= ibis.literal(end)))
     # Each member's latest visit (ties: the smallest record id) by aggregates over four columns: a window over
     # every claim line sorted the lines whole and spilled tens of GB at 1M members.
@@ -149,7 +163,7 @@ def claims_evidence(medical_claims: ir.Table, definitions: list, end: date) -> i
     lines = lines.left_join(latest, (lines.claim_id == latest._l_claim) & (lines.line == latest._l_line))
     hit = lines._hit.fill_null(False)
     pieces = []
-    for resource_type, status, keep in (
+    for resource_type, status, recorded in (
         (
             "Encounter",
             "finished",
@@ -157,7 +171,7 @@ def claims_evidence(medical_claims: ir.Table, definitions: list, end: date) -> i
         ),
         ("Procedure", "completed", hit),
     ):
-        kept = lines.filter(keep)
+        kept = lines.filter(recorded)
         pieces.append(
             _clinical_records(
                 kept,
@@ -169,23 +183,26 @@ def claims_evidence(medical_claims: ir.Table, definitions: list, end: date) -> i
                 code=kept.code,
             )
         )
-    # the claim's codes sit on its first line (as claims_as_clinical reads them)
-    # (found by an aggregate and a join: a window over the claims sorted every line with all its code columns)
-    first_lines = c.group_by("claim_id").agg(_first_line=c.claim_line_number.min())
-    headers = c.join(
-        first_lines, [c.claim_id == first_lines.claim_id, c.claim_line_number == first_lines._first_line]
+    # The claim's codes sit on its first line (as claims_as_clinical reads them): the first lines' keys are
+    # found over two columns and the claims kept to them by a semi-join, never sorted or hashed whole.
+    keys = c.select("claim_id", "claim_line_number")
+    keys = keys.mutate(_first=keys.claim_line_number.min().over(group_by=keys.claim_id))
+    first_lines = keys.filter(keys.claim_line_number == keys._first).select(
+        "claim_id", _first_line=keys._first
     )
-    headers = headers.select(
-        claim_id=headers.claim_id, **common, **{col: headers[col] for col in (*DX_COLUMNS, *PX_COLUMNS)}
+    if keep is not None:
+        first_lines = keep(first_lines)
+    headers = c.semi_join(
+        first_lines, [c.claim_id == first_lines.claim_id, c.claim_line_number == first_lines._first_line]
     )
     for kind, prefix, columns_, resource_type, status, category, system in (
         ("dx", "Condition", DX_COLUMNS, "Condition", "active", "encounter-diagnosis", ICD10CM),
         ("px", "Procedure", PX_COLUMNS, "Procedure", "completed", "claim", ICD10PCS),
     ):
         wanted = codes.filter(codes.code_system == system).select(_code=codes.code)
-        long = headers.select("claim_id", *common, *columns_).pivot_longer(
-            list(columns_), names_to="_column", values_to="_code"
-        )
+        long = headers.select(
+            claim_id=headers.claim_id, **common, **{col: headers[col] for col in columns_}
+        ).pivot_longer(list(columns_), names_to="_column", values_to="_code")
         long = long.semi_join(wanted, "_code")
         position = long._column.cases(*[(col, i) for i, col in enumerate(columns_, 1)]).cast("string")
         pieces.append(
