@@ -181,7 +181,9 @@ def score(
     if coding_intensity_adjustment is not None:
         coding_intensity_adjustment = check_coding_adjustment(coding_intensity_adjustment)
     model = HccModel(model)
-    people = conform_persons(persons, payment_year=payment_year, source_file=persons_source)
+    people = conform_persons(
+        persons, payment_year=payment_year, source_file=persons_source, materialize=materialize
+    )
     valid_people, extra_rejects = people.valid, None
     scorer: Callable[[ir.Table, ir.Table], RawScores]
     if model is HccModel.ESRD_V24:
@@ -217,11 +219,11 @@ def score(
         persons_rejects = persons_rejects.union(extra_rejects)
         # The added column joins every valid person to its raw row: computed once.
         valid_people = (materialize or (lambda table: table))(valid_people)
-    # Otherwise valid persons stay lazy: scoring materializes their demographics, the one table it
-    # reads them through, and the rejects query computes the conformed rows once for both rejects
-    # tables. Valid diagnoses stay lazy too: materializing every diagnosis row costs more than the
-    # scoring reads.
-    codes = conform_diagnoses(diagnoses, valid_people, source_file=diagnoses_source)
+    # Otherwise valid persons are a filter over the conformed rows (computed once with ``materialize``,
+    # and read again only by the rejects); scoring materializes their demographics, the one table it
+    # reads them through. Valid diagnoses stay lazy (materializing every diagnosis row costs more than
+    # the scoring reads); their table of distinct codes is computed once.
+    codes = conform_diagnoses(diagnoses, valid_people, source_file=diagnoses_source, materialize=materialize)
     raw = scorer(valid_people, codes.valid)
     scores = raw.scores
     current = thousandths(scores.score)
