@@ -121,6 +121,7 @@ def risk_score_job(
         persons_source=persons_name,
         diagnoses_source=diagnoses_name,
         materialize=engine.materialize,
+        rejects_read=True,
     )
     scores = result.scores
     if blend is not None:
