@@ -12,6 +12,7 @@ import pytest
 from apmkit.ingest import readers
 from apmkit.ingest.readers import (
     RECORD,
+    SOURCE_FILE,
     SOURCE_LINE,
     read_delimited,
     read_lines,
@@ -64,6 +65,20 @@ def test_stream_delimited_matches_the_exact_reader(tmp_path, text):
     bare = read_delimited(path, keep_record=False)
     assert bare.table.drop_columns([RECORD]).to_pylist() == exact.table.drop_columns([RECORD]).to_pylist()
     assert bare.rejects == exact.rejects
+    # Without the file name either (the exact path still fills it): the parsed columns and lines are the same.
+    lean = read_delimited(path, keep_record=False, keep_source_file=False)
+    drop = [RECORD, SOURCE_FILE]
+    assert lean.table.drop_columns(drop).to_pylist() == exact.table.drop_columns(drop).to_pylist()
+    assert lean.rejects == exact.rejects
+
+
+def test_bad_bytes_without_record_text_take_the_exact_path(tmp_path):
+    # keep_record=False does not decode the blocks: the parse's UTF-8 check of every field must catch them.
+    path = tmp_path / "diagnoses.csv"
+    path.write_bytes(CLEAN.encode().replace(b"M0033", b"M\xff033"))
+    lean = read_delimited(path, keep_record=False, keep_source_file=False)
+    assert [(r.source_line, r.reason[:24]) for r in lean.rejects] == [(34, "invalid UTF-8 encoding (")]
+    assert lean.table.column(SOURCE_LINE).to_pylist() == [n for n in range(2, 41) if n != 34]
 
 
 def test_bad_bytes_in_a_late_block_are_rejected_with_their_line(tmp_path):

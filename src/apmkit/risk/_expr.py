@@ -14,10 +14,11 @@ def trimmed(value: ir.StringValue) -> ir.StringValue:
     ibis's ``strip()`` passes the characters to remove as a string literal with ``\\f``, which Spark
     SQL reads as the letter ``f``: on Spark, ``"fbd".strip()`` returned ``"bd"``.
     """
-    # Most values carry no edge whitespace; two one-character comparisons spare them the regex (every
-    # whitespace character sorts at or before the space; the few control characters that also do are
-    # left unchanged by the regex).
-    edge = (value.left(1) <= " ") | (value.right(1) <= " ")
+    # Most values carry no edge whitespace; two comparisons spare them the regex (every whitespace
+    # character sorts at or before the space; the few control characters that also do are left unchanged
+    # by the regex). ``value < "!"`` holds exactly when the first character sorts at or before the space
+    # (strings compare bytewise on DuckDB and Spark) and, unlike ``left(1)``, cuts no substring.
+    edge = (value < "!") | (value.right(1) <= " ")
     return ibis.ifelse(edge, value.re_replace(r"^\s+|\s+$", ""), value)
 
 

@@ -7,6 +7,7 @@ in one ibis expression, and return the valid rows in the types the model needs p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import ibis
@@ -29,6 +30,18 @@ _DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _MAX_AGE_YEARS = 125
 
 REJECT_COLUMNS = ("table", "source_file", "source_line", "field", "reason")
+# The conformed persons columns (valid rows), then the line number the rejects report.
+_PERSON_TYPED = (
+    "member_id",
+    "birth_date",
+    "sex",
+    "orec",
+    "ltimcaid",
+    "nemcaid",
+    "dual_status_code",
+    *PERSON_OPTIONAL[1:],
+    "source_line",
+)
 
 
 @dataclass(frozen=True)
@@ -71,7 +84,13 @@ def _line(table: ir.Table) -> ir.IntegerValue:
     return ibis.null("int64")
 
 
-def conform_persons(raw: ir.Table, *, payment_year: int, source_file: str = "persons") -> Conformed:
+def conform_persons(
+    raw: ir.Table,
+    *,
+    payment_year: int,
+    source_file: str = "persons",
+    materialize: Callable[[ir.Table], ir.Table] | None = None,
+) -> Conformed:
     """Check and type the persons table.
 
     Parameters
@@ -84,6 +103,9 @@ def conform_persons(raw: ir.Table, *, payment_year: int, source_file: str = "per
         Birth dates after February 1 of this year are impossible.
     source_file
         Name used in rejects and error messages.
+    materialize
+        When given, computes the checked rows once (typed values and one flag per rule), which both
+        ``valid`` and ``rejects`` then read: otherwise each of them repeats every check.
 
     Returns
     -------
@@ -149,17 +171,10 @@ def conform_persons(raw: ir.Table, *, payment_year: int, source_file: str = "per
     duplicate_rule = f"_rule_{len(checks)}"
     typed = typed.mutate(**{duplicate_rule: (typed.member_id != "") & (copies > 1)})
     rules = [*checks, ("member_id", ibis.literal(True), "appears more than once")]
+    if materialize is not None:
+        typed = materialize(typed.select(*_PERSON_TYPED, *[f"_rule_{i}" for i in range(len(rules))]))
     any_failed = ibis.or_(*[typed[f"_rule_{i}"] for i in range(len(rules))])
-    valid = typed.filter(~any_failed).select(
-        "member_id",
-        "birth_date",
-        "sex",
-        "orec",
-        "ltimcaid",
-        "nemcaid",
-        "dual_status_code",
-        *PERSON_OPTIONAL[1:],
-    )
+    valid = typed.filter(~any_failed).select(*_PERSON_TYPED[:-1])
     failed = typed.filter(any_failed)
     spelled = [(field, failed[f"_rule_{i}"], message) for i, (field, _, message) in enumerate(rules)]
     _, field, reason = _combine(spelled)
@@ -209,7 +224,13 @@ def normalize_dx_code(code: ir.StringValue) -> ir.StringValue:
     return trimmed(code.cast("string")).upper().replace(".", "")
 
 
-def conform_diagnoses(raw: ir.Table, persons: ir.Table, *, source_file: str = "diagnoses") -> Conformed:
+def conform_diagnoses(
+    raw: ir.Table,
+    persons: ir.Table,
+    *,
+    source_file: str = "diagnoses",
+    materialize: Callable[[ir.Table], ir.Table] | None = None,
+) -> Conformed:
     """Check diagnoses: a member in ``persons`` (valid rows) and a well-formed ICD-10-CM code.
 
     Codes that are well formed but map to no HCC are valid (most diagnoses carry no HCC).
@@ -218,7 +239,8 @@ def conform_diagnoses(raw: ir.Table, persons: ir.Table, *, source_file: str = "d
     ``rejects`` and can never map to an HCC); rows of members missing from
     ``persons`` are reported in ``rejects`` but left in ``valid``, because scoring joins diagnoses to
     persons anyway, and a join of every diagnosis to the persons table is the costliest step of a
-    large run. Codes are normalized and checked once per distinct code, not once per row.
+    large run. Codes are normalized and checked once per distinct code, not once per row; with
+    ``materialize`` the table of distinct codes is computed once for ``valid`` and ``rejects``.
     """
     _require_columns(raw, DIAGNOSIS_REQUIRED, source_file)
     rows = raw.select(
@@ -226,14 +248,15 @@ def conform_diagnoses(raw: ir.Table, persons: ir.Table, *, source_file: str = "d
     )
     distinct = rows.select("raw_dx_code").distinct()
     normalized = normalize_dx_code(distinct.raw_dx_code.fill_null(""))
+    # NULL codes never match an equality join; key them as the empty code.
     codes = distinct.select(
-        code_key=distinct.raw_dx_code,
+        code_key=distinct.raw_dx_code.fill_null(""),
         dx_code=normalized,
         well_formed=normalized.re_search(_ICD10_PATTERN),
     )
-    # NULL codes never match an equality join; key them as the empty code.
+    if materialize is not None:
+        codes = materialize(codes)
     keyed = rows.mutate(code_key=rows.raw_dx_code.fill_null(""))
-    codes = codes.mutate(code_key=codes.code_key.fill_null(""))
     typed = keyed.join(codes, "code_key")
     # Malformed codes are rejected below but not filtered here: they can never match the HCC mapping,
     # and DuckDB pushes a filter on the per-code check below the DISTINCT, evaluating the regex once

@@ -141,6 +141,7 @@ def score(
     persons_source: str = "persons",
     diagnoses_source: str = "diagnoses",
     materialize: Materialize | None = None,
+    rejects_read: bool = False,
 ) -> RiskScores:
     """Score every person with a CMS-HCC model.
 
@@ -165,6 +166,10 @@ def score(
     materialize
         Called on intermediate tables that later steps read several times (valid inputs,
         demographics, mapped CCs, kept HCCs); pass ``engine.materialize`` for large populations.
+    rejects_read
+        True when the caller reads ``rejects`` as well as ``scores``: with ``materialize``, the checked
+        persons and the distinct diagnosis codes are then computed once for both (scores alone are faster
+        without: the checks stay inside the scoring's own materializations).
 
     Returns
     -------
@@ -181,7 +186,10 @@ def score(
     if coding_intensity_adjustment is not None:
         coding_intensity_adjustment = check_coding_adjustment(coding_intensity_adjustment)
     model = HccModel(model)
-    people = conform_persons(persons, payment_year=payment_year, source_file=persons_source)
+    shared = materialize if rejects_read else None
+    people = conform_persons(
+        persons, payment_year=payment_year, source_file=persons_source, materialize=shared
+    )
     valid_people, extra_rejects = people.valid, None
     scorer: Callable[[ir.Table, ir.Table], RawScores]
     if model is HccModel.ESRD_V24:
@@ -217,11 +225,10 @@ def score(
         persons_rejects = persons_rejects.union(extra_rejects)
         # The added column joins every valid person to its raw row: computed once.
         valid_people = (materialize or (lambda table: table))(valid_people)
-    # Otherwise valid persons stay lazy: scoring materializes their demographics, the one table it
-    # reads them through, and the rejects query computes the conformed rows once for both rejects
-    # tables. Valid diagnoses stay lazy too: materializing every diagnosis row costs more than the
-    # scoring reads.
-    codes = conform_diagnoses(diagnoses, valid_people, source_file=diagnoses_source)
+    # Otherwise valid persons stay lazy (a filter over the checked rows, which are computed once when the
+    # rejects are read too): scoring materializes their demographics, the one table it reads them through.
+    # Valid diagnoses stay lazy too: materializing every diagnosis row costs more than the scoring reads.
+    codes = conform_diagnoses(diagnoses, valid_people, source_file=diagnoses_source, materialize=shared)
     raw = scorer(valid_people, codes.valid)
     scores = raw.scores
     current = thousandths(scores.score)

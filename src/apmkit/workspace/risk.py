@@ -43,7 +43,9 @@ def _read_csv(
 ) -> tuple[object, pa.Table, int]:
     """Read a CSV as strings with line numbers; return (ibis table, parse rejects, records read)."""
     # Parsed rows' text is never shown here (only parse rejects keep theirs): not built on the fast path.
-    raw = read_delimited(path, required_columns=required, normalize_header=True, keep_record=False)
+    raw = read_delimited(
+        path, required_columns=required, normalize_header=True, keep_record=False, keep_source_file=False
+    )
     data = raw.table.drop_columns([c for c in (SOURCE_FILE, RECORD) if c in raw.table.column_names])
     parse_rejects = rejects_to_arrow(raw.rejects, table)
     return engine.from_arrow(data), parse_rejects, raw.read
@@ -119,6 +121,7 @@ def risk_score_job(
         persons_source=persons_name,
         diagnoses_source=diagnoses_name,
         materialize=engine.materialize,
+        rejects_read=True,
     )
     scores = result.scores
     if blend is not None:
