@@ -386,8 +386,8 @@ class Engine:
         """
         if self.name == "pyspark":
             return self.materialize(expr, name)
-        if self._spill_dir is None:
-            self._spill_dir = Path(tempfile.mkdtemp(prefix="apmkit-duckdb-"))
+        if self._spill_dir is None:  # every open DuckDB engine has its own; a closed one has none
+            raise RuntimeError("stage() on a closed engine")
         path = self._spill_dir / f"{name or 'apmkit_' + uuid.uuid4().hex[:12]}.parquet"
         staged = self.read_parquet(self.write_parquet(expr, path))
         # Parquet round-trips some types with a different ibis spelling (timestamp as timestamp(6)): the staged

@@ -76,7 +76,7 @@ def evaluate_open_gaps(
             start,
             end,
             providers=providers,
-            materialize=inputs.stage or inputs.materialize,
+            materialize=inputs.keep_large,
         )
     ]
     return parts[0].union(*parts[1:], distinct=False) if len(parts) > 1 else parts[0]
