@@ -5,8 +5,6 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from apmkit.portable import one_of
-
 
 def trimmed(value: ir.StringValue) -> ir.StringValue:
     """``value`` without leading and trailing whitespace, the same on DuckDB and Spark.
@@ -20,6 +18,3 @@ def trimmed(value: ir.StringValue) -> ir.StringValue:
     # (strings compare bytewise on DuckDB and Spark) and, unlike ``left(1)``, cuts no substring.
     edge = (value < "!") | (value.right(1) <= " ")
     return ibis.ifelse(edge, value.re_replace(r"^\s+|\s+$", ""), value)
-
-
-__all__ = ["one_of", "trimmed"]

@@ -21,8 +21,8 @@ import ibis
 import ibis.expr.types as ir
 import ibis.selectors as s
 
-from apmkit.portable import Materialize
-from apmkit.risk._expr import one_of, trimmed
+from apmkit.portable import Materialize, one_of
+from apmkit.risk._expr import trimmed
 from apmkit.risk.reference import eligible_cpt_hcpcs
 
 INPATIENT_BILL_TYPES = ("11", "41")

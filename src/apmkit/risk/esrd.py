@@ -33,7 +33,7 @@ import ibis
 import ibis.expr.types as ir
 
 from apmkit.money import div_round_half_up
-from apmkit.risk._expr import one_of
+from apmkit.portable import one_of
 from apmkit.risk.esrd_reference import (
     DIALYSIS,
     DIALYSIS_NEW_ENROLLEE,

@@ -14,7 +14,8 @@ import ibis
 import ibis.expr.types as ir
 
 from apmkit.errors import InputFileError
-from apmkit.risk._expr import one_of, trimmed
+from apmkit.portable import one_of
+from apmkit.risk._expr import trimmed
 from apmkit.schemas.canonical import DUAL_STATUS_CODES
 
 PERSON_REQUIRED = ("member_id", "birth_date", "sex", "orec", "ltimcaid", "nemcaid")

@@ -23,7 +23,7 @@ from functools import cached_property
 import ibis
 import ibis.expr.types as ir
 
-from apmkit.risk._expr import one_of
+from apmkit.portable import one_of
 from apmkit.risk.reference import (
     FULL_BENEFIT_DUAL_CODES,
     PARTIAL_BENEFIT_DUAL_CODES,

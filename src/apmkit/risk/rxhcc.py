@@ -32,7 +32,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from apmkit.errors import ConfigurationError
-from apmkit.risk._expr import one_of
+from apmkit.portable import one_of
 from apmkit.risk.esrd_reference import MappingTables, edits_table
 from apmkit.risk.inputs import add_checked_column, text_column
 from apmkit.risk.model import (
